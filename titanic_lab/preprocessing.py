@@ -1,0 +1,405 @@
+"""Feature engineering for Titanic tables: dummies, binary categoricals, logs, normalization.
+
+A preset is one spec: a tuple of :class:`Feature` steps, each turning one raw column into one
+or more named float columns (fill missing -> transform -> scale). :class:`TitanicPreprocessor`
+is a scikit-learn transformer that learns everything it needs (fill values, category levels,
+maxima) in ``fit`` and reuses it in ``transform``.
+
+Importing this module does not import torch, typer or any workbook writer, so a Kaggle
+notebook can use it on its own::
+
+    from titanic_lab.preprocessing import TitanicPreprocessor
+    X = TitanicPreprocessor(preset="notebook").fit_transform(train_df)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+from .errors import OptionError, TitanicLabError
+
+Kind = Literal["number", "log", "binary", "dummies", "ones"]
+FillStrategy = Literal["mode", "median", "constant"]
+ScaleMethod = Literal["max", "zscore"]
+
+
+class NotFittedError(TitanicLabError, SklearnNotFittedError):
+    """``transform`` was called before ``fit``."""
+
+
+class UnseenCategoryWarning(UserWarning):
+    """A categorical value that ``fit`` never saw: its dummy columns are all 0."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One step of a preset: a raw column turned into named float column(s).
+
+    Parameters
+    ----------
+    column : str
+        The raw column read (empty for ``kind="ones"``).
+    kind : {"number", "log", "binary", "dummies", "ones"}
+        ``number`` keeps the value; ``log`` is ``log(x + 1)`` in ``base``; ``binary`` is 1 where
+        the value equals ``positive``; ``dummies`` is one 0/1 column per level, less the
+        ``baseline`` level if given; ``ones`` is the constant bias column.
+    name : str
+        The output column name; for ``dummies``, the prefix before each level.
+    fill : {"mode", "median", "constant"} or None
+        How to fill missing values, learned on the training data. None: missing is an error.
+    fill_value : float or str, optional
+        The value for ``fill="constant"``.
+    base : float
+        Log base (10 or ``math.e``).
+    positive : str
+        The value that ``binary`` maps to 1.
+    levels : tuple, optional
+        Dummy levels in output order. None: the sorted levels seen in ``fit``.
+    baseline : optional
+        The dummy level that gets no column (n-1 dummies). None: all levels.
+    scale : {"max", "zscore"} or None
+        ``max`` divides by the training maximum; ``zscore`` subtracts the mean and divides by
+        the standard deviation.
+    """
+
+    column: str
+    kind: Kind = "number"
+    name: str = ""
+    fill: FillStrategy | None = "mode"
+    fill_value: float | str | None = None
+    base: float = 10.0
+    positive: str | None = None
+    levels: tuple | None = None
+    baseline: object | None = None
+    scale: ScaleMethod | None = None
+
+    @property
+    def output_name(self) -> str:
+        return self.name or self.column
+
+
+def number(column: str, name: str = "", *, scale: ScaleMethod | None = None, **kw: object) -> Feature:
+    """A numeric column kept as it is (optionally scaled)."""
+    return Feature(column, "number", name, scale=scale, **kw)
+
+
+def log1p(column: str, name: str, *, base: float = 10.0, scale: ScaleMethod | None = None, **kw: object) -> Feature:
+    """``log(column + 1)`` in ``base`` (10 in the workbook, e in the notebook)."""
+    return Feature(column, "log", name, base=base, scale=scale, **kw)
+
+
+def binary(column: str, positive: str, name: str, **kw: object) -> Feature:
+    """A two-valued categorical as one 0/1 column: 1 where ``column == positive``."""
+    return Feature(column, "binary", name, positive=positive, **kw)
+
+
+def dummies(column: str, prefix: str, *, levels: Sequence | None = None, baseline: object | None = None, **kw: object) -> Feature:
+    """Dummy variables ``prefix + level``: all levels, or n-1 when ``baseline`` is given."""
+    return Feature(column, "dummies", prefix, levels=None if levels is None else tuple(levels), baseline=baseline, **kw)
+
+
+def ones(name: str = "Ones") -> Feature:
+    """The constant 1 column that carries the bias."""
+    return Feature("", "ones", name, fill=None)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named feature spec.
+
+    Parameters
+    ----------
+    name : str
+        The preset's name (``--preset``).
+    features : tuple of Feature
+        The steps, in output column order.
+    complete_rows : tuple of str
+        Columns that :func:`select_complete_rows` requires present when the preset's
+        row selection is asked for (the lesson keeps rows with Age and Embarked).
+    description : str
+        One line for help texts.
+    """
+
+    name: str
+    features: tuple[Feature, ...]
+    complete_rows: tuple[str, ...] = ()
+    description: str = ""
+    raw_columns: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        raw = tuple(dict.fromkeys(f.column for f in self.features if f.kind != "ones"))
+        object.__setattr__(self, "raw_columns", raw)
+
+
+SPREADSHEET = Preset(
+    name="spreadsheet",
+    features=(
+        number("SibSp"),
+        number("Parch"),
+        number("Age", "Age_N", scale="max"),
+        log1p("Fare", "log_Fare", base=10.0),
+        dummies("Pclass", "Pclass_", levels=(1, 2, 3), baseline=3),
+        dummies("Embarked", "Embark_", levels=("S", "C", "Q"), baseline="Q"),
+        binary("Sex", "male", "Male"),
+        ones("Ones"),
+    ),
+    complete_rows=("Age", "Embarked"),
+    description="the lesson workbook's 10 columns: Age/max, LOG10(Fare+1), n-1 dummies, Male, Ones",
+)
+
+NOTEBOOK = Preset(
+    name="notebook",
+    features=(
+        number("Age", scale="max"),
+        number("SibSp", scale="max"),
+        number("Parch", scale="max"),
+        # The notebook fills the test set's one missing Fare with 0 before the mode fill.
+        log1p("Fare", "LogFare", base=math.e, scale="max", fill="constant", fill_value=0.0),
+        dummies("Sex", "Sex_", levels=("male", "female")),
+        dummies("Pclass", "Pclass_", levels=(1, 2, 3)),
+        dummies("Embarked", "Embarked_", levels=("C", "Q", "S")),
+    ),
+    description="the lesson notebook's 12 columns: mode fill, ln(Fare+1), all-level dummies, divide by max",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK)}
+
+
+def get_preset(preset: str | Preset) -> Preset:
+    """Look a preset up by name (a :class:`Preset` passes through)."""
+    if isinstance(preset, Preset):
+        return preset
+    try:
+        return PRESETS[preset]
+    except KeyError:
+        raise OptionError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}") from None
+
+
+def select_complete_rows(df: pd.DataFrame, preset: str | Preset = "spreadsheet") -> pd.DataFrame:
+    """The rows where every column of the preset's ``complete_rows`` is present.
+
+    The lesson's workbook keeps only the 712 rows of Kaggle's ``train.csv`` that have both
+    ``Age`` and ``Embarked``. This is an explicit step because a transformer must never drop
+    rows on its own.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Raw passengers.
+    preset : str or Preset
+        Whose ``complete_rows`` to use.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows, in their original order, with their original index.
+    """
+    columns = list(get_preset(preset).complete_rows)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise OptionError(f"cannot select complete rows: missing columns {', '.join(missing)}")
+    return df.dropna(subset=columns) if columns else df
+
+
+class TitanicPreprocessor(TransformerMixin, BaseEstimator):
+    """Turn raw Titanic rows into a float design matrix with named columns.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "spreadsheet"
+        ``"spreadsheet"`` (the lesson workbook's 10 columns), ``"notebook"`` (the lesson
+        notebook's 12 columns), or a custom :class:`Preset`.
+
+    Attributes
+    ----------
+    preset_ : Preset
+        The resolved spec.
+    fill_values_ : dict
+        Per raw column, the value that fills missing entries.
+    levels_ : dict
+        Per dummy feature's prefix, its levels in output order (baseline excluded); per binary
+        feature's name, the values seen in ``fit``.
+    scales_ : dict
+        Per scaled output column, ``(offset, divisor)``: output = (x - offset) / divisor.
+    feature_names_in_ : ndarray of str
+        The raw columns read.
+    n_features_in_ : int
+        Their number.
+    feature_names_out_ : list of str
+        The output columns, in order; equal to the workbook's headers.
+
+    Examples
+    --------
+    >>> pre = TitanicPreprocessor(preset="notebook")
+    >>> X_train = pre.fit_transform(train_df)   # doctest: +SKIP
+    >>> X_test = pre.transform(test_df)         # uses train_df's modes and maxima  # doctest: +SKIP
+    """
+
+    def __init__(self, preset: str | Preset = "spreadsheet") -> None:
+        self.preset = preset
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> "TitanicPreprocessor":
+        """Learn fill values, category levels and scales from ``X``."""
+        preset = get_preset(self.preset)
+        df = _as_frame(X, preset)
+        self.fill_values_ = {}
+        self.levels_ = {}
+        self.scales_ = {}
+        for feat in preset.features:
+            if feat.kind == "ones":
+                continue
+            raw = _column(df, feat)
+            self.fill_values_[feat.column] = _learn_fill(raw, feat)
+            filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
+            if feat.kind == "dummies":
+                levels = feat.levels if feat.levels is not None else tuple(sorted(filled.dropna().unique()))
+                self.levels_[feat.name] = tuple(lv for lv in levels if lv != feat.baseline)
+            elif feat.kind == "binary":
+                # The values fit saw; anything else at transform time is warned about.
+                self.levels_[feat.name] = tuple(sorted({feat.positive, *filled.dropna().unique()}))
+            elif feat.scale is not None:
+                values = _transform_values(filled, feat)
+                self.scales_[feat.output_name] = _learn_scale(values, feat)
+        self.preset_ = preset
+        self.feature_names_in_ = np.array(preset.raw_columns, dtype=object)
+        self.n_features_in_ = len(preset.raw_columns)
+        self.feature_names_out_ = self._output_names()
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Apply what ``fit`` learned; never looks at statistics of ``X`` itself.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Float64 columns named ``feature_names_out_``, same index as ``X``.
+        """
+        if not hasattr(self, "preset_"):
+            raise NotFittedError(
+                "this TitanicPreprocessor is not fitted yet; call fit(train_df) (or fit_transform) before transform"
+            )
+        df = _as_frame(X, self.preset_)
+        out: dict[str, np.ndarray] = {}
+        for feat in self.preset_.features:
+            if feat.kind == "ones":
+                out[feat.output_name] = np.ones(len(df))
+                continue
+            raw = _column(df, feat)
+            filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
+            if filled.isna().any():
+                raise TitanicLabError(
+                    f"column {feat.column} has a missing value at row {filled.isna().idxmax()!r} and the preset "
+                    "does not fill it; select complete rows first or give the feature a fill"
+                )
+            if feat.kind in ("dummies", "binary"):
+                _warn_unseen(filled, feat, self.levels_[feat.name])
+            if feat.kind == "dummies":
+                for level in self.levels_[feat.name]:
+                    out[f"{feat.name}{level}"] = (filled == level).to_numpy(dtype=float)
+                continue
+            values = _transform_values(filled, feat)
+            if feat.output_name in self.scales_:
+                offset, divisor = self.scales_[feat.output_name]
+                values = (values - offset) / divisor
+            out[feat.output_name] = values
+        return pd.DataFrame(out, index=df.index, columns=self.feature_names_out_, dtype=float)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """The output column names (equal to the workbook's headers)."""
+        if not hasattr(self, "feature_names_out_"):
+            raise NotFittedError("this TitanicPreprocessor is not fitted yet; call fit first")
+        return np.array(self.feature_names_out_, dtype=object)
+
+    def _output_names(self) -> list[str]:
+        names: list[str] = []
+        for feat in self.preset_.features:
+            if feat.kind == "dummies":
+                names.extend(f"{feat.name}{level}" for level in self.levels_[feat.name])
+            else:
+                names.append(feat.output_name)
+        return names
+
+
+def _as_frame(X: object, preset: Preset) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"TitanicPreprocessor needs a pandas DataFrame with columns {', '.join(preset.raw_columns)}")
+    missing = [c for c in preset.raw_columns if c not in X.columns]
+    if missing:
+        raise TitanicLabError(
+            f"missing columns for preset {preset.name!r}: {', '.join(missing)}; read the CSV with titanic_lab.read_titanic "
+            "or rename the columns to Kaggle's names"
+        )
+    return X
+
+
+def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
+    raw = df[feat.column]
+    if feat.kind in ("number", "log"):
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna()
+        if bad.any():
+            first = bad.idxmax()
+            raise TitanicLabError(
+                f"column {feat.column} has non-numeric value {raw[first]!r} at row {first!r}; "
+                "clean it or read the file with titanic_lab.read_titanic"
+            )
+        return values.astype(float)
+    if feat.kind == "dummies" and feat.levels is not None and all(isinstance(v, (int, float)) for v in feat.levels):
+        # Numeric levels (Pclass 1/2/3) compare as numbers whether the column holds ints or floats.
+        return pd.to_numeric(raw, errors="coerce").where(raw.notna())
+    return raw
+
+
+def _learn_fill(raw: pd.Series, feat: Feature) -> object:
+    if feat.fill is None:
+        return None
+    if feat.fill == "constant":
+        if feat.fill_value is None:
+            raise OptionError(f"feature {feat.output_name}: fill='constant' needs a fill_value")
+        return feat.fill_value
+    present = raw.dropna()
+    if present.empty:
+        raise TitanicLabError(f"column {feat.column} has no values to learn a {feat.fill} from; every row is missing")
+    if feat.fill == "median":
+        return float(present.median())
+    mode = present.mode().iloc[0]
+    return mode.item() if isinstance(mode, np.generic) else mode  # plain Python, so it serialises
+
+
+def _transform_values(filled: pd.Series, feat: Feature) -> np.ndarray:
+    if feat.kind == "binary":
+        return (filled == feat.positive).to_numpy(dtype=float)
+    values = filled.to_numpy(dtype=float)
+    if feat.kind == "log":
+        # log(x + 1): the lesson's LOG10(Fare+1) and the notebook's np.log(Fare+1).
+        values = np.log10(values + 1) if feat.base == 10 else np.log(values + 1) / math.log(feat.base)
+    return values
+
+
+def _learn_scale(values: np.ndarray, feat: Feature) -> tuple[float, float]:
+    if feat.scale == "max":
+        biggest = float(np.max(values))
+        # A column that is all 0 would divide by zero: leave it as it is.
+        return 0.0, biggest if biggest != 0 else 1.0
+    mean, std = float(np.mean(values)), float(np.std(values))
+    return mean, std if std != 0 else 1.0
+
+
+def _warn_unseen(filled: pd.Series, feat: Feature, levels: Sequence) -> None:
+    known = set(levels) | ({feat.baseline} if feat.baseline is not None else set())
+    unseen = sorted({str(v) for v in filled.unique() if v not in known})
+    if unseen:
+        warnings.warn(
+            f"column {feat.column}: unseen value(s) {', '.join(map(repr, unseen))}; "
+            f"they map to 0 in {feat.name}" if feat.kind == "binary" else f"their {feat.name}* dummy columns are all 0",
+            UnseenCategoryWarning,
+            stacklevel=3,
+        )
