@@ -1,57 +1,77 @@
 """titanic-lab: the fast.ai Titanic lesson's spreadsheet, in code, and back into a spreadsheet.
 
-The public API is re-exported here. Names that need torch load it only when first used, so
-``import titanic_lab`` and ``import titanic_lab.preprocessing`` stay light.
+The public API is re-exported here lazily: ``import titanic_lab`` imports nothing heavy, and
+each name loads its module (pandas, scikit-learn, torch...) when first used.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
-
-from .data import bundled_path, default_data_path, read_titanic
-from .errors import DataError, OptionError, TitanicLabError, TrainingError
-from .preprocessing import (
-    NOTEBOOK,
-    PRESETS,
-    SPREADSHEET,
-    Feature,
-    NotFittedError,
-    Preset,
-    TitanicPreprocessor,
-    UnseenCategoryWarning,
-    select_complete_rows,
-)
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# name -> module, for the parts that import torch or a workbook writer.
-_LAZY: dict[str, str] = {}
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "TitanicLabError": "errors",
+    "DataError": "errors",
+    "OptionError": "errors",
+    "TrainingError": "errors",
+    "read_titanic": "data",
+    "bundled_path": "data",
+    "default_data_path": "data",
+    "TitanicPreprocessor": "preprocessing",
+    "Feature": "preprocessing",
+    "Preset": "preprocessing",
+    "PRESETS": "preprocessing",
+    "SPREADSHEET": "preprocessing",
+    "NOTEBOOK": "preprocessing",
+    "NotFittedError": "preprocessing",
+    "UnseenCategoryWarning": "preprocessing",
+    "select_complete_rows": "preprocessing",
+    "ModelSpec": "models",
+    "parse_model": "models",
+    "forward": "models",
+    "TrainSettings": "training",
+    "TrainResult": "training",
+    "fit": "training",
+    "default_settings": "training",
+    "split_indices": "training",
+    "RunConfig": "config",
+    "Run": "runs",
+    "train_run": "runs",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from .config import RunConfig
+    from .data import bundled_path, default_data_path, read_titanic
+    from .errors import DataError, OptionError, TitanicLabError, TrainingError
+    from .models import ModelSpec, forward, parse_model
+    from .preprocessing import (
+        NOTEBOOK,
+        PRESETS,
+        SPREADSHEET,
+        Feature,
+        NotFittedError,
+        Preset,
+        TitanicPreprocessor,
+        UnseenCategoryWarning,
+        select_complete_rows,
+    )
+    from .runs import Run, train_run
+    from .training import TrainResult, TrainSettings, default_settings, fit, split_indices
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'titanic_lab' has no attribute {name!r}")
 
 
-__all__ = [
-    "NOTEBOOK",
-    "PRESETS",
-    "SPREADSHEET",
-    "DataError",
-    "Feature",
-    "NotFittedError",
-    "OptionError",
-    "Preset",
-    "TitanicLabError",
-    "TitanicPreprocessor",
-    "TrainingError",
-    "UnseenCategoryWarning",
-    "__version__",
-    "bundled_path",
-    "default_data_path",
-    "read_titanic",
-    "select_complete_rows",
-    *_LAZY,
-]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = ["__version__", *_EXPORTS]

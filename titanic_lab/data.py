@@ -161,6 +161,15 @@ def _missing_message(missing: list[str], raw: pd.DataFrame) -> str:
     return message
 
 
+def _show(value: object) -> str:
+    """A value as a user wrote it: 'abc' quoted, 2 not np.int64(2), 2.0 as 2."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _line(df: pd.DataFrame, index: object) -> int:
     """The 1-based line of the file that holds a row (line 1 is the header)."""
     return int(df.index.get_loc(index)) + 2
@@ -176,15 +185,15 @@ def _check_numeric(df: pd.DataFrame, path: Path) -> None:
             first = bad.idxmax()
             raise DataError(
                 path,
-                f"column {column} has non-numeric value {df.at[first, column]!r} on line {_line(df, first)}",
+                f"column {column} has non-numeric value {_show(df.at[first, column])} on line {_line(df, first)}",
             )
         infinite = ~np.isfinite(values) & values.notna()
         if infinite.any():
             first = infinite.idxmax()
-            raise DataError(path, f"column {column} has non-finite value {df.at[first, column]!r} on line {_line(df, first)}")
+            raise DataError(path, f"column {column} has non-finite value {_show(df.at[first, column])} on line {_line(df, first)}")
         if column in NON_NEGATIVE_COLUMNS and (values < 0).any():
             first = (values < 0).idxmax()
-            raise DataError(path, f"column {column} has negative value {values[first]!r} on line {_line(df, first)}")
+            raise DataError(path, f"column {column} has negative value {_show(values[first])} on line {_line(df, first)}")
         df[column] = values
 
 
@@ -195,7 +204,7 @@ def _check_target(df: pd.DataFrame, path: Path) -> None:
     bad = ~target.isin([0, 1])
     if bad.any():
         first = bad.idxmax()
-        value = "blank" if pd.isna(target[first]) else repr(target[first])
+        value = "blank" if pd.isna(target[first]) else _show(target[first])
         raise DataError(path, f"column {TARGET} must be 0 or 1, found {value} on line {_line(df, first)}")
     df[TARGET] = target.astype(int)
 
@@ -209,5 +218,5 @@ def _check_ids(df: pd.DataFrame, path: Path) -> None:
     duplicated = ids.duplicated()
     if duplicated.any():
         first = duplicated.idxmax()
-        raise DataError(path, f"column {ID_COLUMN} repeats value {ids[first]!r} on line {_line(df, first)}")
+        raise DataError(path, f"column {ID_COLUMN} repeats value {_show(ids[first])} on line {_line(df, first)}")
     df[ID_COLUMN] = ids.astype(int)

@@ -397,9 +397,9 @@ def _warn_unseen(filled: pd.Series, feat: Feature, levels: Sequence) -> None:
     known = set(levels) | ({feat.baseline} if feat.baseline is not None else set())
     unseen = sorted({str(v) for v in filled.unique() if v not in known})
     if unseen:
+        effect = f"they map to 0 in {feat.name}" if feat.kind == "binary" else f"their {feat.name}* dummy columns are all 0"
         warnings.warn(
-            f"column {feat.column}: unseen value(s) {', '.join(map(repr, unseen))}; "
-            f"they map to 0 in {feat.name}" if feat.kind == "binary" else f"their {feat.name}* dummy columns are all 0",
+            f"column {feat.column}: unseen value(s) {', '.join(map(repr, unseen))}; {effect}",
             UnseenCategoryWarning,
             stacklevel=3,
         )

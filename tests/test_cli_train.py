@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from conftest import KAGGLE_HEADER, KAGGLE_ROWS, write_csv
+from titanic_lab.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "train" in result.stdout and "features" in result.stdout
+
+
+def test_train_json_summary(tmp_path):
+    out = tmp_path / "run.json"
+    result = runner.invoke(app, ["train", "-m", "linear", "-m", "nnet", "--epochs", "20", "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # stdout is pure JSON
+    assert summary["output"] == str(out)
+    assert summary["rows"] == 1044 and summary["train_rows"] + summary["valid_rows"] == 1044
+    assert set(summary["models"]) == {"linear", "nnet"}
+    for model in summary["models"].values():
+        assert model["epochs"] == 20 and model["train_loss"] > 0 and 0 <= model["valid_accuracy"] <= 1
+    assert "bundled titanic3" in result.stderr  # which data was used
+    saved = json.loads(out.read_text())
+    assert saved["format"] == "titanic-lab/run-v1"
+    assert len(saved["models"]["nnet"]["params"]["W"]) == 10  # (10 features, 2 units)
+
+
+def test_train_prints_a_summary_table(tmp_path):
+    result = runner.invoke(app, ["train", "-m", "linear", "--epochs", "5", "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "linear" in result.stdout and "saved:" in result.stdout and "bundled titanic3" in result.stdout
+
+
+def test_divergence_exits_2_with_one_line(tmp_path):
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["train", "-m", "linear", "--optimizer", "sgd", "--lr", "1e6", "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "smaller learning rate" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_bad_data_exits_2_naming_the_file(tmp_path):
+    bad = write_csv(tmp_path, KAGGLE_HEADER + KAGGLE_ROWS.replace(",22,", ",abc,"))
+    result = runner.invoke(app, ["train", "--data", str(bad), "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {bad}: column Age has non-numeric value 'abc' on line 2"
+    assert "Traceback" not in result.output
+
+
+def test_bad_options_exit_2(tmp_path):
+    for args, message in [
+        (["-m", "cnn"], "unknown model 'cnn'"),
+        (["--preset", "fancy"], "unknown preset 'fancy'"),
+        (["--optimizer", "rmsprop"], "unknown optimizer"),
+        (["--valid-pct", "1.5"], "valid-pct"),
+        (["--out", str(tmp_path / "run.txt")], "unsupported output type"),
+    ]:
+        result = runner.invoke(app, ["train", *args, "--out", str(tmp_path / "r.json")] if "--out" not in args else ["train", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr

@@ -1,0 +1,222 @@
+"""The ``titanic-lab`` command line: a thin layer over the library.
+
+This is the only module that prints, parses flags and exits. Heavy imports (torch, pandas,
+the workbook writers) happen inside command bodies so ``titanic-lab --help`` stays instant.
+Errors the library raises on purpose become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from .errors import TitanicLabError
+
+app = typer.Typer(
+    help="Learn and check tabular deep learning against a spreadsheet: the fast.ai Titanic lesson, "
+    "trained by hand-written gradient descent and exported as a live Excel workbook.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_OUT = Path("workbooks/titanic.json")
+
+
+@app.callback()
+def main() -> None:
+    """titanic-lab: the fast.ai Titanic lesson in code and in a spreadsheet."""
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    """Library errors -> one line on stderr and exit 2; Ctrl-C -> a message and exit 130."""
+    try:
+        yield
+    except TitanicLabError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; nothing was written", 130) from None
+
+
+def _info(message: str, as_json: bool) -> None:
+    # With --json, stdout carries only the JSON document.
+    typer.echo(message, err=as_json)
+
+
+DataOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data",
+        "-d",
+        help="Training CSV (Kaggle or titanic3 schema). Default: ./data/train.csv, else "
+        "/kaggle/input/titanic/train.csv, else the bundled titanic3.",
+        show_default=False,
+    ),
+]
+PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Feature preset: spreadsheet (the lesson workbook's) or notebook.")]
+CompleteOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        "--complete-rows/--all-rows",
+        help="Keep only rows with Age and Embarked, as the lesson's workbook does. Default: yes for the "
+        "spreadsheet preset, no for notebook.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def train(
+    data: DataOpt = None,
+    preset: PresetOpt = "spreadsheet",
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model to train; repeat for several. linear, nnet[:K], sigmoid, hidden[:H], deep[:A,B,...]. "
+            "Default: linear and nnet.",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default per model: linear 3000, nnet 2000, notebook models 30).", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default per model: 0.01 with Adam for linear/nnet; the notebook's for the others).", show_default=False)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="sgd (p -= lr * grad), momentum or adam, all hand-written. Default per model.", show_default=False)] = None,
+    loss: Annotated[Optional[str], typer.Option(help="mse (the spreadsheet's), mae (the notebook's) or bce. Default per model.", show_default=False)] = None,
+    restarts: Annotated[Optional[int], typer.Option(help="Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the initial parameters (the notebook's 442).")] = 442,
+    split_seed: Annotated[int, typer.Option(help="Seed of the validation split (fastai's RandomSplitter seed 42).")] = 42,
+    valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
+    complete_rows: CompleteOpt = None,
+    dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .json (parameters and settings).")] = DEFAULT_OUT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Train the lesson's models by hand-written gradient descent and save the run."""
+    with _errors_to_exit():
+        from .config import RunConfig
+        from .data import describe_source
+        from .runs import prepare
+
+        config = RunConfig(
+            data=str(data) if data else None,
+            preset=preset,
+            models=tuple(model) if model else RunConfig.models,
+            epochs=epochs,
+            lr=lr,
+            optimizer=optimizer,
+            loss=loss,
+            restarts=restarts,
+            seed=seed,
+            split_seed=split_seed,
+            valid_pct=valid_pct,
+            complete_rows=complete_rows,
+            dtype=dtype,
+        )
+        writer = _output_writer(out)
+        prepared = prepare(config)
+        _info(f"data: {describe_source(prepared.data_path)}", as_json)
+        run = _train_with_progress(prepared, show=not as_json and sys.stdout.isatty())
+        writer(run, out)
+        if as_json:
+            summary = run.summary()
+            summary["output"] = str(out)
+            typer.echo(json.dumps(summary, indent=2))
+        else:
+            _print_summary(run, out)
+
+
+def _output_writer(out: Path):
+    """The function that saves a run to ``out``, chosen by its suffix before any work is done."""
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        from .modelfile import write_json
+
+        return write_json
+    raise TitanicLabError(f"{out}: unsupported output type {suffix or '(none)'!r}; use .json")
+
+
+def _train_with_progress(prepared, show: bool):
+    from .runs import model_settings, train_run
+
+    if not show:
+        return train_run(prepared)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    plans = model_settings(prepared.config)
+    with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+        tasks = {name: progress.add_task(name, total=settings.epochs) for name, (_, settings) in plans.items()}
+        return train_run(prepared, on_epoch=lambda name, epoch: progress.update(tasks[name], completed=epoch))
+
+
+def _fmt(value: float | None, digits: int = 6) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_summary(run, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
+    for column in ("model", "loss", "epochs", "train loss", "train acc", "valid loss", "valid acc", "seconds"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, r in run.results.items():
+        table.add_row(
+            name,
+            r.settings.loss,
+            str(r.settings.epochs),
+            _fmt(r.train_loss),
+            _fmt(r.train_accuracy, 4),
+            _fmt(r.valid_loss),
+            _fmt(r.valid_accuracy, 4),
+            f"{r.seconds:.2f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"saved: {out}")
+
+
+@app.command()
+def features(
+    data: DataOpt = None,
+    preset: PresetOpt = "spreadsheet",
+    complete_rows: Annotated[
+        bool, typer.Option("--complete-rows/--all-rows", help="Keep only the rows with every value the preset's row selection needs (the lesson's 712).")
+    ] = False,
+    fit_on: Annotated[
+        Optional[Path],
+        typer.Option("--fit-on", help="Learn fill values and maxima from this CSV (e.g. train.csv) and apply them to --data (e.g. test.csv). Default: --data itself.", show_default=False),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write.")] = Path("features.csv"),
+) -> None:
+    """Write the design matrix (with PassengerId and Survived when the input has them)."""
+    with _errors_to_exit():
+        from .data import ID_COLUMN, TARGET, default_data_path, describe_source, read_titanic
+        from .files import atomic_output
+        from .preprocessing import TitanicPreprocessor, select_complete_rows
+
+        path = data or default_data_path()
+        typer.echo(f"data: {describe_source(path)}", err=True)
+        df = read_titanic(path, require_target=False)
+        if complete_rows:
+            df = select_complete_rows(df, preset)
+        fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
+        if complete_rows and fit_on is not None:
+            fit_rows = select_complete_rows(fit_rows, preset)
+        matrix = TitanicPreprocessor(preset=preset).fit(fit_rows).transform(df)
+        keep = [c for c in (ID_COLUMN, TARGET) if c in df.columns]
+        table = df[keep].join(matrix)
+        with atomic_output(out) as tmp:
+            table.to_csv(tmp, index=False)
+        typer.echo(f"wrote {out}: {len(table)} rows x {matrix.shape[1]} features ({', '.join(matrix.columns)})")

@@ -1,0 +1,77 @@
+"""One dataclass describes a run; the CLI maps its flags onto it one to one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .errors import OptionError
+
+DEFAULT_MODELS = ("linear", "nnet")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what ``titanic-lab train`` does.
+
+    Parameters
+    ----------
+    data : str or None
+        The training CSV; None means :func:`titanic_lab.data.default_data_path`.
+    preset : str
+        Feature preset (``spreadsheet`` or ``notebook``).
+    models : tuple of str
+        Model names (``linear``, ``nnet``, ``sigmoid``, ``hidden``, ``deep``, with sizes).
+    epochs, lr, optimizer, loss, restarts : optional
+        Overrides of each model's defaults (see ``titanic_lab.training.default_settings``).
+    seed : int
+        Seed of the initial parameters (442, the notebook's).
+    split_seed : int
+        Seed of the validation split (42, fastai's ``RandomSplitter`` default in the notebook).
+    valid_pct : float
+        Share of rows held out for validation; 0 trains on every row.
+    complete_rows : bool or None
+        Keep only rows with the preset's complete-row columns (the lesson's 712 rows);
+        None: the preset's own default (yes for ``spreadsheet``, no for ``notebook``).
+    dtype : str
+        ``float64`` (default, so code and spreadsheet agree to 1e-9) or ``float32``.
+    """
+
+    data: str | None = None
+    preset: str = "spreadsheet"
+    models: tuple[str, ...] = DEFAULT_MODELS
+    epochs: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    loss: str | None = None
+    restarts: int | None = None
+    seed: int = 442
+    split_seed: int = 42
+    valid_pct: float = 0.2
+    complete_rows: bool | None = None
+    dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise OptionError("at least one model is needed (--model)")
+        if len(set(self.models)) != len(self.models):
+            raise OptionError(f"a model is named twice: {', '.join(self.models)}")
+        if not 0 <= self.valid_pct < 1:
+            raise OptionError(f"--valid-pct must be in [0, 1), got {self.valid_pct}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values (tuples become lists)."""
+        out = asdict(self)
+        out["models"] = list(self.models)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        """Read back :meth:`to_dict`'s output; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise OptionError(f"unknown run settings: {', '.join(unknown)}")
+        values = dict(values)
+        if "models" in values:
+            values["models"] = tuple(values["models"])
+        return cls(**values)

@@ -1,0 +1,58 @@
+"""A run saved as JSON: the config, the fitted preprocessing and every model's parameters.
+
+Format ``titanic-lab/run-v1``::
+
+    {"format": "titanic-lab/run-v1", "version": "...", "data": "...", "config": {...RunConfig...},
+     "preprocessing": {"preset": "spreadsheet", "features": [...], "fill_values": {...},
+                       "levels": {...}, "scales": {"Age_N": [offset, divisor]}},
+     "models": {"linear": {"kind": "linear", "sizes": [], "settings": {...},
+                           "params": {"w": [...]}, "train_loss": ..., ...}}}
+
+Parameters are nested lists in the shapes ``titanic_lab.models.init_params`` documents.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .files import atomic_output
+from .runs import Run
+
+FORMAT = "titanic-lab/run-v1"
+
+
+def run_to_dict(run: Run) -> dict:
+    """The JSON-ready description of a run, parameters included."""
+    pre = run.preprocessor
+    summary = run.summary()
+    models = {}
+    for name, result in run.results.items():
+        models[name] = {
+            "kind": result.spec.kind,
+            "sizes": list(result.spec.sizes),
+            **summary["models"][name],
+            "params": {k: v.tolist() for k, v in result.params.items()},
+        }
+    return {
+        "format": FORMAT,
+        "version": summary["version"],
+        "data": summary["data"],
+        "rows": summary["rows"],
+        "config": summary["config"],
+        "preprocessing": {
+            "preset": pre.preset_.name,
+            "features": list(pre.feature_names_out_),
+            "fill_values": pre.fill_values_,
+            "levels": {k: list(v) for k, v in pre.levels_.items()},
+            "scales": {k: list(v) for k, v in pre.scales_.items()},
+        },
+        "models": models,
+    }
+
+
+def write_json(run: Run, path: str | Path) -> Path:
+    """Write :func:`run_to_dict` to ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(run_to_dict(run), indent=2) + "\n", encoding="utf-8")
+    return Path(path)

@@ -1,0 +1,154 @@
+"""A training run from end to end: CSV -> data -> preprocessing -> tensors -> models.
+
+The preprocessor is fitted on every row of the training file, as the lesson does (the
+workbook's ``MAX(Age)`` and the notebook's maxima and modes cover all rows); the validation
+split only decides which rows the models learn from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .config import RunConfig
+from .data import TARGET, default_data_path, read_titanic
+from .models import ModelSpec, parse_model
+from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
+from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, split_indices, with_overrides
+
+
+@dataclass
+class Run:
+    """A finished run: what went in and what came out.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The raw rows used (after complete-row selection), in file order.
+    features : pandas.DataFrame
+        Their design matrix, (n_rows, n_features), columns named like the sheet headers.
+    train_idx, valid_idx : ndarray of int
+        Positions in ``frame`` of the training and validation rows.
+    results : dict of str to TrainResult
+        Per model name.
+    """
+
+    config: RunConfig
+    data_path: Path
+    frame: pd.DataFrame
+    preprocessor: TitanicPreprocessor
+    features: pd.DataFrame
+    train_idx: np.ndarray
+    valid_idx: np.ndarray
+    results: dict[str, TrainResult]
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.frame[TARGET].to_numpy(dtype=float)
+
+    def summary(self) -> dict:
+        """A JSON-ready summary (the CLI's ``--json``)."""
+        return {
+            "version": __version__,
+            "data": str(self.data_path),
+            "preset": self.preprocessor.preset_.name,
+            "rows": len(self.frame),
+            "train_rows": len(self.train_idx),
+            "valid_rows": len(self.valid_idx),
+            "features": list(self.features.columns),
+            "config": self.config.to_dict(),
+            "models": {name: r.summary() for name, r in self.results.items()},
+        }
+
+
+def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
+    """Each model of the run with its training settings (defaults, then the config's overrides)."""
+    out = {}
+    for name in config.models:
+        spec = parse_model(name)
+        settings = with_overrides(
+            default_settings(spec),
+            epochs=config.epochs,
+            lr=config.lr,
+            optimizer=config.optimizer,
+            loss=config.loss,
+            restarts=config.restarts,
+            seed=config.seed,
+            dtype=config.dtype,
+        )
+        out[spec.name] = (spec, settings)
+    return out
+
+
+def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame]:
+    """Read the run's training data and apply its row selection."""
+    path = Path(config.data) if config.data else default_data_path()
+    df = read_titanic(path, require_target=True)
+    preset = get_preset(config.preset)
+    complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
+    if complete:
+        df = select_complete_rows(df, preset)
+    return path, df.reset_index(drop=True)
+
+
+@dataclass
+class Prepared:
+    """A run's data, ready for the models: rows, fitted preprocessing, tensors and split."""
+
+    config: RunConfig
+    data_path: Path
+    frame: pd.DataFrame
+    preprocessor: TitanicPreprocessor
+    features: pd.DataFrame
+    X: torch.Tensor  # (n_rows, n_features)
+    y: torch.Tensor  # (n_rows,)
+    train_idx: torch.Tensor
+    valid_idx: torch.Tensor
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Validate the options, read the data, fit the preprocessing, build tensors and the split."""
+    model_settings(config)  # validates every option before any work
+    path, frame = load_rows(config)
+    pre = TitanicPreprocessor(preset=config.preset).fit(frame)
+    features = pre.transform(frame)
+    dtype = DTYPES[config.dtype]
+    X = torch.tensor(features.to_numpy(), dtype=dtype)
+    y = torch.tensor(frame[TARGET].to_numpy(dtype=float), dtype=dtype)
+    train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
+    return Prepared(config, path, frame, pre, features, X, y, train_idx, valid_idx)
+
+
+def train_run(
+    config: RunConfig | Prepared,
+    *,
+    init: dict[str, dict[str, torch.Tensor]] | None = None,
+    on_epoch: Callable[[str, int], None] | None = None,
+) -> Run:
+    """Train every model of a run.
+
+    Parameters
+    ----------
+    config : RunConfig or Prepared
+        What to run; a :class:`Prepared` skips reading the data again.
+    init : dict, optional
+        Starting parameters per model name (instead of random starts).
+    on_epoch : callable, optional
+        Called as ``on_epoch(model_name, epoch)`` after every epoch.
+    """
+    p = config if isinstance(config, Prepared) else prepare(config)
+    X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
+    X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
+    results = {}
+    for name, (spec, settings) in model_settings(p.config).items():
+        callback = (lambda epoch, name=name: on_epoch(name, epoch)) if on_epoch else None
+        results[name] = fit(
+            spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback
+        )
+    return Run(p.config, p.data_path, p.frame, p.preprocessor, p.features, p.train_idx.numpy(), p.valid_idx.numpy(), results)
