@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from titanic_lab.errors import OptionError
-from titanic_lab.models import LOSSES, accuracy, forward, hidden_activations, init_params, parse_model
+from titanic_lab.models import LOSSES, accuracy, forward, init_params, parse_model, sheet_columns
 
 X = torch.tensor([[1.0, 2.0, 1.0], [0.5, -1.0, 1.0], [0.0, 0.0, 1.0]], dtype=torch.float64)  # (3 rows, 3 features)
 
@@ -30,8 +30,21 @@ def test_forward_by_hand():
     W = torch.stack([w, -w], dim=1)  # (3 features, 2 units)
     # relu(Xw) + relu(-Xw) = |Xw|
     assert forward(parse_model("nnet"), {"W": W}, X).tolist() == [1.25, 1.5, 0.25]
-    lin1, relu1 = hidden_activations(parse_model("nnet"), {"W": W}, X)
-    assert lin1[:, 0].tolist() == [-1.25, 1.5, 0.25] and relu1[:, 0].tolist() == [0.0, 1.5, 0.25]
+    (_, lin), (_, relu), (_, preds) = sheet_columns(parse_model("nnet"), {"W": W}, X)
+    assert lin[:, 0].tolist() == [-1.25, 1.5, 0.25] and relu[:, 0].tolist() == [0.0, 1.5, 0.25]
+    assert preds[:, 0].tolist() == [1.25, 1.5, 0.25]
+
+
+def test_sheet_columns_end_with_the_forward_pass():
+    g = torch.Generator().manual_seed(2)
+    expected = {"linear": ["Linear"], "nnet": ["Lin", "ReLU", "Preds"], "sigmoid": ["Linear", "Preds"],
+                "hidden:4": ["L1_", "ReLU1_", "Out", "Preds"], "deep:3,2": ["L1_", "ReLU1_", "L2_", "ReLU2_", "Out", "Preds"]}
+    for name, prefixes in expected.items():
+        spec = parse_model(name)
+        params = init_params(spec, 3, g)
+        blocks = sheet_columns(spec, params, X)
+        assert [prefix for prefix, _ in blocks] == prefixes
+        torch.testing.assert_close(blocks[-1][1][:, 0], forward(spec, params, X), rtol=0, atol=1e-15)
 
 
 def test_batched_restarts_equal_one_at_a_time():

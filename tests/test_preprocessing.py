@@ -25,7 +25,7 @@ from titanic_lab.preprocessing import (
 )
 
 SPREADSHEET_COLUMNS = ["SibSp", "Parch", "Age_N", "log_Fare", "Pclass_1", "Pclass_2", "Embark_S", "Embark_C", "Male", "Ones"]
-NOTEBOOK_COLUMNS = ["Age", "SibSp", "Parch", "LogFare", "Sex_male", "Sex_female", "Pclass_1", "Pclass_2", "Pclass_3",
+NOTEBOOK_COLUMNS = ["Age_N", "SibSp_N", "Parch_N", "LogFare_N", "Sex_male", "Sex_female", "Pclass_1", "Pclass_2", "Pclass_3",
                     "Embarked_C", "Embarked_Q", "Embarked_S"]
 
 
@@ -54,7 +54,7 @@ def test_notebook_preset_shapes(kaggle_train, kaggle_test):
     # The notebook's fills: modes of the training data, the test set's missing Fare is 0.
     assert pre.fill_values_["Age"] == 24.0 and pre.fill_values_["Embarked"] == "S"
     missing_fare = test["Fare"].isna().to_numpy()
-    assert missing_fare.sum() == 1 and T["LogFare"].to_numpy()[missing_fare] == [0.0]
+    assert missing_fare.sum() == 1 and T["LogFare_N"].to_numpy()[missing_fare] == [0.0]
     # Divided by the training maximum, so training columns peak at exactly 1.
     assert X.max().tolist() == [1.0] * 12
 

@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DEFAULT_OUT = Path("workbooks/titanic.json")
+DEFAULT_OUT = Path("workbooks/titanic.xlsx")
 
 
 @app.callback()
@@ -100,7 +100,7 @@ def train(
     valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
     complete_rows: CompleteOpt = None,
     dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .json (parameters and settings).")] = DEFAULT_OUT,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
     """Train the lesson's models by hand-written gradient descent and save the run."""
@@ -140,11 +140,15 @@ def train(
 def _output_writer(out: Path):
     """The function that saves a run to ``out``, chosen by its suffix before any work is done."""
     suffix = out.suffix.lower()
+    if suffix == ".xlsx":
+        from .workbook import write_workbook
+
+        return write_workbook
     if suffix == ".json":
         from .modelfile import write_json
 
         return write_json
-    raise TitanicLabError(f"{out}: unsupported output type {suffix or '(none)'!r}; use .json")
+    raise TitanicLabError(f"{out}: unsupported output type {suffix or '(none)'!r}; use .xlsx (the workbook) or .json")
 
 
 def _train_with_progress(prepared, show: bool):
@@ -220,3 +224,49 @@ def features(
         with atomic_output(out) as tmp:
             table.to_csv(tmp, index=False)
         typer.echo(f"wrote {out}: {len(table)} rows x {matrix.shape[1]} features ({', '.join(matrix.columns)})")
+
+
+@app.command()
+def verify(
+    workbook: Annotated[Path, typer.Argument(help="The .xlsx to check (one titanic-lab wrote, or any other).", show_default=False)],
+    tol: Annotated[float, typer.Option(help="Largest allowed |recalculated - cached| / max(1, |cached|).")] = 1e-9,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Recalculate WORKBOOK in LibreOffice and compare every formula cell with its cached value.
+
+    Exit 0 when every cell is within --tol, 1 when one is not, 2 when the file is not a
+    workbook or LibreOffice is missing.
+    """
+    with _errors_to_exit():
+        from .verify import verify_workbook
+
+        report = verify_workbook(workbook, tol=tol)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_verify(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_verify(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by LibreOffice")
+    for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", ""):
+        table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
+    for check in report.columns:
+        status = "ok" if check.ok(report.tol) else ("NO CACHED VALUE" if check.missing_cached else "DIFFERS")
+        table.add_row(check.sheet, check.label, str(check.cells), f"{check.max_diff:.2e}", check.worst, status)
+    console.print(table)
+    if report.ok:
+        console.print(f"all {report.cells} formula cells within {report.tol:g} of their cached values")
+    elif not report.columns:
+        console.print("the workbook has no formula cells")
+    else:
+        bad = [c for c in report.columns if not c.ok(report.tol)]
+        missing = sum(c.missing_cached for c in bad)
+        hint = f"; {missing} formula cells store no cached value (saved by a writer that does not compute them?)" if missing else ""
+        console.print(f"{len(bad)} of {len(report.columns)} columns differ by more than {report.tol:g}{hint}")

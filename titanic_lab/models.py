@@ -152,25 +152,44 @@ def forward(spec: ModelSpec, params: Params, X: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(out) if spec.has_sigmoid else out
 
 
-def hidden_activations(spec: ModelSpec, params: Params, X: torch.Tensor) -> list[torch.Tensor]:
-    """Every intermediate column the workbook shows, in sheet order (before the output).
+def sheet_columns(spec: ModelSpec, params: Params, X: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """Every column the workbook shows for a model, in sheet order, ending with the prediction.
 
-    ``linear``: []; ``nnet``: [X @ W, relu]; ``hidden``: [X @ W1, relu]; ``deep``: per layer
-    [pre-activation, relu]. Each is (n_rows, units).
+    Returns
+    -------
+    list of (header prefix, Tensor of shape (n_rows, width))
+        A block of width 1 is headed by its prefix (``Linear``, ``Out``, ``Preds``); a wider one
+        by prefix + unit number (``Lin1``, ``Lin2``, ``ReLU1``...; ``L1_1``... for layer chains).
+        ``linear``: Linear; ``nnet``: Lin, ReLU, Preds; ``sigmoid``: Linear, Preds;
+        ``hidden``/``deep``: per hidden layer i ``L{i}_`` and ``ReLU{i}_``, then Out, Preds.
     """
     if spec.kind in ("linear", "sigmoid"):
-        return []
-    if spec.kind in ("nnet", "hidden"):
-        pre = X @ params["W" if spec.kind == "nnet" else "W1"]
-        return [pre, torch.relu(pre)]
-    columns: list[torch.Tensor] = []
+        linear = X @ params["w"].unsqueeze(-1)  # (n_rows, 1)
+        return [("Linear", linear)] + ([("Preds", torch.sigmoid(linear))] if spec.has_sigmoid else [])
+    if spec.kind == "nnet":
+        lin = X @ params["W"]  # (n_rows, K)
+        return [("Lin", lin), ("ReLU", torch.relu(lin)), ("Preds", torch.relu(lin).sum(-1, keepdim=True))]
+    blocks: list[tuple[str, torch.Tensor]] = []
     out = X
-    for i in range(1, len(spec.sizes) + 1):
-        out = out @ params[f"W{i}"] + params[f"c{i}"]
-        columns.append(out)
-        out = torch.relu(out)
-        columns.append(out)
-    return columns
+    for i, (weight, const) in enumerate(layers(spec, params), start=1):
+        out = out @ weight + (0 if const is None else const)
+        if i <= len(spec.sizes):
+            blocks.append((f"L{i}_", out))
+            out = torch.relu(out)
+            blocks.append((f"ReLU{i}_", out))
+    return blocks + [("Out", out), ("Preds", torch.sigmoid(out))]
+
+
+def layers(spec: ModelSpec, params: Params) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """A ``hidden`` or ``deep`` model as a chain of (weight (n_in, n_out), constant or None).
+
+    ``hidden`` is ``relu(X @ W1) @ w2 + c``: its first layer has no constant.
+    """
+    if spec.kind == "hidden":
+        return [(params["W1"], None), (params["w2"], params["c"])]
+    if spec.kind == "deep":
+        return [(params[f"W{i}"], params[f"c{i}"]) for i in range(1, len(spec.sizes) + 2)]
+    raise ValueError(f"model {spec.name} is not a layer chain")
 
 
 def mse(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

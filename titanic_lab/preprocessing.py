@@ -158,11 +158,13 @@ SPREADSHEET = Preset(
 NOTEBOOK = Preset(
     name="notebook",
     features=(
-        number("Age", scale="max"),
-        number("SibSp", scale="max"),
-        number("Parch", scale="max"),
+        # The notebook divides in place; here the divided columns get the workbook's "_N" suffix
+        # so that raw and normalized columns can sit side by side in one sheet.
+        number("Age", "Age_N", scale="max"),
+        number("SibSp", "SibSp_N", scale="max"),
+        number("Parch", "Parch_N", scale="max"),
         # The notebook fills the test set's one missing Fare with 0 before the mode fill.
-        log1p("Fare", "LogFare", base=math.e, scale="max", fill="constant", fill_value=0.0),
+        log1p("Fare", "LogFare_N", base=math.e, scale="max", fill="constant", fill_value=0.0),
         dummies("Sex", "Sex_", levels=("male", "female")),
         dummies("Pclass", "Pclass_", levels=(1, 2, 3)),
         dummies("Embarked", "Embarked_", levels=("C", "Q", "S")),

@@ -29,6 +29,8 @@ class Run:
 
     Attributes
     ----------
+    source : pandas.DataFrame
+        Every row of the data file, as read.
     frame : pandas.DataFrame
         The raw rows used (after complete-row selection), in file order.
     features : pandas.DataFrame
@@ -41,6 +43,7 @@ class Run:
 
     config: RunConfig
     data_path: Path
+    source: pd.DataFrame
     frame: pd.DataFrame
     preprocessor: TitanicPreprocessor
     features: pd.DataFrame
@@ -86,15 +89,14 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
     return out
 
 
-def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame]:
-    """Read the run's training data and apply its row selection."""
+def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """Read the run's training data; return its path, every row, and the rows the run uses."""
     path = Path(config.data) if config.data else default_data_path()
-    df = read_titanic(path, require_target=True)
+    source = read_titanic(path, require_target=True)
     preset = get_preset(config.preset)
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
-    if complete:
-        df = select_complete_rows(df, preset)
-    return path, df.reset_index(drop=True)
+    used = select_complete_rows(source, preset) if complete else source
+    return path, source, used.reset_index(drop=True)
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Prepared:
 
     config: RunConfig
     data_path: Path
+    source: pd.DataFrame
     frame: pd.DataFrame
     preprocessor: TitanicPreprocessor
     features: pd.DataFrame
@@ -115,14 +118,14 @@ class Prepared:
 def prepare(config: RunConfig) -> Prepared:
     """Validate the options, read the data, fit the preprocessing, build tensors and the split."""
     model_settings(config)  # validates every option before any work
-    path, frame = load_rows(config)
+    path, source, frame = load_rows(config)
     pre = TitanicPreprocessor(preset=config.preset).fit(frame)
     features = pre.transform(frame)
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
     y = torch.tensor(frame[TARGET].to_numpy(dtype=float), dtype=dtype)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
-    return Prepared(config, path, frame, pre, features, X, y, train_idx, valid_idx)
+    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx)
 
 
 def train_run(
@@ -151,4 +154,6 @@ def train_run(
         results[name] = fit(
             spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback
         )
-    return Run(p.config, p.data_path, p.frame, p.preprocessor, p.features, p.train_idx.numpy(), p.valid_idx.numpy(), results)
+    return Run(
+        p.config, p.data_path, p.source, p.frame, p.preprocessor, p.features, p.train_idx.numpy(), p.valid_idx.numpy(), results
+    )

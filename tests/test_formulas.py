@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from titanic_lab import formulas as fx
+
+
+@pytest.mark.parametrize("col, letters", [(0, "A"), (25, "Z"), (26, "AA"), (27, "AB"), (701, "ZZ"), (702, "AAA")])
+def test_col_letter(col, letters):
+    assert fx.col_letter(col) == letters
+
+
+def test_cells_and_areas():
+    assert fx.cell(0, 4) == "E1"
+    assert fx.cell(0, 4, absolute=True) == "$E$1"
+    assert fx.area(3, 6, 714, 15) == "G4:P715"
+    assert fx.area(3, 17, 3, 26, absolute=True) == "$R$4:$AA$4"
+
+
+def test_structured_references_match_the_lesson():
+    assert fx.this_row("Table13", "Age") == "Table13[[#This Row],[Age]]"
+    assert fx.this_row_span("Table13", "SibSp", "Ones") == "Table13[[#This Row],[SibSp]:[Ones]]"
+    assert fx.table_max("Table1342", "Age") == "MAX(Table1342[Age])"
+    assert fx.this_row("T", "a[b]#'") == "T[[#This Row],[a'[b']'#'']]"  # special characters escaped
+
+
+def test_feature_formulas():
+    age = fx.this_row("T", "Age")
+    assert fx.scaled(age, None, "$E$1") == "T[[#This Row],[Age]]/$E$1"
+    assert fx.log1p("F4", 10) == "LOG10(F4+1)"
+    assert fx.log1p("F4", math.e) == "LN(F4+1)"
+    assert fx.log1p("F4", 2) == "LN(F4+1)/LN(2)"
+    assert fx.indicator("C4", 1) == "IF(C4=1,1,0)"
+    assert fx.indicator("B4", "S") == 'IF(B4="S",1,0)'
+    assert fx.indicator("B4", 'say "hi"') == 'IF(B4="say ""hi""",1,0)'
+    assert fx.filled("E4", "$E$2") == "IF(ISBLANK(E4),$E$2,E4)"
+    assert fx.filled("E4", None) == "E4"
+    assert fx.scaled("E4", "$E$2", "$E$1") == "(E4-$E$2)/$E$1"
+
+
+def test_model_formulas():
+    assert fx.sumproduct("Table13[[#This Row],[SibSp]:[Ones]]", "$R$4:$AA$4") == "SUMPRODUCT(Table13[[#This Row],[SibSp]:[Ones]],$R$4:$AA$4)"
+    assert fx.relu("AC4") == "IF(AC4<0,0,AC4)"
+    assert fx.mmult("G4:P715", "S4:T13") == "MMULT(G4:P715,S4:T13)"
+    assert fx.sigmoid("AC4") == "1/(1+EXP(-AC4))"
+    assert fx.average("AD4:AD715") == "AVERAGE(AD4:AD715)"
+    assert fx.average_if("AF4:AF715", 1, "AD4:AD715") == "AVERAGEIF(AF4:AF715,1,AD4:AD715)"
+    assert fx.max_abs_diff("A1:A3", "B1:B3") == "MAX(ABS(A1:A3-B1:B3))"
+
+
+def test_loss_formulas():
+    assert fx.loss("mse", "AG4", "S") == "(AG4-S)^2"
+    assert fx.loss("mae", "AG4", "S") == "ABS(AG4-S)"
+    assert fx.loss("bce", "p", "y") == "-(y*LN(MAX(MIN(p,1-1E-07),1E-07))+(1-y)*LN(1-MAX(MIN(p,1-1E-07),1E-07)))"
+    with pytest.raises(ValueError):
+        fx.loss("hinge", "p", "y")
+
+
+def test_literals():
+    assert fx.literal(3) == "3" and fx.literal(3.0) == "3" and fx.literal(0.25) == "0.25"
+    assert fx.literal("S") == '"S"'
+    with pytest.raises(ValueError):
+        fx.literal(float("nan"))

@@ -1,0 +1,143 @@
+"""Small pure functions that build Excel formula strings (tested as strings).
+
+Rows and columns are 0-based, as in XlsxWriter; the strings are what Excel shows, without the
+leading ``=`` (the writer adds it). Only functions that need no ``_xlfn.`` prefix are used
+(IF, ISBLANK, MAX, ABS, AVERAGE, AVERAGEIF, SUMPRODUCT, MMULT, LOG10, LN, EXP).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def col_letter(col: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    if col < 0:
+        raise ValueError(f"column index must be >= 0, got {col}")
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def cell(row: int, col: int, absolute: bool = False) -> str:
+    """``cell(0, 4)`` -> ``E1``; absolute -> ``$E$1``."""
+    dollar = "$" if absolute else ""
+    return f"{dollar}{col_letter(col)}{dollar}{row + 1}"
+
+
+def area(first_row: int, first_col: int, last_row: int, last_col: int, absolute: bool = False) -> str:
+    """``area(3, 6, 714, 15)`` -> ``G4:P715``."""
+    return f"{cell(first_row, first_col, absolute)}:{cell(last_row, last_col, absolute)}"
+
+
+def _column_name(name: str) -> str:
+    # Inside structured references, [ ] # ' must be escaped with a leading apostrophe.
+    return "".join("'" + ch if ch in "[]#'" else ch for ch in name)
+
+
+def this_row(table: str, column: str) -> str:
+    """``Titanic[[#This Row],[Age]]``: the current row's cell of a table column."""
+    return f"{table}[[#This Row],[{_column_name(column)}]]"
+
+
+def this_row_span(table: str, first: str, last: str) -> str:
+    """``Titanic[[#This Row],[SibSp]:[Ones]]``: the current row across adjacent columns."""
+    return f"{table}[[#This Row],[{_column_name(first)}]:[{_column_name(last)}]]"
+
+
+def table_column(table: str, column: str) -> str:
+    """``Titanic[Age]``: a whole table column."""
+    return f"{table}[{_column_name(column)}]"
+
+
+def text(value: str) -> str:
+    """A string literal: ``S`` -> ``"S"``, quotes doubled."""
+    return '"' + value.replace('"', '""') + '"'
+
+
+def literal(value: object) -> str:
+    """A number or string as a formula literal."""
+    if isinstance(value, str):
+        return text(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"cannot write {value!r} into a formula")
+    return repr(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
+
+
+def filled(ref: str, fill_ref: str | None) -> str:
+    """``ref``, or the fill value where the cell is blank: ``IF(ISBLANK(ref),fill,ref)``."""
+    return ref if fill_ref is None else f"IF(ISBLANK({ref}),{fill_ref},{ref})"
+
+
+def log1p(ref: str, base: float) -> str:
+    """``LOG10(ref+1)`` (the workbook's), ``LN(ref+1)`` (the notebook's) or another base."""
+    if base == 10:
+        return f"LOG10({ref}+1)"
+    if base == math.e:
+        return f"LN({ref}+1)"
+    return f"LN({ref}+1)/LN({literal(base)})"
+
+
+def indicator(ref: str, value: object) -> str:
+    """A dummy or binary column: ``IF(ref="S",1,0)``."""
+    return f"IF({ref}={literal(value)},1,0)"
+
+
+def scaled(expr: str, offset_ref: str | None, divisor_ref: str) -> str:
+    """Divide by the max (``expr/$E$1``) or z-score (``(expr-$E$1)/$E$2``)."""
+    if offset_ref is None:
+        return f"{expr}/{divisor_ref}"
+    return f"({expr}-{offset_ref})/{divisor_ref}"
+
+
+def sumproduct(a: str, b: str) -> str:
+    return f"SUMPRODUCT({a},{b})"
+
+
+def mmult(a: str, b: str) -> str:
+    return f"MMULT({a},{b})"
+
+
+def relu(ref: str) -> str:
+    """The lesson's ReLU: ``IF(x<0,0,x)``."""
+    return f"IF({ref}<0,0,{ref})"
+
+
+def sigmoid(ref: str) -> str:
+    return f"1/(1+EXP(-{ref}))"
+
+
+def loss(kind: str, pred: str, target: str) -> str:
+    """Per-row loss: ``mse`` ``(pred-target)^2``, ``mae`` ``ABS(pred-target)``, ``bce`` log loss.
+
+    For ``bce`` the prediction is clamped into [1e-7, 1-1e-7] as in ``titanic_lab.models.bce``.
+    """
+    if kind == "mse":
+        return f"({pred}-{target})^2"
+    if kind == "mae":
+        return f"ABS({pred}-{target})"
+    if kind == "bce":
+        p = f"MAX(MIN({pred},1-1E-07),1E-07)"
+        return f"-({target}*LN({p})+(1-{target})*LN(1-{p}))"
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def average(rng: str) -> str:
+    return f"AVERAGE({rng})"
+
+
+def average_if(criteria_rng: str, criterion: object, rng: str) -> str:
+    return f"AVERAGEIF({criteria_rng},{literal(criterion)},{rng})"
+
+
+def max_abs_diff(a: str, b: str) -> str:
+    """``MAX(ABS(a-b))``; an array formula over two equal ranges."""
+    return f"MAX(ABS({a}-{b}))"
+
+
+def table_max(table: str, column: str) -> str:
+    return f"MAX({table_column(table, column)})"

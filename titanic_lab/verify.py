@@ -1,0 +1,139 @@
+"""Recalculate a workbook in LibreOffice and compare every formula cell with its cached value."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .formulas import cell, col_letter
+from .reading import formula_cells, sheet_values, value_at
+from .recalc import recalculate
+
+HEADER_ROW = 2  # 0-based row of the lesson layout's headers (row 3)
+
+
+@dataclass
+class ColumnCheck:
+    """One column of formula cells (or one cell above the header row) and how far it moved."""
+
+    sheet: str
+    label: str
+    cells: int = 0
+    max_diff: float = 0.0
+    worst: str = ""
+    missing_cached: int = 0
+    mismatched: list[str] = field(default_factory=list)
+
+    def ok(self, tol: float) -> bool:
+        return self.missing_cached == 0 and not self.mismatched and self.max_diff <= tol
+
+
+@dataclass
+class VerifyReport:
+    path: Path
+    tol: float
+    columns: list[ColumnCheck]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.columns) and all(c.ok(self.tol) for c in self.columns)
+
+    @property
+    def cells(self) -> int:
+        return sum(c.cells for c in self.columns)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": str(self.path),
+            "tolerance": self.tol,
+            "ok": self.ok,
+            "cells": self.cells,
+            "columns": [
+                {
+                    "sheet": c.sheet,
+                    "column": c.label,
+                    "cells": c.cells,
+                    "max_diff": c.max_diff,
+                    "worst_cell": c.worst,
+                    "missing_cached": c.missing_cached,
+                    "ok": c.ok(self.tol),
+                }
+                for c in self.columns
+            ],
+        }
+
+
+def relative_diff(cached: object, fresh: object) -> float:
+    """|fresh - cached| / max(1, |cached|); inf when one side is not a number."""
+    if isinstance(cached, bool) or isinstance(fresh, bool) or not isinstance(cached, (int, float)) or not isinstance(fresh, (int, float)):
+        return 0.0 if cached == fresh else math.inf
+    return abs(float(fresh) - float(cached)) / max(1.0, abs(float(cached)))
+
+
+def compare_cached(path: Path, recalculated: Path, tol: float) -> VerifyReport:
+    """Compare the cached values of ``path``'s formula cells with those of ``recalculated``."""
+    formulas = formula_cells(path)
+    cached_values, fresh_values = sheet_values(path), sheet_values(recalculated)
+    columns: list[ColumnCheck] = []
+    for sheet, cells in formulas.items():
+        if not cells:
+            continue
+        cached_rows, fresh_rows = cached_values.get(sheet, []), fresh_values.get(sheet, [])
+        groups: dict[object, ColumnCheck] = {}
+        for (row, col) in sorted(cells, key=lambda rc: (rc[1], rc[0])):
+            label = _label(cached_rows, row, col)
+            key = (row, col) if label.startswith(cell(row, col)) else col
+            check = groups.setdefault(key, ColumnCheck(sheet, label))
+            check.cells += 1
+            cached, fresh = value_at(cached_rows, row, col), value_at(fresh_rows, row, col)
+            if cached == "":
+                check.missing_cached += 1
+                continue
+            diff = relative_diff(cached, fresh)
+            if diff > check.max_diff or not check.worst:
+                check.max_diff, check.worst = diff, cell(row, col)
+        columns.extend(groups.values())
+    return VerifyReport(Path(path), tol, columns)
+
+
+def _label(rows: list[list[object]], row: int, col: int) -> str:
+    """How a formula cell is named in the report.
+
+    A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) is
+    named by address and label (``AH1 Total loss:``); a cell in the data rows by its column's
+    header (``Lin1 (V)``); any other top cell by address and the header below it.
+    """
+    address = cell(row, col)
+    for neighbour in (value_at(rows, row, col - 1) if col else "", value_at(rows, row - 1, col) if row else ""):
+        if isinstance(neighbour, str) and neighbour.endswith(":"):
+            return f"{address} {neighbour}"
+    header = value_at(rows, HEADER_ROW, col)
+    if row > HEADER_ROW:
+        return f"{header} ({col_letter(col)})" if header != "" else col_letter(col)
+    return f"{address} (above {header})" if header != "" else address
+
+
+def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:
+    """Recalculate ``path`` in LibreOffice and compare every formula cell with its cached value.
+
+    Parameters
+    ----------
+    path : path-like
+        An .xlsx workbook.
+    tol : float
+        Largest allowed ``|recalculated - cached| / max(1, |cached|)``.
+
+    Raises
+    ------
+    titanic_lab.recalc.RecalcError
+        When LibreOffice is missing or fails.
+    titanic_lab.reading.WorkbookError
+        When ``path`` is not a readable workbook.
+    """
+    path = Path(path)
+    formula_cells(path)  # fail fast, before starting LibreOffice, on a file that is not a workbook
+    with tempfile.TemporaryDirectory(prefix="titanic-lab-verify-") as tmp:
+        recalculated = recalculate(path, Path(tmp))
+        return compare_cached(path, recalculated, tol)

@@ -1,0 +1,576 @@
+"""Write a trained run into an .xlsx laid out like the lesson's workbook.
+
+Every model sheet holds the data as an Excel Table (``A3``, header row 3), the features as
+formulas with structured references, the trained parameters, and the model's columns as
+formulas (SUMPRODUCT, ``IF(x<0,0,x)``, MMULT, ``1/(1+EXP(-x))``), each formula cell also
+storing the value torch computed. Beside the formulas' prediction sits torch's own as a plain
+value, and a cell with their largest difference.
+
+XlsxWriter writes it, because it stores a cached value with every formula (openpyxl cannot,
+and readers that do not recalculate would then see empty cells or zeros). Strings from the
+data are always written as text, never as formulas.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import xlsxwriter
+import xlsxwriter.worksheet
+
+from . import __version__
+from . import formulas as fx
+from .files import OutputError, atomic_output
+from .models import LOSSES, ModelSpec, forward, layers, sheet_columns
+from .preprocessing import Feature
+from .runs import Run
+from .training import TrainResult
+
+HEADER_ROW = 2  # 0-based: the lesson's row 3
+FIRST_ROW = 3  # 0-based: the lesson's row 4
+EXCEL_MAX_ROWS = 1_048_576
+#: The lesson's order of raw columns in its model sheets, and in ``all_rows``.
+RAW_ORDER = ("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch")
+ALL_ROWS_ORDER = ("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
+#: Leading characters that would let a spreadsheet treat text as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+SHEET_NOTES = {
+    "linear": "The lesson's linear model: Linear = SUMPRODUCT(features, params), the Ones column is the bias.",
+    "nnet": "The lesson's neural net: ReLU units, each a SUMPRODUCT with its own row of params, summed.",
+    "mmult": "The same neural net with its params as one block and the layer as one MMULT array formula.",
+    "sigmoid": "The notebook's linear model with a sigmoid output: Preds = 1/(1+EXP(-Linear)).",
+    "hidden": "The notebook's one-hidden-layer net: MMULT, ReLU, MMULT + constant, sigmoid.",
+    "deep": "The notebook's deep net: a chain of MMULT + constant and ReLU layers, sigmoid output.",
+}
+
+
+def sheet_name(base: str, spec: ModelSpec) -> str:
+    """``linear``, ``nnet``, ``mmult``...; sizes other than the default give ``nnet-3``, ``deep-16-8``."""
+    suffix = spec.name[len(spec.kind):].replace(":", "-").replace(",", "-")
+    return f"{base}{suffix}"[:31]
+
+
+class _Worksheet(xlsxwriter.worksheet.Worksheet):
+    """A worksheet that writes formulas verbatim.
+
+    XlsxWriter scans every formula with ~30 regular expressions to add ``_xlfn.`` prefixes to
+    functions newer than Excel 2007. ``titanic_lab.formulas`` uses none of those, so the scan
+    (two thirds of the export time) is skipped; only the ``=`` and array braces are removed.
+    """
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        formula = formula[1:] if formula.startswith("{") else formula
+        formula = formula[1:] if formula.startswith("=") else formula
+        return formula[:-1] if formula.endswith("}") else formula
+
+
+@dataclass
+class _Table:
+    """Where a sheet's data table sits."""
+
+    name: str
+    columns: list[str]
+    n_rows: int
+    feature_names: list[str]
+    col: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def last_row(self) -> int:
+        return FIRST_ROW + self.n_rows - 1
+
+    def feature_area(self) -> str:
+        first, last = self.col[self.feature_names[0]], self.col[self.feature_names[-1]]
+        return fx.area(FIRST_ROW, first, self.last_row, last)
+
+
+class _Writer:
+    def __init__(self, run: Run, path: Path) -> None:
+        self.run = run
+        # Text from data must never become a formula or a link.
+        self.wb = xlsxwriter.Workbook(
+            str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        )
+        self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}"})
+        add = self.wb.add_format
+        self.bold = add({"bold": True})
+        self.title = add({"bold": True, "font_size": 14})
+        self.header = add({"bold": True, "bottom": 1})
+        self.num = add({"num_format": "0.0000"})
+        self.param = add({"num_format": "0.000000", "bg_color": "#FFF2CC"})
+        self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
+        self.diff = add({"num_format": "0.00E+00", "bold": True})
+        self.text_safe = add({"quote_prefix": True})
+        self.dtype = torch.float64
+        self.X = torch.tensor(run.features.to_numpy(), dtype=self.dtype)  # (n_rows, n_features)
+        self.y = torch.tensor(run.target, dtype=self.dtype)  # (n_rows,)
+        self.valid = np.zeros(len(run.frame), dtype=int)
+        self.valid[run.valid_idx] = 1
+        self.sheets: list[tuple[str, str]] = []
+
+    # ---- cells -------------------------------------------------------------------------
+    def text(self, ws, row: int, col: int, value: str, fmt=None) -> None:
+        """Write a string as text; one that starts like a formula gets a quote prefix."""
+        value = str(value)
+        if value.startswith(_FORMULA_START):
+            fmt = self.text_safe
+        ws.write_string(row, col, value, fmt)
+
+    def value(self, ws, row: int, col: int, value: object, fmt=None) -> None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            ws.write_blank(row, col, None, fmt)
+        elif isinstance(value, str):
+            self.text(ws, row, col, value, fmt)
+        else:
+            ws.write_number(row, col, float(value), fmt)
+
+    @staticmethod
+    def formula(ws, row: int, col: int, formula: str, value: float, fmt=None) -> None:
+        ws.write_formula(row, col, "=" + formula, fmt, float(value))
+
+    def array(self, ws, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
+        """One array formula over a block, each cell carrying its cached value."""
+        values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)
+        last_row, last_col = row + values.shape[0] - 1, col + values.shape[1] - 1
+        ws.write_array_formula(row, col, last_row, last_col, "{=" + formula + "}", fmt, float(values[0, 0]))
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                if i or j:
+                    ws.write_number(row + i, col + j, float(values[i, j]), fmt)
+
+    # ---- the data table ----------------------------------------------------------------
+    def data_table(self, ws, table_name: str) -> _Table:
+        run, pre = self.run, self.run.preprocessor
+        features = list(pre.feature_names_out_)
+        passthrough = {f.column for f in pre.preset_.features if _is_passthrough(f)}
+        raw = [c for c in RAW_ORDER if c in pre.preset_.raw_columns or c == "Survived"]
+        raw += [c for c in pre.preset_.raw_columns if c not in raw]
+        raw = [c for c in raw if c not in passthrough]
+        table = _Table(table_name, raw + features, len(run.frame), features)
+        table.col = {name: i for i, name in enumerate(table.columns)}
+        n = table.n_rows
+        if FIRST_ROW + n > EXCEL_MAX_ROWS:
+            raise OutputError(f"{n} rows do not fit in one Excel sheet (at most {EXCEL_MAX_ROWS - FIRST_ROW})")
+        ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
+                     {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
+        self.text(ws, 0, 0, "Data", self.bold)
+        # Raw values, as read (blank where missing).
+        for name in raw + [c for c in features if c in passthrough]:
+            col = table.col[name]
+            for i, v in enumerate(run.frame[name].tolist()):
+                self.value(ws, FIRST_ROW + i, col, v)
+        fills = self._fill_cells(ws, table)
+        scales = self._scale_cells(ws, table)
+        values = run.features
+        for feat in pre.preset_.features:
+            if _is_passthrough(feat):
+                continue
+            if feat.kind == "ones":
+                for i in range(n):
+                    ws.write_number(FIRST_ROW + i, table.col[feat.output_name], 1)
+                continue
+            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ())):
+                col = table.col[out_name]
+                offset_ref, divisor_ref = scales.get(out_name, (None, None))
+                column_values = values[out_name].to_numpy()
+                for i in range(n):
+                    ref = fx.filled(fx.this_row(table_name, feat.column), fills.get(feat.column))
+                    expr = build(ref)
+                    if divisor_ref is not None:
+                        expr = fx.scaled(expr, offset_ref, divisor_ref)
+                    self.formula(ws, FIRST_ROW + i, col, expr, column_values[i], self.num)
+        ws.freeze_panes(FIRST_ROW, 0)
+        ws.set_column(0, len(table.columns) - 1, 9)
+        return table
+
+    def _fill_cells(self, ws, table: _Table) -> dict[str, str]:
+        """Row 2 holds the fill value of every raw column that has blanks here."""
+        pre, frame = self.run.preprocessor, self.run.frame
+        refs = {}
+        for feat in pre.preset_.features:
+            column = feat.column
+            if feat.kind == "ones" or column in refs or feat.fill is None or not frame[column].isna().any():
+                continue
+            col = table.col[column]
+            self.value(ws, 1, col, pre.fill_values_[column], self.param)
+            refs[column] = fx.cell(1, col, absolute=True)
+        if refs:
+            self._label(ws, 1, min(table.col[c] for c in refs), "Fill:")
+        return refs
+
+    def _scale_cells(self, ws, table: _Table) -> dict[str, tuple[str | None, str]]:
+        """Row 1 holds each scaled feature's divisor (``MAX(...)``), above the feature's column."""
+        pre = self.run.preprocessor
+        refs: dict[str, tuple[str | None, str]] = {}
+        for feat in pre.preset_.features:
+            name = feat.output_name
+            if name not in pre.scales_:
+                continue
+            offset, divisor = pre.scales_[name]
+            col = table.col[name]
+            if feat.scale == "max" and self._max_is_recomputable(feat, divisor):
+                column_max = fx.table_max(table.name, feat.column)
+                formula = fx.log1p(column_max, feat.base) if feat.kind == "log" else column_max
+                self.formula(ws, 0, col, formula, divisor, self.param)
+            else:
+                ws.write_number(0, col, divisor, self.param)
+            offset_ref = None
+            if feat.scale == "zscore":
+                ws.write_number(1, col, offset, self.param)
+                offset_ref = fx.cell(1, col, absolute=True)
+            refs[name] = (offset_ref, fx.cell(0, col, absolute=True))
+        if refs:
+            first = min(table.col[n] for n in refs)
+            self._label(ws, 0, first, "Max:" if all(o is None for o, _ in refs.values()) else "Scale:")
+        return refs
+
+    def _max_is_recomputable(self, feat: Feature, divisor: float) -> bool:
+        """True when ``MAX`` over this sheet's raw column gives the fitted divisor."""
+        raw = self.run.frame[feat.column].astype(float)
+        if raw.isna().all():
+            return False
+        biggest = float(raw.max())
+        expected = float(np.log10(biggest + 1) if feat.kind == "log" and feat.base == 10 else
+                         np.log(biggest + 1) / np.log(feat.base) if feat.kind == "log" else biggest)
+        return expected == divisor
+
+    def _label(self, ws, row: int, col: int, label: str) -> None:
+        if col > 0:
+            self.text(ws, row, col - 1, label, self.bold)
+
+    # ---- model sheets ------------------------------------------------------------------
+    def model_sheets(self) -> None:
+        for name, result in self.run.results.items():
+            spec = result.spec
+            if spec.kind in ("linear", "sigmoid"):
+                self.linear_sheet(sheet_name(spec.kind, spec), result)
+            elif spec.kind == "nnet":
+                self.units_sheet(sheet_name("nnet", spec), result, as_mmult=False)
+                self.units_sheet(sheet_name("mmult", spec), result, as_mmult=True)
+            else:
+                self.chain_sheet(sheet_name(spec.kind, spec), result)
+
+    def _new_sheet(self, name: str, note: str):
+        ws = self.wb.add_worksheet(name, worksheet_class=_Worksheet)
+        self.sheets.append((name, note))
+        return ws, self.data_table(ws, f"Data_{name.replace('-', '_')}")
+
+    def linear_sheet(self, name: str, result: TrainResult) -> None:
+        ws, table = self._new_sheet(name, SHEET_NOTES[result.spec.kind])
+        p0 = len(table.columns) + 1
+        w = result.params["w"].to(self.dtype)
+        headers = _param_headers(table.feature_names)
+        self.text(ws, 0, p0, "Params", self.bold)
+        for j, h in enumerate(headers):
+            self.text(ws, HEADER_ROW, p0 + j, h, self.header)
+            ws.write_number(FIRST_ROW, p0 + j, float(w[j]), self.param)
+        params_ref = fx.area(FIRST_ROW, p0, FIRST_ROW, p0 + len(headers) - 1, absolute=True)
+        m0 = p0 + len(headers) + 1
+        blocks = sheet_columns(result.spec, result.params, self.X)
+        linear = blocks[0][1][:, 0].numpy()
+        self.text(ws, 0, m0, "Model", self.bold)
+        self.text(ws, HEADER_ROW, m0, "Linear", self.header)
+        span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
+        for i in range(table.n_rows):
+            self.formula(ws, FIRST_ROW + i, m0, fx.sumproduct(span, params_ref), linear[i], self.num)
+        pred_col = m0
+        if result.spec.has_sigmoid:
+            pred_col = m0 + 1
+            self.text(ws, HEADER_ROW, pred_col, "Preds", self.header)
+            preds = blocks[1][1][:, 0].numpy()
+            for i in range(table.n_rows):
+                self.formula(ws, FIRST_ROW + i, pred_col, fx.sigmoid(fx.cell(FIRST_ROW + i, m0)), preds[i], self.num)
+        # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
+        total_at = (6, p0 + len(headers) - 2)
+        self._loss_and_checks(ws, table, result, pred_col, total_at)
+
+    def units_sheet(self, name: str, result: TrainResult, as_mmult: bool) -> None:
+        """The lesson's two-ReLU net: ``nnet`` (a params row per unit, SUMPRODUCT per cell) or
+        ``mmult`` (a 10 x K params block, one MMULT array formula for every Lin cell)."""
+        ws, table = self._new_sheet(name, SHEET_NOTES["mmult" if as_mmult else "nnet"])
+        p0 = len(table.columns) + 1
+        W = result.params["W"].to(self.dtype)  # (n_features, K)
+        k = W.shape[1]
+        self.text(ws, 0, p0, "Params", self.bold)
+        if as_mmult:
+            block = self._param_block(ws, HEADER_ROW, p0, W, table.feature_names, [f"Param{u + 1}" for u in range(k)])
+            m0 = p0 + k + 2
+        else:
+            headers = _param_headers(table.feature_names)
+            for j, h in enumerate(headers):
+                self.text(ws, HEADER_ROW, p0 + j, h, self.header)
+                for u in range(k):
+                    ws.write_number(FIRST_ROW + u, p0 + j, float(W[j, u]), self.param)
+            unit_params = [fx.area(FIRST_ROW + u, p0, FIRST_ROW + u, p0 + len(headers) - 1, absolute=True) for u in range(k)]
+            m0 = p0 + len(headers) + 1
+        (_, lin), (_, relu), (_, preds) = sheet_columns(result.spec, result.params, self.X)
+        self.text(ws, 0, m0, "Model", self.bold)
+        for u in range(k):
+            self.text(ws, HEADER_ROW, m0 + u, f"Lin{u + 1}", self.header)
+            self.text(ws, HEADER_ROW, m0 + k + u, f"ReLU{u + 1}", self.header)
+        pred_col = m0 + 2 * k
+        self.text(ws, HEADER_ROW, pred_col, "Preds", self.header)
+        if as_mmult:
+            self.array(ws, FIRST_ROW, m0, fx.mmult(table.feature_area(), block), lin.numpy(), self.num)
+        span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
+        for i in range(table.n_rows):
+            r = FIRST_ROW + i
+            for u in range(k):
+                if not as_mmult:
+                    self.formula(ws, r, m0 + u, fx.sumproduct(span, unit_params[u]), lin[i, u], self.num)
+                self.formula(ws, r, m0 + k + u, fx.relu(fx.cell(r, m0 + u)), relu[i, u], self.num)
+            self.formula(ws, r, pred_col, "+".join(fx.cell(r, m0 + k + u) for u in range(k)), preds[i, 0], self.num)
+        self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
+
+    def chain_sheet(self, name: str, result: TrainResult) -> None:
+        """``hidden`` and ``deep``: one MMULT array formula per layer, ReLU cells between."""
+        spec = result.spec
+        ws, table = self._new_sheet(name, SHEET_NOTES[spec.kind])
+        p0 = len(table.columns) + 1
+        chain = [(w.to(self.dtype), None if c is None else float(c)) for w, c in layers(spec, result.params)]
+        self.text(ws, 0, p0, "Params", self.bold)
+        # Parameter blocks stacked down the params column: W{i} with its inputs as row labels, then c{i}.
+        refs, row, inputs = [], HEADER_ROW, table.feature_names
+        for i, (w, c) in enumerate(chain, start=1):
+            units = [f"Unit{u + 1}" for u in range(w.shape[1])]
+            block = self._param_block(ws, row, p0, w, inputs, units, corner=f"W{i}")
+            row += w.shape[0] + 1
+            const_ref = None
+            if c is not None:
+                self.text(ws, row, p0, f"c{i}", self.bold)
+                ws.write_number(row, p0 + 1, c, self.param)
+                const_ref = fx.cell(row, p0 + 1, absolute=True)
+                row += 1
+            refs.append((block, const_ref))
+            row += 1
+            inputs = [f"ReLU{i}_{u + 1}" for u in range(w.shape[1])]
+        m0 = p0 + max(w.shape[1] for w, _ in chain) + 2
+        self.text(ws, 0, m0, "Model", self.bold)
+        blocks = sheet_columns(spec, result.params, self.X)
+        col, source, last = m0, table.feature_area(), table.last_row
+        layer = 0
+        for prefix, values in blocks:
+            values = values.numpy()
+            width = values.shape[1]
+            for u in range(width):
+                self.text(ws, HEADER_ROW, col + u, prefix if width == 1 else f"{prefix}{u + 1}", self.header)
+            if prefix.startswith("ReLU"):
+                for i in range(table.n_rows):
+                    for u in range(width):
+                        ref = fx.cell(FIRST_ROW + i, col - width + u)
+                        self.formula(ws, FIRST_ROW + i, col + u, fx.relu(ref), values[i, u], self.num)
+                source = fx.area(FIRST_ROW, col, last, col + width - 1)
+            elif prefix == "Preds":
+                for i in range(table.n_rows):
+                    self.formula(ws, FIRST_ROW + i, col, fx.sigmoid(fx.cell(FIRST_ROW + i, col - 1)), values[i, 0], self.num)
+            else:  # L{i}_ or Out: a layer's MMULT
+                block, const_ref = refs[layer]
+                formula = fx.mmult(source, block) + (f"+{const_ref}" if const_ref else "")
+                self.array(ws, FIRST_ROW, col, formula, values, self.num)
+                layer += 1
+            col += width
+        self._loss_and_checks(ws, table, result, col - 1, (0, col - 1))
+
+    def _param_block(self, ws, row: int, col: int, W: torch.Tensor, labels: list[str], headers: list[str], corner: str = "Column") -> str:
+        """A labelled (n_in x n_out) block of params; returns its absolute address."""
+        self.text(ws, row, col, corner, self.header)
+        for j, h in enumerate(headers):
+            self.text(ws, row, col + 1 + j, h, self.header)
+        for i, label in enumerate(labels):
+            self.text(ws, row + 1 + i, col, label)
+            for j in range(W.shape[1]):
+                ws.write_number(row + 1 + i, col + 1 + j, float(W[i, j]), self.param)
+        ws.set_column(col, col, 12)
+        return fx.area(row + 1, col + 1, row + len(labels), col + W.shape[1], absolute=True)
+
+    def _loss_and_checks(self, ws, table: _Table, result: TrainResult, pred_col: int, total_at: tuple[int, int]) -> None:
+        """Loss column, total loss, torch's prediction, the largest difference, the split."""
+        n, kind = table.n_rows, result.settings.loss
+        loss_col, torch_col = pred_col + 1, pred_col + 2
+        preds = forward(result.spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X)  # (n_rows,)
+        per_row = _per_row_loss(kind, preds, self.y).numpy()
+        self.text(ws, HEADER_ROW, loss_col, "Loss", self.header)
+        target = fx.this_row(table.name, "Survived")
+        for i in range(n):
+            r = FIRST_ROW + i
+            self.formula(ws, r, loss_col, fx.loss(kind, fx.cell(r, pred_col), target), per_row[i], self.num)
+        loss_area = fx.area(FIRST_ROW, loss_col, table.last_row, loss_col)
+        label_row, label_col = total_at
+        self.text(ws, label_row, label_col, "Total loss:", self.bold)
+        self.formula(ws, label_row, label_col + 1, fx.average(loss_area), float(per_row.mean()), self.num)
+        # Torch's prediction, as a plain value, and the largest difference from the formulas'.
+        self.text(ws, HEADER_ROW, torch_col, "torch", self.header)
+        for i, v in enumerate(preds.tolist()):
+            ws.write_number(FIRST_ROW + i, torch_col, v, self.torch)
+        self.text(ws, 0, torch_col, "Max |Preds-torch|:", self.bold)
+        pred_area = fx.area(FIRST_ROW, pred_col, table.last_row, pred_col)
+        torch_area = fx.area(FIRST_ROW, torch_col, table.last_row, torch_col)
+        ws.write_array_formula(1, torch_col, 1, torch_col, "{=" + fx.max_abs_diff(pred_area, torch_area) + "}", self.diff, 0.0)
+        ws.set_column(pred_col - 1, torch_col, 10)
+        if len(self.run.valid_idx):
+            self._split_cells(ws, table, torch_col + 1, loss_area, per_row)
+
+    def _split_cells(self, ws, table: _Table, col: int, loss_area: str, per_row: np.ndarray) -> None:
+        self.text(ws, HEADER_ROW, col, "Valid", self.header)
+        for i, v in enumerate(self.valid.tolist()):
+            ws.write_number(FIRST_ROW + i, col, v)
+        valid_area = fx.area(FIRST_ROW, col, table.last_row, col)
+        for row, (label, flag) in enumerate((("Train loss:", 0), ("Valid loss:", 1))):
+            self.text(ws, row, col + 1, label, self.bold)
+            value = float(per_row[self.valid == flag].mean())
+            self.formula(ws, row, col + 2, fx.average_if(valid_area, flag, loss_area), value, self.num)
+        ws.set_column(col + 1, col + 1, 11)
+
+    # ---- README, history, all_rows -----------------------------------------------------
+    def history_sheet(self) -> list[tuple[str, int, int]]:
+        """Per-epoch losses; returns (series name, column, epochs) for the chart."""
+        ws = self.wb.add_worksheet("history")
+        self.sheets.append(("history", "Training and validation loss, validation accuracy, per epoch and model."))
+        self.text(ws, 0, 0, "epoch", self.header)
+        longest = max(r.settings.epochs for r in self.run.results.values())
+        for e in range(longest):
+            ws.write_number(1 + e, 0, e + 1)
+        series, col = [], 1
+        for name, result in self.run.results.items():
+            for key in ("train_loss", "valid_loss", "valid_accuracy"):
+                if result.history and result.history[0][key] is None:
+                    continue
+                self.text(ws, 0, col, f"{name} {key}", self.header)
+                for e, h in enumerate(result.history):
+                    ws.write_number(1 + e, col, h[key])
+                if key != "valid_accuracy":
+                    series.append((f"{name} {key.replace('_', ' ')}", col, len(result.history)))
+                col += 1
+        ws.freeze_panes(1, 1)
+        ws.set_column(1, col, 16)
+        return series
+
+    def all_rows_sheet(self) -> None:
+        ws = self.wb.add_worksheet("all_rows")
+        self.sheets.append(("all_rows", "Every row of the data file, as read (the lesson's raw data sheet)."))
+        source = self.run.source
+        columns = [c for c in ALL_ROWS_ORDER if c in source.columns]
+        for j, c in enumerate(columns):
+            self.text(ws, 0, j, c, self.header)
+            for i, v in enumerate(source[c].tolist()):
+                self.value(ws, 1 + i, j, v)
+        ws.autofilter(0, 0, len(source), len(columns) - 1)
+        ws.freeze_panes(1, 0)
+
+    def readme_sheet(self, ws, series: list[tuple[str, int, int]]) -> None:
+        run, config = self.run, self.run.config
+        self.text(ws, 0, 0, "titanic-lab run", self.title)
+        self.text(ws, 1, 0, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
+                  "written back as live formulas. Every formula cell stores torch's value; recalculate "
+                  "(titanic-lab verify) to see the spreadsheet agree.")
+        facts = [
+            ("data file", str(run.data_path)),
+            ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"),
+            ("preset", f"{run.preprocessor.preset_.name}: {run.preprocessor.preset_.description}"),
+            ("features", ", ".join(run.features.columns)),
+            ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
+            ("dtype", config.dtype),
+            ("written", _dt.datetime.now().isoformat(timespec="seconds")),
+            ("titanic-lab version", __version__),
+        ]
+        row = 3
+        for key, value in facts:
+            self.text(ws, row, 0, key, self.bold)
+            self.text(ws, row, 1, value)
+            row += 1
+        row += 1
+        headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs", "restarts", "train loss", "valid loss", "valid accuracy", "seconds"]
+        for j, h in enumerate(headers):
+            self.text(ws, row, j, h, self.header)
+        for name, r in run.results.items():
+            row += 1
+            spec = r.spec
+            sheets = (f"{sheet_name('nnet', spec)}, {sheet_name('mmult', spec)}" if spec.kind == "nnet"
+                      else sheet_name(spec.kind, spec))
+            cells = [name, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, r.settings.epochs,
+                     r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy, round(r.seconds, 3)]
+            for j, v in enumerate(cells):
+                self.value(ws, row, j, v)
+        row += 2
+        self.text(ws, row, 0, "sheet", self.header)
+        self.text(ws, row, 1, "what it is", self.header)
+        for name, note in self.sheets:
+            row += 1
+            self.text(ws, row, 0, name)
+            self.text(ws, row, 1, note)
+        if series:
+            chart = self.wb.add_chart({"type": "scatter", "subtype": "straight"})
+            for label, col, epochs in series:
+                chart.add_series({
+                    "name": label,
+                    "categories": ["history", 1, 0, epochs, 0],
+                    "values": ["history", 1, col, epochs, col],
+                })
+            chart.set_title({"name": "Loss per epoch"})
+            chart.set_x_axis({"name": "epoch"})
+            chart.set_y_axis({"name": "loss"})
+            chart.set_size({"width": 720, "height": 360})
+            ws.insert_chart(row + 2, 0, chart)
+        ws.set_column(0, 0, 28)
+        ws.set_column(1, 1, 40)
+        ws.set_column(2, len(headers), 12)
+
+
+def _param_headers(features: list[str]) -> list[str]:
+    """The params row repeats the feature names; the bias column is called Const, as in the lesson."""
+    return [("Const" if f == "Ones" else f) for f in features]
+
+
+def _is_passthrough(feat: Feature) -> bool:
+    """A feature that is its raw column unchanged (SibSp, Parch in the lesson): written once, as data."""
+    return feat.kind == "number" and feat.scale is None and feat.output_name == feat.column
+
+
+def _feature_formulas(feat: Feature, levels: tuple) -> list[tuple[str, Callable[[str], str]]]:
+    """(output column, function from the filled raw reference to its formula), per output column."""
+    if feat.kind == "number":
+        return [(feat.output_name, lambda ref: ref)]
+    if feat.kind == "log":
+        return [(feat.output_name, lambda ref: fx.log1p(ref, feat.base))]
+    if feat.kind == "binary":
+        return [(feat.output_name, lambda ref: fx.indicator(ref, feat.positive))]
+    if feat.kind == "dummies":
+        return [(f"{feat.name}{level}", lambda ref, level=level: fx.indicator(ref, level)) for level in levels]
+    raise ValueError(f"no formula for feature kind {feat.kind!r}")
+
+
+def _per_row_loss(kind: str, preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each row's loss, (n_rows,): the loss of a one-row batch, so its mean is ``LOSSES[kind]``."""
+    return LOSSES[kind](preds.unsqueeze(-1), y.unsqueeze(-1))
+
+
+def write_workbook(run: Run, path: str | Path) -> Path:
+    """Write ``run`` to ``path`` (.xlsx) atomically.
+
+    Sheets: ``README`` (what each sheet is, how the run was trained, a chart of the loss per
+    epoch), one sheet per model (``linear``; ``nnet`` and ``mmult``; ``sigmoid``, ``hidden``,
+    ``deep``), ``history`` and ``all_rows``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        writer = _Writer(run, tmp)
+        readme = writer.wb.add_worksheet("README")
+        writer.sheets.append(("README", "This sheet."))
+        writer.model_sheets()
+        series = writer.history_sheet()
+        writer.all_rows_sheet()
+        writer.readme_sheet(readme, series)
+        readme.activate()
+        writer.wb.close()
+    return path
