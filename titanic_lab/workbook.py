@@ -104,6 +104,7 @@ class _Writer:
         self.header = add({"bold": True, "bottom": 1})
         self.num = add({"num_format": "0.0000"})
         self.param = add({"num_format": "0.000000", "bg_color": "#FFF2CC"})
+        self.constant = add({"bg_color": "#FFF2CC"})  # fitted preprocessing: fills and maxima
         self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
         self.diff = add({"num_format": "0.00E+00", "bold": True})
         self.text_safe = add({"quote_prefix": True})
@@ -198,7 +199,7 @@ class _Writer:
             if feat.kind == "ones" or column in refs or feat.fill is None or not frame[column].isna().any():
                 continue
             col = table.col[column]
-            self.value(ws, 1, col, pre.fill_values_[column], self.param)
+            self.value(ws, 1, col, pre.fill_values_[column], self.constant)
             refs[column] = fx.cell(1, col, absolute=True)
         if refs:
             self._label(ws, 1, min(table.col[c] for c in refs), "Fill:")
@@ -217,12 +218,12 @@ class _Writer:
             if feat.scale == "max" and self._max_is_recomputable(feat, divisor):
                 column_max = fx.table_max(table.name, feat.column)
                 formula = fx.log1p(column_max, feat.base) if feat.kind == "log" else column_max
-                self.formula(ws, 0, col, formula, divisor, self.param)
+                self.formula(ws, 0, col, formula, divisor, self.constant)
             else:
-                ws.write_number(0, col, divisor, self.param)
+                ws.write_number(0, col, divisor, self.constant)
             offset_ref = None
             if feat.scale == "zscore":
-                ws.write_number(1, col, offset, self.param)
+                ws.write_number(1, col, offset, self.constant)
                 offset_ref = fx.cell(1, col, absolute=True)
             refs[name] = (offset_ref, fx.cell(0, col, absolute=True))
         if refs:
