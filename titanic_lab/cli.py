@@ -100,6 +100,10 @@ def train(
     valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
     complete_rows: CompleteOpt = None,
     dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
+    init_from: Annotated[
+        Optional[Path],
+        typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
@@ -127,7 +131,15 @@ def train(
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
-        run = _train_with_progress(prepared, show=not as_json and sys.stdout.isatty())
+        init = None
+        if init_from is not None:
+            from .layout import params_for_run
+            from .runs import model_settings
+
+            specs = {name: spec for name, (spec, _) in model_settings(config).items()}
+            init = params_for_run(init_from, specs, list(prepared.features.columns))
+            _info(f"starting from the parameters in {init_from}", as_json)
+        run = _train_with_progress(prepared, init, show=not as_json and sys.stdout.isatty())
         writer(run, out)
         if as_json:
             summary = run.summary()
@@ -151,17 +163,17 @@ def _output_writer(out: Path):
     raise TitanicLabError(f"{out}: unsupported output type {suffix or '(none)'!r}; use .xlsx (the workbook) or .json")
 
 
-def _train_with_progress(prepared, show: bool):
+def _train_with_progress(prepared, init, show: bool):
     from .runs import model_settings, train_run
 
     if not show:
-        return train_run(prepared)
+        return train_run(prepared, init=init)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     plans = model_settings(prepared.config)
     with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
         tasks = {name: progress.add_task(name, total=settings.epochs) for name, (_, settings) in plans.items()}
-        return train_run(prepared, on_epoch=lambda name, epoch: progress.update(tasks[name], completed=epoch))
+        return train_run(prepared, init=init, on_epoch=lambda name, epoch: progress.update(tasks[name], completed=epoch))
 
 
 def _fmt(value: float | None, digits: int = 6) -> str:
@@ -173,12 +185,12 @@ def _print_summary(run, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
-    for column in ("model", "loss", "epochs", "train loss", "train acc", "valid loss", "valid acc", "seconds"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    table.add_column("model (loss)", overflow="fold")
+    for column in ("epochs", "train loss", "train acc", "valid loss", "valid acc", "seconds"):
+        table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():
         table.add_row(
-            name,
-            r.settings.loss,
+            f"{name} ({r.settings.loss})",
             str(r.settings.epochs),
             _fmt(r.train_loss),
             _fmt(r.train_accuracy, 4),
@@ -241,10 +253,15 @@ def verify(
         from .verify import verify_workbook
 
         report = verify_workbook(workbook, tol=tol)
+    _finish_report(report, as_json, _print_verify)
+
+
+def _finish_report(report, as_json: bool, printer) -> None:
+    """Print a verify/compare report (JSON or tables) and exit 1 when it is not ok."""
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        _print_verify(report)
+        printer(report)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -270,3 +287,61 @@ def _print_verify(report) -> None:
         missing = sum(c.missing_cached for c in bad)
         hint = f"; {missing} formula cells store no cached value (saved by a writer that does not compute them?)" if missing else ""
         console.print(f"{len(bad)} of {len(report.columns)} columns differ by more than {report.tol:g}{hint}")
+
+
+@app.command()
+def compare(
+    workbook: Annotated[Path, typer.Argument(help="The lesson's workbook, one titanic-lab wrote, or either after editing.", show_default=False)],
+    tol: Annotated[float, typer.Option(help="Largest allowed |recomputed - workbook| / max(1, |workbook|) per cell.")] = 1e-9,
+    recalc: Annotated[bool, typer.Option("--recalc", help="Recalculate the workbook in LibreOffice first (needed when its formulas have no cached values).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+) -> None:
+    """Recompute every model sheet of WORKBOOK in torch and compare it cell by cell.
+
+    Sheets are found by their headers. Each is recomputed from its own data and params:
+    features, every model column, per-row loss and total loss. Exit 0 when all agree within
+    --tol, 1 when a cell does not, 2 when the file is not a workbook in the lesson layout.
+    """
+    with _errors_to_exit():
+        from .compare import compare_workbook
+
+        report = compare_workbook(workbook, tol=tol, recalc=recalc)
+    _finish_report(report, as_json, _print_compare)
+
+
+def _print_compare(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for s in report.sheets:
+        title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
+        table = Table(title=title, title_justify="left")
+        for column in ("column", "cells", "max abs diff", "worst cell", ""):
+            table.add_column(column, justify="right" if column in ("cells", "max abs diff") else "left", no_wrap=True)
+        for c in s.columns:
+            table.add_row(c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
+        console.print(table)
+        held = "none found" if s.total_workbook is None else f"{s.total_workbook!r} ({s.total_cell})"
+        console.print(f"total loss: workbook {held}, recomputed {s.total_recomputed!r}" + ("" if s.total_ok else "  DIFFERS"))
+    verdict = "agree" if report.ok else "DO NOT agree"
+    console.print(f"{len(report.sheets)} sheet(s) {verdict} with torch within {report.tol:g}" + (" (after LibreOffice recalculation)" if report.recalculated else ""))
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
+    data: Annotated[Path, typer.Option("--data", "-d", help="Passengers to predict (Kaggle's test.csv); needs PassengerId.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The submission CSV to write.")] = Path("submission.csv"),
+    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest total loss.", show_default=False)] = None,
+) -> None:
+    """Predict survival with a workbook's parameters; write Kaggle's PassengerId,Survived CSV."""
+    with _errors_to_exit():
+        from .predict import predict_from_workbook, write_submission
+
+        submission, used = predict_from_workbook(model, data, sheet)
+        write_submission(submission, out)
+    typer.echo(
+        f"wrote {out}: {len(submission)} rows, {int(submission['Survived'].sum())} predicted to survive "
+        f"(model: sheet {used.name!r}, {used.spec.name}, {used.preset} preset)"
+    )

@@ -138,6 +138,19 @@ class Preset:
         raw = tuple(dict.fromkeys(f.column for f in self.features if f.kind != "ones"))
         object.__setattr__(self, "raw_columns", raw)
 
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        """The output column names, known before ``fit`` when every dummy's levels are pinned."""
+        names: list[str] = []
+        for f in self.features:
+            if f.kind != "dummies":
+                names.append(f.output_name)
+            elif f.levels is None:
+                return None
+            else:
+                names.extend(f"{f.name}{level}" for level in f.levels if level != f.baseline)
+        return tuple(names)
+
 
 SPREADSHEET = Preset(
     name="spreadsheet",

@@ -108,6 +108,7 @@ def sheet_values(path: str | Path) -> dict[str, list[list[object]]]:
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
+    _open_zip(path).close()  # the same clear message as formula_cells for a missing or non-zip file
     try:
         book = CalamineWorkbook.from_path(str(path))
         return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in book.sheet_names}

@@ -27,7 +27,8 @@ class TrainSettings:
     Parameters
     ----------
     epochs : int
-        Full passes over the training rows (full batch: one update per epoch).
+        Full passes over the training rows (full batch: one update per epoch); 0 evaluates the
+        starting parameters.
     lr : float
         Learning rate.
     optimizer : {"sgd", "momentum", "adam"}
@@ -51,8 +52,8 @@ class TrainSettings:
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise OptionError(f"epochs must be at least 1, got {self.epochs}")
+        if self.epochs < 0:
+            raise OptionError(f"epochs must be 0 or more, got {self.epochs}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise OptionError(f"lr must be a positive number, got {self.lr}")
         if self.optimizer not in OPTIMIZERS:

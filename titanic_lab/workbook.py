@@ -445,7 +445,7 @@ class _Writer:
                 self.text(ws, 0, col, f"{name} {key}", self.header)
                 for e, h in enumerate(result.history):
                     ws.write_number(1 + e, col, h[key])
-                if key != "valid_accuracy":
+                if key != "valid_accuracy" and result.history:
                     series.append((f"{name} {key.replace('_', ' ')}", col, len(result.history)))
                 col += 1
         ws.freeze_panes(1, 1)

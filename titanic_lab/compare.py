@@ -1,0 +1,186 @@
+"""Recompute a workbook's model sheets in torch (float64) and diff them cell by cell.
+
+Each sheet is recomputed from its own data and parameters only: features with the sheet's
+preset fitted on the sheet's rows (the lesson's ``MAX(Age)`` is its own rows' maximum), every
+model column, the per-row loss and the total loss.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from pandas.api.types import is_numeric_dtype
+
+from .formulas import cell
+from .layout import ModelSheet, read_model_sheets
+from .models import LOSSES, sheet_columns
+from .preprocessing import TitanicPreprocessor, UnseenCategoryWarning
+
+
+@dataclass
+class ColumnDiff:
+    column: str
+    cells: int
+    max_abs_diff: float
+    worst_cell: str
+    ok: bool
+
+
+@dataclass
+class SheetDiff:
+    sheet: str
+    model: str
+    preset: str
+    loss: str
+    rows: int
+    params: int
+    params_at: str
+    columns: list[ColumnDiff]
+    total_cell: str | None
+    total_workbook: float | None
+    total_recomputed: float
+    total_ok: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.total_ok and all(c.ok for c in self.columns)
+
+
+@dataclass
+class CompareReport:
+    path: Path
+    tol: float
+    sheets: list[SheetDiff] = field(default_factory=list)
+    recalculated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.sheets) and all(s.ok for s in self.sheets)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": str(self.path),
+            "tolerance": self.tol,
+            "recalculated": self.recalculated,
+            "ok": self.ok,
+            "sheets": [
+                {
+                    "sheet": s.sheet,
+                    "model": s.model,
+                    "preset": s.preset,
+                    "loss": s.loss,
+                    "rows": s.rows,
+                    "params": s.params,
+                    "params_at": s.params_at,
+                    "total_loss": {"cell": s.total_cell, "workbook": s.total_workbook, "recomputed": s.total_recomputed, "ok": s.total_ok},
+                    "columns": [vars(c) for c in s.columns],
+                    "ok": s.ok,
+                }
+                for s in self.sheets
+            ],
+        }
+
+
+def within(diff: float, value: float, tol: float) -> bool:
+    """``|diff| <= tol * max(1, |value|)``, false for NaN."""
+    return bool(abs(diff) <= tol * max(1.0, abs(value)))
+
+
+def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
+    """The sheet's features as its own formulas compute them.
+
+    Maxima come from the sheet's rows (``MAX(Table[Age])``). A blank raw cell takes the sheet's
+    ``Fill:`` value where it has one; otherwise it is what a spreadsheet makes of a blank:
+    0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
+    """
+    pre = TitanicPreprocessor(sheet.preset).fit(sheet.frame)
+    for column in pre.fill_values_:
+        if column in sheet.fills:
+            pre.fill_values_[column] = sheet.fills[column]
+        elif sheet.frame[column].isna().any():
+            pre.fill_values_[column] = 0.0 if is_numeric_dtype(sheet.frame[column]) else ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnseenCategoryWarning)  # a blank category matches no dummy, as in the sheet
+        return pre.transform(sheet.frame)[sheet.features]
+
+
+def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every checkable column of ``sheet`` recomputed, and its per-row loss.
+
+    Returns
+    -------
+    columns : dict of header -> (n_rows,) array
+        Features, model columns (``Linear``, ``Lin1``, ``ReLU1``, ``Preds``...) and ``Loss``.
+    loss : (n_rows,) array
+    """
+    features = sheet_features(sheet)
+    X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
+    y = torch.tensor(sheet.frame["Survived"].to_numpy(dtype=float), dtype=torch.float64)
+    out = {name: features[name].to_numpy() for name in sheet.features}
+    blocks = sheet_columns(sheet.spec, sheet.params, X)
+    for prefix, values in blocks:
+        width = values.shape[1]
+        for u in range(width):
+            out[prefix if width == 1 else f"{prefix}{u + 1}"] = values[:, u].numpy()
+    preds = blocks[-1][1][:, 0]
+    loss = LOSSES[sheet.loss](preds.unsqueeze(-1), y.unsqueeze(-1)).numpy()  # one-row batches: per-row loss
+    out["Loss"] = loss
+    return out, loss
+
+
+def compare_sheet(sheet: ModelSheet, tol: float) -> SheetDiff:
+    recomputed, loss = recompute(sheet)
+    columns = []
+    for header, values in recomputed.items():
+        if header not in sheet.columns:
+            continue
+        held = sheet.column_values(header)
+        diffs = np.abs(held - values)
+        diffs[np.isnan(diffs)] = np.inf  # a blank or text cell where a number belongs
+        worst = int(np.argmax(diffs))
+        ok = all(within(d, v, tol) for d, v in zip(diffs, held))
+        address = cell(sheet.first_row + worst, sheet.columns[header])
+        columns.append(ColumnDiff(header, len(values), float(diffs[worst]), address, ok))
+    total = float(loss.mean())
+    total_cell, total_workbook = sheet.total if sheet.total else (None, None)
+    total_ok = total_workbook is None or within(total - total_workbook, total_workbook, tol)
+    return SheetDiff(
+        sheet.name, sheet.spec.name, sheet.preset, sheet.loss, sheet.n_rows, sheet.n_params, sheet.params_at,
+        columns, total_cell, total_workbook, total, total_ok,
+    )
+
+
+def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False) -> CompareReport:
+    """Recompute every lesson-layout sheet of ``path`` and compare it with the workbook's values.
+
+    Parameters
+    ----------
+    path : path-like
+        An .xlsx: the lesson's workbook, one titanic-lab wrote, or either after editing.
+    tol : float
+        Largest allowed ``|recomputed - workbook| / max(1, |workbook|)`` per cell.
+    recalc : bool
+        Recalculate the workbook in LibreOffice first (for files without cached values, or
+        to check what a spreadsheet engine computes from edited inputs).
+
+    Raises
+    ------
+    titanic_lab.layout.LayoutError
+        No sheet is in the lesson layout.
+    titanic_lab.layout.NoCachedValuesError
+        The formulas have no cached values and ``recalc`` is False.
+    """
+    path = Path(path)
+    if not recalc:
+        return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(path)])
+    from .recalc import recalculate
+
+    with tempfile.TemporaryDirectory(prefix="titanic-lab-compare-") as tmp:
+        fresh = recalculate(path, Path(tmp))
+        return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(fresh)], recalculated=True)

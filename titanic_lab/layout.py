@@ -1,0 +1,361 @@
+"""Find the model sheets of a workbook in the lesson's layout and read their data and params.
+
+Everything is found by header names, not fixed addresses, so the lesson's own workbook, every
+workbook titanic-lab writes, and either after a person edited it in Excel or LibreOffice are
+read the same way:
+
+* the header row is the first row with a ``Survived`` cell; data rows follow while ``Survived``
+  holds a number; a header's first occurrence is its data column;
+* the preset is recognised from the feature headers (``Age_N``, ``log_Fare``... or ``Age_N``,
+  ``LogFare_N``, ``Sex_male``...);
+* the model from its columns: ``Linear`` (with ``Preds``: sigmoid), ``Lin1..K`` (nnet),
+  ``L1_1...`` (hidden/deep);
+* params either as rows under a second copy of the feature headers (the lesson's linear and
+  nnet, last header ``Const``), as a block under ``Column | Param1 | Param2`` (the lesson's
+  mmult), or as ``W1``, ``c1``, ``W2``... blocks (titanic-lab's layer chains);
+* the total loss is the cell right of ``Total loss:``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import RAW_COLUMNS, TARGET
+from .errors import TitanicLabError
+from .formulas import cell
+from .models import ModelSpec, Params
+from .preprocessing import PRESETS
+from .reading import formula_cells, sheet_values, value_at
+
+SEARCH_ROWS = 20
+
+
+class LayoutError(TitanicLabError):
+    """A workbook has no sheet in the lesson layout, or a sheet's layout is incomplete."""
+
+
+class NoCachedValuesError(TitanicLabError):
+    """A workbook's formulas store no cached values, so there is nothing to compare."""
+
+
+@dataclass
+class ModelSheet:
+    """One model sheet read from a workbook.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The sheet's raw columns (``Survived``, ``Pclass``, ``Sex``, ...), one row per data row.
+    columns : dict of str to int
+        Header -> column (0-based) of the data table and the model columns.
+    params : dict of Tensor
+        In ``titanic_lab.models`` shapes, rows in the preset's feature order.
+    """
+
+    name: str
+    header_row: int
+    n_rows: int
+    preset: str
+    features: list[str]
+    spec: ModelSpec
+    params: Params
+    params_at: str
+    loss: str
+    frame: pd.DataFrame
+    columns: dict[str, int]
+    values: list[list[object]] = field(repr=False)
+    total: tuple[str, float] | None = None
+    fills: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def first_row(self) -> int:
+        return self.header_row + 1
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.params.values())
+
+    def column_values(self, header: str) -> np.ndarray:
+        col = self.columns[header]
+        return np.array([_number(value_at(self.values, self.first_row + i, col)) for i in range(self.n_rows)])
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return math.nan
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def read_model_sheets(path: str | Path, sheets: list[str] | None = None) -> list[ModelSheet]:
+    """Every sheet of ``path`` in the lesson layout (or only ``sheets``), in workbook order.
+
+    Raises
+    ------
+    LayoutError
+        No sheet is in the lesson layout; the message says which header is missing where.
+    NoCachedValuesError
+        The formulas of a model sheet have no cached values.
+    """
+    path = Path(path)
+    values = sheet_values(path)
+    formulas = formula_cells(path)
+    found, problems = [], []
+    for name, rows in values.items():
+        if sheets is not None and name not in sheets:
+            continue
+        try:
+            sheet = _read_sheet(name, rows, formulas.get(name, {}))
+        except LayoutError as exc:
+            problems.append(str(exc))
+            continue
+        if sheet is not None:
+            found.append(sheet)
+    if sheets is not None:
+        missing = [s for s in sheets if s not in values]
+        if missing:
+            raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(values)})")
+    if not found:
+        detail = "; ".join(problems) if problems else "no sheet has a 'Survived' header in its first rows"
+        raise LayoutError(f"{path}: no sheet in the lesson layout ({detail})")
+    return found
+
+
+def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> ModelSheet | None:
+    header_row = next((r for r in range(min(SEARCH_ROWS, len(rows))) if TARGET in rows[r]), None)
+    if header_row is None:
+        return None  # not a data sheet at all (README, history...)
+    headers = rows[header_row]
+    columns: dict[str, int] = {}
+    for col, h in enumerate(headers):
+        if isinstance(h, str) and h and h not in columns:
+            columns[h] = col
+    where = f"sheet {name!r} row {header_row + 1}"
+    preset, features = _detect_preset(columns, where)
+    if preset is None:
+        return None
+    n_rows = 0
+    while _is_number(value_at(rows, header_row + 1 + n_rows, columns[TARGET])):
+        n_rows += 1
+    if n_rows == 0:
+        raise LayoutError(f"{where}: no data rows under the headers")
+    missing_raw = [c for c in RAW_COLUMNS if c not in columns]
+    if missing_raw:
+        raise LayoutError(f"{where}: missing raw column header(s) {', '.join(missing_raw)}")
+    frame = pd.DataFrame(
+        {c: [_raw(value_at(rows, header_row + 1 + i, columns[c])) for i in range(n_rows)] for c in (TARGET, *RAW_COLUMNS)}
+    )
+    spec, params, params_at = _read_model(rows, header_row, headers, columns, features, where)
+    loss = _loss_kind(formulas, header_row + 1, columns.get("Loss"))
+    if "Loss" not in columns:
+        raise LayoutError(f"{where}: missing header 'Loss'")
+    _check_cached(rows, formulas, name)
+    return ModelSheet(
+        name=name, header_row=header_row, n_rows=n_rows, preset=preset, features=list(features), spec=spec,
+        params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
+        total=_total_loss(rows, header_row + 1 + n_rows),
+        fills=_fills(rows, header_row, columns),
+    )
+
+
+def _fills(rows, header_row, columns) -> dict[str, object]:
+    """The ``Fill:`` row above the headers (titanic-lab's workbooks): raw column -> fill value."""
+    row = header_row - 1
+    if row < 0 or "Fill:" not in rows[row]:
+        return {}
+    return {c: value_at(rows, row, columns[c]) for c in RAW_COLUMNS if value_at(rows, row, columns[c]) != ""}
+
+
+def _raw(value: object) -> object:
+    return np.nan if value == "" or value is None else value
+
+
+def _detect_preset(columns: dict[str, int], where: str) -> tuple[str | None, tuple[str, ...]]:
+    best, best_missing = None, None
+    for preset in PRESETS.values():
+        names = preset.feature_names or ()
+        missing = [n for n in names if n not in columns]
+        if not missing:
+            return preset.name, names
+        if best_missing is None or len(missing) < len(best_missing):
+            best, best_missing = preset, missing
+    if best_missing is not None and len(best_missing) < len(best.feature_names or ()):
+        raise LayoutError(f"{where}: missing feature header(s) {', '.join(best_missing)} of the {best.name} preset")
+    return None, ()
+
+
+def _units(columns: dict[str, int], prefix: str) -> int:
+    k = 0
+    while f"{prefix}{k + 1}" in columns:
+        k += 1
+    return k
+
+
+def _read_model(rows, header_row, headers, columns, features, where) -> tuple[ModelSpec, Params, str]:
+    if "Lin1" in columns:
+        k = _units(columns, "Lin")
+        if _units(columns, "ReLU") != k or "Preds" not in columns:
+            raise LayoutError(f"{where}: Lin1..Lin{k} need ReLU1..ReLU{k} and Preds")
+        block = _find_block(rows, header_row, "Column", features)
+        if block is not None:
+            W, at = block
+        else:
+            W, at = _param_rows(rows, header_row, headers, columns, features, k, where)
+        return ModelSpec("nnet", (k,)), {"W": W}, at
+    if "L1_1" in columns:
+        return _read_chain(rows, header_row, features, where)
+    if "Linear" in columns:
+        w, at = _param_rows(rows, header_row, headers, columns, features, 1, where)
+        kind = "sigmoid" if "Preds" in columns else "linear"
+        return ModelSpec(kind), {"w": w[:, 0]}, at
+    raise LayoutError(f"{where}: no model columns (Linear, Lin1, or L1_1)")
+
+
+def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple[torch.Tensor, str]:
+    """Params as rows under a second copy of the feature headers (last one ``Const``)."""
+    labels = [("Const" if f == "Ones" else f) for f in features]
+    start = next(
+        (c for c, h in enumerate(headers) if h == labels[0] and c != columns.get(labels[0]) and headers[c : c + len(labels)] == labels),
+        None,
+    )
+    if start is None:
+        raise LayoutError(f"{where}: no params block (the feature headers {labels[0]}..{labels[-1]} repeated over the params)")
+    W = torch.empty(len(features), k, dtype=torch.float64)
+    for u in range(k):
+        for j in range(len(features)):
+            v = value_at(rows, header_row + 1 + u, start + j)
+            if not _is_number(v):
+                raise LayoutError(f"{where}: param {labels[j]} of unit {u + 1} at {cell(header_row + 1 + u, start + j)} is not a number")
+            W[j, u] = float(v)
+    return W, f"{cell(header_row + 1, start)}:{cell(header_row + k, start + len(features) - 1)}"
+
+
+def _find_block(rows, start_row, corner, labels) -> tuple[torch.Tensor, str] | None:
+    """A params block: ``corner`` then unit headers on one row, ``labels`` down its first column."""
+    for r in range(start_row, len(rows)):
+        row = rows[r]
+        for c, v in enumerate(row):
+            if v == corner:
+                return _block_at(rows, r, c, labels, corner)
+    return None
+
+
+def _block_at(rows, r, c, labels, corner) -> tuple[torch.Tensor, str]:
+    width = 0
+    while value_at(rows, r, c + 1 + width) not in ("", None) and isinstance(value_at(rows, r, c + 1 + width), str):
+        width += 1
+    found = [value_at(rows, r + 1 + i, c) for i in range(len(labels))]
+    if found != list(labels):
+        raise LayoutError(f"params block {corner!r} at {cell(r, c)}: row labels {found} differ from {list(labels)}")
+    W = torch.empty(len(labels), width, dtype=torch.float64)
+    for i in range(len(labels)):
+        for j in range(width):
+            v = value_at(rows, r + 1 + i, c + 1 + j)
+            if not _is_number(v):
+                raise LayoutError(f"params block {corner!r}: {cell(r + 1 + i, c + 1 + j)} is not a number")
+            W[i, j] = float(v)
+    return W, f"{cell(r + 1, c + 1)}:{cell(r + len(labels), c + width)}"
+
+
+def _read_chain(rows, header_row, features, where) -> tuple[ModelSpec, Params, str]:
+    """``W1``, ``c1``, ``W2``... blocks: hidden (no c1) or deep."""
+    weights, consts, labels, first_at = [], [], list(features), ""
+    i = 1
+    while True:
+        found = _find_block(rows, header_row, f"W{i}", labels)
+        if found is None:
+            break
+        W, at = found
+        first_at = first_at or at
+        weights.append(W)
+        const = _find_label_value(rows, header_row, f"c{i}")
+        consts.append(const)
+        labels = [f"ReLU{i}_{u + 1}" for u in range(W.shape[1])]
+        i += 1
+    if len(weights) < 2:
+        raise LayoutError(f"{where}: L1_1 columns need params blocks W1 and W2")
+    if consts[0] is None and len(weights) == 2:
+        if consts[1] is None:
+            raise LayoutError(f"{where}: the output layer needs its constant c2")
+        return ModelSpec("hidden", (weights[0].shape[1],)), {"W1": weights[0], "w2": weights[1], "c": torch.tensor(consts[1], dtype=torch.float64)}, first_at
+    if any(c is None for c in consts):
+        raise LayoutError(f"{where}: every layer of a deep net needs its constant c1, c2, ...")
+    params: Params = {}
+    for n, (W, c) in enumerate(zip(weights, consts), start=1):
+        params[f"W{n}"], params[f"c{n}"] = W, torch.tensor(c, dtype=torch.float64)
+    return ModelSpec("deep", tuple(W.shape[1] for W in weights[:-1])), params, first_at
+
+
+def _find_label_value(rows, start_row, label) -> float | None:
+    for r in range(start_row, len(rows)):
+        for c, v in enumerate(rows[r]):
+            if v == label and _is_number(value_at(rows, r, c + 1)):
+                return float(value_at(rows, r, c + 1))
+    return None
+
+
+def _loss_kind(formulas: dict[tuple[int, int], str], row: int, col: int | None) -> str:
+    text = formulas.get((row, col), "") if col is not None else ""
+    if "ABS(" in text.upper():
+        return "mae"
+    if "LN(" in text.upper():
+        return "bce"
+    return "mse"
+
+
+def _total_loss(rows, last_row) -> tuple[str, float] | None:
+    for r in range(min(len(rows), last_row)):
+        for c, v in enumerate(rows[r]):
+            if v == "Total loss:" and _is_number(value_at(rows, r, c + 1)):
+                return cell(r, c + 1), float(value_at(rows, r, c + 1))
+    return None
+
+
+def _check_cached(rows, formulas, name) -> None:
+    if not formulas:
+        return
+    empty = sum(1 for (r, c) in formulas if value_at(rows, r, c) == "")
+    if empty == len(formulas):
+        raise NoCachedValuesError(
+            f"sheet {name!r}: its {len(formulas)} formula cells store no cached values (the file was saved by a "
+            "writer that does not compute them); run again with --recalc to recalculate it in LibreOffice first"
+        )
+
+
+def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: list[str]) -> dict[str, Params]:
+    """Starting parameters for each model of a run, read from a workbook's model sheets.
+
+    A model takes the params of a sheet holding the same model (kind and sizes); a sheet
+    named like the model kind (``linear``, ``nnet``) is preferred over others (``mmult``).
+
+    Raises
+    ------
+    LayoutError
+        When no sheet holds a model, or its features differ from the run's.
+    """
+    sheets = read_model_sheets(path)
+    out = {}
+    for name, spec in models.items():
+        candidates = sorted((s for s in sheets if s.spec == spec), key=lambda s: s.name != spec.kind)
+        if not candidates:
+            held = ", ".join(f"{s.name} ({s.spec.name})" for s in sheets)
+            raise LayoutError(f"{path}: no sheet holds a {spec.name} model (sheets: {held})")
+        sheet = candidates[0]
+        if list(sheet.features) != list(features):
+            raise LayoutError(
+                f"{path}: sheet {sheet.name!r} has features {', '.join(sheet.features)}, the run has "
+                f"{', '.join(features)}; use the same --preset"
+            )
+        out[name] = sheet.params
+    return out
