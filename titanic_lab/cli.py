@@ -100,6 +100,14 @@ def train(
     valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
     complete_rows: CompleteOpt = None,
     dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
+    activation: Annotated[str, typer.Option(help="Hidden-layer activation: relu (the lesson's), leaky_relu, elu, tanh or sigmoid.")] = "relu",
+    batchnorm: Annotated[bool, typer.Option("--batchnorm", help="Batch normalization before each hidden activation; an affine formula with the running statistics in the workbook.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(help="Rows per update: default full batch (the lesson's), 1 = stochastic, else mini-batch.", show_default=False)] = None,
+    accumulate: Annotated[int, typer.Option(help="Mini-batches whose gradients add up before one update (gradient accumulation).")] = 1,
+    l1: Annotated[float, typer.Option(help="L1 penalty l1 * sum|p| added to the loss minimised (training only).")] = 0.0,
+    l2: Annotated[float, typer.Option(help="L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only).")] = 0.0,
+    dropout: Annotated[float, typer.Option(help="Probability of dropping a hidden unit in training; the identity in the workbook.")] = 0.0,
+    patience: Annotated[Optional[int], typer.Option(help="Early stopping: stop after this many epochs without a better validation loss; keep the best epoch's parameters.", show_default=False)] = None,
     init_from: Annotated[
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
@@ -127,6 +135,14 @@ def train(
             valid_pct=valid_pct,
             complete_rows=complete_rows,
             dtype=dtype,
+            activation=activation,
+            batchnorm=batchnorm,
+            batch_size=batch_size,
+            accumulate=accumulate,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            patience=patience,
         )
         writer = _output_writer(out)
         prepared = prepare(config)
@@ -191,7 +207,7 @@ def _print_summary(run, out: Path) -> None:
     for name, r in run.results.items():
         table.add_row(
             f"{name} ({r.settings.loss})",
-            str(r.settings.epochs),
+            str(len(r.history)),
             _fmt(r.train_loss),
             _fmt(r.train_accuracy, 4),
             _fmt(r.valid_loss),

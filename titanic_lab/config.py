@@ -34,6 +34,12 @@ class RunConfig:
         None: the preset's own default (yes for ``spreadsheet``, no for ``notebook``).
     dtype : str
         ``float64`` (default, so code and spreadsheet agree to 1e-9) or ``float32``.
+    activation : str
+        Hidden-layer activation: ``relu`` (the lesson's), ``leaky_relu``, ``elu``, ``tanh``, ``sigmoid``.
+    batchnorm : bool
+        Batch normalization before each hidden activation.
+    batch_size, accumulate, l1, l2, dropout, patience : optional
+        Training options (see ``titanic_lab.training.TrainSettings``).
     """
 
     data: str | None = None
@@ -49,6 +55,14 @@ class RunConfig:
     valid_pct: float = 0.2
     complete_rows: bool | None = None
     dtype: str = "float64"
+    activation: str = "relu"
+    batchnorm: bool = False
+    batch_size: int | None = None
+    accumulate: int = 1
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -29,7 +29,7 @@ import torch
 from .data import RAW_COLUMNS, TARGET
 from .errors import TitanicLabError
 from .formulas import cell
-from .models import ModelSpec, Params
+from .models import ACTIVATION_HEADERS, BN_PARTS, ModelSpec, Params
 from .preprocessing import PRESETS
 from .reading import formula_cells, sheet_values, value_at
 
@@ -182,17 +182,27 @@ def _raw(value: object) -> object:
 
 
 def _detect_preset(columns: dict[str, int], where: str) -> tuple[str | None, tuple[str, ...]]:
+    """The preset whose feature headers the sheet has; None for a sheet of raw data only."""
     best, best_missing = None, None
     for preset in PRESETS.values():
         names = preset.feature_names or ()
         missing = [n for n in names if n not in columns]
         if not missing:
             return preset.name, names
-        if best_missing is None or len(missing) < len(best_missing):
+        derived = [n for n in names if n not in RAW_COLUMNS]  # a raw-data sheet has none of these
+        if len(missing) < len(derived) and (best_missing is None or len(missing) < len(best_missing)):
             best, best_missing = preset, missing
-    if best_missing is not None and len(best_missing) < len(best.feature_names or ()):
+    if best is not None:
         raise LayoutError(f"{where}: missing feature header(s) {', '.join(best_missing)} of the {best.name} preset")
     return None, ()
+
+
+def _activation(columns: dict[str, int], first: str) -> tuple[str, str]:
+    """The activation whose header (``ReLU``, ``Tanh``...) heads ``first`` (``1`` or ``1_1``)."""
+    for kind, header in ACTIVATION_HEADERS.items():
+        if f"{header}{first}" in columns:
+            return kind, header
+    return "relu", "ReLU"
 
 
 def _units(columns: dict[str, int], prefix: str) -> int:
@@ -205,16 +215,18 @@ def _units(columns: dict[str, int], prefix: str) -> int:
 def _read_model(rows, header_row, headers, columns, features, where) -> tuple[ModelSpec, Params, str]:
     if "Lin1" in columns:
         k = _units(columns, "Lin")
-        if _units(columns, "ReLU") != k or "Preds" not in columns:
-            raise LayoutError(f"{where}: Lin1..Lin{k} need ReLU1..ReLU{k} and Preds")
+        activation, act = _activation(columns, "1")
+        if _units(columns, act) != k or "Preds" not in columns:
+            raise LayoutError(f"{where}: Lin1..Lin{k} need {act}1..{act}{k} and Preds")
         block = _find_block(rows, header_row, "Column", features)
         if block is not None:
             W, at = block
         else:
             W, at = _param_rows(rows, header_row, headers, columns, features, k, where)
-        return ModelSpec("nnet", (k,)), {"W": W}, at
+        params = {"W": W, **_bn_params(rows, header_row, 1, k, "BN1" in columns, where)}
+        return ModelSpec("nnet", (k,), activation, "BN1" in columns), params, at
     if "L1_1" in columns:
-        return _read_chain(rows, header_row, features, where)
+        return _read_chain(rows, header_row, columns, features, where)
     if "Linear" in columns:
         w, at = _param_rows(rows, header_row, headers, columns, features, 1, where)
         kind = "sigmoid" if "Preds" in columns else "linear"
@@ -268,8 +280,10 @@ def _block_at(rows, r, c, labels, corner) -> tuple[torch.Tensor, str]:
     return W, f"{cell(r + 1, c + 1)}:{cell(r + len(labels), c + width)}"
 
 
-def _read_chain(rows, header_row, features, where) -> tuple[ModelSpec, Params, str]:
+def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, Params, str]:
     """``W1``, ``c1``, ``W2``... blocks: hidden (no c1) or deep."""
+    activation, act = _activation(columns, "1_1")
+    batchnorm = "BN1_1" in columns
     weights, consts, labels, first_at = [], [], list(features), ""
     i = 1
     while True:
@@ -279,30 +293,52 @@ def _read_chain(rows, header_row, features, where) -> tuple[ModelSpec, Params, s
         W, at = found
         first_at = first_at or at
         weights.append(W)
-        const = _find_label_value(rows, header_row, f"c{i}")
-        consts.append(const)
-        labels = [f"ReLU{i}_{u + 1}" for u in range(W.shape[1])]
+        consts.append(_find_label_value(rows, header_row, f"c{i}"))
+        labels = [f"{act}{i}_{u + 1}" for u in range(W.shape[1])]
         i += 1
     if len(weights) < 2:
         raise LayoutError(f"{where}: L1_1 columns need params blocks W1 and W2")
+    bn: Params = {}
+    for n, W in enumerate(weights[:-1], start=1):
+        bn.update(_bn_params(rows, header_row, n, W.shape[1], batchnorm, where))
     if consts[0] is None and len(weights) == 2:
         if consts[1] is None:
             raise LayoutError(f"{where}: the output layer needs its constant c2")
-        return ModelSpec("hidden", (weights[0].shape[1],)), {"W1": weights[0], "w2": weights[1], "c": torch.tensor(consts[1], dtype=torch.float64)}, first_at
+        params = {"W1": weights[0], "w2": weights[1], "c": torch.tensor(consts[1], dtype=torch.float64), **bn}
+        return ModelSpec("hidden", (weights[0].shape[1],), activation, batchnorm), params, first_at
     if any(c is None for c in consts):
         raise LayoutError(f"{where}: every layer of a deep net needs its constant c1, c2, ...")
-    params: Params = {}
+    params = dict(bn)
     for n, (W, c) in enumerate(zip(weights, consts), start=1):
         params[f"W{n}"], params[f"c{n}"] = W, torch.tensor(c, dtype=torch.float64)
-    return ModelSpec("deep", tuple(W.shape[1] for W in weights[:-1])), params, first_at
+    return ModelSpec("deep", tuple(W.shape[1] for W in weights[:-1]), activation, batchnorm), params, first_at
+
+
+def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> Params:
+    """Batch norm's ``mean{i}``, ``var{i}``, ``gamma{i}``, ``beta{i}`` rows (label, then a value per unit)."""
+    if not present:
+        return {}
+    params = {}
+    for part in BN_PARTS:
+        values = _find_label_values(rows, header_row, f"{part}{layer}", width)
+        if values is None:
+            raise LayoutError(f"{where}: batch norm columns need a row labelled {part}{layer} with {width} numbers")
+        params[f"bn{layer}_{part}"] = torch.tensor(values, dtype=torch.float64)
+    return params
+
+
+def _find_label_values(rows, start_row, label, width) -> list[float] | None:
+    for r in range(start_row, len(rows)):
+        for c, v in enumerate(rows[r]):
+            if v == label:
+                values = [value_at(rows, r, c + 1 + u) for u in range(width)]
+                return [float(x) for x in values] if all(_is_number(x) for x in values) else None
+    return None
 
 
 def _find_label_value(rows, start_row, label) -> float | None:
-    for r in range(start_row, len(rows)):
-        for c, v in enumerate(rows[r]):
-            if v == label and _is_number(value_at(rows, r, c + 1)):
-                return float(value_at(rows, r, c + 1))
-    return None
+    values = _find_label_values(rows, start_row, label, 1)
+    return None if values is None else values[0]
 
 
 def _loss_kind(formulas: dict[tuple[int, int], str], row: int, col: int | None) -> str:

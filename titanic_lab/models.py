@@ -13,14 +13,19 @@ sigmoid    ``sigmoid(X @ w)``                          notebook, linear + sigmoi
 hidden:H   ``sigmoid(relu(X @ W1) @ w2 + c)``, H=20    notebook, one hidden layer
 deep:A,B   ``sigmoid(... relu(X @ W1 + c1) ...)``       notebook, deep net [10, 10]
 =========  ==========================================  ===============================
+
+Hidden layers (the nnet's units included) may use another activation, batch normalization
+before the activation, and dropout after it in training.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from .errors import OptionError
 
@@ -30,21 +35,49 @@ KINDS = ("linear", "nnet", "sigmoid", "hidden", "deep")
 #: The models the lesson's workbook holds; the others come from the lesson's notebook.
 SPREADSHEET_KINDS = ("linear", "nnet")
 _DEFAULT_SIZES = {"nnet": (2,), "hidden": (20,), "deep": (10, 10)}
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1  # running = (1 - m) * running + m * batch statistic, as torch's BatchNorm1d
+#: Batch norm's parameters of hidden layer i are ``bn{i}_{part}``; the workbook labels its rows ``{part}{i}``.
+BN_PARTS = ("mean", "var", "gamma", "beta")
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
+    "elu": F.elu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+}
+#: The sheet header of each activation's columns (``ReLU1``, ``Tanh1_3``...).
+ACTIVATION_HEADERS = {"relu": "ReLU", "leaky_relu": "LReLU", "elu": "ELU", "tanh": "Tanh", "sigmoid": "Sigm"}
+#: Blocks of one column, headed by their bare name; every other block numbers its units.
+SINGLE_BLOCKS = ("Linear", "Out", "Preds")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a model is: its kind and sizes.
+    """What a model is: its kind, sizes and hidden-layer design.
 
     Parameters
     ----------
     kind : {"linear", "nnet", "sigmoid", "hidden", "deep"}
     sizes : tuple of int
-        ``nnet``: (number of ReLU units,); ``hidden``: (hidden size,); ``deep``: hidden sizes.
+        ``nnet``: (number of units,); ``hidden``: (hidden size,); ``deep``: hidden sizes.
+    activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid"}
+        The hidden layers' activation (the lesson's is ReLU).
+    batchnorm : bool
+        Batch normalization before each hidden activation (running statistics at inference).
     """
 
     kind: str
     sizes: tuple[int, ...] = ()
+    activation: str = "relu"
+    batchnorm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise OptionError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
+        if (self.batchnorm or self.activation != "relu") and not self.has_hidden:
+            raise OptionError(f"model {self.name!r} has no hidden layer, so --activation and --batchnorm do not apply to it")
 
     @property
     def name(self) -> str:
@@ -52,6 +85,11 @@ class ModelSpec:
         if self.sizes == _DEFAULT_SIZES.get(self.kind, ()):
             return self.kind
         return f"{self.kind}:{','.join(map(str, self.sizes))}"
+
+    @property
+    def description(self) -> str:
+        extras = [self.activation] if self.has_hidden else []
+        return self.name + (f" ({', '.join(extras + (['batchnorm'] if self.batchnorm else []))})" if extras else "")
 
     @property
     def is_spreadsheet(self) -> bool:
@@ -62,8 +100,12 @@ class ModelSpec:
     def has_sigmoid(self) -> bool:
         return self.kind in ("sigmoid", "hidden", "deep")
 
+    @property
+    def has_hidden(self) -> bool:
+        return self.kind in ("nnet", "hidden", "deep")
 
-def parse_model(text: str) -> ModelSpec:
+
+def parse_model(text: str, activation: str = "relu", batchnorm: bool = False) -> ModelSpec:
     """Parse a model name: ``linear``, ``nnet``, ``nnet:3``, ``sigmoid``, ``hidden:20``, ``deep:10,10``.
 
     Raises
@@ -75,29 +117,43 @@ def parse_model(text: str) -> ModelSpec:
     if kind not in KINDS:
         raise OptionError(f"unknown model {text!r}; choose from {', '.join(KINDS)} (sizes as nnet:3, hidden:20, deep:10,10)")
     if not sizes_text:
-        return ModelSpec(kind, _DEFAULT_SIZES.get(kind, ()))
-    if kind in ("linear", "sigmoid"):
+        sizes = _DEFAULT_SIZES.get(kind, ())
+    elif kind in ("linear", "sigmoid"):
         raise OptionError(f"model {kind!r} takes no sizes (got {text!r})")
-    try:
-        sizes = tuple(int(s) for s in sizes_text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or any(s < 1 for s in sizes) or (kind != "deep" and len(sizes) != 1):
-        raise OptionError(f"model {text!r}: sizes must be positive whole numbers, one for {kind}" + (", several for deep" if kind == "deep" else ""))
-    return ModelSpec(kind, sizes)
+    else:
+        try:
+            sizes = tuple(int(s) for s in sizes_text.split(","))
+        except ValueError:
+            sizes = ()
+        if not sizes or any(s < 1 for s in sizes) or (kind != "deep" and len(sizes) != 1):
+            raise OptionError(f"model {text!r}: sizes must be positive whole numbers, one for {kind}" + (", several for deep" if kind == "deep" else ""))
+    has_hidden = kind in ("nnet", "hidden", "deep")
+    return ModelSpec(kind, sizes, activation if has_hidden else "relu", batchnorm and has_hidden)
+
+
+def hidden_sizes(spec: ModelSpec) -> tuple[int, ...]:
+    """The width of each hidden layer (the nnet's units are its one hidden layer)."""
+    return spec.sizes if spec.has_hidden else ()
+
+
+def is_buffer(name: str) -> bool:
+    """Batch norm's running statistics: kept in the params dict, updated by forward, not learned."""
+    return name.endswith(("_mean", "_var"))
 
 
 def init_params(spec: ModelSpec, n_features: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> Params:
     """Random initial parameters, drawn as the lesson's notebook draws them.
 
     Numbers are drawn in float32 (as the notebook does) and then cast, so a seed gives the
-    notebook's starting point whatever ``dtype`` the model trains in.
+    notebook's starting point whatever ``dtype`` the model trains in. Batch norm starts at
+    gamma 1, beta 0, running mean 0 and variance 1, and draws nothing.
 
     Returns
     -------
     dict of str to Tensor
         ``linear``/``sigmoid``: ``w`` (n_features,); ``nnet``: ``W`` (n_features, K);
-        ``hidden``: ``W1`` (n_features, H), ``w2`` (H, 1), ``c`` (); ``deep``: ``W1``, ``c1``, ...
+        ``hidden``: ``W1`` (n_features, H), ``w2`` (H, 1), ``c`` (); ``deep``: ``W1``, ``c1``, ...;
+        with batch norm, per hidden layer i: ``bn{i}_gamma``, ``bn{i}_beta``, ``bn{i}_mean``, ``bn{i}_var``.
     """
 
     def rand(*shape: int) -> torch.Tensor:
@@ -118,10 +174,22 @@ def init_params(spec: ModelSpec, n_features: int, generator: torch.Generator, dt
         params = {}
         for i, (layer, const) in enumerate(zip(layers, consts), start=1):
             params[f"W{i}"], params[f"c{i}"] = layer, const
+    if spec.batchnorm:
+        for i, width in enumerate(hidden_sizes(spec), start=1):
+            params.update({f"bn{i}_gamma": torch.ones(width), f"bn{i}_beta": torch.zeros(width),
+                           f"bn{i}_mean": torch.zeros(width), f"bn{i}_var": torch.ones(width)})
     return {name: p.to(dtype) for name, p in params.items()}
 
 
-def forward(spec: ModelSpec, params: Params, X: torch.Tensor) -> torch.Tensor:
+def forward(
+    spec: ModelSpec,
+    params: Params,
+    X: torch.Tensor,
+    *,
+    train: bool = False,
+    dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Predictions for every row.
 
     Parameters
@@ -129,55 +197,108 @@ def forward(spec: ModelSpec, params: Params, X: torch.Tensor) -> torch.Tensor:
     X : Tensor, shape (n_rows, n_features)
     params : dict of Tensor
         As from :func:`init_params`, optionally with leading batch dims ``(R, ...)``.
+    train : bool
+        Training mode: batch norm uses (and updates the running copies of) the batch's
+        statistics, and dropout is active. At evaluation both are the identity map and the
+        running statistics.
+    dropout : float
+        Probability of zeroing a hidden unit in training (inverted dropout: survivors are
+        scaled by 1/(1-p)).
 
     Returns
     -------
     Tensor, shape (..., n_rows)
     """
-    if spec.kind in ("linear", "sigmoid"):
-        out = (X @ params["w"].unsqueeze(-1)).squeeze(-1)  # (..., n_rows)
-    elif spec.kind == "nnet":
-        out = torch.relu(X @ params["W"]).sum(-1)  # (..., n_rows, K) -> (..., n_rows)
-    elif spec.kind == "hidden":
-        hidden = torch.relu(X @ params["W1"])  # (..., n_rows, H)
-        out = (hidden @ params["w2"]).squeeze(-1) + params["c"].unsqueeze(-1)
-    else:
-        n_layers = len(spec.sizes) + 1
-        out = X
-        for i in range(1, n_layers + 1):
-            out = out @ params[f"W{i}"] + params[f"c{i}"][..., None, None]
-            if i < n_layers:
-                out = torch.relu(out)
-        out = out.squeeze(-1)
-    return torch.sigmoid(out) if spec.has_sigmoid else out
+    return _run(spec, params, X, train, dropout, generator, None)
 
 
 def sheet_columns(spec: ModelSpec, params: Params, X: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """Every column the workbook shows for a model, in sheet order, ending with the prediction.
+    """Every column the workbook shows for a model (evaluation mode), in sheet order.
 
     Returns
     -------
     list of (header prefix, Tensor of shape (n_rows, width))
-        A block of width 1 is headed by its prefix (``Linear``, ``Out``, ``Preds``); a wider one
-        by prefix + unit number (``Lin1``, ``Lin2``, ``ReLU1``...; ``L1_1``... for layer chains).
-        ``linear``: Linear; ``nnet``: Lin, ReLU, Preds; ``sigmoid``: Linear, Preds;
-        ``hidden``/``deep``: per hidden layer i ``L{i}_`` and ``ReLU{i}_``, then Out, Preds.
+        ``Linear``, ``Out`` and ``Preds`` are one column each; other blocks are numbered by
+        unit (see :func:`block_headers`). ``linear``: Linear; ``nnet``: Lin, [BN], ReLU, Preds;
+        ``sigmoid``: Linear, Preds; ``hidden``/``deep``: per hidden layer i ``L{i}_``,
+        [``BN{i}_``], ``ReLU{i}_``; then Out, Preds. Activation blocks are named after the
+        activation (``ReLU``, ``LReLU``, ``ELU``, ``Tanh``, ``Sigm``).
     """
-    if spec.kind in ("linear", "sigmoid"):
-        linear = X @ params["w"].unsqueeze(-1)  # (n_rows, 1)
-        return [("Linear", linear)] + ([("Preds", torch.sigmoid(linear))] if spec.has_sigmoid else [])
-    if spec.kind == "nnet":
-        lin = X @ params["W"]  # (n_rows, K)
-        return [("Lin", lin), ("ReLU", torch.relu(lin)), ("Preds", torch.relu(lin).sum(-1, keepdim=True))]
     blocks: list[tuple[str, torch.Tensor]] = []
-    out = X
-    for i, (weight, const) in enumerate(layers(spec, params), start=1):
-        out = out @ weight + (0 if const is None else const)
-        if i <= len(spec.sizes):
-            blocks.append((f"L{i}_", out))
-            out = torch.relu(out)
-            blocks.append((f"ReLU{i}_", out))
-    return blocks + [("Out", out), ("Preds", torch.sigmoid(out))]
+    _run(spec, params, X, False, 0.0, None, blocks)
+    return blocks
+
+
+def block_headers(prefix: str, width: int) -> list[str]:
+    """A block's column headers: ``Preds``; ``Lin1``, ``Lin2``; ``L1_1``, ``L1_2``..."""
+    return [prefix] if prefix in SINGLE_BLOCKS else [f"{prefix}{u + 1}" for u in range(width)]
+
+
+def block_role(prefix: str) -> tuple[str, int]:
+    """What a sheet block is and which hidden layer it belongs to (1 for the nnet's units).
+
+    ``("layer", i)`` for Linear, Lin, L{i}_ and Out (a matrix product); ``("batchnorm", i)``;
+    ``("activation", i)``; ``("preds", 0)``.
+    """
+    match = re.fullmatch(r"([A-Za-z]+?)(\d+)_", prefix)
+    base, layer = (match.group(1), int(match.group(2))) if match else (prefix, 1)
+    if prefix == "Preds":
+        return "preds", 0
+    if base in ("Linear", "Lin", "Out", "L"):
+        return "layer", layer
+    if base == "BN":
+        return "batchnorm", layer
+    return "activation", layer
+
+
+def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
+    def keep(prefix: str, values: torch.Tensor) -> torch.Tensor:
+        if blocks is not None:
+            blocks.append((prefix, values))
+        return values
+
+    act = ACTIVATION_HEADERS[spec.activation]
+
+    def hidden(pre: torch.Tensor, i: int, names: tuple[str, str, str]) -> torch.Tensor:  # (..., n_rows, units)
+        keep(names[0], pre)
+        if spec.batchnorm:
+            pre = keep(names[1], _batchnorm(pre, params, i, train))
+        out = keep(names[2], ACTIVATIONS[spec.activation](pre))
+        if train and dropout > 0:
+            keep_mask = torch.rand(out.shape, generator=generator, dtype=out.dtype) >= dropout
+            out = out * keep_mask / (1 - dropout)
+        return out
+
+    if spec.kind in ("linear", "sigmoid"):
+        out = keep("Linear", X @ params["w"].unsqueeze(-1))  # (..., n_rows, 1)
+    elif spec.kind == "nnet":
+        units = hidden(X @ params["W"], 1, ("Lin", "BN", act))  # (..., n_rows, K)
+        out = keep("Preds", units.sum(-1, keepdim=True))
+    else:
+        n_hidden = len(spec.sizes)
+        out = X
+        for i, (weight, const) in enumerate(layers(spec, params), start=1):
+            out = out @ weight + (0 if const is None else const[..., None, None])
+            if i <= n_hidden:
+                out = hidden(out, i, (f"L{i}_", f"BN{i}_", f"{act}{i}_"))
+        keep("Out", out)
+    if spec.has_sigmoid:
+        out = keep("Preds", torch.sigmoid(out))
+    return out.squeeze(-1)
+
+
+def _batchnorm(pre: torch.Tensor, params: Params, i: int, train: bool) -> torch.Tensor:
+    """Batch norm of a hidden layer's pre-activations, (..., n_rows, units)."""
+    mean, var = params[f"bn{i}_mean"], params[f"bn{i}_var"]
+    if train:
+        batch_mean, batch_var = pre.mean(-2), pre.var(-2, unbiased=False)
+        with torch.no_grad():  # running statistics, as torch: the variance's running copy is unbiased
+            n = pre.shape[-2]
+            mean.mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * batch_mean)
+            var.mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * batch_var * n / max(n - 1, 1))
+        mean, var = batch_mean, batch_var
+    normalized = (pre - mean.unsqueeze(-2)) / torch.sqrt(var.unsqueeze(-2) + BN_EPS)
+    return normalized * params[f"bn{i}_gamma"].unsqueeze(-2) + params[f"bn{i}_beta"].unsqueeze(-2)
 
 
 def layers(spec: ModelSpec, params: Params) -> list[tuple[torch.Tensor, torch.Tensor | None]]:

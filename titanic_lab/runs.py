@@ -18,6 +18,7 @@ import torch
 from . import __version__
 from .config import RunConfig
 from .data import TARGET, default_data_path, read_titanic
+from .errors import OptionError
 from .models import ModelSpec, parse_model
 from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, split_indices, with_overrides
@@ -74,7 +75,7 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
     """Each model of the run with its training settings (defaults, then the config's overrides)."""
     out = {}
     for name in config.models:
-        spec = parse_model(name)
+        spec = parse_model(name, config.activation, config.batchnorm)
         settings = with_overrides(
             default_settings(spec),
             epochs=config.epochs,
@@ -84,8 +85,18 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
             restarts=config.restarts,
             seed=config.seed,
             dtype=config.dtype,
+            batch_size=config.batch_size,
+            accumulate=config.accumulate,
+            l1=config.l1,
+            l2=config.l2,
+            dropout=config.dropout if spec.has_hidden else 0.0,
+            patience=config.patience,
         )
         out[spec.name] = (spec, settings)
+    hidden_only = {"--activation": config.activation != "relu", "--batchnorm": config.batchnorm, "--dropout": config.dropout > 0}
+    asked = [flag for flag, on in hidden_only.items() if on]
+    if asked and not any(spec.has_hidden for spec, _ in out.values()):
+        raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
     return out
 
 

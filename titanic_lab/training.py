@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from .errors import OptionError, TrainingError
-from .models import LOSSES, ModelSpec, Params, accuracy, forward, init_params
+from .models import LOSSES, ModelSpec, Params, accuracy, forward, init_params, is_buffer
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -27,8 +27,7 @@ class TrainSettings:
     Parameters
     ----------
     epochs : int
-        Full passes over the training rows (full batch: one update per epoch); 0 evaluates the
-        starting parameters.
+        Passes over the training rows; 0 evaluates the starting parameters.
     lr : float
         Learning rate.
     optimizer : {"sgd", "momentum", "adam"}
@@ -39,8 +38,21 @@ class TrainSettings:
         Seeded random starts trained side by side; the one with the lowest final training
         loss is kept. Restart ``r`` is initialised from seed ``seed + r``.
     seed : int
-        Seed of the initial parameters (442 is the notebook's).
+        Seed of the initial parameters (442 is the notebook's), the batch order and dropout.
     dtype : {"float64", "float32"}
+    batch_size : int or None
+        Rows per gradient; None is full batch (the lesson's), 1 is stochastic.
+    accumulate : int
+        Mini-batches whose gradients are summed (weighted by their rows) before one update.
+    l1, l2 : float
+        Penalties ``l1 * sum|p|`` and ``l2 / 2 * sum p^2`` over the learned parameters, added
+        to the loss being minimised (``l2`` equals torch's ``weight_decay``). The losses
+        reported are the data losses alone.
+    dropout : float
+        Probability of dropping a hidden unit in training; the identity at evaluation.
+    patience : int or None
+        Early stopping: stop when the validation loss has not improved for this many epochs
+        and restore the best epoch's parameters.
     """
 
     epochs: int
@@ -50,6 +62,12 @@ class TrainSettings:
     restarts: int = 1
     seed: int = 442
     dtype: str = "float64"
+    batch_size: int | None = None
+    accumulate: int = 1
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -64,6 +82,16 @@ class TrainSettings:
             raise OptionError(f"restarts must be at least 1, got {self.restarts}")
         if self.dtype not in DTYPES:
             raise OptionError(f"unknown dtype {self.dtype!r}; choose from {', '.join(DTYPES)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise OptionError(f"batch-size must be at least 1, got {self.batch_size}")
+        if self.accumulate < 1:
+            raise OptionError(f"accumulate must be at least 1, got {self.accumulate}")
+        if self.l1 < 0 or self.l2 < 0:
+            raise OptionError(f"l1 and l2 must be 0 or more, got {self.l1} and {self.l2}")
+        if not 0 <= self.dropout < 1:
+            raise OptionError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.patience is not None and self.patience < 1:
+            raise OptionError(f"patience must be at least 1, got {self.patience}")
 
 
 def default_settings(spec: ModelSpec) -> TrainSettings:
@@ -109,6 +137,7 @@ class TrainResult:
     restart: int
     restart_losses: list[float]
     seconds: float
+    best_epoch: int | None = None
 
     def summary(self) -> dict:
         return {
@@ -120,12 +149,15 @@ class TrainResult:
             "epochs": self.settings.epochs,
             "seconds": self.seconds,
             "restart": self.restart,
+            "epochs_run": len(self.history),
+            "best_epoch": self.best_epoch,
             "settings": asdict(self.settings),
         }
 
 
-def _update(name: str, grad: torch.Tensor, state: dict, t: int) -> torch.Tensor:
-    """The step direction at step ``t`` (from 1); the caller does ``p -= lr * direction``."""
+def _update(name: str, grad: torch.Tensor, state: dict) -> torch.Tensor:
+    """The step direction; the caller does ``p -= lr * direction``. ``state`` keeps the step count."""
+    state["t"] = t = state.get("t", 0) + 1
     if name == "sgd":
         return grad
     if name == "momentum":
@@ -150,7 +182,7 @@ def fit(
     init: Params | None = None,
     on_epoch: Callable[[int], None] | None = None,
 ) -> TrainResult:
-    """Train one model by full-batch gradient descent.
+    """Train one model by gradient descent written by hand.
 
     Parameters
     ----------
@@ -169,43 +201,61 @@ def fit(
     ------
     TrainingError
         When the loss becomes NaN or infinite.
+    OptionError
+        When early stopping is asked for without validation rows.
     """
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
-    n_restarts = 1 if init is not None else settings.restarts
-    if init is not None:
-        starts = [{k: v.detach().to(dtype) for k, v in init.items()}]
-    else:
-        starts = [init_params(spec, X.shape[1], torch.Generator().manual_seed(settings.seed + r), dtype) for r in range(n_restarts)]
-    # Restarts side by side: every parameter gets a leading (n_restarts,) dimension.
-    params = {k: torch.stack([s[k] for s in starts]).requires_grad_() for k in starts[0]}
-    states: dict[str, dict] = {k: {} for k in params}
-    loss_fn = LOSSES[settings.loss]
     has_valid = X_valid is not None and len(X_valid) > 0
+    if settings.patience is not None and not has_valid:
+        raise OptionError("early stopping (--patience) needs validation rows; use --valid-pct > 0")
+    if has_valid:
+        X_valid, y_valid = X_valid.to(dtype), y_valid.to(dtype)
+    starts = [_start(spec, settings, X.shape[1], r, dtype, init) for r in range(1 if init is not None else settings.restarts)]
+    # Restarts side by side: every parameter gets a leading (n_restarts,) dimension.
+    params = {k: torch.stack([s[k] for s in starts]) for k in starts[0]}
+    learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
+    states: dict[str, dict] = {k: {} for k in learned}
+    loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
+    stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
     history: list[tuple] = []
     started = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
-        loss = loss_fn(forward(spec, params, X), y)  # (n_restarts,)
-        if not torch.isfinite(loss).all():
-            raise TrainingError(
-                f"{spec.name}: the loss became {loss.detach().max().item()} at epoch {epoch} with lr={settings.lr}; "
-                "training diverged, try a smaller learning rate (--lr)"
-            )
-        # Restarts are independent, so the gradient of the sum is each restart's own gradient.
-        loss.sum().backward()
+        epoch_loss = 0
+        for group in _batches(len(X), settings.batch_size, settings.accumulate, rng):
+            for idx, weight, share in group:  # the group's mini-batch gradients add up before one update
+                preds = forward(spec, params, X[idx], train=True, dropout=settings.dropout, generator=rng)
+                loss = loss_fn(preds, y[idx])  # (n_restarts,)
+                if not torch.isfinite(loss).all():
+                    raise TrainingError(
+                        f"{spec.name}: the loss became {loss.detach().max().item()} at epoch {epoch} with lr={settings.lr}; "
+                        "training diverged, try a smaller learning rate (--lr)"
+                    )
+                # Restarts are independent, so the gradient of the sum is each restart's own gradient.
+                ((loss + _penalty(learned, settings)) * weight).sum().backward()
+                epoch_loss = epoch_loss + loss.detach() * share  # the epoch's mean loss over its rows
+            with torch.no_grad():
+                for name, p in learned.items():
+                    p -= settings.lr * _update(settings.optimizer, p.grad, states[name])
+                    p.grad.zero_()
         with torch.no_grad():
-            for name, p in params.items():
-                p -= settings.lr * _update(settings.optimizer, p.grad, states[name], epoch)
-                p.grad.zero_()
             if has_valid:
-                valid_preds = forward(spec, params, X_valid.to(dtype))
-                history.append((loss.detach(), loss_fn(valid_preds, y_valid.to(dtype)), accuracy(valid_preds, y_valid.to(dtype))))
+                valid_preds = forward(spec, params, X_valid)
+                valid_loss = loss_fn(valid_preds, y_valid)
+                history.append((epoch_loss, valid_loss, accuracy(valid_preds, y_valid)))
             else:
-                history.append((loss.detach(), None, None))
+                history.append((epoch_loss, None, None))
         if on_epoch is not None:
             on_epoch(epoch)
+        if stopper is not None and stopper.step(epoch, valid_loss, params):
+            break
+    if stopper is not None:
+        stopper.restore(params)
     seconds = time.perf_counter() - started
-    return _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds)
+    result = _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds)
+    if stopper is not None:
+        result.best_epoch = stopper.best_epoch[result.restart].item()
+    return result
 
 
 def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) -> TrainResult:
@@ -244,6 +294,66 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) ->
         restart_losses=final.tolist(),
         seconds=seconds,
     )
+
+
+def _start(spec: ModelSpec, settings: TrainSettings, n_features: int, restart: int, dtype, init: Params | None) -> Params:
+    if init is None:
+        return init_params(spec, n_features, torch.Generator().manual_seed(settings.seed + restart), dtype)
+    start = {k: v.detach().to(dtype) for k, v in init.items()}
+    missing = sorted(set(init_params(spec, n_features, torch.Generator(), dtype)) - set(start))
+    if missing:
+        raise OptionError(f"{spec.name}: the starting parameters lack {', '.join(missing)}")
+    return start
+
+
+def _batches(n_rows: int, batch_size: int | None, accumulate: int, rng: torch.Generator) -> list[list[tuple]]:
+    """Update groups, each a list of (row indices, weight in the group, share of the epoch's rows).
+
+    Full batch (the default) is one group of every row, in order. Otherwise the rows are
+    shuffled each epoch and cut into mini-batches, ``accumulate`` of them per update.
+    """
+    if batch_size is None:
+        return [[(slice(None), 1.0, 1.0)]]
+    chunks = list(torch.randperm(n_rows, generator=rng).split(batch_size))
+    groups = [chunks[i : i + accumulate] for i in range(0, len(chunks), accumulate)]
+    return [[(idx, len(idx) / sum(len(c) for c in group), len(idx) / n_rows) for idx in group] for group in groups]
+
+
+def _penalty(learned: dict[str, torch.Tensor], settings: TrainSettings) -> torch.Tensor | float:
+    """``l1 * sum|p| + l2 / 2 * sum p^2`` per restart, (n_restarts,)."""
+    if not settings.l1 and not settings.l2:
+        return 0.0
+    total = 0.0
+    for p in learned.values():
+        flat = p.reshape(p.shape[0], -1)  # (n_restarts, n_values)
+        total = total + settings.l1 * flat.abs().sum(-1) + settings.l2 / 2 * (flat**2).sum(-1)
+    return total
+
+
+class _EarlyStopping:
+    """Per restart: the best validation loss so far, its epoch and a copy of its parameters."""
+
+    def __init__(self, patience: int, params: Params) -> None:
+        n = next(iter(params.values())).shape[0]
+        self.patience = patience
+        self.best_loss = torch.full((n,), math.inf)
+        self.best_epoch = torch.zeros(n, dtype=torch.long)
+        self.best = {k: v.detach().clone() for k, v in params.items()}
+
+    def step(self, epoch: int, valid_loss: torch.Tensor, params: Params) -> bool:
+        """Record this epoch; True when every restart has waited ``patience`` epochs in vain."""
+        improved = valid_loss.detach().to(self.best_loss.dtype) < self.best_loss
+        self.best_loss = torch.where(improved, valid_loss.detach().to(self.best_loss.dtype), self.best_loss)
+        self.best_epoch = torch.where(improved, torch.tensor(epoch), self.best_epoch)
+        for k, v in params.items():
+            mask = improved.view(-1, *([1] * (v.dim() - 1))).to(v.device)
+            self.best[k] = torch.where(mask, v.detach(), self.best[k])
+        return bool((epoch - self.best_epoch >= self.patience).all())
+
+    def restore(self, params: Params) -> None:
+        with torch.no_grad():
+            for k, v in params.items():
+                v.copy_(self.best[k])
 
 
 def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.Tensor, torch.Tensor]:

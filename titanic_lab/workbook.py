@@ -27,7 +27,7 @@ import xlsxwriter.worksheet
 from . import __version__
 from . import formulas as fx
 from .files import OutputError, atomic_output
-from .models import LOSSES, ModelSpec, forward, layers, sheet_columns
+from .models import ACTIVATION_HEADERS, BN_PARTS, LOSSES, ModelSpec, block_headers, block_role, forward, layers, sheet_columns
 from .preprocessing import Feature
 from .runs import Run
 from .training import TrainResult
@@ -263,33 +263,19 @@ class _Writer:
         return ws, self.data_table(ws, f"Data_{name.replace('-', '_')}")
 
     def linear_sheet(self, name: str, result: TrainResult) -> None:
+        """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
         ws, table = self._new_sheet(name, SHEET_NOTES[result.spec.kind])
         p0 = len(table.columns) + 1
-        w = result.params["w"].to(self.dtype)
-        headers = _param_headers(table.feature_names)
-        self.text(ws, 0, p0, "Params", self.bold)
-        for j, h in enumerate(headers):
-            self.text(ws, HEADER_ROW, p0 + j, h, self.header)
-            ws.write_number(FIRST_ROW, p0 + j, float(w[j]), self.param)
-        params_ref = fx.area(FIRST_ROW, p0, FIRST_ROW, p0 + len(headers) - 1, absolute=True)
-        m0 = p0 + len(headers) + 1
-        blocks = sheet_columns(result.spec, result.params, self.X)
-        linear = blocks[0][1][:, 0].numpy()
-        self.text(ws, 0, m0, "Model", self.bold)
-        self.text(ws, HEADER_ROW, m0, "Linear", self.header)
+        (params_ref,), headers = self._param_rows(ws, table, p0, result.params["w"].to(self.dtype)[:, None])
         span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
-        for i in range(table.n_rows):
-            self.formula(ws, FIRST_ROW + i, m0, fx.sumproduct(span, params_ref), linear[i], self.num)
-        pred_col = m0
-        if result.spec.has_sigmoid:
-            pred_col = m0 + 1
-            self.text(ws, HEADER_ROW, pred_col, "Preds", self.header)
-            preds = blocks[1][1][:, 0].numpy()
+
+        def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
             for i in range(table.n_rows):
-                self.formula(ws, FIRST_ROW + i, pred_col, fx.sigmoid(fx.cell(FIRST_ROW + i, m0)), preds[i], self.num)
+                self.formula(ws, FIRST_ROW + i, col, fx.sumproduct(span, params_ref), values[i, 0], self.num)
+
+        pred_col = self._model_blocks(ws, table, result, p0 + len(headers) + 1, layer, {})
         # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
-        total_at = (6, p0 + len(headers) - 2)
-        self._loss_and_checks(ws, table, result, pred_col, total_at)
+        self._loss_and_checks(ws, table, result, pred_col, (6, p0 + len(headers) - 2))
 
     def units_sheet(self, name: str, result: TrainResult, as_mmult: bool) -> None:
         """The lesson's two-ReLU net: ``nnet`` (a params row per unit, SUMPRODUCT per cell) or
@@ -298,49 +284,40 @@ class _Writer:
         p0 = len(table.columns) + 1
         W = result.params["W"].to(self.dtype)  # (n_features, K)
         k = W.shape[1]
-        self.text(ws, 0, p0, "Params", self.bold)
         if as_mmult:
+            self.text(ws, 0, p0, "Params", self.bold)
             block = self._param_block(ws, HEADER_ROW, p0, W, table.feature_names, [f"Param{u + 1}" for u in range(k)])
-            m0 = p0 + k + 2
+            bn_row, m0 = FIRST_ROW + len(table.feature_names) + 1, p0 + k + 2
         else:
-            headers = _param_headers(table.feature_names)
-            for j, h in enumerate(headers):
-                self.text(ws, HEADER_ROW, p0 + j, h, self.header)
-                for u in range(k):
-                    ws.write_number(FIRST_ROW + u, p0 + j, float(W[j, u]), self.param)
-            unit_params = [fx.area(FIRST_ROW + u, p0, FIRST_ROW + u, p0 + len(headers) - 1, absolute=True) for u in range(k)]
-            m0 = p0 + len(headers) + 1
-        (_, lin), (_, relu), (_, preds) = sheet_columns(result.spec, result.params, self.X)
-        self.text(ws, 0, m0, "Model", self.bold)
-        for u in range(k):
-            self.text(ws, HEADER_ROW, m0 + u, f"Lin{u + 1}", self.header)
-            self.text(ws, HEADER_ROW, m0 + k + u, f"ReLU{u + 1}", self.header)
-        pred_col = m0 + 2 * k
-        self.text(ws, HEADER_ROW, pred_col, "Preds", self.header)
-        if as_mmult:
-            self.array(ws, FIRST_ROW, m0, fx.mmult(table.feature_area(), block), lin.numpy(), self.num)
+            unit_params, headers = self._param_rows(ws, table, p0, W)
+            bn_row, m0 = FIRST_ROW + k + 1, p0 + len(headers) + 1
+        bn = self._bn_rows(ws, bn_row, p0, 1, result) if result.spec.batchnorm else {}
         span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
-        for i in range(table.n_rows):
-            r = FIRST_ROW + i
-            for u in range(k):
-                if not as_mmult:
-                    self.formula(ws, r, m0 + u, fx.sumproduct(span, unit_params[u]), lin[i, u], self.num)
-                self.formula(ws, r, m0 + k + u, fx.relu(fx.cell(r, m0 + u)), relu[i, u], self.num)
-            self.formula(ws, r, pred_col, "+".join(fx.cell(r, m0 + k + u) for u in range(k)), preds[i, 0], self.num)
+
+        def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
+            if as_mmult:
+                self.array(ws, FIRST_ROW, col, fx.mmult(source, block), values, self.num)
+                return
+            for i in range(table.n_rows):
+                for u in range(k):
+                    self.formula(ws, FIRST_ROW + i, col + u, fx.sumproduct(span, unit_params[u]), values[i, u], self.num)
+
+        pred_col = self._model_blocks(ws, table, result, m0, layer, bn)
         self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
 
     def chain_sheet(self, name: str, result: TrainResult) -> None:
-        """``hidden`` and ``deep``: one MMULT array formula per layer, ReLU cells between."""
+        """``hidden`` and ``deep``: one MMULT array formula per layer, activations between."""
         spec = result.spec
         ws, table = self._new_sheet(name, SHEET_NOTES[spec.kind])
         p0 = len(table.columns) + 1
         chain = [(w.to(self.dtype), None if c is None else float(c)) for w, c in layers(spec, result.params)]
         self.text(ws, 0, p0, "Params", self.bold)
-        # Parameter blocks stacked down the params column: W{i} with its inputs as row labels, then c{i}.
-        refs, row, inputs = [], HEADER_ROW, table.feature_names
+        # Parameter blocks stacked down the params column: W{i} with its inputs as row labels,
+        # then c{i}, then batch norm's rows.
+        refs, bn, row, inputs = [], {}, HEADER_ROW, table.feature_names
+        act = ACTIVATION_HEADERS[spec.activation]
         for i, (w, c) in enumerate(chain, start=1):
-            units = [f"Unit{u + 1}" for u in range(w.shape[1])]
-            block = self._param_block(ws, row, p0, w, inputs, units, corner=f"W{i}")
+            block = self._param_block(ws, row, p0, w, inputs, [f"Unit{u + 1}" for u in range(w.shape[1])], corner=f"W{i}")
             row += w.shape[0] + 1
             const_ref = None
             if c is not None:
@@ -348,35 +325,85 @@ class _Writer:
                 ws.write_number(row, p0 + 1, c, self.param)
                 const_ref = fx.cell(row, p0 + 1, absolute=True)
                 row += 1
+            if spec.batchnorm and i <= len(spec.sizes):
+                bn.update(self._bn_rows(ws, row, p0, i, result))
+                row += 4
             refs.append((block, const_ref))
             row += 1
-            inputs = [f"ReLU{i}_{u + 1}" for u in range(w.shape[1])]
-        m0 = p0 + max(w.shape[1] for w, _ in chain) + 2
+            inputs = [f"{act}{i}_{u + 1}" for u in range(w.shape[1])]
+
+        def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
+            block, const_ref = refs[index]
+            formula = fx.mmult(source, block) + (f"+{const_ref}" if const_ref else "")
+            self.array(ws, FIRST_ROW, col, formula, values, self.num)
+
+        pred_col = self._model_blocks(ws, table, result, p0 + max(w.shape[1] for w, _ in chain) + 2, layer, bn)
+        self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
+
+    def _model_blocks(self, ws, table: _Table, result: TrainResult, m0: int, layer, bn: dict) -> int:
+        """Write the model's columns from ``m0``, block by block; return the Preds column.
+
+        ``layer(index, col, values, source)`` writes a layer's block (SUMPRODUCT cells or one
+        MMULT array formula over ``source``); batch norm, activations and Preds are written here.
+        """
+        spec = result.spec
         self.text(ws, 0, m0, "Model", self.bold)
-        blocks = sheet_columns(spec, result.params, self.X)
-        col, source, last = m0, table.feature_area(), table.last_row
-        layer = 0
-        for prefix, values in blocks:
+        col, source, n_layers = m0, table.feature_area(), 0
+        prev = prev_width = 0
+        for prefix, values in sheet_columns(spec, result.params, self.X):
             values = values.numpy()
             width = values.shape[1]
-            for u in range(width):
-                self.text(ws, HEADER_ROW, col + u, prefix if width == 1 else f"{prefix}{u + 1}", self.header)
-            if prefix.startswith("ReLU"):
+            for u, header in enumerate(block_headers(prefix, width)):
+                self.text(ws, HEADER_ROW, col + u, header, self.header)
+            role, layer_number = block_role(prefix)
+            if role == "layer":
+                layer(n_layers, col, values, source)
+                n_layers += 1
+            else:
                 for i in range(table.n_rows):
+                    r = FIRST_ROW + i
                     for u in range(width):
-                        ref = fx.cell(FIRST_ROW + i, col - width + u)
-                        self.formula(ws, FIRST_ROW + i, col + u, fx.relu(ref), values[i, u], self.num)
-                source = fx.area(FIRST_ROW, col, last, col + width - 1)
-            elif prefix == "Preds":
-                for i in range(table.n_rows):
-                    self.formula(ws, FIRST_ROW + i, col, fx.sigmoid(fx.cell(FIRST_ROW + i, col - 1)), values[i, 0], self.num)
-            else:  # L{i}_ or Out: a layer's MMULT
-                block, const_ref = refs[layer]
-                formula = fx.mmult(source, block) + (f"+{const_ref}" if const_ref else "")
-                self.array(ws, FIRST_ROW, col, formula, values, self.num)
-                layer += 1
+                        x = fx.cell(r, prev + u)
+                        if role == "batchnorm":
+                            formula = fx.batchnorm(x, *bn[(layer_number, u)])
+                        elif role == "activation":
+                            formula = fx.activation(spec.activation, x)
+                        elif spec.kind == "nnet":  # Preds: the units' sum
+                            formula = "+".join(fx.cell(r, prev + j) for j in range(prev_width))
+                        else:  # Preds: the sigmoid of the output
+                            formula = fx.sigmoid(x)
+                        self.formula(ws, r, col + u, formula, values[i, u], self.num)
+                if role == "activation":
+                    source = fx.area(FIRST_ROW, col, table.last_row, col + width - 1)
+            prev, prev_width = col, width
             col += width
-        self._loss_and_checks(ws, table, result, col - 1, (0, col - 1))
+        return col - 1
+
+    def _param_rows(self, ws, table: _Table, p0: int, W: torch.Tensor) -> tuple[list[str], list[str]]:
+        """The lesson's params rows: feature headers (``Const`` for Ones) over one row per unit.
+
+        Returns each unit's absolute row address and the headers.
+        """
+        headers = _param_headers(table.feature_names)
+        self.text(ws, 0, p0, "Params", self.bold)
+        for j, h in enumerate(headers):
+            self.text(ws, HEADER_ROW, p0 + j, h, self.header)
+            for u in range(W.shape[1]):
+                ws.write_number(FIRST_ROW + u, p0 + j, float(W[j, u]), self.param)
+        rows = [fx.area(FIRST_ROW + u, p0, FIRST_ROW + u, p0 + len(headers) - 1, absolute=True) for u in range(W.shape[1])]
+        return rows, headers
+
+    def _bn_rows(self, ws, row: int, col: int, layer: int, result: TrainResult) -> dict[tuple[int, int], tuple[str, ...]]:
+        """Batch norm's running mean and variance, gamma and beta: four labelled rows.
+
+        Returns ``{(layer, unit): (mean, var, gamma, beta) cell addresses}``.
+        """
+        values = [result.params[f"bn{layer}_{part}"].to(self.dtype) for part in BN_PARTS]
+        for r, (part, v) in enumerate(zip(BN_PARTS, values)):
+            self.text(ws, row + r, col, f"{part}{layer}", self.bold)
+            for u in range(v.shape[0]):
+                ws.write_number(row + r, col + 1 + u, float(v[u]), self.param)
+        return {(layer, u): tuple(fx.cell(row + r, col + 1 + u, absolute=True) for r in range(4)) for u in range(values[0].shape[0])}
 
     def _param_block(self, ws, row: int, col: int, W: torch.Tensor, labels: list[str], headers: list[str], corner: str = "Column") -> str:
         """A labelled (n_in x n_out) block of params; returns its absolute address."""
@@ -486,7 +513,8 @@ class _Writer:
             self.text(ws, row, 1, value)
             row += 1
         row += 1
-        headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs", "restarts", "train loss", "valid loss", "valid accuracy", "seconds"]
+        headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs run", "restarts", "train loss", "valid loss",
+                   "valid accuracy", "seconds", "training only (not in the formulas)"]
         for j, h in enumerate(headers):
             self.text(ws, row, j, h, self.header)
         for name, r in run.results.items():
@@ -494,8 +522,8 @@ class _Writer:
             spec = r.spec
             sheets = (f"{sheet_name('nnet', spec)}, {sheet_name('mmult', spec)}" if spec.kind == "nnet"
                       else sheet_name(spec.kind, spec))
-            cells = [name, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, r.settings.epochs,
-                     r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy, round(r.seconds, 3)]
+            cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
+                     r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy, round(r.seconds, 3), _training_only(r)]
             for j, v in enumerate(cells):
                 self.value(ws, row, j, v)
         row += 2
@@ -520,7 +548,25 @@ class _Writer:
             ws.insert_chart(row + 2, 0, chart)
         ws.set_column(0, 0, 28)
         ws.set_column(1, 1, 40)
-        ws.set_column(2, len(headers), 12)
+        ws.set_column(2, len(headers) - 2, 12)
+        ws.set_column(len(headers) - 1, len(headers) - 1, 60)
+
+
+def _training_only(result: TrainResult) -> str:
+    """The options that shaped training but have no formula: batches, penalties, dropout, stopping."""
+    st = result.settings
+    parts = ["full batch" if st.batch_size is None else f"batch size {st.batch_size}"]
+    if st.accumulate > 1:
+        parts.append(f"gradients accumulated over {st.accumulate} batches")
+    if st.l1:
+        parts.append(f"L1 {st.l1:g}")
+    if st.l2:
+        parts.append(f"L2 {st.l2:g} (weight decay)")
+    if st.dropout:
+        parts.append(f"dropout {st.dropout:g} (the identity here, as at inference)")
+    if st.patience:
+        parts.append(f"early stopping, patience {st.patience}: kept epoch {result.best_epoch}")
+    return "; ".join(parts)
 
 
 def _param_headers(features: list[str]) -> list[str]:
