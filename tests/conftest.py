@@ -38,7 +38,7 @@ def lesson_workbook() -> Path:
     return _need(LESSON_WORKBOOK)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bundled():
     from titanic_lab.data import bundled_path, read_titanic
 

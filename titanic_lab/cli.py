@@ -108,6 +108,9 @@ def train(
     l2: Annotated[float, typer.Option(help="L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only).")] = 0.0,
     dropout: Annotated[float, typer.Option(help="Probability of dropping a hidden unit in training; the identity in the workbook.")] = 0.0,
     patience: Annotated[Optional[int], typer.Option(help="Early stopping: stop after this many epochs without a better validation loss; keep the best epoch's parameters.", show_default=False)] = None,
+    gd_sheet: Annotated[bool, typer.Option("--gd-sheet", help="Add a 'gradient descent' sheet: every epoch of full-batch gradient descent for linear and nnet as a row of formulas.")] = False,
+    gd_epochs: Annotated[int, typer.Option(help="Epochs (rows) of the gradient descent sheet.")] = 30,
+    gd_lr: Annotated[float, typer.Option(help="The gradient descent sheet's learning rate (an input cell you can change).")] = 0.1,
     init_from: Annotated[
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
@@ -143,6 +146,9 @@ def train(
             l2=l2,
             dropout=dropout,
             patience=patience,
+            gd_sheet=gd_sheet,
+            gd_epochs=gd_epochs,
+            gd_lr=gd_lr,
         )
         writer = _output_writer(out)
         prepared = prepare(config)

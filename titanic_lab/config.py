@@ -40,6 +40,11 @@ class RunConfig:
         Batch normalization before each hidden activation.
     batch_size, accumulate, l1, l2, dropout, patience : optional
         Training options (see ``titanic_lab.training.TrainSettings``).
+    gd_sheet : bool
+        Add the ``gradient descent`` sheet: full-batch gradient descent written in formulas
+        for the ``linear`` and ``nnet`` models, from their seeded starting parameters.
+    gd_epochs, gd_lr : int, float
+        That sheet's epochs and (editable) learning rate.
     """
 
     data: str | None = None
@@ -63,6 +68,9 @@ class RunConfig:
     l2: float = 0.0
     dropout: float = 0.0
     patience: int | None = None
+    gd_sheet: bool = False
+    gd_epochs: int = 30
+    gd_lr: float = 0.1
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -71,6 +79,8 @@ class RunConfig:
             raise OptionError(f"a model is named twice: {', '.join(self.models)}")
         if not 0 <= self.valid_pct < 1:
             raise OptionError(f"--valid-pct must be in [0, 1), got {self.valid_pct}")
+        if self.gd_epochs < 1 or not self.gd_lr > 0:
+            raise OptionError(f"--gd-epochs must be at least 1 and --gd-lr positive, got {self.gd_epochs} and {self.gd_lr}")
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""

@@ -97,7 +97,14 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
     asked = [flag for flag, on in hidden_only.items() if on]
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
+    if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
+        raise OptionError("--gd-sheet writes gradient descent for the linear and nnet models (ReLU, no batch norm); train one of them")
     return out
+
+
+def gd_supported(spec: ModelSpec) -> bool:
+    """Whether the ``gradient descent`` sheet can write this model's gradients as formulas."""
+    return spec.kind in ("linear", "nnet") and spec.activation == "relu" and not spec.batchnorm
 
 
 def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
@@ -161,7 +168,7 @@ def train_run(
     X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
     results = {}
     for name, (spec, settings) in model_settings(p.config).items():
-        callback = (lambda epoch, name=name: on_epoch(name, epoch)) if on_epoch else None
+        callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
         results[name] = fit(
             spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback
         )

@@ -180,7 +180,7 @@ def fit(
     y_valid: torch.Tensor | None = None,
     *,
     init: Params | None = None,
-    on_epoch: Callable[[int], None] | None = None,
+    on_epoch: Callable[[int, Params], None] | None = None,
 ) -> TrainResult:
     """Train one model by gradient descent written by hand.
 
@@ -195,7 +195,8 @@ def fit(
     init : dict of Tensor, optional
         Starting parameters instead of random ones (then there is one restart).
     on_epoch : callable, optional
-        Called with the epoch number after every epoch (progress bars).
+        Called as ``on_epoch(epoch, params)`` after every epoch (progress bars, recording the
+        parameters' path); ``params`` carry the restart dimension and must not be modified.
 
     Raises
     ------
@@ -246,7 +247,7 @@ def fit(
             else:
                 history.append((epoch_loss, None, None))
         if on_epoch is not None:
-            on_epoch(epoch)
+            on_epoch(epoch, params)
         if stopper is not None and stopper.step(epoch, valid_loss, params):
             break
     if stopper is not None:
@@ -354,6 +355,19 @@ class _EarlyStopping:
         with torch.no_grad():
             for k, v in params.items():
                 v.copy_(self.best[k])
+
+
+def gradients(spec: ModelSpec, params: Params, X: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> Params:
+    """The gradient of the loss at ``params``, from ``loss.backward()``: what a step follows.
+
+    Returns
+    -------
+    dict of Tensor
+        One gradient per learned parameter, its shape.
+    """
+    leaves = {k: v.detach().clone().requires_grad_(not is_buffer(k)) for k, v in params.items()}
+    LOSSES[loss](forward(spec, leaves, X), y).backward()
+    return {k: v.grad for k, v in leaves.items() if not is_buffer(k)}
 
 
 def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.Tensor, torch.Tensor]:

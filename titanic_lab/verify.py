@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import tempfile
 from dataclasses import dataclass, field
@@ -10,9 +11,6 @@ from pathlib import Path
 from .formulas import cell, col_letter
 from .reading import formula_cells, sheet_values, value_at
 from .recalc import recalculate
-
-HEADER_ROW = 2  # 0-based row of the lesson layout's headers (row 3)
-
 
 @dataclass
 class ColumnCheck:
@@ -82,9 +80,9 @@ def compare_cached(path: Path, recalculated: Path, tol: float) -> VerifyReport:
             continue
         cached_rows, fresh_rows = cached_values.get(sheet, []), fresh_values.get(sheet, [])
         groups: dict[object, ColumnCheck] = {}
+        headers = _Headers(cached_rows)
         for (row, col) in sorted(cells, key=lambda rc: (rc[1], rc[0])):
-            label = _label(cached_rows, row, col)
-            key = (row, col) if label.startswith(cell(row, col)) else col
+            key, label = _label(headers, row, col)
             check = groups.setdefault(key, ColumnCheck(sheet, label))
             check.cells += 1
             cached, fresh = value_at(cached_rows, row, col), value_at(fresh_rows, row, col)
@@ -98,21 +96,38 @@ def compare_cached(path: Path, recalculated: Path, tol: float) -> VerifyReport:
     return VerifyReport(Path(path), tol, columns)
 
 
-def _label(rows: list[list[object]], row: int, col: int) -> str:
-    """How a formula cell is named in the report.
+class _Headers:
+    """For each column, the rows that hold text: a data cell's header is the nearest one above."""
 
-    A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) is
-    named by address and label (``AH1 Total loss:``); a cell in the data rows by its column's
-    header (``Lin1 (V)``); any other top cell by address and the header below it.
+    def __init__(self, rows: list[list[object]]) -> None:
+        self.rows = rows
+        self.text_rows: dict[int, list[int]] = {}
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if isinstance(v, str) and v:
+                    self.text_rows.setdefault(c, []).append(r)
+
+    def above(self, row: int, col: int) -> tuple[int, str] | None:
+        rows = self.text_rows.get(col, [])
+        i = bisect.bisect_left(rows, row) - 1
+        return (rows[i], self.rows[rows[i]][col]) if i >= 0 else None
+
+
+def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
+    """How a formula cell is grouped and named in the report.
+
+    A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) stands
+    alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
+    column under its nearest header (``Lin1 (V)``).
     """
-    address = cell(row, col)
+    rows, address = headers.rows, cell(row, col)
     for neighbour in (value_at(rows, row, col - 1) if col else "", value_at(rows, row - 1, col) if row else ""):
         if isinstance(neighbour, str) and neighbour.endswith(":"):
-            return f"{address} {neighbour}"
-    header = value_at(rows, HEADER_ROW, col)
-    if row > HEADER_ROW:
-        return f"{header} ({col_letter(col)})" if header != "" else col_letter(col)
-    return f"{address} (above {header})" if header != "" else address
+            return (row, col), f"{address} {neighbour}"
+    header = headers.above(row, col)
+    if header is None:
+        return (row, col), address
+    return (header[0], col), f"{header[1]} ({col_letter(col)}{header[0] + 1})"
 
 
 def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:

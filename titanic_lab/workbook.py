@@ -27,10 +27,21 @@ import xlsxwriter.worksheet
 from . import __version__
 from . import formulas as fx
 from .files import OutputError, atomic_output
-from .models import ACTIVATION_HEADERS, BN_PARTS, LOSSES, ModelSpec, block_headers, block_role, forward, layers, sheet_columns
+from .models import (
+    ACTIVATION_HEADERS,
+    BN_PARTS,
+    LOSSES,
+    ModelSpec,
+    block_headers,
+    block_role,
+    forward,
+    init_params,
+    layers,
+    sheet_columns,
+)
 from .preprocessing import Feature
-from .runs import Run
-from .training import TrainResult
+from .runs import Run, gd_supported
+from .training import TrainResult, TrainSettings, fit, gradients
 
 HEADER_ROW = 2  # 0-based: the lesson's row 3
 FIRST_ROW = 3  # 0-based: the lesson's row 4
@@ -41,6 +52,13 @@ ALL_ROWS_ORDER = ("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", 
 #: Leading characters that would let a spreadsheet treat text as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+GD_SHEET = "gradient descent"
+GD_WORDS = {
+    "linear": "linear: dLoss/dw_j = 2/N * sum over rows of (Linear - Survived) * x_j  (the chain rule through the square "
+              "of the error; Linear = SUMPRODUCT(x, w))",
+    "nnet": "nnet: dLoss/dW_jk = 2/N * sum over rows of (Preds - Survived) * [Lin_k > 0] * x_j  (through the square, "
+            "then the sum Preds = ReLU1 + ReLU2, then ReLU_k, whose slope is 1 where Lin_k > 0 and 0 elsewhere)",
+}
 SHEET_NOTES = {
     "linear": "The lesson's linear model: Linear = SUMPRODUCT(features, params), the Ones column is the bias.",
     "nnet": "The lesson's neural net: ReLU units, each a SUMPRODUCT with its own row of params, summed.",
@@ -114,6 +132,7 @@ class _Writer:
         self.valid = np.zeros(len(run.frame), dtype=int)
         self.valid[run.valid_idx] = 1
         self.sheets: list[tuple[str, str]] = []
+        self.tables: dict[str, _Table] = {}
 
     # ---- cells -------------------------------------------------------------------------
     def text(self, ws, row: int, col: int, value: str, fmt=None) -> None:
@@ -260,7 +279,8 @@ class _Writer:
     def _new_sheet(self, name: str, note: str):
         ws = self.wb.add_worksheet(name, worksheet_class=_Worksheet)
         self.sheets.append((name, note))
-        return ws, self.data_table(ws, f"Data_{name.replace('-', '_')}")
+        self.tables[name] = self.data_table(ws, f"Data_{name.replace('-', '_')}")
+        return ws, self.tables[name]
 
     def linear_sheet(self, name: str, result: TrainResult) -> None:
         """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
@@ -455,6 +475,95 @@ class _Writer:
             self.formula(ws, row, col + 2, fx.average_if(valid_area, flag, loss_area), value, self.num)
         ws.set_column(col + 1, col + 1, 11)
 
+    # ---- gradient descent in formulas ---------------------------------------------------
+    def gd_sheet(self) -> list[str]:
+        """Full-batch gradient descent for linear and nnet, one row of formulas per epoch.
+
+        Row 0 of each table holds the starting parameters (values you can edit); every later
+        row is ``previous - lr * gradient``, the gradient being the chain rule of the MSE
+        written with SUMPRODUCT and MMULT over the model sheet's data; cell B2 is the learning
+        rate. Torch's own run from the same start stands beside it. Returns the README lines.
+        """
+        config = self.run.config
+        ws = self.wb.add_worksheet(GD_SHEET, worksheet_class=_Worksheet)
+        self.sheets.append((GD_SHEET, "Gradient descent written in formulas: change the learning rate (B2) or the starting "
+                                      "parameters (row 0) and watch the spreadsheet train."))
+        self.text(ws, 0, 0, "Gradient descent in formulas", self.title)
+        self.text(ws, 1, 0, "Learning rate:", self.bold)
+        ws.write_number(1, 1, config.gd_lr, self.constant)
+        self.text(ws, 1, 3, f"Each row: the loss and gradient (MSE, every row of the model sheet) at that row's params; "
+                            f"the next row's params are params - B2 * gradient. {config.gd_epochs} epochs.")
+        lr_ref = fx.cell(1, 1, absolute=True)
+        row, chart = 3, self.wb.add_chart({"type": "scatter", "subtype": "straight"})
+        words = []
+        for name, result in self.run.results.items():
+            if not gd_supported(result.spec):
+                continue
+            sheet = sheet_name(result.spec.kind, result.spec)
+            loss_col, last = self._gd_section(ws, row, sheet, result, lr_ref)
+            chart.add_series({"name": f"{name} loss", "categories": [GD_SHEET, row + 2, 0, last, 0],
+                              "values": [GD_SHEET, row + 2, loss_col, last, loss_col]})
+            words.append(GD_WORDS[result.spec.kind])
+            row = last + 3
+        chart.set_title({"name": "Loss per epoch (recalculated by the spreadsheet)"})
+        chart.set_x_axis({"name": "epoch"})
+        chart.set_y_axis({"name": "MSE"})
+        ws.insert_chart(row, 0, chart)
+        ws.freeze_panes(0, 3)
+        return words
+
+    def _gd_section(self, ws, top: int, sheet: str, result: TrainResult, lr_ref: str) -> tuple[int, int]:
+        """One model's gradient-descent table; returns its loss column and last row."""
+        config, spec, table = self.run.config, result.spec, self.tables[sheet]
+        n, epochs = table.n_rows, config.gd_epochs
+        start = init_params(spec, self.X.shape[1], torch.Generator().manual_seed(config.seed), self.dtype)
+        path = [{k: v.clone() for k, v in start.items()}]
+        settings = TrainSettings(epochs=epochs, lr=config.gd_lr, optimizer="sgd", loss="mse")
+        torch_run = fit(spec, settings, self.X, self.y, init=start,
+                        on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
+        torch_losses = [h["train_loss"] for h in torch_run.history] + [torch_run.train_loss]
+        key = "w" if spec.kind == "linear" else "W"
+        W_path = [p[key].reshape(len(table.feature_names), -1) for p in path]  # (n_features, units) per epoch
+        grads = [gradients(spec, p, self.X, self.y)[key].reshape(len(table.feature_names), -1) for p in path]
+        units = W_path[0].shape[1]
+        features = table.feature_names
+        param_headers = [f"{'w' if units == 1 else f'W{u + 1}'} {f}" for u in range(units) for f in features]
+        headers = ["epoch", "loss", "torch loss", *param_headers, *[f"dL/d{h}" for h in param_headers]]
+        header_row, first = top + 1, top + 2
+        last = first + epochs
+        self.text(ws, top, 0, f"{spec.name}: data and params of sheet '{sheet}', {n} rows", self.bold)
+        ws.add_table(header_row, 0, last, len(headers) - 1, {"name": f"GD_{sheet.replace('-', '_')}",
+                     "columns": [{"header": h} for h in headers], "style": "Table Style Light 9", "autofilter": False})
+        X_all = fx.sheet_area(sheet, fx.area(FIRST_ROW, table.col[features[0]], table.last_row, table.col[features[-1]], absolute=True))
+        y_all = fx.sheet_area(sheet, fx.area(FIRST_ROW, table.col["Survived"], table.last_row, table.col["Survived"], absolute=True))
+        x_cols = [fx.sheet_area(sheet, fx.area(FIRST_ROW, table.col[f], table.last_row, table.col[f], absolute=True)) for f in features]
+        p0, g0 = 3, 3 + len(param_headers)
+        for e in range(epochs + 1):
+            r = first + e
+            ws.write_number(r, 0, e)
+            unit_rows = [fx.area(r, p0 + u * len(features), r, p0 + (u + 1) * len(features) - 1) for u in range(units)]
+            preds = fx.linear_output(X_all, unit_rows[0]) if spec.kind == "linear" else fx.relu_units_output(X_all, unit_rows)
+            self.array(ws, r, 1, fx.mse_of(n, preds, y_all), np.array([[torch_losses[e]]]), self.num)
+            ws.write_number(r, 2, torch_losses[e], self.torch)
+            for u in range(units):
+                gate = None if spec.kind == "linear" else fx.linear_output(X_all, unit_rows[u])
+                for j, x_col in enumerate(x_cols):
+                    c = u * len(features) + j
+                    value = float(W_path[e][j, u])
+                    if e == 0:
+                        ws.write_number(r, p0 + c, value, self.param)
+                    else:
+                        step = fx.gd_step(fx.cell(r - 1, p0 + c), lr_ref, fx.cell(r - 1, g0 + c))
+                        self.formula(ws, r, p0 + c, step, value, self.num)
+                    grad = fx.mse_gradient(n, preds, y_all, x_col, gate)
+                    self.array(ws, r, g0 + c, grad, np.array([[float(grads[e][j, u])]]), self.num)
+        loss_area, torch_area = fx.area(first, 1, last, 1), fx.area(first, 2, last, 2)
+        self.text(ws, top, 4, "Max |loss - torch loss|:", self.bold)
+        ws.write_array_formula(top, 5, top, 5, "{=" + fx.max_abs_diff(loss_area, torch_area) + "}", self.diff, 0.0)
+        ws.set_column(0, 0, 7)
+        ws.set_column(1, len(headers) - 1, 12)
+        return 1, last
+
     # ---- README, history, all_rows -----------------------------------------------------
     def history_sheet(self) -> list[tuple[str, int, int]]:
         """Per-epoch losses; returns (series name, column, epochs) for the chart."""
@@ -491,7 +600,7 @@ class _Writer:
         ws.autofilter(0, 0, len(source), len(columns) - 1)
         ws.freeze_panes(1, 0)
 
-    def readme_sheet(self, ws, series: list[tuple[str, int, int]]) -> None:
+    def readme_sheet(self, ws, series: list[tuple[str, int, int]], gd_words: list[str]) -> None:
         run, config = self.run, self.run.config
         self.text(ws, 0, 0, "titanic-lab run", self.title)
         self.text(ws, 1, 0, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
@@ -533,6 +642,12 @@ class _Writer:
             row += 1
             self.text(ws, row, 0, name)
             self.text(ws, row, 1, note)
+        if gd_words:
+            row += 2
+            self.text(ws, row, 0, "the gradients in the 'gradient descent' sheet", self.header)
+            for line in [*gd_words, "update: each param becomes param - lr * gradient, lr in cell B2 of 'gradient descent'"]:
+                row += 1
+                self.text(ws, row, 0, line)
         if series:
             chart = self.wb.add_chart({"type": "scatter", "subtype": "straight"})
             for label, col, epochs in series:
@@ -615,9 +730,10 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         readme = writer.wb.add_worksheet("README")
         writer.sheets.append(("README", "This sheet."))
         writer.model_sheets()
+        gd_words = writer.gd_sheet() if run.config.gd_sheet else []
         series = writer.history_sheet()
         writer.all_rows_sheet()
-        writer.readme_sheet(readme, series)
+        writer.readme_sheet(readme, series, gd_words)
         readme.activate()
         writer.wb.close()
     return path
