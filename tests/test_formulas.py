@@ -38,6 +38,8 @@ def test_feature_formulas():
     assert fx.filled("E4", "$E$2") == "IF(ISBLANK(E4),$E$2,E4)"
     assert fx.filled("E4", None) == "E4"
     assert fx.scaled("E4", "$E$2", "$E$1") == "(E4-$E$2)/$E$1"
+    assert fx.scaled("G4+H4+1", None, "$Q$1") == "(G4+H4+1)/$Q$1"
+    assert fx.scaled("LOG10(F4/SUMPRODUCT((T[Ticket]=T[[#This Row],[Ticket]])*1)+1)", None, "$I$1").startswith("LOG10(")
 
 
 def test_model_formulas():
@@ -63,3 +65,9 @@ def test_literals():
     assert fx.literal("S") == '"S"'
     with pytest.raises(ValueError):
         fx.literal(float("nan"))
+
+
+def test_extended_feature_formulas():
+    assert fx.title("B4") == 'IFERROR(MID(B4,FIND(", ",B4)+2,FIND(".",B4,FIND(", ",B4))-FIND(", ",B4)-2),"")'
+    assert fx.one_of("t", ["Miss", "Ms"]) == 'IF(OR(t="Miss",t="Ms"),1,0)'
+    assert fx.count_equal("T[Ticket]", "K4") == "SUMPRODUCT((T[Ticket]=K4)*1)"

@@ -87,10 +87,23 @@ def indicator(ref: str, value: object) -> str:
     return f"IF({ref}={literal(value)},1,0)"
 
 
+def _operand(expr: str) -> str:
+    """``expr`` in parentheses when an operator outside brackets would bind wrongly (``a+b`` -> ``(a+b)``)."""
+    depth = 0
+    for ch in expr:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in "+-*/^&=<>":
+            return f"({expr})"
+    return expr
+
+
 def scaled(expr: str, offset_ref: str | None, divisor_ref: str) -> str:
     """Divide by the max (``expr/$E$1``) or z-score (``(expr-$E$1)/$E$2``)."""
     if offset_ref is None:
-        return f"{expr}/{divisor_ref}"
+        return f"{_operand(expr)}/{divisor_ref}"
     return f"({expr}-{offset_ref})/{divisor_ref}"
 
 
@@ -199,3 +212,19 @@ def mse_gradient(n: int, preds: str, y: str, x_column: str, gate: str | None = N
 def gd_step(param: str, lr: str, grad: str) -> str:
     """The update: ``param - lr * grad``."""
     return f"{param}-{lr}*{grad}"
+
+
+def title(name_ref: str) -> str:
+    """The title in a name, as the text between ``", "`` and the next ``"."``; "" when absent."""
+    comma = f'FIND(", ",{name_ref})'
+    return f'IFERROR(MID({name_ref},{comma}+2,FIND(".",{name_ref},{comma})-{comma}-2),"")'
+
+
+def one_of(expr: str, values: list[str]) -> str:
+    """1 where ``expr`` equals any of ``values``: ``IF(OR(x="Miss",x="Ms"),1,0)``."""
+    return f"IF(OR({','.join(f'{expr}={literal(v)}' for v in values)}),1,0)"
+
+
+def count_equal(column: str, ref: str) -> str:
+    """How many cells of ``column`` equal ``ref`` (exact, no COUNTIF wildcards): ``SUMPRODUCT((col=ref)*1)``."""
+    return f"SUMPRODUCT(({column}={ref})*1)"

@@ -150,11 +150,12 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         n_rows += 1
     if n_rows == 0:
         raise LayoutError(f"{where}: no data rows under the headers")
-    missing_raw = [c for c in RAW_COLUMNS if c not in columns]
+    raw_columns = (TARGET, *dict.fromkeys((*RAW_COLUMNS, *PRESETS[preset].raw_columns)))
+    missing_raw = [c for c in raw_columns if c not in columns]
     if missing_raw:
         raise LayoutError(f"{where}: missing raw column header(s) {', '.join(missing_raw)}")
     frame = pd.DataFrame(
-        {c: [_raw(value_at(rows, header_row + 1 + i, columns[c])) for i in range(n_rows)] for c in (TARGET, *RAW_COLUMNS)}
+        {c: [_raw(value_at(rows, header_row + 1 + i, columns[c])) for i in range(n_rows)] for c in raw_columns}
     )
     spec, params, params_at = _read_model(rows, header_row, headers, columns, features, where)
     loss = _loss_kind(formulas, header_row + 1, columns.get("Loss"))

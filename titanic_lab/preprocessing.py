@@ -26,7 +26,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from .errors import OptionError, TitanicLabError
 
-Kind = Literal["number", "log", "binary", "dummies", "ones"]
+Kind = Literal["number", "log", "binary", "dummies", "ones", "title", "family", "alone", "present", "missing", "per_ticket"]
 FillStrategy = Literal["mode", "median", "constant"]
 ScaleMethod = Literal["max", "zscore"]
 
@@ -47,10 +47,15 @@ class Feature:
     ----------
     column : str
         The raw column read (empty for ``kind="ones"``).
-    kind : {"number", "log", "binary", "dummies", "ones"}
+    kind : str
         ``number`` keeps the value; ``log`` is ``log(x + 1)`` in ``base``; ``binary`` is 1 where
         the value equals ``positive``; ``dummies`` is one 0/1 column per level, less the
-        ``baseline`` level if given; ``ones`` is the constant bias column.
+        ``baseline`` level if given; ``ones`` is the constant bias column. Derived (the
+        ``extended`` preset): ``title`` dummies of the title in Name (see :func:`title_group`);
+        ``family`` is ``column + other + 1``; ``alone`` is 1 where ``column + other == 0``;
+        ``present`` / ``missing`` are 1 where the raw value is present / missing;
+        ``per_ticket`` is ``log(column / n + 1)`` with n the passengers sharing ``other``
+        (the ticket) in the training data.
     name : str
         The output column name; for ``dummies``, the prefix before each level.
     fill : {"mode", "median", "constant"} or None
@@ -68,6 +73,8 @@ class Feature:
     scale : {"max", "zscore"} or None
         ``max`` divides by the training maximum; ``zscore`` subtracts the mean and divides by
         the standard deviation.
+    other : str
+        The second raw column of ``family``, ``alone`` and ``per_ticket``.
     """
 
     column: str
@@ -80,6 +87,7 @@ class Feature:
     levels: tuple | None = None
     baseline: object | None = None
     scale: ScaleMethod | None = None
+    other: str = ""
 
     @property
     def output_name(self) -> str:
@@ -135,7 +143,7 @@ class Preset:
     raw_columns: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        raw = tuple(dict.fromkeys(f.column for f in self.features if f.kind != "ones"))
+        raw = tuple(dict.fromkeys(c for f in self.features if f.kind != "ones" for c in (f.column, f.other) if c))
         object.__setattr__(self, "raw_columns", raw)
 
     @property
@@ -143,7 +151,7 @@ class Preset:
         """The output column names, known before ``fit`` when every dummy's levels are pinned."""
         names: list[str] = []
         for f in self.features:
-            if f.kind != "dummies":
+            if f.kind not in ("dummies", "title"):
                 names.append(f.output_name)
             elif f.levels is None:
                 return None
@@ -185,7 +193,42 @@ NOTEBOOK = Preset(
     description="the lesson notebook's 12 columns: mode fill, ln(Fare+1), all-level dummies, divide by max",
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK)}
+#: Title groups of the ``extended`` preset: every other title (Dr, Rev, Col, Countess...) is "rare".
+TITLE_GROUPS = {"Mr": "Mr", "Mrs": "Mrs", "Mme": "Mrs", "Miss": "Miss", "Mlle": "Miss", "Ms": "Miss", "Master": "Master"}
+
+
+def title_group(name: object) -> str:
+    """The title group of a passenger's name: ``"Braund, Mr. Owen Harris"`` -> ``"Mr"``.
+
+    The title is the text between the first ``", "`` and the next ``"."`` (as the workbook's
+    ``MID``/``FIND`` formula reads it); titles outside :data:`TITLE_GROUPS` are ``"rare"``.
+    """
+    text = "" if not isinstance(name, str) else name
+    comma = text.find(", ")
+    dot = text.find(".", comma) if comma >= 0 else -1
+    return TITLE_GROUPS.get(text[comma + 2 : dot], "rare") if dot >= 0 else "rare"
+
+
+EXTENDED = Preset(
+    name="extended",
+    features=(
+        dummies("Pclass", "Pclass_", levels=(1, 2, 3), baseline=3),
+        binary("Sex", "male", "Male"),
+        number("Age", "Age_N", scale="max", fill="median"),
+        Feature("Age", "missing", "Age_missing", fill=None),
+        Feature("SibSp", "family", "Family_N", other="Parch", scale="max", fill=None),
+        Feature("SibSp", "alone", "Alone", other="Parch", fill=None),
+        Feature("Fare", "per_ticket", "log_FarePP", other="Ticket", base=10.0, scale="max", fill="median"),
+        Feature("Cabin", "present", "Cabin_known", fill=None),
+        dummies("Embarked", "Embark_", levels=("S", "C", "Q"), baseline="Q"),
+        Feature("Name", "title", "Title_", levels=("Mr", "Mrs", "Miss", "Master"), baseline="rare", fill=None),
+        ones("Ones"),
+    ),
+    description="the spreadsheet's columns plus title, family size, travelling alone, cabin known, fare per person, "
+    "age missing",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK, EXTENDED)}
 
 
 def get_preset(preset: str | Preset) -> Preset:
@@ -268,20 +311,25 @@ class TitanicPreprocessor(TransformerMixin, BaseEstimator):
         self.fill_values_ = {}
         self.levels_ = {}
         self.scales_ = {}
+        self.group_sizes_ = {}
         for feat in preset.features:
             if feat.kind == "ones":
                 continue
+            if feat.kind == "per_ticket":
+                # How many passengers of the training data share each ticket.
+                self.group_sizes_[feat.output_name] = df[feat.other].value_counts().to_dict()
             raw = _column(df, feat)
-            self.fill_values_[feat.column] = _learn_fill(raw, feat)
+            if feat.fill is not None:  # keyed by raw column: features of one column share its fill
+                self.fill_values_.setdefault(feat.column, _learn_fill(raw, feat))
             filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
-            if feat.kind == "dummies":
+            if feat.kind in ("dummies", "title"):
                 levels = feat.levels if feat.levels is not None else tuple(sorted(filled.dropna().unique()))
                 self.levels_[feat.name] = tuple(lv for lv in levels if lv != feat.baseline)
             elif feat.kind == "binary":
                 # The values fit saw; anything else at transform time is warned about.
                 self.levels_[feat.name] = tuple(sorted({feat.positive, *filled.dropna().unique()}))
             elif feat.scale is not None:
-                values = _transform_values(filled, feat)
+                values = _transform_values(filled, feat, self._sizes(df, feat))
                 self.scales_[feat.output_name] = _learn_scale(values, feat)
         self.preset_ = preset
         self.feature_names_in_ = np.array(preset.raw_columns, dtype=object)
@@ -316,11 +364,11 @@ class TitanicPreprocessor(TransformerMixin, BaseEstimator):
                 )
             if feat.kind in ("dummies", "binary"):
                 _warn_unseen(filled, feat, self.levels_[feat.name])
-            if feat.kind == "dummies":
+            if feat.kind in ("dummies", "title"):
                 for level in self.levels_[feat.name]:
                     out[f"{feat.name}{level}"] = (filled == level).to_numpy(dtype=float)
                 continue
-            values = _transform_values(filled, feat)
+            values = _transform_values(filled, feat, self._sizes(df, feat))
             if feat.output_name in self.scales_:
                 offset, divisor = self.scales_[feat.output_name]
                 values = (values - offset) / divisor
@@ -333,10 +381,17 @@ class TitanicPreprocessor(TransformerMixin, BaseEstimator):
             raise NotFittedError("this TitanicPreprocessor is not fitted yet; call fit first")
         return np.array(self.feature_names_out_, dtype=object)
 
+    def _sizes(self, df: pd.DataFrame, feat: Feature) -> np.ndarray | None:
+        """``per_ticket``: each row's ticket-group size from fit (1 for a ticket fit never saw)."""
+        if feat.kind != "per_ticket":
+            return None
+        sizes = self.group_sizes_[feat.output_name]
+        return df[feat.other].map(lambda t: sizes.get(t, 1)).to_numpy(dtype=float)
+
     def _output_names(self) -> list[str]:
         names: list[str] = []
         for feat in self.preset_.features:
-            if feat.kind == "dummies":
+            if feat.kind in ("dummies", "title"):
                 names.extend(f"{feat.name}{level}" for level in self.levels_[feat.name])
             else:
                 names.append(feat.output_name)
@@ -356,8 +411,17 @@ def _as_frame(X: object, preset: Preset) -> pd.DataFrame:
 
 
 def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
+    """The values a feature starts from (derived for the extended kinds), before filling."""
     raw = df[feat.column]
-    if feat.kind in ("number", "log"):
+    if feat.kind == "title":
+        return raw.map(title_group)
+    if feat.kind in ("present", "missing"):
+        return (raw.notna() if feat.kind == "present" else raw.isna()).astype(float)
+    if feat.kind in ("family", "alone"):
+        # A missing count is 0, as a blank cell is in the workbook's SibSp+Parch+1.
+        total = _numeric(df, feat.column).fillna(0) + _numeric(df, feat.other).fillna(0)
+        return (total + 1) if feat.kind == "family" else (total == 0).astype(float)
+    if feat.kind in ("number", "log", "per_ticket"):
         values = pd.to_numeric(raw, errors="coerce")
         bad = values.isna() & raw.notna()
         if bad.any():
@@ -371,6 +435,15 @@ def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
         # Numeric levels (Pclass 1/2/3) compare as numbers whether the column holds ints or floats.
         return pd.to_numeric(raw, errors="coerce").where(raw.notna())
     return raw
+
+
+def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & df[column].notna()
+    if bad.any():
+        first = bad.idxmax()
+        raise TitanicLabError(f"column {column} has non-numeric value {df[column][first]!r} at row {first!r}")
+    return values.astype(float)
 
 
 def _learn_fill(raw: pd.Series, feat: Feature) -> object:
@@ -389,11 +462,13 @@ def _learn_fill(raw: pd.Series, feat: Feature) -> object:
     return mode.item() if isinstance(mode, np.generic) else mode  # plain Python, so it serialises
 
 
-def _transform_values(filled: pd.Series, feat: Feature) -> np.ndarray:
+def _transform_values(filled: pd.Series, feat: Feature, group_sizes: np.ndarray | None = None) -> np.ndarray:
     if feat.kind == "binary":
         return (filled == feat.positive).to_numpy(dtype=float)
     values = filled.to_numpy(dtype=float)
-    if feat.kind == "log":
+    if feat.kind == "per_ticket":
+        values = values / group_sizes
+    if feat.kind in ("log", "per_ticket"):
         # log(x + 1): the lesson's LOG10(Fare+1) and the notebook's np.log(Fare+1).
         values = np.log10(values + 1) if feat.base == 10 else np.log(values + 1) / math.log(feat.base)
     return values

@@ -39,7 +39,7 @@ from .models import (
     layers,
     sheet_columns,
 )
-from .preprocessing import Feature
+from .preprocessing import TITLE_GROUPS, Feature
 from .runs import Run, gd_supported
 from .training import TrainResult, TrainSettings, fit, gradients
 
@@ -195,12 +195,13 @@ class _Writer:
                 for i in range(n):
                     ws.write_number(FIRST_ROW + i, table.col[feat.output_name], 1)
                 continue
-            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ())):
+            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), table_name):
                 col = table.col[out_name]
                 offset_ref, divisor_ref = scales.get(out_name, (None, None))
                 column_values = values[out_name].to_numpy()
                 for i in range(n):
-                    ref = fx.filled(fx.this_row(table_name, feat.column), fills.get(feat.column))
+                    fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
+                    ref = fx.filled(fx.this_row(table_name, feat.column), fill)
                     expr = build(ref)
                     if divisor_ref is not None:
                         expr = fx.scaled(expr, offset_ref, divisor_ref)
@@ -252,6 +253,8 @@ class _Writer:
 
     def _max_is_recomputable(self, feat: Feature, divisor: float) -> bool:
         """True when ``MAX`` over this sheet's raw column gives the fitted divisor."""
+        if feat.kind not in ("number", "log"):
+            return False
         raw = self.run.frame[feat.column].astype(float)
         if raw.isna().all():
             return False
@@ -694,8 +697,9 @@ def _is_passthrough(feat: Feature) -> bool:
     return feat.kind == "number" and feat.scale is None and feat.output_name == feat.column
 
 
-def _feature_formulas(feat: Feature, levels: tuple) -> list[tuple[str, Callable[[str], str]]]:
+def _feature_formulas(feat: Feature, levels: tuple, table: str) -> list[tuple[str, Callable[[str], str]]]:
     """(output column, function from the filled raw reference to its formula), per output column."""
+    other = fx.this_row(table, feat.other) if feat.other else ""
     if feat.kind == "number":
         return [(feat.output_name, lambda ref: ref)]
     if feat.kind == "log":
@@ -704,6 +708,19 @@ def _feature_formulas(feat: Feature, levels: tuple) -> list[tuple[str, Callable[
         return [(feat.output_name, lambda ref: fx.indicator(ref, feat.positive))]
     if feat.kind == "dummies":
         return [(f"{feat.name}{level}", lambda ref, level=level: fx.indicator(ref, level)) for level in levels]
+    if feat.kind == "title":
+        members = {level: [t for t, g in TITLE_GROUPS.items() if g == level] for level in levels}
+        return [(f"{feat.name}{level}", lambda ref, level=level: fx.one_of(fx.title(ref), members[level])) for level in levels]
+    if feat.kind == "family":
+        return [(feat.output_name, lambda ref: f"{ref}+{other}+1")]
+    if feat.kind == "alone":
+        return [(feat.output_name, lambda ref: f"IF({ref}+{other}=0,1,0)")]
+    if feat.kind in ("present", "missing"):
+        yes, no = (0, 1) if feat.kind == "present" else (1, 0)
+        return [(feat.output_name, lambda ref: f"IF(ISBLANK({ref}),{yes},{no})")]
+    if feat.kind == "per_ticket":
+        group = fx.count_equal(fx.table_column(table, feat.other), other)
+        return [(feat.output_name, lambda ref: fx.log1p(f"{ref}/{group}", feat.base))]
     raise ValueError(f"no formula for feature kind {feat.kind!r}")
 
 
