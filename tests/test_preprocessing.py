@@ -128,3 +128,18 @@ def test_import_does_not_load_torch_typer_or_openpyxl():
     code = "import sys, titanic_lab.preprocessing; print(sorted(m for m in ('torch', 'typer', 'openpyxl', 'xlsxwriter') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_extended_preset(kaggle_train, kaggle_test):
+    from titanic_lab.preprocessing import title_group
+
+    train, test = read_titanic(kaggle_train), read_titanic(kaggle_test, require_target=False)
+    pre = TitanicPreprocessor("extended").fit(train)
+    X, T = pre.transform(train), pre.transform(test)
+    assert list(X.columns) == list(T.columns) and X.shape[1] == 16
+    assert not X.isna().any().any() and not T.isna().any().any()
+    assert X["Age_missing"].sum() == 177 and X["Cabin_known"].sum() == 204
+    assert X.loc[0, ["Title_Mr", "Alone"]].tolist() == [1.0, 0.0]  # Braund, Mr. Owen Harris, travelling with 1
+    # Fare per person: the training data's ticket groups only; a test ticket seen nowhere counts 1.
+    assert pre.group_sizes_["log_FarePP"]["CA. 2343"] == 7
+    assert [title_group(n) for n in ["Smith, Mlle. A", "X, Dr. Y", "no comma", "A, Master. B"]] == ["Miss", "rare", "rare", "Master"]

@@ -111,6 +111,7 @@ def train(
     gd_sheet: Annotated[bool, typer.Option("--gd-sheet", help="Add a 'gradient descent' sheet: every epoch of full-batch gradient descent for linear and nnet as a row of formulas.")] = False,
     gd_epochs: Annotated[int, typer.Option(help="Epochs (rows) of the gradient descent sheet.")] = 30,
     gd_lr: Annotated[float, typer.Option(help="The gradient descent sheet's learning rate (an input cell you can change).")] = 0.1,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of train and validation loss and validation accuracy per epoch.", show_default=False)] = None,
     init_from: Annotated[
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
@@ -163,6 +164,10 @@ def train(
             _info(f"starting from the parameters in {init_from}", as_json)
         run = _train_with_progress(prepared, init, show=not as_json and sys.stdout.isatty())
         writer(run, out)
+        if plot is not None:
+            from .plots import plot_history
+
+            plot_history(run, plot)
         if as_json:
             summary = run.summary()
             summary["output"] = str(out)
@@ -367,3 +372,114 @@ def predict(
         f"wrote {out}: {len(submission)} rows, {int(submission['Survived'].sum())} predicted to survive "
         f"(model: sheet {used.name!r}, {used.spec.name}, {used.preset} preset)"
     )
+
+
+@app.command()
+def leaderboard(
+    data: DataOpt = None,
+    folds: Annotated[int, typer.Option(help="k of the stratified k-fold.")] = 5,
+    repeats: Annotated[int, typer.Option(help="How many times the k-fold is repeated with new folds.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 42,
+    model: Annotated[
+        Optional[list[str]],
+        typer.Option("--model", "-m", help="Only these entries (repeatable), named as in the table, e.g. 'gender rule'.", show_default=False),
+    ] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of accuracy against fit time here.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
+) -> None:
+    """Cross-validate the lesson's models and the usual baselines on the same folds.
+
+    Repeated stratified k-fold on all rows of the training data; every model sees the same
+    folds, its preprocessing fitted on the training part of each fold. Sorted by accuracy.
+    """
+    with _errors_to_exit():
+        from .data import default_data_path, describe_source, read_titanic
+        from .leaderboard import cross_validate, find_entries, plot_leaderboard
+
+        entries = find_entries(model)
+        path = data or default_data_path()
+        df = read_titanic(path)
+        _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
+        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold),
+                                     len(entries) * folds * repeats, show=not as_json and sys.stdout.isatty())
+        if plot is not None:
+            plot_leaderboard(scores, plot)
+    if as_json:
+        typer.echo(json.dumps({"data": str(path), "folds": folds, "repeats": repeats, "seed": seed,
+                               "models": [s.to_dict() for s in scores]}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
+    for column in ("model", "by", "accuracy", "+-", "Brier loss", "fit s/fold"):
+        table.add_column(column, justify="left" if column in ("model", "by") else "right")
+    for s in scores:
+        d = s.to_dict()
+        by = "titanic-lab" if s.own else "baseline"
+        table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
+    console = Console()
+    console.print(table)
+    if plot:
+        console.print(f"plot: {plot}")
+
+
+def _with_fold_progress(job, total: int, show: bool):
+    if not show:
+        return job(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+        task = progress.add_task("folds", total=total)
+        return job(lambda name: progress.update(task, advance=1, description=name))
+
+
+@app.command()
+def submit(
+    data: DataOpt = None,
+    test: Annotated[Path, typer.Option("--test", help="Kaggle's test.csv (needs PassengerId).", show_default=False)] = ...,
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="A titanic-lab model (linear, nnet, sigmoid, hidden, deep). Default: the best of titanic-lab's own "
+                     "leaderboard entries, chosen by 5-fold cross-validation now.", show_default=False),
+    ] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Feature preset for --model (default spreadsheet).", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The submission CSV.")] = Path("submission.csv"),
+    workbook: Annotated[Optional[Path], typer.Option(help="Where the trained model's workbook goes. Default: the submission's name with .xlsx.", show_default=False)] = None,
+    folds: Annotated[int, typer.Option(help="Folds of the cross-validation that estimates the accuracy.")] = 5,
+) -> None:
+    """Train on every training row, write the Kaggle submission and its workbook, print the expected accuracy."""
+    with _errors_to_exit():
+        from .config import RunConfig
+        from .data import ID_COLUMN, default_data_path, read_titanic
+        from .leaderboard import ENTRIES, Entry, cross_validate
+        from .predict import write_submission
+        from .runs import train_run
+        from .workbook import write_workbook
+
+        path = data or default_data_path()
+        df = read_titanic(path)
+        rows = read_titanic(test, require_target=False)
+        if ID_COLUMN not in rows.columns:
+            from .errors import DataError
+
+            raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")
+        if model is None:
+            candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
+            scores = cross_validate(df, candidates, folds=folds, repeats=1)
+            best = next(e for e in candidates if e.name == scores[0].name)
+            typer.echo(f"chose {best.name} by {folds}-fold cross-validation among: "
+                       + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in scores))
+        else:
+            best = Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)
+            scores = cross_validate(df, [best], folds=folds, repeats=1)
+        expected = scores[0] if model is not None else next(s for s in scores if s.name == best.name)
+        run = train_run(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0, complete_rows=False))
+        workbook = workbook or out.with_suffix(".xlsx")
+        write_workbook(run, workbook)
+        from .predict import predict_from_workbook
+
+        submission, _ = predict_from_workbook(workbook, test)
+        write_submission(submission, out)
+    typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
+               f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} ({folds}-fold cross-validation)")

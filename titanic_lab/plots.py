@@ -1,0 +1,35 @@
+"""Training curves as a PNG (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .files import atomic_output
+from .runs import Run
+
+
+def plot_history(run: Run, path: str | Path) -> Path:
+    """Train and validation loss (left) and validation accuracy (right) per epoch, every model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    for i, (name, result) in enumerate(run.results.items()):
+        epochs = [h["epoch"] for h in result.history]
+        loss_ax.plot(epochs, [h["train_loss"] for h in result.history], color=f"C{i}", label=f"{name} train ({result.settings.loss})")
+        if result.valid_loss is not None:
+            loss_ax.plot(epochs, [h["valid_loss"] for h in result.history], color=f"C{i}", linestyle="--", label=f"{name} valid")
+            acc_ax.plot(epochs, [h["valid_accuracy"] for h in result.history], color=f"C{i}", label=name)
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch", yscale="log")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy" if len(run.valid_idx) else "No validation rows")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
