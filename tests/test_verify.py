@@ -85,4 +85,4 @@ def test_not_a_workbook_exits_2(tmp_path):
     fake.write_text("PassengerId,Survived\n1,0\n")
     result = runner.invoke(app, ["verify", str(fake)])
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {fake}: not an .xlsx workbook (not a zip file)"
+    assert result.stderr.strip() == f"error: {fake}: not an .xlsx workbook (not a zip file, or a truncated one)"

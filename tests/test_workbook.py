@@ -94,7 +94,7 @@ def test_every_model_exports_as_formulas(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::titanic_lab.UnseenCategoryWarning")
 def test_text_from_data_never_becomes_a_formula(tmp_path):
-    hostile = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-1+1"]
+    hostile = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-1+1", "\t=1+1", "\r=2+2"]
     rows = "".join(
         f'{i},{i % 2},3,"{name.replace(chr(34), chr(34) * 2)}",male,30,0,0,T{i},8,,"{name.replace(chr(34), chr(34) * 2)}"\n'
         for i, name in enumerate(hostile * 3, start=1)

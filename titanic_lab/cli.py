@@ -116,6 +116,7 @@ def train(
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
     ] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
@@ -150,10 +151,15 @@ def train(
             gd_sheet=gd_sheet,
             gd_epochs=gd_epochs,
             gd_lr=gd_lr,
+            sample=sample,
         )
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
+        if out.suffix.lower() == ".xlsx":
+            from .workbook import check_fits
+
+            check_fits(len(prepared.frame))  # before any training
         init = None
         if init_from is not None:
             from .layout import params_for_run
@@ -163,6 +169,7 @@ def train(
             init = params_for_run(init_from, specs, list(prepared.features.columns))
             _info(f"starting from the parameters in {init_from}", as_json)
         run = _train_with_progress(prepared, init, show=not as_json and sys.stdout.isatty())
+        typer.echo(f"writing {out} ...", err=True)
         writer(run, out)
         if plot is not None:
             from .plots import plot_history

@@ -45,6 +45,9 @@ class RunConfig:
         for the ``linear`` and ``nnet`` models, from their seeded starting parameters.
     gd_epochs, gd_lr : int, float
         That sheet's epochs and (editable) learning rate.
+    sample : int or None
+        Use a seeded random sample of this many rows (in file order), e.g. to fit a table
+        larger than a spreadsheet into a workbook.
     """
 
     data: str | None = None
@@ -71,6 +74,7 @@ class RunConfig:
     gd_sheet: bool = False
     gd_epochs: int = 30
     gd_lr: float = 0.1
+    sample: int | None = None
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -79,6 +83,8 @@ class RunConfig:
             raise OptionError(f"a model is named twice: {', '.join(self.models)}")
         if not 0 <= self.valid_pct < 1:
             raise OptionError(f"--valid-pct must be in [0, 1), got {self.valid_pct}")
+        if self.sample is not None and self.sample < 1:
+            raise OptionError(f"--sample must be at least 1, got {self.sample}")
         if self.gd_epochs < 1 or not self.gd_lr > 0:
             raise OptionError(f"--gd-epochs must be at least 1 and --gd-lr positive, got {self.gd_epochs} and {self.gd_lr}")
 

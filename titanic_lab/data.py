@@ -27,6 +27,8 @@ ID_COLUMN = "PassengerId"
 NUMERIC_COLUMNS: tuple[str, ...] = (ID_COLUMN, TARGET, "Pclass", "Age", "SibSp", "Parch", "Fare")
 #: Numeric columns whose values cannot be negative.
 NON_NEGATIVE_COLUMNS: tuple[str, ...] = ("Age", "SibSp", "Parch", "Fare")
+#: The largest plausible value of a column; above it a value is a data error, not a passenger.
+PLAUSIBLE_MAX: dict[str, float] = {"Age": 150, "SibSp": 100, "Parch": 100}
 
 TITANIC3_TO_KAGGLE: dict[str, str] = {
     "pclass": "Pclass",
@@ -166,7 +168,7 @@ def _show(value: object) -> str:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
-        value = int(value)
+        return str(int(value)) if abs(value) < 1e15 else f"{value:g}"
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -194,6 +196,12 @@ def _check_numeric(df: pd.DataFrame, path: Path) -> None:
         if column in NON_NEGATIVE_COLUMNS and (values < 0).any():
             first = (values < 0).idxmax()
             raise DataError(path, f"column {column} has negative value {_show(values[first])} on line {_line(df, first)}")
+        limit = PLAUSIBLE_MAX.get(column)
+        if limit is not None and (values > limit).any():
+            first = (values > limit).idxmax()
+            raise DataError(
+                path, f"column {column} has implausible value {_show(values[first])} on line {_line(df, first)} (at most {limit:g})"
+            )
         df[column] = values
 
 

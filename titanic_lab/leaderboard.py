@@ -142,6 +142,10 @@ def cross_validate(
     if folds < 2 or repeats < 1:
         raise OptionError(f"--folds must be at least 2 and --repeats at least 1, got {folds} and {repeats}")
     y = df[TARGET].to_numpy(dtype=float)
+    smallest = int(min((y == 0).sum(), (y == 1).sum()))
+    if smallest < folds:
+        raise OptionError(f"{folds}-fold cross-validation needs at least {folds} survivors and {folds} non-survivors; "
+                          f"the data has {smallest} of one of them (use fewer --folds or more rows)")
     splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
     scores = []
     for entry in entries:

@@ -31,6 +31,10 @@ FillStrategy = Literal["mode", "median", "constant"]
 ScaleMethod = Literal["max", "zscore"]
 
 
+#: Every output value lies in [-SATURATION, SATURATION], so transform's output is always finite.
+SATURATION = 1e300
+
+
 class NotFittedError(TitanicLabError, SklearnNotFittedError):
     """``transform`` was called before ``fit``."""
 
@@ -371,8 +375,10 @@ class TitanicPreprocessor(TransformerMixin, BaseEstimator):
             values = _transform_values(filled, feat, self._sizes(df, feat))
             if feat.output_name in self.scales_:
                 offset, divisor = self.scales_[feat.output_name]
-                values = (values - offset) / divisor
-            out[feat.output_name] = values
+                with np.errstate(over="ignore"):
+                    values = (values - offset) / divisor
+            # A huge value over a tiny training maximum could overflow: outputs saturate at +-1e300.
+            out[feat.output_name] = np.clip(values, -SATURATION, SATURATION)
         return pd.DataFrame(out, index=df.index, columns=self.feature_names_out_, dtype=float)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -430,7 +436,8 @@ def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
                 f"column {feat.column} has non-numeric value {raw[first]!r} at row {first!r}; "
                 "clean it or read the file with titanic_lab.read_titanic"
             )
-        return values.astype(float)
+        values = values.astype(float)
+        return values.where(np.isfinite(values))  # an infinite value is treated as missing, then filled
     if feat.kind == "dummies" and feat.levels is not None and all(isinstance(v, (int, float)) for v in feat.levels):
         # Numeric levels (Pclass 1/2/3) compare as numbers whether the column holds ints or floats.
         return pd.to_numeric(raw, errors="coerce").where(raw.notna())
@@ -469,6 +476,7 @@ def _transform_values(filled: pd.Series, feat: Feature, group_sizes: np.ndarray 
     if feat.kind == "per_ticket":
         values = values / group_sizes
     if feat.kind in ("log", "per_ticket"):
+        values = np.maximum(values, 0)  # a negative fare would have no logarithm; it counts as 0
         # log(x + 1): the lesson's LOG10(Fare+1) and the notebook's np.log(Fare+1).
         values = np.log10(values + 1) if feat.base == 10 else np.log(values + 1) / math.log(feat.base)
     return values

@@ -39,13 +39,37 @@ def parse_cell(address: str) -> tuple[int, int]:
     return int(digits) - 1, col - 1
 
 
+#: Limits on what a workbook may unpack to, checked from the zip directory before anything is read.
+MAX_UNPACKED_BYTES = 1 << 30  # 1 GiB in all
+MAX_MEMBERS = 10_000
+MAX_RATIO = 200  # unpacked / packed size of one large member
+LARGE_MEMBER = 16 << 20
+
+
 def _open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a workbook's zip, refusing one that would unpack beyond the limits (a zip bomb)."""
     if not path.exists():
         raise WorkbookError(f"{path}: no such file")
     try:
-        return zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise WorkbookError(f"{path}: not an .xlsx workbook (not a zip file)") from exc
+        raise WorkbookError(f"{path}: not an .xlsx workbook (not a zip file, or a truncated one)") from exc
+    members = zf.infolist()
+    total = sum(m.file_size for m in members)
+    suspicious = [m for m in members if m.file_size > LARGE_MEMBER and m.file_size > MAX_RATIO * max(m.compress_size, 1)]
+    if len(members) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or suspicious:
+        zf.close()
+        worst = max(members, key=lambda m: m.file_size)
+        raise WorkbookError(
+            f"{path}: refused, it would unpack to {total / 1e6:,.0f} MB ({worst.filename}: {worst.file_size / 1e6:,.0f} MB "
+            f"from {worst.compress_size / 1e6:,.1f} MB); a workbook this large or this compressed is not read"
+        )
+    return zf
+
+
+def check_workbook(path: str | Path) -> None:
+    """Raise :class:`WorkbookError` unless ``path`` is a zip within the limits (before LibreOffice opens it)."""
+    _open_zip(Path(path)).close()
 
 
 def sheet_parts(path: Path) -> dict[str, str]:
@@ -108,7 +132,7 @@ def sheet_values(path: str | Path) -> dict[str, list[list[object]]]:
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
-    _open_zip(path).close()  # the same clear message as formula_cells for a missing or non-zip file
+    check_workbook(path)  # the same clear message as formula_cells, and the zip-bomb limits
     try:
         book = CalamineWorkbook.from_path(str(path))
         return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in book.sheet_names}

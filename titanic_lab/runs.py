@@ -114,6 +114,8 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     preset = get_preset(config.preset)
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
     used = select_complete_rows(source, preset) if complete else source
+    if config.sample is not None and config.sample < len(used):
+        used = used.sample(n=config.sample, random_state=config.split_seed).sort_index()
     return path, source, used.reset_index(drop=True)
 
 

@@ -14,6 +14,7 @@ data are always written as text, never as formulas.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -115,7 +116,8 @@ class _Writer:
         self.wb = xlsxwriter.Workbook(
             str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         )
-        self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}"})
+        self.when = written_at()
+        self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}", "created": self.when})
         add = self.wb.add_format
         self.bold = add({"bold": True})
         self.title = add({"bold": True, "font_size": 14})
@@ -175,8 +177,7 @@ class _Writer:
         table = _Table(table_name, raw + features, len(run.frame), features)
         table.col = {name: i for i, name in enumerate(table.columns)}
         n = table.n_rows
-        if FIRST_ROW + n > EXCEL_MAX_ROWS:
-            raise OutputError(f"{n} rows do not fit in one Excel sheet (at most {EXCEL_MAX_ROWS - FIRST_ROW})")
+        check_fits(n)
         ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
                      {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
         self.text(ws, 0, 0, "Data", self.bold)
@@ -616,7 +617,7 @@ class _Writer:
             ("features", ", ".join(run.features.columns)),
             ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
             ("dtype", config.dtype),
-            ("written", _dt.datetime.now().isoformat(timespec="seconds")),
+            ("written", self.when.isoformat(timespec="seconds")),
             ("titanic-lab version", __version__),
         ]
         row = 3
@@ -635,7 +636,8 @@ class _Writer:
             sheets = (f"{sheet_name('nnet', spec)}, {sheet_name('mmult', spec)}" if spec.kind == "nnet"
                       else sheet_name(spec.kind, spec))
             cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
-                     r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy, round(r.seconds, 3), _training_only(r)]
+                     r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy,
+                     None if reproducible() else round(r.seconds, 3), _training_only(r)]
             for j, v in enumerate(cells):
                 self.value(ws, row, j, v)
         row += 2
@@ -727,6 +729,28 @@ def _feature_formulas(feat: Feature, levels: tuple, table: str) -> list[tuple[st
 def _per_row_loss(kind: str, preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Each row's loss, (n_rows,): the loss of a one-row batch, so its mean is ``LOSSES[kind]``."""
     return LOSSES[kind](preds.unsqueeze(-1), y.unsqueeze(-1))
+
+
+def reproducible() -> bool:
+    """With ``SOURCE_DATE_EPOCH`` set, timings are left out so that two runs are byte-identical."""
+    return bool(os.environ.get("SOURCE_DATE_EPOCH"))
+
+
+def check_fits(n_rows: int) -> None:
+    """Refuse, before any work, a table longer than one Excel sheet."""
+    if FIRST_ROW + n_rows > EXCEL_MAX_ROWS:
+        raise OutputError(
+            f"{n_rows} rows do not fit in one Excel sheet (at most {EXCEL_MAX_ROWS - FIRST_ROW}); "
+            "use --sample N to export a random sample, or --out run.json to save the parameters only"
+        )
+
+
+def written_at() -> _dt.datetime:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds: two runs give identical files)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now().replace(microsecond=0)
 
 
 def write_workbook(run: Run, path: str | Path) -> Path:
