@@ -158,6 +158,15 @@ def render(figures: list[Figure], data: Path, repeats: int) -> str:
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
         holds = "-" if f.holds is None else ("yes" if f.holds else "**no**")
         lines.append(f"| {f.name} | {f.value:.3f} {f.unit} | {ref} | {ratio} | {f.target} | {holds} |")
+    scale = Path(__file__).with_name("scale.md")
+    if scale.exists():
+        lines += ["", "## Training at scale", "",
+                  "From `python benchmarks/scale.py` (synthetic resampled and jittered Titanic rows, 20 epochs of full-batch "
+                  "SGD, median of the runs; the same model with `nn.Linear` + `torch.optim.SGD`, and a numpy loop with the "
+                  "analytic gradient, measured in the same run):", "", scale.read_text(encoding="utf-8").strip()]
+    notes = Path(__file__).with_name("notes.md")
+    if notes.exists():
+        lines += ["", notes.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"
 
 

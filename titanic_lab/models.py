@@ -273,7 +273,9 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
         out = keep("Linear", X @ params["w"].unsqueeze(-1))  # (..., n_rows, 1)
     elif spec.kind == "nnet":
         units = hidden(X @ params["W"], 1, ("Lin", "BN", act))  # (..., n_rows, K)
-        out = keep("Preds", units.sum(-1, keepdim=True))
+        # The units' sum as a product with a column of ones: torch's sum over a last dimension
+        # this narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py).
+        out = keep("Preds", units @ torch.ones(units.shape[-1], 1, dtype=units.dtype))
     else:
         n_hidden = len(spec.sizes)
         out = X

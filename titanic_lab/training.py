@@ -262,12 +262,13 @@ def fit(
 def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) -> TrainResult:
     dtype = DTYPES[settings.dtype]
     with torch.no_grad():
-        final = LOSSES[settings.loss](forward(spec, params, X), y)  # (n_restarts,)
+        preds = forward(spec, params, X)  # (n_restarts, n_rows)
+        final = LOSSES[settings.loss](preds, y)  # (n_restarts,)
         if not torch.isfinite(final).all():
             raise TrainingError(f"{spec.name}: the final loss is not finite; try a smaller learning rate (--lr)")
         best = int(final.argmin())
         kept = {k: v[best].detach().clone() for k, v in params.items()}
-        train_preds = forward(spec, kept, X)
+        train_preds = preds[best]
         valid_loss = valid_acc = None
         if X_valid is not None and len(X_valid) > 0:
             vp = forward(spec, kept, X_valid.to(dtype))

@@ -1,0 +1,135 @@
+"""Training throughput and memory at scale, beside torch.optim and a numpy loop in the same run.
+
+    python benchmarks/scale.py [--sizes 10000 100000 1000000] [--epochs 20] [--out benchmarks/scale.md]
+
+Synthetic rows: the bundled titanic3's spreadsheet features, resampled with replacement and
+jittered (Age_N and log_Fare get Gaussian noise of 0.01), so every size has the lesson's
+10 columns. Each model trains full batch with plain SGD (lr 0.05) for the same epochs:
+
+* titanic-lab: ``titanic_lab.training.fit`` (hand-written, ``loss.backward()``);
+* torch.optim: ``nn.Linear`` (no bias; the Ones column is the bias) + ``torch.optim.SGD``;
+* numpy: the analytic gradient written out.
+
+Throughput is rows x epochs per second (median of --repeats runs). Peak RSS of training on the
+largest size is measured in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+LR = 0.05
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from titanic_lab import TitanicPreprocessor, bundled_path, read_titanic, select_complete_rows
+
+    rows = select_complete_rows(read_titanic(bundled_path()))
+    X0 = TitanicPreprocessor().fit_transform(rows).to_numpy()
+    y0 = rows["Survived"].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(X0), n)
+    X = X0[idx].copy()
+    X[:, 2:4] += rng.normal(0, 0.01, (n, 2))  # Age_N, log_Fare
+    return X, y0[idx]
+
+
+def ours(model: str, X: torch.Tensor, y: torch.Tensor, epochs: int) -> None:
+    from titanic_lab.models import parse_model
+    from titanic_lab.training import TrainSettings, fit
+
+    fit(parse_model(model), TrainSettings(epochs=epochs, lr=LR, optimizer="sgd"), X, y)
+
+
+def torch_optim(model: str, X: torch.Tensor, y: torch.Tensor, epochs: int) -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(X.shape[1], 1 if model == "linear" else 2, bias=False, dtype=X.dtype)
+    opt = torch.optim.SGD(layer.parameters(), lr=LR)
+    for _ in range(epochs):
+        opt.zero_grad()
+        out = layer(X)
+        preds = out.squeeze(-1) if model == "linear" else torch.relu(out).sum(-1)
+        ((preds - y) ** 2).mean().backward()
+        opt.step()
+
+
+def numpy_loop(model: str, X: np.ndarray, y: np.ndarray, epochs: int) -> None:
+    rng = np.random.default_rng(0)
+    n = len(X)
+    if model == "linear":
+        w = rng.random(X.shape[1]) - 0.5
+        for _ in range(epochs):
+            w -= LR * 2 / n * (X.T @ (X @ w - y))
+        return
+    W = rng.random((X.shape[1], 2)) - 0.5
+    for _ in range(epochs):
+        Z = X @ W  # (n, 2)
+        err = np.maximum(Z, 0).sum(1) - y
+        W -= LR * 2 / n * (X.T @ (err[:, None] * (Z > 0)))
+
+
+def median_rate(fn, n: int, epochs: int, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return n * epochs / statistics.median(times)
+
+
+def peak_rss_mb(n: int, epochs: int) -> float:
+    code = (
+        "import resource, torch, sys; sys.path.insert(0, %r)\n"
+        "from scale import synthetic, ours\n"
+        "X, y = synthetic(%d)\n"
+        "ours('nnet', torch.tensor(X), torch.tensor(y), %d)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n" % (str(Path(__file__).parent), n, epochs)
+    )
+    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="titanic-lab training at scale")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("scale.md"))
+    args = parser.parse_args()
+    lines = [
+        "| rows | model | titanic-lab (rows x epochs / s) | torch.optim | ratio | numpy | ratio to numpy | >= 0.9x torch.optim |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for n in args.sizes:
+        X_np, y_np = synthetic(n)
+        X, y = torch.tensor(X_np), torch.tensor(y_np)
+        for model in ("linear", "nnet"):
+            r_ours = median_rate(lambda: ours(model, X, y, args.epochs), n, args.epochs, args.repeats)
+            r_torch = median_rate(lambda: torch_optim(model, X, y, args.epochs), n, args.epochs, args.repeats)
+            r_np = median_rate(lambda: numpy_loop(model, X_np, y_np, args.epochs), n, args.epochs, args.repeats)
+            ratio = r_ours / r_torch
+            line = (f"| {n:,} | {model} | {r_ours:,.0f} | {r_torch:,.0f} | {ratio:.2f}x | {r_np:,.0f} | {r_ours / r_np:.2f}x | "
+                    f"{'yes' if ratio >= 0.9 else '**no**'} |")
+            print(line, flush=True)
+            lines.append(line)
+    rss = peak_rss_mb(max(args.sizes), args.epochs)
+    verdict = "holds" if rss < 2048 else "MISSED"
+    lines.append("")
+    lines.append(f"Peak RSS training nnet on {max(args.sizes):,} rows x 10 features ({args.epochs} epochs, float64), "
+                 f"data generation included: {rss:,.0f} MB (target < 2 GB: {verdict}).")
+    print(lines[-1])
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}; self RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
