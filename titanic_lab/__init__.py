@@ -40,14 +40,28 @@ _EXPORTS: dict[str, str] = {
     "RunConfig": "config",
     "Run": "runs",
     "train_run": "runs",
+    "EXTENDED": "preprocessing",
+    "write_workbook": "workbook",
+    "verify_workbook": "verify",
+    "compare_workbook": "compare",
+    "read_model_sheets": "layout",
+    "predict_from_workbook": "predict",
+    "cross_validate": "leaderboard",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from .compare import compare_workbook
     from .config import RunConfig
+    from .layout import read_model_sheets
+    from .leaderboard import cross_validate
+    from .predict import predict_from_workbook
+    from .verify import verify_workbook
+    from .workbook import write_workbook
     from .data import bundled_path, default_data_path, read_titanic
     from .errors import DataError, OptionError, TitanicLabError, TrainingError
     from .models import ModelSpec, forward, parse_model
     from .preprocessing import (
+        EXTENDED,
         NOTEBOOK,
         PRESETS,
         SPREADSHEET,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from .errors import OptionError
 
@@ -93,15 +93,3 @@ class RunConfig:
         out = asdict(self)
         out["models"] = list(self.models)
         return out
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "RunConfig":
-        """Read back :meth:`to_dict`'s output; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise OptionError(f"unknown run settings: {', '.join(unknown)}")
-        values = dict(values)
-        if "models" in values:
-            values["models"] = tuple(values["models"])
-        return cls(**values)

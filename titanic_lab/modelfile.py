@@ -4,7 +4,8 @@ Format ``titanic-lab/run-v1``::
 
     {"format": "titanic-lab/run-v1", "version": "...", "data": "...", "config": {...RunConfig...},
      "preprocessing": {"preset": "spreadsheet", "features": [...], "fill_values": {...},
-                       "levels": {...}, "scales": {"Age_N": [offset, divisor]}},
+                       "levels": {...}, "scales": {"Age_N": [offset, divisor]},
+                       "group_sizes": {"log_FarePP": {"ticket": passengers}}},
      "models": {"linear": {"kind": "linear", "sizes": [], "settings": {...},
                            "params": {"w": [...]}, "train_loss": ..., ...}}}
 
@@ -46,6 +47,7 @@ def run_to_dict(run: Run) -> dict:
             "fill_values": pre.fill_values_,
             "levels": {k: list(v) for k, v in pre.levels_.items()},
             "scales": {k: list(v) for k, v in pre.scales_.items()},
+            "group_sizes": {k: {str(t): n for t, n in v.items()} for k, v in pre.group_sizes_.items()},
         },
         "models": models,
     }

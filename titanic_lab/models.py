@@ -32,8 +32,6 @@ from .errors import OptionError
 Params = dict[str, torch.Tensor]
 
 KINDS = ("linear", "nnet", "sigmoid", "hidden", "deep")
-#: The models the lesson's workbook holds; the others come from the lesson's notebook.
-SPREADSHEET_KINDS = ("linear", "nnet")
 _DEFAULT_SIZES = {"nnet": (2,), "hidden": (20,), "deep": (10, 10)}
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # running = (1 - m) * running + m * batch statistic, as torch's BatchNorm1d
@@ -90,11 +88,6 @@ class ModelSpec:
     def description(self) -> str:
         extras = [self.activation] if self.has_hidden else []
         return self.name + (f" ({', '.join(extras + (['batchnorm'] if self.batchnorm else []))})" if extras else "")
-
-    @property
-    def is_spreadsheet(self) -> bool:
-        """True for the lesson workbook's models (squared error, float64, no sigmoid)."""
-        return self.kind in SPREADSHEET_KINDS
 
     @property
     def has_sigmoid(self) -> bool:

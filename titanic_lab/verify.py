@@ -70,9 +70,12 @@ def relative_diff(cached: object, fresh: object) -> float:
     return abs(float(fresh) - float(cached)) / max(1.0, abs(float(cached)))
 
 
-def compare_cached(path: Path, recalculated: Path, tol: float) -> VerifyReport:
-    """Compare the cached values of ``path``'s formula cells with those of ``recalculated``."""
-    formulas = formula_cells(path)
+def compare_cached(path: Path, recalculated: Path, tol: float, formulas: dict | None = None) -> VerifyReport:
+    """Compare the cached values of ``path``'s formula cells with those of ``recalculated``.
+
+    ``formulas`` is ``formula_cells(path)`` when the caller has it already.
+    """
+    formulas = formula_cells(path) if formulas is None else formulas
     cached_values, fresh_values = sheet_values(path), sheet_values(recalculated)
     columns: list[ColumnCheck] = []
     for sheet, cells in formulas.items():
@@ -148,7 +151,7 @@ def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    formula_cells(path)  # fail fast, before starting LibreOffice, on a file that is not a workbook
+    formulas = formula_cells(path)  # before LibreOffice starts: fails fast on a file that is not a workbook
     with tempfile.TemporaryDirectory(prefix="titanic-lab-verify-") as tmp:
         recalculated = recalculate(path, Path(tmp))
-        return compare_cached(path, recalculated, tol)
+        return compare_cached(path, recalculated, tol, formulas)
