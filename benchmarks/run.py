@@ -64,6 +64,16 @@ def bench_help(repeats: int) -> Figure:
     return Figure("titanic-lab --help", value, "s", 'python -c "pass"', floor, "<= 0.3 s", value <= 0.3)
 
 
+def bench_train_end_to_end(repeats: int) -> Figure:
+    """``titanic-lab train`` with no options: read, train both models, write the workbook."""
+    exe = str(Path(sys.executable).with_name("titanic-lab"))
+    with tempfile.TemporaryDirectory() as tmp:
+        value = median_seconds(lambda: run_command(exe, "train", "--out", str(Path(tmp) / "t.xlsx")), repeats)
+    floor = median_seconds(lambda: python_command("import torch, pandas"), repeats)
+    return Figure("titanic-lab train, no options, end to end", value, "s", "python -c \"import torch, pandas\"", floor,
+                  "<= 1.5x", value <= 1.5 * floor)
+
+
 def bench_import_preprocessing(repeats: int) -> Figure:
     value = median_seconds(lambda: python_command("import titanic_lab.preprocessing"), repeats)
     ref = median_seconds(lambda: python_command("import pandas, sklearn.base"), repeats)
@@ -178,7 +188,8 @@ def main() -> int:
     from titanic_lab.data import bundled_path
 
     data = KAGGLE_TRAIN if KAGGLE_TRAIN.exists() else bundled_path()
-    figures = [bench_help(args.repeats), bench_import_preprocessing(args.repeats), bench_training(data, args.repeats), bench_export(data, args.repeats)]
+    figures = [bench_help(args.repeats), bench_import_preprocessing(args.repeats), bench_training(data, args.repeats),
+               bench_train_end_to_end(args.repeats), bench_export(data, args.repeats)]
     for extra in (bench_verify(max(1, args.repeats // 2)), bench_gd_recalc(max(1, args.repeats // 2))):
         if extra is not None:
             figures.append(extra)

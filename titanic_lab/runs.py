@@ -7,7 +7,7 @@ split only decides which rows the models learn from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -22,53 +22,6 @@ from .errors import OptionError
 from .models import ModelSpec, parse_model
 from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, split_indices, with_overrides
-
-
-@dataclass
-class Run:
-    """A finished run: what went in and what came out.
-
-    Attributes
-    ----------
-    source : pandas.DataFrame
-        Every row of the data file, as read.
-    frame : pandas.DataFrame
-        The raw rows used (after complete-row selection), in file order.
-    features : pandas.DataFrame
-        Their design matrix, (n_rows, n_features), columns named like the sheet headers.
-    train_idx, valid_idx : ndarray of int
-        Positions in ``frame`` of the training and validation rows.
-    results : dict of str to TrainResult
-        Per model name.
-    """
-
-    config: RunConfig
-    data_path: Path
-    source: pd.DataFrame
-    frame: pd.DataFrame
-    preprocessor: TitanicPreprocessor
-    features: pd.DataFrame
-    train_idx: np.ndarray
-    valid_idx: np.ndarray
-    results: dict[str, TrainResult]
-
-    @property
-    def target(self) -> np.ndarray:
-        return self.frame[TARGET].to_numpy(dtype=float)
-
-    def summary(self) -> dict:
-        """A JSON-ready summary (the CLI's ``--json``)."""
-        return {
-            "version": __version__,
-            "data": str(self.data_path),
-            "preset": self.preprocessor.preset_.name,
-            "rows": len(self.frame),
-            "train_rows": len(self.train_idx),
-            "valid_rows": len(self.valid_idx),
-            "features": list(self.features.columns),
-            "config": self.config.to_dict(),
-            "models": {name: r.summary() for name, r in self.results.items()},
-        }
 
 
 def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -135,6 +88,45 @@ class Prepared:
     valid_idx: torch.Tensor
 
 
+@dataclass
+class Run(Prepared):
+    """A finished run: its prepared data (see :class:`Prepared`) and what each model learned.
+
+    Attributes
+    ----------
+    source : pandas.DataFrame
+        Every row of the data file, as read.
+    frame : pandas.DataFrame
+        The raw rows used (after complete-row selection), in file order.
+    features : pandas.DataFrame
+        Their design matrix, (n_rows, n_features), columns named like the sheet headers.
+    train_idx, valid_idx : Tensor of int
+        Positions in ``frame`` of the training and validation rows.
+    results : dict of str to TrainResult
+        Per model name.
+    """
+
+    results: dict[str, TrainResult] = field(default_factory=dict)
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.frame[TARGET].to_numpy(dtype=float)
+
+    def summary(self) -> dict:
+        """A JSON-ready summary (the CLI's ``--json``)."""
+        return {
+            "version": __version__,
+            "data": str(self.data_path),
+            "preset": self.preprocessor.preset_.name,
+            "rows": len(self.frame),
+            "train_rows": len(self.train_idx),
+            "valid_rows": len(self.valid_idx),
+            "features": list(self.features.columns),
+            "config": self.config.to_dict(),
+            "models": {name: r.summary() for name, r in self.results.items()},
+        }
+
+
 def prepare(config: RunConfig) -> Prepared:
     """Validate the options, read the data, fit the preprocessing, build tensors and the split."""
     model_settings(config)  # validates every option before any work
@@ -174,6 +166,4 @@ def train_run(
         results[name] = fit(
             spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback
         )
-    return Run(
-        p.config, p.data_path, p.source, p.frame, p.preprocessor, p.features, p.train_idx.numpy(), p.valid_idx.numpy(), results
-    )
+    return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results)
