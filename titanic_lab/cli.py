@@ -459,33 +459,30 @@ def submit(
     with _errors_to_exit():
         from .config import RunConfig
         from .data import ID_COLUMN, default_data_path, read_titanic
+        from .errors import DataError
         from .leaderboard import ENTRIES, Entry, cross_validate
-        from .predict import write_submission
+        from .predict import predict_from_workbook, write_submission
         from .runs import train_run
         from .workbook import write_workbook
 
         path = data or default_data_path()
         df = read_titanic(path)
-        rows = read_titanic(test, require_target=False)
-        if ID_COLUMN not in rows.columns:
-            from .errors import DataError
-
+        if ID_COLUMN not in read_titanic(test, require_target=False).columns:  # before any training
             raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")
         if model is None:
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
-            scores = cross_validate(df, candidates, folds=folds, repeats=1)
-            best = next(e for e in candidates if e.name == scores[0].name)
+        else:
+            candidates = [Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)]
+        scores = cross_validate(df, candidates, folds=folds, repeats=1)  # best first
+        expected = scores[0]
+        best = next(e for e in candidates if e.name == expected.name)
+        if model is None:
             typer.echo(f"chose {best.name} by {folds}-fold cross-validation among: "
                        + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in scores))
-        else:
-            best = Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)
-            scores = cross_validate(df, [best], folds=folds, repeats=1)
-        expected = scores[0] if model is not None else next(s for s in scores if s.name == best.name)
         run = train_run(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0, complete_rows=False))
         workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
-        from .predict import predict_from_workbook
-
+        # Predict from the workbook just written: the submission comes from the model file itself.
         submission, _ = predict_from_workbook(workbook, test)
         write_submission(submission, out)
     typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
