@@ -130,3 +130,23 @@ def test_output_folder_is_created(spreadsheet_book, tmp_path):
     run, _ = spreadsheet_book
     path = write_workbook(run, tmp_path / "new" / "folder" / "book.xlsx")
     assert path.exists()
+
+
+def test_export_streams_one_row_at_a_time(spreadsheet_book, tmp_path, monkeypatch):
+    """Every sheet is written in row order with constant_memory: XlsxWriter holds one row."""
+    import xlsxwriter.worksheet
+
+    run, _ = spreadsheet_book
+    held, flushes = [], []
+    original = xlsxwriter.worksheet.Worksheet._write_single_row
+
+    def spy(self, current_row_num=0):
+        held.append(len(self.table))
+        flushes.append(self.name)
+        original(self, current_row_num)
+
+    monkeypatch.setattr(xlsxwriter.worksheet.Worksheet, "_write_single_row", spy)
+    write_workbook(run, tmp_path / "streamed.xlsx")
+    assert max(held) <= 1
+    # One flush per row written: the model sheets' rows, all_rows' rows.
+    assert flushes.count("linear") >= len(run.frame) and flushes.count("all_rows") >= len(run.source)

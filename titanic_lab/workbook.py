@@ -13,14 +13,14 @@ data are always written as text, never as formulas.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
-import pandas as pd
 import torch
 import xlsxwriter
 import xlsxwriter.worksheet
@@ -41,6 +41,7 @@ from .models import (
     sheet_columns,
 )
 from .preprocessing import TITLE_GROUPS, Feature
+from .rowwriter import RowWriter
 from .runs import Run, gd_supported
 from .training import TrainResult, TrainSettings, fit, gradients
 
@@ -89,6 +90,34 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
         formula = formula[1:] if formula.startswith("=") else formula
         return formula[:-1] if formula.endswith("}") else formula
 
+    def add_table(self, first_row: int, first_col: int, last_row: int, last_col: int, options: dict) -> int:
+        """An Excel Table in ``constant_memory`` mode, added when its header row is written.
+
+        XlsxWriter refuses tables in that mode for two reasons that do not apply here: a
+        table writes its header cells, which must come in row order (:class:`RowWriter` adds
+        the table when its header row is reached), and it records every cell of its range to
+        refuse overlapping tables (rows x columns entries; titanic-lab's tables never overlap).
+        """
+        streaming, cells = self.constant_memory, self.table_cells
+        if streaming and first_row > self.previous_row:
+            self._write_single_row(first_row)  # out with the row above, as any write to first_row would
+        self.constant_memory, self.table_cells = 0, _Forgetful()
+        try:
+            result = super().add_table(first_row, first_col, last_row, last_col, options)
+        finally:
+            self.constant_memory, self.table_cells = streaming, cells
+        # With the mode off, the headers went in as shared strings: write them again in line.
+        for j, column in enumerate(options["columns"]):
+            self.write_string(first_row, first_col + j, column["header"])
+        return result
+
+
+class _Forgetful(dict):
+    """A dict that keeps nothing: stands in for XlsxWriter's record of table cells."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
 
 @dataclass
 class _Table:
@@ -112,10 +141,11 @@ class _Table:
 class _Writer:
     def __init__(self, run: Run, path: Path) -> None:
         self.run = run
-        # Text from data must never become a formula or a link.
-        self.wb = xlsxwriter.Workbook(
-            str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-        )
+        # Text from data must never become a formula or a link. constant_memory streams each
+        # row to disk once written (RowWriter writes in row order), so memory does not grow with rows.
+        self.wb = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        })
         self.when = written_at()
         self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}", "created": self.when})
         add = self.wb.add_format
@@ -156,18 +186,30 @@ class _Writer:
     def formula(ws, row: int, col: int, formula: str, value: float, fmt=None) -> None:
         ws.write_formula(row, col, "=" + formula, fmt, float(value))
 
-    def array(self, ws, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
+    def array(self, ws: RowWriter, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
         """One array formula over a block, each cell carrying its cached value."""
-        values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)
+        values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)  # (block rows, block columns)
         last_row, last_col = row + values.shape[0] - 1, col + values.shape[1] - 1
-        ws.write_array_formula(row, col, last_row, last_col, "{=" + formula + "}", fmt, float(values[0, 0]))
-        for i in range(values.shape[0]):
+
+        def rule(w, r: int, i: int) -> None:
             for j in range(values.shape[1]):
-                if i or j:
-                    ws.write_number(row + i, col + j, float(values[i, j]), fmt)
+                if i == 0 and j == 0:
+                    w.write_array_formula(row, col, last_row, last_col, "{=" + formula + "}", fmt, float(values[0, 0]))
+                else:
+                    w.write_number(r, col + j, float(values[i, j]), fmt)
+
+        ws.column(row, values.shape[0], rule)
+
+    def column_values(self, ws: RowWriter, first_row: int, col: int, values: np.ndarray, fmt=None) -> None:
+        """A column of values from ``first_row`` down: numbers, text, or blanks where missing."""
+        ws.column(first_row, len(values), lambda w, r, i: self.value(w, r, col, values[i], fmt))
+
+    def column_formulas(self, ws: RowWriter, col: int, build: Callable[[int], str], values: np.ndarray, fmt=None) -> None:
+        """A data column of formulas, ``build(row)`` in each row, each with its cached value."""
+        ws.column(FIRST_ROW, len(values), lambda w, r, i: self.formula(w, r, col, build(r), values[i], fmt))
 
     # ---- the data table ----------------------------------------------------------------
-    def data_table(self, ws, table_name: str) -> _Table:
+    def data_table(self, ws: RowWriter, table_name: str) -> _Table:
         run, pre = self.run, self.run.preprocessor
         features = list(pre.feature_names_out_)
         passthrough = {f.column for f in pre.preset_.features if _is_passthrough(f)}
@@ -183,30 +225,22 @@ class _Writer:
         self.text(ws, 0, 0, "Data", self.bold)
         # Raw values, as read (blank where missing).
         for name in raw + [c for c in features if c in passthrough]:
-            col = table.col[name]
-            for i, v in enumerate(run.frame[name].tolist()):
-                self.value(ws, FIRST_ROW + i, col, v)
+            self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
         fills = self._fill_cells(ws, table)
         scales = self._scale_cells(ws, table)
-        values = run.features
         for feat in pre.preset_.features:
             if _is_passthrough(feat):
                 continue
             if feat.kind == "ones":
-                for i in range(n):
-                    ws.write_number(FIRST_ROW + i, table.col[feat.output_name], 1)
+                self.column_values(ws, FIRST_ROW, table.col[feat.output_name], np.ones(n))
                 continue
+            fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
+            ref = fx.filled(fx.this_row(table_name, feat.column), fill)
             for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), table_name):
-                col = table.col[out_name]
                 offset_ref, divisor_ref = scales.get(out_name, (None, None))
-                column_values = values[out_name].to_numpy()
-                for i in range(n):
-                    fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
-                    ref = fx.filled(fx.this_row(table_name, feat.column), fill)
-                    expr = build(ref)
-                    if divisor_ref is not None:
-                        expr = fx.scaled(expr, offset_ref, divisor_ref)
-                    self.formula(ws, FIRST_ROW + i, col, expr, column_values[i], self.num)
+                expr = build(ref) if divisor_ref is None else fx.scaled(build(ref), offset_ref, divisor_ref)
+                # Structured references name "this row": one formula text serves every row.
+                self.column_formulas(ws, table.col[out_name], lambda r, expr=expr: expr, run.features[out_name].to_numpy(), self.num)
         ws.freeze_panes(FIRST_ROW, 0)
         ws.set_column(0, len(table.columns) - 1, 9)
         return table
@@ -280,89 +314,97 @@ class _Writer:
             else:
                 self.chain_sheet(sheet_name(spec.kind, spec), result)
 
-    def _new_sheet(self, name: str, note: str):
-        ws = self.wb.add_worksheet(name, worksheet_class=_Worksheet)
+    @contextlib.contextmanager
+    def _sheet(self, name: str, note: str) -> Iterator[RowWriter]:
+        """A new sheet whose cells are gathered in the ``with`` block, then written row by row."""
+        ws = RowWriter(self.wb.add_worksheet(name, worksheet_class=_Worksheet))
         self.sheets.append((name, note))
-        self.tables[name] = self.data_table(ws, f"Data_{name.replace('-', '_')}")
-        return ws, self.tables[name]
+        yield ws
+        ws.write()
+
+    @contextlib.contextmanager
+    def _model_sheet(self, name: str, note: str) -> Iterator[tuple[RowWriter, _Table]]:
+        """A new model sheet, its data table written; the model's cells go in the ``with`` block."""
+        with self._sheet(name, note) as ws:
+            self.tables[name] = self.data_table(ws, f"Data_{name.replace('-', '_')}")
+            yield ws, self.tables[name]
 
     def linear_sheet(self, name: str, result: TrainResult) -> None:
         """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
-        ws, table = self._new_sheet(name, SHEET_NOTES[result.spec.kind])
-        p0 = len(table.columns) + 1
-        (params_ref,), headers = self._param_rows(ws, table, p0, result.params["w"].to(self.dtype)[:, None])
-        span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
+        with self._model_sheet(name, SHEET_NOTES[result.spec.kind]) as (ws, table):
+            p0 = len(table.columns) + 1
+            (params_ref,), headers = self._param_rows(ws, table, p0, result.params["w"].to(self.dtype)[:, None])
+            formula = fx.sumproduct(fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1]), params_ref)
 
-        def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
-            for i in range(table.n_rows):
-                self.formula(ws, FIRST_ROW + i, col, fx.sumproduct(span, params_ref), values[i, 0], self.num)
+            def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
+                self.column_formulas(ws, col, lambda r: formula, values[:, 0], self.num)
 
-        pred_col = self._model_blocks(ws, table, result, p0 + len(headers) + 1, layer, {})
-        # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
-        self._loss_and_checks(ws, table, result, pred_col, (6, p0 + len(headers) - 2))
+            pred_col = self._model_blocks(ws, table, result, p0 + len(headers) + 1, layer, {})
+            # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
+            self._loss_and_checks(ws, table, result, pred_col, (6, p0 + len(headers) - 2))
 
     def units_sheet(self, name: str, result: TrainResult, as_mmult: bool) -> None:
         """The lesson's two-ReLU net: ``nnet`` (a params row per unit, SUMPRODUCT per cell) or
         ``mmult`` (a 10 x K params block, one MMULT array formula for every Lin cell)."""
-        ws, table = self._new_sheet(name, SHEET_NOTES["mmult" if as_mmult else "nnet"])
-        p0 = len(table.columns) + 1
-        W = result.params["W"].to(self.dtype)  # (n_features, K)
-        k = W.shape[1]
-        if as_mmult:
-            self.text(ws, 0, p0, "Params", self.bold)
-            block = self._param_block(ws, HEADER_ROW, p0, W, table.feature_names, [f"Param{u + 1}" for u in range(k)])
-            bn_row, m0 = FIRST_ROW + len(table.feature_names) + 1, p0 + k + 2
-        else:
-            unit_params, headers = self._param_rows(ws, table, p0, W)
-            bn_row, m0 = FIRST_ROW + k + 1, p0 + len(headers) + 1
-        bn = self._bn_rows(ws, bn_row, p0, 1, result) if result.spec.batchnorm else {}
-        span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
-
-        def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
+        with self._model_sheet(name, SHEET_NOTES["mmult" if as_mmult else "nnet"]) as (ws, table):
+            p0 = len(table.columns) + 1
+            W = result.params["W"].to(self.dtype)  # (n_features, K)
+            k = W.shape[1]
             if as_mmult:
-                self.array(ws, FIRST_ROW, col, fx.mmult(source, block), values, self.num)
-                return
-            for i in range(table.n_rows):
-                for u in range(k):
-                    self.formula(ws, FIRST_ROW + i, col + u, fx.sumproduct(span, unit_params[u]), values[i, u], self.num)
+                self.text(ws, 0, p0, "Params", self.bold)
+                block = self._param_block(ws, HEADER_ROW, p0, W, table.feature_names, [f"Param{u + 1}" for u in range(k)])
+                bn_row, m0 = FIRST_ROW + len(table.feature_names) + 1, p0 + k + 2
+            else:
+                unit_params, headers = self._param_rows(ws, table, p0, W)
+                bn_row, m0 = FIRST_ROW + k + 1, p0 + len(headers) + 1
+            bn = self._bn_rows(ws, bn_row, p0, 1, result) if result.spec.batchnorm else {}
+            span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
 
-        pred_col = self._model_blocks(ws, table, result, m0, layer, bn)
-        self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
+            def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
+                if as_mmult:
+                    self.array(ws, FIRST_ROW, col, fx.mmult(source, block), values, self.num)
+                    return
+                for u in range(k):
+                    formula = fx.sumproduct(span, unit_params[u])
+                    self.column_formulas(ws, col + u, lambda r, formula=formula: formula, values[:, u], self.num)
+
+            pred_col = self._model_blocks(ws, table, result, m0, layer, bn)
+            self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
 
     def chain_sheet(self, name: str, result: TrainResult) -> None:
         """``hidden`` and ``deep``: one MMULT array formula per layer, activations between."""
         spec = result.spec
-        ws, table = self._new_sheet(name, SHEET_NOTES[spec.kind])
-        p0 = len(table.columns) + 1
-        chain = [(w.to(self.dtype), None if c is None else float(c)) for w, c in layers(spec, result.params)]
-        self.text(ws, 0, p0, "Params", self.bold)
-        # Parameter blocks stacked down the params column: W{i} with its inputs as row labels,
-        # then c{i}, then batch norm's rows.
-        refs, bn, row, inputs = [], {}, HEADER_ROW, table.feature_names
-        act = ACTIVATION_HEADERS[spec.activation]
-        for i, (w, c) in enumerate(chain, start=1):
-            block = self._param_block(ws, row, p0, w, inputs, [f"Unit{u + 1}" for u in range(w.shape[1])], corner=f"W{i}")
-            row += w.shape[0] + 1
-            const_ref = None
-            if c is not None:
-                self.text(ws, row, p0, f"c{i}", self.bold)
-                ws.write_number(row, p0 + 1, c, self.param)
-                const_ref = fx.cell(row, p0 + 1, absolute=True)
+        with self._model_sheet(name, SHEET_NOTES[spec.kind]) as (ws, table):
+            p0 = len(table.columns) + 1
+            chain = [(w.to(self.dtype), None if c is None else float(c)) for w, c in layers(spec, result.params)]
+            self.text(ws, 0, p0, "Params", self.bold)
+            # Parameter blocks stacked down the params column: W{i} with its inputs as row labels,
+            # then c{i}, then batch norm's rows.
+            refs, bn, row, inputs = [], {}, HEADER_ROW, table.feature_names
+            act = ACTIVATION_HEADERS[spec.activation]
+            for i, (w, c) in enumerate(chain, start=1):
+                block = self._param_block(ws, row, p0, w, inputs, [f"Unit{u + 1}" for u in range(w.shape[1])], corner=f"W{i}")
+                row += w.shape[0] + 1
+                const_ref = None
+                if c is not None:
+                    self.text(ws, row, p0, f"c{i}", self.bold)
+                    ws.write_number(row, p0 + 1, c, self.param)
+                    const_ref = fx.cell(row, p0 + 1, absolute=True)
+                    row += 1
+                if spec.batchnorm and i <= len(spec.sizes):
+                    bn.update(self._bn_rows(ws, row, p0, i, result))
+                    row += 4
+                refs.append((block, const_ref))
                 row += 1
-            if spec.batchnorm and i <= len(spec.sizes):
-                bn.update(self._bn_rows(ws, row, p0, i, result))
-                row += 4
-            refs.append((block, const_ref))
-            row += 1
-            inputs = [f"{act}{i}_{u + 1}" for u in range(w.shape[1])]
+                inputs = [f"{act}{i}_{u + 1}" for u in range(w.shape[1])]
 
-        def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
-            block, const_ref = refs[index]
-            formula = fx.mmult(source, block) + (f"+{const_ref}" if const_ref else "")
-            self.array(ws, FIRST_ROW, col, formula, values, self.num)
+            def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
+                block, const_ref = refs[index]
+                formula = fx.mmult(source, block) + (f"+{const_ref}" if const_ref else "")
+                self.array(ws, FIRST_ROW, col, formula, values, self.num)
 
-        pred_col = self._model_blocks(ws, table, result, p0 + max(w.shape[1] for w, _ in chain) + 2, layer, bn)
-        self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
+            pred_col = self._model_blocks(ws, table, result, p0 + max(w.shape[1] for w, _ in chain) + 2, layer, bn)
+            self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
 
     def _model_blocks(self, ws, table: _Table, result: TrainResult, m0: int, layer, bn: dict) -> int:
         """Write the model's columns from ``m0``, block by block; return the Preds column.
@@ -384,19 +426,9 @@ class _Writer:
                 layer(n_layers, col, values, source)
                 n_layers += 1
             else:
-                for i in range(table.n_rows):
-                    r = FIRST_ROW + i
-                    for u in range(width):
-                        x = fx.cell(r, prev + u)
-                        if role == "batchnorm":
-                            formula = fx.batchnorm(x, *bn[(layer_number, u)])
-                        elif role == "activation":
-                            formula = fx.activation(spec.activation, x)
-                        elif spec.kind == "nnet":  # Preds: the units' sum
-                            formula = "+".join(fx.cell(r, prev + j) for j in range(prev_width))
-                        else:  # Preds: the sigmoid of the output
-                            formula = fx.sigmoid(x)
-                        self.formula(ws, r, col + u, formula, values[i, u], self.num)
+                for u in range(width):
+                    build = _elementwise_formula(spec, role, bn.get((layer_number, u)), prev, prev_width, u)
+                    self.column_formulas(ws, col + u, build, values[:, u], self.num)
                 if role == "activation":
                     source = fx.area(FIRST_ROW, col, table.last_row, col + width - 1)
             prev, prev_width = col, width
@@ -443,23 +475,20 @@ class _Writer:
 
     def _loss_and_checks(self, ws, table: _Table, result: TrainResult, pred_col: int, total_at: tuple[int, int]) -> None:
         """Loss column, total loss, torch's prediction, the largest difference, the split."""
-        n, kind = table.n_rows, result.settings.loss
+        kind = result.settings.loss
         loss_col, torch_col = pred_col + 1, pred_col + 2
         preds = forward(result.spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X)  # (n_rows,)
         per_row = _per_row_loss(kind, preds, self.y).numpy()
         self.text(ws, HEADER_ROW, loss_col, "Loss", self.header)
         target = fx.this_row(table.name, "Survived")
-        for i in range(n):
-            r = FIRST_ROW + i
-            self.formula(ws, r, loss_col, fx.loss(kind, fx.cell(r, pred_col), target), per_row[i], self.num)
+        self.column_formulas(ws, loss_col, lambda r: fx.loss(kind, fx.cell(r, pred_col), target), per_row, self.num)
         loss_area = fx.area(FIRST_ROW, loss_col, table.last_row, loss_col)
         label_row, label_col = total_at
         self.text(ws, label_row, label_col, "Total loss:", self.bold)
         self.formula(ws, label_row, label_col + 1, fx.average(loss_area), float(per_row.mean()), self.num)
         # Torch's prediction, as a plain value, and the largest difference from the formulas'.
         self.text(ws, HEADER_ROW, torch_col, "torch", self.header)
-        for i, v in enumerate(preds.tolist()):
-            ws.write_number(FIRST_ROW + i, torch_col, v, self.torch)
+        self.column_values(ws, FIRST_ROW, torch_col, preds.numpy(), self.torch)
         self.text(ws, 0, torch_col, "Max |Preds-torch|:", self.bold)
         pred_area = fx.area(FIRST_ROW, pred_col, table.last_row, pred_col)
         torch_area = fx.area(FIRST_ROW, torch_col, table.last_row, torch_col)
@@ -470,8 +499,7 @@ class _Writer:
 
     def _split_cells(self, ws, table: _Table, col: int, loss_area: str, per_row: np.ndarray) -> None:
         self.text(ws, HEADER_ROW, col, "Valid", self.header)
-        for i, v in enumerate(self.valid.tolist()):
-            ws.write_number(FIRST_ROW + i, col, v)
+        self.column_values(ws, FIRST_ROW, col, self.valid)
         valid_area = fx.area(FIRST_ROW, col, table.last_row, col)
         for row, (label, flag) in enumerate((("Train loss:", 0), ("Valid loss:", 1))):
             self.text(ws, row, col + 1, label, self.bold)
@@ -489,31 +517,30 @@ class _Writer:
         rate. Torch's own run from the same start stands beside it. Returns the README lines.
         """
         config = self.run.config
-        ws = self.wb.add_worksheet(GD_SHEET, worksheet_class=_Worksheet)
-        self.sheets.append((GD_SHEET, "Gradient descent written in formulas: change the learning rate (B2) or the starting "
-                                      "parameters (row 0) and watch the spreadsheet train."))
-        self.text(ws, 0, 0, "Gradient descent in formulas", self.title)
-        self.text(ws, 1, 0, "Learning rate:", self.bold)
-        ws.write_number(1, 1, config.gd_lr, self.constant)
-        self.text(ws, 1, 3, f"Each row: the loss and gradient (MSE, every row of the model sheet) at that row's params; "
-                            f"the next row's params are params - B2 * gradient. {config.gd_epochs} epochs.")
-        lr_ref = fx.cell(1, 1, absolute=True)
-        row, chart = 3, self.wb.add_chart({"type": "scatter", "subtype": "straight"})
-        words = []
-        for name, result in self.run.results.items():
-            if not gd_supported(result.spec):
-                continue
-            sheet = sheet_name(result.spec.kind, result.spec)
-            loss_col, last = self._gd_section(ws, row, sheet, result, lr_ref)
-            chart.add_series({"name": f"{name} loss", "categories": [GD_SHEET, row + 2, 0, last, 0],
-                              "values": [GD_SHEET, row + 2, loss_col, last, loss_col]})
-            words.append(GD_WORDS[result.spec.kind])
-            row = last + 3
-        chart.set_title({"name": "Loss per epoch (recalculated by the spreadsheet)"})
-        chart.set_x_axis({"name": "epoch"})
-        chart.set_y_axis({"name": "MSE"})
-        ws.insert_chart(row, 0, chart)
-        ws.freeze_panes(0, 3)
+        with self._sheet(GD_SHEET, "Gradient descent written in formulas: change the learning rate (B2) or the starting "
+                                   "parameters (row 0) and watch the spreadsheet train.") as ws:
+            self.text(ws, 0, 0, "Gradient descent in formulas", self.title)
+            self.text(ws, 1, 0, "Learning rate:", self.bold)
+            ws.write_number(1, 1, config.gd_lr, self.constant)
+            self.text(ws, 1, 3, f"Each row: the loss and gradient (MSE, every row of the model sheet) at that row's params; "
+                                f"the next row's params are params - B2 * gradient. {config.gd_epochs} epochs.")
+            lr_ref = fx.cell(1, 1, absolute=True)
+            row, chart = 3, self.wb.add_chart({"type": "scatter", "subtype": "straight"})
+            words = []
+            for name, result in self.run.results.items():
+                if not gd_supported(result.spec):
+                    continue
+                sheet = sheet_name(result.spec.kind, result.spec)
+                loss_col, last = self._gd_section(ws, row, sheet, result, lr_ref)
+                chart.add_series({"name": f"{name} loss", "categories": [GD_SHEET, row + 2, 0, last, 0],
+                                  "values": [GD_SHEET, row + 2, loss_col, last, loss_col]})
+                words.append(GD_WORDS[result.spec.kind])
+                row = last + 3
+            chart.set_title({"name": "Loss per epoch (recalculated by the spreadsheet)"})
+            chart.set_x_axis({"name": "epoch"})
+            chart.set_y_axis({"name": "MSE"})
+            ws.insert_chart(row, 0, chart)
+            ws.freeze_panes(0, 3)
         return words
 
     def _gd_section(self, ws, top: int, sheet: str, result: TrainResult, lr_ref: str) -> tuple[int, int]:
@@ -571,40 +598,37 @@ class _Writer:
     # ---- README, history, all_rows -----------------------------------------------------
     def history_sheet(self) -> list[tuple[str, int, int]]:
         """Per-epoch losses; returns (series name, column, epochs) for the chart."""
-        ws = self.wb.add_worksheet("history")
-        self.sheets.append(("history", "Training and validation loss, validation accuracy, per epoch and model."))
-        self.text(ws, 0, 0, "epoch", self.header)
-        longest = max(r.settings.epochs for r in self.run.results.values())
-        for e in range(longest):
-            ws.write_number(1 + e, 0, e + 1)
-        series, col = [], 1
-        for name, result in self.run.results.items():
-            for key in ("train_loss", "valid_loss", "valid_accuracy"):
-                if result.history and result.history[0][key] is None:
-                    continue
-                self.text(ws, 0, col, f"{name} {key}", self.header)
-                for e, h in enumerate(result.history):
-                    ws.write_number(1 + e, col, h[key])
-                if key != "valid_accuracy" and result.history:
-                    series.append((f"{name} {key.replace('_', ' ')}", col, len(result.history)))
-                col += 1
-        ws.freeze_panes(1, 1)
-        ws.set_column(1, col, 16)
+        with self._sheet("history", "Training and validation loss, validation accuracy, per epoch and model.") as ws:
+            self.text(ws, 0, 0, "epoch", self.header)
+            longest = max(r.settings.epochs for r in self.run.results.values())
+            for e in range(longest):
+                ws.write_number(1 + e, 0, e + 1)
+            series, col = [], 1
+            for name, result in self.run.results.items():
+                for key in ("train_loss", "valid_loss", "valid_accuracy"):
+                    if result.history and result.history[0][key] is None:
+                        continue
+                    self.text(ws, 0, col, f"{name} {key}", self.header)
+                    for e, h in enumerate(result.history):
+                        ws.write_number(1 + e, col, h[key])
+                    if key != "valid_accuracy" and result.history:
+                        series.append((f"{name} {key.replace('_', ' ')}", col, len(result.history)))
+                    col += 1
+            ws.freeze_panes(1, 1)
+            ws.set_column(1, col, 16)
         return series
 
     def all_rows_sheet(self) -> None:
-        ws = self.wb.add_worksheet("all_rows")
-        self.sheets.append(("all_rows", "Every row of the data file, as read (the lesson's raw data sheet)."))
         source = self.run.source
         columns = [c for c in ALL_ROWS_ORDER if c in source.columns]
-        for j, c in enumerate(columns):
-            self.text(ws, 0, j, c, self.header)
-            for i, v in enumerate(source[c].tolist()):
-                self.value(ws, 1 + i, j, v)
-        ws.autofilter(0, 0, len(source), len(columns) - 1)
-        ws.freeze_panes(1, 0)
+        with self._sheet("all_rows", "Every row of the data file, as read (the lesson's raw data sheet).") as ws:
+            for j, c in enumerate(columns):
+                self.text(ws, 0, j, c, self.header)
+                self.column_values(ws, 1, j, source[c].to_numpy())
+            ws.autofilter(0, 0, len(source), len(columns) - 1)
+            ws.freeze_panes(1, 0)
 
-    def readme_sheet(self, ws, series: list[tuple[str, int, int]], gd_words: list[str]) -> None:
+    def readme_sheet(self, ws: RowWriter, series: list[tuple[str, int, int]], gd_words: list[str]) -> None:
         run, config = self.run, self.run.config
         self.text(ws, 0, 0, "titanic-lab run", self.title)
         self.text(ws, 1, 0, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
@@ -670,6 +694,19 @@ class _Writer:
         ws.set_column(1, 1, 40)
         ws.set_column(2, len(headers) - 2, 12)
         ws.set_column(len(headers) - 1, len(headers) - 1, 60)
+
+
+def _elementwise_formula(spec: ModelSpec, role: str, bn_cells: tuple[str, ...] | None, prev: int, prev_width: int,
+                         u: int) -> Callable[[int], str]:
+    """Row -> formula of unit ``u`` of a block computed cell by cell from the block before it
+    (at column ``prev``, ``prev_width`` wide): batch norm, an activation, or Preds."""
+    if role == "batchnorm":
+        return lambda r: fx.batchnorm(fx.cell(r, prev + u), *bn_cells)
+    if role == "activation":
+        return lambda r: fx.activation(spec.activation, fx.cell(r, prev + u))
+    if spec.kind == "nnet":  # Preds: the units' sum
+        return lambda r: "+".join(fx.cell(r, prev + j) for j in range(prev_width))
+    return lambda r: fx.sigmoid(fx.cell(r, prev + u))  # Preds: the sigmoid of the output
 
 
 def _training_only(result: TrainResult) -> str:
@@ -768,13 +805,14 @@ def write_workbook(run: Run, path: str | Path) -> Path:
     path = Path(path)
     with atomic_output(path) as tmp:
         writer = _Writer(run, tmp)
-        readme = writer.wb.add_worksheet("README")
+        readme = RowWriter(writer.wb.add_worksheet("README"))  # first in the workbook, written last
         writer.sheets.append(("README", "This sheet."))
         writer.model_sheets()
         gd_words = writer.gd_sheet() if run.config.gd_sheet else []
         series = writer.history_sheet()
         writer.all_rows_sheet()
         writer.readme_sheet(readme, series, gd_words)
+        readme.write()
         readme.activate()
         writer.wb.close()
     return path
