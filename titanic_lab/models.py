@@ -263,9 +263,9 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
         return out
 
     if spec.kind in ("linear", "sigmoid"):
-        out = keep("Linear", X @ params["w"].unsqueeze(-1))  # (..., n_rows, 1)
+        out = keep("Linear", _matmul(X, params["w"].unsqueeze(-1)))  # (..., n_rows, 1)
     elif spec.kind == "nnet":
-        units = hidden(X @ params["W"], 1, ("Lin", "BN", act))  # (..., n_rows, K)
+        units = hidden(_matmul(X, params["W"]), 1, ("Lin", "BN", act))  # (..., n_rows, K)
         # The units' sum as a product with a column of ones: torch's sum over a last dimension
         # this narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py).
         out = keep("Preds", units @ torch.ones(units.shape[-1], 1, dtype=units.dtype))
@@ -273,13 +273,27 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
         n_hidden = len(spec.sizes)
         out = X
         for i, (weight, const) in enumerate(layers(spec, params), start=1):
-            out = out @ weight + (0 if const is None else const[..., None, None])
+            out = _matmul(out, weight) + (0 if const is None else const[..., None, None])
             if i <= n_hidden:
                 out = hidden(out, i, (f"L{i}_", f"BN{i}_", f"{act}{i}_"))
         keep("Out", out)
     if spec.has_sigmoid:
         out = keep("Preds", torch.sigmoid(out))
     return out.squeeze(-1)
+
+
+def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``X @ W`` for rows X (n_rows, n_in) and weights W (n_in, n_out) or (n_restarts, n_in, n_out).
+
+    With restarts, torch would broadcast X into a batched product; one 2-D product with the
+    restarts' weights side by side, (n_in, n_restarts * n_out), is 2-3x faster (16 restarts,
+    from 836 to 1,000,000 rows). Returns (..., n_rows, n_out).
+    """
+    if X.dim() != 2 or W.dim() != 3:
+        return X @ W
+    n_restarts, n_in, n_out = W.shape
+    side_by_side = W.transpose(0, 1).reshape(n_in, n_restarts * n_out)  # (n_in, n_restarts * n_out)
+    return (X @ side_by_side).reshape(X.shape[0], n_restarts, n_out).transpose(0, 1)
 
 
 def _batchnorm(pre: torch.Tensor, params: Params, i: int, train: bool) -> torch.Tensor:

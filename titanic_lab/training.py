@@ -100,11 +100,15 @@ def default_settings(spec: ModelSpec) -> TrainSettings:
     The spreadsheet models use squared error and Adam; the nnet trains 16 seeded restarts
     side by side because plain descent from one random start often stalls near 0.1439. The
     notebook's models use its own recipe (MAE, plain SGD, 30 epochs, its learning rates).
+
+    Linear reaches the least-squares optimum to about 1e-13 in 1000 epochs at lr 0.1 (3000 at
+    lr 0.01 did no better); the nnet's 500 epochs at lr 0.03 end at or below where 2000 at
+    lr 0.01 did on the lesson's, the bundled and the extended data, in a quarter of the time.
     """
     if spec.kind == "linear":
-        return TrainSettings(epochs=3000, lr=0.01, optimizer="adam", loss="mse")
+        return TrainSettings(epochs=1000, lr=0.1, optimizer="adam", loss="mse")
     if spec.kind == "nnet":
-        return TrainSettings(epochs=2000, lr=0.01, optimizer="adam", loss="mse", restarts=16)
+        return TrainSettings(epochs=500, lr=0.03, optimizer="adam", loss="mse", restarts=16)
     notebook_lr = {"sigmoid": 100.0, "hidden": 20.0, "deep": 4.0}[spec.kind]
     return TrainSettings(epochs=30, lr=notebook_lr, optimizer="sgd", loss="mae")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import bisect
 import math
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .formulas import cell, col_letter
-from .reading import formula_cells, sheet_values, value_at
+from .reading import formula_cells, sheet_parts, sheet_values, value_at
 from .recalc import recalculate
 
 @dataclass
@@ -70,13 +71,16 @@ def relative_diff(cached: object, fresh: object) -> float:
     return abs(float(fresh) - float(cached)) / max(1.0, abs(float(cached)))
 
 
-def compare_cached(path: Path, recalculated: Path, tol: float, formulas: dict | None = None) -> VerifyReport:
+def compare_cached(path: Path, recalculated: Path, tol: float, formulas: dict | None = None,
+                   cached_values: dict | None = None) -> VerifyReport:
     """Compare the cached values of ``path``'s formula cells with those of ``recalculated``.
 
-    ``formulas`` is ``formula_cells(path)`` when the caller has it already.
+    ``formulas`` and ``cached_values`` are ``formula_cells(path)`` and ``sheet_values(path)``
+    when the caller has them already.
     """
     formulas = formula_cells(path) if formulas is None else formulas
-    cached_values, fresh_values = sheet_values(path), sheet_values(recalculated)
+    cached_values = sheet_values(path) if cached_values is None else cached_values
+    fresh_values = sheet_values(recalculated)
     columns: list[ColumnCheck] = []
     for sheet, cells in formulas.items():
         if not cells:
@@ -151,7 +155,9 @@ def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    formulas = formula_cells(path)  # before LibreOffice starts: fails fast on a file that is not a workbook
-    with tempfile.TemporaryDirectory(prefix="titanic-lab-verify-") as tmp:
-        recalculated = recalculate(path, Path(tmp))
-        return compare_cached(path, recalculated, tol, formulas)
+    sheet_parts(path)  # before LibreOffice starts: fails fast on a file that is not a workbook
+    with tempfile.TemporaryDirectory(prefix="titanic-lab-verify-") as tmp, ThreadPoolExecutor(max_workers=1) as pool:
+        # LibreOffice recalculates in its own process while this one reads the original file.
+        pending = pool.submit(recalculate, path, Path(tmp))
+        formulas, cached_values = formula_cells(path), sheet_values(path)
+        return compare_cached(path, pending.result(), tol, formulas, cached_values)
