@@ -124,8 +124,30 @@ def test_select_complete_rows_is_explicit(bundled):
     assert len(TitanicPreprocessor().fit_transform(bundled)) == 1309  # the transformer never drops rows
 
 
-def test_import_does_not_load_torch_typer_or_openpyxl():
-    code = "import sys, titanic_lab.preprocessing; print(sorted(m for m in ('torch', 'typer', 'openpyxl', 'xlsxwriter') if m in sys.modules))"
+def test_sklearn_estimator_api_without_inheriting(bundled):
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import check_is_fitted
+
+    pre = TitanicPreprocessor()
+    assert get_tags(pre).requires_fit and get_tags(pre).input_tags.string
+    with pytest.raises(SklearnNotFittedError):
+        check_is_fitted(pre)
+    check_is_fitted(pre.fit(bundled))
+    with pytest.raises(ValueError, match="no parameter 'scale'"):
+        pre.set_params(scale="max")
+    assert pre.set_params(preset="notebook").get_params() == {"preset": "notebook"}
+    assert repr(pre) == "TitanicPreprocessor(preset='notebook')" and repr(TitanicPreprocessor()) == "TitanicPreprocessor()"
+    pipe = Pipeline([("pre", TitanicPreprocessor()), ("clf", LogisticRegression(max_iter=1000))]).set_output(transform="pandas")
+    search = GridSearchCV(pipe, {"pre__preset": ["spreadsheet", "extended"]}, cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    search.fit(bundled, bundled["Survived"])
+    assert search.best_params_ == {"pre__preset": "extended"} and search.best_score_ > 0.75
+
+
+def test_import_does_not_load_sklearn_torch_typer_or_openpyxl():
+    code = ("import sys, titanic_lab.preprocessing; "
+            "print(sorted(m for m in ('sklearn', 'scipy', 'torch', 'typer', 'openpyxl', 'xlsxwriter') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

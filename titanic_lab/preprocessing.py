@@ -5,8 +5,10 @@ or more named float columns (fill missing -> transform -> scale). :class:`Titani
 is a scikit-learn transformer that learns everything it needs (fill values, category levels,
 maxima) in ``fit`` and reuses it in ``transform``.
 
-Importing this module does not import torch, typer or any workbook writer, so a Kaggle
-notebook can use it on its own::
+Importing this module imports neither scikit-learn (about a second: it loads scipy.stats, which
+every ``titanic-lab`` command would pay) nor torch, typer or any workbook writer; the
+transformer implements scikit-learn's estimator API itself. A Kaggle notebook can use it on
+its own::
 
     from titanic_lab.preprocessing import TitanicPreprocessor
     X = TitanicPreprocessor(preset="notebook").fit_transform(train_df)
@@ -21,8 +23,6 @@ from typing import Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from .errors import OptionError, TitanicLabError
 
@@ -35,8 +35,8 @@ ScaleMethod = Literal["max", "zscore"]
 SATURATION = 1e300
 
 
-class NotFittedError(TitanicLabError, SklearnNotFittedError):
-    """``transform`` was called before ``fit``."""
+class NotFittedError(TitanicLabError, ValueError, AttributeError):
+    """``transform`` was called before ``fit`` (the bases of scikit-learn's own NotFittedError)."""
 
 
 class UnseenCategoryWarning(UserWarning):
@@ -271,8 +271,13 @@ def select_complete_rows(df: pd.DataFrame, preset: str | Preset = "spreadsheet")
     return df.dropna(subset=columns) if columns else df
 
 
-class TitanicPreprocessor(TransformerMixin, BaseEstimator):
+class TitanicPreprocessor:
     """Turn raw Titanic rows into a float design matrix with named columns.
+
+    A scikit-learn transformer: it works in ``Pipeline`` and ``ColumnTransformer``, with
+    ``clone`` and ``GridSearchCV`` (``get_params``/``set_params``), ``check_is_fitted`` and
+    ``set_output``, and always returns a DataFrame. It does not inherit from scikit-learn's
+    base classes so that importing it does not import scikit-learn.
 
     Parameters
     ----------
@@ -307,6 +312,47 @@ class TitanicPreprocessor(TransformerMixin, BaseEstimator):
 
     def __init__(self, preset: str | Preset = "spreadsheet") -> None:
         self.preset = preset
+
+    # ---- scikit-learn's estimator API ----------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments (scikit-learn's ``clone`` and grid search read them)."""
+        return {"preset": self.preset}
+
+    def set_params(self, **params: object) -> "TitanicPreprocessor":
+        """Set constructor arguments; an unknown name raises ``ValueError``."""
+        for name, value in params.items():
+            if name != "preset":
+                raise ValueError(f"TitanicPreprocessor has no parameter {name!r}; its only parameter is preset")
+            self.preset = value
+        return self
+
+    def set_output(self, *, transform: str | None = None) -> "TitanicPreprocessor":
+        """Accepted for scikit-learn's ``set_output``: the output is a DataFrame in every case."""
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(f"TitanicPreprocessor outputs pandas DataFrames; set_output(transform={transform!r}) is not supported")
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "preset_")
+
+    def __sklearn_tags__(self) -> object:
+        # Only scikit-learn calls this, so importing it here costs nothing more.
+        from sklearn.base import BaseEstimator, TransformerMixin
+
+        class _Transformer(TransformerMixin, BaseEstimator):
+            pass
+
+        tags = _Transformer().__sklearn_tags__()
+        tags.input_tags.string = tags.input_tags.allow_nan = True  # raw rows: text columns and blanks
+        tags.requires_fit = True
+        return tags
+
+    def __repr__(self) -> str:
+        return "TitanicPreprocessor()" if self.preset == "spreadsheet" else f"TitanicPreprocessor(preset={self.preset!r})"
+
+    def fit_transform(self, X: pd.DataFrame, y: object = None) -> pd.DataFrame:
+        """``fit(X).transform(X)``."""
+        return self.fit(X, y).transform(X)
 
     def fit(self, X: pd.DataFrame, y: object = None) -> "TitanicPreprocessor":
         """Learn fill values, category levels and scales from ``X``."""
