@@ -49,6 +49,18 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def paired_medians(fn, reference, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``fn`` and of ``reference``, run alternately so that both see the same
+    moments of a machine whose speed drifts."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for f, out in ((fn, times[0]), (reference, times[1])):
+            start = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def run_command(*args: str) -> None:
     subprocess.run(list(args), check=True, capture_output=True)
 
@@ -59,8 +71,7 @@ def python_command(code: str) -> None:
 
 def bench_help(repeats: int) -> Figure:
     exe = str(Path(sys.executable).with_name("titanic-lab"))
-    value = median_seconds(lambda: run_command(exe, "--help"), repeats)
-    floor = median_seconds(lambda: python_command("pass"), repeats)
+    value, floor = paired_medians(lambda: run_command(exe, "--help"), lambda: python_command("pass"), repeats)
     return Figure("titanic-lab --help", value, "s", 'python -c "pass"', floor, "<= 0.3 s", value <= 0.3)
 
 
@@ -68,15 +79,15 @@ def bench_train_end_to_end(repeats: int) -> Figure:
     """``titanic-lab train`` with no options: read, train both models, write the workbook."""
     exe = str(Path(sys.executable).with_name("titanic-lab"))
     with tempfile.TemporaryDirectory() as tmp:
-        value = median_seconds(lambda: run_command(exe, "train", "--out", str(Path(tmp) / "t.xlsx")), repeats)
-    floor = median_seconds(lambda: python_command("import torch, pandas"), repeats)
+        value, floor = paired_medians(lambda: run_command(exe, "train", "--out", str(Path(tmp) / "t.xlsx")),
+                                      lambda: python_command("import torch, pandas"), repeats)
     return Figure("titanic-lab train, no options, end to end", value, "s", "python -c \"import torch, pandas\"", floor,
                   "<= 1.5x", value <= 1.5 * floor)
 
 
 def bench_import_preprocessing(repeats: int) -> Figure:
-    value = median_seconds(lambda: python_command("import titanic_lab.preprocessing"), repeats)
-    ref = median_seconds(lambda: python_command("import pandas, sklearn.base"), repeats)
+    value, ref = paired_medians(lambda: python_command("import titanic_lab.preprocessing"),
+                                lambda: python_command("import pandas, sklearn.base"), repeats)
     return Figure("import titanic_lab.preprocessing", value, "s", "import pandas, sklearn.base", ref, "<= 1.2x", value <= 1.2 * ref)
 
 
@@ -121,8 +132,7 @@ def bench_verify(repeats: int) -> Figure | None:
     with tempfile.TemporaryDirectory() as tmp:
         book = Path(tmp) / "titanic.xlsx"
         run_command(exe, "train", "--out", str(book))
-        value = median_seconds(lambda: run_command(exe, "verify", str(book)), repeats)
-        ref = median_seconds(lambda: convert(book, Path(tmp) / "out"), repeats)
+        value, ref = paired_medians(lambda: run_command(exe, "verify", str(book)), lambda: convert(book, Path(tmp) / "out"), repeats)
     return Figure("titanic-lab verify, default workbook", value, "s", "one LibreOffice conversion", ref, "<= 1.3x", value <= 1.3 * ref)
 
 
@@ -170,10 +180,10 @@ def render(figures: list[Figure], data: Path, repeats: int) -> str:
         lines.append(f"| {f.name} | {f.value:.3f} {f.unit} | {ref} | {ratio} | {f.target} | {holds} |")
     scale = Path(__file__).with_name("scale.md")
     if scale.exists():
-        lines += ["", "## Training at scale", "",
-                  "From `python benchmarks/scale.py` (synthetic resampled and jittered Titanic rows, 20 epochs of full-batch "
-                  "SGD, median of the runs; the same model with `nn.Linear` + `torch.optim.SGD`, and a numpy loop with the "
-                  "analytic gradient, measured in the same run):", "", scale.read_text(encoding="utf-8").strip()]
+        lines += ["", "## At scale: training, export, memory", "",
+                  "From `python benchmarks/scale.py`. Training: synthetic resampled and jittered Titanic rows, 20 epochs of "
+                  "full-batch SGD, median of the runs; the same model with `nn.Linear` + `torch.optim.SGD`, and a numpy loop "
+                  "with the analytic gradient, measured in the same run:", "", scale.read_text(encoding="utf-8").strip()]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]
@@ -190,7 +200,7 @@ def main() -> int:
     data = KAGGLE_TRAIN if KAGGLE_TRAIN.exists() else bundled_path()
     figures = [bench_help(args.repeats), bench_import_preprocessing(args.repeats), bench_training(data, args.repeats),
                bench_train_end_to_end(args.repeats), bench_export(data, args.repeats)]
-    for extra in (bench_verify(max(1, args.repeats // 2)), bench_gd_recalc(max(1, args.repeats // 2))):
+    for extra in (bench_verify(args.repeats), bench_gd_recalc(max(1, args.repeats // 2))):
         if extra is not None:
             figures.append(extra)
     for f in figures:

@@ -127,13 +127,13 @@ def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
     alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
     column under its nearest header (``Lin1 (V)``).
     """
-    rows, address = headers.rows, cell(row, col)
+    rows = headers.rows
     for neighbour in (value_at(rows, row, col - 1) if col else "", value_at(rows, row - 1, col) if row else ""):
         if isinstance(neighbour, str) and neighbour.endswith(":"):
-            return (row, col), f"{address} {neighbour}"
+            return (row, col), f"{cell(row, col)} {neighbour}"
     header = headers.above(row, col)
     if header is None:
-        return (row, col), address
+        return (row, col), cell(row, col)
     return (header[0], col), f"{header[1]} ({col_letter(col)}{header[0] + 1})"
 
 
