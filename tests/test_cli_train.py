@@ -16,6 +16,21 @@ def test_help_lists_the_commands():
     assert "train" in result.stdout and "features" in result.stdout
 
 
+def test_help_imports_nothing_heavy():
+    """``titanic-lab --help`` stays instant: no torch, pandas, scikit-learn, rich or workbook writer."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['titanic-lab', '--help']\n"
+            "from titanic_lab.cli import app\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "heavy = ('torch', 'pandas', 'sklearn', 'rich', 'xlsxwriter', 'openpyxl')\n"
+            "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Usage: titanic-lab" in done.stdout
+    assert done.stderr.strip() == "[]"
+
+
 def test_train_json_summary(tmp_path):
     out = tmp_path / "run.json"
     result = runner.invoke(app, ["train", "-m", "linear", "-m", "nnet", "--epochs", "20", "--json", "--out", str(out)])

@@ -23,6 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help imports rich's markdown and syntax modules, a third of the
+    # time `titanic-lab --help` takes.
+    rich_markup_mode=None,
 )
 
 DEFAULT_OUT = Path("workbooks/titanic.xlsx")
