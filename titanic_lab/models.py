@@ -291,13 +291,14 @@ def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     restarts' weights side by side, (n_in, n_restarts * n_out), is 2-3x faster (16 restarts,
     from 836 to 1,000,000 rows). The weights are laid out column-major because the product's
     backward then computes ``grad.T @ X`` rather than ``X.T @ grad``, about 3x faster with a
-    million rows (benchmarks/scale.py). Returns (..., n_rows, n_out).
+    million rows (benchmarks/scale.py). The result is made contiguous: ReLU's backward on the
+    transposed view took 4x longer. Returns (..., n_rows, n_out).
     """
     if X.dim() != 2 or W.dim() != 3:
         return X @ W
     n_restarts, n_in, n_out = W.shape
     side_by_side = W.transpose(0, 1).reshape(n_in, n_restarts * n_out).T.contiguous().T  # (n_in, n_restarts * n_out)
-    return (X @ side_by_side).reshape(X.shape[0], n_restarts, n_out).transpose(0, 1)
+    return (X @ side_by_side).reshape(X.shape[0], n_restarts, n_out).transpose(0, 1).contiguous()
 
 
 def _batchnorm(pre: torch.Tensor, params: Params, i: int, train: bool) -> torch.Tensor:
