@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KAGGLE_TRAIN = ROOT.parent / "shared" / "data" / "kaggle" / "train.csv"
+EXE = str(Path(sys.executable).with_name("titanic-lab"))  # the console script beside this Python
 
 
 @dataclass
@@ -70,16 +71,14 @@ def python_command(code: str) -> None:
 
 
 def bench_help(repeats: int) -> Figure:
-    exe = str(Path(sys.executable).with_name("titanic-lab"))
-    value, floor = paired_medians(lambda: run_command(exe, "--help"), lambda: python_command("pass"), repeats)
+    value, floor = paired_medians(lambda: run_command(EXE, "--help"), lambda: python_command("pass"), repeats)
     return Figure("titanic-lab --help", value, "s", 'python -c "pass"', floor, "<= 0.3 s", value <= 0.3)
 
 
 def bench_train_end_to_end(repeats: int) -> Figure:
     """``titanic-lab train`` with no options: read, train both models, write the workbook."""
-    exe = str(Path(sys.executable).with_name("titanic-lab"))
     with tempfile.TemporaryDirectory() as tmp:
-        value, floor = paired_medians(lambda: run_command(exe, "train", "--out", str(Path(tmp) / "t.xlsx")),
+        value, floor = paired_medians(lambda: run_command(EXE, "train", "--out", str(Path(tmp) / "t.xlsx")),
                                       lambda: python_command("import torch, pandas"), repeats)
     return Figure("titanic-lab train, no options, end to end", value, "s", "python -c \"import torch, pandas\"", floor,
                   "<= 1.5x", value <= 1.5 * floor)
@@ -128,11 +127,10 @@ def bench_verify(repeats: int) -> Figure | None:
 
     if find_soffice() is None:
         return None
-    exe = str(Path(sys.executable).with_name("titanic-lab"))
     with tempfile.TemporaryDirectory() as tmp:
         book = Path(tmp) / "titanic.xlsx"
-        run_command(exe, "train", "--out", str(book))
-        value, ref = paired_medians(lambda: run_command(exe, "verify", str(book)), lambda: convert(book, Path(tmp) / "out"), repeats)
+        run_command(EXE, "train", "--out", str(book))
+        value, ref = paired_medians(lambda: run_command(EXE, "verify", str(book)), lambda: convert(book, Path(tmp) / "out"), repeats)
     return Figure("titanic-lab verify, default workbook", value, "s", "one LibreOffice conversion", ref, "<= 1.3x", value <= 1.3 * ref)
 
 
@@ -142,10 +140,9 @@ def bench_gd_recalc(repeats: int) -> Figure | None:
 
     if find_soffice() is None:
         return None
-    exe = str(Path(sys.executable).with_name("titanic-lab"))
     with tempfile.TemporaryDirectory() as tmp:
         book = Path(tmp) / "titanic.xlsx"
-        run_command(exe, "train", "--gd-sheet", "--out", str(book))
+        run_command(EXE, "train", "--gd-sheet", "--out", str(book))
         value = median_seconds(lambda: convert(book, Path(tmp) / "out"), repeats)
     return Figure("LibreOffice recalculation, default workbook with --gd-sheet", value, "s", target="< 10 s", holds=value < 10)
 

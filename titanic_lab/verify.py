@@ -71,15 +71,11 @@ def relative_diff(cached: object, fresh: object) -> float:
     return abs(float(fresh) - float(cached)) / max(1.0, abs(float(cached)))
 
 
-def compare_cached(path: Path, recalculated: Path, tol: float, formulas: dict | None = None,
-                   cached_values: dict | None = None) -> VerifyReport:
+def compare_cached(path: Path, recalculated: Path, tol: float, formulas: dict, cached_values: dict) -> VerifyReport:
     """Compare the cached values of ``path``'s formula cells with those of ``recalculated``.
 
-    ``formulas`` and ``cached_values`` are ``formula_cells(path)`` and ``sheet_values(path)``
-    when the caller has them already.
+    ``formulas`` and ``cached_values`` are ``formula_cells(path)`` and ``sheet_values(path)``.
     """
-    formulas = formula_cells(path) if formulas is None else formulas
-    cached_values = sheet_values(path) if cached_values is None else cached_values
     fresh_values = sheet_values(recalculated)
     columns: list[ColumnCheck] = []
     for sheet, cells in formulas.items():
