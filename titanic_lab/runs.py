@@ -30,11 +30,9 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
     for name in config.models:
         spec = parse_model(name, config.activation, config.batchnorm)
         settings = with_overrides(
-            default_settings(spec),
+            default_settings(spec, config.optimizer, config.loss),
             epochs=config.epochs,
             lr=config.lr,
-            optimizer=config.optimizer,
-            loss=config.loss,
             restarts=config.restarts,
             seed=config.seed,
             dtype=config.dtype,

@@ -6,30 +6,50 @@ training loop in :func:`fit` fits on one screen.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
 from .errors import OptionError, TrainingError
-from .models import LOSSES, ModelSpec, Params, accuracy, forward, init_params, is_buffer
+from .models import LOSSES, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-@dataclass(frozen=True)
+#: How default training decides it is done: the lowest training loss so far has improved by
+#: less than ``tol`` (relative) over the last ``window`` epochs; ``max_epochs`` caps it.
+CONVERGENCE_RULE = (
+    "a plateau is when the lowest training loss so far has improved by less than tol (relative) over the last "
+    "window epochs; at the first two plateaus the learning rate is divided by 10, at the third training stops "
+    "(converged), and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
+)
+#: Plateaus at which the convergence rule divides the learning rate by 10 before it stops at the next.
+LR_DROPS = 2
+#: Multiply-adds per matrix product above which torch may use more than one thread (:func:`threads_for`).
+PARALLEL_WORK = 50_000_000
+#: The largest number of epochs any option may ask for.
+EPOCHS_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings:
     """How one model is trained.
 
     Parameters
     ----------
-    epochs : int
-        Passes over the training rows; 0 evaluates the starting parameters.
-    lr : float
-        Learning rate.
+    epochs : int or None
+        None (the default): train until converged (see :data:`CONVERGENCE_RULE`), at most
+        ``max_epochs``. An int: exactly that many passes over the training rows, keeping the
+        last parameters; 0 evaluates the starting parameters.
+    lr : float or "auto"
+        Learning rate; ``"auto"`` takes the suggestion of :func:`lr_find` on the training rows
+        (and, should training from it diverge or end worse than predicting the mean, a tenth
+        of it, up to three times).
     optimizer : {"sgd", "momentum", "adam"}
         ``sgd`` is the lesson's ``p -= lr * p.grad``; ``momentum`` (0.9) and ``adam``
         (0.9, 0.999, 1e-8) follow ``torch.optim``'s definitions.
@@ -53,10 +73,13 @@ class TrainSettings:
     patience : int or None
         Early stopping: stop when the validation loss has not improved for this many epochs
         and restore the best epoch's parameters.
+    max_epochs, window, tol : int, int, float
+        The convergence rule of ``epochs=None``: stop once the lowest training loss has
+        improved by less than ``tol`` relative to itself over the last ``window`` epochs.
     """
 
-    epochs: int
-    lr: float
+    epochs: int | None = None
+    lr: float | str
     optimizer: str = "sgd"
     loss: str = "mse"
     restarts: int = 1
@@ -68,12 +91,15 @@ class TrainSettings:
     l2: float = 0.0
     dropout: float = 0.0
     patience: int | None = None
+    max_epochs: int = 20_000
+    window: int = 100
+    tol: float = 1e-12
 
     def __post_init__(self) -> None:
-        if self.epochs < 0:
-            raise OptionError(f"epochs must be 0 or more, got {self.epochs}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise OptionError(f"lr must be a positive number, got {self.lr}")
+        if self.epochs is not None and not 0 <= self.epochs <= EPOCHS_LIMIT:
+            raise OptionError(f"--epochs must be between 0 and {EPOCHS_LIMIT:,}, got {self.epochs}")
+        if self.lr != "auto" and not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise OptionError(f"--lr must be a positive number or auto, got {self.lr}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
@@ -92,25 +118,42 @@ class TrainSettings:
             raise OptionError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.patience is not None and self.patience < 1:
             raise OptionError(f"patience must be at least 1, got {self.patience}")
+        if not (1 <= self.max_epochs <= EPOCHS_LIMIT and self.window >= 1 and 0 <= self.tol < 1):
+            raise OptionError(f"the convergence rule needs 1 <= max_epochs <= {EPOCHS_LIMIT:,}, window >= 1 and 0 <= tol < 1")
 
 
-def default_settings(spec: ModelSpec) -> TrainSettings:
+#: Each model's own optimizer, loss and learning rate, tested on the lesson's, the Kaggle and
+#: the bundled rows with every preset (tests/test_convergence.py). Another optimizer or loss
+#: gets ``lr="auto"``: the learning-rate finder's suggestion.
+MODEL_DEFAULTS: dict[str, dict] = {
+    "linear": dict(optimizer="adam", loss="mse", lr=0.1),
+    "nnet": dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=500),
+    # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps
+    # falling slowly for tens of thousands of epochs, so their plateau is a 1e-4 gain over 100.
+    "sigmoid": dict(optimizer="sgd", loss="mae", lr=100.0, tol=1e-4, max_epochs=5_000),
+    "hidden": dict(optimizer="sgd", loss="mae", lr=20.0, tol=1e-4, max_epochs=5_000),
+    "deep": dict(optimizer="sgd", loss="mae", lr=4.0, tol=1e-4, max_epochs=5_000),
+}
+
+
+def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | None = None) -> TrainSettings:
     """Defaults per model: good results with no flags.
 
-    The spreadsheet models use squared error and Adam; the nnet trains 16 seeded restarts
-    side by side because plain descent from one random start often stalls near 0.1439. The
-    notebook's models use its own recipe (MAE, plain SGD, 30 epochs, its learning rates).
+    Every model trains until converged (:data:`CONVERGENCE_RULE`). The spreadsheet models use
+    squared error and Adam; the nnet trains 16 seeded restarts side by side because plain
+    descent from one random start often stalls near 0.1439. The notebook's models use its
+    optimizer, loss and learning rates (its 30 epochs are ``--epochs 30``).
 
-    Linear reaches the least-squares optimum to about 1e-13 in 1000 epochs at lr 0.1 (3000 at
-    lr 0.01 did no better); the nnet's 500 epochs at lr 0.03 end at or below where 2000 at
-    lr 0.01 did on the lesson's, the bundled and the extended data, in a quarter of the time.
+    Parameters
+    ----------
+    optimizer, loss : str, optional
+        When either differs from the model's own, the learning rate is ``"auto"``: the
+        tabled rate was tested with the model's own optimizer and loss only.
     """
-    if spec.kind == "linear":
-        return TrainSettings(epochs=1000, lr=0.1, optimizer="adam", loss="mse")
-    if spec.kind == "nnet":
-        return TrainSettings(epochs=500, lr=0.03, optimizer="adam", loss="mse", restarts=16)
-    notebook_lr = {"sigmoid": 100.0, "hidden": 20.0, "deep": 4.0}[spec.kind]
-    return TrainSettings(epochs=30, lr=notebook_lr, optimizer="sgd", loss="mae")
+    own = MODEL_DEFAULTS[spec.kind]
+    chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
+    changed = any(chosen[k] != own[k] for k in chosen)
+    return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})
 
 
 @dataclass
@@ -119,15 +162,22 @@ class TrainResult:
 
     Attributes
     ----------
+    settings : TrainSettings
+        As trained: ``lr`` is the rate used (the finder's, for ``lr="auto"``).
     params : dict of Tensor
         The kept restart's parameters (no batch dimension, detached).
     history : list of dict
         Per epoch: ``epoch``, ``train_loss`` (before that epoch's update), ``valid_loss`` and
         ``valid_accuracy`` (None without validation rows).
     train_loss, valid_loss, valid_accuracy : float
-        Of the final parameters.
+        Of the kept parameters.
     restart : int
         Which restart was kept; ``restart_losses`` has every restart's final training loss.
+    stop_reason : str
+        Why training stopped: ``converged at epoch k``, ``reached the cap of N epochs``,
+        ``ran the N epochs asked for`` or ``early stopping: ...``.
+    lr_source : str
+        Where the learning rate came from: ``table``, ``--lr`` or ``lr-find``.
     """
 
     spec: ModelSpec
@@ -141,7 +191,10 @@ class TrainResult:
     restart: int
     restart_losses: list[float]
     seconds: float
+    stop_reason: str = ""
+    converged: bool = False
     best_epoch: int | None = None
+    lr_source: str = "given"
 
     def summary(self) -> dict:
         return {
@@ -155,6 +208,10 @@ class TrainResult:
             "restart": self.restart,
             "epochs_run": len(self.history),
             "best_epoch": self.best_epoch,
+            "stop_reason": self.stop_reason,
+            "converged": self.converged,
+            "lr": self.settings.lr,
+            "lr_source": self.lr_source,
             "settings": asdict(self.settings),
         }
 
@@ -205,10 +262,33 @@ def fit(
     Raises
     ------
     TrainingError
-        When the loss becomes NaN or infinite.
+        When the loss becomes NaN or infinite (with ``lr="auto"``: at every rate tried).
     OptionError
         When early stopping is asked for without validation rows.
     """
+    with threads_for(X.shape[0], X.shape[1], spec, settings.restarts if init is None else 1):
+        if settings.lr != "auto":
+            result = _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch)
+            result.lr_source = "given"
+            return result
+        lr, failures = lr_find(spec, settings, X, y, init=init).suggestion, []
+        for _ in range(4):  # the finder's rate, then a tenth of it, up to three times
+            try:
+                result = _descend(spec, replace(settings, lr=lr), X, y, X_valid, y_valid, init, on_epoch)
+            except TrainingError as exc:
+                failures.append(f"lr {lr:.3g}: {exc}")
+            else:
+                mean_loss = LOSSES[settings.loss](y.mean().expand_as(y), y).item()
+                if result.train_loss <= mean_loss:
+                    result.lr_source = "lr-find" + (f" / {10 ** len(failures)}" if failures else "")
+                    return result
+                failures.append(f"lr {lr:.3g} ends at loss {result.train_loss:.4g}, worse than predicting the mean ({mean_loss:.4g})")
+            lr /= 10
+        raise TrainingError(f"{spec.name}: no learning rate from the finder trains it ({'; '.join(failures)}); give --lr")
+
+
+def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch) -> TrainResult:
+    """The training loop: every epoch ``loss.backward()``, then ``p -= lr * direction`` for each parameter."""
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     has_valid = X_valid is not None and len(X_valid) > 0
@@ -216,17 +296,17 @@ def fit(
         raise OptionError("early stopping (--patience) needs validation rows; use --valid-pct > 0")
     if has_valid:
         X_valid, y_valid = X_valid.to(dtype), y_valid.to(dtype)
-    starts = [_start(spec, settings, X.shape[1], r, dtype, init) for r in range(1 if init is not None else settings.restarts)]
-    # Restarts side by side: every parameter gets a leading (n_restarts,) dimension.
-    params = {k: torch.stack([s[k] for s in starts]) for k in starts[0]}
+    params = _initial(spec, settings, X.shape[1], dtype, init)
     learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
     states: dict[str, dict] = {k: {} for k in learned}
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
+    convergence = _Convergence(settings, params) if settings.epochs is None else None
     history: list[tuple] = []
     started = time.perf_counter()
-    for epoch in range(1, settings.epochs + 1):
-        epoch_loss = 0
+    for epoch in range(1, (settings.epochs if convergence is None else settings.max_epochs) + 1):
+        epoch_loss, at_start = 0, convergence and convergence.snapshot(params)
+        lr = settings.lr * (convergence.lr_scale if convergence else 1.0)
         for group in _batches(len(X), settings.batch_size, settings.accumulate, rng):
             for idx, weight, share in group:  # the group's mini-batch gradients add up before one update
                 preds = forward(spec, params, X[idx], train=True, dropout=settings.dropout, generator=rng)
@@ -234,14 +314,14 @@ def fit(
                 if not torch.isfinite(loss).all():
                     raise TrainingError(
                         f"{spec.name}: the loss became {loss.detach().max().item()} at epoch {epoch} with lr={settings.lr}; "
-                        "training diverged, try a smaller learning rate (--lr)"
+                        "training diverged, try a smaller learning rate (--lr, or --lr auto)"
                     )
                 # Restarts are independent, so the gradient of the sum is each restart's own gradient.
                 ((loss + _penalty(learned, settings)) * weight).sum().backward()
                 epoch_loss = epoch_loss + loss.detach() * share  # the epoch's mean loss over its rows
             with torch.no_grad():
                 for name, p in learned.items():
-                    p -= settings.lr * _update(settings.optimizer, p.grad, states[name])
+                    p -= lr * _update(settings.optimizer, p.grad, states[name])
                     p.grad.zero_()
         with torch.no_grad():
             if has_valid:
@@ -254,13 +334,28 @@ def fit(
             on_epoch(epoch, params)
         if stopper is not None and stopper.step(epoch, valid_loss, params):
             break
+        if convergence is not None and convergence.step(epoch, epoch_loss + _penalty(at_start, settings), at_start):
+            break
     if stopper is not None:
         stopper.restore(params)
+    elif convergence is not None:
+        convergence.restore(params)
     seconds = time.perf_counter() - started
     result = _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds)
+    result.stop_reason, result.converged = _stop_reason(settings, len(history), stopper, convergence, result.restart)
     if stopper is not None:
-        result.best_epoch = stopper.best_epoch[result.restart].item()
+        result.best_epoch = stopper.epoch[result.restart].item()
     return result
+
+
+def _stop_reason(settings, epochs_run, stopper, convergence, restart) -> tuple[str, bool]:
+    if stopper is not None and epochs_run < (settings.epochs or settings.max_epochs):
+        return f"early stopping at epoch {epochs_run}: kept epoch {stopper.epoch[restart].item()}", True
+    if convergence is None:
+        return f"ran the {settings.epochs} epochs asked for", False
+    if convergence.converged:
+        return f"converged at epoch {epochs_run}", True
+    return f"reached the cap of {settings.max_epochs} epochs without converging", False
 
 
 def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) -> TrainResult:
@@ -302,6 +397,12 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) ->
     )
 
 
+def _initial(spec: ModelSpec, settings: TrainSettings, n_features: int, dtype, init: Params | None) -> Params:
+    """The starting parameters, restarts side by side: each with a leading (n_restarts,) dimension."""
+    starts = [_start(spec, settings, n_features, r, dtype, init) for r in range(1 if init is not None else settings.restarts)]
+    return {k: torch.stack([s[k] for s in starts]) for k in starts[0]}
+
+
 def _start(spec: ModelSpec, settings: TrainSettings, n_features: int, restart: int, dtype, init: Params | None) -> Params:
     if init is None:
         return init_params(spec, n_features, torch.Generator().manual_seed(settings.seed + restart), dtype)
@@ -325,41 +426,90 @@ def _batches(n_rows: int, batch_size: int | None, accumulate: int, rng: torch.Ge
     return [[(idx, len(idx) / sum(len(c) for c in group), len(idx) / n_rows) for idx in group] for group in groups]
 
 
-def _penalty(learned: dict[str, torch.Tensor], settings: TrainSettings) -> torch.Tensor | float:
-    """``l1 * sum|p| + l2 / 2 * sum p^2`` per restart, (n_restarts,)."""
+def _penalty(params: Params, settings: TrainSettings) -> torch.Tensor | float:
+    """``l1 * sum|p| + l2 / 2 * sum p^2`` over the learned parameters, per restart, (n_restarts,)."""
     if not settings.l1 and not settings.l2:
         return 0.0
     total = 0.0
-    for p in learned.values():
+    for name, p in params.items():
+        if is_buffer(name):
+            continue
         flat = p.reshape(p.shape[0], -1)  # (n_restarts, n_values)
         total = total + settings.l1 * flat.abs().sum(-1) + settings.l2 / 2 * (flat**2).sum(-1)
     return total
 
 
-class _EarlyStopping:
-    """Per restart: the best validation loss so far, its epoch and a copy of its parameters."""
+class _Best:
+    """Per restart: the lowest loss so far, its epoch and a copy of its parameters."""
 
-    def __init__(self, patience: int, params: Params) -> None:
+    def __init__(self, params: Params) -> None:
         n = next(iter(params.values())).shape[0]
-        self.patience = patience
-        self.best_loss = torch.full((n,), math.inf)
-        self.best_epoch = torch.zeros(n, dtype=torch.long)
-        self.best = {k: v.detach().clone() for k, v in params.items()}
+        self.loss = torch.full((n,), math.inf, dtype=torch.float64)
+        self.epoch = torch.zeros(n, dtype=torch.long)
+        self.params = {k: v.detach().clone() for k, v in params.items()}
 
-    def step(self, epoch: int, valid_loss: torch.Tensor, params: Params) -> bool:
-        """Record this epoch; True when every restart has waited ``patience`` epochs in vain."""
-        improved = valid_loss.detach().to(self.best_loss.dtype) < self.best_loss
-        self.best_loss = torch.where(improved, valid_loss.detach().to(self.best_loss.dtype), self.best_loss)
-        self.best_epoch = torch.where(improved, torch.tensor(epoch), self.best_epoch)
+    def step(self, epoch: int, loss: torch.Tensor, params: Params) -> None:
+        """Keep ``params`` for the restarts whose ``loss`` (n_restarts,) is their lowest yet."""
+        loss = loss.detach().to(torch.float64)
+        improved = loss < self.loss
+        self.loss = torch.where(improved, loss, self.loss)
+        self.epoch = torch.where(improved, torch.tensor(epoch), self.epoch)
         for k, v in params.items():
-            mask = improved.view(-1, *([1] * (v.dim() - 1))).to(v.device)
-            self.best[k] = torch.where(mask, v.detach(), self.best[k])
-        return bool((epoch - self.best_epoch >= self.patience).all())
+            mask = improved.view(-1, *([1] * (v.dim() - 1)))
+            self.params[k] = torch.where(mask, v.detach(), self.params[k])
 
     def restore(self, params: Params) -> None:
         with torch.no_grad():
             for k, v in params.items():
-                v.copy_(self.best[k])
+                v.copy_(self.params[k])
+
+
+class _EarlyStopping(_Best):
+    """Stop when every restart has waited ``patience`` epochs for a better validation loss."""
+
+    def __init__(self, patience: int, params: Params) -> None:
+        super().__init__(params)
+        self.patience = patience
+
+    def step(self, epoch: int, valid_loss: torch.Tensor, params: Params) -> bool:
+        """Record this epoch; True when every restart has waited ``patience`` epochs in vain."""
+        super().step(epoch, valid_loss, params)
+        return bool((epoch - self.epoch >= self.patience).all())
+
+
+class _Convergence(_Best):
+    """The convergence rule (:data:`CONVERGENCE_RULE`) on the training objective, kept per restart.
+
+    The loss of an epoch is that of the parameters it started from (exactly so in full batch),
+    so :meth:`snapshot` copies them before the epoch's updates.
+    """
+
+    def __init__(self, settings: TrainSettings, params: Params) -> None:
+        super().__init__(params)
+        self.window, self.tol = settings.window, settings.tol
+        self.lowest: list[float] = []  # per epoch, the lowest objective of any restart so far
+        self.plateaus, self.since = 0, 0  # plateaus met, and the epoch of the last one
+        self.converged = False
+
+    @property
+    def lr_scale(self) -> float:
+        """What the learning rate is multiplied by now: 1, then 0.1 and 0.01 after plateaus."""
+        return 0.1 ** min(self.plateaus, LR_DROPS)
+
+    @staticmethod
+    def snapshot(params: Params) -> Params:
+        return {k: v.detach().clone() for k, v in params.items()}
+
+    def step(self, epoch: int, objective: torch.Tensor, params: Params) -> bool:
+        """Record an epoch's objective (n_restarts,) and the parameters it belongs to; True once converged."""
+        super().step(epoch, objective, params)
+        self.lowest.append(self.loss.min().item())
+        if epoch - self.since > self.window:
+            before, now = self.lowest[-1 - self.window], self.lowest[-1]
+            if before - now <= self.tol * abs(now):
+                self.plateaus, self.since = self.plateaus + 1, epoch
+        self.converged = self.plateaus > LR_DROPS
+        return self.converged
 
 
 def gradients(spec: ModelSpec, params: Params, X: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> Params:
@@ -395,3 +545,118 @@ def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.
 def with_overrides(settings: TrainSettings, **overrides: object) -> TrainSettings:
     """``settings`` with every override that is not None applied."""
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass
+class LRFind:
+    """What :func:`lr_find` saw: the rate and the loss of every step, and its suggestions.
+
+    ``valley`` is the rate halfway along the longest stretch of falling losses; ``minimum``
+    the rate of the lowest loss (already near divergence); ``suggestion`` the larger of
+    ``valley`` and ``minimum / 10``.
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    valley: float
+    minimum: float
+
+    @property
+    def suggestion(self) -> float:
+        return max(self.valley, self.minimum / 10)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "suggestion": self.suggestion}
+
+
+def lr_find(
+    spec: ModelSpec,
+    settings: TrainSettings,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    init: Params | None = None,
+    start_lr: float = 1e-6,
+    end_lr: float = 1e3,
+    steps: int = 100,
+) -> LRFind:
+    """A learning-rate finder written by hand, after fastai's ``lr_find``.
+
+    From the model's starting parameters, ``steps`` updates with the learning rate growing
+    exponentially from ``start_lr`` to ``end_lr``, the loss before each update recorded (with
+    mini-batches smoothed, as fastai does: an exponential moving average, beta 0.98,
+    debiased; a full batch's loss has no noise to smooth). The run stops once the loss
+    exceeds four times its lowest (divergence). Suggestions: the "valley", halfway along the
+    longest stretch of steps over which the loss keeps falling, and the rate of the lowest
+    loss (see :class:`LRFind`).
+
+    Returns
+    -------
+    LRFind
+    """
+    if not 0 < start_lr < end_lr or steps < 3:
+        raise OptionError(f"lr-find needs 0 < start_lr < end_lr and 3 or more steps, got {start_lr}, {end_lr}, {steps}")
+    dtype = DTYPES[settings.dtype]
+    X, y = X.to(dtype), y.to(dtype)
+    params = _initial(spec, settings, X.shape[1], dtype, init)
+    learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
+    states: dict[str, dict] = {k: {} for k in learned}
+    loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
+    lrs, losses, average, lowest = [], [], 0.0, math.inf
+    batches: list = []
+    for step in range(steps):
+        lr = start_lr * (end_lr / start_lr) ** (step / (steps - 1))
+        batches = batches or [g for group in _batches(len(X), settings.batch_size, 1, rng) for g in group]
+        idx, _, _ = batches.pop(0)
+        loss = loss_fn(forward(spec, params, X[idx], train=True, dropout=settings.dropout, generator=rng), y[idx]).mean()
+        if not torch.isfinite(loss):
+            break
+        beta = 0.0 if settings.batch_size is None else 0.98
+        average = beta * average + (1 - beta) * loss.item()
+        smoothed = average / (1 - beta ** (step + 1))
+        if smoothed > 4 * lowest:
+            break
+        lowest = min(lowest, smoothed)
+        lrs.append(lr)
+        losses.append(smoothed)
+        (loss + _penalty(learned, settings).mean() if settings.l1 or settings.l2 else loss).backward()
+        with torch.no_grad():
+            for name, p in learned.items():
+                p -= lr * _update(settings.optimizer, p.grad, states[name])
+                p.grad.zero_()
+    if len(lrs) < 2:
+        raise TrainingError(f"{spec.name}: the loss diverged at once, even at lr {start_lr:g}; check the data's scale")
+    return LRFind(lrs, losses, valley=lrs[_valley(losses)], minimum=lrs[losses.index(min(losses))])
+
+
+def _valley(losses: list[float]) -> int:
+    """The step halfway along the longest run of steps whose losses keep falling.
+
+    ``falling[i]`` is the length of the longest strictly decreasing sequence of losses that
+    ends at step ``i`` (steps may be skipped); its longest one spans ``start..end``.
+    """
+    falling = [1] * len(losses)
+    for i in range(1, len(losses)):
+        falling[i] = 1 + max((falling[j] for j in range(i) if losses[j] > losses[i]), default=0)
+    end = max(range(len(losses)), key=lambda i: (falling[i], -i))
+    start = end - falling[end] + 1
+    return max(start, 0) + (end - max(start, 0)) // 2
+
+
+@contextlib.contextmanager
+def threads_for(n_rows: int, n_features: int, spec: ModelSpec, restarts: int) -> Iterator[None]:
+    """Run torch on one thread when the products are small; restore the thread count after.
+
+    torch's intra-op threads cost more than they save on small products: with another process
+    busy on the machine, the default nnet on 891 rows took 6 to 34 s on two threads and 0.7 to
+    1.0 s on one (benchmarks/contention.py). Above :data:`PARALLEL_WORK` multiply-adds per
+    product, torch keeps its own thread count.
+    """
+    widest = max([1, *hidden_sizes(spec)]) * restarts
+    before = torch.get_num_threads()
+    if n_rows * max(n_features, widest) * widest < PARALLEL_WORK and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
