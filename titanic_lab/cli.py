@@ -15,6 +15,7 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
+from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
 from .errors import TitanicLabError
 
 app = typer.Typer(
@@ -67,7 +68,7 @@ DataOpt = Annotated[
         show_default=False,
     ),
 ]
-PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Feature preset: spreadsheet (the lesson workbook's) or notebook.")]
+PresetOpt = Annotated[str, typer.Option("--preset", "-p", help=f"Feature preset: {one_of(PRESET_NAMES)}.")]
 CompleteOpt = Annotated[
     Optional[bool],
     typer.Option(
@@ -88,22 +89,22 @@ def train(
         typer.Option(
             "--model",
             "-m",
-            help="Model to train; repeat for several. linear, nnet[:K], sigmoid, hidden[:H], deep[:A,B,...]. "
-            "Default: linear and nnet.",
+            help=f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
+            "deep:10,10. Default: linear and nnet.",
             show_default=False,
         ),
     ] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default per model: linear 1000, nnet 500, notebook models 30).", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default per model: Adam with 0.1 for linear, 0.03 for nnet; the notebook's for the others).", show_default=False)] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="sgd (p -= lr * grad), momentum or adam, all hand-written. Default per model.", show_default=False)] = None,
-    loss: Annotated[Optional[str], typer.Option(help="mse (the spreadsheet's), mae (the notebook's) or bce. Default per model.", show_default=False)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}, all hand-written (sgd: p -= lr * grad). Default per model.", show_default=False)] = None,
+    loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)} (mse is the spreadsheet's, mae the notebook's). Default per model.", show_default=False)] = None,
     restarts: Annotated[Optional[int], typer.Option(help="Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial parameters (the notebook's 442).")] = 442,
     split_seed: Annotated[int, typer.Option(help="Seed of the validation split (fastai's RandomSplitter seed 42).")] = 42,
     valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
     complete_rows: CompleteOpt = None,
     dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
-    activation: Annotated[str, typer.Option(help="Hidden-layer activation: relu (the lesson's), leaky_relu, elu, tanh or sigmoid.")] = "relu",
+    activation: Annotated[str, typer.Option(help=f"Hidden-layer activation: {one_of(ACTIVATION_NAMES)} (relu is the lesson's).")] = "relu",
     batchnorm: Annotated[bool, typer.Option("--batchnorm", help="Batch normalization before each hidden activation; an affine formula with the running statistics in the workbook.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(help="Rows per update: default full batch (the lesson's), 1 = stochastic, else mini-batch.", show_default=False)] = None,
     accumulate: Annotated[int, typer.Option(help="Mini-batches whose gradients add up before one update (gradient accumulation).")] = 1,
@@ -450,10 +451,10 @@ def submit(
     test: Annotated[Path, typer.Option("--test", help="Kaggle's test.csv (needs PassengerId).", show_default=False)] = ...,
     model: Annotated[
         Optional[str],
-        typer.Option(help="A titanic-lab model (linear, nnet, sigmoid, hidden, deep). Default: the best of titanic-lab's own "
+        typer.Option(help=f"A titanic-lab model ({one_of(MODEL_KINDS)}). Default: the best of titanic-lab's own "
                      "leaderboard entries, chosen by 5-fold cross-validation now.", show_default=False),
     ] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Feature preset for --model (default spreadsheet).", show_default=False)] = None,
+    preset: Annotated[Optional[str], typer.Option(help=f"Feature preset for --model: {one_of(PRESET_NAMES)} (default spreadsheet).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The submission CSV.")] = Path("submission.csv"),
     workbook: Annotated[Optional[Path], typer.Option(help="Where the trained model's workbook goes. Default: the submission's name with .xlsx.", show_default=False)] = None,
     folds: Annotated[int, typer.Option(help="Folds of the cross-validation that estimates the accuracy.")] = 5,
@@ -490,3 +491,7 @@ def submit(
         write_submission(submission, out)
     typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
                f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} ({folds}-fold cross-validation)")
+
+
+if __name__ == "__main__":
+    app()
