@@ -393,7 +393,9 @@ def leaderboard(
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 42,
     model: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help="Only these entries (repeatable), named as in the table, e.g. 'gender rule'.", show_default=False),
+        typer.Option("--model", "-m", help="Only these entries (repeatable): a model as train takes it (nnet: every nnet entry; "
+                     "nnet:4), a baseline (gender, logistic, forest, boosting), or a name as in the table ('nnet (extended)'; "
+                     "'nnet:4 (notebook)' picks the preset).", show_default=False),
     ] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of accuracy against fit time here.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
@@ -424,12 +426,15 @@ def leaderboard(
 
     table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
     for column in ("model", "by", "accuracy", "+-", "Brier loss", "fit s/fold"):
-        table.add_column(column, justify="left" if column in ("model", "by") else "right")
+        table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
     for s in scores:
         d = s.to_dict()
         by = "titanic-lab" if s.own else "baseline"
         table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
     console = Console()
+    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if needed > console.width:  # never cut a model's name (the name -m takes); a narrow terminal wraps the lines instead
+        console = Console(width=needed)
     console.print(table)
     if plot:
         console.print(f"plot: {plot}")
