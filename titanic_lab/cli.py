@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -30,6 +31,8 @@ app = typer.Typer(
 )
 
 DEFAULT_OUT = Path("workbooks/titanic.xlsx")
+#: Seconds between progress lines when stderr is not a terminal (a log file or a pipe).
+PROGRESS_EVERY = 5.0
 
 
 @app.callback()
@@ -172,7 +175,7 @@ def train(
             specs = {name: spec for name, (spec, _) in model_settings(config).items()}
             init = params_for_run(init_from, specs, list(prepared.features.columns))
             _info(f"starting from the parameters in {init_from}", as_json)
-        run = _train_with_progress(prepared, init, show=not as_json and sys.stdout.isatty())
+        run = _train_with_progress(prepared, init)
         typer.echo(f"writing {out} ...", err=True)
         writer(run, out)
         if plot is not None:
@@ -201,16 +204,39 @@ def _output_writer(out: Path):
     raise TitanicLabError(f"{out}: unsupported output type {suffix or '(none)'!r}; use .xlsx (the workbook) or .json")
 
 
-def _train_with_progress(prepared, init, show: bool):
-    from .runs import model_settings, train_run
+class _ProgressLines:
+    """Progress for a log or a pipe: ``command: what, N s`` on stderr, at most every PROGRESS_EVERY seconds."""
 
-    if not show:
-        return train_run(prepared, init=init)
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.started = self.shown = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        now = time.monotonic()
+        if now - self.shown >= PROGRESS_EVERY:
+            self.shown = now
+            typer.echo(f"{self.command}: {what}, {now - self.started:.0f} s", err=True)
+
+
+def _progress_bar():
+    """A rich progress bar on stderr, so stdout keeps only the results."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    plans = model_settings(prepared.config)
-    with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-        tasks = {name: progress.add_task(name, total=settings.epochs) for name, (_, settings) in plans.items()}
+    return Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True))
+
+
+def _train_with_progress(prepared, init, command: str = "train"):
+    """Train ``prepared``: a progress bar when stderr is a terminal, else a line every few seconds."""
+    from .runs import model_settings, train_run
+
+    totals = {name: settings.epochs for name, (_, settings) in model_settings(prepared.config).items()}
+    if not sys.stderr.isatty():
+        lines = _ProgressLines(command)
+        return train_run(prepared, init=init, on_epoch=lambda name, epoch: lines(f"{name} epoch {epoch}/{totals[name]}"))
+    with _progress_bar() as progress:
+        tasks = {name: progress.add_task(name, total=total) for name, total in totals.items()}
         return train_run(prepared, init=init, on_epoch=lambda name, epoch: progress.update(tasks[name], completed=epoch))
 
 
@@ -414,7 +440,7 @@ def leaderboard(
         df = read_titanic(path)
         _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold),
-                                     len(entries) * folds * repeats, show=not as_json and sys.stdout.isatty())
+                                     len(entries) * folds * repeats, "leaderboard")
         if plot is not None:
             plot_leaderboard(scores, plot)
     if as_json:
@@ -440,12 +466,12 @@ def leaderboard(
         console.print(f"plot: {plot}")
 
 
-def _with_fold_progress(job, total: int, show: bool):
-    if not show:
-        return job(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+def _with_fold_progress(job, total: int, command: str):
+    """Run ``job(on_fold)``: a progress bar when stderr is a terminal, else a line every few seconds."""
+    if not sys.stderr.isatty():
+        lines, done = _ProgressLines(command), iter(range(1, total + 1))
+        return job(lambda name: lines(f"{next(done)}/{total} folds ({name})"))
+    with _progress_bar() as progress:
         task = progress.add_task("folds", total=total)
         return job(lambda name: progress.update(task, advance=1, description=name))
 
@@ -471,7 +497,7 @@ def submit(
         from .errors import DataError
         from .leaderboard import ENTRIES, Entry, cross_validate
         from .predict import predict_from_workbook, write_submission
-        from .runs import train_run
+        from .runs import prepare
         from .workbook import write_workbook
 
         path = data or default_data_path()
@@ -482,13 +508,15 @@ def submit(
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
         else:
             candidates = [Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)]
-        scores = cross_validate(df, candidates, folds=folds, repeats=1)  # best first
+        scores = _with_fold_progress(lambda on_fold: cross_validate(df, candidates, folds=folds, repeats=1, on_fold=on_fold),
+                                     len(candidates) * folds, "submit")  # best first
         expected = scores[0]
         best = next(e for e in candidates if e.name == expected.name)
         if model is None:
             typer.echo(f"chose {best.name} by {folds}-fold cross-validation among: "
                        + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in scores))
-        run = train_run(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0, complete_rows=False))
+        run = _train_with_progress(prepare(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0,
+                                                     complete_rows=False)), None, "submit")
         workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
         # Predict from the workbook just written: the submission comes from the model file itself.
