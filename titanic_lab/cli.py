@@ -287,7 +287,8 @@ def features(
         from .preprocessing import TitanicPreprocessor, select_complete_rows
 
         path = data or default_data_path()
-        typer.echo(f"data: {describe_source(path)}", err=True)
+        fitted = "" if fit_on is None else f"; fitted on: {describe_source(fit_on)}"
+        typer.echo(f"data: {describe_source(path)}{fitted}", err=True)
         df = read_titanic(path, require_target=False)
         if complete_rows:
             df = select_complete_rows(df, preset)
@@ -336,7 +337,7 @@ def _print_verify(report) -> None:
 
     console = Console()
     table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by LibreOffice")
-    for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", ""):
+    for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
         table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
     for check in report.columns:
         status = "ok" if check.ok(report.tol) else ("NO CACHED VALUE" if check.missing_cached else "DIFFERS")
@@ -380,8 +381,9 @@ def _print_compare(report) -> None:
     console = Console()
     for s in report.sheets:
         title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
-        table = Table(title=title, title_justify="left")
-        for column in ("column", "cells", "max abs diff", "worst cell", ""):
+        console.print(title, soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
+        table = Table()
+        for column in ("column", "cells", "max abs diff", "worst cell", "status"):
             table.add_column(column, justify="right" if column in ("cells", "max abs diff") else "left", no_wrap=True)
         for c in s.columns:
             table.add_row(c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
