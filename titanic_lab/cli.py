@@ -425,7 +425,7 @@ def leaderboard(
                      "nnet:4), a baseline (gender, logistic, forest, boosting), or a name as in the table ('nnet (extended)'; "
                      "'nnet:4 (notebook)' picks the preset).", show_default=False),
     ] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of accuracy against fit time here.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
 ) -> None:
     """Cross-validate the lesson's models and the usual baselines on the same folds.
