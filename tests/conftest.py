@@ -17,6 +17,18 @@ LESSON_WORKBOOK = SHARED / "reference" / "titanic.xlsx"
 LEAST_SQUARES_OPTIMUM = 0.1442271493073191
 
 
+#: The fixtures that read ../shared; a test using any of them is marked ``shared``.
+SHARED_FIXTURES = frozenset({"kaggle_train", "kaggle_test", "lesson_workbook"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs ../shared, so ``pytest -m shared`` selects them and ``-m "not shared"`` the rest."""
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
+
 def _need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"reference file {path} is absent (../shared is not beside this checkout)")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
 import typer
 
+from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
 from .errors import TitanicLabError
 
 app = typer.Typer(
@@ -29,6 +31,8 @@ app = typer.Typer(
 )
 
 DEFAULT_OUT = Path("workbooks/titanic.xlsx")
+#: Seconds between progress lines when stderr is not a terminal (a log file or a pipe).
+PROGRESS_EVERY = 5.0
 
 
 @app.callback()
@@ -67,7 +71,7 @@ DataOpt = Annotated[
         show_default=False,
     ),
 ]
-PresetOpt = Annotated[str, typer.Option("--preset", "-p", help="Feature preset: spreadsheet (the lesson workbook's) or notebook.")]
+PresetOpt = Annotated[str, typer.Option("--preset", "-p", help=f"Feature preset: {one_of(PRESET_NAMES)}.")]
 CompleteOpt = Annotated[
     Optional[bool],
     typer.Option(
@@ -88,22 +92,22 @@ def train(
         typer.Option(
             "--model",
             "-m",
-            help="Model to train; repeat for several. linear, nnet[:K], sigmoid, hidden[:H], deep[:A,B,...]. "
-            "Default: linear and nnet.",
+            help=f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
+            "deep:10,10. Default: linear and nnet.",
             show_default=False,
         ),
     ] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (default per model: linear 1000, nnet 500, notebook models 30).", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (default per model: Adam with 0.1 for linear, 0.03 for nnet; the notebook's for the others).", show_default=False)] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="sgd (p -= lr * grad), momentum or adam, all hand-written. Default per model.", show_default=False)] = None,
-    loss: Annotated[Optional[str], typer.Option(help="mse (the spreadsheet's), mae (the notebook's) or bce. Default per model.", show_default=False)] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}, all hand-written (sgd: p -= lr * grad). Default per model.", show_default=False)] = None,
+    loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)} (mse is the spreadsheet's, mae the notebook's). Default per model.", show_default=False)] = None,
     restarts: Annotated[Optional[int], typer.Option(help="Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial parameters (the notebook's 442).")] = 442,
     split_seed: Annotated[int, typer.Option(help="Seed of the validation split (fastai's RandomSplitter seed 42).")] = 42,
     valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
     complete_rows: CompleteOpt = None,
     dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
-    activation: Annotated[str, typer.Option(help="Hidden-layer activation: relu (the lesson's), leaky_relu, elu, tanh or sigmoid.")] = "relu",
+    activation: Annotated[str, typer.Option(help=f"Hidden-layer activation: {one_of(ACTIVATION_NAMES)} (relu is the lesson's).")] = "relu",
     batchnorm: Annotated[bool, typer.Option("--batchnorm", help="Batch normalization before each hidden activation; an affine formula with the running statistics in the workbook.")] = False,
     batch_size: Annotated[Optional[int], typer.Option(help="Rows per update: default full batch (the lesson's), 1 = stochastic, else mini-batch.", show_default=False)] = None,
     accumulate: Annotated[int, typer.Option(help="Mini-batches whose gradients add up before one update (gradient accumulation).")] = 1,
@@ -171,7 +175,7 @@ def train(
             specs = {name: spec for name, (spec, _) in model_settings(config).items()}
             init = params_for_run(init_from, specs, list(prepared.features.columns))
             _info(f"starting from the parameters in {init_from}", as_json)
-        run = _train_with_progress(prepared, init, show=not as_json and sys.stdout.isatty())
+        run = _train_with_progress(prepared, init)
         typer.echo(f"writing {out} ...", err=True)
         writer(run, out)
         if plot is not None:
@@ -200,16 +204,39 @@ def _output_writer(out: Path):
     raise TitanicLabError(f"{out}: unsupported output type {suffix or '(none)'!r}; use .xlsx (the workbook) or .json")
 
 
-def _train_with_progress(prepared, init, show: bool):
-    from .runs import model_settings, train_run
+class _ProgressLines:
+    """Progress for a log or a pipe: ``command: what, N s`` on stderr, at most every PROGRESS_EVERY seconds."""
 
-    if not show:
-        return train_run(prepared, init=init)
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.started = self.shown = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        now = time.monotonic()
+        if now - self.shown >= PROGRESS_EVERY:
+            self.shown = now
+            typer.echo(f"{self.command}: {what}, {now - self.started:.0f} s", err=True)
+
+
+def _progress_bar():
+    """A rich progress bar on stderr, so stdout keeps only the results."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    plans = model_settings(prepared.config)
-    with Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-        tasks = {name: progress.add_task(name, total=settings.epochs) for name, (_, settings) in plans.items()}
+    return Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True))
+
+
+def _train_with_progress(prepared, init, command: str = "train"):
+    """Train ``prepared``: a progress bar when stderr is a terminal, else a line every few seconds."""
+    from .runs import model_settings, train_run
+
+    totals = {name: settings.epochs for name, (_, settings) in model_settings(prepared.config).items()}
+    if not sys.stderr.isatty():
+        lines = _ProgressLines(command)
+        return train_run(prepared, init=init, on_epoch=lambda name, epoch: lines(f"{name} epoch {epoch}/{totals[name]}"))
+    with _progress_bar() as progress:
+        tasks = {name: progress.add_task(name, total=total) for name, total in totals.items()}
         return train_run(prepared, init=init, on_epoch=lambda name, epoch: progress.update(tasks[name], completed=epoch))
 
 
@@ -260,7 +287,8 @@ def features(
         from .preprocessing import TitanicPreprocessor, select_complete_rows
 
         path = data or default_data_path()
-        typer.echo(f"data: {describe_source(path)}", err=True)
+        fitted = "" if fit_on is None else f"; fitted on: {describe_source(fit_on)}"
+        typer.echo(f"data: {describe_source(path)}{fitted}", err=True)
         df = read_titanic(path, require_target=False)
         if complete_rows:
             df = select_complete_rows(df, preset)
@@ -309,7 +337,7 @@ def _print_verify(report) -> None:
 
     console = Console()
     table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by LibreOffice")
-    for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", ""):
+    for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
         table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
     for check in report.columns:
         status = "ok" if check.ok(report.tol) else ("NO CACHED VALUE" if check.missing_cached else "DIFFERS")
@@ -353,8 +381,9 @@ def _print_compare(report) -> None:
     console = Console()
     for s in report.sheets:
         title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
-        table = Table(title=title, title_justify="left")
-        for column in ("column", "cells", "max abs diff", "worst cell", ""):
+        console.print(title, soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
+        table = Table()
+        for column in ("column", "cells", "max abs diff", "worst cell", "status"):
             table.add_column(column, justify="right" if column in ("cells", "max abs diff") else "left", no_wrap=True)
         for c in s.columns:
             table.add_row(c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
@@ -392,9 +421,11 @@ def leaderboard(
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 42,
     model: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help="Only these entries (repeatable), named as in the table, e.g. 'gender rule'.", show_default=False),
+        typer.Option("--model", "-m", help="Only these entries (repeatable): a model as train takes it (nnet: every nnet entry; "
+                     "nnet:4), a baseline (gender, logistic, forest, boosting), or a name as in the table ('nnet (extended)'; "
+                     "'nnet:4 (notebook)' picks the preset).", show_default=False),
     ] = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of accuracy against fit time here.", show_default=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
 ) -> None:
     """Cross-validate the lesson's models and the usual baselines on the same folds.
@@ -411,7 +442,7 @@ def leaderboard(
         df = read_titanic(path)
         _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold),
-                                     len(entries) * folds * repeats, show=not as_json and sys.stdout.isatty())
+                                     len(entries) * folds * repeats, "leaderboard")
         if plot is not None:
             plot_leaderboard(scores, plot)
     if as_json:
@@ -423,23 +454,26 @@ def leaderboard(
 
     table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
     for column in ("model", "by", "accuracy", "+-", "Brier loss", "fit s/fold"):
-        table.add_column(column, justify="left" if column in ("model", "by") else "right")
+        table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
     for s in scores:
         d = s.to_dict()
         by = "titanic-lab" if s.own else "baseline"
         table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
     console = Console()
+    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if needed > console.width:  # never cut a model's name (the name -m takes); a narrow terminal wraps the lines instead
+        console = Console(width=needed)
     console.print(table)
     if plot:
         console.print(f"plot: {plot}")
 
 
-def _with_fold_progress(job, total: int, show: bool):
-    if not show:
-        return job(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+def _with_fold_progress(job, total: int, command: str):
+    """Run ``job(on_fold)``: a progress bar when stderr is a terminal, else a line every few seconds."""
+    if not sys.stderr.isatty():
+        lines, done = _ProgressLines(command), iter(range(1, total + 1))
+        return job(lambda name: lines(f"{next(done)}/{total} folds ({name})"))
+    with _progress_bar() as progress:
         task = progress.add_task("folds", total=total)
         return job(lambda name: progress.update(task, advance=1, description=name))
 
@@ -450,10 +484,10 @@ def submit(
     test: Annotated[Path, typer.Option("--test", help="Kaggle's test.csv (needs PassengerId).", show_default=False)] = ...,
     model: Annotated[
         Optional[str],
-        typer.Option(help="A titanic-lab model (linear, nnet, sigmoid, hidden, deep). Default: the best of titanic-lab's own "
+        typer.Option(help=f"A titanic-lab model ({one_of(MODEL_KINDS)}). Default: the best of titanic-lab's own "
                      "leaderboard entries, chosen by 5-fold cross-validation now.", show_default=False),
     ] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Feature preset for --model (default spreadsheet).", show_default=False)] = None,
+    preset: Annotated[Optional[str], typer.Option(help=f"Feature preset for --model: {one_of(PRESET_NAMES)} (default spreadsheet).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The submission CSV.")] = Path("submission.csv"),
     workbook: Annotated[Optional[Path], typer.Option(help="Where the trained model's workbook goes. Default: the submission's name with .xlsx.", show_default=False)] = None,
     folds: Annotated[int, typer.Option(help="Folds of the cross-validation that estimates the accuracy.")] = 5,
@@ -465,7 +499,7 @@ def submit(
         from .errors import DataError
         from .leaderboard import ENTRIES, Entry, cross_validate
         from .predict import predict_from_workbook, write_submission
-        from .runs import train_run
+        from .runs import prepare
         from .workbook import write_workbook
 
         path = data or default_data_path()
@@ -476,13 +510,15 @@ def submit(
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
         else:
             candidates = [Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)]
-        scores = cross_validate(df, candidates, folds=folds, repeats=1)  # best first
+        scores = _with_fold_progress(lambda on_fold: cross_validate(df, candidates, folds=folds, repeats=1, on_fold=on_fold),
+                                     len(candidates) * folds, "submit")  # best first
         expected = scores[0]
         best = next(e for e in candidates if e.name == expected.name)
         if model is None:
             typer.echo(f"chose {best.name} by {folds}-fold cross-validation among: "
                        + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in scores))
-        run = train_run(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0, complete_rows=False))
+        run = _train_with_progress(prepare(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0,
+                                                     complete_rows=False)), None, "submit")
         workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
         # Predict from the workbook just written: the submission comes from the model file itself.
@@ -490,3 +526,7 @@ def submit(
         write_submission(submission, out)
     typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
                f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} ({folds}-fold cross-validation)")
+
+
+if __name__ == "__main__":
+    app()

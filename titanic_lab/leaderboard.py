@@ -7,6 +7,7 @@ on the training part only, so no statistic of the held-out part leaks into the m
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -19,7 +20,8 @@ import torch
 
 from .data import TARGET
 from .errors import OptionError
-from .models import forward, parse_model
+from .choices import PRESET_NAMES
+from .models import KINDS, forward, parse_model
 from .preprocessing import TitanicPreprocessor
 from .training import default_settings, fit, with_overrides
 
@@ -80,14 +82,53 @@ class Score:
 
 
 def find_entries(names: list[str] | None) -> list[Entry]:
-    """The entries called ``names`` (all of them when None)."""
+    """The entries ``names`` select (all of them when None), in the order given, without repeats.
+
+    A name is an entry's full name (``"nnet (extended)"``), or a model as ``titanic-lab train
+    -m`` takes it: ``nnet`` selects every nnet entry, ``nnet:4`` (not on the board) is added on
+    the preset its kind uses there, and ``nnet:4 (extended)`` or ``linear (notebook)`` name the
+    preset. Baselines go by their model too: ``gender``, ``logistic``, ``forest``, ``boosting``.
+    Names are matched without regard to case.
+
+    Raises
+    ------
+    OptionError
+        A name that is none of these, or a preset that does not exist.
+    """
     if not names:
         return list(ENTRIES)
-    by_name = {e.name: e for e in ENTRIES}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise OptionError(f"unknown leaderboard model(s) {', '.join(map(repr, unknown))}; choose from: {', '.join(by_name)}")
-    return [by_name[n] for n in names]
+    found: list[Entry] = []
+    for name in names:
+        found += [e for e in _resolve(name) if e not in found]
+    return found
+
+
+def _short_name(entry: Entry) -> str:
+    """The entry's name without its preset: ``nnet``, ``LogisticRegression``, ``gender rule``."""
+    return entry.name.removesuffix(f" ({entry.preset})")
+
+
+def _resolve(name: str) -> list[Entry]:
+    text = name.strip()
+    exact = [e for e in ENTRIES if e.name.lower() == text.lower()]
+    if exact:
+        return exact
+    with_preset = re.fullmatch(r"(.+?)\s*\((\w+)\)", text)
+    base, preset = with_preset.groups() if with_preset else (text, None)
+    if preset is not None and preset not in PRESET_NAMES:
+        raise OptionError(f"leaderboard model {name!r}: unknown preset {preset!r}; choose one of: {', '.join(PRESET_NAMES)}")
+    same = [e for e in ENTRIES if base.lower() in (e.model, _short_name(e).lower())]
+    if same:
+        if preset is None:
+            return same
+        first = same[0]
+        return [Entry(f"{_short_name(first)} ({preset})", first.model, preset, first.own)]
+    if base.split(":")[0] not in KINDS:
+        raise OptionError(f"unknown leaderboard model {name!r}; give a model as train takes it ({', '.join(KINDS)}, nnet:3...), "
+                          f"a baseline (gender, logistic, forest, boosting) or an entry's name: {', '.join(e.name for e in ENTRIES)}")
+    kind = parse_model(base).kind  # raises on bad sizes such as nnet:0
+    preset = preset or next(e.preset for e in ENTRIES if e.model == kind)
+    return [Entry(f"{base} ({preset})", base, preset, True)]
 
 
 def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int = 442) -> np.ndarray:
@@ -162,27 +203,43 @@ def cross_validate(
     return sorted(scores, key=lambda s: -s.accuracy)
 
 
-def plot_leaderboard(scores: list[Score], path: str | Path) -> list[str]:
-    """A PNG of accuracy (mean, error bar = std) against fit seconds per fold; returns the labels drawn."""
+def leaderboard_figure(scores: list[Score]):
+    """A matplotlib Figure: one row per model, named on the y axis, best on top.
+
+    Left, the mean accuracy with the standard deviation over folds as an error bar; right, the
+    mean fit seconds per fold (log scale). Circles are titanic-lab's models, squares baselines.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = list(range(len(scores)))[::-1]  # the best (first) score on top
+    fig, (acc_ax, time_ax) = plt.subplots(1, 2, sharey=True, figsize=(10, 1.2 + 0.38 * len(scores)), dpi=110,
+                                          gridspec_kw={"width_ratios": (2, 1)})
+    for y, s in zip(rows, scores):
+        style = {"fmt": "o", "color": "C0"} if s.own else {"fmt": "s", "color": "C3"}
+        acc_ax.errorbar(s.accuracy, y, xerr=s.accuracy_std, capsize=3, **style)
+        time_ax.plot(statistics.fmean(s.seconds), y, style["fmt"], color=style["color"])
+    acc_ax.set_yticks(rows, [s.name for s in scores])
+    acc_ax.set_xlabel(f"cross-validated accuracy, mean +- std over {len(scores[0].accuracies)} folds")
+    time_ax.set_xscale("log")
+    time_ax.set_xlabel("fit seconds per fold (log scale)")
+    for ax in (acc_ax, time_ax):
+        ax.grid(alpha=0.3)
+    acc_ax.set_title("circles: titanic-lab, squares: baselines", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_leaderboard(scores: list[Score], path: str | Path) -> list[str]:
+    """Write :func:`leaderboard_figure` as a PNG; returns the model names on its y axis, top first."""
+    import matplotlib.pyplot as plt
+
     from .files import atomic_output
 
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    labels = []
-    for s in scores:
-        x = statistics.fmean(s.seconds)
-        ax.errorbar(x, s.accuracy, yerr=s.accuracy_std, fmt="o" if s.own else "s", color="C0" if s.own else "C3", capsize=3)
-        labels.append(ax.annotate(s.name, (x, s.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8).get_text())
-    ax.set_xscale("log")
-    ax.set_xlabel("fit seconds per fold (log scale)")
-    ax.set_ylabel("cross-validated accuracy")
-    ax.set_title(f"Accuracy against fit time ({len(scores[0].accuracies)} folds; circles: titanic-lab, squares: baselines)")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig = leaderboard_figure(scores)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()][::-1]
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

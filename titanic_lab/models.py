@@ -27,11 +27,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .choices import MODEL_KINDS
 from .errors import OptionError
 
 Params = dict[str, torch.Tensor]
 
-KINDS = ("linear", "nnet", "sigmoid", "hidden", "deep")
+KINDS = MODEL_KINDS
 _DEFAULT_SIZES = {"nnet": (2,), "hidden": (20,), "deep": (10, 10)}
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # running = (1 - m) * running + m * batch statistic, as torch's BatchNorm1d

@@ -14,10 +14,11 @@ from typing import Callable, Iterator
 
 import torch
 
+from .choices import OPTIMIZER_NAMES
 from .errors import OptionError, TrainingError
 from .models import LOSSES, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
+OPTIMIZERS = OPTIMIZER_NAMES
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 

@@ -1,0 +1,49 @@
+"""What the commands print for a person: whole titles, headed columns, every file named."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from titanic_lab.cli import app
+from titanic_lab.config import RunConfig
+from titanic_lab.recalc import find_soffice
+from titanic_lab.runs import train_run
+from titanic_lab.workbook import write_workbook
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_book(tmp_path_factory):
+    run = train_run(RunConfig(models=("linear", "nnet"), epochs=3, sample=60))
+    return write_workbook(run, tmp_path_factory.mktemp("out") / "small.xlsx")
+
+
+def test_compare_titles_are_never_wrapped(small_book):
+    result = runner.invoke(app, ["compare", str(small_book)], terminal_width=50)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for sheet in ("linear", "nnet", "mmult"):
+        title = next((line for line in lines if line.startswith(f"{sheet}: ")), None)
+        assert title is not None and " preset, mse loss; 60 rows, " in title and " params at " in title
+    header = next(line for line in lines if "column" in line and "cells" in line)
+    assert "status" in header
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) is not installed")
+def test_verify_heads_its_status_column(small_book):
+    result = runner.invoke(app, ["verify", str(small_book)], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.stdout.splitlines() if "sheet" in line and "worst cell" in line)
+    assert header.split()[-2:] == ["status", "┃"]
+
+
+def test_features_fit_on_names_both_files(bundled, tmp_path):
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    bundled.head(200).to_csv(train, index=False)
+    bundled.tail(100).drop(columns="Survived").to_csv(test, index=False)
+    result = runner.invoke(app, ["features", "--data", str(test), "--fit-on", str(train), "--out", str(tmp_path / "f.csv")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == f"data: {test}; fitted on: {train}"

@@ -1,0 +1,19 @@
+"""The names the command line offers, as plain tuples.
+
+``titanic-lab --help`` lists them without importing torch or pandas. Each tuple equals the keys
+of the registry that implements it (``tests/test_choices.py`` checks): ``preprocessing.PRESETS``,
+``models.KINDS``, ``models.ACTIVATIONS``, ``models.LOSSES`` and ``training.OPTIMIZERS``.
+"""
+
+from __future__ import annotations
+
+PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended")
+MODEL_KINDS: tuple[str, ...] = ("linear", "nnet", "sigmoid", "hidden", "deep")
+ACTIVATION_NAMES: tuple[str, ...] = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
+LOSS_NAMES: tuple[str, ...] = ("mse", "mae", "bce")
+OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
+
+
+def one_of(names: tuple[str, ...]) -> str:
+    """``"a, b or c"``: a list of names for help text."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
