@@ -97,8 +97,8 @@ def train(
             show_default=False,
         ),
     ] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default per model: linear 1000, nnet 500, notebook models 30).", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default per model: Adam with 0.1 for linear, 0.03 for nnet; the notebook's for the others).", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Exactly this many epochs. Default: until converged (the lowest training loss stops improving; see the README), with a cap per model.", show_default=False)] = None,
+    lr: Annotated[Optional[str], typer.Option(help="Learning rate, or 'auto' for the learning-rate finder's suggestion (see lr-find). Default: a tested rate per model (Adam 0.1 for linear, 0.03 for nnet, the notebook's for the others); 'auto' when --optimizer or --loss is not the model's own.", show_default=False)] = None,
     optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}, all hand-written (sgd: p -= lr * grad). Default per model.", show_default=False)] = None,
     loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)} (mse is the spreadsheet's, mae the notebook's). Default per model.", show_default=False)] = None,
     restarts: Annotated[Optional[int], typer.Option(help="Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.", show_default=False)] = None,
@@ -123,6 +123,10 @@ def train(
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
     ] = None,
+    exclude_from: Annotated[
+        Optional[Path],
+        typer.Option("--exclude-from", help="Leave out of the training data every passenger this CSV holds (same PassengerId, or same name and ticket), e.g. the test.csv you will predict.", show_default=False),
+    ] = None,
     sample: Annotated[Optional[int], typer.Option(help="Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
@@ -138,7 +142,7 @@ def train(
             preset=preset,
             models=tuple(model) if model else RunConfig.models,
             epochs=epochs,
-            lr=lr,
+            lr=_parse_lr(lr),
             optimizer=optimizer,
             loss=loss,
             restarts=restarts,
@@ -159,10 +163,13 @@ def train(
             gd_epochs=gd_epochs,
             gd_lr=gd_lr,
             sample=sample,
+            exclude_from=str(exclude_from) if exclude_from else None,
         )
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
+        if exclude_from is not None:
+            _info(f"left out {prepared.excluded} training rows that are passengers of {exclude_from}", as_json)
         if out.suffix.lower() == ".xlsx":
             from .workbook import check_fits
 
@@ -188,6 +195,19 @@ def train(
             typer.echo(json.dumps(summary, indent=2))
         else:
             _print_summary(run, out)
+
+
+def _parse_lr(text: str | None) -> float | str | None:
+    """``--lr``: a positive number or ``auto``."""
+    if text is None or text.strip().lower() == "auto":
+        return None if text is None else "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise TitanicLabError(f"--lr must be a positive number or auto, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise TitanicLabError(f"--lr must be a positive number or auto, got {text}")
+    return value
 
 
 def _output_writer(out: Path):
@@ -231,7 +251,7 @@ def _train_with_progress(prepared, init, command: str = "train"):
     """Train ``prepared``: a progress bar when stderr is a terminal, else a line every few seconds."""
     from .runs import model_settings, train_run
 
-    totals = {name: settings.epochs for name, (_, settings) in model_settings(prepared.config).items()}
+    totals = {name: settings.epochs or settings.max_epochs for name, (_, settings) in model_settings(prepared.config).items()}
     if not sys.stderr.isatty():
         lines = _ProgressLines(command)
         return train_run(prepared, init=init, on_epoch=lambda name, epoch: lines(f"{name} epoch {epoch}/{totals[name]}"))
@@ -250,12 +270,13 @@ def _print_summary(run, out: Path) -> None:
 
     table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
     table.add_column("model (loss)", overflow="fold")
-    for column in ("epochs", "train loss", "train acc", "valid loss", "valid acc", "seconds"):
+    for column in ("epochs", "lr", "train loss", "train acc", "valid loss", "valid acc", "seconds"):
         table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():
         table.add_row(
             f"{name} ({r.settings.loss})",
             str(len(r.history)),
+            f"{r.settings.lr:.3g}" + (" (found)" if r.lr_source.startswith("lr-find") else ""),
             _fmt(r.train_loss),
             _fmt(r.train_accuracy, 4),
             _fmt(r.valid_loss),
@@ -264,7 +285,50 @@ def _print_summary(run, out: Path) -> None:
         )
     console = Console()
     console.print(table)
+    for name, r in run.results.items():
+        console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
     console.print(f"saved: {out}")
+
+
+@app.command("lr-find")
+def lr_find(
+    data: DataOpt = None,
+    preset: PresetOpt = "spreadsheet",
+    model: Annotated[str, typer.Option("--model", "-m", help=f"The model: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, deep:10,10.")] = "linear",
+    optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}. Default: the model's own.", show_default=False)] = None,
+    loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)}. Default: the model's own.", show_default=False)] = None,
+    complete_rows: CompleteOpt = None,
+    valid_pct: Annotated[float, typer.Option(help="Share of rows held out (the finder runs on the training rows only), as in train.")] = 0.2,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of the loss against the learning rate here.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rates, losses and suggestions as JSON on stdout.")] = False,
+) -> None:
+    """Find a learning rate: a short run with the rate growing exponentially, as fastai's lr_find.
+
+    Prints the suggested rate (the larger of the valley and a tenth of the rate with the lowest
+    loss), which `train --lr auto` uses.
+    """
+    with _errors_to_exit():
+        from .config import RunConfig
+        from .data import describe_source
+        from .runs import model_settings, prepare
+        from .training import lr_find as find
+
+        config = RunConfig(data=str(data) if data else None, preset=preset, models=(model,), optimizer=optimizer, loss=loss,
+                           complete_rows=complete_rows, valid_pct=valid_pct)
+        prepared = prepare(config)
+        _info(f"data: {describe_source(prepared.data_path)}", as_json)
+        ((spec, settings),) = model_settings(config).values()
+        found = find(spec, settings, prepared.X[prepared.train_idx], prepared.y[prepared.train_idx])
+        if plot is not None:
+            from .plots import plot_lr_find
+
+            plot_lr_find(found, plot, f"{spec.name}, {settings.optimizer}, {settings.loss} loss, {preset} preset")
+    if as_json:
+        typer.echo(json.dumps({"model": spec.name, "optimizer": settings.optimizer, "loss": settings.loss, **found.to_dict()}, indent=2))
+        return
+    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g} "
+               f"(valley {found.valley:.3g}, lowest loss at {found.minimum:.3g}; {len(found.lrs)} steps)"
+               + (f"; plot: {plot}" if plot else ""))
 
 
 @app.command()
@@ -400,12 +464,13 @@ def predict(
     data: Annotated[Path, typer.Option("--data", "-d", help="Passengers to predict (Kaggle's test.csv); needs PassengerId.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The submission CSV to write.")] = Path("submission.csv"),
     sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest total loss.", show_default=False)] = None,
+    allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Predict even passengers the workbook was trained on (refused by default: that scores the model on its own answers).")] = False,
 ) -> None:
     """Predict survival with a workbook's parameters; write Kaggle's PassengerId,Survived CSV."""
     with _errors_to_exit():
         from .predict import predict_from_workbook, write_submission
 
-        submission, used = predict_from_workbook(model, data, sheet)
+        submission, used = predict_from_workbook(model, data, sheet, allow_overlap=allow_overlap)
         write_submission(submission, out)
     typer.echo(
         f"wrote {out}: {len(submission)} rows, {int(submission['Survived'].sum())} predicted to survive "
@@ -495,8 +560,8 @@ def submit(
     """Train on every training row, write the Kaggle submission and its workbook, print the expected accuracy."""
     with _errors_to_exit():
         from .config import RunConfig
-        from .data import ID_COLUMN, default_data_path, read_titanic
-        from .errors import DataError
+        from .data import ID_COLUMN, default_data_path, describe_source, read_titanic, same_passengers
+        from .errors import DataError, TrainingError
         from .leaderboard import ENTRIES, Entry, cross_validate
         from .predict import predict_from_workbook, write_submission
         from .runs import prepare
@@ -504,28 +569,41 @@ def submit(
 
         path = data or default_data_path()
         df = read_titanic(path)
-        if ID_COLUMN not in read_titanic(test, require_target=False).columns:  # before any training
+        to_predict = read_titanic(test, require_target=False)
+        if ID_COLUMN not in to_predict.columns:  # before any training
             raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")
+        overlap = same_passengers(df, to_predict)
+        if overlap.any():  # never train, choose or score on the answers
+            df = df[~overlap].reset_index(drop=True)
+            typer.echo(f"left out {int(overlap.sum())} of {len(overlap)} training rows of {describe_source(path)}: they are "
+                       f"passengers of {test} (same PassengerId, or same name and ticket)", err=True)
         if model is None:
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
         else:
             candidates = [Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)]
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, candidates, folds=folds, repeats=1, on_fold=on_fold),
                                      len(candidates) * folds, "submit")  # best first
-        expected = scores[0]
+        converged = [s for s in scores if s.all_converged]
+        if not converged:
+            raise TrainingError(f"no candidate converged in every fold ({', '.join(s.name for s in scores)}); give --model and --preset")
+        expected = converged[0]
         best = next(e for e in candidates if e.name == expected.name)
         if model is None:
-            typer.echo(f"chose {best.name} by {folds}-fold cross-validation among: "
-                       + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in scores))
+            unconverged = [s.name for s in scores if not s.all_converged]
+            typer.echo(f"chose {best.name} by {folds}-fold cross-validation among the converged: "
+                       + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in converged)
+                       + (f" (left out, not converged in every fold: {', '.join(unconverged)})" if unconverged else ""))
         run = _train_with_progress(prepare(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0,
-                                                     complete_rows=False)), None, "submit")
+                                                     complete_rows=False, exclude_from=str(test))), None, "submit")
         workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
         # Predict from the workbook just written: the submission comes from the model file itself.
         submission, _ = predict_from_workbook(workbook, test)
         write_submission(submission, out)
+    low, high = min(expected.accuracies), max(expected.accuracies)
     typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
-               f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} ({folds}-fold cross-validation)")
+               f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} (its own {folds}-fold "
+               f"cross-validation on {len(df)} rows; folds from {low:.4f} to {high:.4f})")
 
 
 if __name__ == "__main__":

@@ -48,13 +48,17 @@ class RunConfig:
     sample : int or None
         Use a seeded random sample of this many rows (in file order), e.g. to fit a table
         larger than a spreadsheet into a workbook.
+    exclude_from : str or None
+        A CSV of passengers to be predicted (Kaggle's test.csv): they are dropped from the
+        training data (see :func:`titanic_lab.data.same_passengers`), so the model never
+        trains on the answers.
     """
 
     data: str | None = None
     preset: str = "spreadsheet"
     models: tuple[str, ...] = DEFAULT_MODELS
     epochs: int | None = None
-    lr: float | None = None
+    lr: float | str | None = None
     optimizer: str | None = None
     loss: str | None = None
     restarts: int | None = None
@@ -75,6 +79,7 @@ class RunConfig:
     gd_epochs: int = 30
     gd_lr: float = 0.1
     sample: int | None = None
+    exclude_from: str | None = None
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -228,3 +228,39 @@ def _check_ids(df: pd.DataFrame, path: Path) -> None:
         first = duplicated.idxmax()
         raise DataError(path, f"column {ID_COLUMN} repeats value {_show(ids[first])} on line {_line(df, first)}")
     df[ID_COLUMN] = ids.astype(int)
+
+
+#: Columns that identify a passenger across files: the same id, or the same name and ticket.
+IDENTITY_COLUMNS: tuple[str, ...] = (ID_COLUMN, "Name", "Ticket")
+
+
+def _normalised(values: pd.Series) -> pd.Series:
+    """Lower case, every run of characters other than letters and digits as one space.
+
+    Kaggle's files and titanic3 write some names' quotes differently
+    (``Mrs. Mariana (Miriam")"`` and ``Mrs. Mariana ("Miriam")``); this makes them equal.
+    """
+    return values.astype(str).str.lower().str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
+
+
+def same_passengers(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
+    """Which of ``rows`` are passengers that ``others`` holds too.
+
+    A passenger is the same when both files have ``PassengerId`` and it is equal, or when both
+    have ``Name`` and ``Ticket`` and both are equal (compared without case and punctuation,
+    so titanic3 and Kaggle's files match: all 418 of Kaggle's test passengers are in the
+    bundled titanic3).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (len(rows),)
+    """
+    found = np.zeros(len(rows), dtype=bool)
+    if ID_COLUMN in rows.columns and ID_COLUMN in others.columns:
+        found |= rows[ID_COLUMN].isin(set(others[ID_COLUMN].dropna())).to_numpy()
+    if all(c in rows.columns and c in others.columns for c in ("Name", "Ticket")):
+        def key(df: pd.DataFrame) -> pd.Series:
+            return _normalised(df["Name"]) + "|" + _normalised(df["Ticket"])
+
+        found |= key(rows).isin(set(key(others))).to_numpy() & rows["Name"].notna().to_numpy()
+    return found

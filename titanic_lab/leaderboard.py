@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -65,6 +65,12 @@ class Score:
     accuracies: list[float]
     losses: list[float]
     seconds: list[float]
+    #: Per fold, whether training converged (always true for the rule and scikit-learn's models).
+    converged: list[bool] = field(default_factory=list)
+
+    @property
+    def all_converged(self) -> bool:
+        return all(self.converged)
 
     @property
     def accuracy(self) -> float:
@@ -131,20 +137,21 @@ def _resolve(name: str) -> list[Entry]:
     return [Entry(f"{base} ({preset})", base, preset, True)]
 
 
-def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int = 442) -> np.ndarray:
-    """Fit ``entry`` on ``train`` and return its survival probabilities (or scores) for ``test``."""
+def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int = 442) -> tuple[np.ndarray, bool]:
+    """Fit ``entry`` on ``train``; return its survival probabilities (or scores) for ``test`` and
+    whether its training converged."""
     if entry.model == "gender":
-        return (test["Sex"] == "female").to_numpy(dtype=float)
+        return (test["Sex"] == "female").to_numpy(dtype=float), True
     pre = TitanicPreprocessor(entry.preset).fit(train)
     X_train, X_test = pre.transform(train), pre.transform(test)
     y_train = train[TARGET].to_numpy(dtype=float)
     if not entry.own:
-        return _sklearn(entry.model, seed).fit(X_train, y_train.astype(int)).predict_proba(X_test)[:, 1]
+        return _sklearn(entry.model, seed).fit(X_train, y_train.astype(int)).predict_proba(X_test)[:, 1], True
     spec = parse_model(entry.model)
     settings = with_overrides(default_settings(spec), seed=seed)
     result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train))
     with torch.no_grad():
-        return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy()
+        return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy(), result.converged
 
 
 def _sklearn(kind: str, seed: int):
@@ -190,16 +197,17 @@ def cross_validate(
     splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
     scores = []
     for entry in entries:
-        accs, losses, secs = [], [], []
+        accs, losses, secs, converged = [], [], [], []
         for train_idx, test_idx in splits:
             started = time.perf_counter()
-            probs = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx])
+            probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx])
             secs.append(time.perf_counter() - started)
+            converged.append(done)
             accs.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
             losses.append(float(((np.clip(probs, 0, 1) - y[test_idx]) ** 2).mean()))  # Brier score
             if on_fold is not None:
                 on_fold(entry.name)
-        scores.append(Score(entry.name, entry.own, accs, losses, secs))
+        scores.append(Score(entry.name, entry.own, accs, losses, secs, converged))
     return sorted(scores, key=lambda s: -s.accuracy)
 
 

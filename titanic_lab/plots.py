@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .files import atomic_output
-from .runs import Run
+
+if TYPE_CHECKING:
+    from .runs import Run
+    from .training import LRFind
 
 
-def plot_history(run: Run, path: str | Path) -> Path:
+def plot_history(run: "Run", path: str | Path) -> Path:
     """Train and validation loss (left) and validation accuracy (right) per epoch, every model."""
     import matplotlib
 
@@ -28,6 +33,27 @@ def plot_history(run: Run, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_lr_find(found: "LRFind", path: str | Path, title: str = "") -> Path:
+    """The learning-rate finder's loss against the learning rate (log scale), its suggestions marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(found.lrs, found.losses, color="C0")
+    for lr, label, style in ((found.valley, "valley", ":"), (found.minimum / 10, "minimum / 10", "-."), (found.suggestion, "suggested", "--")):
+        ax.axvline(lr, color="C3" if label == "suggested" else "C7", linestyle=style, label=f"{label} {lr:.3g}")
+    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss before the step", title=title or "Learning-rate finder")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")

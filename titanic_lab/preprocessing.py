@@ -16,7 +16,9 @@ its own::
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
@@ -36,7 +38,26 @@ SATURATION = 1e300
 
 
 class NotFittedError(TitanicLabError, ValueError, AttributeError):
-    """``transform`` was called before ``fit`` (the bases of scikit-learn's own NotFittedError)."""
+    """``transform`` was called before ``fit`` (the bases of scikit-learn's own NotFittedError).
+
+    When scikit-learn is imported, what is raised also derives from
+    ``sklearn.exceptions.NotFittedError``, so ``except sklearn.exceptions.NotFittedError``
+    catches it; this module never imports scikit-learn itself.
+    """
+
+
+def _not_fitted(message: str) -> NotFittedError:
+    """A :class:`NotFittedError`, also scikit-learn's own when scikit-learn is loaded."""
+    if "sklearn" not in sys.modules:
+        return NotFittedError(message)
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    return _joined(SklearnNotFittedError)(message)
+
+
+@functools.cache
+def _joined(sklearn_class: type) -> type:
+    return type("NotFittedError", (NotFittedError, sklearn_class), {"__module__": __name__, "__doc__": NotFittedError.__doc__})
 
 
 class UnseenCategoryWarning(UserWarning):
@@ -396,7 +417,7 @@ class TitanicPreprocessor:
             Float64 columns named ``feature_names_out_``, same index as ``X``.
         """
         if not hasattr(self, "preset_"):
-            raise NotFittedError(
+            raise _not_fitted(
                 "this TitanicPreprocessor is not fitted yet; call fit(train_df) (or fit_transform) before transform"
             )
         df = _as_frame(X, self.preset_)
@@ -430,7 +451,7 @@ class TitanicPreprocessor:
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """The output column names (equal to the workbook's headers)."""
         if not hasattr(self, "feature_names_out_"):
-            raise NotFittedError("this TitanicPreprocessor is not fitted yet; call fit first")
+            raise _not_fitted("this TitanicPreprocessor is not fitted yet; call fit first")
         return np.array(self.feature_names_out_, dtype=object)
 
     def _sizes(self, df: pd.DataFrame, feat: Feature) -> np.ndarray | None:

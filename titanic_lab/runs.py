@@ -17,8 +17,8 @@ import torch
 
 from . import __version__
 from .config import RunConfig
-from .data import TARGET, default_data_path, read_titanic
-from .errors import OptionError
+from .data import TARGET, default_data_path, read_titanic, same_passengers
+from .errors import DataError, OptionError
 from .models import ModelSpec, parse_model
 from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, split_indices, with_overrides
@@ -58,16 +58,23 @@ def gd_supported(spec: ModelSpec) -> bool:
     return spec.kind in ("linear", "nnet") and spec.activation == "relu" and not spec.batchnorm
 
 
-def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
-    """Read the run's training data; return its path, every row, and the rows the run uses."""
+def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int]:
+    """Read the run's training data; return its path, every row kept, the rows the run uses, and
+    how many rows ``config.exclude_from`` removed."""
     path = Path(config.data) if config.data else default_data_path()
     source = read_titanic(path, require_target=True)
+    excluded = 0
+    if config.exclude_from is not None:
+        overlap = same_passengers(source, read_titanic(config.exclude_from, require_target=False))
+        source, excluded = source[~overlap].reset_index(drop=True), int(overlap.sum())
+        if source.empty:
+            raise DataError(path, f"every row is a passenger of {config.exclude_from}; nothing is left to train on")
     preset = get_preset(config.preset)
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
     used = select_complete_rows(source, preset) if complete else source
     if config.sample is not None and config.sample < len(used):
         used = used.sample(n=config.sample, random_state=config.split_seed).sort_index()
-    return path, source, used.reset_index(drop=True)
+    return path, source, used.reset_index(drop=True), excluded
 
 
 @dataclass
@@ -84,6 +91,7 @@ class Prepared:
     y: torch.Tensor  # (n_rows,)
     train_idx: torch.Tensor
     valid_idx: torch.Tensor
+    excluded: int = 0
 
 
 @dataclass
@@ -119,6 +127,7 @@ class Run(Prepared):
             "rows": len(self.frame),
             "train_rows": len(self.train_idx),
             "valid_rows": len(self.valid_idx),
+            "excluded_rows": self.excluded,
             "features": list(self.features.columns),
             "config": self.config.to_dict(),
             "models": {name: r.summary() for name, r in self.results.items()},
@@ -128,14 +137,14 @@ class Run(Prepared):
 def prepare(config: RunConfig) -> Prepared:
     """Validate the options, read the data, fit the preprocessing, build tensors and the split."""
     model_settings(config)  # validates every option before any work
-    path, source, frame = load_rows(config)
+    path, source, frame, excluded = load_rows(config)
     pre = TitanicPreprocessor(preset=config.preset).fit(frame)
     features = pre.transform(frame)
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
     y = torch.tensor(frame[TARGET].to_numpy(dtype=float), dtype=dtype)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
-    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx)
+    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded)
 
 
 def train_run(

@@ -128,7 +128,7 @@ class TrainSettings:
 #: gets ``lr="auto"``: the learning-rate finder's suggestion.
 MODEL_DEFAULTS: dict[str, dict] = {
     "linear": dict(optimizer="adam", loss="mse", lr=0.1),
-    "nnet": dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=500),
+    "nnet": dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=300),
     # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps
     # falling slowly for tens of thousands of epochs, so their plateau is a 1e-4 gain over 100.
     "sigmoid": dict(optimizer="sgd", loss="mae", lr=100.0, tol=1e-4, max_epochs=5_000),
@@ -150,7 +150,17 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     optimizer, loss : str, optional
         When either differs from the model's own, the learning rate is ``"auto"``: the
         tabled rate was tested with the model's own optimizer and loss only.
+
+    Raises
+    ------
+    OptionError
+        For ``loss="bce"`` on a model without a sigmoid output.
     """
+    if loss == "bce" and not spec.has_sigmoid:
+        raise OptionError(
+            f"--loss bce needs a model with a sigmoid output (sigmoid, hidden, deep), not {spec.name}: log loss of an "
+            "output clamped into (0, 1) has no gradient outside it, so training stalls; use mse or mae"
+        )
     own = MODEL_DEFAULTS[spec.kind]
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
     changed = any(chosen[k] != own[k] for k in chosen)

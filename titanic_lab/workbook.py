@@ -40,10 +40,11 @@ from .models import (
     layers,
     sheet_columns,
 )
+from .data import IDENTITY_COLUMNS
 from .preprocessing import TITLE_GROUPS, Feature
 from .rowwriter import RowWriter
 from .runs import Run, gd_supported
-from .training import TrainResult, TrainSettings, fit, gradients
+from .training import CONVERGENCE_RULE, TrainResult, TrainSettings, fit, gradients
 
 HEADER_ROW = 2  # 0-based: the lesson's row 3
 FIRST_ROW = 3  # 0-based: the lesson's row 4
@@ -600,7 +601,7 @@ class _Writer:
         """Per-epoch losses; returns (series name, column, epochs) for the chart."""
         with self._sheet("history", "Training and validation loss, validation accuracy, per epoch and model.") as ws:
             self.text(ws, 0, 0, "epoch", self.header)
-            longest = max(r.settings.epochs for r in self.run.results.values())
+            longest = max(len(r.history) for r in self.run.results.values())
             for e in range(longest):
                 ws.write_number(1 + e, 0, e + 1)
             series, col = [], 1
@@ -620,7 +621,7 @@ class _Writer:
 
     def all_rows_sheet(self) -> None:
         source = self.run.source
-        columns = [c for c in ALL_ROWS_ORDER if c in source.columns]
+        columns = [c for c in (*ALL_ROWS_ORDER, *IDENTITY_COLUMNS) if c in source.columns]
         with self._sheet("all_rows", "Every row of the data file, as read (the lesson's raw data sheet).") as ws:
             for j, c in enumerate(columns):
                 self.text(ws, 0, j, c, self.header)
@@ -636,10 +637,12 @@ class _Writer:
                   "(titanic-lab verify) to see the spreadsheet agree.")
         facts = [
             ("data file", str(run.data_path)),
-            ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"),
+            ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"
+                     + (f"; {run.excluded} rows left out as passengers of {config.exclude_from}" if run.excluded else "")),
             ("preset", f"{run.preprocessor.preset_.name}: {run.preprocessor.preset_.description}"),
             ("features", ", ".join(run.features.columns)),
             ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
+            ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
             ("dtype", config.dtype),
             ("written", self.when.isoformat(timespec="seconds")),
             ("titanic-lab version", __version__),
@@ -651,7 +654,7 @@ class _Writer:
             row += 1
         row += 1
         headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs run", "restarts", "train loss", "valid loss",
-                   "valid accuracy", "seconds", "training only (not in the formulas)"]
+                   "valid accuracy", "seconds", "stopped", "training only (not in the formulas)"]
         for j, h in enumerate(headers):
             self.text(ws, row, j, h, self.header)
         for name, r in run.results.items():
@@ -661,7 +664,7 @@ class _Writer:
                       else sheet_name(spec.kind, spec))
             cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
                      r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy,
-                     None if reproducible() else round(r.seconds, 3), _training_only(r)]
+                     None if reproducible() else round(r.seconds, 3), r.stop_reason, _training_only(r)]
             for j, v in enumerate(cells):
                 self.value(ws, row, j, v)
         row += 2
