@@ -181,6 +181,11 @@ def render(figures: list[Figure], data: Path, repeats: int) -> str:
                   "From `python benchmarks/scale.py`. Training: synthetic resampled and jittered Titanic rows, 20 epochs of "
                   "full-batch SGD, median of the runs; the same model with `nn.Linear` + `torch.optim.SGD`, and a numpy loop "
                   "with the analytic gradient, measured in the same run:", "", scale.read_text(encoding="utf-8").strip()]
+    converged = Path(__file__).with_name("convergence.md")
+    if converged.exists():
+        lines += ["", "## Training to convergence, and beside a busy process", "",
+                  "From `python benchmarks/convergence.py` (its docstring says how each figure is made):", "",
+                  converged.read_text(encoding="utf-8").strip()]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]

@@ -30,7 +30,9 @@ def test_predict_uses_the_chosen_sheet_of_our_workbook(tmp_path, kaggle_train):
     run = train_run(RunConfig(data=str(kaggle_train), models=("linear",), epochs=200, valid_pct=0))
     book = write_workbook(run, tmp_path / "ours.xlsx")
     out = tmp_path / "sub.csv"
-    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(kaggle_train), "--sheet", "linear", "--out", str(out)])
+    # Predicting the rows it trained on is refused unless asked for (tests/test_convergence.py).
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(kaggle_train), "--sheet", "linear", "--out", str(out),
+                                 "--allow-overlap"])
     assert result.exit_code == 0, result.output
     sub = pd.read_csv(out)
     # Predicting the training rows again reproduces the run's accuracy on them (all 891 rows here).

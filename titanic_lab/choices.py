@@ -7,7 +7,7 @@ of the registry that implements it (``tests/test_choices.py`` checks): ``preproc
 
 from __future__ import annotations
 
-PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended")
+PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended", "groups")
 MODEL_KINDS: tuple[str, ...] = ("linear", "nnet", "sigmoid", "hidden", "deep")
 ACTIVATION_NAMES: tuple[str, ...] = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
 LOSS_NAMES: tuple[str, ...] = ("mse", "mae", "bce")

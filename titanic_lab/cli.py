@@ -98,7 +98,7 @@ def train(
         ),
     ] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Exactly this many epochs. Default: until converged (the lowest training loss stops improving; see the README), with a cap per model.", show_default=False)] = None,
-    lr: Annotated[Optional[str], typer.Option(help="Learning rate, or 'auto' for the learning-rate finder's suggestion (see lr-find). Default: a tested rate per model (Adam 0.1 for linear, 0.03 for nnet, the notebook's for the others); 'auto' when --optimizer or --loss is not the model's own.", show_default=False)] = None,
+    lr: Annotated[Optional[str], typer.Option(help="Learning rate, or 'auto' for the learning-rate finder's suggestion (see lr-find). Default: a tested rate per model (Adam 0.1 for linear, 0.03 for nnet, the notebook's for the others); and 'auto' when the optimizer or loss chosen is not the model's own.", show_default=False)] = None,
     optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}, all hand-written (sgd: p -= lr * grad). Default per model.", show_default=False)] = None,
     loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)} (mse is the spreadsheet's, mae the notebook's). Default per model.", show_default=False)] = None,
     restarts: Annotated[Optional[int], typer.Option(help="Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.", show_default=False)] = None,
@@ -491,12 +491,15 @@ def leaderboard(
                      "'nnet:4 (notebook)' picks the preset).", show_default=False),
     ] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
+    grouped: Annotated[bool, typer.Option("--grouped/--no-grouped", help="Also score every model on folds grouped by ticket (no ticket on both sides of a split), shown beside the plain estimate.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
 ) -> None:
     """Cross-validate the lesson's models and the usual baselines on the same folds.
 
     Repeated stratified k-fold on all rows of the training data; every model sees the same
     folds, its preprocessing fitted on the training part of each fold. Sorted by accuracy.
+    With --grouped (the default) each model is also scored on folds grouped by ticket: where
+    the two estimates differ, a feature's promise comes from tickets shared across the split.
     """
     with _errors_to_exit():
         from .data import default_data_path, describe_source, read_titanic
@@ -506,24 +509,26 @@ def leaderboard(
         path = data or default_data_path()
         df = read_titanic(path)
         _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
-        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold),
-                                     len(entries) * folds * repeats, "leaderboard")
+        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, grouped),
+                                     len(entries) * folds * repeats * (2 if grouped else 1), "leaderboard")
         if plot is not None:
             plot_leaderboard(scores, plot)
     if as_json:
-        typer.echo(json.dumps({"data": str(path), "folds": folds, "repeats": repeats, "seed": seed,
+        typer.echo(json.dumps({"data": str(path), "folds": folds, "repeats": repeats, "seed": seed, "grouped": grouped,
                                "models": [s.to_dict() for s in scores]}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
-    for column in ("model", "by", "accuracy", "+-", "Brier loss", "fit s/fold"):
+    columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), "Brier loss", "fit s/fold")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
     for s in scores:
         d = s.to_dict()
         by = "titanic-lab" if s.own else "baseline"
-        table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
+        table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
+                      f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
     console = Console()
     needed = console.measure(table, options=console.options.update_width(10_000)).maximum
     if needed > console.width:  # never cut a model's name (the name -m takes); a narrow terminal wraps the lines instead

@@ -259,8 +259,10 @@ def same_passengers(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
     if ID_COLUMN in rows.columns and ID_COLUMN in others.columns:
         found |= rows[ID_COLUMN].isin(set(others[ID_COLUMN].dropna())).to_numpy()
     if all(c in rows.columns and c in others.columns for c in ("Name", "Ticket")):
-        def key(df: pd.DataFrame) -> pd.Series:
-            return _normalised(df["Name"]) + "|" + _normalised(df["Ticket"])
-
-        found |= key(rows).isin(set(key(others))).to_numpy() & rows["Name"].notna().to_numpy()
+        found |= passenger_keys(rows).isin(set(passenger_keys(others))).to_numpy() & rows["Name"].notna().to_numpy()
     return found
+
+
+def passenger_keys(df: pd.DataFrame) -> pd.Series:
+    """Each row's name and ticket, without case and punctuation: who a passenger is, across files."""
+    return _normalised(df["Name"]) + "|" + _normalised(df["Ticket"])

@@ -228,3 +228,19 @@ def one_of(expr: str, values: list[str]) -> str:
 def count_equal(column: str, ref: str) -> str:
     """How many cells of ``column`` equal ``ref`` (exact, no COUNTIF wildcards): ``SUMPRODUCT((col=ref)*1)``."""
     return f"SUMPRODUCT(({column}={ref})*1)"
+
+
+def surname(name_ref: str) -> str:
+    """The text before the first comma of a name (all of it without one): ``LEFT(n,FIND(",",n&",")-1)``."""
+    return f'LEFT({name_ref},FIND(",",{name_ref}&",")-1)'
+
+
+def group_rate(same: str, survived_column: str, own_survived: str, neutral_ref: str) -> str:
+    """The survival rate of the *other* rows of a group, ``neutral_ref`` when there are none.
+
+    ``same`` is the array of the group test (``(Table[Ticket]=ticket)``); the row's own label
+    and its own count are taken away, so a row never sees its own answer.
+    """
+    others = f"(SUMPRODUCT({same}*1)-1)"
+    survived = f"(SUMPRODUCT({same}*{survived_column})-{own_survived})"
+    return f"IF({others}=0,{neutral_ref},{survived}/{others})"

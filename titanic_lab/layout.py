@@ -184,12 +184,14 @@ def _raw(value: object) -> object:
 
 def _detect_preset(columns: dict[str, int], where: str) -> tuple[str | None, tuple[str, ...]]:
     """The preset whose feature headers the sheet has; None for a sheet of raw data only."""
+    complete = [p for p in PRESETS.values() if p.feature_names and all(n in columns for n in p.feature_names)]
+    if complete:  # the largest: the groups preset's headers include every extended one
+        widest = max(complete, key=lambda p: len(p.feature_names))
+        return widest.name, widest.feature_names
     best, best_missing = None, None
     for preset in PRESETS.values():
         names = preset.feature_names or ()
         missing = [n for n in names if n not in columns]
-        if not missing:
-            return preset.name, names
         derived = [n for n in names if n not in RAW_COLUMNS]  # a raw-data sheet has none of these
         if len(missing) < len(derived) and (best_missing is None or len(missing) < len(best_missing)):
             best, best_missing = preset, missing

@@ -67,6 +67,12 @@ class Score:
     seconds: list[float]
     #: Per fold, whether training converged (always true for the rule and scikit-learn's models).
     converged: list[bool] = field(default_factory=list)
+    #: Accuracies on folds grouped by ticket (no ticket on both sides of a split), when asked for.
+    grouped_accuracies: list[float] = field(default_factory=list)
+
+    @property
+    def grouped_accuracy(self) -> float | None:
+        return statistics.fmean(self.grouped_accuracies) if self.grouped_accuracies else None
 
     @property
     def all_converged(self) -> bool:
@@ -82,7 +88,8 @@ class Score:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out.update(accuracy=self.accuracy, accuracy_std=self.accuracy_std, loss=statistics.fmean(self.losses),
+        out.update(accuracy=self.accuracy, accuracy_std=self.accuracy_std, grouped_accuracy=self.grouped_accuracy,
+                   loss=statistics.fmean(self.losses),
                    fit_seconds=statistics.fmean(self.seconds), folds=len(self.accuracies))
         return out
 
@@ -172,6 +179,7 @@ def cross_validate(
     repeats: int = 3,
     seed: int = 42,
     on_fold: Callable[[str], None] | None = None,
+    grouped: bool = False,
 ) -> list[Score]:
     """Repeated stratified k-fold for every entry on the same folds; best accuracy first.
 
@@ -184,8 +192,12 @@ def cross_validate(
         random_state=seed)``.
     on_fold : callable, optional
         Called with the entry's name after each fold (progress bars).
+    grouped : bool
+        Also score every entry on folds grouped by ticket (``StratifiedGroupKFold``, reshuffled
+        per repeat): no ticket has passengers on both sides of a split, so a feature that
+        only pays off through shared tickets (the ``groups`` preset's rates) shows it.
     """
-    from sklearn.model_selection import RepeatedStratifiedKFold
+    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold
 
     if folds < 2 or repeats < 1:
         raise OptionError(f"--folds must be at least 2 and --repeats at least 1, got {folds} and {repeats}")
@@ -195,19 +207,30 @@ def cross_validate(
         raise OptionError(f"{folds}-fold cross-validation needs at least {folds} survivors and {folds} non-survivors; "
                           f"the data has {smallest} of one of them (use fewer --folds or more rows)")
     splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
+    grouped_splits = []
+    if grouped:
+        tickets = df["Ticket"].astype(str).str.lower() if "Ticket" in df.columns else pd.Series(range(len(df))).astype(str)
+        for r in range(repeats):
+            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)
+            grouped_splits += list(splitter.split(df, y.astype(int), groups=tickets))
     scores = []
     for entry in entries:
-        accs, losses, secs, converged = [], [], [], []
+        score = Score(entry.name, entry.own, [], [], [], [])
         for train_idx, test_idx in splits:
             started = time.perf_counter()
             probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx])
-            secs.append(time.perf_counter() - started)
-            converged.append(done)
-            accs.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
-            losses.append(float(((np.clip(probs, 0, 1) - y[test_idx]) ** 2).mean()))  # Brier score
+            score.seconds.append(time.perf_counter() - started)
+            score.converged.append(done)
+            score.accuracies.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
+            score.losses.append(float(((np.clip(probs, 0, 1) - y[test_idx]) ** 2).mean()))  # Brier score
             if on_fold is not None:
                 on_fold(entry.name)
-        scores.append(Score(entry.name, entry.own, accs, losses, secs, converged))
+        for train_idx, test_idx in grouped_splits:
+            probs, _ = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx])
+            score.grouped_accuracies.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
+            if on_fold is not None:
+                on_fold(f"{entry.name}, grouped")
+        scores.append(score)
     return sorted(scores, key=lambda s: -s.accuracy)
 
 

@@ -26,9 +26,11 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from .data import passenger_keys
 from .errors import OptionError, TitanicLabError
 
-Kind = Literal["number", "log", "binary", "dummies", "ones", "title", "family", "alone", "present", "missing", "per_ticket"]
+Kind = Literal["number", "log", "binary", "dummies", "ones", "title", "family", "alone", "present", "missing", "per_ticket",
+               "woman_child", "group_rate", "group_size"]
 FillStrategy = Literal["mode", "median", "constant"]
 ScaleMethod = Literal["max", "zscore"]
 
@@ -80,7 +82,12 @@ class Feature:
         ``family`` is ``column + other + 1``; ``alone`` is 1 where ``column + other == 0``;
         ``present`` / ``missing`` are 1 where the raw value is present / missing;
         ``per_ticket`` is ``log(column / n + 1)`` with n the passengers sharing ``other``
-        (the ticket) in the training data.
+        (the ticket) in the training data. The ``groups`` preset's: ``woman_child`` is 1 for a
+        woman (``column`` Sex is female) or a boy (title Master in ``other``, the Name);
+        ``group_rate`` is the survival rate of the *other* training passengers of the row's
+        group (the same ``column`` value, compared without case; for ``Name`` the surname
+        before the comma), the training rate where there are none; ``group_size`` is how many
+        training passengers share the row's ``column`` value, the row included.
     name : str
         The output column name; for ``dummies``, the prefix before each level.
     fill : {"mode", "median", "constant"} or None
@@ -253,7 +260,20 @@ EXTENDED = Preset(
     "age missing",
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK, EXTENDED)}
+GROUPS = Preset(
+    name="groups",
+    features=EXTENDED.features[:-1] + (
+        Feature("Sex", "woman_child", "WomanChild", other="Name", fill=None),
+        Feature("Ticket", "group_size", "Ticket_N", scale="max", fill=None),
+        Feature("Ticket", "group_rate", "TicketSurv", fill=None),
+        Feature("Name", "group_rate", "SurnameSurv", fill=None),
+        ones("Ones"),
+    ),
+    description="the extended columns plus woman-or-boy, ticket group size, and the survival rate of the other "
+    "training passengers on the same ticket and with the same surname",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK, EXTENDED, GROUPS)}
 
 
 def get_preset(preset: str | Preset) -> Preset:
@@ -383,8 +403,13 @@ class TitanicPreprocessor:
         self.levels_ = {}
         self.scales_ = {}
         self.group_sizes_ = {}
+        self.groups_ = {}
+        if any(f.kind in GROUP_KINDS for f in preset.features):
+            self._fit_groups(df, preset, y)
         for feat in preset.features:
-            if feat.kind == "ones":
+            if feat.kind in ("ones", *GROUP_KINDS):
+                if feat.kind == "group_size" and feat.scale is not None:
+                    self.scales_[feat.output_name] = _learn_scale(self._group_values(df, feat), feat)
                 continue
             if feat.kind == "per_ticket":
                 # How many passengers of the training data share each ticket.
@@ -426,6 +451,9 @@ class TitanicPreprocessor:
             if feat.kind == "ones":
                 out[feat.output_name] = np.ones(len(df))
                 continue
+            if feat.kind in GROUP_KINDS:
+                out[feat.output_name] = self._group_values(df, feat) / self.scales_.get(feat.output_name, (0.0, 1.0))[1]
+                continue
             raw = _column(df, feat)
             filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
             if filled.isna().any():
@@ -454,6 +482,35 @@ class TitanicPreprocessor:
             raise _not_fitted("this TitanicPreprocessor is not fitted yet; call fit first")
         return np.array(self.feature_names_out_, dtype=object)
 
+    def _fit_groups(self, df: pd.DataFrame, preset: Preset, y: object) -> None:
+        """Per group feature, each group's (survivors, passengers) among the training rows."""
+        labels = _labels(df, y, preset)
+        self.neutral_rate_ = float(labels.mean())
+        self.fitted_passengers_ = set(passenger_keys(df))
+        for feat in preset.features:
+            if feat.kind in GROUP_KINDS:
+                stats = pd.DataFrame({"key": _group_keys(df, feat), "y": labels}).groupby("key")["y"].agg(["sum", "count"])
+                self.groups_[feat.output_name] = {k: (float(r["sum"]), int(r["count"])) for k, r in stats.iterrows()}
+
+    def _group_values(self, df: pd.DataFrame, feat: Feature) -> np.ndarray:
+        """``group_rate`` or ``group_size`` of every row, a training row's own label and count taken away."""
+        stats = self.groups_[feat.output_name]
+        found = [stats.get(k, (0.0, 0)) for k in _group_keys(df, feat)]
+        survived = np.array([s for s, _ in found])
+        count = np.array([c for _, c in found], dtype=float)
+        # A row that fit saw, with its label, is one of its group's counts: leave it out.
+        own = passenger_keys(df).isin(self.fitted_passengers_).to_numpy().copy()
+        if TARGET_COLUMN in df.columns:
+            own &= df[TARGET_COLUMN].notna().to_numpy()
+            label = pd.to_numeric(df[TARGET_COLUMN], errors="coerce").fillna(0).to_numpy(dtype=float)
+        else:
+            own, label = np.zeros(len(df), dtype=bool), np.zeros(len(df))
+        others = count - own
+        if feat.kind == "group_size":
+            return others + 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(others > 0, (survived - own * label) / np.maximum(others, 1), self.neutral_rate_)
+
     def _sizes(self, df: pd.DataFrame, feat: Feature) -> np.ndarray | None:
         """``per_ticket``: each row's ticket-group size from fit (1 for a ticket fit never saw)."""
         if feat.kind != "per_ticket":
@@ -469,6 +526,33 @@ class TitanicPreprocessor:
             else:
                 names.append(feat.output_name)
         return names
+
+
+#: Feature kinds computed from the training rows' groups (the ``groups`` preset).
+GROUP_KINDS = ("group_rate", "group_size")
+TARGET_COLUMN = "Survived"
+
+
+def _group_keys(df: pd.DataFrame, feat: Feature) -> pd.Series:
+    """Each row's group: the column's value without case (the spreadsheet's ``=`` ignores case);
+    for ``Name``, the surname (the text before the first comma)."""
+    values = df[feat.column].astype(object).where(df[feat.column].notna(), "").astype(str)
+    if feat.column == "Name":
+        values = values.str.split(",", n=1).str[0]
+    return values.str.lower()
+
+
+def _labels(df: pd.DataFrame, y: object, preset: Preset) -> pd.Series:
+    if TARGET_COLUMN in df.columns:
+        labels = pd.to_numeric(df[TARGET_COLUMN], errors="coerce")
+    elif y is not None:
+        labels = pd.Series(np.asarray(y, dtype=float), index=df.index)
+    else:
+        labels = pd.Series(dtype=float)
+    if len(labels) != len(df) or labels.isna().any():
+        raise TitanicLabError(f"preset {preset.name!r} learns group survival rates: fit it on rows with a complete "
+                              f"{TARGET_COLUMN} column (or pass y)")
+    return labels
 
 
 def _as_frame(X: object, preset: Preset) -> pd.DataFrame:
@@ -490,6 +574,8 @@ def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
         return raw.map(title_group)
     if feat.kind in ("present", "missing"):
         return (raw.notna() if feat.kind == "present" else raw.isna()).astype(float)
+    if feat.kind == "woman_child":
+        return ((raw == "female") | (df[feat.other].map(title_group) == "Master")).astype(float)
     if feat.kind in ("family", "alone"):
         # A missing count is 0, as a blank cell is in the workbook's SibSp+Parch+1.
         total = _numeric(df, feat.column).fillna(0) + _numeric(df, feat.other).fillna(0)
