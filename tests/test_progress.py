@@ -34,8 +34,10 @@ def test_leaderboard_reports_folds(every_step, bundled, tmp_path):
     result = runner.invoke(app, ["leaderboard", "--data", str(data), "--folds", "2", "--repeats", "1", "-m", "gender", "-m", "logistic"])
     assert result.exit_code == 0, result.output
     assert _progress(result.stderr, "leaderboard") == [
-        "1/4 folds (gender rule)", "2/4 folds (gender rule)",
-        "3/4 folds (LogisticRegression (notebook))", "4/4 folds (LogisticRegression (notebook))",
+        "1/8 folds (gender rule)", "2/8 folds (gender rule)",
+        "3/8 folds (gender rule, grouped)", "4/8 folds (gender rule, grouped)",
+        "5/8 folds (LogisticRegression (notebook))", "6/8 folds (LogisticRegression (notebook))",
+        "7/8 folds (LogisticRegression (notebook), grouped)", "8/8 folds (LogisticRegression (notebook), grouped)",
     ]
 
 
@@ -54,5 +56,7 @@ def test_submit_reports_folds_then_epochs(every_step, bundled, tmp_path):
     assert result.exit_code == 0, result.output
     steps = _progress(result.stderr, "submit")
     assert steps[:2] == ["1/2 folds (linear (spreadsheet))", "2/2 folds (linear (spreadsheet))"]
-    assert steps[2:] == [f"linear epoch {e}/1000" for e in range(1, 1001)]
+    # Then every epoch until the model converges (the cap, 20000, is the total shown).
+    epochs = len(steps) - 2
+    assert 100 < epochs < 20000 and steps[2:] == [f"linear epoch {e}/20000" for e in range(1, epochs + 1)]
 

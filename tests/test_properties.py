@@ -31,6 +31,7 @@ def frames(draw, min_rows=1):
         "Sex": col(categories), "Age": col(reals), "SibSp": col(counts), "Parch": col(counts),
         "Fare": col(reals), "Embarked": col(categories), "Name": col(names), "Ticket": col(st.sampled_from(["A", "B", "C", None])),
         "Cabin": col(st.one_of(st.none(), st.just("C85"))),
+        "Survived": col(st.sampled_from([0, 1])),  # the groups preset learns from the labels
     })
 
 

@@ -235,12 +235,23 @@ def surname(name_ref: str) -> str:
     return f'LEFT({name_ref},FIND(",",{name_ref}&",")-1)'
 
 
-def group_rate(same: str, survived_column: str, own_survived: str, neutral_ref: str) -> str:
-    """The survival rate of the *other* rows of a group, ``neutral_ref`` when there are none.
+def others_in_group(same: str, weights: str, own: str) -> str:
+    """The weighted count of the *other* rows of a group: ``(SUMPRODUCT(same*weights)-own)``.
 
-    ``same`` is the array of the group test (``(Table[Ticket]=ticket)``); the row's own label
-    and its own count are taken away, so a row never sees its own answer.
+    ``same`` is the array of the group test (``(Table[Ticket]=ticket)``); ``own`` is the row's
+    own weight, taken away so that a row never counts itself (nor sees its own label).
     """
-    others = f"(SUMPRODUCT({same}*1)-1)"
-    survived = f"(SUMPRODUCT({same}*{survived_column})-{own_survived})"
-    return f"IF({others}=0,{neutral_ref},{survived}/{others})"
+    return f"(SUMPRODUCT({same}*{weights})-{own})"
+
+
+def woman_child_group(kind: str, same_ticket: str, same_surname: str, wc: str, wc_column: str, survived: str,
+                      survived_column: str) -> str:
+    """``wcg_rate`` or ``wcg_died`` of a row: for a woman or boy (``wc`` = 1), the survival rate of
+    the other women and boys on the ticket, else of the surname (``wcg_died``: 1 where it is 0);
+    0 for everyone else and where there are none."""
+    counts = {by: (others_in_group(same, wc_column, wc), others_in_group(same, f"{wc_column}*{survived_column}", f"{wc}*{survived}"))
+              for by, same in (("ticket", same_ticket), ("surname", same_surname))}
+    (n_t, s_t), (n_s, s_s) = counts["ticket"], counts["surname"]
+    rate = f"IF({n_t}>0,{s_t}/{n_t},IF({n_s}>0,{s_s}/{n_s},0))"
+    value = rate if kind == "wcg_rate" else f"IF({rate}=0,1,0)"
+    return f"IF(AND({wc}=1,OR({n_t}>0,{n_s}>0)),{value},0)"

@@ -30,7 +30,7 @@ from .data import passenger_keys
 from .errors import OptionError, TitanicLabError
 
 Kind = Literal["number", "log", "binary", "dummies", "ones", "title", "family", "alone", "present", "missing", "per_ticket",
-               "woman_child", "group_rate", "group_size"]
+               "woman_child", "group_size", "wcg_died", "wcg_rate"]
 FillStrategy = Literal["mode", "median", "constant"]
 ScaleMethod = Literal["max", "zscore"]
 
@@ -84,10 +84,12 @@ class Feature:
         ``per_ticket`` is ``log(column / n + 1)`` with n the passengers sharing ``other``
         (the ticket) in the training data. The ``groups`` preset's: ``woman_child`` is 1 for a
         woman (``column`` Sex is female) or a boy (title Master in ``other``, the Name);
-        ``group_rate`` is the survival rate of the *other* training passengers of the row's
-        group (the same ``column`` value, compared without case; for ``Name`` the surname
-        before the comma), the training rate where there are none; ``group_size`` is how many
-        training passengers share the row's ``column`` value, the row included.
+        ``group_size`` is how many training passengers share the row's ``column`` value (the
+        ticket, compared without case), the row included. ``wcg_rate`` and ``wcg_died`` are the
+        "woman-child-group" features, for women and boys only (0 for adult men and for those
+        without a group): the survival rate of the *other* women and boys of the training rows
+        on the same ticket (else, when there are none, with the same surname), and 1 where
+        that rate is 0 (the whole rest of the group died). A row never sees its own label.
     name : str
         The output column name; for ``dummies``, the prefix before each level.
     fill : {"mode", "median", "constant"} or None
@@ -265,12 +267,12 @@ GROUPS = Preset(
     features=EXTENDED.features[:-1] + (
         Feature("Sex", "woman_child", "WomanChild", other="Name", fill=None),
         Feature("Ticket", "group_size", "Ticket_N", scale="max", fill=None),
-        Feature("Ticket", "group_rate", "TicketSurv", fill=None),
-        Feature("Name", "group_rate", "SurnameSurv", fill=None),
+        Feature("Ticket", "wcg_rate", "WCG_rate", other="Name", fill=None),
+        Feature("Ticket", "wcg_died", "WCG_died", other="Name", fill=None),
         ones("Ones"),
     ),
-    description="the extended columns plus woman-or-boy, ticket group size, and the survival rate of the other "
-    "training passengers on the same ticket and with the same surname",
+    description="the extended columns plus woman-or-boy, ticket group size, and for women and boys the survival rate "
+    "of the other women and boys on their ticket (else of their surname) and whether all of those died",
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK, EXTENDED, GROUPS)}
@@ -483,33 +485,37 @@ class TitanicPreprocessor:
         return np.array(self.feature_names_out_, dtype=object)
 
     def _fit_groups(self, df: pd.DataFrame, preset: Preset, y: object) -> None:
-        """Per group feature, each group's (survivors, passengers) among the training rows."""
+        """Per group: its training passengers, and its women and boys with how many survived."""
         labels = _labels(df, y, preset)
-        self.neutral_rate_ = float(labels.mean())
         self.fitted_passengers_ = set(passenger_keys(df))
-        for feat in preset.features:
-            if feat.kind in GROUP_KINDS:
-                stats = pd.DataFrame({"key": _group_keys(df, feat), "y": labels}).groupby("key")["y"].agg(["sum", "count"])
-                self.groups_[feat.output_name] = {k: (float(r["sum"]), int(r["count"])) for k, r in stats.iterrows()}
+        wc = _woman_child(df)
+        for by in ("ticket", "surname"):
+            stats = pd.DataFrame({"key": _group_key(df, by), "wc": wc, "saved": wc * labels}).groupby("key").agg(
+                passengers=("wc", "size"), wc=("wc", "sum"), saved=("saved", "sum"))
+            self.groups_[by] = {k: (int(r["passengers"]), float(r["wc"]), float(r["saved"])) for k, r in stats.iterrows()}
 
     def _group_values(self, df: pd.DataFrame, feat: Feature) -> np.ndarray:
-        """``group_rate`` or ``group_size`` of every row, a training row's own label and count taken away."""
-        stats = self.groups_[feat.output_name]
-        found = [stats.get(k, (0.0, 0)) for k in _group_keys(df, feat)]
-        survived = np.array([s for s, _ in found])
-        count = np.array([c for _, c in found], dtype=float)
-        # A row that fit saw, with its label, is one of its group's counts: leave it out.
+        """A group feature of every row; a training row's own label and count are taken away."""
         own = passenger_keys(df).isin(self.fitted_passengers_).to_numpy().copy()
-        if TARGET_COLUMN in df.columns:
+        if TARGET_COLUMN in df.columns:  # a fitted row with its label counts itself in its group
             own &= df[TARGET_COLUMN].notna().to_numpy()
             label = pd.to_numeric(df[TARGET_COLUMN], errors="coerce").fillna(0).to_numpy(dtype=float)
         else:
             own, label = np.zeros(len(df), dtype=bool), np.zeros(len(df))
-        others = count - own
+        wc = _woman_child(df).to_numpy()
+
+        def others(by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            found = np.array([self.groups_[by].get(k, (0, 0.0, 0.0)) for k in _group_key(df, by)], dtype=float).reshape(-1, 3)
+            return found[:, 0] - own, found[:, 1] - own * wc, found[:, 2] - own * wc * label
+
+        ticket_passengers, ticket_wc, ticket_saved = others("ticket")
         if feat.kind == "group_size":
-            return others + 1
+            return ticket_passengers + 1
+        _, surname_wc, surname_saved = others("surname")
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(others > 0, (survived - own * label) / np.maximum(others, 1), self.neutral_rate_)
+            rate = np.where(ticket_wc > 0, ticket_saved / ticket_wc, np.where(surname_wc > 0, surname_saved / surname_wc, 0.0))
+        counted = (wc == 1) & ((ticket_wc > 0) | (surname_wc > 0))
+        return np.where(counted, rate if feat.kind == "wcg_rate" else (rate == 0).astype(float), 0.0)
 
     def _sizes(self, df: pd.DataFrame, feat: Feature) -> np.ndarray | None:
         """``per_ticket``: each row's ticket-group size from fit (1 for a ticket fit never saw)."""
@@ -529,17 +535,23 @@ class TitanicPreprocessor:
 
 
 #: Feature kinds computed from the training rows' groups (the ``groups`` preset).
-GROUP_KINDS = ("group_rate", "group_size")
+GROUP_KINDS = ("group_size", "wcg_died", "wcg_rate")
 TARGET_COLUMN = "Survived"
 
 
-def _group_keys(df: pd.DataFrame, feat: Feature) -> pd.Series:
-    """Each row's group: the column's value without case (the spreadsheet's ``=`` ignores case);
-    for ``Name``, the surname (the text before the first comma)."""
-    values = df[feat.column].astype(object).where(df[feat.column].notna(), "").astype(str)
-    if feat.column == "Name":
+def _group_key(df: pd.DataFrame, by: str) -> pd.Series:
+    """Each row's ticket, or surname (the text of Name before the first comma), without case
+    (the spreadsheet's ``=`` ignores case)."""
+    column = "Ticket" if by == "ticket" else "Name"
+    values = df[column].astype(object).where(df[column].notna(), "").astype(str)
+    if by == "surname":
         values = values.str.split(",", n=1).str[0]
     return values.str.lower()
+
+
+def _woman_child(df: pd.DataFrame) -> pd.Series:
+    """1.0 for a woman or a boy (title Master), else 0.0."""
+    return ((df["Sex"] == "female") | (df["Name"].map(title_group) == "Master")).astype(float)
 
 
 def _labels(df: pd.DataFrame, y: object, preset: Preset) -> pd.Series:
@@ -575,7 +587,7 @@ def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
     if feat.kind in ("present", "missing"):
         return (raw.notna() if feat.kind == "present" else raw.isna()).astype(float)
     if feat.kind == "woman_child":
-        return ((raw == "female") | (df[feat.other].map(title_group) == "Master")).astype(float)
+        return _woman_child(df)
     if feat.kind in ("family", "alone"):
         # A missing count is 0, as a blank cell is in the workbook's SibSp+Parch+1.
         total = _numeric(df, feat.column).fillna(0) + _numeric(df, feat.other).fillna(0)

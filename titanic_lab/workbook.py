@@ -229,7 +229,6 @@ class _Writer:
             self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
         fills = self._fill_cells(ws, table)
         scales = self._scale_cells(ws, table)
-        neutrals = self._neutral_cells(ws, table)
         for feat in pre.preset_.features:
             if _is_passthrough(feat):
                 continue
@@ -238,7 +237,7 @@ class _Writer:
                 continue
             fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
             ref = fx.filled(fx.this_row(table_name, feat.column), fill)
-            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), table_name, neutrals):
+            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), table_name):
                 offset_ref, divisor_ref = scales.get(out_name, (None, None))
                 expr = build(ref) if divisor_ref is None else fx.scaled(build(ref), offset_ref, divisor_ref)
                 # Structured references name "this row": one formula text serves every row.
@@ -286,19 +285,6 @@ class _Writer:
         if refs:
             first = min(table.col[n] for n in refs)
             self._label(ws, 0, first, "Max:" if all(o is None for o, _ in refs.values()) else "Scale:")
-        return refs
-
-    def _neutral_cells(self, ws, table: _Table) -> dict[str, str]:
-        """Row 2 holds the training survival rate that a group rate takes where a group has no other member."""
-        pre = self.run.preprocessor
-        refs = {}
-        for feat in pre.preset_.features:
-            if feat.kind == "group_rate":
-                col = table.col[feat.output_name]
-                ws.write_number(1, col, pre.neutral_rate_, self.constant)
-                refs[feat.output_name] = fx.cell(1, col, absolute=True)
-        if refs:
-            self._label(ws, 1, min(table.col[n] for n in refs), "Neutral:")
         return refs
 
     def _max_is_recomputable(self, feat: Feature, divisor: float) -> bool:
@@ -753,11 +739,8 @@ def _is_passthrough(feat: Feature) -> bool:
     return feat.kind == "number" and feat.scale is None and feat.output_name == feat.column
 
 
-def _feature_formulas(feat: Feature, levels: tuple, table: str, neutrals: dict[str, str]) -> list[tuple[str, Callable[[str], str]]]:
-    """(output column, function from the filled raw reference to its formula), per output column.
-
-    ``neutrals`` holds the cell of each group rate's neutral value.
-    """
+def _feature_formulas(feat: Feature, levels: tuple, table: str) -> list[tuple[str, Callable[[str], str]]]:
+    """(output column, function from the filled raw reference to its formula), per output column."""
     other = fx.this_row(table, feat.other) if feat.other else ""
     if feat.kind == "number":
         return [(feat.output_name, lambda ref: ref)]
@@ -784,11 +767,11 @@ def _feature_formulas(feat: Feature, levels: tuple, table: str, neutrals: dict[s
         return [(feat.output_name, lambda ref: f'IF(OR({ref}="female",{fx.title(other)}="Master"),1,0)')]
     if feat.kind == "group_size":
         return [(feat.output_name, lambda ref: fx.count_equal(fx.table_column(table, feat.column), ref))]
-    if feat.kind == "group_rate":
-        key = fx.surname if feat.column == "Name" else (lambda ref: ref)
-        survived = (fx.table_column(table, "Survived"), fx.this_row(table, "Survived"))
-        return [(feat.output_name, lambda ref: fx.group_rate(f"({key(fx.table_column(table, feat.column))}={key(ref)})",
-                                                             *survived, neutrals[feat.output_name]))]
+    if feat.kind in ("wcg_rate", "wcg_died"):
+        col, row = (lambda c: fx.table_column(table, c)), (lambda c: fx.this_row(table, c))
+        same_surname = f"({fx.surname(col('Name'))}={fx.surname(row('Name'))})"
+        return [(feat.output_name, lambda ref: fx.woman_child_group(
+            feat.kind, f"({col('Ticket')}={ref})", same_surname, row("WomanChild"), col("WomanChild"), row("Survived"), col("Survived")))]
     raise ValueError(f"no formula for feature kind {feat.kind!r}")
 
 
