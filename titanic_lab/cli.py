@@ -120,6 +120,7 @@ def train(
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
     ] = None,
     sample: Annotated[Optional[int], typer.Option(help="Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).", show_default=False)] = None,
+    portable: Annotated[bool, typer.Option("--portable", help="Plain A1 references instead of structured table references, so Gnumeric and Google Sheets compute the workbook too.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
@@ -155,6 +156,7 @@ def train(
             gd_epochs=gd_epochs,
             gd_lr=gd_lr,
             sample=sample,
+            portable=portable,
         )
         writer = _output_writer(out)
         prepared = prepare(config)

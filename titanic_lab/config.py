@@ -48,6 +48,9 @@ class RunConfig:
     sample : int or None
         Use a seeded random sample of this many rows (in file order), e.g. to fit a table
         larger than a spreadsheet into a workbook.
+    portable : bool
+        Write plain A1 references (``$E4``) instead of structured table references
+        (``Data[[#This Row],[Age]]``), so that Gnumeric and Google Sheets compute the workbook.
     """
 
     data: str | None = None
@@ -75,6 +78,7 @@ class RunConfig:
     gd_epochs: int = 30
     gd_lr: float = 0.1
     sample: int | None = None
+    portable: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -127,7 +127,17 @@ class _Table:
     columns: list[str]
     n_rows: int
     feature_names: list[str]
-    col: dict[str, int] = field(default_factory=dict)
+    portable: bool = False
+    #: References to the table's cells: structured, or plain A1 with ``--portable``.
+    refs: fx.TableRefs = field(init=False)
+
+    def __post_init__(self) -> None:
+        columns = {name: i for i, name in enumerate(self.columns)}
+        self.refs = fx.TableRefs(self.name, columns, FIRST_ROW, self.last_row, self.portable)
+
+    @property
+    def col(self) -> dict[str, int]:
+        return self.refs.columns
 
     @property
     def last_row(self) -> int:
@@ -216,8 +226,8 @@ class _Writer:
         raw = [c for c in RAW_ORDER if c in pre.preset_.raw_columns or c == "Survived"]
         raw += [c for c in pre.preset_.raw_columns if c not in raw]
         raw = [c for c in raw if c not in passthrough]
-        table = _Table(table_name, raw + features, len(run.frame), features)
-        table.col = {name: i for i, name in enumerate(table.columns)}
+        table = _Table(table_name, raw + features, len(run.frame), features, run.config.portable)
+        refs = table.refs
         n = table.n_rows
         check_fits(n)
         ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
@@ -235,12 +245,14 @@ class _Writer:
                 self.column_values(ws, FIRST_ROW, table.col[feat.output_name], np.ones(n))
                 continue
             fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
-            ref = fx.filled(fx.this_row(table_name, feat.column), fill)
-            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), table_name):
+            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), refs):
                 offset_ref, divisor_ref = scales.get(out_name, (None, None))
-                expr = build(ref) if divisor_ref is None else fx.scaled(build(ref), offset_ref, divisor_ref)
-                # Structured references name "this row": one formula text serves every row.
-                self.column_formulas(ws, table.col[out_name], lambda r, expr=expr: expr, run.features[out_name].to_numpy(), self.num)
+
+                def expr(r: int, feat=feat, fill=fill, build=build, offset_ref=offset_ref, divisor_ref=divisor_ref) -> str:
+                    raw = build(fx.filled(refs.this_row(feat.column, r), fill), r)
+                    return raw if divisor_ref is None else fx.scaled(raw, offset_ref, divisor_ref)
+
+                self.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), self.num)
         ws.freeze_panes(FIRST_ROW, 0)
         ws.set_column(0, len(table.columns) - 1, 9)
         return table
@@ -271,7 +283,7 @@ class _Writer:
             offset, divisor = pre.scales_[name]
             col = table.col[name]
             if feat.scale == "max" and self._max_is_recomputable(feat, divisor):
-                column_max = fx.table_max(table.name, feat.column)
+                column_max = fx.column_max(table.refs.column(feat.column))
                 formula = fx.log1p(column_max, feat.base) if feat.kind == "log" else column_max
                 self.formula(ws, 0, col, formula, divisor, self.constant)
             else:
@@ -334,10 +346,11 @@ class _Writer:
         with self._model_sheet(name, SHEET_NOTES[result.spec.kind]) as (ws, table):
             p0 = len(table.columns) + 1
             (params_ref,), headers = self._param_rows(ws, table, p0, result.params["w"].to(self.dtype)[:, None])
-            formula = fx.sumproduct(fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1]), params_ref)
+            refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
+            formula = refs.per_row(lambda r: fx.sumproduct(refs.this_row_span(first, last, r), params_ref))
 
             def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
-                self.column_formulas(ws, col, lambda r: formula, values[:, 0], self.num)
+                self.column_formulas(ws, col, formula, values[:, 0], self.num)
 
             pred_col = self._model_blocks(ws, table, result, p0 + len(headers) + 1, layer, {})
             # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
@@ -358,15 +371,15 @@ class _Writer:
                 unit_params, headers = self._param_rows(ws, table, p0, W)
                 bn_row, m0 = FIRST_ROW + k + 1, p0 + len(headers) + 1
             bn = self._bn_rows(ws, bn_row, p0, 1, result) if result.spec.batchnorm else {}
-            span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
+            refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
 
             def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
                 if as_mmult:
                     self.array(ws, FIRST_ROW, col, fx.mmult(source, block), values, self.num)
                     return
                 for u in range(k):
-                    formula = fx.sumproduct(span, unit_params[u])
-                    self.column_formulas(ws, col + u, lambda r, formula=formula: formula, values[:, u], self.num)
+                    formula = refs.per_row(lambda r, u=u: fx.sumproduct(refs.this_row_span(first, last, r), unit_params[u]))
+                    self.column_formulas(ws, col + u, formula, values[:, u], self.num)
 
             pred_col = self._model_blocks(ws, table, result, m0, layer, bn)
             self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
@@ -480,8 +493,8 @@ class _Writer:
         preds = forward(result.spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X)  # (n_rows,)
         per_row = _per_row_loss(kind, preds, self.y).numpy()
         self.text(ws, HEADER_ROW, loss_col, "Loss", self.header)
-        target = fx.this_row(table.name, "Survived")
-        self.column_formulas(ws, loss_col, lambda r: fx.loss(kind, fx.cell(r, pred_col), target), per_row, self.num)
+        target = table.refs.this_row
+        self.column_formulas(ws, loss_col, lambda r: fx.loss(kind, fx.cell(r, pred_col), target("Survived", r)), per_row, self.num)
         loss_area = fx.area(FIRST_ROW, loss_col, table.last_row, loss_col)
         label_row, label_col = total_at
         self.text(ws, label_row, label_col, "Total loss:", self.bold)
@@ -641,6 +654,8 @@ class _Writer:
             ("features", ", ".join(run.features.columns)),
             ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
             ("dtype", config.dtype),
+            ("references", "plain A1 (--portable: for Gnumeric, Google Sheets and every engine)" if config.portable
+             else "structured table references (Excel, LibreOffice, IronCalc; --portable for Gnumeric, Google Sheets)"),
             ("written", self.when.isoformat(timespec="seconds")),
             ("titanic-lab version", __version__),
         ]
@@ -736,30 +751,30 @@ def _is_passthrough(feat: Feature) -> bool:
     return feat.kind == "number" and feat.scale is None and feat.output_name == feat.column
 
 
-def _feature_formulas(feat: Feature, levels: tuple, table: str) -> list[tuple[str, Callable[[str], str]]]:
-    """(output column, function from the filled raw reference to its formula), per output column."""
-    other = fx.this_row(table, feat.other) if feat.other else ""
+def _feature_formulas(feat: Feature, levels: tuple, refs: fx.TableRefs) -> list[tuple[str, Callable[[str, int], str]]]:
+    """(output column, function from the filled raw reference and the row to its formula), per output column."""
+    other = (lambda r: refs.this_row(feat.other, r)) if feat.other else None
     if feat.kind == "number":
-        return [(feat.output_name, lambda ref: ref)]
+        return [(feat.output_name, lambda ref, r: ref)]
     if feat.kind == "log":
-        return [(feat.output_name, lambda ref: fx.log1p(ref, feat.base))]
+        return [(feat.output_name, lambda ref, r: fx.log1p(ref, feat.base))]
     if feat.kind == "binary":
-        return [(feat.output_name, lambda ref: fx.indicator(ref, feat.positive))]
+        return [(feat.output_name, lambda ref, r: fx.indicator(ref, feat.positive))]
     if feat.kind == "dummies":
-        return [(f"{feat.name}{level}", lambda ref, level=level: fx.indicator(ref, level)) for level in levels]
+        return [(f"{feat.name}{level}", lambda ref, r, level=level: fx.indicator(ref, level)) for level in levels]
     if feat.kind == "title":
         members = {level: [t for t, g in TITLE_GROUPS.items() if g == level] for level in levels}
-        return [(f"{feat.name}{level}", lambda ref, level=level: fx.one_of(fx.title(ref), members[level])) for level in levels]
+        return [(f"{feat.name}{level}", lambda ref, r, level=level: fx.one_of(fx.title(ref), members[level])) for level in levels]
     if feat.kind == "family":
-        return [(feat.output_name, lambda ref: f"{ref}+{other}+1")]
+        return [(feat.output_name, lambda ref, r: f"{ref}+{other(r)}+1")]
     if feat.kind == "alone":
-        return [(feat.output_name, lambda ref: f"IF({ref}+{other}=0,1,0)")]
+        return [(feat.output_name, lambda ref, r: f"IF({ref}+{other(r)}=0,1,0)")]
     if feat.kind in ("present", "missing"):
         yes, no = (0, 1) if feat.kind == "present" else (1, 0)
-        return [(feat.output_name, lambda ref: f"IF(ISBLANK({ref}),{yes},{no})")]
+        return [(feat.output_name, lambda ref, r: f"IF(ISBLANK({ref}),{yes},{no})")]
     if feat.kind == "per_ticket":
-        group = fx.count_equal(fx.table_column(table, feat.other), other)
-        return [(feat.output_name, lambda ref: fx.log1p(f"{ref}/{group}", feat.base))]
+        column = refs.column(feat.other)
+        return [(feat.output_name, lambda ref, r: fx.log1p(f"{ref}/{fx.count_equal(column, other(r))}", feat.base))]
     raise ValueError(f"no formula for feature kind {feat.kind!r}")
 
 
