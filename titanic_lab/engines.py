@@ -173,7 +173,7 @@ def _gnumeric_values(path: Path) -> Values:
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
-        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, _ironcalc_found, _ironcalc_values),
+        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, lambda: _ironcalc_found(), _ironcalc_values),
         Engine("libreoffice", "LibreOffice", "soffice", "Debian/Ubuntu: apt-get install libreoffice-calc-nogui", True,
                lambda: recalc.find_soffice() is not None, _libreoffice_values),
         Engine("gnumeric", "Gnumeric", "ssconvert", "Debian/Ubuntu: apt-get install gnumeric", False,
