@@ -197,14 +197,18 @@ class _Writer:
         ws.write_formula(row, col, "=" + formula, fmt, float(value))
 
     def array(self, ws: RowWriter, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
-        """One array formula over a block, each cell carrying its cached value."""
+        """One array formula over a block, each cell carrying its cached value.
+
+        Written as a dynamic array (``cm="1"``), as the lesson's own MMULT: Excel 365 shows it as
+        a spilled ``=MMULT(...)``, older Excel as the legacy ``{=MMULT(...)}``.
+        """
         values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)  # (block rows, block columns)
         last_row, last_col = row + values.shape[0] - 1, col + values.shape[1] - 1
 
         def rule(w, r: int, i: int) -> None:
             for j in range(values.shape[1]):
                 if i == 0 and j == 0:
-                    w.write_array_formula(row, col, last_row, last_col, "{=" + formula + "}", fmt, float(values[0, 0]))
+                    w.write_dynamic_array_formula(row, col, last_row, last_col, "=" + formula, fmt, float(values[0, 0]))
                 else:
                     w.write_number(r, col + j, float(values[i, j]), fmt)
 
@@ -505,7 +509,7 @@ class _Writer:
         self.text(ws, 0, torch_col, "Max |Preds-torch|:", self.bold)
         pred_area = fx.area(FIRST_ROW, pred_col, table.last_row, pred_col)
         torch_area = fx.area(FIRST_ROW, torch_col, table.last_row, torch_col)
-        ws.write_array_formula(1, torch_col, 1, torch_col, "{=" + fx.max_abs_diff(pred_area, torch_area) + "}", self.diff, 0.0)
+        ws.write_dynamic_array_formula(1, torch_col, 1, torch_col, "=" + fx.max_abs_diff(pred_area, torch_area), self.diff, 0.0)
         ws.set_column(pred_col - 1, torch_col, 10)
         if len(self.run.valid_idx):
             self._split_cells(ws, table, torch_col + 1, loss_area, per_row)
@@ -603,7 +607,7 @@ class _Writer:
                     self.array(ws, r, g0 + c, grad, np.array([[float(grads[e][j, u])]]), self.num)
         loss_area, torch_area = fx.area(first, 1, last, 1), fx.area(first, 2, last, 2)
         self.text(ws, top, 4, "Max |loss - torch loss|:", self.bold)
-        ws.write_array_formula(top, 5, top, 5, "{=" + fx.max_abs_diff(loss_area, torch_area) + "}", self.diff, 0.0)
+        ws.write_dynamic_array_formula(top, 5, top, 5, "=" + fx.max_abs_diff(loss_area, torch_area), self.diff, 0.0)
         ws.set_column(0, 0, 7)
         ws.set_column(1, len(headers) - 1, 12)
         return 1, last
