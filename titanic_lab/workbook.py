@@ -163,6 +163,9 @@ class _Writer:
         self.title = add({"bold": True, "font_size": 14})
         self.header = add({"bold": True, "bottom": 1})
         self.num = add({"num_format": "0.0000"})
+        self.loss = add({"num_format": "0.000000"})  # losses and accuracies in README and history
+        self.seconds = add({"num_format": "0.00"})
+        self.wrap = add({"text_wrap": True, "valign": "top"})
         self.param = add({"num_format": "0.000000", "bg_color": "#FFF2CC"})
         self.constant = add({"bg_color": "#FFF2CC"})  # fitted preprocessing: fills and maxima
         self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
@@ -258,7 +261,8 @@ class _Writer:
 
                 self.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), self.num)
         ws.freeze_panes(FIRST_ROW, 0)
-        ws.set_column(0, len(table.columns) - 1, 9)
+        for name, col in table.col.items():  # room for the header and the table's filter button
+            ws.set_column(col, col, _width(name, 9, 3))
         return table
 
     def _fill_cells(self, ws, table: _Table) -> dict[str, str]:
@@ -344,6 +348,7 @@ class _Writer:
         with self._sheet(name, note) as ws:
             self.tables[name] = self.data_table(ws, f"Data_{name.replace('-', '_')}")
             yield ws, self.tables[name]
+        _print_setup(ws, repeat=HEADER_ROW)
 
     def linear_sheet(self, name: str, result: TrainResult) -> None:
         """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
@@ -461,6 +466,7 @@ class _Writer:
         self.text(ws, 0, p0, "Params", self.bold)
         for j, h in enumerate(headers):
             self.text(ws, HEADER_ROW, p0 + j, h, self.header)
+            ws.set_column(p0 + j, p0 + j, _width(h, 9))
             for u in range(W.shape[1]):
                 ws.write_number(FIRST_ROW + u, p0 + j, float(W[j, u]), self.param)
         rows = [fx.area(FIRST_ROW + u, p0, FIRST_ROW + u, p0 + len(headers) - 1, absolute=True) for u in range(W.shape[1])]
@@ -558,6 +564,7 @@ class _Writer:
             chart.set_y_axis({"name": "MSE"})
             ws.insert_chart(row, 0, chart)
             ws.freeze_panes(0, 3)
+        _print_setup(ws)
         return words
 
     def _gd_section(self, ws, top: int, sheet: str, result: TrainResult, lr_ref: str) -> tuple[int, int]:
@@ -606,10 +613,12 @@ class _Writer:
                     grad = fx.mse_gradient(n, preds, y_all, x_col, gate)
                     self.array(ws, r, g0 + c, grad, np.array([[float(grads[e][j, u])]]), self.num)
         loss_area, torch_area = fx.area(first, 1, last, 1), fx.area(first, 2, last, 2)
-        self.text(ws, top, 4, "Max |loss - torch loss|:", self.bold)
+        label = "Max |loss - torch loss|:"
+        self.text(ws, top, 4, label, self.bold)
         ws.write_dynamic_array_formula(top, 5, top, 5, "=" + fx.max_abs_diff(loss_area, torch_area), self.diff, 0.0)
-        ws.set_column(0, 0, 7)
-        ws.set_column(1, len(headers) - 1, 12)
+        ws.set_column(0, 0, _width("Learning rate:", 7))
+        for j, h in enumerate(headers[1:], start=1):
+            ws.set_column(j, j, _width(label if j == 4 else h, 12))
         return 1, last
 
     # ---- README, history, all_rows -----------------------------------------------------
@@ -625,14 +634,16 @@ class _Writer:
                 for key in ("train_loss", "valid_loss", "valid_accuracy"):
                     if result.history and result.history[0][key] is None:
                         continue
-                    self.text(ws, 0, col, f"{name} {key}", self.header)
+                    header = f"{name} {key.replace('_', ' ')}"
+                    self.text(ws, 0, col, header, self.header)
+                    ws.set_column(col, col, _width(header, 10))
                     for e, h in enumerate(result.history):
-                        ws.write_number(1 + e, col, h[key])
+                        ws.write_number(1 + e, col, h[key], self.loss)
                     if key != "valid_accuracy" and result.history:
                         series.append((f"{name} {key.replace('_', ' ')}", col, len(result.history)))
                     col += 1
             ws.freeze_panes(1, 1)
-            ws.set_column(1, col, 16)
+        _print_setup(ws, repeat=0)
         return series
 
     def all_rows_sheet(self) -> None:
@@ -648,9 +659,10 @@ class _Writer:
     def readme_sheet(self, ws: RowWriter, series: list[tuple[str, int, int]], gd_words: list[str]) -> None:
         run, config = self.run, self.run.config
         self.text(ws, 0, 0, "titanic-lab run", self.title)
-        self.text(ws, 1, 0, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
-                  "written back as live formulas. Every formula cell stores torch's value; recalculate "
-                  "(titanic-lab verify) to see the spreadsheet agree.")
+        ws.set_row(1, 48)  # three lines: a merged cell does not grow to fit its text
+        ws.merge_range(1, 0, 1, 5, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
+                       "written back as live formulas. Every formula cell stores torch's value; recalculate "
+                       "(titanic-lab verify) to see the spreadsheet agree.", self.wrap)
         facts = [
             ("data file", str(run.data_path)),
             ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"),
@@ -681,8 +693,9 @@ class _Writer:
             cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
                      r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy,
                      None if reproducible() else round(r.seconds, 3), _training_only(r)]
+            formats = {7: self.loss, 8: self.loss, 9: self.loss, 10: self.seconds}
             for j, v in enumerate(cells):
-                self.value(ws, row, j, v)
+                self.value(ws, row, j, v, formats.get(j))
         row += 2
         self.text(ws, row, 0, "sheet", self.header)
         self.text(ws, row, 1, "what it is", self.header)
@@ -706,13 +719,34 @@ class _Writer:
                 })
             chart.set_title({"name": "Loss per epoch"})
             chart.set_x_axis({"name": "epoch"})
-            chart.set_y_axis({"name": "loss"})
+            # Log scale: the first epochs' loss is many times the last ones' and would flatten the rest.
+            chart.set_y_axis({"name": "loss (log scale)", "log_base": 10})
             chart.set_size({"width": 720, "height": 360})
             ws.insert_chart(row + 2, 0, chart)
         ws.set_column(0, 0, 28)
         ws.set_column(1, 1, 40)
-        ws.set_column(2, len(headers) - 2, 12)
+        for j, h in enumerate(headers[2:-1], start=2):
+            ws.set_column(j, j, _width(h, 10))
         ws.set_column(len(headers) - 1, len(headers) - 1, 60)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+
+
+def _width(text: str, minimum: float, extra: float = 2) -> float:
+    """A column width that shows ``text`` whole (bold headers are a little wider than their letters)."""
+    return max(minimum, round(len(text) * 1.1 + extra, 1))
+
+
+def _print_setup(ws: RowWriter, repeat: int | None = None) -> None:
+    """Print the sheet's used range landscape, one page wide, repeating rows ``0..repeat`` on every page.
+
+    Call once the sheet is written (its used range is known then).
+    """
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # 0: as many pages tall as needed
+    if repeat is not None:
+        ws.repeat_rows(0, repeat)
+    ws.print_area(0, 0, ws.worksheet.dim_rowmax, ws.worksheet.dim_colmax)
 
 
 def _elementwise_formula(spec: ModelSpec, role: str, bn_cells: tuple[str, ...] | None, prev: int, prev_width: int,
