@@ -5,9 +5,9 @@ returns every non-empty cell's value as ``{sheet: {(row, col): value}}``, 0-base
 
 * ``ironcalc``: the pip package `ironcalc <https://www.ironcalc.com>`_ (Rust), installed with
   titanic-lab, so verification needs nothing else. It is pre-1.0: titanic-lab only loads and
-  evaluates workbooks with it, never writes one. It runs in a child process, so that the
-  workbook's cached values are read at the same time and a crash in the engine (a Rust panic
-  prints a backtrace) cannot take the command down with it.
+  evaluates workbooks with it, never writes one. It runs in a child Python process, so that
+  the workbook's cached values are read at the same time and a crash in the engine (a Rust
+  panic prints a backtrace) cannot take the command down with it.
 * ``libreoffice``: ``soffice --convert-to xlsx`` with forced recalculation (:mod:`titanic_lab.recalc`).
 * ``gnumeric``: ``ssconvert --recalc``. Gnumeric does not read Excel tables (``tableParts``),
   so it computes only the workbooks ``titanic-lab train --portable`` writes (plain A1
@@ -16,13 +16,13 @@ returns every non-empty cell's value as ``{sheet: {(row, col): value}}``, 0-base
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Callable
 
@@ -93,46 +93,41 @@ def _ironcalc_found() -> bool:
     return importlib.util.find_spec("ironcalc") is not None
 
 
-def _ironcalc_child(path: str, send: Connection) -> None:
-    """In the child process: load, evaluate, read back; sends ``(True, values)`` or ``(False, reason)``."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # a Rust panic prints a backtrace; the reason is sent instead
-    try:
-        import ironcalc
-
-        model = ironcalc.load_from_xlsx(path, "en", "UTC")
-        model.evaluate()
-        names = [sheet["name"] for sheet in model.get_worksheets_properties()]
-        values: Values = {name: {} for name in names}
-        value = model.get_cell_value
-        for sheet, row, col in model.get_all_cells():  # 1-based rows and columns
-            v = value(sheet, row, col)
-            if v is not None and v != "":
-                values[names[sheet]][(row - 1, col - 1)] = v
-        send.send((True, values))
-    except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
-        reason = str(exc).strip().splitlines()
-        send.send((False, reason[0] if reason else type(exc).__name__))
-    finally:
-        send.close()
+#: Run as ``python -c`` in a child process: it needs only ironcalc, and writes a pickle of
+#: ``(True, values)`` or ``(False, reason)`` on stdout.
+_IRONCALC_CHILD = """
+import pickle, sys
+try:
+    import ironcalc
+    model = ironcalc.load_from_xlsx(sys.argv[1], "en", "UTC")
+    model.evaluate()
+    names = [sheet["name"] for sheet in model.get_worksheets_properties()]
+    values = {name: {} for name in names}
+    value = model.get_cell_value
+    for sheet, row, col in model.get_all_cells():  # 1-based rows and columns
+        v = value(sheet, row, col)
+        if v is not None and v != "":
+            values[names[sheet]][(row - 1, col - 1)] = v
+    result = (True, values)
+except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+    reason = str(exc).strip().splitlines()
+    result = (False, reason[0] if reason else type(exc).__name__)
+sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+"""
 
 
 def _ironcalc_values(path: Path) -> Values:
-    # spawn: the same on every platform, and safe in a parent with threads (torch's, in compare).
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_ironcalc_child, args=(str(path.resolve()), send), daemon=True)
-    child.start()
-    send.close()
+    # A child process: the caller reads the cached values meanwhile, and a crash in the engine
+    # (or the backtrace a Rust panic prints) stays there.
+    command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve())]
     try:
-        if not receive.poll(TIMEOUT):
-            child.terminate()
-            raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s")
-        ok, result = receive.recv()
-    except EOFError as exc:
-        raise RecalcError(f"{path}: IronCalc stopped while recalculating it (the engine crashed)") from exc
-    finally:
-        receive.close()
-        child.join()
+        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
+    try:
+        ok, result = pickle.loads(done.stdout)
+    except Exception as exc:  # no result: the child died (a crash, out of memory)
+        raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {done.returncode})") from exc
     if not ok:
         raise RecalcError(f"{path}: IronCalc could not recalculate it ({result})")
     return result
