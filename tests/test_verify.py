@@ -44,7 +44,7 @@ def test_notebook_models_verify_in_libreoffice(tmp_path):
     book = tmp_path / "nb.xlsx"
     args = ["train", "--preset", "notebook", "-m", "sigmoid", "-m", "deep", "-m", "hidden:4", "--epochs", "5", "--out", str(book)]
     assert runner.invoke(app, args).exit_code == 0
-    result = runner.invoke(app, ["verify", str(book)])
+    result = runner.invoke(app, ["verify", str(book), "--engine", "libreoffice"])
     assert result.exit_code == 0, result.output
     assert "formula cells within 1e-09" in result.stdout
 

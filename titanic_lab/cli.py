@@ -378,6 +378,9 @@ def _print_engines(reports) -> None:
     for r in reports:
         if r.note:
             console.print(r.note, markup=False)
+    for engine in ENGINES.values():
+        if not engine.available():
+            console.print(f"not installed, skipped: {engine.title} ({engine.program}; {engine.install})", markup=False)
 
 
 @app.command()

@@ -200,7 +200,7 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
             report.engine, report.seconds = engine.name, seconds
             if not report.ok and not engine.reads_tables and _has_table_references(formulas):
                 report.note = (f"{engine.title} does not read Excel table references (Table[[#This Row],[Col]]); "
-                               "write the workbook with titanic-lab train --portable for it")
+                               "titanic-lab train --portable writes workbooks with plain A1 references, which it computes")
             reports.append(report)
     return reports
 
