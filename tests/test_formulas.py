@@ -22,8 +22,24 @@ def test_cells_and_areas():
 def test_structured_references_match_the_lesson():
     assert fx.this_row("Table13", "Age") == "Table13[[#This Row],[Age]]"
     assert fx.this_row_span("Table13", "SibSp", "Ones") == "Table13[[#This Row],[SibSp]:[Ones]]"
-    assert fx.table_max("Table1342", "Age") == "MAX(Table1342[Age])"
+    assert fx.column_max(fx.table_column("Table1342", "Age")) == "MAX(Table1342[Age])"
     assert fx.this_row("T", "a[b]#'") == "T[[#This Row],[a'[b']'#'']]"  # special characters escaped
+
+
+def test_table_refs_structured_or_portable():
+    columns = {"Survived": 0, "Age": 4, "SibSp": 6, "Ones": 15}
+    structured = fx.TableRefs("Data", columns, 3, 714)
+    portable = fx.TableRefs("Data", columns, 3, 714, portable=True)
+    assert structured.this_row("Age", 9) == "Data[[#This Row],[Age]]"
+    assert portable.this_row("Age", 9) == "$E10"
+    assert structured.this_row_span("SibSp", "Ones", 3) == "Data[[#This Row],[SibSp]:[Ones]]"
+    assert portable.this_row_span("SibSp", "Ones", 3) == "$G4:$P4"
+    assert structured.column("Age") == "Data[Age]" and portable.column("Age") == "$E$4:$E$715"
+    build = lambda row: fx.filled(portable.this_row("Age", row), "$E$2")  # noqa: E731
+    assert [portable.per_row(build)(r) for r in (3, 4)] == ["IF(ISBLANK($E4),$E$2,$E4)", "IF(ISBLANK($E5),$E$2,$E5)"]
+    calls = []
+    one_text = structured.per_row(lambda row: calls.append(row) or structured.this_row("Age", row))
+    assert [one_text(r) for r in (3, 4, 5)] == ["Data[[#This Row],[Age]]"] * 3 and calls == [3]  # built once
 
 
 def test_feature_formulas():

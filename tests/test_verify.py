@@ -9,11 +9,17 @@ from typer.testing import CliRunner
 
 from conftest import LEAST_SQUARES_OPTIMUM
 from titanic_lab.cli import app
+from titanic_lab.engines import ENGINES
 from titanic_lab.reading import sheet_values
 from titanic_lab.recalc import find_soffice
 
 runner = CliRunner()
 needs_soffice = pytest.mark.skipif(find_soffice() is None, reason="LibreOffice (soffice) is not installed")
+
+
+def _need(engine: str) -> None:
+    if not ENGINES[engine].available():
+        pytest.skip(f"{ENGINES[engine].title} ({ENGINES[engine].program}) is not installed")
 
 
 @pytest.mark.libreoffice
@@ -22,10 +28,10 @@ def test_lesson_figures_verify_in_libreoffice(kaggle_train, tmp_path):
     book = tmp_path / "X.xlsx"
     result = runner.invoke(app, ["train", "--preset", "spreadsheet", "--data", str(kaggle_train), "--valid-pct", "0", "--out", str(book)])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["verify", str(book), "--json"])
+    result = runner.invoke(app, ["verify", str(book), "--engine", "libreoffice", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["ok"] and report["cells"] > 20_000
+    assert report["ok"] and report["cells"] > 20_000 and report["engine"] == "libreoffice"
     assert {c["sheet"] for c in report["columns"]} == {"linear", "nnet", "mmult"}
     assert all(c["max_diff"] <= 1e-9 for c in report["columns"])
     total = sheet_values(book)["linear"][6][26]  # the lesson's AA7
@@ -38,14 +44,14 @@ def test_notebook_models_verify_in_libreoffice(tmp_path):
     book = tmp_path / "nb.xlsx"
     args = ["train", "--preset", "notebook", "-m", "sigmoid", "-m", "deep", "-m", "hidden:4", "--epochs", "5", "--out", str(book)]
     assert runner.invoke(app, args).exit_code == 0
-    result = runner.invoke(app, ["verify", str(book)])
+    result = runner.invoke(app, ["verify", str(book), "--engine", "libreoffice"])
     assert result.exit_code == 0, result.output
     assert "formula cells within 1e-09" in result.stdout
 
 
-@pytest.mark.libreoffice
-@needs_soffice
-def test_a_wrong_cached_value_is_caught(tmp_path):
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_a_wrong_cached_value_is_caught(engine, tmp_path):
+    _need(engine)
     book = tmp_path / "wrong.xlsx"
     wb = xlsxwriter.Workbook(str(book))
     ws = wb.add_worksheet("s")
@@ -53,20 +59,20 @@ def test_a_wrong_cached_value_is_caught(tmp_path):
     ws.write_number(0, 1, 3)
     ws.write_formula(0, 2, "=A1*B1", None, 999)  # the true value is 6
     wb.close()
-    result = runner.invoke(app, ["verify", str(book), "--json"])
+    result = runner.invoke(app, ["verify", str(book), "--engine", engine, "--json"])
     assert result.exit_code == 1
     (column,) = json.loads(result.stdout)["columns"]
     assert column["worst_cell"] == "C1" and column["max_diff"] == pytest.approx(993 / 999)
 
 
-@pytest.mark.libreoffice
-@needs_soffice
-def test_formulas_without_cached_values_are_reported(tmp_path):
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_formulas_without_cached_values_are_reported(engine, tmp_path):
+    _need(engine)
     book = tmp_path / "openpyxl.xlsx"
     wb = openpyxl.Workbook()
     wb.active["A1"], wb.active["B1"] = 2, "=A1*3"
     wb.save(book)
-    result = runner.invoke(app, ["verify", str(book)])
+    result = runner.invoke(app, ["verify", str(book), "--engine", engine])
     assert result.exit_code == 1
     assert "store no cached value" in result.stdout
 
@@ -75,7 +81,7 @@ def test_missing_libreoffice_exits_2(tmp_path, monkeypatch):
     book = tmp_path / "b.xlsx"
     openpyxl.Workbook().save(book)
     monkeypatch.setattr("titanic_lab.recalc.find_soffice", lambda: None)
-    result = runner.invoke(app, ["verify", str(book)])
+    result = runner.invoke(app, ["verify", str(book), "--engine", "libreoffice"])
     assert result.exit_code == 2
     assert "LibreOffice (soffice) is not installed" in result.stderr
 
@@ -86,3 +92,12 @@ def test_not_a_workbook_exits_2(tmp_path):
     result = runner.invoke(app, ["verify", str(fake)])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {fake}: not an .xlsx workbook (not a zip file, or a truncated one)"
+
+
+def test_the_default_engine_is_ironcalc_and_verifies_the_lessons_workbook(lesson_workbook):
+    result = runner.invoke(app, ["verify", str(lesson_workbook), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["engine"] == "ironcalc" and report["cells"] > 20_000
+    assert {c["sheet"] for c in report["columns"]} == {"linear", "nnet", "mmult"}
+    assert all(c["max_diff"] <= 1e-9 for c in report["columns"])

@@ -128,6 +128,7 @@ def train(
         typer.Option("--exclude-from", help="Leave out of the training data every passenger this CSV holds (same PassengerId, or same name and ticket), e.g. the test.csv you will predict.", show_default=False),
     ] = None,
     sample: Annotated[Optional[int], typer.Option(help="Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).", show_default=False)] = None,
+    portable: Annotated[bool, typer.Option("--portable", help="Plain A1 references instead of structured table references, so Gnumeric and Google Sheets compute the workbook too.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
@@ -164,6 +165,7 @@ def train(
             gd_lr=gd_lr,
             sample=sample,
             exclude_from=str(exclude_from) if exclude_from else None,
+            portable=portable,
         )
         writer = _output_writer(out)
         prepared = prepare(config)
@@ -367,22 +369,43 @@ def features(
         typer.echo(f"wrote {out}: {len(table)} rows x {matrix.shape[1]} features ({', '.join(matrix.columns)})")
 
 
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Spreadsheet engine: ironcalc (installed with titanic-lab), libreoffice (soffice), gnumeric (ssconvert; "
+        "--portable workbooks only), or all (every one installed, side by side).",
+    ),
+]
+
+
 @app.command()
 def verify(
     workbook: Annotated[Path, typer.Argument(help="The .xlsx to check (one titanic-lab wrote, or any other).", show_default=False)],
     tol: Annotated[float, typer.Option(help="Largest allowed |recalculated - cached| / max(1, |cached|).")] = 1e-9,
+    engine: EngineOpt = "ironcalc",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
-    """Recalculate WORKBOOK in LibreOffice and compare every formula cell with its cached value.
+    """Recalculate WORKBOOK in a spreadsheet engine and compare every formula cell with its cached value.
 
     Exit 0 when every cell is within --tol, 1 when one is not, 2 when the file is not a
-    workbook or LibreOffice is missing.
+    workbook or the engine is missing.
     """
     with _errors_to_exit():
-        from .verify import verify_workbook
+        from .engines import select_engines
+        from .verify import verify_with
 
-        report = verify_workbook(workbook, tol=tol)
-    _finish_report(report, as_json, _print_verify)
+        reports = verify_with(workbook, select_engines(engine), tol=tol)
+    if engine != "all":
+        _finish_report(reports[0], as_json, _print_verify)
+        return
+    ok = all(r.ok for r in reports)
+    if as_json:
+        typer.echo(json.dumps({"path": str(workbook), "tolerance": tol, "ok": ok, "engines": [r.to_dict() for r in reports]}, indent=2))
+    else:
+        _print_engines(reports)
+    if not ok:
+        raise typer.Exit(1)
 
 
 def _finish_report(report, as_json: bool, printer) -> None:
@@ -399,8 +422,10 @@ def _print_verify(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .engines import ENGINES
+
     console = Console()
-    table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by LibreOffice")
+    table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}")
     for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
         table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
     for check in report.columns:
@@ -416,13 +441,46 @@ def _print_verify(report) -> None:
         missing = sum(c.missing_cached for c in bad)
         hint = f"; {missing} formula cells store no cached value (saved by a writer that does not compute them?)" if missing else ""
         console.print(f"{len(bad)} of {len(report.columns)} columns differ by more than {report.tol:g}{hint}")
+    if report.note:
+        console.print(report.note, markup=False)
+
+
+def _print_engines(reports) -> None:
+    """``verify --engine all``: every column with each engine's largest difference, then one row per engine."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .engines import ENGINES
+
+    console = Console()
+    first = reports[0]
+    detail = Table(title=f"{first.path}: {first.cells} formula cells, max. relative difference per engine")
+    for column in ("sheet", "column", "cells", *(ENGINES[r.engine].title for r in reports)):
+        detail.add_column(column, justify="left" if column in ("sheet", "column") else "right")
+    for i, check in enumerate(first.columns):
+        cells = [f"{c.max_diff:.2e}" + ("" if c.ok(r.tol) else " DIFFERS") for r in reports for c in [r.columns[i]]]
+        detail.add_row(check.sheet, check.label, str(check.cells), *cells)
+    console.print(detail)
+    summary = Table(title=f"within {first.tol:g}?")
+    for column in ("engine", "cells", "max rel. diff", "worst cell", "seconds", ""):
+        summary.add_column(column, justify="left" if column in ("engine", "worst cell", "") else "right")
+    for r in reports:
+        summary.add_row(ENGINES[r.engine].title, str(r.cells), f"{r.max_diff:.2e}", r.worst, f"{r.seconds:.2f}", "ok" if r.ok else "DIFFERS")
+    console.print(summary)
+    for r in reports:
+        if r.note:
+            console.print(r.note, markup=False)
+    for engine in ENGINES.values():
+        if not engine.available():
+            console.print(f"not installed, skipped: {engine.title} ({engine.program}; {engine.install})", markup=False)
 
 
 @app.command()
 def compare(
     workbook: Annotated[Path, typer.Argument(help="The lesson's workbook, one titanic-lab wrote, or either after editing.", show_default=False)],
     tol: Annotated[float, typer.Option(help="Largest allowed |recomputed - workbook| / max(1, |workbook|) per cell.")] = 1e-9,
-    recalc: Annotated[bool, typer.Option("--recalc", help="Recalculate the workbook in LibreOffice first (needed when its formulas have no cached values).")] = False,
+    recalc: Annotated[bool, typer.Option("--recalc", help="Recalculate the workbook in a spreadsheet engine first (needed when its formulas have no cached values).")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="The engine of --recalc: ironcalc (installed with titanic-lab), libreoffice or gnumeric.")] = "ironcalc",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
 ) -> None:
     """Recompute every model sheet of WORKBOOK in torch and compare it cell by cell.
@@ -434,13 +492,15 @@ def compare(
     with _errors_to_exit():
         from .compare import compare_workbook
 
-        report = compare_workbook(workbook, tol=tol, recalc=recalc)
+        report = compare_workbook(workbook, tol=tol, recalc=recalc, engine=engine)
     _finish_report(report, as_json, _print_compare)
 
 
 def _print_compare(report) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from .engines import ENGINES
 
     console = Console()
     for s in report.sheets:
@@ -455,7 +515,8 @@ def _print_compare(report) -> None:
         held = "none found" if s.total_workbook is None else f"{s.total_workbook!r} ({s.total_cell})"
         console.print(f"total loss: workbook {held}, recomputed {s.total_recomputed!r}" + ("" if s.total_ok else "  DIFFERS"))
     verdict = "agree" if report.ok else "DO NOT agree"
-    console.print(f"{len(report.sheets)} sheet(s) {verdict} with torch within {report.tol:g}" + (" (after LibreOffice recalculation)" if report.recalculated else ""))
+    after = f" (after recalculation by {ENGINES[report.engine].title})" if report.recalculated else ""
+    console.print(f"{len(report.sheets)} sheet(s) {verdict} with torch within {report.tol:g}{after}")
 
 
 @app.command()

@@ -7,7 +7,6 @@ model column, the per-row loss and the total loss.
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 import torch
 from pandas.api.types import is_numeric_dtype
 
+from .errors import OptionError
 from .formulas import cell
 from .layout import ModelSheet, read_model_sheets
 from .models import LOSSES, sheet_columns
@@ -58,6 +58,7 @@ class CompareReport:
     tol: float
     sheets: list[SheetDiff] = field(default_factory=list)
     recalculated: bool = False
+    engine: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,6 +69,7 @@ class CompareReport:
             "path": str(self.path),
             "tolerance": self.tol,
             "recalculated": self.recalculated,
+            "engine": self.engine,
             "ok": self.ok,
             "sheets": [
                 {
@@ -156,7 +158,7 @@ def compare_sheet(sheet: ModelSheet, tol: float) -> SheetDiff:
     )
 
 
-def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False) -> CompareReport:
+def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False, engine: str = "ironcalc") -> CompareReport:
     """Recompute every lesson-layout sheet of ``path`` and compare it with the workbook's values.
 
     Parameters
@@ -166,8 +168,10 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False) 
     tol : float
         Largest allowed ``|recomputed - workbook| / max(1, |workbook|)`` per cell.
     recalc : bool
-        Recalculate the workbook in LibreOffice first (for files without cached values, or
-        to check what a spreadsheet engine computes from edited inputs).
+        Recalculate the workbook in a spreadsheet engine first (for files without cached
+        values, or to check what a spreadsheet engine computes from edited inputs).
+    engine : str
+        That engine: ``ironcalc``, ``libreoffice`` or ``gnumeric`` (see :mod:`titanic_lab.engines`).
 
     Raises
     ------
@@ -179,10 +183,13 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False) 
     path = Path(path)
     if not recalc:
         return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(path)])
+    from .engines import select_engines
     from .reading import check_workbook
-    from .recalc import recalculate
 
-    check_workbook(path)  # refuse a non-workbook or a zip bomb before LibreOffice opens it
-    with tempfile.TemporaryDirectory(prefix="titanic-lab-compare-") as tmp:
-        fresh = recalculate(path, Path(tmp))
-        return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(fresh)], recalculated=True)
+    if engine == "all":
+        raise OptionError("compare --recalc takes one engine (verify --engine all compares the engines)")
+    (chosen,) = select_engines(engine)
+    check_workbook(path)  # refuse a non-workbook or a zip bomb before an engine opens it
+    fresh = chosen.recalculate(path)
+    sheets = read_model_sheets(path, recalculated=fresh)
+    return CompareReport(path, tol, [compare_sheet(s, tol) for s in sheets], recalculated=True, engine=chosen.name)

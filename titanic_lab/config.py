@@ -52,6 +52,9 @@ class RunConfig:
         A CSV of passengers to be predicted (Kaggle's test.csv): they are dropped from the
         training data (see :func:`titanic_lab.data.same_passengers`), so the model never
         trains on the answers.
+    portable : bool
+        Write plain A1 references (``$E4``) instead of structured table references
+        (``Data[[#This Row],[Age]]``), so that Gnumeric and Google Sheets compute the workbook.
     """
 
     data: str | None = None
@@ -80,6 +83,7 @@ class RunConfig:
     gd_lr: float = 0.1
     sample: int | None = None
     exclude_from: str | None = None
+    portable: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:

@@ -8,6 +8,8 @@ leading ``=`` (the writer adds it). Only functions that need no ``_xlfn.`` prefi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 
 def col_letter(col: int) -> str:
@@ -51,6 +53,60 @@ def this_row_span(table: str, first: str, last: str) -> str:
 def table_column(table: str, column: str) -> str:
     """``Titanic[Age]``: a whole table column."""
     return f"{table}[{_column_name(column)}]"
+
+
+@dataclass(frozen=True)
+class TableRefs:
+    """References into a data table, structured or plain: the one place the two forms are chosen.
+
+    Structured (the lesson's): ``Data[[#This Row],[Age]]``, ``Data[Age]``; Excel, LibreOffice
+    and IronCalc compute them. Portable: ``$E4``, ``$E$4:$E$715``, which Gnumeric and Google
+    Sheets compute too (they do not read Excel tables).
+
+    Attributes
+    ----------
+    name : str
+        The table's name.
+    columns : dict of str to int
+        Header -> sheet column (0-based).
+    first_row, last_row : int
+        The table's first and last data rows (0-based).
+    portable : bool
+        Plain A1 references instead of structured ones.
+    """
+
+    name: str
+    columns: dict[str, int]
+    first_row: int
+    last_row: int
+    portable: bool = False
+
+    def this_row(self, column: str, row: int) -> str:
+        """Row ``row``'s cell of ``column``: ``Data[[#This Row],[Age]]`` or ``$E4``."""
+        if not self.portable:
+            return this_row(self.name, column)
+        return f"${col_letter(self.columns[column])}{row + 1}"
+
+    def this_row_span(self, first: str, last: str, row: int) -> str:
+        """Row ``row`` from ``first`` to ``last``: ``Data[[#This Row],[SibSp]:[Ones]]`` or ``$G4:$P4``."""
+        if not self.portable:
+            return this_row_span(self.name, first, last)
+        return f"{self.this_row(first, row)}:{self.this_row(last, row)}"
+
+    def column(self, column: str) -> str:
+        """A whole data column: ``Data[Age]`` or ``$E$4:$E$715``."""
+        if not self.portable:
+            return table_column(self.name, column)
+        col = self.columns[column]
+        return area(self.first_row, col, self.last_row, col, absolute=True)
+
+    def per_row(self, build: Callable[[int], str]) -> Callable[[int], str]:
+        """Row -> formula: ``build`` itself when references change with the row (portable), else
+        one text for every row (a structured reference names "this row"), built once."""
+        if self.portable:
+            return build
+        text = build(self.first_row)
+        return lambda row: text
 
 
 def text(value: str) -> str:
@@ -174,8 +230,9 @@ def max_abs_diff(a: str, b: str) -> str:
     return f"MAX(ABS({a}-{b}))"
 
 
-def table_max(table: str, column: str) -> str:
-    return f"MAX({table_column(table, column)})"
+def column_max(column_ref: str) -> str:
+    """``MAX(Data[Age])``: the largest value of a column."""
+    return f"MAX({column_ref})"
 
 
 def sheet_area(sheet: str, rng: str) -> str:

@@ -98,8 +98,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def read_model_sheets(path: str | Path, sheets: list[str] | None = None) -> list[ModelSheet]:
+def read_model_sheets(
+    path: str | Path, sheets: list[str] | None = None, recalculated: dict[str, dict[tuple[int, int], object]] | None = None
+) -> list[ModelSheet]:
     """Every sheet of ``path`` in the lesson layout (or only ``sheets``), in workbook order.
+
+    ``recalculated`` (from :meth:`titanic_lab.engines.Engine.recalculate`) replaces the cached
+    value of every formula cell.
 
     Raises
     ------
@@ -111,6 +116,9 @@ def read_model_sheets(path: str | Path, sheets: list[str] | None = None) -> list
     path = Path(path)
     values = sheet_values(path)
     formulas = formula_cells(path)
+    if recalculated is not None:
+        for name, cells in formulas.items():
+            _overlay(values.setdefault(name, []), cells, recalculated.get(name, {}))
     found, problems = [], []
     for name, rows in values.items():
         if sheets is not None and name not in sheets:
@@ -130,6 +138,17 @@ def read_model_sheets(path: str | Path, sheets: list[str] | None = None) -> list
         detail = "; ".join(problems) if problems else "no sheet has a 'Survived' header in its first rows"
         raise LayoutError(f"{path}: no sheet in the lesson layout ({detail})")
     return found
+
+
+def _overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
+    """Put the recalculated value (``""`` when the engine left it empty) in every formula cell."""
+    for row, col in cells:
+        while len(rows) <= row:
+            rows.append([])
+        line = rows[row]
+        if len(line) <= col:
+            line.extend([""] * (col + 1 - len(line)))
+        line[col] = fresh.get((row, col), "")
 
 
 def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> ModelSheet | None:
@@ -368,7 +387,7 @@ def _check_cached(rows, formulas, name) -> None:
     if empty == len(formulas):
         raise NoCachedValuesError(
             f"sheet {name!r}: its {len(formulas)} formula cells store no cached values (the file was saved by a "
-            "writer that does not compute them); run again with --recalc to recalculate it in LibreOffice first"
+            "writer that does not compute them); run again with --recalc to recalculate it first"
         )
 
 

@@ -28,12 +28,16 @@ class RowWriter:
     """A worksheet's cells, gathered in any order and written in row order.
 
     It takes XlsxWriter's cell methods with their own signatures (``write_string``,
-    ``write_number``, ``write_blank``, ``write_formula``, ``write_array_formula``,
-    ``add_table``) and records them; sheet settings that are not cells (``set_column``,
-    ``freeze_panes``, ``autofilter``, ``insert_chart``, ``activate``) go straight through.
+    ``write_number``, ``write_blank``, ``write_formula``, ``write_dynamic_array_formula``,
+    ``merge_range``, ``add_table``, and ``set_row``, which goes out with its row) and records
+    them; sheet settings that are not cells (``set_column``, ``freeze_panes``, ``autofilter``,
+    ``insert_chart``, ``activate``, and the print setup) go straight through.
     """
 
-    _SETTINGS = frozenset({"set_column", "freeze_panes", "autofilter", "insert_chart", "activate"})
+    _SETTINGS = frozenset({
+        "set_column", "freeze_panes", "autofilter", "insert_chart", "activate",
+        "set_landscape", "fit_to_pages", "repeat_rows", "print_area",
+    })
 
     def __init__(self, worksheet: xlsxwriter.worksheet.Worksheet) -> None:
         self.worksheet = worksheet
@@ -60,9 +64,16 @@ class RowWriter:
     def write_formula(self, row: int, col: int, *args: Any) -> None:
         self._record(row, self.worksheet.write_formula, row, col, *args)
 
-    def write_array_formula(self, first_row: int, first_col: int, last_row: int, last_col: int, *args: Any) -> None:
+    def write_dynamic_array_formula(self, first_row: int, first_col: int, last_row: int, last_col: int, *args: Any) -> None:
         # The formula sits in the first cell; the rest of its range is written by the caller.
-        self._record(first_row, self.worksheet.write_array_formula, first_row, first_col, last_row, last_col, *args)
+        self._record(first_row, self.worksheet.write_dynamic_array_formula, first_row, first_col, last_row, last_col, *args)
+
+    def merge_range(self, first_row: int, first_col: int, last_row: int, last_col: int, *args: Any) -> None:
+        self._record(first_row, self.worksheet.merge_range, first_row, first_col, last_row, last_col, *args)
+
+    def set_row(self, row: int, *args: Any) -> None:
+        # In constant_memory mode a row's height is written with the row, so it is set just before its cells.
+        self._record(row, self.worksheet.set_row, row, *args)
 
     def add_table(self, first_row: int, first_col: int, last_row: int, last_col: int, options: dict) -> None:
         # The table writes its header cells, so it is added when its header row is written.

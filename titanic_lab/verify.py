@@ -1,17 +1,17 @@
-"""Recalculate a workbook in LibreOffice and compare every formula cell with its cached value."""
+"""Recalculate a workbook in a spreadsheet engine and compare every formula cell with its cached value."""
 
 from __future__ import annotations
 
 import bisect
 import math
-import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .engines import DEFAULT_ENGINE, Engine, Values, select_engines
 from .formulas import cell, col_letter
 from .reading import formula_cells, sheet_parts, sheet_values, value_at
-from .recalc import recalculate
 
 @dataclass
 class ColumnCheck:
@@ -31,9 +31,14 @@ class ColumnCheck:
 
 @dataclass
 class VerifyReport:
+    """One engine's verdict on one workbook; ``seconds`` is the engine's recalculation time."""
+
     path: Path
     tol: float
     columns: list[ColumnCheck]
+    engine: str = DEFAULT_ENGINE
+    seconds: float = 0.0
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -43,12 +48,27 @@ class VerifyReport:
     def cells(self) -> int:
         return sum(c.cells for c in self.columns)
 
+    @property
+    def max_diff(self) -> float:
+        return max((c.max_diff for c in self.columns), default=0.0)
+
+    @property
+    def worst(self) -> str:
+        """The worst cell as ``sheet!cell``: a cell with no cached value, else the largest difference."""
+        missing = [c for c in self.columns if c.missing_cached]
+        check = missing[0] if missing else max(self.columns, key=lambda c: c.max_diff, default=None)
+        return f"{check.sheet}!{check.worst}" if check is not None and check.worst else ""
+
     def to_dict(self) -> dict:
         return {
             "path": str(self.path),
+            "engine": self.engine,
+            "seconds": self.seconds,
+            "note": self.note,
             "tolerance": self.tol,
             "ok": self.ok,
             "cells": self.cells,
+            "worst": self.worst,
             "columns": [
                 {
                     "sheet": c.sheet,
@@ -71,28 +91,27 @@ def relative_diff(cached: object, fresh: object) -> float:
     return abs(float(fresh) - float(cached)) / max(1.0, abs(float(cached)))
 
 
-def compare_cached(path: Path, recalculated: Path, tol: float, formulas: dict, cached_values: dict) -> VerifyReport:
-    """Compare the cached values of ``path``'s formula cells with those of ``recalculated``.
+def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict, cached_values: dict) -> VerifyReport:
+    """Compare the cached values of ``path``'s formula cells with an engine's ``fresh_values``.
 
     ``formulas`` and ``cached_values`` are ``formula_cells(path)`` and ``sheet_values(path)``.
     """
-    fresh_values = sheet_values(recalculated)
     columns: list[ColumnCheck] = []
     for sheet, cells in formulas.items():
         if not cells:
             continue
-        cached_rows, fresh_rows = cached_values.get(sheet, []), fresh_values.get(sheet, [])
+        cached_rows, fresh = cached_values.get(sheet, []), fresh_values.get(sheet, {})
         groups: dict[object, ColumnCheck] = {}
         headers = _Headers(cached_rows)
         for (row, col) in sorted(cells, key=lambda rc: (rc[1], rc[0])):
             key, label = _label(headers, row, col)
             check = groups.setdefault(key, ColumnCheck(sheet, label))
             check.cells += 1
-            cached, fresh = value_at(cached_rows, row, col), value_at(fresh_rows, row, col)
+            cached = value_at(cached_rows, row, col)
             if cached == "":
                 check.missing_cached += 1
                 continue
-            diff = relative_diff(cached, fresh)
+            diff = relative_diff(cached, fresh.get((row, col), ""))
             if diff > check.max_diff or not check.worst:
                 check.max_diff, check.worst = diff, cell(row, col)
         columns.extend(groups.values())
@@ -133,8 +152,8 @@ def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
     return (header[0], col), f"{header[1]} ({col_letter(col)}{header[0] + 1})"
 
 
-def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:
-    """Recalculate ``path`` in LibreOffice and compare every formula cell with its cached value.
+def verify_workbook(path: str | Path, tol: float = 1e-9, engine: str = DEFAULT_ENGINE) -> VerifyReport:
+    """Recalculate ``path`` in a spreadsheet engine and compare every formula cell with its cached value.
 
     Parameters
     ----------
@@ -142,18 +161,55 @@ def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:
         An .xlsx workbook.
     tol : float
         Largest allowed ``|recalculated - cached| / max(1, |cached|)``.
+    engine : str
+        ``ironcalc`` (installed with titanic-lab), ``libreoffice`` or ``gnumeric``.
 
     Raises
     ------
     titanic_lab.recalc.RecalcError
-        When LibreOffice is missing or fails.
+        When the engine is missing or fails.
+    titanic_lab.reading.WorkbookError
+        When ``path`` is not a readable workbook.
+    """
+    (report,) = verify_with(path, select_engines(engine), tol)
+    return report
+
+
+def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> list[VerifyReport]:
+    """:func:`verify_workbook` with each of ``engines`` in turn (the workbook is read once); a report per engine.
+
+    Raises
+    ------
+    titanic_lab.recalc.RecalcError
+        When an engine is missing or fails.
     titanic_lab.reading.WorkbookError
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    sheet_parts(path)  # before LibreOffice starts: fails fast on a file that is not a workbook
-    with tempfile.TemporaryDirectory(prefix="titanic-lab-verify-") as tmp, ThreadPoolExecutor(max_workers=1) as pool:
-        # LibreOffice recalculates in its own process while this one reads the original file.
-        pending = pool.submit(recalculate, path, Path(tmp))
+    sheet_parts(path)  # before any engine starts: fails fast on a file that is not a workbook
+    for engine in engines:
+        engine.require()
+    reports = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The first engine recalculates in its own process while this one reads the original file.
+        pending = pool.submit(_timed, engines[0], path)
         formulas, cached_values = formula_cells(path), sheet_values(path)
-        return compare_cached(path, pending.result(), tol, formulas, cached_values)
+        for i, engine in enumerate(engines):
+            fresh, seconds = pending.result() if i == 0 else _timed(engine, path)
+            report = compare_cached(path, fresh, tol, formulas, cached_values)
+            report.engine, report.seconds = engine.name, seconds
+            if not report.ok and not engine.reads_tables and _has_table_references(formulas):
+                report.note = (f"{engine.title} does not read Excel table references (Table[[#This Row],[Col]]); "
+                               "titanic-lab train --portable writes workbooks with plain A1 references, which it computes")
+            reports.append(report)
+    return reports
+
+
+def _has_table_references(formulas: dict[str, dict[tuple[int, int], str]]) -> bool:
+    return any("[" in text for cells in formulas.values() for text in cells.values())
+
+
+def _timed(engine: Engine, path: Path) -> tuple[Values, float]:
+    started = time.perf_counter()
+    fresh = engine.recalculate(path)
+    return fresh, time.perf_counter() - started

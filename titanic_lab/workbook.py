@@ -128,7 +128,17 @@ class _Table:
     columns: list[str]
     n_rows: int
     feature_names: list[str]
-    col: dict[str, int] = field(default_factory=dict)
+    portable: bool = False
+    #: References to the table's cells: structured, or plain A1 with ``--portable``.
+    refs: fx.TableRefs = field(init=False)
+
+    def __post_init__(self) -> None:
+        columns = {name: i for i, name in enumerate(self.columns)}
+        self.refs = fx.TableRefs(self.name, columns, FIRST_ROW, self.last_row, self.portable)
+
+    @property
+    def col(self) -> dict[str, int]:
+        return self.refs.columns
 
     @property
     def last_row(self) -> int:
@@ -154,6 +164,9 @@ class _Writer:
         self.title = add({"bold": True, "font_size": 14})
         self.header = add({"bold": True, "bottom": 1})
         self.num = add({"num_format": "0.0000"})
+        self.loss = add({"num_format": "0.000000"})  # losses and accuracies in README and history
+        self.seconds = add({"num_format": "0.00"})
+        self.wrap = add({"text_wrap": True, "valign": "top"})
         self.param = add({"num_format": "0.000000", "bg_color": "#FFF2CC"})
         self.constant = add({"bg_color": "#FFF2CC"})  # fitted preprocessing: fills and maxima
         self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
@@ -188,14 +201,18 @@ class _Writer:
         ws.write_formula(row, col, "=" + formula, fmt, float(value))
 
     def array(self, ws: RowWriter, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
-        """One array formula over a block, each cell carrying its cached value."""
+        """One array formula over a block, each cell carrying its cached value.
+
+        Written as a dynamic array (``cm="1"``), as the lesson's own MMULT: Excel 365 shows it as
+        a spilled ``=MMULT(...)``, older Excel as the legacy ``{=MMULT(...)}``.
+        """
         values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)  # (block rows, block columns)
         last_row, last_col = row + values.shape[0] - 1, col + values.shape[1] - 1
 
         def rule(w, r: int, i: int) -> None:
             for j in range(values.shape[1]):
                 if i == 0 and j == 0:
-                    w.write_array_formula(row, col, last_row, last_col, "{=" + formula + "}", fmt, float(values[0, 0]))
+                    w.write_dynamic_array_formula(row, col, last_row, last_col, "=" + formula, fmt, float(values[0, 0]))
                 else:
                     w.write_number(r, col + j, float(values[i, j]), fmt)
 
@@ -217,8 +234,8 @@ class _Writer:
         raw = [c for c in RAW_ORDER if c in pre.preset_.raw_columns or c == "Survived"]
         raw += [c for c in pre.preset_.raw_columns if c not in raw]
         raw = [c for c in raw if c not in passthrough]
-        table = _Table(table_name, raw + features, len(run.frame), features)
-        table.col = {name: i for i, name in enumerate(table.columns)}
+        table = _Table(table_name, raw + features, len(run.frame), features, run.config.portable)
+        refs = table.refs
         n = table.n_rows
         check_fits(n)
         ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
@@ -236,14 +253,17 @@ class _Writer:
                 self.column_values(ws, FIRST_ROW, table.col[feat.output_name], np.ones(n))
                 continue
             fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
-            ref = fx.filled(fx.this_row(table_name, feat.column), fill)
-            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), table_name):
+            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), refs):
                 offset_ref, divisor_ref = scales.get(out_name, (None, None))
-                expr = build(ref) if divisor_ref is None else fx.scaled(build(ref), offset_ref, divisor_ref)
-                # Structured references name "this row": one formula text serves every row.
-                self.column_formulas(ws, table.col[out_name], lambda r, expr=expr: expr, run.features[out_name].to_numpy(), self.num)
+
+                def expr(r: int, feat=feat, fill=fill, build=build, offset_ref=offset_ref, divisor_ref=divisor_ref) -> str:
+                    raw = build(fx.filled(refs.this_row(feat.column, r), fill), r)
+                    return raw if divisor_ref is None else fx.scaled(raw, offset_ref, divisor_ref)
+
+                self.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), self.num)
         ws.freeze_panes(FIRST_ROW, 0)
-        ws.set_column(0, len(table.columns) - 1, 9)
+        for name, col in table.col.items():  # room for the header and the table's filter button
+            ws.set_column(col, col, _width(name, 9, 3))
         return table
 
     def _fill_cells(self, ws, table: _Table) -> dict[str, str]:
@@ -272,7 +292,7 @@ class _Writer:
             offset, divisor = pre.scales_[name]
             col = table.col[name]
             if feat.scale == "max" and self._max_is_recomputable(feat, divisor):
-                column_max = fx.table_max(table.name, feat.column)
+                column_max = fx.column_max(table.refs.column(feat.column))
                 formula = fx.log1p(column_max, feat.base) if feat.kind == "log" else column_max
                 self.formula(ws, 0, col, formula, divisor, self.constant)
             else:
@@ -329,16 +349,18 @@ class _Writer:
         with self._sheet(name, note) as ws:
             self.tables[name] = self.data_table(ws, f"Data_{name.replace('-', '_')}")
             yield ws, self.tables[name]
+        _print_setup(ws, repeat=HEADER_ROW)
 
     def linear_sheet(self, name: str, result: TrainResult) -> None:
         """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
         with self._model_sheet(name, SHEET_NOTES[result.spec.kind]) as (ws, table):
             p0 = len(table.columns) + 1
             (params_ref,), headers = self._param_rows(ws, table, p0, result.params["w"].to(self.dtype)[:, None])
-            formula = fx.sumproduct(fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1]), params_ref)
+            refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
+            formula = refs.per_row(lambda r: fx.sumproduct(refs.this_row_span(first, last, r), params_ref))
 
             def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
-                self.column_formulas(ws, col, lambda r: formula, values[:, 0], self.num)
+                self.column_formulas(ws, col, formula, values[:, 0], self.num)
 
             pred_col = self._model_blocks(ws, table, result, p0 + len(headers) + 1, layer, {})
             # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
@@ -359,15 +381,15 @@ class _Writer:
                 unit_params, headers = self._param_rows(ws, table, p0, W)
                 bn_row, m0 = FIRST_ROW + k + 1, p0 + len(headers) + 1
             bn = self._bn_rows(ws, bn_row, p0, 1, result) if result.spec.batchnorm else {}
-            span = fx.this_row_span(table.name, table.feature_names[0], table.feature_names[-1])
+            refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
 
             def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
                 if as_mmult:
                     self.array(ws, FIRST_ROW, col, fx.mmult(source, block), values, self.num)
                     return
                 for u in range(k):
-                    formula = fx.sumproduct(span, unit_params[u])
-                    self.column_formulas(ws, col + u, lambda r, formula=formula: formula, values[:, u], self.num)
+                    formula = refs.per_row(lambda r, u=u: fx.sumproduct(refs.this_row_span(first, last, r), unit_params[u]))
+                    self.column_formulas(ws, col + u, formula, values[:, u], self.num)
 
             pred_col = self._model_blocks(ws, table, result, m0, layer, bn)
             self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
@@ -445,6 +467,7 @@ class _Writer:
         self.text(ws, 0, p0, "Params", self.bold)
         for j, h in enumerate(headers):
             self.text(ws, HEADER_ROW, p0 + j, h, self.header)
+            ws.set_column(p0 + j, p0 + j, _width(h, 9))
             for u in range(W.shape[1]):
                 ws.write_number(FIRST_ROW + u, p0 + j, float(W[j, u]), self.param)
         rows = [fx.area(FIRST_ROW + u, p0, FIRST_ROW + u, p0 + len(headers) - 1, absolute=True) for u in range(W.shape[1])]
@@ -481,8 +504,8 @@ class _Writer:
         preds = forward(result.spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X)  # (n_rows,)
         per_row = _per_row_loss(kind, preds, self.y).numpy()
         self.text(ws, HEADER_ROW, loss_col, "Loss", self.header)
-        target = fx.this_row(table.name, "Survived")
-        self.column_formulas(ws, loss_col, lambda r: fx.loss(kind, fx.cell(r, pred_col), target), per_row, self.num)
+        target = table.refs.this_row
+        self.column_formulas(ws, loss_col, lambda r: fx.loss(kind, fx.cell(r, pred_col), target("Survived", r)), per_row, self.num)
         loss_area = fx.area(FIRST_ROW, loss_col, table.last_row, loss_col)
         label_row, label_col = total_at
         self.text(ws, label_row, label_col, "Total loss:", self.bold)
@@ -493,7 +516,7 @@ class _Writer:
         self.text(ws, 0, torch_col, "Max |Preds-torch|:", self.bold)
         pred_area = fx.area(FIRST_ROW, pred_col, table.last_row, pred_col)
         torch_area = fx.area(FIRST_ROW, torch_col, table.last_row, torch_col)
-        ws.write_array_formula(1, torch_col, 1, torch_col, "{=" + fx.max_abs_diff(pred_area, torch_area) + "}", self.diff, 0.0)
+        ws.write_dynamic_array_formula(1, torch_col, 1, torch_col, "=" + fx.max_abs_diff(pred_area, torch_area), self.diff, 0.0)
         ws.set_column(pred_col - 1, torch_col, 10)
         if len(self.run.valid_idx):
             self._split_cells(ws, table, torch_col + 1, loss_area, per_row)
@@ -542,6 +565,7 @@ class _Writer:
             chart.set_y_axis({"name": "MSE"})
             ws.insert_chart(row, 0, chart)
             ws.freeze_panes(0, 3)
+        _print_setup(ws)
         return words
 
     def _gd_section(self, ws, top: int, sheet: str, result: TrainResult, lr_ref: str) -> tuple[int, int]:
@@ -590,10 +614,12 @@ class _Writer:
                     grad = fx.mse_gradient(n, preds, y_all, x_col, gate)
                     self.array(ws, r, g0 + c, grad, np.array([[float(grads[e][j, u])]]), self.num)
         loss_area, torch_area = fx.area(first, 1, last, 1), fx.area(first, 2, last, 2)
-        self.text(ws, top, 4, "Max |loss - torch loss|:", self.bold)
-        ws.write_array_formula(top, 5, top, 5, "{=" + fx.max_abs_diff(loss_area, torch_area) + "}", self.diff, 0.0)
-        ws.set_column(0, 0, 7)
-        ws.set_column(1, len(headers) - 1, 12)
+        label = "Max |loss - torch loss|:"
+        self.text(ws, top, 4, label, self.bold)
+        ws.write_dynamic_array_formula(top, 5, top, 5, "=" + fx.max_abs_diff(loss_area, torch_area), self.diff, 0.0)
+        ws.set_column(0, 0, _width("Learning rate:", 7))
+        for j, h in enumerate(headers[1:], start=1):
+            ws.set_column(j, j, _width(label if j == 4 else h, 12))
         return 1, last
 
     # ---- README, history, all_rows -----------------------------------------------------
@@ -609,14 +635,16 @@ class _Writer:
                 for key in ("train_loss", "valid_loss", "valid_accuracy"):
                     if result.history and result.history[0][key] is None:
                         continue
-                    self.text(ws, 0, col, f"{name} {key}", self.header)
+                    header = f"{name} {key.replace('_', ' ')}"
+                    self.text(ws, 0, col, header, self.header)
+                    ws.set_column(col, col, _width(header, 10))
                     for e, h in enumerate(result.history):
-                        ws.write_number(1 + e, col, h[key])
+                        ws.write_number(1 + e, col, h[key], self.loss)
                     if key != "valid_accuracy" and result.history:
                         series.append((f"{name} {key.replace('_', ' ')}", col, len(result.history)))
                     col += 1
             ws.freeze_panes(1, 1)
-            ws.set_column(1, col, 16)
+        _print_setup(ws, repeat=0)
         return series
 
     def all_rows_sheet(self) -> None:
@@ -632,9 +660,10 @@ class _Writer:
     def readme_sheet(self, ws: RowWriter, series: list[tuple[str, int, int]], gd_words: list[str]) -> None:
         run, config = self.run, self.run.config
         self.text(ws, 0, 0, "titanic-lab run", self.title)
-        self.text(ws, 1, 0, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
-                  "written back as live formulas. Every formula cell stores torch's value; recalculate "
-                  "(titanic-lab verify) to see the spreadsheet agree.")
+        ws.set_row(1, 48)  # three lines: a merged cell does not grow to fit its text
+        ws.merge_range(1, 0, 1, 5, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
+                       "written back as live formulas. Every formula cell stores torch's value; recalculate "
+                       "(titanic-lab verify) to see the spreadsheet agree.", self.wrap)
         facts = [
             ("data file", str(run.data_path)),
             ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"
@@ -644,6 +673,8 @@ class _Writer:
             ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
             ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
             ("dtype", config.dtype),
+            ("references", "plain A1 (--portable: for Gnumeric, Google Sheets and every engine)" if config.portable
+             else "structured table references (Excel, LibreOffice, IronCalc; --portable for Gnumeric, Google Sheets)"),
             ("written", self.when.isoformat(timespec="seconds")),
             ("titanic-lab version", __version__),
         ]
@@ -665,8 +696,9 @@ class _Writer:
             cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
                      r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy,
                      None if reproducible() else round(r.seconds, 3), r.stop_reason, _training_only(r)]
+            formats = {7: self.loss, 8: self.loss, 9: self.loss, 10: self.seconds}
             for j, v in enumerate(cells):
-                self.value(ws, row, j, v)
+                self.value(ws, row, j, v, formats.get(j))
         row += 2
         self.text(ws, row, 0, "sheet", self.header)
         self.text(ws, row, 1, "what it is", self.header)
@@ -690,13 +722,34 @@ class _Writer:
                 })
             chart.set_title({"name": "Loss per epoch"})
             chart.set_x_axis({"name": "epoch"})
-            chart.set_y_axis({"name": "loss"})
+            # Log scale: the first epochs' loss is many times the last ones' and would flatten the rest.
+            chart.set_y_axis({"name": "loss (log scale)", "log_base": 10})
             chart.set_size({"width": 720, "height": 360})
             ws.insert_chart(row + 2, 0, chart)
         ws.set_column(0, 0, 28)
         ws.set_column(1, 1, 40)
-        ws.set_column(2, len(headers) - 2, 12)
+        for j, h in enumerate(headers[2:-1], start=2):
+            ws.set_column(j, j, _width(h, 10))
         ws.set_column(len(headers) - 1, len(headers) - 1, 60)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+
+
+def _width(text: str, minimum: float, extra: float = 2) -> float:
+    """A column width that shows ``text`` whole (bold headers are a little wider than their letters)."""
+    return max(minimum, round(len(text) * 1.1 + extra, 1))
+
+
+def _print_setup(ws: RowWriter, repeat: int | None = None) -> None:
+    """Print the sheet's used range landscape, one page wide, repeating rows ``0..repeat`` on every page.
+
+    Call once the sheet is written (its used range is known then).
+    """
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # 0: as many pages tall as needed
+    if repeat is not None:
+        ws.repeat_rows(0, repeat)
+    ws.print_area(0, 0, ws.worksheet.dim_rowmax, ws.worksheet.dim_colmax)
 
 
 def _elementwise_formula(spec: ModelSpec, role: str, bn_cells: tuple[str, ...] | None, prev: int, prev_width: int,
@@ -739,39 +792,44 @@ def _is_passthrough(feat: Feature) -> bool:
     return feat.kind == "number" and feat.scale is None and feat.output_name == feat.column
 
 
-def _feature_formulas(feat: Feature, levels: tuple, table: str) -> list[tuple[str, Callable[[str], str]]]:
-    """(output column, function from the filled raw reference to its formula), per output column."""
-    other = fx.this_row(table, feat.other) if feat.other else ""
+def _feature_formulas(feat: Feature, levels: tuple, refs: fx.TableRefs) -> list[tuple[str, Callable[[str, int], str]]]:
+    """(output column, function from the filled raw reference and the row to its formula), per output column."""
+    other = (lambda r: refs.this_row(feat.other, r)) if feat.other else None
     if feat.kind == "number":
-        return [(feat.output_name, lambda ref: ref)]
+        return [(feat.output_name, lambda ref, r: ref)]
     if feat.kind == "log":
-        return [(feat.output_name, lambda ref: fx.log1p(ref, feat.base))]
+        return [(feat.output_name, lambda ref, r: fx.log1p(ref, feat.base))]
     if feat.kind == "binary":
-        return [(feat.output_name, lambda ref: fx.indicator(ref, feat.positive))]
+        return [(feat.output_name, lambda ref, r: fx.indicator(ref, feat.positive))]
     if feat.kind == "dummies":
-        return [(f"{feat.name}{level}", lambda ref, level=level: fx.indicator(ref, level)) for level in levels]
+        return [(f"{feat.name}{level}", lambda ref, r, level=level: fx.indicator(ref, level)) for level in levels]
     if feat.kind == "title":
         members = {level: [t for t, g in TITLE_GROUPS.items() if g == level] for level in levels}
-        return [(f"{feat.name}{level}", lambda ref, level=level: fx.one_of(fx.title(ref), members[level])) for level in levels]
+        return [(f"{feat.name}{level}", lambda ref, r, level=level: fx.one_of(fx.title(ref), members[level])) for level in levels]
     if feat.kind == "family":
-        return [(feat.output_name, lambda ref: f"{ref}+{other}+1")]
+        return [(feat.output_name, lambda ref, r: f"{ref}+{other(r)}+1")]
     if feat.kind == "alone":
-        return [(feat.output_name, lambda ref: f"IF({ref}+{other}=0,1,0)")]
+        return [(feat.output_name, lambda ref, r: f"IF({ref}+{other(r)}=0,1,0)")]
     if feat.kind in ("present", "missing"):
         yes, no = (0, 1) if feat.kind == "present" else (1, 0)
-        return [(feat.output_name, lambda ref: f"IF(ISBLANK({ref}),{yes},{no})")]
+        return [(feat.output_name, lambda ref, r: f"IF(ISBLANK({ref}),{yes},{no})")]
     if feat.kind == "per_ticket":
-        group = fx.count_equal(fx.table_column(table, feat.other), other)
-        return [(feat.output_name, lambda ref: fx.log1p(f"{ref}/{group}", feat.base))]
+        column = refs.column(feat.other)
+        return [(feat.output_name, lambda ref, r: fx.log1p(f"{ref}/{fx.count_equal(column, other(r))}", feat.base))]
     if feat.kind == "woman_child":
-        return [(feat.output_name, lambda ref: f'IF(OR({ref}="female",{fx.title(other)}="Master"),1,0)')]
+        return [(feat.output_name, lambda ref, r: f'IF(OR({ref}="female",{fx.title(other(r))}="Master"),1,0)')]
     if feat.kind == "group_size":
-        return [(feat.output_name, lambda ref: fx.count_equal(fx.table_column(table, feat.column), ref))]
+        return [(feat.output_name, lambda ref, r: fx.count_equal(refs.column(feat.column), ref))]
     if feat.kind in ("wcg_rate", "wcg_died"):
-        col, row = (lambda c: fx.table_column(table, c)), (lambda c: fx.this_row(table, c))
-        same_surname = f"({fx.surname(col('Name'))}={fx.surname(row('Name'))})"
-        return [(feat.output_name, lambda ref: fx.woman_child_group(
-            feat.kind, f"({col('Ticket')}={ref})", same_surname, row("WomanChild"), col("WomanChild"), row("Survived"), col("Survived")))]
+        col = refs.column
+
+        def wcg(ref: str, r: int) -> str:
+            row = lambda c: refs.this_row(c, r)  # noqa: E731
+            same_surname = f"({fx.surname(col('Name'))}={fx.surname(row('Name'))})"
+            return fx.woman_child_group(feat.kind, f"({col('Ticket')}={ref})", same_surname, row("WomanChild"), col("WomanChild"),
+                                        row("Survived"), col("Survived"))
+
+        return [(feat.output_name, wcg)]
     raise ValueError(f"no formula for feature kind {feat.kind!r}")
 
 

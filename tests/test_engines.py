@@ -1,0 +1,187 @@
+"""Every spreadsheet engine recomputes (never echoes cached values), and --portable workbooks compute in all three."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from titanic_lab.cli import app
+from titanic_lab.config import RunConfig
+from titanic_lab.engines import ENGINES
+from titanic_lab.reading import formula_cells, parse_cell, sheet_parts, sheet_values, value_at
+from titanic_lab.recalc import RecalcError
+from titanic_lab.runs import train_run
+from titanic_lab.workbook import write_workbook
+
+runner = CliRunner()
+POISON = "-777.25"
+
+
+def _engine(name: str):
+    engine = ENGINES[name]
+    if not engine.available():
+        pytest.skip(f"{engine.title} ({engine.program}) is not installed")
+    return engine
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory, bundled):
+    """A small workbook of every model kind, structured and --portable, from 120 bundled rows."""
+    folder = tmp_path_factory.mktemp("engines")
+    data = folder / "rows.csv"
+    bundled.head(120).to_csv(data, index=False)
+    out = {}
+    for portable in (False, True):
+        spreadsheet = train_run(RunConfig(data=str(data), models=("linear", "nnet"), epochs=3, restarts=1, portable=portable))
+        notebook = train_run(RunConfig(data=str(data), preset="notebook", models=("hidden:3",), epochs=3, activation="elu",
+                                       batchnorm=True, loss="bce", portable=portable))
+        out[portable, "spreadsheet"] = write_workbook(spreadsheet, folder / f"spreadsheet-{portable}.xlsx")
+        out[portable, "notebook"] = write_workbook(notebook, folder / f"notebook-{portable}.xlsx")
+    return out
+
+
+def _poison(book, out, only: str | None = None) -> list[str]:
+    """Copy ``book`` with the cached value of every formula cell (or only the cell ``only``,
+    ``sheet!A1``) replaced by a wrong number; returns the poisoned cells."""
+    parts = {part: name for name, part in sheet_parts(book).items()}
+    formulas = formula_cells(book)
+    poisoned = []
+
+    def replace(match: re.Match, sheet: str) -> str:
+        address = match.group(2)
+        where = f"{sheet}!{address}"
+        if parse_cell(address) not in formulas[sheet] or (only is not None and where != only):
+            return match.group(0)
+        poisoned.append(where)
+        attributes = re.sub(r'\st="(str|b|e)"', "", match.group(1))  # the poison is a number
+        return f"<c{attributes}>{re.sub(r'<v>[^<]*</v>', f'<v>{POISON}</v>', match.group(3))}</c>"
+
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename in parts:
+                sheet = parts[item.filename]
+                pattern = r'<c(\s[^>]*?r="([A-Z]+\d+)"[^>]*?)(?<!/)>(.*?)</c>'
+                data = re.sub(pattern, lambda m: replace(m, sheet), data.decode()).encode()
+            dst.writestr(item, data)
+    return poisoned
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+@pytest.mark.parametrize("kind", ["spreadsheet", "notebook"])
+def test_every_poisoned_cell_is_recomputed(name, kind, books, tmp_path):
+    engine = _engine(name)
+    book = books[engine.reads_tables is False, kind]  # Gnumeric computes the --portable flavour only
+    poisoned = tmp_path / "poisoned.xlsx"
+    cells = _poison(book, poisoned)
+    assert len(cells) > 1000
+    fresh = engine.recalculate(poisoned)
+    truth, formulas = sheet_values(book), formula_cells(book)
+    worst = 0.0
+    for sheet, found in formulas.items():
+        for (row, col) in found:
+            expected, got = value_at(truth[sheet], row, col), fresh[sheet].get((row, col), "")
+            assert isinstance(got, (int, float)) and not isinstance(got, bool), (sheet, row, col, got)
+            worst = max(worst, abs(got - expected) / max(1.0, abs(expected)))
+    assert worst <= 1e-9
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_a_tampered_cell_exits_1_naming_it(name, books, tmp_path):
+    engine = _engine(name)
+    tampered = tmp_path / "tampered.xlsx"
+    assert _poison(books[True, "spreadsheet"], tampered, only="linear!AC10") == ["linear!AC10"]
+    result = runner.invoke(app, ["verify", str(tampered), "--engine", name, "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["engine"] == name and report["worst"] == "linear!AC10"
+    assert [(c["sheet"], c["worst_cell"]) for c in report["columns"] if not c["ok"]] == [("linear", "AC10")]
+    text = runner.invoke(app, ["verify", str(tampered), "--engine", name]).stdout
+    assert "AC10" in text and "DIFFERS" in text
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_the_portable_workbook_verifies(name, books):
+    _engine(name)
+    result = runner.invoke(app, ["verify", str(books[True, "spreadsheet"]), "--engine", name, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cells"] > 1000
+
+
+def test_portable_changes_references_only(books):
+    structured, portable = formula_cells(books[False, "spreadsheet"]), formula_cells(books[True, "spreadsheet"])
+    assert structured.keys() == portable.keys()
+    for sheet in structured:
+        assert structured[sheet].keys() == portable[sheet].keys()  # the same formula cells
+        assert not any("[" in text for text in portable[sheet].values())
+    assert structured["linear"][(3, 8)] == "Data_linear[[#This Row],[Age]]/$I$1"
+    assert [portable["linear"][(r, 8)] for r in (3, 4)] == ["$E4/$I$1", "$E5/$I$1"]
+    assert portable["linear"][(0, 8)] == "MAX($E$4:$E$" + str(3 + len(sheet_values(books[True, "spreadsheet"])["linear"]) - 3) + ")"
+    spans = [text for (r, c), text in portable["nnet"].items() if r == 4 and text.startswith("SUMPRODUCT(")]
+    assert spans and all(text.startswith("SUMPRODUCT($G5:$P5,") for text in spans)
+    a, b = sheet_values(books[False, "spreadsheet"]), sheet_values(books[True, "spreadsheet"])
+    assert all(a[s] == b[s] for s in a if s != "README")  # the same cached values, the same layout
+    readme = {row[0]: row[1] for row in b["README"] if len(row) > 1 and row[0]}
+    assert readme["references"].startswith("plain A1")
+
+
+def test_gnumeric_on_table_references_says_to_use_portable(books):
+    _engine("gnumeric")
+    result = runner.invoke(app, ["verify", str(books[False, "spreadsheet"]), "--engine", "gnumeric"])
+    assert result.exit_code == 1
+    assert "--portable" in result.stdout and "DIFFERS" in result.stdout
+
+
+def test_all_engines_side_by_side(books):
+    found = [e for e in ENGINES.values() if e.available()]
+    result = runner.invoke(app, ["verify", str(books[True, "spreadsheet"]), "--engine", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [r["engine"] for r in report["engines"]] == [e.name for e in found] and report["ok"]
+    text = runner.invoke(app, ["verify", str(books[True, "spreadsheet"]), "--engine", "all"]).stdout
+    assert all(e.title in text for e in found)
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_compare_recalc_with_each_engine(name, books, tmp_path):
+    _engine(name)
+    poisoned = tmp_path / "poisoned.xlsx"
+    _poison(books[True, "spreadsheet"], poisoned)
+    assert runner.invoke(app, ["compare", str(poisoned)]).exit_code == 1  # the poison differs from torch
+    result = runner.invoke(app, ["compare", str(poisoned), "--recalc", "--engine", name, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["engine"] == name and report["recalculated"] and len(report["sheets"]) == 3
+
+
+@pytest.mark.parametrize("name, patch", [("ironcalc", "titanic_lab.engines._ironcalc_found"),
+                                         ("libreoffice", "titanic_lab.recalc.find_soffice"),
+                                         ("gnumeric", "titanic_lab.engines.find_ssconvert")])
+def test_a_missing_engine_exits_2_saying_how_to_install_it(name, patch, books, monkeypatch):
+    monkeypatch.setattr(patch, lambda: None)
+    engine = ENGINES[name]
+    for command in (["verify", str(books[True, "spreadsheet"]), "--engine", name],
+                    ["compare", str(books[True, "spreadsheet"]), "--recalc", "--engine", name]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, command
+        assert result.stderr.strip() == f"error: {engine.title} ({engine.program}) is not installed; install it ({engine.install})"
+
+
+def test_an_unknown_engine_exits_2(books):
+    result = runner.invoke(app, ["verify", str(books[True, "spreadsheet"]), "--engine", "excel"])
+    assert result.exit_code == 2 and "--engine must be one of ironcalc, libreoffice, gnumeric, all" in result.stderr
+
+
+def test_ironcalc_on_a_file_it_cannot_read_exits_2(tmp_path):
+    book = tmp_path / "empty.xlsx"
+    with zipfile.ZipFile(book, "w") as zf:  # a zip with a workbook part but no sheets that exist
+        zf.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
+        zf.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>')
+    with pytest.raises(RecalcError, match=rf"^{re.escape(str(book))}: IronCalc could not recalculate it \(.+\)$"):
+        ENGINES["ironcalc"].recalculate(book)
+    result = runner.invoke(app, ["verify", str(book), "--engine", "ironcalc"])
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and str(book) in result.stderr

@@ -1,0 +1,200 @@
+"""The spreadsheet engines that recalculate a workbook: IronCalc, LibreOffice and Gnumeric.
+
+Each engine reads an .xlsx, recomputes every formula (never trusting a cached value) and
+returns every non-empty cell's value as ``{sheet: {(row, col): value}}``, 0-based.
+
+* ``ironcalc``: the pip package `ironcalc <https://www.ironcalc.com>`_ (Rust), installed with
+  titanic-lab, so verification needs nothing else. It is pre-1.0: titanic-lab only loads and
+  evaluates workbooks with it, never writes one. It runs in a child Python process, so that
+  the workbook's cached values are read at the same time and a crash in the engine (a Rust
+  panic prints a backtrace) cannot take the command down with it.
+* ``libreoffice``: ``soffice --convert-to xlsx`` with forced recalculation (:mod:`titanic_lab.recalc`).
+* ``gnumeric``: ``ssconvert --recalc``. Gnumeric does not read Excel tables (``tableParts``),
+  so it computes only the workbooks ``titanic-lab train --portable`` writes (plain A1
+  references); in the others every structured reference becomes an error.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import recalc
+from .errors import OptionError
+from .reading import cell_values, sheet_values
+from .recalc import RecalcError
+
+#: ``{sheet: {(row, col): value}}``: every non-empty cell after recalculation, 0-based.
+Values = dict[str, dict[tuple[int, int], object]]
+
+#: The tested range of the ironcalc package (also in pyproject.toml).
+IRONCALC_REQUIREMENT = "ironcalc>=0.9.1,<0.10"
+TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A spreadsheet engine titanic-lab can recalculate workbooks with.
+
+    Attributes
+    ----------
+    name : str
+        The ``--engine`` value.
+    title : str
+        Its name in reports.
+    program : str
+        What must be installed: a command or a Python package.
+    install : str
+        One line saying how to install it.
+    reads_tables : bool
+        Whether it computes structured references (``Table[[#This Row],[Age]]``).
+    """
+
+    name: str
+    title: str
+    program: str
+    install: str
+    reads_tables: bool
+    _found: Callable[[], bool]
+    _run: Callable[[Path], Values]
+
+    def available(self) -> bool:
+        """True when the engine is installed on this machine."""
+        return self._found()
+
+    def require(self) -> None:
+        """Raise :class:`~titanic_lab.recalc.RecalcError`, saying how to install it, when it is missing."""
+        if not self.available():
+            raise RecalcError(f"{self.title} ({self.program}) is not installed; install it ({self.install})")
+
+    def recalculate(self, path: str | Path) -> Values:
+        """Every non-empty cell of ``path`` after the engine recomputed every formula.
+
+        Raises
+        ------
+        titanic_lab.recalc.RecalcError
+            When the engine is missing, fails on the file, or times out.
+        """
+        self.require()
+        return self._run(Path(path))
+
+
+# ---- IronCalc ------------------------------------------------------------------------------
+def _ironcalc_found() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ironcalc") is not None
+
+
+#: Run as ``python -c`` in a child process: it needs only ironcalc, and writes a pickle of
+#: ``(True, values)`` or ``(False, reason)`` on stdout.
+_IRONCALC_CHILD = """
+import pickle, sys
+try:
+    import ironcalc
+    model = ironcalc.load_from_xlsx(sys.argv[1], "en", "UTC")
+    model.evaluate()
+    names = [sheet["name"] for sheet in model.get_worksheets_properties()]
+    values = {name: {} for name in names}
+    value = model.get_cell_value
+    for sheet, row, col in model.get_all_cells():  # 1-based rows and columns
+        v = value(sheet, row, col)
+        if v is not None and v != "":
+            values[names[sheet]][(row - 1, col - 1)] = v
+    result = (True, values)
+except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+    reason = str(exc).strip().splitlines()
+    result = (False, reason[0] if reason else type(exc).__name__)
+sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+"""
+
+
+def _ironcalc_values(path: Path) -> Values:
+    # A child process: the caller reads the cached values meanwhile, and a crash in the engine
+    # (or the backtrace a Rust panic prints) stays there.
+    command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve())]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
+    try:
+        ok, result = pickle.loads(done.stdout)
+    except Exception as exc:  # no result: the child died (a crash, out of memory)
+        raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {done.returncode})") from exc
+    if not ok:
+        raise RecalcError(f"{path}: IronCalc could not recalculate it ({result})")
+    return result
+
+
+# ---- LibreOffice ---------------------------------------------------------------------------
+def _libreoffice_values(path: Path) -> Values:
+    with tempfile.TemporaryDirectory(prefix="titanic-lab-lo-") as tmp:
+        rows = sheet_values(recalc.recalculate(path, Path(tmp)))
+    return {
+        sheet: {(r, c): v for r, row in enumerate(grid) for c, v in enumerate(row) if v != ""}
+        for sheet, grid in rows.items()
+    }
+
+
+# ---- Gnumeric ------------------------------------------------------------------------------
+def find_ssconvert() -> str | None:
+    """Gnumeric's command-line converter, or None."""
+    return shutil.which("ssconvert")
+
+
+def _gnumeric_values(path: Path) -> Values:
+    ssconvert = find_ssconvert()
+    with tempfile.TemporaryDirectory(prefix="titanic-lab-gnumeric-") as tmp:
+        out = Path(tmp) / "recalculated.xlsx"
+        command = [ssconvert, "--recalc", "--export-type=Gnumeric_Excel:xlsx2", str(path.resolve()), str(out)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env={**os.environ, "HOME": tmp})
+        except subprocess.TimeoutExpired as exc:
+            raise RecalcError(f"{path}: Gnumeric did not finish within {TIMEOUT:.0f} s") from exc
+        if done.returncode != 0 or not out.exists():
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise RecalcError(f"{path}: Gnumeric could not convert it ({detail[-1] if detail else f'exit {done.returncode}'})")
+        # Gnumeric writes a formula it cannot parse as an error value that python-calamine rejects.
+        return cell_values(out)
+
+
+ENGINES: dict[str, Engine] = {
+    engine.name: engine
+    for engine in (
+        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, lambda: _ironcalc_found(), _ironcalc_values),
+        Engine("libreoffice", "LibreOffice", "soffice", "Debian/Ubuntu: apt-get install libreoffice-calc-nogui", True,
+               lambda: recalc.find_soffice() is not None, _libreoffice_values),
+        Engine("gnumeric", "Gnumeric", "ssconvert", "Debian/Ubuntu: apt-get install gnumeric", False,
+               lambda: find_ssconvert() is not None, _gnumeric_values),
+    )
+}
+DEFAULT_ENGINE = "ironcalc"
+#: What ``--engine`` accepts: an engine's name, or ``all`` (every engine installed).
+ENGINE_CHOICES = (*ENGINES, "all")
+
+
+def select_engines(choice: str) -> list[Engine]:
+    """The engines ``--engine choice`` names: one, or every installed one for ``all``.
+
+    Raises
+    ------
+    titanic_lab.errors.OptionError
+        An unknown name.
+    titanic_lab.recalc.RecalcError
+        ``all`` and no engine is installed.
+    """
+    if choice == "all":
+        found = [engine for engine in ENGINES.values() if engine.available()]
+        if not found:
+            raise RecalcError(f"no spreadsheet engine is installed; install one ({ENGINES[DEFAULT_ENGINE].install})")
+        return found
+    if choice not in ENGINES:
+        raise OptionError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got {choice!r}")
+    return [ENGINES[choice]]
