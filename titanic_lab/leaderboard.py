@@ -39,6 +39,8 @@ class Entry:
     model: str
     preset: str
     own: bool
+    #: Training options on top of the model's defaults, as (name, value) pairs: (("l2", 0.01),).
+    options: tuple[tuple[str, object], ...] = ()
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -155,7 +157,7 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     if not entry.own:
         return _sklearn(entry.model, seed).fit(X_train, y_train.astype(int)).predict_proba(X_test)[:, 1], True
     spec = parse_model(entry.model)
-    settings = with_overrides(default_settings(spec), seed=seed)
+    settings = with_overrides(default_settings(spec), seed=seed, **dict(entry.options))
     result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train))
     with torch.no_grad():
         return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy(), result.converged
@@ -197,7 +199,7 @@ def cross_validate(
         per repeat): no ticket has passengers on both sides of a split, so a feature that
         only pays off through shared tickets (the ``groups`` preset's rates) shows it.
     """
-    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold
+    from sklearn.model_selection import RepeatedStratifiedKFold
 
     if folds < 2 or repeats < 1:
         raise OptionError(f"--folds must be at least 2 and --repeats at least 1, got {folds} and {repeats}")
@@ -207,12 +209,7 @@ def cross_validate(
         raise OptionError(f"{folds}-fold cross-validation needs at least {folds} survivors and {folds} non-survivors; "
                           f"the data has {smallest} of one of them (use fewer --folds or more rows)")
     splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
-    grouped_splits = []
-    if grouped:
-        tickets = df["Ticket"].astype(str).str.lower() if "Ticket" in df.columns else pd.Series(range(len(df))).astype(str)
-        for r in range(repeats):
-            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)
-            grouped_splits += list(splitter.split(df, y.astype(int), groups=tickets))
+    grouped_splits = ticket_splits(df, folds, repeats, seed) if grouped else []
     scores = []
     for entry in entries:
         score = Score(entry.name, entry.own, [], [], [], [])
@@ -232,6 +229,20 @@ def cross_validate(
                 on_fold(f"{entry.name}, grouped")
         scores.append(score)
     return sorted(scores, key=lambda s: -s.accuracy)
+
+
+def ticket_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds grouped by ticket (compared without case), reshuffled per repeat: no ticket
+    has passengers on both sides of a split. Without a Ticket column every row is its own group."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = df[TARGET].to_numpy(dtype=int)
+    tickets = df["Ticket"].astype(str).str.lower() if "Ticket" in df.columns else pd.Series(range(len(df))).astype(str)
+    splits: list[tuple[np.ndarray, np.ndarray]] = []
+    for r in range(repeats):
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)
+        splits += list(splitter.split(df, y, groups=tickets))
+    return splits
 
 
 def leaderboard_figure(scores: list[Score]):

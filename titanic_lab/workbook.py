@@ -47,6 +47,8 @@ from .runs import Run, gd_supported
 from .training import CONVERGENCE_RULE, TrainResult, TrainSettings, fit, gradients
 
 HEADER_ROW = 2  # 0-based: the lesson's row 3
+#: A helper column of the groups preset's data table: each row's surname, ``LEFT(Name, ...)``.
+SURNAME = "Surname"
 FIRST_ROW = 3  # 0-based: the lesson's row 4
 EXCEL_MAX_ROWS = 1_048_576
 #: The lesson's order of raw columns in its model sheets, and in ``all_rows``.
@@ -197,8 +199,9 @@ class _Writer:
             ws.write_number(row, col, float(value), fmt)
 
     @staticmethod
-    def formula(ws, row: int, col: int, formula: str, value: float, fmt=None) -> None:
-        ws.write_formula(row, col, "=" + formula, fmt, float(value))
+    def formula(ws, row: int, col: int, formula: str, value: object, fmt=None, cached: type = float) -> None:
+        """A formula and its cached value (a number, or with ``cached=str`` a text)."""
+        ws.write_formula(row, col, "=" + formula, fmt, cached(value))
 
     def array(self, ws: RowWriter, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
         """One array formula over a block, each cell carrying its cached value.
@@ -222,9 +225,10 @@ class _Writer:
         """A column of values from ``first_row`` down: numbers, text, or blanks where missing."""
         ws.column(first_row, len(values), lambda w, r, i: self.value(w, r, col, values[i], fmt))
 
-    def column_formulas(self, ws: RowWriter, col: int, build: Callable[[int], str], values: np.ndarray, fmt=None) -> None:
+    def column_formulas(self, ws: RowWriter, col: int, build: Callable[[int], str], values: np.ndarray, fmt=None,
+                        cached: type = float) -> None:
         """A data column of formulas, ``build(row)`` in each row, each with its cached value."""
-        ws.column(FIRST_ROW, len(values), lambda w, r, i: self.formula(w, r, col, build(r), values[i], fmt))
+        ws.column(FIRST_ROW, len(values), lambda w, r, i: self.formula(w, r, col, build(r), values[i], fmt, cached))
 
     # ---- the data table ----------------------------------------------------------------
     def data_table(self, ws: RowWriter, table_name: str) -> _Table:
@@ -234,7 +238,10 @@ class _Writer:
         raw = [c for c in RAW_ORDER if c in pre.preset_.raw_columns or c == "Survived"]
         raw += [c for c in pre.preset_.raw_columns if c not in raw]
         raw = [c for c in raw if c not in passthrough]
-        table = _Table(table_name, raw + features, len(run.frame), features, run.config.portable)
+        # The woman-child-group features compare surnames; engines other than LibreOffice do not
+        # apply LEFT/FIND to a whole column inside SUMPRODUCT, so each row's surname is a cell.
+        helpers = [SURNAME] if any(f.kind in ("wcg_rate", "wcg_died") for f in pre.preset_.features) else []
+        table = _Table(table_name, raw + helpers + features, len(run.frame), features, run.config.portable)
         refs = table.refs
         n = table.n_rows
         check_fits(n)
@@ -244,6 +251,10 @@ class _Writer:
         # Raw values, as read (blank where missing).
         for name in raw + [c for c in features if c in passthrough]:
             self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
+        if helpers:
+            surnames = run.frame["Name"].astype(object).where(run.frame["Name"].notna(), "").astype(str).str.split(",").str[0]
+            self.column_formulas(ws, table.col[SURNAME], refs.per_row(lambda r: fx.surname(refs.this_row("Name", r))),
+                                 surnames.to_numpy(), cached=str)
         fills = self._fill_cells(ws, table)
         scales = self._scale_cells(ws, table)
         for feat in pre.preset_.features:
@@ -825,9 +836,8 @@ def _feature_formulas(feat: Feature, levels: tuple, refs: fx.TableRefs) -> list[
 
         def wcg(ref: str, r: int) -> str:
             row = lambda c: refs.this_row(c, r)  # noqa: E731
-            same_surname = f"({fx.surname(col('Name'))}={fx.surname(row('Name'))})"
-            return fx.woman_child_group(feat.kind, f"({col('Ticket')}={ref})", same_surname, row("WomanChild"), col("WomanChild"),
-                                        row("Survived"), col("Survived"))
+            return fx.woman_child_group(feat.kind, f"({col('Ticket')}={ref})", f"({col(SURNAME)}={row(SURNAME)})",
+                                        row("WomanChild"), col("WomanChild"), row("Survived"), col("Survived"))
 
         return [(feat.output_name, wcg)]
     raise ValueError(f"no formula for feature kind {feat.kind!r}")
