@@ -70,9 +70,10 @@ def test_unknown_leaderboard_model():
 
 
 @pytest.mark.parametrize("names, expected", [
-    (["nnet"], ["nnet (spreadsheet)", "nnet (extended)"]),
+    (["nnet"], ["nnet (spreadsheet)", "nnet (extended)", "nnet (groups)"]),
     (["NNET (Extended)"], ["nnet (extended)"]),
-    (["linear", "linear (spreadsheet)"], ["linear (spreadsheet)", "linear (extended)"]),  # no repeats
+    (["linear", "linear (spreadsheet)"],  # no repeats
+     ["linear (spreadsheet)", "linear (extended)", "linear (groups)", "linear (groups, L2 0.01)"]),
     (["logistic", "gender"], ["LogisticRegression (notebook)", "gender rule"]),
     (["nnet:4"], ["nnet:4 (spreadsheet)"]),
     (["deep:8,4"], ["deep:8,4 (notebook)"]),

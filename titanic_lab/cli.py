@@ -660,7 +660,8 @@ def submit(
                        + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in converged)
                        + (f" (left out, not converged in every fold: {', '.join(unconverged)})" if unconverged else ""))
         run = _train_with_progress(prepare(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0,
-                                                     complete_rows=False, exclude_from=str(test))), None, "submit")
+                                                     complete_rows=False, exclude_from=str(test), **dict(best.options))),
+                                   None, "submit")
         workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
         # Predict from the workbook just written: the submission comes from the model file itself.

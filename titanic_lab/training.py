@@ -32,7 +32,9 @@ CONVERGENCE_RULE = (
 #: Plateaus at which the convergence rule divides the learning rate by 10 before it stops at the next.
 LR_DROPS = 2
 #: Multiply-adds per matrix product above which torch may use more than one thread (:func:`threads_for`).
-PARALLEL_WORK = 50_000_000
+#: On this project's 2-core machine with other work running, two threads were slower than one at
+#: every size measured, up to 400,000 rows x 16 restarts (benchmarks/notes.md).
+PARALLEL_WORK = 1_000_000_000
 #: The largest number of epochs any option may ask for.
 EPOCHS_LIMIT = 1_000_000
 
@@ -660,8 +662,8 @@ def threads_for(n_rows: int, n_features: int, spec: ModelSpec, restarts: int) ->
 
     torch's intra-op threads cost more than they save on small products: with another process
     busy on the machine, the default nnet on 891 rows took 6 to 34 s on two threads and 0.7 to
-    1.0 s on one (benchmarks/contention.py). Above :data:`PARALLEL_WORK` multiply-adds per
-    product, torch keeps its own thread count.
+    1.0 s on one (benchmarks/convergence.py measures the ratio). Above :data:`PARALLEL_WORK`
+    multiply-adds per product, torch keeps its own thread count.
     """
     widest = max([1, *hidden_sizes(spec)]) * restarts
     before = torch.get_num_threads()
