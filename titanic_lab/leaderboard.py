@@ -254,13 +254,10 @@ def leaderboard_figure(scores: list[Score]):
     Left, the mean accuracy with the standard deviation over folds as an error bar; right, the
     mean fit seconds per fold (log scale). Circles are titanic-lab's models, squares baselines.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import pyplot
 
     rows = list(range(len(scores)))[::-1]  # the best (first) score on top
-    fig, (acc_ax, time_ax) = plt.subplots(1, 2, sharey=True, figsize=(10, 1.2 + 0.38 * len(scores)), dpi=110,
+    fig, (acc_ax, time_ax) = pyplot().subplots(1, 2, sharey=True, figsize=(10, 1.2 + 0.38 * len(scores)), dpi=110,
                                           gridspec_kw={"width_ratios": (2, 1)})
     for y, s in zip(rows, scores):
         style = {"fmt": "o", "color": "C0"} if s.own else {"fmt": "s", "color": "C3"}
@@ -279,13 +276,9 @@ def leaderboard_figure(scores: list[Score]):
 
 def plot_leaderboard(scores: list[Score], path: str | Path) -> list[str]:
     """Write :func:`leaderboard_figure` as a PNG; returns the model names on its y axis, top first."""
-    import matplotlib.pyplot as plt
-
-    from .files import atomic_output
+    from .plots import save_png
 
     fig = leaderboard_figure(scores)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()][::-1]
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_png(fig, path)
     return labels

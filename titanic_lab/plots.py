@@ -1,4 +1,5 @@
-"""Training curves as a PNG (matplotlib, headless)."""
+"""Plots as PNG files (matplotlib, headless): training curves, the learning-rate finder; and
+:func:`pyplot` and :func:`save_png`, which every plot of the package uses."""
 
 from __future__ import annotations
 
@@ -13,14 +14,27 @@ if TYPE_CHECKING:
     from .training import LRFind
 
 
-def plot_history(run: "Run", path: str | Path) -> Path:
-    """Train and validation loss (left) and validation accuracy (right) per epoch, every model."""
+def pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend (imported only when a plot is drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    return plt
+
+
+def save_png(fig, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically, and close it."""
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    pyplot().close(fig)
+    return Path(path)
+
+
+def plot_history(run: "Run", path: str | Path) -> Path:
+    """Train and validation loss (left) and validation accuracy (right) per epoch, every model."""
+    fig, (loss_ax, acc_ax) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=110)
     for i, (name, result) in enumerate(run.results.items()):
         epochs = [h["epoch"] for h in result.history]
         loss_ax.plot(epochs, [h["train_loss"] for h in result.history], color=f"C{i}", label=f"{name} train ({result.settings.loss})")
@@ -34,20 +48,12 @@ def plot_history(run: "Run", path: str | Path) -> Path:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
 
 
 def plot_lr_find(found: "LRFind", path: str | Path, title: str = "") -> Path:
     """The learning-rate finder's loss against the learning rate (log scale), its suggestions marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    fig, ax = pyplot().subplots(figsize=(7, 4.2), dpi=110)
     ax.plot(found.lrs, found.losses, color="C0")
     for lr, label, style in ((found.valley, "valley", ":"), (found.minimum / 10, "minimum / 10", "-."), (found.suggestion, "suggested", "--")):
         ax.axvline(lr, color="C3" if label == "suggested" else "C7", linestyle=style, label=f"{label} {lr:.3g}")
@@ -55,7 +61,4 @@ def plot_lr_find(found: "LRFind", path: str | Path, title: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
