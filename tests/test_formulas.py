@@ -5,6 +5,7 @@ import math
 import pytest
 
 from titanic_lab import formulas as fx
+from titanic_lab.ops import ACTIVATIONS, LOSSES, get_activation, get_loss, loss_of_formula
 
 
 @pytest.mark.parametrize("col, letters", [(0, "A"), (25, "Z"), (26, "AA"), (27, "AB"), (701, "ZZ"), (702, "AAA")])
@@ -69,11 +70,27 @@ def test_model_formulas():
 
 
 def test_loss_formulas():
-    assert fx.loss("mse", "AG4", "S") == "(AG4-S)^2"
-    assert fx.loss("mae", "AG4", "S") == "ABS(AG4-S)"
-    assert fx.loss("bce", "p", "y") == "-(y*LN(MAX(MIN(p,1-1E-07),1E-07))+(1-y)*LN(1-MAX(MIN(p,1-1E-07),1E-07)))"
+    assert get_loss("mse").formula("AG4", "S") == "(AG4-S)^2"
+    assert get_loss("mae").formula("AG4", "S") == "ABS(AG4-S)"
+    assert get_loss("bce").formula("p", "y") == "-(y*LN(MAX(MIN(p,1-1E-07),1E-07))+(1-y)*LN(1-MAX(MIN(p,1-1E-07),1E-07)))"
     with pytest.raises(ValueError):
-        fx.loss("hinge", "p", "y")
+        get_loss("hinge")
+
+
+def test_a_loss_is_recognised_by_its_formula():
+    for name, loss in LOSSES.items():
+        assert loss_of_formula(loss.formula("AG4", "Data[[#This Row],[Survived]]")) == name
+        assert loss_of_formula("=" + loss.formula("ag4", "$a4").lower()) == name  # as typed by hand
+    assert loss_of_formula("") == "mse"  # no formula: the lesson's loss
+
+
+def test_activation_formulas():
+    expected = {"relu": "IF(X4<0,0,X4)", "leaky_relu": "IF(X4<0,0.01*X4,X4)", "elu": "IF(X4<0,EXP(X4)-1,X4)",
+                "tanh": "TANH(X4)", "sigmoid": "1/(1+EXP(-X4))"}
+    assert {name: a.formula("X4") for name, a in ACTIVATIONS.items()} == expected
+    assert [a.header for a in ACTIVATIONS.values()] == ["ReLU", "LReLU", "ELU", "Tanh", "Sigm"]
+    with pytest.raises(ValueError):
+        get_activation("swish")
 
 
 def test_literals():

@@ -2,15 +2,19 @@
 
 ``titanic-lab --help`` lists them without importing torch or pandas. Each tuple equals the keys
 of the registry that implements it (``tests/test_choices.py`` checks): ``preprocessing.PRESETS``,
-``models.KINDS``, ``models.ACTIVATIONS``, ``models.LOSSES`` and ``training.OPTIMIZERS``.
+``models.KINDS``, ``models.ACTIVATIONS``, ``models.LOSSES`` and ``training.OPTIMIZERS``. The
+activations and losses are read from their records in :mod:`titanic_lab.ops`, which imports
+without torch, so a new one is one entry there.
 """
 
 from __future__ import annotations
 
+from .ops import ACTIVATIONS, LOSSES
+
 PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended", "groups")
 MODEL_KINDS: tuple[str, ...] = ("linear", "nnet", "sigmoid", "hidden", "deep")
-ACTIVATION_NAMES: tuple[str, ...] = ("relu", "leaky_relu", "elu", "tanh", "sigmoid")
-LOSS_NAMES: tuple[str, ...] = ("mse", "mae", "bce")
+ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
 
 

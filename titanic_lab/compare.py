@@ -19,7 +19,9 @@ from pandas.api.types import is_numeric_dtype
 from .errors import OptionError
 from .formulas import cell
 from .layout import ModelSheet, read_model_sheets
-from .models import LOSSES, sheet_columns
+from .models import sheet_columns
+from .ops import LOSSES
+from .sheet_layout import LOSS, block_headers
 from .preprocessing import TitanicPreprocessor, UnseenCategoryWarning
 
 
@@ -127,12 +129,11 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
     out = {name: features[name].to_numpy() for name in sheet.features}
     blocks = sheet_columns(sheet.spec, sheet.params, X)
     for prefix, values in blocks:
-        width = values.shape[1]
-        for u in range(width):
-            out[prefix if width == 1 else f"{prefix}{u + 1}"] = values[:, u].numpy()
+        for u, header in enumerate(block_headers(prefix, values.shape[1])):
+            out[header] = values[:, u].numpy()
     preds = blocks[-1][1][:, 0]
     loss = LOSSES[sheet.loss](preds.unsqueeze(-1), y.unsqueeze(-1)).numpy()  # one-row batches: per-row loss
-    out["Loss"] = loss
+    out[LOSS] = loss
     return out, loss
 
 

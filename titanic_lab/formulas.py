@@ -3,6 +3,7 @@
 Rows and columns are 0-based, as in XlsxWriter; the strings are what Excel shows, without the
 leading ``=`` (the writer adds it). Only functions that need no ``_xlfn.`` prefix are used
 (IF, ISBLANK, MAX, MIN, ABS, AVERAGE, AVERAGEIF, SUMPRODUCT, MMULT, LOG10, LN, EXP, SQRT, TANH).
+Each activation's and loss's formula sits in its record, in :mod:`titanic_lab.ops`.
 """
 
 from __future__ import annotations
@@ -180,41 +181,10 @@ def sigmoid(ref: str) -> str:
     return f"1/(1+EXP(-{ref}))"
 
 
-def activation(kind: str, ref: str) -> str:
-    """A hidden unit's activation: ``relu`` ``IF(x<0,0,x)``, ``leaky_relu`` ``IF(x<0,0.01*x,x)``,
-    ``elu`` ``IF(x<0,EXP(x)-1,x)``, ``tanh`` ``TANH(x)``, ``sigmoid`` ``1/(1+EXP(-x))``."""
-    if kind == "relu":
-        return relu(ref)
-    if kind == "leaky_relu":
-        return f"IF({ref}<0,0.01*{ref},{ref})"
-    if kind == "elu":
-        return f"IF({ref}<0,EXP({ref})-1,{ref})"
-    if kind == "tanh":
-        return f"TANH({ref})"
-    if kind == "sigmoid":
-        return sigmoid(ref)
-    raise ValueError(f"unknown activation {kind!r}")
-
-
 def batchnorm(ref: str, mean: str, var: str, gamma: str, beta: str, eps: float = 1e-5) -> str:
     """Batch norm at inference, an affine map with the running statistics:
     ``(x-mean)/SQRT(var+eps)*gamma+beta``."""
     return f"({ref}-{mean})/SQRT({var}+{eps:.0E})*{gamma}+{beta}"
-
-
-def loss(kind: str, pred: str, target: str) -> str:
-    """Per-row loss: ``mse`` ``(pred-target)^2``, ``mae`` ``ABS(pred-target)``, ``bce`` log loss.
-
-    For ``bce`` the prediction is clamped into [1e-7, 1-1e-7] as in ``titanic_lab.models.bce``.
-    """
-    if kind == "mse":
-        return f"({pred}-{target})^2"
-    if kind == "mae":
-        return f"ABS({pred}-{target})"
-    if kind == "bce":
-        p = f"MAX(MIN({pred},1-1E-07),1E-07)"
-        return f"-({target}*LN({p})+(1-{target})*LN(1-{p}))"
-    raise ValueError(f"unknown loss {kind!r}")
 
 
 def average(rng: str) -> str:

@@ -28,8 +28,10 @@ import torch
 
 from .data import RAW_COLUMNS, TARGET
 from .errors import TitanicLabError
+from . import sheet_layout as sl
 from .formulas import cell
-from .models import ACTIVATION_HEADERS, BN_PARTS, ModelSpec, Params
+from .models import BN_PARTS, ModelSpec, Params
+from .ops import ACTIVATIONS, Activation, loss_of_formula
 from .preprocessing import PRESETS
 from .reading import formula_cells, sheet_values, value_at
 
@@ -177,9 +179,9 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         {c: [_raw(value_at(rows, header_row + 1 + i, columns[c])) for i in range(n_rows)] for c in raw_columns}
     )
     spec, params, params_at = _read_model(rows, header_row, headers, columns, features, where)
-    loss = _loss_kind(formulas, header_row + 1, columns.get("Loss"))
-    if "Loss" not in columns:
-        raise LayoutError(f"{where}: missing header 'Loss'")
+    loss = _loss_kind(formulas, header_row + 1, columns.get(sl.LOSS))
+    if sl.LOSS not in columns:
+        raise LayoutError(f"{where}: missing header {sl.LOSS!r}")
     _check_cached(rows, formulas, name)
     return ModelSheet(
         name=name, header_row=header_row, n_rows=n_rows, preset=preset, features=list(features), spec=spec,
@@ -191,8 +193,8 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
 
 def _fills(rows, header_row, columns) -> dict[str, object]:
     """The ``Fill:`` row above the headers (titanic-lab's workbooks): raw column -> fill value."""
-    row = header_row - 1
-    if row < 0 or "Fill:" not in rows[row]:
+    row = header_row - (sl.HEADER_ROW - sl.FILL_ROW)
+    if row < 0 or sl.FILL not in rows[row]:
         return {}
     return {c: value_at(rows, row, columns[c]) for c in RAW_COLUMNS if value_at(rows, row, columns[c]) != ""}
 
@@ -219,12 +221,12 @@ def _detect_preset(columns: dict[str, int], where: str) -> tuple[str | None, tup
     return None, ()
 
 
-def _activation(columns: dict[str, int], first: str) -> tuple[str, str]:
-    """The activation whose header (``ReLU``, ``Tanh``...) heads ``first`` (``1`` or ``1_1``)."""
-    for kind, header in ACTIVATION_HEADERS.items():
-        if f"{header}{first}" in columns:
-            return kind, header
-    return "relu", "ReLU"
+def _activation(columns: dict[str, int], layer: int | None) -> tuple[Activation, sl.HiddenBlocks]:
+    """The activation whose header (``ReLU``, ``Tanh``...) heads the first unit of hidden layer
+    ``layer`` (None: the nnet's units), and that layer's block names; ReLU when none does."""
+    found = [a for a in ACTIVATIONS.values() if sl.unit_header(sl.hidden_blocks(layer, a.header).activation, 0) in columns]
+    activation = found[0] if found else ACTIVATIONS["relu"]
+    return activation, sl.hidden_blocks(layer, activation.header)
 
 
 def _units(columns: dict[str, int], prefix: str) -> int:
@@ -235,30 +237,33 @@ def _units(columns: dict[str, int], prefix: str) -> int:
 
 
 def _read_model(rows, header_row, headers, columns, features, where) -> tuple[ModelSpec, Params, str]:
-    if "Lin1" in columns:
-        k = _units(columns, "Lin")
-        activation, act = _activation(columns, "1")
-        if _units(columns, act) != k or "Preds" not in columns:
-            raise LayoutError(f"{where}: Lin1..Lin{k} need {act}1..{act}{k} and Preds")
-        block = _find_block(rows, header_row, "Column", features)
+    nnet_first, chain_first = sl.unit_header(sl.LIN, 0), sl.unit_header(sl.hidden_blocks(1, "").layer, 0)
+    if nnet_first in columns:
+        k = _units(columns, sl.LIN)
+        activation, blocks = _activation(columns, None)
+        if _units(columns, blocks.activation) != k or sl.PREDS not in columns:
+            first, last = sl.unit_header(blocks.activation, 0), sl.unit_header(blocks.activation, k - 1)
+            raise LayoutError(f"{where}: {nnet_first}..{sl.unit_header(sl.LIN, k - 1)} need {first}..{last} and {sl.PREDS}")
+        block = _find_block(rows, header_row, sl.COLUMN, features)
         if block is not None:
             W, at = block
         else:
             W, at = _param_rows(rows, header_row, headers, columns, features, k, where)
-        params = {"W": W, **_bn_params(rows, header_row, 1, k, "BN1" in columns, where)}
-        return ModelSpec("nnet", (k,), activation, "BN1" in columns), params, at
-    if "L1_1" in columns:
+        batchnorm = sl.unit_header(blocks.batchnorm, 0) in columns
+        params = {"W": W, **_bn_params(rows, header_row, 1, k, batchnorm, where)}
+        return ModelSpec("nnet", (k,), activation.name, batchnorm), params, at
+    if chain_first in columns:
         return _read_chain(rows, header_row, columns, features, where)
-    if "Linear" in columns:
+    if sl.LINEAR in columns:
         w, at = _param_rows(rows, header_row, headers, columns, features, 1, where)
-        kind = "sigmoid" if "Preds" in columns else "linear"
+        kind = "sigmoid" if sl.PREDS in columns else "linear"
         return ModelSpec(kind), {"w": w[:, 0]}, at
-    raise LayoutError(f"{where}: no model columns (Linear, Lin1, or L1_1)")
+    raise LayoutError(f"{where}: no model columns ({sl.LINEAR}, {nnet_first}, or {chain_first})")
 
 
 def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple[torch.Tensor, str]:
     """Params as rows under a second copy of the feature headers (last one ``Const``)."""
-    labels = [("Const" if f == "Ones" else f) for f in features]
+    labels = sl.param_labels(features)
     start = next(
         (c for c, h in enumerate(headers) if h == labels[0] and c != columns.get(labels[0]) and headers[c : c + len(labels)] == labels),
         None,
@@ -304,22 +309,22 @@ def _block_at(rows, r, c, labels, corner) -> tuple[torch.Tensor, str]:
 
 def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, Params, str]:
     """``W1``, ``c1``, ``W2``... blocks: hidden (no c1) or deep."""
-    activation, act = _activation(columns, "1_1")
-    batchnorm = "BN1_1" in columns
+    activation, blocks = _activation(columns, 1)
+    batchnorm = sl.unit_header(blocks.batchnorm, 0) in columns
     weights, consts, labels, first_at = [], [], list(features), ""
     i = 1
     while True:
-        found = _find_block(rows, header_row, f"W{i}", labels)
+        found = _find_block(rows, header_row, sl.weights_corner(i), labels)
         if found is None:
             break
         W, at = found
         first_at = first_at or at
         weights.append(W)
-        consts.append(_find_label_value(rows, header_row, f"c{i}"))
-        labels = [f"{act}{i}_{u + 1}" for u in range(W.shape[1])]
+        consts.append(_find_label_value(rows, header_row, sl.const_label(i)))
+        labels = sl.block_headers(sl.hidden_blocks(i, activation.header).activation, W.shape[1])
         i += 1
     if len(weights) < 2:
-        raise LayoutError(f"{where}: L1_1 columns need params blocks W1 and W2")
+        raise LayoutError(f"{where}: {sl.unit_header(blocks.layer, 0)} columns need params blocks {sl.weights_corner(1)} and {sl.weights_corner(2)}")
     bn: Params = {}
     for n, W in enumerate(weights[:-1], start=1):
         bn.update(_bn_params(rows, header_row, n, W.shape[1], batchnorm, where))
@@ -327,13 +332,13 @@ def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, 
         if consts[1] is None:
             raise LayoutError(f"{where}: the output layer needs its constant c2")
         params = {"W1": weights[0], "w2": weights[1], "c": torch.tensor(consts[1], dtype=torch.float64), **bn}
-        return ModelSpec("hidden", (weights[0].shape[1],), activation, batchnorm), params, first_at
+        return ModelSpec("hidden", (weights[0].shape[1],), activation.name, batchnorm), params, first_at
     if any(c is None for c in consts):
         raise LayoutError(f"{where}: every layer of a deep net needs its constant c1, c2, ...")
     params = dict(bn)
     for n, (W, c) in enumerate(zip(weights, consts), start=1):
         params[f"W{n}"], params[f"c{n}"] = W, torch.tensor(c, dtype=torch.float64)
-    return ModelSpec("deep", tuple(W.shape[1] for W in weights[:-1]), activation, batchnorm), params, first_at
+    return ModelSpec("deep", tuple(W.shape[1] for W in weights[:-1]), activation.name, batchnorm), params, first_at
 
 
 def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> Params:
@@ -342,9 +347,10 @@ def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: s
         return {}
     params = {}
     for part in BN_PARTS:
-        values = _find_label_values(rows, header_row, f"{part}{layer}", width)
+        label = sl.bn_label(part, layer)
+        values = _find_label_values(rows, header_row, label, width)
         if values is None:
-            raise LayoutError(f"{where}: batch norm columns need a row labelled {part}{layer} with {width} numbers")
+            raise LayoutError(f"{where}: batch norm columns need a row labelled {label} with {width} numbers")
         params[f"bn{layer}_{part}"] = torch.tensor(values, dtype=torch.float64)
     return params
 
@@ -364,18 +370,14 @@ def _find_label_value(rows, start_row, label) -> float | None:
 
 
 def _loss_kind(formulas: dict[tuple[int, int], str], row: int, col: int | None) -> str:
-    text = formulas.get((row, col), "") if col is not None else ""
-    if "ABS(" in text.upper():
-        return "mae"
-    if "LN(" in text.upper():
-        return "bce"
-    return "mse"
+    """The loss of the first row's ``Loss`` formula (see :func:`titanic_lab.ops.loss_of_formula`)."""
+    return loss_of_formula(formulas.get((row, col), "") if col is not None else "")
 
 
 def _total_loss(rows, last_row) -> tuple[str, float] | None:
     for r in range(min(len(rows), last_row)):
         for c, v in enumerate(rows[r]):
-            if v == "Total loss:" and _is_number(value_at(rows, r, c + 1)):
+            if v == sl.TOTAL_LOSS and _is_number(value_at(rows, r, c + 1)):
                 return cell(r, c + 1), float(value_at(rows, r, c + 1))
     return None
 

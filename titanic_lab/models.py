@@ -1,4 +1,4 @@
-"""Models made of matrix multiplication and ReLU, as plain tensors, and their losses.
+"""Models made of matrix multiplication and ReLU, as plain tensors.
 
 No ``nn.Module``: a model is a :class:`ModelSpec` (what it is) plus a dict of parameter
 tensors (what was learned). Every parameter may carry leading batch dimensions, so several
@@ -15,20 +15,20 @@ deep:A,B   ``sigmoid(... relu(X @ W1 + c1) ...)``       notebook, deep net [10, 
 =========  ==========================================  ===============================
 
 Hidden layers (the nnet's units included) may use another activation, batch normalization
-before the activation, and dropout after it in training.
+before the activation, and dropout after it in training. The activations and losses are records
+of :mod:`titanic_lab.ops` (``ACTIVATIONS``, ``LOSSES``, re-exported here).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
+from . import sheet_layout as sl
 from .choices import MODEL_KINDS
 from .errors import OptionError
+from .ops import ACTIVATIONS, LOSSES  # noqa: F401  (re-exported: the registries, records callable on tensors)
 
 Params = dict[str, torch.Tensor]
 
@@ -38,18 +38,6 @@ BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # running = (1 - m) * running + m * batch statistic, as torch's BatchNorm1d
 #: Batch norm's parameters of hidden layer i are ``bn{i}_{part}``; the workbook labels its rows ``{part}{i}``.
 BN_PARTS = ("mean", "var", "gamma", "beta")
-
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
-    "elu": F.elu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-}
-#: The sheet header of each activation's columns (``ReLU1``, ``Tanh1_3``...).
-ACTIVATION_HEADERS = {"relu": "ReLU", "leaky_relu": "LReLU", "elu": "ELU", "tanh": "Tanh", "sigmoid": "Sigm"}
-#: Blocks of one column, headed by their bare name; every other block numbers its units.
-SINGLE_BLOCKS = ("Linear", "Out", "Preds")
 
 
 @dataclass(frozen=True)
@@ -213,7 +201,7 @@ def sheet_columns(spec: ModelSpec, params: Params, X: torch.Tensor) -> list[tupl
     -------
     list of (header prefix, Tensor of shape (n_rows, width))
         ``Linear``, ``Out`` and ``Preds`` are one column each; other blocks are numbered by
-        unit (see :func:`block_headers`). ``linear``: Linear; ``nnet``: Lin, [BN], ReLU, Preds;
+        unit (see :func:`titanic_lab.sheet_layout.block_headers`). ``linear``: Linear; ``nnet``: Lin, [BN], ReLU, Preds;
         ``sigmoid``: Linear, Preds; ``hidden``/``deep``: per hidden layer i ``L{i}_``,
         [``BN{i}_``], ``ReLU{i}_``; then Out, Preds. Activation blocks are named after the
         activation (``ReLU``, ``LReLU``, ``ELU``, ``Tanh``, ``Sigm``).
@@ -223,41 +211,19 @@ def sheet_columns(spec: ModelSpec, params: Params, X: torch.Tensor) -> list[tupl
     return blocks
 
 
-def block_headers(prefix: str, width: int) -> list[str]:
-    """A block's column headers: ``Preds``; ``Lin1``, ``Lin2``; ``L1_1``, ``L1_2``..."""
-    return [prefix] if prefix in SINGLE_BLOCKS else [f"{prefix}{u + 1}" for u in range(width)]
-
-
-def block_role(prefix: str) -> tuple[str, int]:
-    """What a sheet block is and which hidden layer it belongs to (1 for the nnet's units).
-
-    ``("layer", i)`` for Linear, Lin, L{i}_ and Out (a matrix product); ``("batchnorm", i)``;
-    ``("activation", i)``; ``("preds", 0)``.
-    """
-    match = re.fullmatch(r"([A-Za-z]+?)(\d+)_", prefix)
-    base, layer = (match.group(1), int(match.group(2))) if match else (prefix, 1)
-    if prefix == "Preds":
-        return "preds", 0
-    if base in ("Linear", "Lin", "Out", "L"):
-        return "layer", layer
-    if base == "BN":
-        return "batchnorm", layer
-    return "activation", layer
-
-
 def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
     def keep(prefix: str, values: torch.Tensor) -> torch.Tensor:
         if blocks is not None:
             blocks.append((prefix, values))
         return values
 
-    act = ACTIVATION_HEADERS[spec.activation]
+    activation = ACTIVATIONS[spec.activation]
 
-    def hidden(pre: torch.Tensor, i: int, names: tuple[str, str, str]) -> torch.Tensor:  # (..., n_rows, units)
-        keep(names[0], pre)
+    def hidden(pre: torch.Tensor, i: int, names: sl.HiddenBlocks) -> torch.Tensor:  # (..., n_rows, units)
+        keep(names.layer, pre)
         if spec.batchnorm:
-            pre = keep(names[1], _batchnorm(pre, params, i, train))
-        out = keep(names[2], ACTIVATIONS[spec.activation](pre))
+            pre = keep(names.batchnorm, _batchnorm(pre, params, i, train))
+        out = keep(names.activation, activation(pre))
         if train and dropout > 0:
             keep_mask = torch.rand(out.shape, generator=generator, dtype=out.dtype) >= dropout
             out = out * keep_mask / (1 - dropout)
@@ -266,22 +232,22 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
     if spec.kind in ("linear", "sigmoid"):
         # w (..., n_features) times X's columns: one plain matrix product forward and backward
         # for any number of restarts (1.3x faster than X @ w at a million rows).
-        out = keep("Linear", (params["w"] @ X.mT).unsqueeze(-1))  # (..., n_rows, 1)
+        out = keep(sl.LINEAR, (params["w"] @ X.mT).unsqueeze(-1))  # (..., n_rows, 1)
     elif spec.kind == "nnet":
-        units = hidden(_matmul(X, params["W"]), 1, ("Lin", "BN", act))  # (..., n_rows, K)
+        units = hidden(_matmul(X, params["W"]), 1, sl.hidden_blocks(None, activation.header))  # (..., n_rows, K)
         # The units' sum as a product with a column of ones: torch's sum over a last dimension
         # this narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py).
-        out = keep("Preds", units @ torch.ones(units.shape[-1], 1, dtype=units.dtype))
+        out = keep(sl.PREDS, units @ torch.ones(units.shape[-1], 1, dtype=units.dtype))
     else:
         n_hidden = len(spec.sizes)
         out = X
         for i, (weight, const) in enumerate(layers(spec, params), start=1):
             out = _matmul(out, weight) + (0 if const is None else const[..., None, None])
             if i <= n_hidden:
-                out = hidden(out, i, (f"L{i}_", f"BN{i}_", f"{act}{i}_"))
-        keep("Out", out)
+                out = hidden(out, i, sl.hidden_blocks(i, activation.header))
+        keep(sl.OUT, out)
     if spec.has_sigmoid:
-        out = keep("Preds", torch.sigmoid(out))
+        out = keep(sl.PREDS, torch.sigmoid(out))
     return out.squeeze(-1)
 
 
@@ -326,29 +292,6 @@ def layers(spec: ModelSpec, params: Params) -> list[tuple[torch.Tensor, torch.Te
     if spec.kind == "deep":
         return [(params[f"W{i}"], params[f"c{i}"]) for i in range(1, len(spec.sizes) + 2)]
     raise ValueError(f"model {spec.name} is not a layer chain")
-
-
-def mse(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error, the spreadsheet's ``AVERAGE((Preds - Survived)^2)``; shape (...,)."""
-    return ((preds - y) ** 2).mean(-1)
-
-
-def mae(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error, the notebook's ``torch.abs(preds - y).mean()``; shape (...,)."""
-    return (preds - y).abs().mean(-1)
-
-
-def bce(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy (log loss) of probabilities; meant for sigmoid outputs.
-
-    Predictions are clamped into [1e-7, 1 - 1e-7] so a linear output outside (0, 1) gives a
-    finite loss.
-    """
-    p = preds.clamp(1e-7, 1 - 1e-7)
-    return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
-
-
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"mse": mse, "mae": mae, "bce": bce}
 
 
 def accuracy(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

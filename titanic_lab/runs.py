@@ -19,9 +19,9 @@ from . import __version__
 from .config import RunConfig
 from .data import TARGET, default_data_path, read_titanic, same_passengers
 from .errors import DataError, OptionError
-from .models import ModelSpec, parse_model
+from .models import ModelSpec, init_params, parse_model
 from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
-from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, split_indices, with_overrides
+from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, split_indices, with_overrides
 
 
 def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -95,6 +95,50 @@ class Prepared:
 
 
 @dataclass
+class GDPath:
+    """Full-batch gradient descent of one model, as the ``gradient descent`` sheet writes it.
+
+    Plain SGD on the MSE over every row of the run, in float64, from the model's seeded
+    start (``config.seed``), ``config.gd_epochs`` steps of ``config.gd_lr``. Entry ``e`` of
+    each list is epoch ``e``: 0 is the start, the last is after every step.
+
+    Attributes
+    ----------
+    weights : list of Tensor
+        The weights, shape (n_features, units): ``w`` of linear as one unit, ``W`` of nnet.
+    gradients : list of Tensor
+        The MSE's gradient at those weights, same shape.
+    losses : list of float
+        torch's MSE at those weights.
+    """
+
+    weights: list[torch.Tensor]
+    gradients: list[torch.Tensor]
+    losses: list[float]
+
+
+def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, seed: int, epochs: int, lr: float) -> GDPath:
+    """Train ``spec`` by full-batch gradient descent on the MSE and keep every epoch (see :class:`GDPath`).
+
+    Parameters
+    ----------
+    X : Tensor, shape (n_rows, n_features), float64
+    y : Tensor, shape (n_rows,), float64
+    """
+    start = init_params(spec, X.shape[1], torch.Generator().manual_seed(seed), X.dtype)
+    path = [{k: v.clone() for k, v in start.items()}]
+    settings = TrainSettings(epochs=epochs, lr=lr, optimizer="sgd", loss="mse")
+    torch_run = fit(spec, settings, X, y, init=start,
+                    on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
+    key = "w" if spec.kind == "linear" else "W"
+    return GDPath(
+        weights=[p[key].reshape(X.shape[1], -1) for p in path],
+        gradients=[gradients(spec, p, X, y)[key].reshape(X.shape[1], -1) for p in path],
+        losses=[h["train_loss"] for h in torch_run.history] + [torch_run.train_loss],
+    )
+
+
+@dataclass
 class Run(Prepared):
     """A finished run: its prepared data (see :class:`Prepared`) and what each model learned.
 
@@ -110,9 +154,13 @@ class Run(Prepared):
         Positions in ``frame`` of the training and validation rows.
     results : dict of str to TrainResult
         Per model name.
+    gd_paths : dict of str to GDPath
+        With ``config.gd_sheet``: the gradient-descent path of each model the sheet can
+        write (:func:`gd_supported`), per model name.
     """
 
     results: dict[str, TrainResult] = field(default_factory=dict)
+    gd_paths: dict[str, GDPath] = field(default_factory=dict)
 
     @property
     def target(self) -> np.ndarray:
@@ -173,4 +221,8 @@ def train_run(
         results[name] = fit(
             spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback
         )
-    return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results)
+    gd_paths = {}
+    if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas
+        X, y, c = p.X.to(torch.float64), p.y.to(torch.float64), p.config
+        gd_paths = {name: gd_path(r.spec, X, y, c.seed, c.gd_epochs, c.gd_lr) for name, r in results.items() if gd_supported(r.spec)}
+    return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths)

@@ -16,7 +16,8 @@ import torch
 
 from .choices import OPTIMIZER_NAMES
 from .errors import OptionError, TrainingError
-from .models import LOSSES, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
+from .models import ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
+from .ops import LOSSES
 
 OPTIMIZERS = OPTIMIZER_NAMES
 DTYPES = {"float64": torch.float64, "float32": torch.float32}

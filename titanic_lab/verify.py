@@ -12,6 +12,7 @@ from pathlib import Path
 from .engines import DEFAULT_ENGINE, Engine, Values, select_engines
 from .formulas import cell, col_letter
 from .reading import formula_cells, sheet_parts, sheet_values, value_at
+from .sheet_layout import is_label
 
 @dataclass
 class ColumnCheck:
@@ -144,7 +145,7 @@ def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
     """
     rows = headers.rows
     for neighbour in (value_at(rows, row, col - 1) if col else "", value_at(rows, row - 1, col) if row else ""):
-        if isinstance(neighbour, str) and neighbour.endswith(":"):
+        if is_label(neighbour):
             return (row, col), f"{cell(row, col)} {neighbour}"
     header = headers.above(row, col)
     if header is None:

@@ -27,29 +27,25 @@ import xlsxwriter.worksheet
 
 from . import __version__
 from . import formulas as fx
+from . import sheet_layout as sl
 from .files import OutputError, atomic_output
 from .models import (
-    ACTIVATION_HEADERS,
     BN_PARTS,
-    LOSSES,
     ModelSpec,
-    block_headers,
-    block_role,
     forward,
-    init_params,
     layers,
     sheet_columns,
 )
+from .ops import ACTIVATIONS, LOSSES
 from .data import IDENTITY_COLUMNS
 from .preprocessing import TITLE_GROUPS, Feature
 from .rowwriter import RowWriter
-from .runs import Run, gd_supported
-from .training import CONVERGENCE_RULE, TrainResult, TrainSettings, fit, gradients
+from .runs import GDPath, Run
+from .sheet_layout import FIRST_ROW, HEADER_ROW  # 0-based: the lesson's rows 3 and 4
+from .training import CONVERGENCE_RULE, TrainResult
 
-HEADER_ROW = 2  # 0-based: the lesson's row 3
 #: A helper column of the groups preset's data table: each row's surname, ``LEFT(Name, ...)``.
 SURNAME = "Surname"
-FIRST_ROW = 3  # 0-based: the lesson's row 4
 EXCEL_MAX_ROWS = 1_048_576
 #: The lesson's order of raw columns in its model sheets, and in ``all_rows``.
 RAW_ORDER = ("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch")
@@ -247,7 +243,7 @@ class _Writer:
         check_fits(n)
         ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
                      {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
-        self.text(ws, 0, 0, "Data", self.bold)
+        self.text(ws, 0, 0, sl.DATA, self.bold)
         # Raw values, as read (blank where missing).
         for name in raw + [c for c in features if c in passthrough]:
             self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
@@ -286,10 +282,10 @@ class _Writer:
             if feat.kind == "ones" or column in refs or feat.fill is None or not frame[column].isna().any():
                 continue
             col = table.col[column]
-            self.value(ws, 1, col, pre.fill_values_[column], self.constant)
-            refs[column] = fx.cell(1, col, absolute=True)
+            self.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], self.constant)
+            refs[column] = fx.cell(sl.FILL_ROW, col, absolute=True)
         if refs:
-            self._label(ws, 1, min(table.col[c] for c in refs), "Fill:")
+            self._label(ws, sl.FILL_ROW, min(table.col[c] for c in refs), sl.FILL)
         return refs
 
     def _scale_cells(self, ws, table: _Table) -> dict[str, tuple[str | None, str]]:
@@ -305,17 +301,17 @@ class _Writer:
             if feat.scale == "max" and self._max_is_recomputable(feat, divisor):
                 column_max = fx.column_max(table.refs.column(feat.column))
                 formula = fx.log1p(column_max, feat.base) if feat.kind == "log" else column_max
-                self.formula(ws, 0, col, formula, divisor, self.constant)
+                self.formula(ws, sl.SCALE_ROW, col, formula, divisor, self.constant)
             else:
-                ws.write_number(0, col, divisor, self.constant)
+                ws.write_number(sl.SCALE_ROW, col, divisor, self.constant)
             offset_ref = None
             if feat.scale == "zscore":
-                ws.write_number(1, col, offset, self.constant)
-                offset_ref = fx.cell(1, col, absolute=True)
-            refs[name] = (offset_ref, fx.cell(0, col, absolute=True))
+                ws.write_number(sl.FILL_ROW, col, offset, self.constant)
+                offset_ref = fx.cell(sl.FILL_ROW, col, absolute=True)
+            refs[name] = (offset_ref, fx.cell(sl.SCALE_ROW, col, absolute=True))
         if refs:
             first = min(table.col[n] for n in refs)
-            self._label(ws, 0, first, "Max:" if all(o is None for o, _ in refs.values()) else "Scale:")
+            self._label(ws, sl.SCALE_ROW, first, sl.MAX if all(o is None for o, _ in refs.values()) else sl.SCALE)
         return refs
 
     def _max_is_recomputable(self, feat: Feature, divisor: float) -> bool:
@@ -385,8 +381,8 @@ class _Writer:
             W = result.params["W"].to(self.dtype)  # (n_features, K)
             k = W.shape[1]
             if as_mmult:
-                self.text(ws, 0, p0, "Params", self.bold)
-                block = self._param_block(ws, HEADER_ROW, p0, W, table.feature_names, [f"Param{u + 1}" for u in range(k)])
+                self.text(ws, 0, p0, sl.PARAMS, self.bold)
+                block = self._param_block(ws, HEADER_ROW, p0, W, table.feature_names, [sl.param_header(u) for u in range(k)])
                 bn_row, m0 = FIRST_ROW + len(table.feature_names) + 1, p0 + k + 2
             else:
                 unit_params, headers = self._param_rows(ws, table, p0, W)
@@ -411,17 +407,18 @@ class _Writer:
         with self._model_sheet(name, SHEET_NOTES[spec.kind]) as (ws, table):
             p0 = len(table.columns) + 1
             chain = [(w.to(self.dtype), None if c is None else float(c)) for w, c in layers(spec, result.params)]
-            self.text(ws, 0, p0, "Params", self.bold)
+            self.text(ws, 0, p0, sl.PARAMS, self.bold)
             # Parameter blocks stacked down the params column: W{i} with its inputs as row labels,
             # then c{i}, then batch norm's rows.
             refs, bn, row, inputs = [], {}, HEADER_ROW, table.feature_names
-            act = ACTIVATION_HEADERS[spec.activation]
+            act = ACTIVATIONS[spec.activation].header
             for i, (w, c) in enumerate(chain, start=1):
-                block = self._param_block(ws, row, p0, w, inputs, [f"Unit{u + 1}" for u in range(w.shape[1])], corner=f"W{i}")
+                block = self._param_block(ws, row, p0, w, inputs, [sl.chain_unit_header(u) for u in range(w.shape[1])],
+                                         corner=sl.weights_corner(i))
                 row += w.shape[0] + 1
                 const_ref = None
                 if c is not None:
-                    self.text(ws, row, p0, f"c{i}", self.bold)
+                    self.text(ws, row, p0, sl.const_label(i), self.bold)
                     ws.write_number(row, p0 + 1, c, self.param)
                     const_ref = fx.cell(row, p0 + 1, absolute=True)
                     row += 1
@@ -430,7 +427,7 @@ class _Writer:
                     row += 4
                 refs.append((block, const_ref))
                 row += 1
-                inputs = [f"{act}{i}_{u + 1}" for u in range(w.shape[1])]
+                inputs = sl.block_headers(sl.hidden_blocks(i, act).activation, w.shape[1])
 
             def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
                 block, const_ref = refs[index]
@@ -447,15 +444,15 @@ class _Writer:
         MMULT array formula over ``source``); batch norm, activations and Preds are written here.
         """
         spec = result.spec
-        self.text(ws, 0, m0, "Model", self.bold)
+        self.text(ws, 0, m0, sl.MODEL, self.bold)
         col, source, n_layers = m0, table.feature_area(), 0
         prev = prev_width = 0
         for prefix, values in sheet_columns(spec, result.params, self.X):
             values = values.numpy()
             width = values.shape[1]
-            for u, header in enumerate(block_headers(prefix, width)):
+            for u, header in enumerate(sl.block_headers(prefix, width)):
                 self.text(ws, HEADER_ROW, col + u, header, self.header)
-            role, layer_number = block_role(prefix)
+            role, layer_number = sl.block_role(prefix)
             if role == "layer":
                 layer(n_layers, col, values, source)
                 n_layers += 1
@@ -474,8 +471,8 @@ class _Writer:
 
         Returns each unit's absolute row address and the headers.
         """
-        headers = _param_headers(table.feature_names)
-        self.text(ws, 0, p0, "Params", self.bold)
+        headers = sl.param_labels(table.feature_names)
+        self.text(ws, 0, p0, sl.PARAMS, self.bold)
         for j, h in enumerate(headers):
             self.text(ws, HEADER_ROW, p0 + j, h, self.header)
             ws.set_column(p0 + j, p0 + j, _width(h, 9))
@@ -491,12 +488,12 @@ class _Writer:
         """
         values = [result.params[f"bn{layer}_{part}"].to(self.dtype) for part in BN_PARTS]
         for r, (part, v) in enumerate(zip(BN_PARTS, values)):
-            self.text(ws, row + r, col, f"{part}{layer}", self.bold)
+            self.text(ws, row + r, col, sl.bn_label(part, layer), self.bold)
             for u in range(v.shape[0]):
                 ws.write_number(row + r, col + 1 + u, float(v[u]), self.param)
         return {(layer, u): tuple(fx.cell(row + r, col + 1 + u, absolute=True) for r in range(4)) for u in range(values[0].shape[0])}
 
-    def _param_block(self, ws, row: int, col: int, W: torch.Tensor, labels: list[str], headers: list[str], corner: str = "Column") -> str:
+    def _param_block(self, ws, row: int, col: int, W: torch.Tensor, labels: list[str], headers: list[str], corner: str = sl.COLUMN) -> str:
         """A labelled (n_in x n_out) block of params; returns its absolute address."""
         self.text(ws, row, col, corner, self.header)
         for j, h in enumerate(headers):
@@ -514,17 +511,17 @@ class _Writer:
         loss_col, torch_col = pred_col + 1, pred_col + 2
         preds = forward(result.spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X)  # (n_rows,)
         per_row = _per_row_loss(kind, preds, self.y).numpy()
-        self.text(ws, HEADER_ROW, loss_col, "Loss", self.header)
-        target = table.refs.this_row
-        self.column_formulas(ws, loss_col, lambda r: fx.loss(kind, fx.cell(r, pred_col), target("Survived", r)), per_row, self.num)
+        self.text(ws, HEADER_ROW, loss_col, sl.LOSS, self.header)
+        target, loss_formula = table.refs.this_row, LOSSES[kind].formula
+        self.column_formulas(ws, loss_col, lambda r: loss_formula(fx.cell(r, pred_col), target("Survived", r)), per_row, self.num)
         loss_area = fx.area(FIRST_ROW, loss_col, table.last_row, loss_col)
         label_row, label_col = total_at
-        self.text(ws, label_row, label_col, "Total loss:", self.bold)
+        self.text(ws, label_row, label_col, sl.TOTAL_LOSS, self.bold)
         self.formula(ws, label_row, label_col + 1, fx.average(loss_area), float(per_row.mean()), self.num)
         # Torch's prediction, as a plain value, and the largest difference from the formulas'.
-        self.text(ws, HEADER_ROW, torch_col, "torch", self.header)
+        self.text(ws, HEADER_ROW, torch_col, sl.TORCH, self.header)
         self.column_values(ws, FIRST_ROW, torch_col, preds.numpy(), self.torch)
-        self.text(ws, 0, torch_col, "Max |Preds-torch|:", self.bold)
+        self.text(ws, 0, torch_col, sl.MAX_DIFF, self.bold)
         pred_area = fx.area(FIRST_ROW, pred_col, table.last_row, pred_col)
         torch_area = fx.area(FIRST_ROW, torch_col, table.last_row, torch_col)
         ws.write_dynamic_array_formula(1, torch_col, 1, torch_col, "=" + fx.max_abs_diff(pred_area, torch_area), self.diff, 0.0)
@@ -533,10 +530,10 @@ class _Writer:
             self._split_cells(ws, table, torch_col + 1, loss_area, per_row)
 
     def _split_cells(self, ws, table: _Table, col: int, loss_area: str, per_row: np.ndarray) -> None:
-        self.text(ws, HEADER_ROW, col, "Valid", self.header)
+        self.text(ws, HEADER_ROW, col, sl.VALID, self.header)
         self.column_values(ws, FIRST_ROW, col, self.valid)
         valid_area = fx.area(FIRST_ROW, col, table.last_row, col)
-        for row, (label, flag) in enumerate((("Train loss:", 0), ("Valid loss:", 1))):
+        for row, (label, flag) in enumerate(((sl.TRAIN_LOSS, 0), (sl.VALID_LOSS, 1))):
             self.text(ws, row, col + 1, label, self.bold)
             value = float(per_row[self.valid == flag].mean())
             self.formula(ws, row, col + 2, fx.average_if(valid_area, flag, loss_area), value, self.num)
@@ -562,11 +559,10 @@ class _Writer:
             lr_ref = fx.cell(1, 1, absolute=True)
             row, chart = 3, self.wb.add_chart({"type": "scatter", "subtype": "straight"})
             words = []
-            for name, result in self.run.results.items():
-                if not gd_supported(result.spec):
-                    continue
+            for name, path in self.run.gd_paths.items():
+                result = self.run.results[name]
                 sheet = sheet_name(result.spec.kind, result.spec)
-                loss_col, last = self._gd_section(ws, row, sheet, result, lr_ref)
+                loss_col, last = self._gd_section(ws, row, sheet, result.spec, path, lr_ref)
                 chart.add_series({"name": f"{name} loss", "categories": [GD_SHEET, row + 2, 0, last, 0],
                                   "values": [GD_SHEET, row + 2, loss_col, last, loss_col]})
                 words.append(GD_WORDS[result.spec.kind])
@@ -579,19 +575,11 @@ class _Writer:
         _print_setup(ws)
         return words
 
-    def _gd_section(self, ws, top: int, sheet: str, result: TrainResult, lr_ref: str) -> tuple[int, int]:
+    def _gd_section(self, ws, top: int, sheet: str, spec: ModelSpec, path: GDPath, lr_ref: str) -> tuple[int, int]:
         """One model's gradient-descent table; returns its loss column and last row."""
-        config, spec, table = self.run.config, result.spec, self.tables[sheet]
-        n, epochs = table.n_rows, config.gd_epochs
-        start = init_params(spec, self.X.shape[1], torch.Generator().manual_seed(config.seed), self.dtype)
-        path = [{k: v.clone() for k, v in start.items()}]
-        settings = TrainSettings(epochs=epochs, lr=config.gd_lr, optimizer="sgd", loss="mse")
-        torch_run = fit(spec, settings, self.X, self.y, init=start,
-                        on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
-        torch_losses = [h["train_loss"] for h in torch_run.history] + [torch_run.train_loss]
-        key = "w" if spec.kind == "linear" else "W"
-        W_path = [p[key].reshape(len(table.feature_names), -1) for p in path]  # (n_features, units) per epoch
-        grads = [gradients(spec, p, self.X, self.y)[key].reshape(len(table.feature_names), -1) for p in path]
+        table = self.tables[sheet]
+        n, epochs = table.n_rows, len(path.losses) - 1
+        torch_losses, W_path, grads = path.losses, path.weights, path.gradients  # (n_features, units) per epoch
         units = W_path[0].shape[1]
         features = table.feature_names
         param_headers = [f"{'w' if units == 1 else f'W{u + 1}'} {f}" for u in range(units) for f in features]
@@ -770,7 +758,7 @@ def _elementwise_formula(spec: ModelSpec, role: str, bn_cells: tuple[str, ...] |
     if role == "batchnorm":
         return lambda r: fx.batchnorm(fx.cell(r, prev + u), *bn_cells)
     if role == "activation":
-        return lambda r: fx.activation(spec.activation, fx.cell(r, prev + u))
+        return lambda r: ACTIVATIONS[spec.activation].formula(fx.cell(r, prev + u))
     if spec.kind == "nnet":  # Preds: the units' sum
         return lambda r: "+".join(fx.cell(r, prev + j) for j in range(prev_width))
     return lambda r: fx.sigmoid(fx.cell(r, prev + u))  # Preds: the sigmoid of the output
@@ -791,11 +779,6 @@ def _training_only(result: TrainResult) -> str:
     if st.patience:
         parts.append(f"early stopping, patience {st.patience}: kept epoch {result.best_epoch}")
     return "; ".join(parts)
-
-
-def _param_headers(features: list[str]) -> list[str]:
-    """The params row repeats the feature names; the bias column is called Const, as in the lesson."""
-    return [("Const" if f == "Ones" else f) for f in features]
 
 
 def _is_passthrough(feat: Feature) -> bool:

@@ -1,0 +1,158 @@
+"""Activations and losses, each one record: its torch side and its spreadsheet side together.
+
+A record holds what training calls (the torch function), what the workbook writes (the Excel
+formula, and for an activation the header of its columns) and what a reader recognises it by
+(an activation by that header, a loss by a piece of text only its formula holds). The trainer
+(:mod:`titanic_lab.models`, :mod:`titanic_lab.training`), the writer
+(:mod:`titanic_lab.workbook`) and the readers (:mod:`titanic_lab.layout`,
+:mod:`titanic_lab.compare`) all look them up here, so adding an activation or a loss is one
+entry in :data:`ACTIVATIONS` or :data:`LOSSES`.
+
+This module imports without torch (``titanic-lab --help`` lists these names): the torch side
+works on the tensors it is given, and ``torch.nn.functional`` is imported at its first call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from . import formulas as fx
+from .errors import OptionError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden layer's activation.
+
+    Attributes
+    ----------
+    name : str
+        As on the command line (``--activation leaky_relu``).
+    header : str
+        The sheet header of its columns (``ReLU1``, ``Tanh1_3``...); readers recognise it by it.
+    function : callable
+        Tensor -> tensor, element by element.
+    formula : callable
+        A cell reference -> the Excel formula of the activation of that cell (no leading ``=``).
+    """
+
+    name: str
+    header: str
+    function: Callable[[Tensor], Tensor]
+    formula: Callable[[str], str]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.function(x)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss: its mean over rows in torch and its per-row formula in the sheet.
+
+    Attributes
+    ----------
+    name : str
+        As on the command line (``--loss mae``).
+    function : callable
+        ``(preds, y)``, shapes (..., n_rows) -> the mean loss, shape (...,).
+    formula : callable
+        ``(pred, target)`` cell references -> the Excel formula of one row's loss.
+    marker : str
+        Text that this loss's per-row formula holds and no other loss's does (upper case):
+        how a reader tells the loss of a sheet from its ``Loss`` column.
+    """
+
+    name: str
+    function: Callable[[Tensor, Tensor], Tensor]
+    formula: Callable[[str, str], str]
+    marker: str
+
+    def __call__(self, preds: Tensor, y: Tensor) -> Tensor:
+        return self.function(preds, y)
+
+
+def _functional():
+    """``torch.nn.functional``, imported at the first call rather than with this module."""
+    import torch.nn.functional as F
+
+    return F
+
+
+def _clamped(pred: str) -> str:
+    """A prediction clamped into [1e-7, 1-1e-7], as :func:`_bce` clamps it."""
+    return f"MAX(MIN({pred},1-1E-07),1E-07)"
+
+
+def _bce(preds: Tensor, y: Tensor) -> Tensor:
+    """Binary cross-entropy (log loss) of probabilities; meant for sigmoid outputs.
+
+    Predictions are clamped into [1e-7, 1 - 1e-7] so a linear output outside (0, 1) gives a
+    finite loss.
+    """
+    p = preds.clamp(1e-7, 1 - 1e-7)
+    return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
+
+
+#: Every activation, by name; ``relu`` is the lesson's.
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
+    Activation("relu", "ReLU", lambda x: x.relu(), fx.relu),
+    Activation("leaky_relu", "LReLU", lambda x: _functional().leaky_relu(x, 0.01), lambda x: f"IF({x}<0,0.01*{x},{x})"),
+    Activation("elu", "ELU", lambda x: _functional().elu(x), lambda x: f"IF({x}<0,EXP({x})-1,{x})"),
+    Activation("tanh", "Tanh", lambda x: x.tanh(), lambda x: f"TANH({x})"),
+    Activation("sigmoid", "Sigm", lambda x: x.sigmoid(), fx.sigmoid),
+)}
+
+#: Every loss, by name: the spreadsheet's mean squared error (``AVERAGE((Preds - Survived)^2)``),
+#: the notebook's mean absolute error (``torch.abs(preds - y).mean()``) and log loss.
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
+    Loss("mse", lambda p, y: ((p - y) ** 2).mean(-1), lambda p, t: f"({p}-{t})^2", "^2"),
+    Loss("mae", lambda p, y: (p - y).abs().mean(-1), lambda p, t: f"ABS({p}-{t})", "ABS("),
+    Loss("bce", _bce, lambda p, t: f"-({t}*LN({_clamped(p)})+(1-{t})*LN(1-{_clamped(p)}))", "LN("),
+)}
+
+#: The loss a reader assumes when a sheet's ``Loss`` column has no formula to recognise.
+DEFAULT_LOSS = "mse"
+
+
+def get_activation(name: str) -> Activation:
+    """The activation called ``name``.
+
+    Raises
+    ------
+    OptionError
+        For a name not in :data:`ACTIVATIONS`.
+    """
+    if name not in ACTIVATIONS:
+        raise OptionError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def get_loss(name: str) -> Loss:
+    """The loss called ``name``.
+
+    Raises
+    ------
+    OptionError
+        For a name not in :data:`LOSSES`.
+    """
+    if name not in LOSSES:
+        raise OptionError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+    return LOSSES[name]
+
+
+def activation_with_header(headers: set[str] | dict[str, int], suffix: str) -> Activation | None:
+    """The activation whose header heads a column ``{header}{suffix}`` (``ReLU1``, ``Tanh1_1``), if any."""
+    return next((a for a in ACTIVATIONS.values() if f"{a.header}{suffix}" in headers), None)
+
+
+def loss_of_formula(formula: str) -> str:
+    """The name of the loss whose per-row ``formula`` this is, told by its marker.
+
+    :data:`DEFAULT_LOSS` when no loss's marker is in it (or there is no formula).
+    """
+    text = formula.upper()
+    return next((loss.name for loss in LOSSES.values() if loss.marker in text), DEFAULT_LOSS)

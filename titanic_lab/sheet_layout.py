@@ -1,0 +1,142 @@
+"""The layout of a model sheet: its rows, labels and block names, defined once.
+
+The writer (:mod:`titanic_lab.workbook`) puts cells where this module says and the readers
+(:mod:`titanic_lab.layout`, :mod:`titanic_lab.compare`, :mod:`titanic_lab.verify`) look for
+them under the same names. Rows and columns are 0-based, as in XlsxWriter.
+
+A model sheet, as titanic-lab writes it::
+
+    row 0   Data      ... Max: | divisors      Params  ...  Model ...  Max |Preds-torch|: | Train loss:
+    row 1             ... Fill: | fill values                          =MAX(ABS(...))     | Valid loss:
+    row 2   Survived | Embarked | ... features | | params headers | | model blocks | Loss | torch | Valid
+    row 3.. one row per passenger
+
+The model's columns come in blocks, each named by a prefix: ``Linear``, ``Out`` and ``Preds``
+are one column headed by the bare name; every other block numbers its units (``Lin1``,
+``ReLU2``, ``L1_3``, ``Tanh2_1``...).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+#: The header row of the data table (the lesson's row 3) and its first data row (row 4).
+HEADER_ROW = 2
+FIRST_ROW = 3
+#: The rows above the headers: feature divisors (``Max:``/``Scale:``, with z-score offsets in
+#: the fill row) and fill values (``Fill:``).
+SCALE_ROW = 0
+FILL_ROW = 1
+
+# Labels; a label ending in ":" names the cell to its right.
+DATA = "Data"
+FILL = "Fill:"
+MAX = "Max:"
+SCALE = "Scale:"
+PARAMS = "Params"
+MODEL = "Model"
+LOSS = "Loss"
+TOTAL_LOSS = "Total loss:"
+TORCH = "torch"
+MAX_DIFF = "Max |Preds-torch|:"
+VALID = "Valid"
+TRAIN_LOSS = "Train loss:"
+VALID_LOSS = "Valid loss:"
+#: The params header over the bias column (the feature ``Ones``), as in the lesson.
+ONES, CONST = "Ones", "Const"
+#: The corner of the lesson's mmult params block (``Column | Param1 | Param2``).
+COLUMN = "Column"
+
+# Model blocks.
+LINEAR = "Linear"
+LIN = "Lin"
+#: A chain's layer i before its activation: ``L{i}_``.
+CHAIN_LAYER = "L"
+BN = "BN"
+OUT = "Out"
+PREDS = "Preds"
+#: Blocks of one column, headed by their bare name; every other block numbers its units.
+SINGLE_BLOCKS = (LINEAR, OUT, PREDS)
+
+
+def is_label(text: object) -> bool:
+    """True for a label that names the cell to its right or below (``Total loss:``)."""
+    return isinstance(text, str) and text.endswith(":")
+
+
+def param_labels(features: list[str]) -> list[str]:
+    """The params headers: the feature names, ``Const`` for ``Ones``."""
+    return [CONST if f == ONES else f for f in features]
+
+
+def param_header(unit: int) -> str:
+    """A unit's column in the mmult params block: ``Param1``."""
+    return f"Param{unit + 1}"
+
+
+def chain_unit_header(unit: int) -> str:
+    """A unit's column in a ``W{i}`` params block: ``Unit1``."""
+    return f"Unit{unit + 1}"
+
+
+def weights_corner(layer: int) -> str:
+    """The corner of layer ``layer``'s params block: ``W1``."""
+    return f"W{layer}"
+
+
+def const_label(layer: int) -> str:
+    """The label of layer ``layer``'s constant: ``c1``."""
+    return f"c{layer}"
+
+
+def bn_label(part: str, layer: int) -> str:
+    """The label of a batch-norm row: ``mean1``, ``gamma2``..."""
+    return f"{part}{layer}"
+
+
+class HiddenBlocks(NamedTuple):
+    """The blocks of one hidden layer: before the activation, batch norm, the activation."""
+
+    layer: str
+    batchnorm: str
+    activation: str
+
+
+def hidden_blocks(layer: int | None, activation_header: str) -> HiddenBlocks:
+    """The block names of a hidden layer.
+
+    The nnet's one layer (``layer`` None): ``Lin``, ``BN``, ``ReLU``; layer i of a chain
+    (hidden, deep): ``L{i}_``, ``BN{i}_``, ``ReLU{i}_``. The activation's block is named after
+    its header (``ReLU``, ``Tanh``...).
+    """
+    if layer is None:
+        return HiddenBlocks(LIN, BN, activation_header)
+    return HiddenBlocks(f"{CHAIN_LAYER}{layer}_", f"{BN}{layer}_", f"{activation_header}{layer}_")
+
+
+def unit_header(prefix: str, unit: int) -> str:
+    """The header of unit ``unit`` (0-based) of a block: ``Preds``; ``Lin1``; ``L1_2``."""
+    return prefix if prefix in SINGLE_BLOCKS else f"{prefix}{unit + 1}"
+
+
+def block_headers(prefix: str, width: int) -> list[str]:
+    """A block's column headers: ``Preds``; ``Lin1``, ``Lin2``; ``L1_1``, ``L1_2``..."""
+    return [unit_header(prefix, u) for u in range(width)]
+
+
+def block_role(prefix: str) -> tuple[str, int]:
+    """What a sheet block is and which hidden layer it belongs to (1 for the nnet's units).
+
+    ``("layer", i)`` for Linear, Lin, L{i}_ and Out (a matrix product); ``("batchnorm", i)``;
+    ``("activation", i)``; ``("preds", 0)``.
+    """
+    match = re.fullmatch(r"([A-Za-z]+?)(\d+)_", prefix)
+    base, layer = (match.group(1), int(match.group(2))) if match else (prefix, 1)
+    if prefix == PREDS:
+        return "preds", 0
+    if base in (LINEAR, LIN, OUT, CHAIN_LAYER):
+        return "layer", layer
+    if base == BN:
+        return "batchnorm", layer
+    return "activation", layer
