@@ -144,11 +144,6 @@ def get_loss(name: str) -> Loss:
     return LOSSES[name]
 
 
-def activation_with_header(headers: set[str] | dict[str, int], suffix: str) -> Activation | None:
-    """The activation whose header heads a column ``{header}{suffix}`` (``ReLU1``, ``Tanh1_1``), if any."""
-    return next((a for a in ACTIVATIONS.values() if f"{a.header}{suffix}" in headers), None)
-
-
 def loss_of_formula(formula: str) -> str:
     """The name of the loss whose per-row ``formula`` this is, told by its marker.
 
