@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import sheet_layout as sl
 from .data import RAW_COLUMNS, TARGET
 from .errors import TitanicLabError
-from . import sheet_layout as sl
 from .formulas import cell
 from .models import BN_PARTS, ModelSpec, Params
 from .ops import ACTIVATIONS, Activation, loss_of_formula
