@@ -71,8 +71,8 @@ COMMANDS = readme_commands()
 
 def test_the_readme_shows_commands():
     """The extraction finds what it should: every command, each in a shell block."""
-    shown = set(re.findall(r"^titanic-lab (\w+)", README.read_text(encoding="utf-8"), re.M))
-    assert {"train", "verify", "compare", "predict", "leaderboard", "submit", "features"} <= shown
+    shown = set(re.findall(r"^titanic-lab ([\w-]+)", README.read_text(encoding="utf-8"), re.M))
+    assert {"train", "verify", "compare", "predict", "leaderboard", "submit", "features", "lr-find"} <= shown
     assert {shlex.split(c, comments=True)[1] for c in COMMANDS} == shown
 
 
