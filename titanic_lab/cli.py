@@ -32,8 +32,44 @@ DEFAULT_OUT = Path("workbooks/titanic.xlsx")
 
 
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     """titanic-lab: the fast.ai Titanic lesson in code and in a spreadsheet."""
+    ctx.call_on_close(_install_handlers())
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is so that every cleanup runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _install_handlers():
+    """SIGTERM and SIGHUP behave like Ctrl-C; warnings print as one plain line. Returns the undo."""
+    import signal
+    import warnings
+
+    def terminate(signum, frame):
+        raise _Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        # Only the default action is replaced: a signal ignored on purpose (nohup) stays ignored.
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            try:
+                previous[signum] = signal.signal(signum, terminate)
+            except ValueError:  # not the main thread (an embedding application): leave signals alone
+                break
+    shown = warnings.showwarning
+    warnings.showwarning = lambda message, category, *args, **kwargs: typer.echo(f"warning: {message}", err=True)
+
+    def undo() -> None:
+        warnings.showwarning = shown
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return undo
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -43,11 +79,18 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextlib.contextmanager
 def _errors_to_exit() -> Iterator[None]:
-    """Library errors -> one line on stderr and exit 2; Ctrl-C -> a message and exit 130."""
+    """Library errors -> one line on stderr and exit 2; Ctrl-C -> a message and exit 130.
+
+    SIGTERM and SIGHUP exit as Ctrl-C does, with 128 + the signal's number (143, 129).
+    """
     try:
         yield
     except TitanicLabError as exc:
         raise _fail(str(exc)) from None
+    except _Terminated as exc:
+        import signal
+
+        raise _fail(f"interrupted by {signal.Signals(exc.signum).name}; nothing was written", 128 + exc.signum) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; nothing was written", 130) from None
 
@@ -157,6 +200,10 @@ def train(
             sample=sample,
         )
         writer = _output_writer(out)
+        from .data import default_data_path
+        from .files import check_outputs
+
+        check_outputs({"--data": data or default_data_path(), "--init-from": init_from}, {"--out": out, "--plot": plot})
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         if out.suffix.lower() == ".xlsx":
@@ -256,10 +303,11 @@ def features(
     """Write the design matrix (with PassengerId and Survived when the input has them)."""
     with _errors_to_exit():
         from .data import ID_COLUMN, TARGET, default_data_path, describe_source, read_titanic
-        from .files import atomic_output
+        from .files import atomic_output, check_outputs
         from .preprocessing import TitanicPreprocessor, select_complete_rows
 
         path = data or default_data_path()
+        check_outputs({"--data": path, "--fit-on": fit_on}, {"--out": out})
         typer.echo(f"data: {describe_source(path)}", err=True)
         df = read_titanic(path, require_target=False)
         if complete_rows:
@@ -374,8 +422,10 @@ def predict(
 ) -> None:
     """Predict survival with a workbook's parameters; write Kaggle's PassengerId,Survived CSV."""
     with _errors_to_exit():
+        from .files import check_outputs
         from .predict import predict_from_workbook, write_submission
 
+        check_outputs({"--model": model, "--data": data}, {"--out": out})
         submission, used = predict_from_workbook(model, data, sheet)
         write_submission(submission, out)
     typer.echo(
@@ -404,10 +454,12 @@ def leaderboard(
     """
     with _errors_to_exit():
         from .data import default_data_path, describe_source, read_titanic
+        from .files import check_outputs
         from .leaderboard import cross_validate, find_entries, plot_leaderboard
 
         entries = find_entries(model)
         path = data or default_data_path()
+        check_outputs({"--data": path}, {"--plot": plot})
         df = read_titanic(path)
         _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold),
@@ -462,13 +514,23 @@ def submit(
     with _errors_to_exit():
         from .config import RunConfig
         from .data import ID_COLUMN, default_data_path, read_titanic
-        from .errors import DataError
+        from .errors import DataError, OptionError
+        from .files import check_outputs
         from .leaderboard import ENTRIES, Entry, cross_validate
+        from .preprocessing import get_preset
         from .predict import predict_from_workbook, write_submission
         from .runs import train_run
         from .workbook import write_workbook
 
         path = data or default_data_path()
+        if workbook is None and out.suffix.lower() == ".xlsx":
+            raise OptionError(f"--out {out}: the submission is a CSV and its workbook takes the same name with .xlsx; "
+                              "use --out NAME.csv, or give --workbook")
+        workbook = workbook or out.with_suffix(".xlsx")
+        check_outputs({"--data": path, "--test": test}, {"--out": out, "--workbook": workbook})
+        if preset is not None:
+            get_preset(preset)  # an unknown preset is refused before any work
+        check_folds(folds)
         df = read_titanic(path)
         if ID_COLUMN not in read_titanic(test, require_target=False).columns:  # before any training
             raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")
@@ -483,10 +545,13 @@ def submit(
             typer.echo(f"chose {best.name} by {folds}-fold cross-validation among: "
                        + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in scores))
         run = train_run(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0, complete_rows=False))
-        workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
         # Predict from the workbook just written: the submission comes from the model file itself.
         submission, _ = predict_from_workbook(workbook, test)
         write_submission(submission, out)
     typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
                f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} ({folds}-fold cross-validation)")
+
+
+if __name__ == "__main__":
+    app()

@@ -23,11 +23,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 import xlsxwriter
+import xlsxwriter.exceptions
 import xlsxwriter.worksheet
 
 from . import __version__
 from . import formulas as fx
-from .files import OutputError, atomic_output
+from .files import OutputError, atomic_output, scratch_folder
 from .models import (
     ACTIVATION_HEADERS,
     BN_PARTS,
@@ -139,12 +140,14 @@ class _Table:
 
 
 class _Writer:
-    def __init__(self, run: Run, path: Path) -> None:
+    def __init__(self, run: Run, path: Path, tmpdir: Path) -> None:
         self.run = run
         # Text from data must never become a formula or a link. constant_memory streams each
-        # row to disk once written (RowWriter writes in row order), so memory does not grow with rows.
+        # row to disk once written (RowWriter writes in row order), so memory does not grow with
+        # rows; those rows go to temporary files in ``tmpdir``, which the caller removes.
         self.wb = xlsxwriter.Workbook(str(path), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+            "tmpdir": str(tmpdir),
         })
         self.when = written_at()
         self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}", "created": self.when})
@@ -416,7 +419,7 @@ class _Writer:
         self.text(ws, 0, m0, "Model", self.bold)
         col, source, n_layers = m0, table.feature_area(), 0
         prev = prev_width = 0
-        for prefix, values in sheet_columns(spec, result.params, self.X):
+        for prefix, values in sheet_columns(spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X):
             values = values.numpy()
             width = values.shape[1]
             for u, header in enumerate(block_headers(prefix, width)):
@@ -803,8 +806,8 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         ``path``.
     """
     path = Path(path)
-    with atomic_output(path) as tmp:
-        writer = _Writer(run, tmp)
+    with atomic_output(path) as tmp, scratch_folder(path) as scratch:
+        writer = _Writer(run, tmp, scratch)
         readme = RowWriter(writer.wb.add_worksheet("README"))  # first in the workbook, written last
         writer.sheets.append(("README", "This sheet."))
         writer.model_sheets()
@@ -814,5 +817,8 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         writer.readme_sheet(readme, series, gd_words)
         readme.write()
         readme.activate()
-        writer.wb.close()
+        try:
+            writer.wb.close()
+        except xlsxwriter.exceptions.FileCreateError as exc:  # XlsxWriter's wrapper of an OSError
+            raise exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc)) from exc
     return path
