@@ -302,19 +302,19 @@ def features(
 ) -> None:
     """Write the design matrix (with PassengerId and Survived when the input has them)."""
     with _errors_to_exit():
-        from .data import ID_COLUMN, TARGET, default_data_path, describe_source, read_titanic
+        from .data import ID_COLUMN, TARGET, complete_rows_of, default_data_path, describe_source, read_titanic
         from .files import atomic_output, check_outputs
-        from .preprocessing import TitanicPreprocessor, select_complete_rows
+        from .preprocessing import TitanicPreprocessor
 
         path = data or default_data_path()
         check_outputs({"--data": path, "--fit-on": fit_on}, {"--out": out})
         typer.echo(f"data: {describe_source(path)}", err=True)
         df = read_titanic(path, require_target=False)
         if complete_rows:
-            df = select_complete_rows(df, preset)
+            df = complete_rows_of(df, preset, path)
         fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
         if complete_rows and fit_on is not None:
-            fit_rows = select_complete_rows(fit_rows, preset)
+            fit_rows = complete_rows_of(fit_rows, preset, fit_on)
         matrix = TitanicPreprocessor(preset=preset).fit(fit_rows).transform(df)
         keep = [c for c in (ID_COLUMN, TARGET) if c in df.columns]
         table = df[keep].join(matrix)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, TitanicLabError
 from .limits import human, max_csv_bytes
 
 #: Raw columns every preset reads.
@@ -89,6 +89,16 @@ def default_data_path() -> Path:
         if candidate.is_file():
             return candidate
     return bundled_path()
+
+
+def complete_rows_of(df: pd.DataFrame, preset: str, path: str | os.PathLike[str]) -> pd.DataFrame:
+    """:func:`~titanic_lab.preprocessing.select_complete_rows`, its error naming the file ``path``."""
+    from .preprocessing import select_complete_rows
+
+    try:
+        return select_complete_rows(df, preset)
+    except TitanicLabError as exc:
+        raise DataError(path, str(exc)) from None
 
 
 def describe_source(path: Path) -> str:

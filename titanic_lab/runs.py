@@ -17,11 +17,11 @@ import torch
 
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
-from .data import TARGET, default_data_path, read_titanic
+from .data import TARGET, complete_rows_of, default_data_path, read_titanic
 from .errors import OptionError
 from .limits import human, max_memory
 from .models import ModelSpec, hidden_sizes, parse_model
-from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
+from .preprocessing import TitanicPreprocessor, get_preset
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, split_indices, with_overrides
 
 
@@ -116,7 +116,7 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     source = read_titanic(path, require_target=True)
     preset = get_preset(config.preset)
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
-    used = select_complete_rows(source, preset) if complete else source
+    used = complete_rows_of(source, preset.name, path) if complete else source
     if config.sample is not None and config.sample < len(used):
         used = used.sample(n=config.sample, random_state=config.split_seed).sort_index()
     return path, source, used.reset_index(drop=True)
