@@ -61,11 +61,16 @@ def _install_handlers():
                 previous[signum] = signal.signal(signum, terminate)
             except ValueError:  # not the main thread (an embedding application): leave signals alone
                 break
-    shown = warnings.showwarning
+    from .preprocessing import UnseenCategoryWarning
+
+    shown, filters = warnings.showwarning, warnings.filters[:]
     warnings.showwarning = lambda message, category, *args, **kwargs: typer.echo(f"warning: {message}", err=True)
+    # read_titanic already warned about the file's unknown categories, naming the file and line.
+    warnings.filterwarnings("ignore", category=UnseenCategoryWarning)
 
     def undo() -> None:
         warnings.showwarning = shown
+        warnings.filters[:] = filters
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
@@ -199,17 +204,19 @@ def train(
             gd_lr=gd_lr,
             sample=sample,
         )
-        writer = _output_writer(out)
         from .data import default_data_path
         from .files import check_outputs
 
         check_outputs({"--data": data or default_data_path(), "--init-from": init_from}, {"--out": out, "--plot": plot})
+        writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         if out.suffix.lower() == ".xlsx":
-            from .workbook import check_fits
+            from .runs import model_settings
+            from .workbook import check_fits, check_models_fit
 
             check_fits(len(prepared.frame))  # before any training
+            check_models_fit([spec for spec, _ in model_settings(config).values()], prepared.X.shape[1])
         init = None
         if init_from is not None:
             from .layout import params_for_run
@@ -335,8 +342,10 @@ def verify(
     workbook or LibreOffice is missing.
     """
     with _errors_to_exit():
+        from .config import check_real
         from .verify import verify_workbook
 
+        check_real("--tol", tol)
         report = verify_workbook(workbook, tol=tol)
     _finish_report(report, as_json, _print_verify)
 
@@ -389,7 +398,9 @@ def compare(
     """
     with _errors_to_exit():
         from .compare import compare_workbook
+        from .config import check_real
 
+        check_real("--tol", tol)
         report = compare_workbook(workbook, tol=tol, recalc=recalc)
     _finish_report(report, as_json, _print_compare)
 
@@ -454,9 +465,11 @@ def leaderboard(
     """
     with _errors_to_exit():
         from .data import default_data_path, describe_source, read_titanic
+        from .config import check_cv
         from .files import check_outputs
         from .leaderboard import cross_validate, find_entries, plot_leaderboard
 
+        check_cv(folds, repeats, seed)
         entries = find_entries(model)
         path = data or default_data_path()
         check_outputs({"--data": path}, {"--plot": plot})
@@ -512,7 +525,7 @@ def submit(
 ) -> None:
     """Train on every training row, write the Kaggle submission and its workbook, print the expected accuracy."""
     with _errors_to_exit():
-        from .config import RunConfig
+        from .config import RunConfig, check_cv
         from .data import ID_COLUMN, default_data_path, read_titanic
         from .errors import DataError, OptionError
         from .files import check_outputs
@@ -530,7 +543,7 @@ def submit(
         check_outputs({"--data": path, "--test": test}, {"--out": out, "--workbook": workbook})
         if preset is not None:
             get_preset(preset)  # an unknown preset is refused before any work
-        check_folds(folds)
+        check_cv(folds)
         df = read_titanic(path)
         if ID_COLUMN not in read_titanic(test, require_target=False).columns:  # before any training
             raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")

@@ -179,10 +179,10 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False) 
     path = Path(path)
     if not recalc:
         return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(path)])
-    from .reading import check_workbook
+    from .reading import check_sheets
     from .recalc import recalculate
 
-    check_workbook(path)  # refuse a non-workbook or a zip bomb before LibreOffice opens it
+    check_sheets(path)  # refuse a non-workbook, a zip bomb or a huge sheet before LibreOffice opens it
     with tempfile.TemporaryDirectory(prefix="titanic-lab-compare-") as tmp:
         fresh = recalculate(path, Path(tmp))
         return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(fresh)], recalculated=True)

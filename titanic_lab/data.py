@@ -34,6 +34,9 @@ NON_NEGATIVE_COLUMNS: tuple[str, ...] = ("Age", "SibSp", "Parch", "Fare")
 PLAUSIBLE_MAX: dict[str, float] = {"Age": 150, "SibSp": 100, "Parch": 100, "Fare": 100_000}
 #: The values ``Sex`` may hold (compared in lower case); anything else is refused, not read as "not male".
 SEX_VALUES: tuple[str, ...] = ("male", "female")
+#: The values ``Pclass`` and ``Embarked`` (compared in upper case) may hold.
+PCLASS_VALUES: tuple[int, ...] = (1, 2, 3)
+EMBARKED_VALUES: tuple[str, ...] = ("S", "C", "Q")
 #: Text columns of categories, compared as values: surrounding spaces are removed on reading.
 CATEGORY_COLUMNS: tuple[str, ...] = ("Sex", "Embarked")
 #: The most characters one Excel cell holds: longer text is refused rather than cut.
@@ -66,6 +69,10 @@ DEFAULT_LOCATIONS: tuple[Path, ...] = (
 )
 
 _ZIP_MAGIC = b"PK\x03\x04"
+
+
+class UnknownValueWarning(UserWarning):
+    """A data file holds a category value titanic-lab does not know (an ``Embarked`` of ``X``)."""
 
 
 def bundled_path() -> Path:
@@ -142,7 +149,7 @@ def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -
     _check_numeric(df, path)
     _check_target(df, path)
     _check_ids(df, path)
-    _check_sex(df, path)
+    _check_categories(df, path)
     return df
 
 
@@ -292,7 +299,7 @@ def _check_ids(df: pd.DataFrame, path: Path) -> None:
         bad = (as_float % 1 != 0) | (as_float.abs() > MAX_ID)
         if bad.any():
             first = bad.idxmax()
-            raise DataError(path, f"column {ID_COLUMN} has value {ids[first]!r} on line {_line(df, first)}, not a whole "
+            raise DataError(path, f"column {ID_COLUMN} has value {_show(ids[first])} on line {_line(df, first)}, not a whole "
                                   f"number from {-MAX_ID:,} to {MAX_ID:,}; ids are written exactly or not at all")
     duplicated = ids.duplicated()
     if duplicated.any():
@@ -334,14 +341,35 @@ def _check_fields(path: Path, width: int) -> None:
             raise DataError(path, f"is not a well-formed CSV (line {reader.line_num}: {exc})") from exc
 
 
-def _check_sex(df: pd.DataFrame, path: Path) -> None:
-    """``Sex`` must be male or female (any case): ``M`` or ``F`` would silently count as not male."""
-    if "Sex" not in df.columns:
-        return
-    lower = df["Sex"].str.lower()
+def _check_categories(df: pd.DataFrame, path: Path) -> None:
+    """``Sex`` must be male or female (any case): ``M`` or ``F`` would silently count as not male.
+
+    ``Pclass`` must be 1, 2 or 3. An ``Embarked`` other than S, C or Q is warned about, naming
+    the file, line and value: its dummy columns are all 0.
+    """
+    bad_class = df["Pclass"].notna() & ~df["Pclass"].isin(PCLASS_VALUES)
+    if bad_class.any():
+        first = bad_class.idxmax()
+        raise DataError(path, f"column Pclass has value {_show(df.at[first, 'Pclass'])} on line {_line(df, first)}; "
+                              "write 1, 2 or 3")
+    upper = _as_text(df["Embarked"]).str.upper()
+    unknown = upper.notna() & ~upper.isin(EMBARKED_VALUES)
+    if unknown.any():
+        first = unknown.idxmax()
+        values = ", ".join(map(repr, sorted(df.loc[unknown, "Embarked"].unique())))
+        warnings.warn(f"{path}: column Embarked has unknown value(s) {values} (first on line {_line(df, first)}); "
+                      f"they get 0 in every Embark dummy column; write {', '.join(EMBARKED_VALUES)}, or leave the cell "
+                      "blank to fill it with the most common port", UnknownValueWarning, stacklevel=3)
+    df["Embarked"] = upper.where(~unknown, df["Embarked"])
+    lower = _as_text(df["Sex"]).str.lower()
     bad = lower.notna() & ~lower.isin(SEX_VALUES)
     if bad.any():
         first = bad.idxmax()
         raise DataError(path, f"column Sex has value {df.at[first, 'Sex']!r} on line {_line(df, first)}; "
                               f"write {' or '.join(SEX_VALUES)} (e.g. replace M/F by male/female)")
     df["Sex"] = lower
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column as text (a column pandas read as numbers, all blank or ``1``, included); blanks stay missing."""
+    return values.astype(object).where(values.isna(), values.astype(str)).astype(object)

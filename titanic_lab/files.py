@@ -91,7 +91,7 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
 
 def _check_writable(name: str, out: Path) -> None:
     if out.is_dir():
-        raise OutputError(f"{out}: {name} is a folder; give a file name, e.g. {out / 'out'}{out.suffix or ''}")
+        raise OutputError(f"{out}: {name} is a folder, not a file; give a file path (in it, or elsewhere)")
     if out.exists() and not os.access(out, os.W_OK):
         raise OutputError(f"{out}: cannot write there ({name} is read-only or immutable)")
     folder = out.parent

@@ -230,20 +230,40 @@ def sheet_values(path: str | Path, sheets: list[str] | None = None) -> dict[str,
     path = Path(path)
     parts = sheet_parts(path)  # the same clear message as formula_cells, and the zip-bomb limits
     wanted = [name for name in parts if sheets is None or name in sheets]
-    with _open_zip(path) as zf:
-        present = set(zf.namelist())
-        for name in wanted:
-            if parts[name] in present:
-                _check_extent(path, name, sheet_extent(path, zf, parts[name]))
-        check = [m for m in present if m.startswith("xl/") and not m.startswith(("xl/worksheets/", "xl/media/"))]
-        for member in check:  # what calamine reads besides the sheets: shared strings, styles, workbook...
-            for _ in _member_chunks(path, zf.getinfo(member)):
-                pass
+    check_sheets(path, wanted)
     try:
         book = CalamineWorkbook.from_path(str(path))
         return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in wanted}
     except Exception as exc:  # calamine raises its own error types for every kind of bad file
         raise WorkbookError(f"{path}: cannot read the workbook ({exc})") from exc
+
+
+_CHECKED: dict[tuple, None] = {}
+
+
+def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
+    """Refuse a workbook before a reader allocates its sheets (or only ``sheets``).
+
+    Each sheet's used range is bounded (:func:`sheet_extent`), and every member a reader takes
+    besides the sheets (shared strings, styles, the workbook) is unpacked once to check it holds
+    what it declares. A file checked once is not checked again until it changes.
+    """
+    path = Path(path)
+    parts = sheet_parts(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, tuple(sheets) if sheets is not None else None)
+    if key in _CHECKED:
+        return
+    with _open_zip(path) as zf:
+        present = set(zf.namelist())
+        for name, part in parts.items():
+            if (sheets is None or name in sheets) and part in present:
+                _check_extent(path, name, sheet_extent(path, zf, part))
+        for member in sorted(present):  # what calamine reads besides the sheets
+            if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
+                for _ in _member_chunks(path, zf.getinfo(member)):
+                    pass
+    _CHECKED[key] = None
 
 
 @dataclass

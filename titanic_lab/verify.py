@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .formulas import cell, col_letter
-from .reading import formula_cells, sheet_parts, sheet_values, value_at
+from .reading import check_sheets, formula_cells, sheet_values, value_at
 from .recalc import recalculate
 
 @dataclass
@@ -151,7 +151,7 @@ def verify_workbook(path: str | Path, tol: float = 1e-9) -> VerifyReport:
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    sheet_parts(path)  # before LibreOffice starts: fails fast on a file that is not a workbook
+    check_sheets(path)  # before LibreOffice starts: fails fast on a file that is not a workbook, or a hostile one
     with tempfile.TemporaryDirectory(prefix="titanic-lab-verify-") as tmp, ThreadPoolExecutor(max_workers=1) as pool:
         # LibreOffice recalculates in its own process while this one reads the original file.
         pending = pool.submit(recalculate, path, Path(tmp))

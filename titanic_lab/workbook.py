@@ -28,6 +28,7 @@ import xlsxwriter.worksheet
 
 from . import __version__
 from . import formulas as fx
+from .errors import OptionError
 from .files import OutputError, atomic_output, scratch_folder
 from .models import (
     ACTIVATION_HEADERS,
@@ -37,6 +38,7 @@ from .models import (
     block_headers,
     block_role,
     forward,
+    hidden_sizes,
     init_params,
     layers,
     sheet_columns,
@@ -49,6 +51,7 @@ from .training import TrainResult, TrainSettings, fit, gradients
 HEADER_ROW = 2  # 0-based: the lesson's row 3
 FIRST_ROW = 3  # 0-based: the lesson's row 4
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
 #: The lesson's order of raw columns in its model sheets, and in ``all_rows``.
 RAW_ORDER = ("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch")
 ALL_ROWS_ORDER = ("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
@@ -783,6 +786,27 @@ def check_fits(n_rows: int) -> None:
             f"{n_rows} rows do not fit in one Excel sheet (at most {EXCEL_MAX_ROWS - FIRST_ROW}); "
             "use --sample N to export a random sample, or --out run.json to save the parameters only"
         )
+
+
+def check_models_fit(specs: list[ModelSpec], n_features: int) -> None:
+    """Refuse, before any work, models whose sheets would be wider than Excel's or share a name.
+
+    A sheet holds the data, the features, two or three columns per hidden unit and the params
+    blocks to their right; beyond column XFD a cell would be dropped, not written.
+    """
+    names: dict[str, str] = {}
+    for spec in specs:
+        widths = hidden_sizes(spec)
+        needed = 40 + n_features + 3 * sum(widths) + max(widths, default=0)
+        if needed > EXCEL_MAX_COLUMNS:
+            raise OptionError(f"--model {spec.name}: its sheet would need about {needed:,} columns, more than Excel's "
+                              f"{EXCEL_MAX_COLUMNS:,}; use fewer units, or --out run.json to save the parameters only")
+        for base in (spec.kind, "mmult") if spec.kind == "nnet" else (spec.kind,):
+            name = sheet_name(base, spec)
+            if name in names:
+                raise OptionError(f"--model {names[name]} and --model {spec.name} would both be written to sheet {name!r} "
+                                  "(sheet names are cut at 31 characters); give one of them other sizes")
+            names[name] = spec.name
 
 
 def written_at() -> _dt.datetime:
