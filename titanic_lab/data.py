@@ -299,7 +299,7 @@ def _check_ids(df: pd.DataFrame, path: Path) -> None:
         bad = (as_float % 1 != 0) | (as_float.abs() > MAX_ID)
         if bad.any():
             first = bad.idxmax()
-            raise DataError(path, f"column {ID_COLUMN} has value {_show(ids[first])} on line {_line(df, first)}, not a whole "
+            raise DataError(path, f"column {ID_COLUMN} has value {float(as_float[first])!r} on line {_line(df, first)}, not a whole "
                                   f"number from {-MAX_ID:,} to {MAX_ID:,}; ids are written exactly or not at all")
     duplicated = ids.duplicated()
     if duplicated.any():

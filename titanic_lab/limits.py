@@ -20,7 +20,7 @@ import os
 
 from .errors import OptionError
 
-_SUFFIXES = {"": 1, "K": 1, "M": 2, "G": 3, "T": 4}
+_SUFFIXES = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
 
 
 def env_limit(name: str, default: int, base: int = 1024) -> int:

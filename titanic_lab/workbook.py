@@ -165,8 +165,9 @@ class _Writer:
         self.diff = add({"num_format": "0.00E+00", "bold": True})
         self.text_safe = add({"quote_prefix": True})
         self.dtype = torch.float64
-        self.X = run.X.to(self.dtype)  # (n_rows, n_features)
-        self.y = run.y.to(self.dtype)  # (n_rows,)
+        # From the float64 design matrix, not run.X: a float32 run's X is rounded, the sheet's features are not.
+        self.X = torch.tensor(run.features.to_numpy(), dtype=self.dtype)  # (n_rows, n_features)
+        self.y = torch.tensor(run.target, dtype=self.dtype)  # (n_rows,)
         self.valid = np.zeros(len(run.frame), dtype=int)
         self.valid[run.valid_idx.numpy()] = 1
         self.sheets: list[tuple[str, str]] = []
