@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from titanic_lab import formulas as fx
 from titanic_lab.cli import app
-from titanic_lab.data import same_passengers
 from titanic_lab.engines import ENGINES
 from titanic_lab.leaderboard import Entry, cross_validate, ticket_splits
 from titanic_lab.preprocessing import TitanicPreprocessor

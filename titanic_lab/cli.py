@@ -36,8 +36,49 @@ PROGRESS_EVERY = 5.0
 
 
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     """titanic-lab: the fast.ai Titanic lesson in code and in a spreadsheet."""
+    ctx.call_on_close(_install_handlers())
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is so that every cleanup runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _install_handlers():
+    """SIGTERM and SIGHUP behave like Ctrl-C; warnings print as one plain line. Returns the undo."""
+    import signal
+    import warnings
+
+    def terminate(signum, frame):
+        raise _Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        # Only the default action is replaced: a signal ignored on purpose (nohup) stays ignored.
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            try:
+                previous[signum] = signal.signal(signum, terminate)
+            except ValueError:  # not the main thread (an embedding application): leave signals alone
+                break
+    from .preprocessing import UnseenCategoryWarning
+
+    shown, filters = warnings.showwarning, warnings.filters[:]
+    warnings.showwarning = lambda message, category, *args, **kwargs: typer.echo(f"warning: {message}", err=True)
+    # read_titanic already warned about the file's unknown categories, naming the file and line.
+    warnings.filterwarnings("ignore", category=UnseenCategoryWarning)
+
+    def undo() -> None:
+        warnings.showwarning = shown
+        warnings.filters[:] = filters
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return undo
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -47,11 +88,18 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextlib.contextmanager
 def _errors_to_exit() -> Iterator[None]:
-    """Library errors -> one line on stderr and exit 2; Ctrl-C -> a message and exit 130."""
+    """Library errors -> one line on stderr and exit 2; Ctrl-C -> a message and exit 130.
+
+    SIGTERM and SIGHUP exit as Ctrl-C does, with 128 + the signal's number (143, 129).
+    """
     try:
         yield
     except TitanicLabError as exc:
         raise _fail(str(exc)) from None
+    except _Terminated as exc:
+        import signal
+
+        raise _fail(f"interrupted by {signal.Signals(exc.signum).name}; nothing was written", 128 + exc.signum) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; nothing was written", 130) from None
 
@@ -167,15 +215,22 @@ def train(
             exclude_from=str(exclude_from) if exclude_from else None,
             portable=portable,
         )
+        from .data import default_data_path
+        from .files import check_outputs
+
+        check_outputs({"--data": data or default_data_path(), "--init-from": init_from, "--exclude-from": exclude_from},
+                      {"--out": out, "--plot": plot})
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         if exclude_from is not None:
             _info(f"left out {prepared.excluded} training rows that are passengers of {exclude_from}", as_json)
         if out.suffix.lower() == ".xlsx":
-            from .workbook import check_fits
+            from .runs import model_settings
+            from .workbook import check_fits, check_models_fit
 
             check_fits(len(prepared.frame))  # before any training
+            check_models_fit([spec for spec, _ in model_settings(config).values()], prepared.X.shape[1])
         init = None
         if init_from is not None:
             from .layout import params_for_run
@@ -315,8 +370,12 @@ def lr_find(
         from .runs import model_settings, prepare
         from .training import lr_find as find
 
+        from .data import default_data_path
+        from .files import check_outputs
+
         config = RunConfig(data=str(data) if data else None, preset=preset, models=(model,), optimizer=optimizer, loss=loss,
                            complete_rows=complete_rows, valid_pct=valid_pct)
+        check_outputs({"--data": data or default_data_path()}, {"--plot": plot})
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         ((spec, settings),) = model_settings(config).values()
@@ -348,19 +407,20 @@ def features(
 ) -> None:
     """Write the design matrix (with PassengerId and Survived when the input has them)."""
     with _errors_to_exit():
-        from .data import ID_COLUMN, TARGET, default_data_path, describe_source, read_titanic
-        from .files import atomic_output
-        from .preprocessing import TitanicPreprocessor, select_complete_rows
+        from .data import ID_COLUMN, TARGET, complete_rows_of, default_data_path, describe_source, read_titanic
+        from .files import atomic_output, check_outputs
+        from .preprocessing import TitanicPreprocessor
 
         path = data or default_data_path()
+        check_outputs({"--data": path, "--fit-on": fit_on}, {"--out": out})
         fitted = "" if fit_on is None else f"; fitted on: {describe_source(fit_on)}"
         typer.echo(f"data: {describe_source(path)}{fitted}", err=True)
         df = read_titanic(path, require_target=False)
         if complete_rows:
-            df = select_complete_rows(df, preset)
+            df = complete_rows_of(df, preset, path)
         fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
         if complete_rows and fit_on is not None:
-            fit_rows = select_complete_rows(fit_rows, preset)
+            fit_rows = complete_rows_of(fit_rows, preset, fit_on)
         matrix = TitanicPreprocessor(preset=preset).fit(fit_rows).transform(df)
         keep = [c for c in (ID_COLUMN, TARGET) if c in df.columns]
         table = df[keep].join(matrix)
@@ -392,9 +452,11 @@ def verify(
     workbook or the engine is missing.
     """
     with _errors_to_exit():
+        from .config import check_real
         from .engines import select_engines
         from .verify import verify_with
 
+        check_real("--tol", tol)
         reports = verify_with(workbook, select_engines(engine), tol=tol)
     if engine != "all":
         _finish_report(reports[0], as_json, _print_verify)
@@ -491,7 +553,9 @@ def compare(
     """
     with _errors_to_exit():
         from .compare import compare_workbook
+        from .config import check_real
 
+        check_real("--tol", tol)
         report = compare_workbook(workbook, tol=tol, recalc=recalc, engine=engine)
     _finish_report(report, as_json, _print_compare)
 
@@ -529,8 +593,10 @@ def predict(
 ) -> None:
     """Predict survival with a workbook's parameters; write Kaggle's PassengerId,Survived CSV."""
     with _errors_to_exit():
+        from .files import check_outputs
         from .predict import predict_from_workbook, write_submission
 
+        check_outputs({"--model": model, "--data": data}, {"--out": out})
         submission, used = predict_from_workbook(model, data, sheet, allow_overlap=allow_overlap)
         write_submission(submission, out)
     typer.echo(
@@ -564,10 +630,14 @@ def leaderboard(
     """
     with _errors_to_exit():
         from .data import default_data_path, describe_source, read_titanic
+        from .config import check_cv
+        from .files import check_outputs
         from .leaderboard import cross_validate, find_entries, plot_leaderboard
 
+        check_cv(folds, repeats, seed)
         entries = find_entries(model)
         path = data or default_data_path()
+        check_outputs({"--data": path}, {"--plot": plot})
         df = read_titanic(path)
         _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, grouped),
@@ -625,15 +695,25 @@ def submit(
 ) -> None:
     """Train on every training row, write the Kaggle submission and its workbook, print the expected accuracy."""
     with _errors_to_exit():
-        from .config import RunConfig
+        from .config import RunConfig, check_cv
         from .data import ID_COLUMN, default_data_path, describe_source, read_titanic, same_passengers
-        from .errors import DataError, TrainingError
+        from .errors import DataError, OptionError, TrainingError
+        from .files import check_outputs
         from .leaderboard import ENTRIES, Entry, cross_validate
+        from .preprocessing import get_preset
         from .predict import predict_from_workbook, write_submission
         from .runs import prepare
         from .workbook import write_workbook
 
         path = data or default_data_path()
+        if workbook is None and out.suffix.lower() == ".xlsx":
+            raise OptionError(f"--out {out}: the submission is a CSV and its workbook takes the same name with .xlsx; "
+                              "use --out NAME.csv, or give --workbook")
+        workbook = workbook or out.with_suffix(".xlsx")
+        check_outputs({"--data": path, "--test": test}, {"--out": out, "--workbook": workbook})
+        if preset is not None:
+            get_preset(preset)  # an unknown preset is refused before any work
+        check_cv(folds)
         df = read_titanic(path)
         to_predict = read_titanic(test, require_target=False)
         if ID_COLUMN not in to_predict.columns:  # before any training
@@ -662,7 +742,6 @@ def submit(
         run = _train_with_progress(prepare(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0,
                                                      complete_rows=False, exclude_from=str(test), **dict(best.options))),
                                    None, "submit")
-        workbook = workbook or out.with_suffix(".xlsx")
         write_workbook(run, workbook)
         # Predict from the workbook just written: the submission comes from the model file itself.
         submission, _ = predict_from_workbook(workbook, test)

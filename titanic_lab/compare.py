@@ -185,12 +185,12 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False, 
     if not recalc:
         return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(path)])
     from .engines import select_engines
-    from .reading import check_workbook
+    from .reading import check_sheets
 
     if engine == "all":
         raise OptionError("compare --recalc takes one engine (verify --engine all compares the engines)")
     (chosen,) = select_engines(engine)
-    check_workbook(path)  # refuse a non-workbook or a zip bomb before an engine opens it
+    check_sheets(path)  # refuse a non-workbook, a zip bomb or a huge sheet before an engine opens it
     fresh = chosen.recalculate(path)
     sheets = read_model_sheets(path, recalculated=fresh)
     return CompareReport(path, tol, [compare_sheet(s, tol) for s in sheets], recalculated=True, engine=chosen.name)

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
+#: The largest seed torch's generators take as a signed 64-bit number.
+SEED_MAX = 2**63 - 1
+#: The most epochs a run trains (the history sheet keeps one row per epoch).
+MAX_EPOCHS = 1_000_000
+#: Rows of one Excel sheet: the gradient descent sheet's epochs must fit in it.
+SHEET_ROWS = 1_048_576
+SHEET_COLUMNS = 16_384
+
+
+def check_seed(option: str, seed: int, span: int = 1, upper: int = SEED_MAX) -> None:
+    """Refuse a seed outside ``[0, upper]`` (with ``span`` consecutive seeds used from it)."""
+    if not 0 <= seed <= upper - (span - 1):
+        top = upper - (span - 1)
+        raise OptionError(f"{option} must be a whole number from 0 to {top}, got {seed}")
+
+
+def check_real(option: str, value: float, *, positive: bool = False) -> None:
+    """Refuse a NaN or infinite value, and a negative one (or 0 when ``positive``), naming the option."""
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise OptionError(f"{option} must be a {'positive' if positive else 'non-negative'} finite number, got {value}")
+
+
+def check_cv(folds: int, repeats: int = 1, seed: int = 42) -> None:
+    """The cross-validation options: ``--folds`` 2 or more, ``--repeats`` 1 or more, ``--seed`` a 32-bit seed."""
+    if folds < 2:
+        raise OptionError(f"--folds must be at least 2, got {folds}")
+    if repeats < 1:
+        raise OptionError(f"--repeats must be at least 1, got {repeats}")
+    check_seed("--seed", seed, upper=2**32 - 1)  # scikit-learn's random_state
 
 
 @dataclass(frozen=True)
@@ -94,8 +124,19 @@ class RunConfig:
             raise OptionError(f"--valid-pct must be in [0, 1), got {self.valid_pct}")
         if self.sample is not None and self.sample < 1:
             raise OptionError(f"--sample must be at least 1, got {self.sample}")
-        if self.gd_epochs < 1 or not self.gd_lr > 0:
-            raise OptionError(f"--gd-epochs must be at least 1 and --gd-lr positive, got {self.gd_epochs} and {self.gd_lr}")
+        if not 1 <= self.gd_epochs < SHEET_ROWS:
+            raise OptionError(f"--gd-epochs must be from 1 to {SHEET_ROWS - 1} (one sheet row each), got {self.gd_epochs}")
+        check_real("--gd-lr", self.gd_lr, positive=True)
+        if self.epochs is not None and not 0 <= self.epochs <= MAX_EPOCHS:
+            raise OptionError(f"--epochs must be from 0 to {MAX_EPOCHS:,}, got {self.epochs:,}")
+        if self.lr is not None:
+            check_real("--lr", self.lr, positive=True)
+        if self.restarts is not None and self.restarts < 1:
+            raise OptionError(f"--restarts must be at least 1, got {self.restarts}")
+        check_seed("--seed", self.seed, self.restarts or 1)
+        check_seed("--split-seed", self.split_seed)
+        check_real("--l1", self.l1)
+        check_real("--l2", self.l2)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""

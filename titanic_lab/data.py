@@ -10,14 +10,17 @@ Two schemas are understood and both come out with Kaggle's column names:
 
 from __future__ import annotations
 
+import csv
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, TitanicLabError
+from .limits import human, max_csv_bytes
 
 #: Raw columns every preset reads.
 RAW_COLUMNS: tuple[str, ...] = ("Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
@@ -28,8 +31,23 @@ NUMERIC_COLUMNS: tuple[str, ...] = (ID_COLUMN, TARGET, "Pclass", "Age", "SibSp",
 #: Numeric columns whose values cannot be negative.
 NON_NEGATIVE_COLUMNS: tuple[str, ...] = ("Age", "SibSp", "Parch", "Fare")
 #: The largest plausible value of a column; above it a value is a data error, not a passenger.
-PLAUSIBLE_MAX: dict[str, float] = {"Age": 150, "SibSp": 100, "Parch": 100}
+PLAUSIBLE_MAX: dict[str, float] = {"Age": 150, "SibSp": 100, "Parch": 100, "Fare": 100_000}
+#: The values ``Sex`` may hold (compared in lower case); anything else is refused, not read as "not male".
+SEX_VALUES: tuple[str, ...] = ("male", "female")
+#: The values ``Pclass`` and ``Embarked`` (compared in upper case) may hold.
+PCLASS_VALUES: tuple[int, ...] = (1, 2, 3)
+EMBARKED_VALUES: tuple[str, ...] = ("S", "C", "Q")
+#: Text columns of categories, compared as values: surrounding spaces are removed on reading.
+CATEGORY_COLUMNS: tuple[str, ...] = ("Sex", "Embarked")
+#: The most characters one Excel cell holds: longer text is refused rather than cut.
+MAX_TEXT = 32_767
+#: PassengerId must be a whole number of at most this size (float64 holds every integer up to it).
+MAX_ID = 2**53
 
+KAGGLE_COLUMNS: tuple[str, ...] = (
+    ID_COLUMN, TARGET, "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare", "Cabin", "Embarked",
+)
+#: titanic3's names; with Kaggle's own, matched whatever their case and surrounding spaces.
 TITANIC3_TO_KAGGLE: dict[str, str] = {
     "pclass": "Pclass",
     "survived": "Survived",
@@ -53,6 +71,10 @@ DEFAULT_LOCATIONS: tuple[Path, ...] = (
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
+class UnknownValueWarning(UserWarning):
+    """A data file holds a category value titanic-lab does not know (an ``Embarked`` of ``X``)."""
+
+
 def bundled_path() -> Path:
     """Path of the bundled titanic3 dataset (1309 passengers, with labels).
 
@@ -74,6 +96,16 @@ def default_data_path() -> Path:
         if candidate.is_file():
             return candidate
     return bundled_path()
+
+
+def complete_rows_of(df: pd.DataFrame, preset: str, path: str | os.PathLike[str]) -> pd.DataFrame:
+    """:func:`~titanic_lab.preprocessing.select_complete_rows`, its error naming the file ``path``."""
+    from .preprocessing import select_complete_rows
+
+    try:
+        return select_complete_rows(df, preset)
+    except TitanicLabError as exc:
+        raise DataError(path, str(exc)) from None
 
 
 def describe_source(path: Path) -> str:
@@ -108,14 +140,16 @@ def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -
     """
     path = Path(path)
     raw = _read_csv(path)
-    df = _to_kaggle_schema(raw)
+    df = _to_kaggle_schema(raw, path)
     required = RAW_COLUMNS + ((TARGET,) if require_target else ())
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(path, _missing_message(missing, raw))
+    _check_text(df, path)
     _check_numeric(df, path)
     _check_target(df, path)
     _check_ids(df, path)
+    _check_categories(df, path)
     return df
 
 
@@ -124,6 +158,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataError(path, "no such file")
     if path.is_dir():
         raise DataError(path, "is a folder, not a CSV file")
+    if not path.is_file():
+        raise DataError(path, "is not a regular file (a device, pipe or socket); save the data to a file and pass that")
+    limit = max_csv_bytes()
+    if path.stat().st_size > limit:
+        raise DataError(path, f"is {human(path.stat().st_size)}, more than the limit of {human(limit)} for a CSV; "
+                              "raise it with TITANIC_LAB_MAX_CSV_BYTES (e.g. 8G)")
     try:
         with path.open("rb") as fh:
             head = fh.read(4)
@@ -134,7 +174,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if head == _ZIP_MAGIC:
         raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
     try:
-        df = pd.read_csv(path, na_values=["?"], encoding="utf-8-sig", skipinitialspace=True)
+        # index_col=False: rows longer than the header must not turn the first column into an index.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(path, na_values=["?"], encoding="utf-8-sig", skipinitialspace=True, index_col=False)
     except UnicodeDecodeError as exc:
         raise DataError(path, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from exc
     except pd.errors.EmptyDataError as exc:
@@ -144,13 +187,41 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataError(path, f"is not a well-formed CSV ({detail})") from exc
     if df.empty:
         raise DataError(path, "has a header but no data rows")
+    # A row shorter than the header is padded with blanks, so it leaves the last column blank;
+    # pandas warns when one is longer. Only then is every row's length counted.
+    if caught or df.iloc[:, -1].isna().any():
+        _check_fields(path, len(df.columns))
     return df
 
 
-def _to_kaggle_schema(df: pd.DataFrame) -> pd.DataFrame:
-    if "pclass" in df.columns and "Pclass" not in df.columns:
-        return df.rename(columns=TITANIC3_TO_KAGGLE)
+def _to_kaggle_schema(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Headers matched the same way for every command: spaces stripped, case ignored, titanic3 renamed.
+
+    A name given twice is refused (pandas would rename the second ``Age.1`` and read the
+    first alone). Category values lose surrounding spaces (``"male  "`` is ``male``); one
+    left empty is missing.
+    """
+    known = {c.lower(): c for c in KAGGLE_COLUMNS}
+    header = [h.strip() for h in _header(path)]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(known.get(h.lower(), h) for h in header):
+        if name and name in seen:
+            raise DataError(path, f"columns {seen[name] + 1} and {i + 1} of the header (line 1) are both named {name!r}; "
+                                  "rename or remove one")
+        seen[name] = i
+    df.columns = [known.get(str(c).strip().lower(), str(c).strip()) for c in df.columns]
+    for column in CATEGORY_COLUMNS:
+        if column in df.columns and not pd.api.types.is_numeric_dtype(df[column]):
+            # Few distinct values: strip each once rather than every row.
+            stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in df[column].dropna().unique()}
+            df[column] = df[column].map(stripped)
     return df
+
+
+def _header(path: Path) -> list[str]:
+    """The header's fields as written (pandas renames a repeated name ``Age.1``)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return next(csv.reader(fh, skipinitialspace=True), [])
 
 
 def _missing_message(missing: list[str], raw: pd.DataFrame) -> str:
@@ -200,7 +271,7 @@ def _check_numeric(df: pd.DataFrame, path: Path) -> None:
         if limit is not None and (values > limit).any():
             first = (values > limit).idxmax()
             raise DataError(
-                path, f"column {column} has implausible value {_show(values[first])} on line {_line(df, first)} (at most {limit:g})"
+                path, f"column {column} has implausible value {_show(values[first])} on line {_line(df, first)} (at most {limit:,g})"
             )
         df[column] = values
 
@@ -223,11 +294,85 @@ def _check_ids(df: pd.DataFrame, path: Path) -> None:
     ids = df[ID_COLUMN]
     if ids.isna().any():
         raise DataError(path, f"column {ID_COLUMN} is blank on line {_line(df, ids.isna().idxmax())}")
+    if ids.dtype.kind != "i":  # floats (892.2, 1e20) or integers beyond int64
+        as_float = ids.astype(float)
+        bad = (as_float % 1 != 0) | (as_float.abs() > MAX_ID)
+        if bad.any():
+            first = bad.idxmax()
+            raise DataError(path, f"column {ID_COLUMN} has value {float(as_float[first])!r} on line {_line(df, first)}, not a whole "
+                                  f"number from {-MAX_ID:,} to {MAX_ID:,}; ids are written exactly or not at all")
     duplicated = ids.duplicated()
     if duplicated.any():
         first = duplicated.idxmax()
         raise DataError(path, f"column {ID_COLUMN} repeats value {_show(ids[first])} on line {_line(df, first)}")
     df[ID_COLUMN] = ids.astype(int)
+
+
+def _check_text(df: pd.DataFrame, path: Path) -> None:
+    """Refuse text longer than an Excel cell holds, rather than cut it in a workbook."""
+    for column in df.columns:
+        try:
+            lengths = df[column].str.len()
+        except AttributeError:  # not a text column
+            continue
+        if (lengths > MAX_TEXT).any():
+            first = (lengths > MAX_TEXT).idxmax()
+            raise DataError(path, f"column {column} has text of {int(lengths[first]):,} characters on line {_line(df, first)}, "
+                                  f"more than the {MAX_TEXT:,} an Excel cell holds; shorten it")
+
+
+def _check_fields(path: Path, width: int) -> None:
+    """Refuse a row with fewer or more fields than the header (pandas pads or cuts them silently)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        try:
+            if set(map(len, csv.reader(fh, skipinitialspace=True))) <= {0, width}:  # counted in C; blank lines are 0
+                return
+        except csv.Error:
+            pass  # found again below, with its line
+        fh.seek(0)
+        reader = csv.reader(fh, skipinitialspace=True)
+        try:
+            for row in reader:
+                if row and len(row) != width:  # blank lines are skipped, as pandas does
+                    fewer = "fewer" if len(row) < width else "more"
+                    raise DataError(path, f"line {reader.line_num} has {len(row)} fields, {fewer} than the header's {width}; "
+                                          "fix that row (a missing comma, or an unquoted comma in a name)")
+        except csv.Error as exc:
+            raise DataError(path, f"is not a well-formed CSV (line {reader.line_num}: {exc})") from exc
+
+
+def _check_categories(df: pd.DataFrame, path: Path) -> None:
+    """``Sex`` must be male or female (any case): ``M`` or ``F`` would silently count as not male.
+
+    ``Pclass`` must be 1, 2 or 3. An ``Embarked`` other than S, C or Q is warned about, naming
+    the file, line and value: its dummy columns are all 0.
+    """
+    bad_class = df["Pclass"].notna() & ~df["Pclass"].isin(PCLASS_VALUES)
+    if bad_class.any():
+        first = bad_class.idxmax()
+        raise DataError(path, f"column Pclass has value {_show(df.at[first, 'Pclass'])} on line {_line(df, first)}; "
+                              "write 1, 2 or 3")
+    upper = _as_text(df["Embarked"]).str.upper()
+    unknown = upper.notna() & ~upper.isin(EMBARKED_VALUES)
+    if unknown.any():
+        first = unknown.idxmax()
+        values = ", ".join(map(repr, sorted(df.loc[unknown, "Embarked"].unique())))
+        warnings.warn(f"{path}: column Embarked has unknown value(s) {values} (first on line {_line(df, first)}); "
+                      f"they get 0 in every Embark dummy column; write {', '.join(EMBARKED_VALUES)}, or leave the cell "
+                      "blank to fill it with the most common port", UnknownValueWarning, stacklevel=3)
+    df["Embarked"] = upper.where(~unknown, df["Embarked"])
+    lower = _as_text(df["Sex"]).str.lower()
+    bad = lower.notna() & ~lower.isin(SEX_VALUES)
+    if bad.any():
+        first = bad.idxmax()
+        raise DataError(path, f"column Sex has value {df.at[first, 'Sex']!r} on line {_line(df, first)}; "
+                              f"write {' or '.join(SEX_VALUES)} (e.g. replace M/F by male/female)")
+    df["Sex"] = lower
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A column as text (a column pandas read as numbers, all blank or ``1``, included); blanks stay missing."""
+    return values.astype(object).where(values.isna(), values.astype(str)).astype(object)
 
 
 #: Columns that identify a passenger across files: the same id, or the same name and ticket.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from .errors import TitanicLabError
 
@@ -19,8 +20,10 @@ class OutputError(TitanicLabError):
 def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target``.
 
-    The folder is created if missing. On any exception (Ctrl-C included) the temporary file
-    is removed and an existing ``target`` is left untouched.
+    The folder is created if missing. On any exception (Ctrl-C and the signals the CLI turns
+    into it included) the temporary file is removed and an existing ``target`` is left
+    untouched; an ``OSError`` while writing (a full disk, a file size limit) becomes an
+    :class:`OutputError` naming ``target``.
     """
     target = Path(target)
     try:
@@ -37,6 +40,85 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk, a file size limit, an immutable target...
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{target}: cannot write there ({exc.strerror or exc})") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: equal once resolved, or the same inode (hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or cannot be written.
+
+    Parameters
+    ----------
+    inputs, outputs : mapping of option name to path or None
+        Every file a command reads and every file it writes, keyed by the option that names
+        it (``{"--data": Path("train.csv")}``); None entries are skipped.
+
+    Raises
+    ------
+    OutputError
+        With one line naming the file and the options: an output that is one of the inputs
+        (compared resolved, and as the same file through hard or symbolic links), two outputs
+        that are one file, an output that is a folder, a read-only or immutable file, or that
+        lies in a folder that cannot be created or written.
+    """
+    ins = {name: Path(p) for name, p in inputs.items() if p is not None}
+    outs = {name: Path(p) for name, p in outputs.items() if p is not None}
+    seen: dict[str, Path] = {}
+    for name, out in outs.items():
+        for in_name, path in ins.items():
+            if _same_file(out, path):
+                raise OutputError(f"{out}: {name} would overwrite the input {in_name} ({path}); write the output elsewhere")
+        for other_name, other in seen.items():
+            if _same_file(out, other):
+                raise OutputError(f"{out}: {name} and {other_name} name the same file; give them different paths")
+        seen[name] = out
+        _check_writable(name, out)
+
+
+def _check_writable(name: str, out: Path) -> None:
+    if out.is_dir():
+        raise OutputError(f"{out}: {name} is a folder, not a file; give a file path (in it, or elsewhere)")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise OutputError(f"{out}: cannot write there ({name} is read-only or immutable)")
+    folder = out.parent
+    while not folder.exists():  # the nearest folder that exists is where the missing ones get created
+        if folder.is_symlink():  # a dangling link in the way
+            raise OutputError(f"{out}: cannot write there ({folder} is a broken link)")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{out}: cannot write there (Not a directory: {folder})")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot write there (Permission denied: {folder})")
+
+
+@contextlib.contextmanager
+def scratch_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A private temporary folder beside ``target``, removed with everything in it on every exit.
+
+    For writers that make temporary files of their own (XlsxWriter's ``tmpdir``): they land
+    on the target's disk, not in a possibly small ``TMPDIR``, and never outlive the write.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmpdir", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write there ({exc.strerror})") from exc
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -33,7 +33,7 @@ from .formulas import cell
 from .models import BN_PARTS, ModelSpec, Params
 from .ops import ACTIVATIONS, Activation, loss_of_formula
 from .preprocessing import PRESETS
-from .reading import formula_cells, sheet_values, value_at
+from .reading import formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
 
@@ -116,26 +116,28 @@ def read_model_sheets(
         The formulas of a model sheet have no cached values.
     """
     path = Path(path)
-    values = sheet_values(path)
-    formulas = formula_cells(path)
+    heads = sheet_heads(path, SEARCH_ROWS)  # headers first: a sheet that is no model sheet is never read whole
+    if sheets is not None:
+        missing = [s for s in sheets if s not in heads]
+        if missing:
+            raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(heads)})")
+    candidates = [name for name, rows in heads.items() if (sheets is None or name in sheets) and _may_be_model(name, rows)]
+    values = sheet_values(path, candidates) if candidates else {}
+    formulas = formula_cells(path, candidates) if candidates else {}
     if recalculated is not None:
         for name, cells in formulas.items():
             _overlay(values.setdefault(name, []), cells, recalculated.get(name, {}))
     found, problems = [], []
     for name, rows in values.items():
-        if sheets is not None and name not in sheets:
-            continue
         try:
             sheet = _read_sheet(name, rows, formulas.get(name, {}))
         except LayoutError as exc:
-            problems.append(str(exc))
+            problems.append(str(exc) if str(exc).startswith("sheet ") else f"sheet {name!r}: {exc}")
             continue
         if sheet is not None:
             found.append(sheet)
-    if sheets is not None:
-        missing = [s for s in sheets if s not in values]
-        if missing:
-            raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(values)})")
+    if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
+        raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")
     if not found:
         detail = "; ".join(problems) if problems else "no sheet has a 'Survived' header in its first rows"
         raise LayoutError(f"{path}: no sheet in the lesson layout ({detail})")
@@ -151,6 +153,18 @@ def _overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], objec
         if len(line) <= col:
             line.extend([""] * (col + 1 - len(line)))
         line[col] = fresh.get((row, col), "")
+
+
+def _may_be_model(name: str, head: list[list[object]]) -> bool:
+    """Whether a sheet's first rows hold a ``Survived`` header and a preset's feature headers (or most of them)."""
+    header_row = next((r for r in range(min(SEARCH_ROWS, len(head))) if TARGET in head[r]), None)
+    if header_row is None:
+        return False
+    columns = {h: c for c, h in reversed(list(enumerate(head[header_row]))) if isinstance(h, str) and h}
+    try:
+        return _detect_preset(columns, name)[0] is not None
+    except LayoutError:
+        return True  # read it whole: the same error then names what is missing
 
 
 def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> ModelSheet | None:
@@ -356,11 +370,15 @@ def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: s
 
 
 def _find_label_values(rows, start_row, label, width) -> list[float] | None:
+    """The ``width`` numbers right of the cell holding ``label``; None when no cell holds it."""
     for r in range(start_row, len(rows)):
         for c, v in enumerate(rows[r]):
             if v == label:
                 values = [value_at(rows, r, c + 1 + u) for u in range(width)]
-                return [float(x) for x in values] if all(_is_number(x) for x in values) else None
+                bad = next((u for u, x in enumerate(values) if not _is_number(x)), None)
+                if bad is not None:
+                    raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
+                return [float(x) for x in values]
     return None
 
 

@@ -306,12 +306,23 @@ def select_complete_rows(df: pd.DataFrame, preset: str | Preset = "spreadsheet")
     -------
     pandas.DataFrame
         The kept rows, in their original order, with their original index.
+
+    Raises
+    ------
+    TitanicLabError
+        When rows were given and none is kept, naming the column that is blank everywhere.
     """
     columns = list(get_preset(preset).complete_rows)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise OptionError(f"cannot select complete rows: missing columns {', '.join(missing)}")
-    return df.dropna(subset=columns) if columns else df
+    kept = df.dropna(subset=columns) if columns else df
+    if kept.empty and not df.empty:
+        blank = [c for c in columns if df[c].isna().all()]
+        why = f"column {' and '.join(blank)} is blank in every row" if blank else f"no row has all of {', '.join(columns)}"
+        raise TitanicLabError(f"{why}, and only rows with {' and '.join(columns)} are kept; fill it in, or keep every row "
+                              "(--all-rows), whose blanks are filled from the other rows")
+    return kept
 
 
 class TitanicPreprocessor:

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import posixpath
 import re
+import struct
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from xml.etree import ElementTree
 
 from .errors import TitanicLabError
+from .limits import human, max_cells
 
 
 class WorkbookError(TitanicLabError):
@@ -42,21 +47,34 @@ def parse_cell(address: str) -> tuple[int, int]:
 #: Limits on what a workbook may unpack to, checked from the zip directory before anything is read.
 MAX_UNPACKED_BYTES = 1 << 30  # 1 GiB in all
 MAX_MEMBERS = 10_000
-MAX_RATIO = 200  # unpacked / packed size of one large member
+MAX_RATIO = 200  # unpacked / packed size of one large member, or of all members together
 LARGE_MEMBER = 16 << 20
+#: An Excel sheet's size: a cell beyond it is not a workbook's.
+MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
     """Open a workbook's zip, refusing one that would unpack beyond the limits (a zip bomb)."""
     if not path.exists():
         raise WorkbookError(f"{path}: no such file")
+    if not path.is_file():
+        raise WorkbookError(f"{path}: not an .xlsx workbook (a folder, device or pipe, not a file)")
     try:
+        with path.open("rb") as fh:
+            magic = fh.read(len(_OLE2_MAGIC))
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        if magic == _OLE2_MAGIC:
+            raise WorkbookError(f"{path}: is password-protected (encrypted), or an old .xls workbook, not an .xlsx; "
+                                "open it in Excel or LibreOffice and save it as .xlsx without a password") from exc
         raise WorkbookError(f"{path}: not an .xlsx workbook (not a zip file, or a truncated one)") from exc
     members = zf.infolist()
     total = sum(m.file_size for m in members)
+    packed = sum(m.compress_size for m in members)
     suspicious = [m for m in members if m.file_size > LARGE_MEMBER and m.file_size > MAX_RATIO * max(m.compress_size, 1)]
+    if total > 4 * LARGE_MEMBER and total > MAX_RATIO * max(packed, 1):  # many members, each just under the limit
+        suspicious = members
     if len(members) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or suspicious:
         zf.close()
         worst = max(members, key=lambda m: m.file_size)
@@ -65,6 +83,72 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
             f"from {worst.compress_size / 1e6:,.1f} MB); a workbook this large or this compressed is not read"
         )
     return zf
+
+
+def _member_chunks(path: Path, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's bytes as it is unpacked, 1 MiB at a time, refused as soon as it holds more than it declares.
+
+    The zip directory's sizes are what the limits above check; a member that unpacks to more
+    (or to anything but its declared size and checksum) is refused here rather than read.
+    """
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise WorkbookError(f"{path}: is password-protected (member {name} is encrypted); save it without a password")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise WorkbookError(f"{path}: member {name} uses an unsupported compression (method {info.compress_type})")
+    chunk = 1 << 20
+    try:
+        with path.open("rb") as fh:
+            fh.seek(info.header_offset)
+            head = fh.read(30)
+            if len(head) < 30 or head[:4] != b"PK\x03\x04":
+                raise WorkbookError(f"{path}: member {name} is damaged (no local header); not a readable .xlsx")
+            name_len, extra_len = struct.unpack("<HH", head[26:30])
+            fh.seek(info.header_offset + 30 + name_len + extra_len)
+            inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+            left, pending, size, crc = info.compress_size, b"", 0, 0
+            while True:
+                if not pending and left > 0:
+                    pending = fh.read(min(chunk, left))
+                    if not pending:
+                        break  # truncated: caught by the size check below
+                    left -= len(pending)
+                if inflate is None:
+                    data, pending = pending, b""
+                else:
+                    data = inflate.decompress(pending, chunk)
+                    pending = inflate.unconsumed_tail
+                if data:
+                    size += len(data)
+                    if size > info.file_size:
+                        raise WorkbookError(f"{path}: refused, member {name} declares {human(info.file_size)} but holds "
+                                            "more; a damaged or hostile file is not read")
+                    crc = zlib.crc32(data, crc)
+                    yield data
+                if (inflate is not None and inflate.eof) or (not pending and left == 0 and not data):
+                    break
+    except zlib.error as exc:
+        raise WorkbookError(f"{path}: member {name} is damaged ({exc}); not a readable .xlsx") from exc
+    except OSError as exc:
+        raise WorkbookError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if size != info.file_size or crc != info.CRC:
+        raise WorkbookError(f"{path}: member {name} is damaged (its size or checksum differs from the zip directory's); "
+                            "not a readable .xlsx")
+
+
+def _member(path: Path, zf: zipfile.ZipFile, name: str) -> bytes:
+    """A whole (small) member, read with :func:`_member_chunks`'s checks; KeyError when absent."""
+    return b"".join(_member_chunks(path, zf.getinfo(name)))
+
+
+def check_members(path: str | Path, names: list[str] | None = None) -> None:
+    """Unpack the members ``names`` (default: all) once, refusing any that holds more than it declares."""
+    path = Path(path)
+    with _open_zip(path) as zf:
+        for info in zf.infolist():
+            if names is None or info.filename in names:
+                for _ in _member_chunks(path, info):
+                    pass
 
 
 def check_workbook(path: str | Path) -> None:
@@ -76,8 +160,8 @@ def sheet_parts(path: Path) -> dict[str, str]:
     """Sheet name -> the zip member of its XML, in workbook order."""
     with _open_zip(path) as zf:
         try:
-            book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-            rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            book = ElementTree.fromstring(_member(path, zf, "xl/workbook.xml"))
+            rels = ElementTree.fromstring(_member(path, zf, "xl/_rels/workbook.xml.rels"))
         except (KeyError, ElementTree.ParseError) as exc:
             raise WorkbookError(f"{path}: not an .xlsx workbook (no readable xl/workbook.xml)") from exc
     targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL}Relationship")}
@@ -88,8 +172,8 @@ def sheet_parts(path: Path) -> dict[str, str]:
     return parts
 
 
-def formula_cells(path: str | Path) -> dict[str, dict[tuple[int, int], str]]:
-    """Every formula cell per sheet: ``{sheet: {(row, col): formula text}}`` (0-based).
+def formula_cells(path: str | Path, sheets: list[str] | None = None) -> dict[str, dict[tuple[int, int], str]]:
+    """Every formula cell per sheet (or only ``sheets``): ``{sheet: {(row, col): formula text}}`` (0-based).
 
     Cells inside an array formula's range carry that formula's text (prefixed ``{``).
     """
@@ -98,28 +182,36 @@ def formula_cells(path: str | Path) -> dict[str, dict[tuple[int, int], str]]:
     parts = sheet_parts(path)
     with _open_zip(path) as zf:
         for name, part in parts.items():
+            if sheets is not None and name not in sheets:
+                continue
             cells: dict[tuple[int, int], str] = {}
             try:
-                with zf.open(part) as fh:
-                    for _, element in ElementTree.iterparse(fh):
+                parser = ElementTree.XMLPullParser(("end",))
+                for data in _member_chunks(path, zf.getinfo(part)):
+                    parser.feed(data)
+                    for _, element in parser.read_events():
                         if element.tag != f"{_MAIN}c":
                             continue
                         f = element.find(f"{_MAIN}f")
                         if f is not None:
-                            _add_formula(cells, element.get("r"), f)
+                            _add_formula(cells, element.get("r"), f, f"{path}: sheet {name!r}")
                         element.clear()
-            except (KeyError, ElementTree.ParseError) as exc:
+                parser.close()
+            except (KeyError, ValueError, ElementTree.ParseError) as exc:
                 raise WorkbookError(f"{path}: sheet {name!r} cannot be read ({exc})") from exc
             out[name] = cells
     return out
 
 
-def _add_formula(cells: dict[tuple[int, int], str], address: str, f: ElementTree.Element) -> None:
+def _add_formula(cells: dict[tuple[int, int], str], address: str, f: ElementTree.Element, where: str) -> None:
     text = f.text or ""
     if f.get("t") == "array" and f.get("ref"):
         first, _, last = f.get("ref").partition(":")
         r0, c0 = parse_cell(first)
         r1, c1 = parse_cell(last or first)
+        if (r1 - r0 + 1) * (c1 - c0 + 1) > max_cells() or r1 >= MAX_ROWS or c1 >= MAX_COLUMNS:
+            raise WorkbookError(f"{where}: refused, the array formula at {address} covers {f.get('ref')}, beyond the limit "
+                                f"of {max_cells():,} cells (TITANIC_LAB_MAX_CELLS)")
         for r in range(r0, r1 + 1):
             for c in range(c0, c1 + 1):
                 cells[(r, c)] = "{" + text
@@ -127,15 +219,21 @@ def _add_formula(cells: dict[tuple[int, int], str], address: str, f: ElementTree
         cells[parse_cell(address)] = text
 
 
-def sheet_values(path: str | Path) -> dict[str, list[list[object]]]:
-    """Every sheet's cached values as rows from A1 (empty cells are ``""``)."""
+def sheet_values(path: str | Path, sheets: list[str] | None = None) -> dict[str, list[list[object]]]:
+    """Every sheet's (or only ``sheets``') cached values as rows from A1 (empty cells are ``""``).
+
+    Before python-calamine reads a sheet, its used range is bounded (:func:`sheet_extent`) and
+    every member it reads is unpacked once to check it holds what it declares.
+    """
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
-    check_workbook(path)  # the same clear message as formula_cells, and the zip-bomb limits
+    parts = sheet_parts(path)  # the same clear message as formula_cells, and the zip-bomb limits
+    wanted = [name for name in parts if sheets is None or name in sheets]
+    check_sheets(path, wanted)
     try:
         book = CalamineWorkbook.from_path(str(path))
-        return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in book.sheet_names}
+        return {name: book.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in wanted}
     except Exception as exc:  # calamine raises its own error types for every kind of bad file
         raise WorkbookError(f"{path}: cannot read the workbook ({exc})") from exc
 
@@ -186,8 +284,214 @@ def _stored_value(element: ElementTree.Element, shared: list[str]) -> object:
     return float(text) if text else ""
 
 
+_CHECKED: dict[tuple, None] = {}
+
+
+def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
+    """Refuse a workbook before a reader allocates its sheets (or only ``sheets``).
+
+    Each sheet's used range is bounded (:func:`sheet_extent`), and every member a reader takes
+    besides the sheets (shared strings, styles, the workbook) is unpacked once to check it holds
+    what it declares. A file checked once is not checked again until it changes.
+    """
+    path = Path(path)
+    parts = sheet_parts(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, tuple(sheets) if sheets is not None else None)
+    if key in _CHECKED:
+        return
+    with _open_zip(path) as zf:
+        present = set(zf.namelist())
+        for name, part in parts.items():
+            if (sheets is None or name in sheets) and part in present:
+                _check_extent(path, name, sheet_extent(path, zf, part))
+        for member in sorted(present):  # what calamine reads besides the sheets
+            if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
+                for _ in _member_chunks(path, zf.getinfo(member)):
+                    pass
+    _CHECKED[key] = None
+
+
+@dataclass
+class Extent:
+    """How far a sheet's cells reach (1-based last row and column) and how many cells it has."""
+
+    rows: int
+    columns: int
+    cells: int
+
+    @property
+    def area(self) -> int:
+        """The cells a reader allocates: rows x columns from A1."""
+        return self.rows * self.columns
+
+
+_R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,10})"')
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+
+
+def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
+    """Scan a sheet's XML (without parsing it) for the furthest cell reference.
+
+    Every ``r="..."`` of a row or cell counts, whatever the ``<dimension>`` claims; cells and
+    rows without a reference are counted as if they followed the furthest one.
+    """
+    letters: set[bytes] = set()
+    rows: set[bytes] = set()
+    refs = cells = row_tags = row_refs = 0
+    tail = b""
+    for data in _member_chunks(path, zf.getinfo(part)):
+        data = tail + data
+        cut = data.rfind(b">") + 1
+        if cut == 0 and len(data) < (1 << 20):
+            tail = data  # no tag ends in this chunk yet
+            continue
+        text, tail = (data[:cut], data[cut:]) if cut else (data, b"")
+        for col, row in _R_ATTR.findall(text):
+            if col:
+                letters.add(col)
+                refs += 1
+            else:
+                row_refs += 1
+            rows.add(row)
+        cells += len(_CELL_TAG.findall(text))
+        row_tags += len(_ROW_TAG.findall(text))
+    max_row = max((int(r) for r in rows), default=0)
+    max_col = max((_column_number(c) for c in letters), default=0)
+    return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ch - 64
+    return number
+
+
+def _check_extent(path: Path, sheet: str, extent: Extent) -> None:
+    limit = max_cells()
+    if extent.rows > MAX_ROWS or extent.columns > MAX_COLUMNS or extent.area > limit:
+        raise WorkbookError(
+            f"{path}: refused, sheet {sheet!r} reaches row {extent.rows:,} and column {extent.columns:,} "
+            f"({extent.area:,} cells from A1; a sheet has at most {MAX_ROWS:,} x {MAX_COLUMNS:,}, and at most {limit:,} "
+            "are read, TITANIC_LAB_MAX_CELLS)"
+        )
+
+
 def value_at(rows: list[list[object]], row: int, col: int) -> object:
     """The value at (row, col), ``""`` outside the stored area."""
     if row < len(rows) and col < len(rows[row]):
         return rows[row][col]
     return ""
+
+
+#: How much of a sheet's XML :func:`sheet_heads` reads at most to find its first rows.
+HEAD_BYTES = 16 << 20
+
+
+def sheet_heads(path: str | Path, n_rows: int) -> dict[str, list[list[object]]]:
+    """The first ``n_rows`` rows of every sheet, as :func:`sheet_values` gives them, reading no further.
+
+    Lets a reader look at a sheet's headers before it reads (and allocates) the whole sheet:
+    each sheet's XML is streamed until a row beyond ``n_rows`` starts, and the shared strings
+    only up to the last one those rows use.
+    """
+    path = Path(path)
+    parts = sheet_parts(path)
+    with _open_zip(path) as zf:
+        present = set(zf.namelist())
+        cells = {name: _head_cells(path, zf, part, n_rows) if part in present else [] for name, part in parts.items()}
+        needed = max((int(v) for found in cells.values() for (_, _, kind, v) in found if kind == "s" and v.isdigit()), default=-1)
+        strings = _shared_strings(path, zf, needed) if needed >= 0 and "xl/sharedStrings.xml" in present else []
+    heads = {}
+    for name, found in cells.items():
+        rows: list[list[object]] = []
+        for r, c, kind, v in found:
+            while len(rows) <= r:
+                rows.append([])
+            row = rows[r]
+            row.extend([""] * (c + 1 - len(row)))
+            row[c] = _cell_value(kind, v, strings)
+        heads[name] = rows
+    return heads
+
+
+def _cell_value(kind: str, text: str, strings: list[str]) -> object:
+    if kind == "s":
+        index = int(text) if text.isdigit() else -1
+        return strings[index] if 0 <= index < len(strings) else ""
+    if kind in ("inlineStr", "str", "e"):
+        return text
+    if kind == "b":
+        return text == "1"
+    try:
+        return float(text) if text else ""
+    except ValueError:
+        return text
+
+
+def _head_cells(path: Path, zf: zipfile.ZipFile, part: str, n_rows: int) -> list[tuple[int, int, str, str]]:
+    """(row, col, type, text) of the cells in a sheet's first ``n_rows`` rows (0-based)."""
+    found: list[tuple[int, int, str, str]] = []
+    parser = ElementTree.XMLPullParser(("start", "end"))
+    row = col = -1
+    try:
+        for data in _pieces(_member_chunks(path, zf.getinfo(part)), HEAD_BYTES):
+            parser.feed(data)
+            for event, element in parser.read_events():
+                tag = element.tag.rpartition("}")[2]
+                if event == "start" and tag == "row":
+                    row = int(element.get("r")) - 1 if (element.get("r") or "").isdigit() else row + 1
+                    col = -1
+                    if row >= n_rows:
+                        return found
+                elif event == "end" and tag == "c":
+                    address = element.get("r")
+                    r, col = parse_cell(address) if address else (row, col + 1)
+                    if r < n_rows:
+                        found.append((r, col, element.get("t", "n"), _cell_text(element)))
+                    element.clear()
+    except (ValueError, ElementTree.ParseError) as exc:
+        raise WorkbookError(f"{path}: {part} cannot be read ({exc})") from exc
+    return found
+
+
+def _pieces(chunks: Iterator[bytes], limit: int, size: int = 1 << 16) -> Iterator[bytes]:
+    """The chunks cut into small pieces (a caller can stop soon after what it needs), ``limit`` bytes at most."""
+    read = 0
+    for chunk in chunks:
+        for start in range(0, len(chunk), size):
+            yield chunk[start : start + size]
+            read += size
+            if read >= limit:
+                return
+
+
+def _cell_text(element: ElementTree.Element) -> str:
+    """A cell's text: its ``<v>``, or an inline string's ``<t>`` runs."""
+    if element.get("t") == "inlineStr":
+        return "".join(t.text or "" for t in element.iter() if t.tag.rpartition("}")[2] == "t")
+    v = next((x for x in element if x.tag.rpartition("}")[2] == "v"), None)
+    return "" if v is None or v.text is None else v.text
+
+
+def _shared_strings(path: Path, zf: zipfile.ZipFile, last: int) -> list[str]:
+    """The shared strings up to index ``last``, streamed: a large table is not read to its end."""
+    strings: list[str] = []
+    parser = ElementTree.XMLPullParser(("end",))
+    try:
+        for data in _member_chunks(path, zf.getinfo("xl/sharedStrings.xml")):
+            parser.feed(data)
+            for _, element in parser.read_events():
+                if element.tag.rpartition("}")[2] != "si":
+                    continue
+                # The item's text runs (<t> directly in <si> or in an <r> run), not its phonetic (rPh) ones.
+                runs = [element, *element.findall(f"{_MAIN}r")]
+                strings.append("".join(t.text or "" for run in runs for t in run.findall(f"{_MAIN}t")))
+                element.clear()
+                if len(strings) > last:
+                    return strings
+    except (ValueError, ElementTree.ParseError) as exc:
+        raise WorkbookError(f"{path}: xl/sharedStrings.xml cannot be read ({exc})") from exc
+    return strings

@@ -16,19 +16,24 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .config import RunConfig
-from .data import TARGET, default_data_path, read_titanic, same_passengers
+from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
+from .data import TARGET, complete_rows_of, default_data_path, read_titanic, same_passengers
 from .errors import DataError, OptionError
-from .models import ModelSpec, init_params, parse_model
-from .preprocessing import TitanicPreprocessor, get_preset, select_complete_rows
+from .limits import human, max_memory
+from .models import ModelSpec, hidden_sizes, init_params, parse_model
+from .preprocessing import TitanicPreprocessor, get_preset
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, split_indices, with_overrides
 
 
 def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
     """Each model of the run with its training settings (defaults, then the config's overrides)."""
-    out = {}
+    out: dict[str, tuple[ModelSpec, TrainSettings]] = {}
+    given: dict[str, str] = {}
     for name in config.models:
         spec = parse_model(name, config.activation, config.batchnorm)
+        if spec.name in given:
+            raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
+        given[spec.name] = name
         settings = with_overrides(
             default_settings(spec, config.optimizer, config.loss),
             epochs=config.epochs,
@@ -50,7 +55,52 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
     if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
         raise OptionError("--gd-sheet writes gradient descent for the linear and nnet models (ReLU, no batch norm); train one of them")
+    if config.gd_sheet:
+        _check_gd_sheet(config, [spec for spec, _ in out.values() if gd_supported(spec)])
     return out
+
+
+def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
+    """Refuse a gradient descent sheet larger than a sheet: one row per epoch, two columns per parameter."""
+    rows = 3 + sum(config.gd_epochs + 5 for _ in specs)
+    if rows > SHEET_ROWS:
+        most = (SHEET_ROWS - 3) // len(specs) - 5
+        raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
+                          f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
+    n_features = len(get_preset(config.preset).feature_names or ())
+    for spec in specs:
+        columns = 3 + 2 * n_features * (spec.sizes[0] if spec.sizes else 1)
+        if columns > SHEET_COLUMNS:
+            raise OptionError(f"--gd-sheet with --model {spec.name}: its table would need {columns:,} columns, more than a "
+                              f"sheet's {SHEET_COLUMNS:,}; use fewer units")
+
+
+def training_bytes(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_features: int) -> int:
+    """An estimate of the memory :func:`~titanic_lab.training.fit` allocates for one model.
+
+    Parameters (each with its gradient, the optimizer's two moments and a step) and, per
+    batch, each layer's outputs for every restart kept for the backward pass (about three
+    copies: the product, the activation and their gradients). Within a factor of 2 of the
+    peak measured at 2,000,000 rows (benchmarks/notes.md).
+    """
+    width = 8 if settings.dtype == "float64" else 4
+    sizes = (n_features, *hidden_sizes(spec), 1)
+    params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    rows = min(n_rows, settings.batch_size or n_rows) * settings.accumulate
+    activations = rows * (sum(sizes[1:]) + 1)
+    return settings.restarts * width * (6 * params + 3 * activations)
+
+
+def check_memory(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_features: int) -> None:
+    """Refuse, before training, a model whose estimated memory exceeds :func:`titanic_lab.limits.max_memory`."""
+    need, limit = training_bytes(spec, settings, n_rows, n_features), max_memory()
+    if need > limit:
+        raise OptionError(
+            f"--model {spec.name}: training would need about {human(need)} ({n_rows:,} rows x {n_features} features, "
+            f"{settings.restarts} restart(s), layer sizes {', '.join(map(str, hidden_sizes(spec))) or 'none'}, "
+            f"{settings.dtype}), more than the limit of {human(limit)}; use fewer rows (--sample), units or --restarts, "
+            "or raise the limit with TITANIC_LAB_MAX_MEMORY (e.g. 64G)"
+        )
 
 
 def gd_supported(spec: ModelSpec) -> bool:
@@ -71,7 +121,7 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int]
             raise DataError(path, f"every row is a passenger of {config.exclude_from}; nothing is left to train on")
     preset = get_preset(config.preset)
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
-    used = select_complete_rows(source, preset) if complete else source
+    used = complete_rows_of(source, preset.name, path) if complete else source
     if config.sample is not None and config.sample < len(used):
         used = used.sample(n=config.sample, random_state=config.split_seed).sort_index()
     return path, source, used.reset_index(drop=True), excluded
@@ -188,6 +238,9 @@ def prepare(config: RunConfig) -> Prepared:
     path, source, frame, excluded = load_rows(config)
     pre = TitanicPreprocessor(preset=config.preset).fit(frame)
     features = pre.transform(frame)
+    n_train = len(frame) - int(config.valid_pct * len(frame))
+    for spec, settings in model_settings(config).values():
+        check_memory(spec, settings, n_train, features.shape[1])
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
     y = torch.tensor(frame[TARGET].to_numpy(dtype=float), dtype=dtype)

@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 import torch
 
 from .choices import OPTIMIZER_NAMES
+from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
 from .models import ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES
@@ -36,8 +37,6 @@ LR_DROPS = 2
 #: On this project's 2-core machine with other work running, two threads were slower than one at
 #: every size measured, up to 400,000 rows x 16 restarts (benchmarks/notes.md).
 PARALLEL_WORK = 1_000_000_000
-#: The largest number of epochs any option may ask for.
-EPOCHS_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,30 +99,33 @@ class TrainSettings:
     tol: float = 1e-12
 
     def __post_init__(self) -> None:
-        if self.epochs is not None and not 0 <= self.epochs <= EPOCHS_LIMIT:
-            raise OptionError(f"--epochs must be between 0 and {EPOCHS_LIMIT:,}, got {self.epochs}")
+        if self.epochs is not None and not 0 <= self.epochs <= MAX_EPOCHS:
+            raise OptionError(f"--epochs must be between 0 and {MAX_EPOCHS:,}, got {self.epochs}")
         if self.lr != "auto" and not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise OptionError(f"--lr must be a positive number or auto, got {self.lr}")
         if self.optimizer not in OPTIMIZERS:
-            raise OptionError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+            raise OptionError(f"--optimizer: unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
-            raise OptionError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+            raise OptionError(f"--loss: unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if self.restarts < 1:
-            raise OptionError(f"restarts must be at least 1, got {self.restarts}")
+            raise OptionError(f"--restarts must be at least 1, got {self.restarts}")
         if self.dtype not in DTYPES:
-            raise OptionError(f"unknown dtype {self.dtype!r}; choose from {', '.join(DTYPES)}")
+            raise OptionError(f"--dtype: unknown dtype {self.dtype!r}; choose from {', '.join(DTYPES)}")
         if self.batch_size is not None and self.batch_size < 1:
-            raise OptionError(f"batch-size must be at least 1, got {self.batch_size}")
+            raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.accumulate < 1:
-            raise OptionError(f"accumulate must be at least 1, got {self.accumulate}")
-        if self.l1 < 0 or self.l2 < 0:
-            raise OptionError(f"l1 and l2 must be 0 or more, got {self.l1} and {self.l2}")
+            raise OptionError(f"--accumulate must be at least 1, got {self.accumulate}")
+        for option, value in (("--l1", self.l1), ("--l2", self.l2)):
+            if not (value >= 0 and math.isfinite(value)):
+                raise OptionError(f"{option} must be a non-negative finite number, got {value}")
+        if not 0 <= self.seed <= SEED_MAX - (self.restarts - 1):
+            raise OptionError(f"--seed must be a whole number from 0 to {SEED_MAX - (self.restarts - 1)}, got {self.seed}")
         if not 0 <= self.dropout < 1:
-            raise OptionError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise OptionError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.patience is not None and self.patience < 1:
-            raise OptionError(f"patience must be at least 1, got {self.patience}")
-        if not (1 <= self.max_epochs <= EPOCHS_LIMIT and self.window >= 1 and 0 <= self.tol < 1):
-            raise OptionError(f"the convergence rule needs 1 <= max_epochs <= {EPOCHS_LIMIT:,}, window >= 1 and 0 <= tol < 1")
+            raise OptionError(f"--patience must be at least 1, got {self.patience}")
+        if not (1 <= self.max_epochs <= MAX_EPOCHS and self.window >= 1 and 0 <= self.tol < 1):
+            raise OptionError(f"the convergence rule needs 1 <= max_epochs <= {MAX_EPOCHS:,}, window >= 1 and 0 <= tol < 1")
 
 
 #: Each model's own optimizer, loss and learning rate, tested on the lesson's, the Kaggle and
@@ -341,9 +343,9 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch) -> TrainRes
             if has_valid:
                 valid_preds = forward(spec, params, X_valid)
                 valid_loss = loss_fn(valid_preds, y_valid)
-                history.append((epoch_loss, valid_loss, accuracy(valid_preds, y_valid)))
+                history.append((epoch_loss.tolist(), valid_loss.tolist(), accuracy(valid_preds, y_valid).tolist()))
             else:
-                history.append((epoch_loss, None, None))
+                history.append((epoch_loss.tolist(), None, None))
         if on_epoch is not None:
             on_epoch(epoch, params)
         if stopper is not None and stopper.step(epoch, valid_loss, params):
@@ -390,9 +392,9 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) ->
     rows = [
         {
             "epoch": i,
-            "train_loss": tl[best].item(),
-            "valid_loss": None if vl is None else vl[best].item(),
-            "valid_accuracy": None if va is None else va[best].item(),
+            "train_loss": tl[best],
+            "valid_loss": None if vl is None else vl[best],
+            "valid_accuracy": None if va is None else va[best],
         }
         for i, (tl, vl, va) in enumerate(history, start=1)
     ]

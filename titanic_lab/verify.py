@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .engines import DEFAULT_ENGINE, Engine, Values, select_engines
 from .formulas import cell, col_letter
-from .reading import formula_cells, sheet_parts, sheet_values, value_at
+from .reading import check_sheets, formula_cells, sheet_values, value_at
 from .sheet_layout import is_label
 
 @dataclass
@@ -187,7 +187,7 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    sheet_parts(path)  # before any engine starts: fails fast on a file that is not a workbook
+    check_sheets(path)  # before any engine starts: fails fast on a file that is not a workbook, or a hostile one
     for engine in engines:
         engine.require()
     reports = []

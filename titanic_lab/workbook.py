@@ -23,16 +23,19 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 import xlsxwriter
+import xlsxwriter.exceptions
 import xlsxwriter.worksheet
 
 from . import __version__
 from . import formulas as fx
 from . import sheet_layout as sl
-from .files import OutputError, atomic_output
+from .errors import OptionError
+from .files import OutputError, atomic_output, scratch_folder
 from .models import (
     BN_PARTS,
     ModelSpec,
     forward,
+    hidden_sizes,
     layers,
     sheet_columns,
 )
@@ -47,6 +50,7 @@ from .training import CONVERGENCE_RULE, TrainResult
 #: A helper column of the groups preset's data table: each row's surname, ``LEFT(Name, ...)``.
 SURNAME = "Surname"
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
 #: The lesson's order of raw columns in its model sheets, and in ``all_rows``.
 RAW_ORDER = ("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch")
 ALL_ROWS_ORDER = ("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
@@ -148,12 +152,14 @@ class _Table:
 
 
 class _Writer:
-    def __init__(self, run: Run, path: Path) -> None:
+    def __init__(self, run: Run, path: Path, tmpdir: Path) -> None:
         self.run = run
         # Text from data must never become a formula or a link. constant_memory streams each
-        # row to disk once written (RowWriter writes in row order), so memory does not grow with rows.
+        # row to disk once written (RowWriter writes in row order), so memory does not grow with
+        # rows; those rows go to temporary files in ``tmpdir``, which the caller removes.
         self.wb = xlsxwriter.Workbook(str(path), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+            "tmpdir": str(tmpdir),
         })
         self.when = written_at()
         self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}", "created": self.when})
@@ -171,8 +177,9 @@ class _Writer:
         self.diff = add({"num_format": "0.00E+00", "bold": True})
         self.text_safe = add({"quote_prefix": True})
         self.dtype = torch.float64
-        self.X = run.X.to(self.dtype)  # (n_rows, n_features)
-        self.y = run.y.to(self.dtype)  # (n_rows,)
+        # From the float64 design matrix, not run.X: a float32 run's X is rounded, the sheet's features are not.
+        self.X = torch.tensor(run.features.to_numpy(), dtype=self.dtype)  # (n_rows, n_features)
+        self.y = torch.tensor(run.target, dtype=self.dtype)  # (n_rows,)
         self.valid = np.zeros(len(run.frame), dtype=int)
         self.valid[run.valid_idx.numpy()] = 1
         self.sheets: list[tuple[str, str]] = []
@@ -447,7 +454,7 @@ class _Writer:
         self.text(ws, 0, m0, sl.MODEL, self.bold)
         col, source, n_layers = m0, table.feature_area(), 0
         prev = prev_width = 0
-        for prefix, values in sheet_columns(spec, result.params, self.X):
+        for prefix, values in sheet_columns(spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X):
             values = values.numpy()
             width = values.shape[1]
             for u, header in enumerate(sl.block_headers(prefix, width)):
@@ -845,6 +852,27 @@ def check_fits(n_rows: int) -> None:
         )
 
 
+def check_models_fit(specs: list[ModelSpec], n_features: int) -> None:
+    """Refuse, before any work, models whose sheets would be wider than Excel's or share a name.
+
+    A sheet holds the data, the features, two or three columns per hidden unit and the params
+    blocks to their right; beyond column XFD a cell would be dropped, not written.
+    """
+    names: dict[str, str] = {}
+    for spec in specs:
+        widths = hidden_sizes(spec)
+        needed = 40 + n_features + 3 * sum(widths) + max(widths, default=0)
+        if needed > EXCEL_MAX_COLUMNS:
+            raise OptionError(f"--model {spec.name}: its sheet would need about {needed:,} columns, more than Excel's "
+                              f"{EXCEL_MAX_COLUMNS:,}; use fewer units, or --out run.json to save the parameters only")
+        for base in (spec.kind, "mmult") if spec.kind == "nnet" else (spec.kind,):
+            name = sheet_name(base, spec)
+            if name in names:
+                raise OptionError(f"--model {names[name]} and --model {spec.name} would both be written to sheet {name!r} "
+                                  "(sheet names are cut at 31 characters); give one of them other sizes")
+            names[name] = spec.name
+
+
 def written_at() -> _dt.datetime:
     """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds: two runs give identical files)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -866,8 +894,8 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         ``path``.
     """
     path = Path(path)
-    with atomic_output(path) as tmp:
-        writer = _Writer(run, tmp)
+    with atomic_output(path) as tmp, scratch_folder(path) as scratch:
+        writer = _Writer(run, tmp, scratch)
         readme = RowWriter(writer.wb.add_worksheet("README"))  # first in the workbook, written last
         writer.sheets.append(("README", "This sheet."))
         writer.model_sheets()
@@ -877,5 +905,8 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         writer.readme_sheet(readme, series, gd_words)
         readme.write()
         readme.activate()
-        writer.wb.close()
+        try:
+            writer.wb.close()
+        except xlsxwriter.exceptions.FileCreateError as exc:  # XlsxWriter's wrapper of an OSError
+            raise exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc)) from exc
     return path
