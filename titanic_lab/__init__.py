@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "OptionError": "errors",
     "TrainingError": "errors",
     "read_titanic": "data",
+    "same_passengers": "data",
     "bundled_path": "data",
     "default_data_path": "data",
     "TitanicPreprocessor": "preprocessing",
@@ -35,12 +36,14 @@ _EXPORTS: dict[str, str] = {
     "TrainSettings": "training",
     "TrainResult": "training",
     "fit": "training",
+    "lr_find": "training",
     "default_settings": "training",
     "split_indices": "training",
     "RunConfig": "config",
     "Run": "runs",
     "train_run": "runs",
     "EXTENDED": "preprocessing",
+    "GROUPS": "preprocessing",
     "write_workbook": "workbook",
     "verify_workbook": "verify",
     "compare_workbook": "compare",
@@ -57,11 +60,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .predict import predict_from_workbook
     from .verify import verify_workbook
     from .workbook import write_workbook
-    from .data import bundled_path, default_data_path, read_titanic
+    from .data import bundled_path, default_data_path, read_titanic, same_passengers
     from .errors import DataError, OptionError, TitanicLabError, TrainingError
     from .models import ModelSpec, forward, parse_model
     from .preprocessing import (
         EXTENDED,
+        GROUPS,
         NOTEBOOK,
         PRESETS,
         SPREADSHEET,
@@ -73,7 +77,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         select_complete_rows,
     )
     from .runs import Run, train_run
-    from .training import TrainResult, TrainSettings, default_settings, fit, split_indices
+    from .training import TrainResult, TrainSettings, default_settings, fit, lr_find, split_indices
 
 
 def __getattr__(name: str) -> Any:
