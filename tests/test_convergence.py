@@ -126,7 +126,7 @@ def test_train_lr_auto_and_bad_lr(tmp_path):
     model = json.loads(ok.stdout)["models"]["linear"]
     assert model["lr_source"].startswith("lr-find") and model["lr"] > 0 and model["converged"]
     bad = runner.invoke(app, ["train", "-m", "linear", "--lr", "fast", "--out", str(out)])
-    assert bad.exit_code == 2 and "--lr must be a positive number or auto" in bad.stderr
+    assert bad.exit_code == 2 and "--lr must be a positive finite number or auto, got 'fast'" in bad.stderr
 
 
 def test_threads_for_small_products_is_one_and_restored():

@@ -163,5 +163,5 @@ def test_extended_preset(kaggle_train, kaggle_test):
     assert X["Age_missing"].sum() == 177 and X["Cabin_known"].sum() == 204
     assert X.loc[0, ["Title_Mr", "Alone"]].tolist() == [1.0, 0.0]  # Braund, Mr. Owen Harris, travelling with 1
     # Fare per person: the training data's ticket groups only; a test ticket seen nowhere counts 1.
-    assert pre.group_sizes_["log_FarePP"]["CA. 2343"] == 7
+    assert pre.group_sizes_["log_FarePP"]["ca. 2343"] == 7  # tickets compared without case, as the sheet does
     assert [title_group(n) for n in ["Smith, Mlle. A", "X, Dr. Y", "no comma", "A, Master. B"]] == ["Miss", "rare", "rare", "Master"]

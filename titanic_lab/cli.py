@@ -65,7 +65,7 @@ def _install_handlers():
                 previous[signum] = signal.signal(signum, terminate)
             except ValueError:  # not the main thread (an embedding application): leave signals alone
                 break
-    from .preprocessing import UnseenCategoryWarning
+    from .errors import UnseenCategoryWarning
 
     shown, filters = warnings.showwarning, warnings.filters[:]
     warnings.showwarning = lambda message, category, *args, **kwargs: typer.echo(f"warning: {message}", err=True)
@@ -255,16 +255,13 @@ def train(
 
 
 def _parse_lr(text: str | None) -> float | str | None:
-    """``--lr``: a positive number or ``auto``."""
+    """``--lr``: a number (RunConfig checks its range) or ``auto``."""
     if text is None or text.strip().lower() == "auto":
         return None if text is None else "auto"
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        raise TitanicLabError(f"--lr must be a positive number or auto, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise TitanicLabError(f"--lr must be a positive number or auto, got {text}")
-    return value
+        raise TitanicLabError(f"--lr must be a positive finite number or auto, got {text!r}") from None
 
 
 def _output_writer(out: Path):

@@ -22,7 +22,8 @@ from .layout import ModelSheet, read_model_sheets
 from .models import sheet_columns
 from .ops import LOSSES
 from .sheet_layout import LOSS, block_headers
-from .preprocessing import TitanicPreprocessor, UnseenCategoryWarning
+from .errors import UnseenCategoryWarning
+from .preprocessing import TitanicPreprocessor
 
 
 @dataclass

@@ -129,7 +129,7 @@ class RunConfig:
         check_real("--gd-lr", self.gd_lr, positive=True)
         if self.epochs is not None and not 0 <= self.epochs <= MAX_EPOCHS:
             raise OptionError(f"--epochs must be from 0 to {MAX_EPOCHS:,}, got {self.epochs:,}")
-        if self.lr is not None:
+        if self.lr is not None and self.lr != "auto":
             check_real("--lr", self.lr, positive=True)
         if self.restarts is not None and self.restarts < 1:
             raise OptionError(f"--restarts must be at least 1, got {self.restarts}")

@@ -47,21 +47,6 @@ MAX_ID = 2**53
 KAGGLE_COLUMNS: tuple[str, ...] = (
     ID_COLUMN, TARGET, "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare", "Cabin", "Embarked",
 )
-#: titanic3's names; with Kaggle's own, matched whatever their case and surrounding spaces.
-TITANIC3_TO_KAGGLE: dict[str, str] = {
-    "pclass": "Pclass",
-    "survived": "Survived",
-    "name": "Name",
-    "sex": "Sex",
-    "age": "Age",
-    "sibsp": "SibSp",
-    "parch": "Parch",
-    "ticket": "Ticket",
-    "fare": "Fare",
-    "cabin": "Cabin",
-    "embarked": "Embarked",
-}
-
 #: Where ``default_data_path`` looks, in order, before falling back to the bundled data.
 DEFAULT_LOCATIONS: tuple[Path, ...] = (
     Path("data/train.csv"),

@@ -25,3 +25,7 @@ class TrainingError(TitanicLabError):
 
 class OptionError(TitanicLabError, ValueError):
     """An option has a value titanic-lab cannot use."""
+
+
+class UnseenCategoryWarning(UserWarning):
+    """A categorical value that ``fit`` never saw: its dummy columns are all 0."""

@@ -22,7 +22,7 @@ from .data import TARGET
 from .errors import OptionError
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, parse_model
-from .preprocessing import TitanicPreprocessor
+from .preprocessing import TitanicPreprocessor, group_key
 from .training import default_settings, fit, with_overrides
 
 
@@ -240,7 +240,7 @@ def ticket_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list
     from sklearn.model_selection import StratifiedGroupKFold
 
     y = df[TARGET].to_numpy(dtype=int)
-    tickets = df["Ticket"].astype(str).str.lower() if "Ticket" in df.columns else pd.Series(range(len(df))).astype(str)
+    tickets = group_key(df["Ticket"]) if "Ticket" in df.columns else pd.Series(range(len(df))).astype(str)
     splits: list[tuple[np.ndarray, np.ndarray]] = []
     for r in range(repeats):
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)

@@ -26,8 +26,8 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .data import passenger_keys
-from .errors import OptionError, TitanicLabError
+from .data import TARGET, passenger_keys
+from .errors import OptionError, TitanicLabError, UnseenCategoryWarning
 
 Kind = Literal["number", "log", "binary", "dummies", "ones", "title", "family", "alone", "present", "missing", "per_ticket",
                "woman_child", "group_size", "wcg_died", "wcg_rate"]
@@ -60,10 +60,6 @@ def _not_fitted(message: str) -> NotFittedError:
 @functools.cache
 def _joined(sklearn_class: type) -> type:
     return type("NotFittedError", (NotFittedError, sklearn_class), {"__module__": __name__, "__doc__": NotFittedError.__doc__})
-
-
-class UnseenCategoryWarning(UserWarning):
-    """A categorical value that ``fit`` never saw: its dummy columns are all 0."""
 
 
 @dataclass(frozen=True)
@@ -229,18 +225,20 @@ NOTEBOOK = Preset(
 
 #: Title groups of the ``extended`` preset: every other title (Dr, Rev, Col, Countess...) is "rare".
 TITLE_GROUPS = {"Mr": "Mr", "Mrs": "Mrs", "Mme": "Mrs", "Miss": "Miss", "Mlle": "Miss", "Ms": "Miss", "Master": "Master"}
+_TITLES_BY_CASELESS = {title.lower(): group for title, group in TITLE_GROUPS.items()}
 
 
 def title_group(name: object) -> str:
     """The title group of a passenger's name: ``"Braund, Mr. Owen Harris"`` -> ``"Mr"``.
 
     The title is the text between the first ``", "`` and the next ``"."`` (as the workbook's
-    ``MID``/``FIND`` formula reads it); titles outside :data:`TITLE_GROUPS` are ``"rare"``.
+    ``MID``/``FIND`` formula reads it), compared without case as the spreadsheet's ``=``
+    compares it; titles outside :data:`TITLE_GROUPS` are ``"rare"``.
     """
     text = "" if not isinstance(name, str) else name
     comma = text.find(", ")
     dot = text.find(".", comma) if comma >= 0 else -1
-    return TITLE_GROUPS.get(text[comma + 2 : dot], "rare") if dot >= 0 else "rare"
+    return _TITLES_BY_CASELESS.get(text[comma + 2 : dot].lower(), "rare") if dot >= 0 else "rare"
 
 
 EXTENDED = Preset(
@@ -426,7 +424,7 @@ class TitanicPreprocessor:
                 continue
             if feat.kind == "per_ticket":
                 # How many passengers of the training data share each ticket.
-                self.group_sizes_[feat.output_name] = df[feat.other].value_counts().to_dict()
+                self.group_sizes_[feat.output_name] = group_key(df[feat.other]).value_counts().to_dict()
             raw = _column(df, feat)
             if feat.fill is not None:  # keyed by raw column: features of one column share its fill
                 self.fill_values_.setdefault(feat.column, _learn_fill(raw, feat))
@@ -498,7 +496,7 @@ class TitanicPreprocessor:
     def _fit_groups(self, df: pd.DataFrame, preset: Preset, y: object) -> None:
         """Per group: its training passengers, and its women and boys with how many survived."""
         labels = _labels(df, y, preset)
-        self.fitted_passengers_ = set(passenger_keys(df))
+        self.fitted_labels_ = dict(zip(_identities(df), labels))
         wc = _woman_child(df)
         for by in ("ticket", "surname"):
             stats = pd.DataFrame({"key": _group_key(df, by), "wc": wc, "saved": wc * labels}).groupby("key").agg(
@@ -507,12 +505,14 @@ class TitanicPreprocessor:
 
     def _group_values(self, df: pd.DataFrame, feat: Feature) -> np.ndarray:
         """A group feature of every row; a training row's own label and count are taken away."""
-        own = passenger_keys(df).isin(self.fitted_passengers_).to_numpy().copy()
-        if TARGET_COLUMN in df.columns:  # a fitted row with its label counts itself in its group
-            own &= df[TARGET_COLUMN].notna().to_numpy()
-            label = pd.to_numeric(df[TARGET_COLUMN], errors="coerce").fillna(0).to_numpy(dtype=float)
-        else:
-            own, label = np.zeros(len(df), dtype=bool), np.zeros(len(df))
+        # A row fit saw counts itself in its groups, with its label: take both away, whether or not
+        # this frame has the labels (scikit-learn's Pipeline fits with y and transforms without).
+        keys = _identities(df)
+        own = keys.isin(self.fitted_labels_.keys()).to_numpy()
+        label = keys.map(self.fitted_labels_).astype(float).to_numpy()
+        if TARGET in df.columns:  # the row's own label where it has one
+            label = pd.to_numeric(df[TARGET], errors="coerce").fillna(pd.Series(label, index=df.index)).to_numpy(dtype=float)
+        label = np.where(own, np.nan_to_num(label), 0.0)
         wc = _woman_child(df).to_numpy()
 
         def others(by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -529,11 +529,12 @@ class TitanicPreprocessor:
         return np.where(counted, rate if feat.kind == "wcg_rate" else (rate == 0).astype(float), 0.0)
 
     def _sizes(self, df: pd.DataFrame, feat: Feature) -> np.ndarray | None:
-        """``per_ticket``: each row's ticket-group size from fit (1 for a ticket fit never saw)."""
+        """``per_ticket``: each row's ticket-group size from fit (1 for a ticket fit never saw), the
+        tickets compared as :func:`group_key` does."""
         if feat.kind != "per_ticket":
             return None
         sizes = self.group_sizes_[feat.output_name]
-        return df[feat.other].map(lambda t: sizes.get(t, 1)).to_numpy(dtype=float)
+        return group_key(df[feat.other]).map(lambda t: sizes.get(t, 1)).to_numpy(dtype=float)
 
     def _output_names(self) -> list[str]:
         names: list[str] = []
@@ -547,17 +548,29 @@ class TitanicPreprocessor:
 
 #: Feature kinds computed from the training rows' groups (the ``groups`` preset).
 GROUP_KINDS = ("group_size", "wcg_died", "wcg_rate")
-TARGET_COLUMN = "Survived"
+
+
+def surnames(names: pd.Series) -> pd.Series:
+    """The text of each name before its first comma (all of it without one; blank as ``""``):
+    the workbook's ``LEFT(Name,FIND(",",Name&",")-1)``."""
+    return names.astype(object).where(names.notna(), "").astype(str).str.split(",", n=1).str[0]
+
+
+def group_key(values: pd.Series) -> pd.Series:
+    """A group's key, as the spreadsheet's ``=`` compares cells: the text without case, a blank as ``""``."""
+    return values.astype(object).where(values.notna(), "").astype(str).str.lower()
+
+
+def _identities(df: pd.DataFrame) -> pd.Series:
+    """Who each row is, to know the rows ``fit`` saw: name and ticket (:func:`passenger_keys`);
+    for a blank name, every raw column's value."""
+    signature = functools.reduce(lambda a, b: a + "|" + b, (group_key(df[c]) for c in GROUPS.raw_columns if c in df.columns))
+    return passenger_keys(df).where(df["Name"].notna(), "no name|" + signature)
 
 
 def _group_key(df: pd.DataFrame, by: str) -> pd.Series:
-    """Each row's ticket, or surname (the text of Name before the first comma), without case
-    (the spreadsheet's ``=`` ignores case)."""
-    column = "Ticket" if by == "ticket" else "Name"
-    values = df[column].astype(object).where(df[column].notna(), "").astype(str)
-    if by == "surname":
-        values = values.str.split(",", n=1).str[0]
-    return values.str.lower()
+    """Each row's ticket, or surname, as :func:`group_key`."""
+    return group_key(df["Ticket"] if by == "ticket" else surnames(df["Name"]))
 
 
 def _woman_child(df: pd.DataFrame) -> pd.Series:
@@ -566,15 +579,15 @@ def _woman_child(df: pd.DataFrame) -> pd.Series:
 
 
 def _labels(df: pd.DataFrame, y: object, preset: Preset) -> pd.Series:
-    if TARGET_COLUMN in df.columns:
-        labels = pd.to_numeric(df[TARGET_COLUMN], errors="coerce")
+    if TARGET in df.columns:
+        labels = pd.to_numeric(df[TARGET], errors="coerce")
     elif y is not None:
         labels = pd.Series(np.asarray(y, dtype=float), index=df.index)
     else:
         labels = pd.Series(dtype=float)
     if len(labels) != len(df) or labels.isna().any():
         raise TitanicLabError(f"preset {preset.name!r} learns group survival rates: fit it on rows with a complete "
-                              f"{TARGET_COLUMN} column (or pass y)")
+                              f"{TARGET} column (or pass y)")
     return labels
 
 

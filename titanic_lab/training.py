@@ -102,7 +102,7 @@ class TrainSettings:
         if self.epochs is not None and not 0 <= self.epochs <= MAX_EPOCHS:
             raise OptionError(f"--epochs must be between 0 and {MAX_EPOCHS:,}, got {self.epochs}")
         if self.lr != "auto" and not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise OptionError(f"--lr must be a positive number or auto, got {self.lr}")
+            raise OptionError(f"--lr must be a positive finite number or auto, got {self.lr}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"--optimizer: unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
@@ -193,7 +193,8 @@ class TrainResult:
         Why training stopped: ``converged at epoch k``, ``reached the cap of N epochs``,
         ``ran the N epochs asked for`` or ``early stopping: ...``.
     lr_source : str
-        Where the learning rate came from: ``table``, ``--lr`` or ``lr-find``.
+        Where the learning rate came from: ``given`` (the model's table or ``--lr``), ``lr-find``,
+        or ``lr-find / 10``, ``/ 100``... when the finder's rate had to be divided.
     """
 
     spec: ModelSpec
@@ -365,12 +366,12 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch) -> TrainRes
 
 
 def _stop_reason(settings, epochs_run, stopper, convergence, restart) -> tuple[str, bool]:
+    if convergence is not None and convergence.converged:
+        return f"converged at epoch {epochs_run}", True
     if stopper is not None and epochs_run < (settings.epochs or settings.max_epochs):
         return f"early stopping at epoch {epochs_run}: kept epoch {stopper.epoch[restart].item()}", True
     if convergence is None:
         return f"ran the {settings.epochs} epochs asked for", False
-    if convergence.converged:
-        return f"converged at epoch {epochs_run}", True
     return f"reached the cap of {settings.max_epochs} epochs without converging", False
 
 

@@ -41,7 +41,7 @@ from .models import (
 )
 from .ops import ACTIVATIONS, LOSSES
 from .data import IDENTITY_COLUMNS
-from .preprocessing import TITLE_GROUPS, Feature
+from .preprocessing import TITLE_GROUPS, Feature, surnames
 from .rowwriter import RowWriter
 from .runs import GDPath, Run
 from .sheet_layout import FIRST_ROW, HEADER_ROW  # 0-based: the lesson's rows 3 and 4
@@ -255,9 +255,8 @@ class _Writer:
         for name in raw + [c for c in features if c in passthrough]:
             self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
         if helpers:
-            surnames = run.frame["Name"].astype(object).where(run.frame["Name"].notna(), "").astype(str).str.split(",").str[0]
             self.column_formulas(ws, table.col[SURNAME], refs.per_row(lambda r: fx.surname(refs.this_row("Name", r))),
-                                 surnames.to_numpy(), cached=str)
+                                 surnames(run.frame["Name"]).to_numpy(), cached=str)
         fills = self._fill_cells(ws, table)
         scales = self._scale_cells(ws, table)
         for feat in pre.preset_.features:
