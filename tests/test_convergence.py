@@ -202,3 +202,19 @@ def test_submission_never_trains_on_kaggle_test_passengers(tmp_path, kaggle_test
 
     trained_on = training_passengers(tmp_path / "sub.xlsx")
     assert len(trained_on) == 891 and not same_passengers(trained_on, read_titanic(kaggle_test, require_target=False)).any()
+
+
+def test_leaderboard_and_features_leave_out_the_passengers_to_predict(tmp_path, bundled):
+    test = _test_rows(tmp_path, bundled.iloc[:40])
+    board = runner.invoke(app, ["leaderboard", "--exclude-from", str(test), "-m", "gender", "--folds", "2", "--repeats", "1",
+                                "--no-grouped"])
+    assert board.exit_code == 0, board.output
+    assert "left out 40 rows that are passengers of" in board.output
+    plain = runner.invoke(app, ["leaderboard", "-m", "gender", "--folds", "2", "--repeats", "1", "--no-grouped"])
+    assert "pass --exclude-from test.csv" in plain.output  # the bundled data holds Kaggle's test passengers
+    train = tmp_path / "train.csv"
+    bundled.to_csv(train, index=False)
+    out = tmp_path / "f.csv"
+    made = runner.invoke(app, ["features", "--data", str(test), "--fit-on", str(train), "--preset", "groups", "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert "left out of the fit 40 rows" in made.stderr

@@ -404,7 +404,7 @@ def features(
 ) -> None:
     """Write the design matrix (with PassengerId and Survived when the input has them)."""
     with _errors_to_exit():
-        from .data import ID_COLUMN, TARGET, complete_rows_of, default_data_path, describe_source, read_titanic
+        from .data import ID_COLUMN, TARGET, complete_rows_of, default_data_path, describe_source, drop_passengers, read_titanic
         from .files import atomic_output, check_outputs
         from .preprocessing import TitanicPreprocessor
 
@@ -416,6 +416,10 @@ def features(
         if complete_rows:
             df = complete_rows_of(df, preset, path)
         fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
+        if fit_on is not None:  # the rows to transform never lend their own labels to the fit
+            fit_rows, dropped = drop_passengers(fit_rows, df)
+            if dropped:
+                typer.echo(f"left out of the fit {dropped} rows of {fit_on} that are passengers of {path}", err=True)
         if complete_rows and fit_on is not None:
             fit_rows = complete_rows_of(fit_rows, preset, fit_on)
         matrix = TitanicPreprocessor(preset=preset).fit(fit_rows).transform(df)
@@ -616,6 +620,11 @@ def leaderboard(
     ] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
     grouped: Annotated[bool, typer.Option("--grouped/--no-grouped", help="Also score every model on folds grouped by ticket (no ticket on both sides of a split), shown beside the plain estimate.")] = True,
+    exclude_from: Annotated[
+        Optional[Path],
+        typer.Option("--exclude-from", help="Leave out every passenger this CSV holds (e.g. the test.csv you will predict): "
+                     "the bundled titanic3 holds Kaggle's test passengers with their labels.", show_default=False),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
 ) -> None:
     """Cross-validate the lesson's models and the usual baselines on the same folds.
@@ -626,16 +635,22 @@ def leaderboard(
     the two estimates differ, a feature's promise comes from tickets shared across the split.
     """
     with _errors_to_exit():
-        from .data import default_data_path, describe_source, read_titanic
         from .config import check_cv
+        from .data import bundled_path, default_data_path, describe_source, drop_passengers, read_titanic
         from .files import check_outputs
         from .leaderboard import cross_validate, find_entries, plot_leaderboard
 
         check_cv(folds, repeats, seed)
         entries = find_entries(model)
         path = data or default_data_path()
-        check_outputs({"--data": path}, {"--plot": plot})
+        check_outputs({"--data": path, "--exclude-from": exclude_from}, {"--plot": plot})
         df = read_titanic(path)
+        if exclude_from is not None:
+            df, dropped = drop_passengers(df, read_titanic(exclude_from, require_target=False))
+            _info(f"left out {dropped} rows that are passengers of {exclude_from}", as_json)
+        elif Path(path).resolve() == bundled_path().resolve():
+            _info("note: the bundled titanic3 holds Kaggle's 418 test passengers with their labels; before choosing a model "
+                  "for a Kaggle submission, pass --exclude-from test.csv", as_json)
         _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, grouped),
                                      len(entries) * folds * repeats * (2 if grouped else 1), "leaderboard")
@@ -693,7 +708,7 @@ def submit(
     """Train on every training row, write the Kaggle submission and its workbook, print the expected accuracy."""
     with _errors_to_exit():
         from .config import RunConfig, check_cv
-        from .data import ID_COLUMN, default_data_path, describe_source, read_titanic, same_passengers
+        from .data import ID_COLUMN, default_data_path, describe_source, drop_passengers, read_titanic
         from .errors import DataError, OptionError, TrainingError
         from .files import check_outputs
         from .leaderboard import ENTRIES, Entry, cross_validate
@@ -715,10 +730,9 @@ def submit(
         to_predict = read_titanic(test, require_target=False)
         if ID_COLUMN not in to_predict.columns:  # before any training
             raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")
-        overlap = same_passengers(df, to_predict)
-        if overlap.any():  # never train, choose or score on the answers
-            df = df[~overlap].reset_index(drop=True)
-            typer.echo(f"left out {int(overlap.sum())} of {len(overlap)} training rows of {describe_source(path)}: they are "
+        df, dropped = drop_passengers(df, to_predict)  # never train, choose or score on the answers
+        if dropped:
+            typer.echo(f"left out {dropped} of {dropped + len(df)} training rows of {describe_source(path)}: they are "
                        f"passengers of {test} (same PassengerId, or same name and ticket)", err=True)
         if model is None:
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]

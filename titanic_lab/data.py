@@ -393,6 +393,12 @@ def same_passengers(rows: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
     return found
 
 
+def drop_passengers(rows: pd.DataFrame, others: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``rows`` without the passengers ``others`` holds (:func:`same_passengers`), and how many went."""
+    overlap = same_passengers(rows, others)
+    return rows[~overlap].reset_index(drop=True), int(overlap.sum())
+
+
 def passenger_keys(df: pd.DataFrame) -> pd.Series:
     """Each row's name and ticket, without case and punctuation: who a passenger is, across files."""
     return _normalised(df["Name"]) + "|" + _normalised(df["Ticket"])

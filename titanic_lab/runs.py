@@ -17,7 +17,7 @@ import torch
 
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
-from .data import TARGET, complete_rows_of, default_data_path, read_titanic, same_passengers
+from .data import TARGET, complete_rows_of, default_data_path, drop_passengers, read_titanic
 from .errors import DataError, OptionError
 from .limits import human, max_memory
 from .models import ModelSpec, hidden_sizes, init_params, parse_model
@@ -115,8 +115,7 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int]
     source = read_titanic(path, require_target=True)
     excluded = 0
     if config.exclude_from is not None:
-        overlap = same_passengers(source, read_titanic(config.exclude_from, require_target=False))
-        source, excluded = source[~overlap].reset_index(drop=True), int(overlap.sum())
+        source, excluded = drop_passengers(source, read_titanic(config.exclude_from, require_target=False))
         if source.empty:
             raise DataError(path, f"every row is a passenger of {config.exclude_from}; nothing is left to train on")
     preset = get_preset(config.preset)
