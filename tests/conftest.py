@@ -4,6 +4,8 @@ need it skip with a reason when it is absent (a user's fresh clone does not have
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,21 @@ KAGGLE_ROWS = (
     '3,1,3,"Heikkinen, Miss. Laina",female,26,0,0,STON/O2. 3101282,7.925,,S\n'
     '4,0,2,"Allen, Mr. William Henry",male,,0,0,373450,8.05,,Q\n'
 )
+
+
+def signal_when(proc: subprocess.Popen, text: str, signum: int, delay: float = 0.5) -> str:
+    """Read ``proc``'s stderr until ``text`` appears (fail after 120 s), wait ``delay`` s, send ``signum``.
+
+    Returns what was read.
+    """
+    seen = ""
+    deadline = time.monotonic() + 120
+    while text not in seen:
+        line = proc.stderr.readline()
+        if not line or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{text!r} never appeared on stderr: {seen}")
+        seen += line
+    time.sleep(delay)
+    proc.send_signal(signum)
+    return seen

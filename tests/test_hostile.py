@@ -10,7 +10,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import KAGGLE_HEADER, KAGGLE_ROWS, write_csv
+from conftest import KAGGLE_HEADER, KAGGLE_ROWS, signal_when, write_csv
 from titanic_lab.cli import app
 from titanic_lab.reading import WorkbookError, formula_cells
 
@@ -141,16 +140,7 @@ def test_sigterm_and_sighup_behave_like_ctrl_c(tmp_path, bundled, signum, moment
     proc = subprocess.Popen(_cli("train", "--data", str(data), "-m", "nnet", "--epochs", epochs, "--all-rows", "--json",
                                  "--out", str(book)),
                             env=_env(tmpdir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen = ""
-    deadline = time.monotonic() + 120
-    while moment not in seen:
-        line = proc.stderr.readline()
-        if not line or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"{moment!r} never appeared: {seen}")
-        seen += line
-    time.sleep(1.0)
-    proc.send_signal(signum)
+    signal_when(proc, moment, signum, delay=1.0)
     rest = proc.stderr.read()
     assert proc.wait(timeout=60) == 128 + signum
     assert f"interrupted by {signal.Signals(signum).name}; nothing was written" in rest and "Traceback" not in rest

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import KAGGLE_HEADER, KAGGLE_ROWS, write_csv
+from conftest import KAGGLE_HEADER, KAGGLE_ROWS, signal_when, write_csv
 from titanic_lab.cli import app
 from titanic_lab.reading import sheet_values
 
@@ -192,16 +192,7 @@ def test_same_seed_gives_byte_identical_workbooks(tmp_path, monkeypatch):
 def _interrupt(tmp_path: Path, args: list[str], after: str) -> tuple[int, str]:
     """Run titanic-lab, send SIGINT once ``after`` appears on its stderr, return (exit code, stderr)."""
     proc = subprocess.Popen([EXE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    seen = ""
-    deadline = time.monotonic() + 120
-    while after not in seen:
-        line = proc.stderr.readline()
-        if not line or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"{after!r} never appeared on stderr: {seen}")
-        seen += line
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    seen = signal_when(proc, after, signal.SIGINT)
     rest = proc.stderr.read()
     return proc.wait(timeout=60), seen + rest
 
