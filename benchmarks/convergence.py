@@ -72,17 +72,19 @@ def contention(data: str | None, repeats: int) -> list[str]:
 
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        auto, one, every = [], [], []
-        for _ in range(repeats):  # alternated, so each kind sees the same load
-            auto.append(run(None))
-            one.append(run(1))
-            every.append(run(None, lift=True))
+        times: dict[str, list[float]] = {"auto": [], "one": [], "every": []}
+        kinds = {"auto": lambda: run(None), "one": lambda: run(1), "every": lambda: run(None, lift=True)}
+        order = list(kinds)
+        for i in range(repeats):  # alternated, each round starting with another kind, so each sees the same load
+            for name in order[i % 3:] + order[:i % 3]:
+                times[name].append(kinds[name]())
+        auto, one, every = times["auto"], times["one"], times["every"]
     finally:
         busy.kill()
     a, o, e = (statistics.median(x) for x in (auto, one, every))
     return [
         f"Default nnet, {len(p.X)} rows, 16 restarts, 300 epochs, beside a process spinning on one of {cores} cores "
-        f"(medians of {repeats} alternated runs):",
+        f"(medians of {repeats} alternated runs, each round starting with another):",
         "",
         "| threads | seconds | ratio to one thread | target |",
         "| --- | --- | --- | --- |",
