@@ -30,7 +30,7 @@ def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelShee
 def training_passengers(model: str | Path) -> pd.DataFrame:
     """The identity columns (PassengerId, Name, Ticket) of the rows a titanic-lab workbook was
     trained from, read from its ``all_rows`` sheet; empty when the workbook has none (the lesson's)."""
-    rows = sheet_values(model).get("all_rows") or [[]]
+    rows = sheet_values(model, ["all_rows"]).get("all_rows") or [[]]  # that sheet only
     header = [str(h) for h in rows[0]]
     keep = [c for c in IDENTITY_COLUMNS if c in header]
     return pd.DataFrame([[r[header.index(c)] if header.index(c) < len(r) else None for c in keep] for r in rows[1:]], columns=keep)
