@@ -118,30 +118,20 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
 DEFAULT_LOSS = "mse"
 
 
-def get_activation(name: str) -> Activation:
-    """The activation called ``name``.
+def _lookup(registry: dict, what: str, name: str):
+    if name not in registry:
+        raise OptionError(f"unknown {what} {name!r}; choose from {', '.join(registry)}")
+    return registry[name]
 
-    Raises
-    ------
-    OptionError
-        For a name not in :data:`ACTIVATIONS`.
-    """
-    if name not in ACTIVATIONS:
-        raise OptionError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+
+def get_activation(name: str) -> Activation:
+    """The activation called ``name``; :class:`OptionError` for a name not in :data:`ACTIVATIONS`."""
+    return _lookup(ACTIVATIONS, "activation", name)
 
 
 def get_loss(name: str) -> Loss:
-    """The loss called ``name``.
-
-    Raises
-    ------
-    OptionError
-        For a name not in :data:`LOSSES`.
-    """
-    if name not in LOSSES:
-        raise OptionError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
-    return LOSSES[name]
+    """The loss called ``name``; :class:`OptionError` for a name not in :data:`LOSSES`."""
+    return _lookup(LOSSES, "loss", name)
 
 
 def loss_of_formula(formula: str) -> str:
