@@ -1,0 +1,466 @@
+"""titanic-lab on real tables that pip packages ship, beside scikit-learn on the same split.
+
+    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory]
+                                 [--memory-rows 100000] [--out benchmarks/any_csv.md]
+
+For each dataset of ``benchmarks/datasets.py`` (those whose package is installed):
+
+1. a seeded 80/20 split (``train_test_split``, seed 0), written to ``train.csv`` and
+   ``test.csv`` (the target column left out of the test file) in a temporary folder;
+2. ``titanic-lab train --data train.csv --target T [--id ID] --valid-pct 0 --model M ...
+   --out w.xlsx --json``, then ``titanic-lab predict --model w.xlsx --data test.csv --sheet M``
+   per model; held-out RMSE (regression) or accuracy (binary) from the predictions file;
+3. scikit-learn on the same two files read back the same way: a standard ``ColumnTransformer``
+   (numeric: median impute + scale; the rest: most-frequent impute + one-hot, unknown levels
+   ignored) before ``RidgeCV`` / ``LogisticRegressionCV``, ``HistGradientBoosting`` and the mean /
+   majority predictor;
+4. ``titanic-lab verify w.xlsx`` (IronCalc): its largest relative difference;
+5. least squares: the linear sheet's design matrix and target read back with
+   ``titanic_lab.layout.read_model_sheets``; the sheet's mean squared error beside
+   ``numpy.linalg.lstsq``'s on the same matrix (relative gap).
+
+Targets: RMSE at most 1.10x RidgeCV's; accuracy at least LogisticRegressionCV's - 0.02; verify
+within 1e-9; linear's training MSE within 1e-6 relative of least squares.
+
+Memory: a seeded synthetic table of ``--memory-rows`` rows and 50 columns (39 numeric with
+blanks, skew and negative values, 10 text categoricals of 2 to 12 levels, a numeric target),
+trained with defaults and exported to .xlsx, beside a Titanic-shaped table of the same rows
+(the bundled titanic3 resampled, as ``scale.py`` does) trained with the Titanic defaults, and
+beside the floor of reading the synthetic CSV with pandas after importing torch. Each is a
+command run by a fresh small Python parent, whose ``resource.getrusage(RUSAGE_CHILDREN)``
+gives the peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import LICENCES, NOTES, Dataset, available  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 0
+TEST_SIZE = 0.2
+#: Held-out RMSE at most this times RidgeCV's.
+RMSE_RATIO = 1.10
+#: Held-out accuracy at least LogisticRegressionCV's minus this.
+ACCURACY_SLACK = 0.02
+#: verify's tolerance (relative difference of a recalculated cell).
+VERIFY_TOL = 1e-9
+#: Linear's training MSE at most this relative gap above least squares'.
+LSTSQ_REL = 1e-6
+
+#: Runs ``titanic-lab ARGS``; returns (exit code, stdout, stderr).
+Invoke = Callable[[Sequence[str]], tuple[int, str, str]]
+
+
+def subprocess_invoke(args: Sequence[str]) -> tuple[int, str, str]:
+    """``titanic-lab ARGS`` as ``python -m titanic_lab.cli`` with this checkout first on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    done = subprocess.run([sys.executable, "-m", "titanic_lab.cli", *args], capture_output=True, text=True, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+@dataclass
+class Split:
+    """One dataset's 80/20 split, on disk and read back as titanic-lab reads it."""
+
+    dataset: Dataset
+    train_csv: Path
+    test_csv: Path
+    train: pd.DataFrame
+    test: pd.DataFrame  # without the target
+    truth: pd.Series  # the test rows' targets, in the test file's order
+
+
+def split(ds: Dataset, folder: Path, seed: int = SEED) -> Split:
+    """Write ``ds`` as ``train.csv`` (80%) and ``test.csv`` (20%, no target) in ``folder``."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(ds.frame, test_size=TEST_SIZE, random_state=seed)
+    train_csv, test_csv = folder / "train.csv", folder / "test.csv"
+    train.to_csv(train_csv, index=False)
+    test.drop(columns=[ds.target]).to_csv(test_csv, index=False)
+    truth = pd.read_csv(io.StringIO(test[[ds.target]].to_csv(index=False)))[ds.target]  # as a CSV reader sees it
+    return Split(ds, train_csv, test_csv, pd.read_csv(train_csv), pd.read_csv(test_csv), truth)
+
+
+def score(task: str, truth: pd.Series, predicted: pd.Series) -> float:
+    """RMSE (regression) or accuracy (binary, labels compared as read from CSV)."""
+    if task == "regression":
+        return float(np.sqrt(np.mean((truth.to_numpy(float) - predicted.to_numpy(float)) ** 2)))
+    return float(np.mean(_labels(truth) == _labels(predicted)))
+
+
+def _labels(values: pd.Series) -> np.ndarray:
+    """Labels as comparable strings: 1 and 1.0 are the same label; text stays text."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        return numbers.map(lambda v: repr(float(v))).to_numpy()
+    return values.astype(str).to_numpy()
+
+
+def sklearn_scores(s: Split) -> dict[str, float]:
+    """The baselines' held-out score on the split, each behind the standard ColumnTransformer."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    ds = s.dataset
+    drop = [c for c in (ds.target, ds.id) if c]
+    X, X_test, y = s.train.drop(columns=drop), s.test.drop(columns=[c for c in drop if c in s.test]), s.train[ds.target]
+
+    def prep() -> ColumnTransformer:
+        return ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), make_column_selector(dtype_include=np.number)),
+            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+             make_column_selector(dtype_exclude=np.number)),
+        ])
+
+    if ds.task == "regression":
+        models = {"RidgeCV": RidgeCV(alphas=np.logspace(-3, 3, 13)), "HistGradientBoosting": HistGradientBoostingRegressor(random_state=SEED),
+                  "mean": DummyRegressor()}
+    else:
+        y = y.astype(str) if y.dtype == object else y
+        models = {"LogisticRegressionCV": LogisticRegressionCV(Cs=10, max_iter=5000),
+                  "HistGradientBoosting": HistGradientBoostingClassifier(random_state=SEED),
+                  "majority": DummyClassifier(strategy="most_frequent")}
+    out = {}
+    for name, model in models.items():
+        with warnings.catch_warnings():  # scikit-learn 1.9's notices of LogisticRegressionCV's coming defaults
+            warnings.simplefilter("ignore", FutureWarning)
+            pipe = make_pipeline(prep(), model).fit(X, y)
+        out[name] = score(ds.task, s.truth, pd.Series(pipe.predict(X_test)))
+    return out
+
+
+@dataclass
+class Outcome:
+    """What titanic-lab did on one dataset (a failed step leaves its error and the later fields empty)."""
+
+    name: str
+    task: str
+    rows: tuple[int, int]
+    train_json: dict | None = None
+    scores: dict[str, float] = field(default_factory=dict)  # model sheet -> held-out score
+    predictions_ok: dict[str, str] = field(default_factory=dict)  # model sheet -> "" or what is wrong
+    verify: dict | None = None
+    lstsq: tuple[float, float] | None = None  # (linear sheet's MSE, least squares' MSE)
+    error: str = ""
+    seconds: float = 0.0
+    baselines: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lstsq_gap(self) -> float | None:
+        if self.lstsq is None:
+            return None
+        ours, best = self.lstsq
+        return (ours - best) / max(best, 1e-300)
+
+
+def check_predictions(s: Split, preds: pd.DataFrame) -> str:
+    """"" when ``preds`` has the id (or ``row``) column and the target column in the test file's order."""
+    ds = s.dataset
+    key = ds.id or "row"
+    if list(preds.columns) != [key, ds.target]:
+        return f"columns {list(preds.columns)}, expected {[key, ds.target]}"
+    if len(preds) != len(s.test):
+        return f"{len(preds)} rows, the test file has {len(s.test)}"
+    expected = s.test[ds.id].astype(str).to_numpy() if ds.id else np.arange(1, len(s.test) + 1).astype(str)
+    got = preds[key].astype(str).to_numpy() if ds.id else preds[key].astype(int).astype(str).to_numpy()
+    if not (got == expected).all():
+        return f"{key} column not in the test file's order (first difference at row {int(np.argmax(got != expected)) + 1})"
+    return ""
+
+
+def least_squares(book: Path, sheet: str = "linear") -> tuple[float, float]:
+    """(the sheet's training MSE, least squares' MSE) on the sheet's design matrix and target.
+
+    Both are computed from the sheet's cached values: the features in the sheet's feature
+    columns (the constant column included), the target as the sheet trains on it.
+    """
+    from titanic_lab.layout import read_model_sheets
+
+    (ms,) = read_model_sheets(book, [sheet])
+    X = np.column_stack([ms.column_values(f) for f in ms.features])
+    y = _trained_target(ms)
+    w = np.array(ms.params["w"].detach().double().numpy()).reshape(-1)
+    ours = float(np.mean((X @ w - y) ** 2))
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    best = float(np.mean((X @ beta - y) ** 2))
+    return ours, best
+
+
+def _trained_target(ms) -> np.ndarray:
+    """The target column the sheet's loss compares with (scaled for regression)."""
+    from titanic_lab import sheet_layout as sl
+
+    target = getattr(ms, "target", None) or "Survived"
+    y = ms.column_values(target)
+    scale = getattr(ms, "target_scale", None) or getattr(sl, "TARGET_SCALE_DEFAULT", None)
+    return y / scale if scale else y
+
+
+def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke: Invoke = subprocess_invoke,
+                folder: Path | None = None, verify: bool = True) -> Outcome:
+    """Split, train, predict per model, verify, least squares, and the baselines for one dataset."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(folder or tmp)
+        s = split(ds, work)
+        out = Outcome(ds.name, ds.task, (len(s.train), len(s.test)))
+        out.baselines = sklearn_scores(s)
+        book = work / "w.xlsx"
+        args = ["train", "--data", str(s.train_csv), "--target", ds.target, "--valid-pct", "0", "--out", str(book), "--json"]
+        if ds.id:
+            args += ["--id", ds.id]
+        for m in models:
+            args += ["--model", m]
+        started = time.perf_counter()
+        code, stdout, stderr = invoke(args)
+        out.seconds = time.perf_counter() - started
+        if code != 0:
+            out.error = f"train exit {code}: {_last_line(stderr or stdout)}"
+            return out
+        out.train_json = _json(stdout)
+        for m in models:
+            preds_csv = work / f"preds-{m}.csv"
+            code, stdout, stderr = invoke(["predict", "--model", str(book), "--data", str(s.test_csv), "--out", str(preds_csv),
+                                           "--sheet", m])
+            if code != 0:
+                out.error = f"predict --sheet {m} exit {code}: {_last_line(stderr or stdout)}"
+                return out
+            preds = pd.read_csv(preds_csv)
+            out.predictions_ok[m] = check_predictions(s, preds)
+            if ds.target in preds:
+                out.scores[m] = score(ds.task, s.truth, preds[ds.target])
+        if verify:
+            code, stdout, stderr = invoke(["verify", str(book), "--json"])
+            out.verify = _json(stdout) or {"ok": False, "error": _last_line(stderr)}
+        if "linear" in models:
+            try:
+                out.lstsq = least_squares(book)
+            except Exception as exc:  # reported in the table, never hidden
+                out.error = f"least squares from the linear sheet: {type(exc).__name__}: {exc}"
+        return out
+
+
+def _json(text: str) -> dict | None:
+    start = text.find("{")
+    try:
+        return json.loads(text[start:]) if start >= 0 else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def reference_name(task: str) -> str:
+    return "RidgeCV" if task == "regression" else "LogisticRegressionCV"
+
+
+def holds(task: str, ours: float, reference: float) -> bool:
+    """The quality target: RMSE <= 1.10x RidgeCV's, accuracy >= LogisticRegressionCV's - 0.02."""
+    if task == "regression":
+        return ours <= RMSE_RATIO * reference
+    return ours >= reference - ACCURACY_SLACK
+
+
+def max_verify_diff(report: dict | None) -> float | None:
+    if not report or "columns" not in report:
+        return None
+    return max((c["max_diff"] for c in report["columns"]), default=0.0)
+
+
+# ----------------------------------------------------------------------------- memory
+
+def synthetic_table(n: int, seed: int = SEED) -> pd.DataFrame:
+    """``n`` rows, 50 columns: 39 numeric (blanks, skewed, negative), 10 text categoricals, target ``y``."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, np.ndarray] = {}
+    signal = np.zeros(n)
+    for j in range(39):
+        kind = j % 3
+        x = rng.lognormal(0, 1, n) if kind == 0 else (rng.normal(0, 1, n) if kind == 1 else rng.uniform(0, 100, n))
+        signal += (j % 5 - 2) * (np.log1p(x) if kind == 0 else (x if kind == 1 else x / 100))
+        if j % 4 == 0:
+            x = np.where(rng.random(n) < 0.05, np.nan, x)
+        cols[f"x{j:02d}"] = np.round(x, 4)
+    for j in range(10):
+        levels = 2 + j
+        codes = rng.integers(0, levels, n)
+        signal += np.linspace(-1, 1, levels)[codes]
+        cols[f"c{j}"] = np.array([f"level_{k}" for k in range(levels)])[codes]
+    cols["y"] = np.round(50 + 5 * signal + rng.normal(0, 3, n), 3)
+    return pd.DataFrame(cols)
+
+
+def titanic_shaped(n: int, seed: int = SEED) -> pd.DataFrame:
+    """The bundled titanic3 resampled with replacement to ``n`` rows (as ``scale.py`` exports)."""
+    from titanic_lab import bundled_path, read_titanic
+
+    rows = read_titanic(bundled_path()).dropna(subset=["Age", "Embarked"])
+    return rows.sample(n, replace=True, random_state=seed)
+
+
+def peak_rss_of(command: Sequence[str]) -> tuple[float, float, int]:
+    """(peak RSS in MB, seconds, exit code) of ``command`` run by a fresh, small Python parent."""
+    code = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter(); rc = subprocess.run(json.loads(sys.argv[1]), stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL).returncode\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, time.perf_counter() - t, rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(list(command))], capture_output=True, text=True, check=True,
+                         env=env).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
+
+
+def memory_figures(n: int) -> list[str]:
+    cli = [sys.executable, "-m", "titanic_lab.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        synth, titanic = work / "synthetic.csv", work / "titanic.csv"
+        synthetic_table(n).to_csv(synth, index=False)
+        titanic_shaped(n).to_csv(titanic, index=False)
+        runs = [
+            (f"floor: `import torch, pandas` + `pandas.read_csv` of the synthetic table", [sys.executable, "-c",
+             f"import torch, pandas; pandas.read_csv({str(synth)!r})"]),
+            (f"Titanic-shaped, {n:,} rows: `titanic-lab train --data titanic.csv --out t.xlsx` (Titanic defaults)",
+             [*cli, "train", "--data", str(titanic), "--out", str(work / "t.xlsx")]),
+            (f"synthetic, {n:,} rows x 50 columns (10 categoricals): `titanic-lab train --data synthetic.csv --target y "
+             f"--out s.xlsx` (defaults)", [*cli, "train", "--data", str(synth), "--target", "y", "--out", str(work / "s.xlsx")]),
+        ]
+        lines = ["| run | peak RSS | wall time | exit | workbook |", "| --- | --- | --- | --- | --- |"]
+        for label, command in runs:
+            mb, seconds, rc = peak_rss_of(command)
+            book = next((Path(a) for a in command if a.endswith(".xlsx")), None)
+            size = f"{book.stat().st_size / 1e6:,.1f} MB" if book is not None and book.exists() else "-"
+            line = f"| {label} | {mb:,.0f} MB | {seconds:,.1f} s | {rc} | {size} |"
+            print(line, flush=True)
+            lines.append(line)
+    return lines
+
+
+# ----------------------------------------------------------------------------- report
+
+def _fmt(task: str, value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4f}" if task == "binary" else f"{value:.4g}"
+
+
+def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[str], memory: list[str] | None) -> str:
+    lines = [
+        f"Written by `python benchmarks/any_csv.py` on {datetime.date.today().isoformat()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}). Seeded 80/20 split (seed {SEED}); held-out RMSE "
+        f"(regression, target units) or accuracy (binary) from `titanic-lab predict`'s file; scikit-learn behind the standard "
+        f"ColumnTransformer on the same files. Targets: RMSE <= {RMSE_RATIO:.2f}x RidgeCV, accuracy >= LogisticRegressionCV "
+        f"- {ACCURACY_SLACK}; verify (IronCalc) within {VERIFY_TOL:g}; linear's training MSE within {LSTSQ_REL:g} relative "
+        f"of `numpy.linalg.lstsq` on the linear sheet's design matrix.",
+        "",
+        "| dataset | task | rows train/test | " + " | ".join(f"titanic-lab {m}" for m in models)
+        + " | Ridge / LogReg CV | HistGradientBoosting | mean / majority | target holds | verify max diff | linear vs lstsq "
+          "(rel. gap) | train s |",
+        "| --- " * (11 + len(models) - 1) + "|",
+    ]
+    for o in outcomes:
+        ref_name = reference_name(o.task)
+        ref = o.baselines.get(ref_name)
+        ours = [o.scores.get(m) for m in models]
+        verdicts = []
+        for m, v in zip(models, ours):
+            if v is not None and ref is not None:
+                verdicts.append(f"{m} {'yes' if holds(o.task, v, ref) else '**no**'}")
+        vd = max_verify_diff(o.verify)
+        verify_cell = "-" if o.verify is None else (f"{vd:.1e}" + ("" if o.verify.get("ok") else " **fails**") if vd is not None
+                                                    else "**fails**")
+        gap = o.lstsq_gap
+        gap_cell = "-" if gap is None else f"{gap:.1e}" + ("" if gap <= LSTSQ_REL else " **no**")
+        other = next(k for k in o.baselines if k not in (ref_name, "HistGradientBoosting"))
+        lines.append(
+            f"| {o.name} | {o.task} | {o.rows[0]}/{o.rows[1]} | " + " | ".join(_fmt(o.task, v) for v in ours)
+            + f" | {_fmt(o.task, ref)} | {_fmt(o.task, o.baselines.get('HistGradientBoosting'))} | {_fmt(o.task, o.baselines.get(other))} "
+              f"| {', '.join(verdicts) or '-'} | {verify_cell} | {gap_cell} | {o.seconds:.1f} |"
+        )
+    problems = [(o.name, o.error) for o in outcomes if o.error] + [
+        (o.name, f"predictions of {m}: {msg}") for o in outcomes for m, msg in o.predictions_ok.items() if msg]
+    if problems:
+        lines += ["", "Failures (the lead's notes: /work/notes/bugs-any-csv.md):", ""]
+        lines += [f"- {name}: {msg}" for name, msg in problems]
+    lines += ["", "Features titanic-lab inferred (from `train --json`), and what each loader changed:", ""]
+    for o in outcomes:
+        lines.append(f"- {o.name}: {NOTES.get(o.name, '')}; {_spec_summary(o.train_json)}. Source: {LICENCES.get(o.name, '')}.")
+    if skipped:
+        lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())]
+    if memory:
+        lines += ["", "### Memory at 100,000 rows", "",
+                  "Peak RSS of each command, run by a fresh small Python parent "
+                  "(`resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`); the tables are generated at run time (seeded):", ""]
+        lines += memory
+    return "\n".join(lines) + "\n"
+
+
+def _spec_summary(train_json: dict | None) -> str:
+    """A short account of the inferred spec, from whatever keys ``train --json`` has."""
+    if not train_json:
+        return "no summary"
+    spec = train_json.get("spec") or {}
+    features = spec.get("features") or train_json.get("features")
+    dropped = spec.get("dropped") or spec.get("left_out") or train_json.get("dropped") or train_json.get("left_out")
+    parts = []
+    if features is not None:
+        parts.append(f"{len(features)} features")
+    if dropped:
+        names = dropped if isinstance(dropped, list) else list(dropped)
+        parts.append("left out: " + ", ".join(str(d if not isinstance(d, dict) else d.get("column", d)) for d in names))
+    return "; ".join(parts) or "spec not in the summary"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="titanic-lab on real tables beside scikit-learn")
+    parser.add_argument("--datasets", nargs="+", default=None)
+    parser.add_argument("--models", nargs="+", default=["linear", "nnet"])
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-rows", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("any_csv.md"))
+    args = parser.parse_args()
+    datasets, skipped = available(args.datasets)
+    outcomes = []
+    for ds in datasets:
+        o = run_dataset(ds, args.models)
+        print(f"{o.name}: {o.scores} vs {o.baselines}; verify {max_verify_diff(o.verify)}; lstsq gap {o.lstsq_gap}; "
+              f"{o.seconds:.1f} s {o.error}", flush=True)
+        outcomes.append(o)
+    memory = None if args.skip_memory else memory_figures(args.memory_rows)
+    args.out.write_text(render(outcomes, skipped, args.models, memory), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
