@@ -195,6 +195,11 @@ def render(figures: list[Figure], data: Path, repeats: int) -> str:
                   "fresh process, the engines taking turns in each repeat; Gnumeric computes the `--portable` flavour only. "
                   "Target: the default engine (IronCalc) at most 0.5x LibreOffice's time.", "",
                   engines.read_text(encoding="utf-8").strip()]
+    any_csv = Path(__file__).with_name("any_csv.md")
+    if any_csv.exists():
+        lines += ["", "## Any CSV: real tables beside scikit-learn, and memory at 100,000 rows", "",
+                  "From `python benchmarks/any_csv.py` (its docstring says how each figure is made; the tables come from pip "
+                  "packages, loaded offline by `benchmarks/datasets.py`):", "", any_csv.read_text(encoding="utf-8").strip()]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]
