@@ -20,7 +20,7 @@ def spreadsheet_book(tmp_path_factory):
 
 def test_sheets_in_order(spreadsheet_book):
     _, path = spreadsheet_book
-    assert list(sheet_values(path)) == ["README", "linear", "nnet", "mmult", "history", "all_rows"]
+    assert list(sheet_values(path)) == ["README", "linear", "nnet", "mmult", "history", "all_rows", "spec"]
 
 
 def test_headers_equal_the_lessons(spreadsheet_book, lesson_workbook):

@@ -177,10 +177,14 @@ def train(
     ] = None,
     sample: Annotated[Optional[int], typer.Option(help="Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).", show_default=False)] = None,
     portable: Annotated[bool, typer.Option("--portable", help="Plain A1 references instead of structured table references, so Gnumeric and Google Sheets compute the workbook too.")] = False,
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="Any CSV: the column to learn (two values: binary classification; numbers: regression). The features are inferred from the other columns and printed. Default: Titanic's Survived, with --preset.", show_default=False)] = None,
+    id_column: Annotated[Optional[str], typer.Option("--id", help="With --target: the column naming each row (kept out of the features; predictions are written with it).", show_default=False)] = None,
+    spec: Annotated[Optional[Path], typer.Option("--spec", help="Take the target and the feature steps from this TOML file (as --spec-out writes it, perhaps edited).", show_default=False)] = None,
+    spec_out: Annotated[Optional[Path], typer.Option("--spec-out", help="Write the table's description (target, id, feature steps, columns left out) as TOML, to edit and pass back with --spec.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
-    """Train the lesson's models by hand-written gradient descent and save the run."""
+    """Train the lesson's models by hand-written gradient descent and save the run (Titanic, or any CSV with --target)."""
     with _errors_to_exit():
         from .config import RunConfig
         from .data import describe_source
@@ -214,15 +218,22 @@ def train(
             sample=sample,
             exclude_from=str(exclude_from) if exclude_from else None,
             portable=portable,
+            target=target,
+            id_column=id_column,
+            spec=str(spec) if spec else None,
         )
         from .data import default_data_path
         from .files import check_outputs
 
-        check_outputs({"--data": data or default_data_path(), "--init-from": init_from, "--exclude-from": exclude_from},
-                      {"--out": out, "--plot": plot})
+        check_outputs({"--data": data or default_data_path(), "--init-from": init_from, "--exclude-from": exclude_from,
+                       "--spec": spec}, {"--out": out, "--plot": plot, "--spec-out": spec_out})
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
+        if not prepared.dataset.is_titanic:
+            for line in prepared.dataset.describe():
+                _info(f"  {line}", as_json)
+
         if exclude_from is not None:
             _info(f"left out {prepared.excluded} training rows that are passengers of {exclude_from}", as_json)
         if out.suffix.lower() == ".xlsx":
@@ -242,6 +253,11 @@ def train(
         run = _train_with_progress(prepared, init)
         typer.echo(f"writing {out} ...", err=True)
         writer(run, out)
+        if spec_out is not None:
+            from .dataset import write_spec
+
+            write_spec(run.dataset, spec_out)
+            _info(f"wrote the table's spec to {spec_out} (edit it, then train with --spec {spec_out})", as_json)
         if plot is not None:
             from .plots import plot_history
 
@@ -324,17 +340,21 @@ def _print_summary(run, out: Path) -> None:
 
     table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
     table.add_column("model (loss)", overflow="fold")
-    for column in ("epochs", "lr", "train loss", "train acc", "valid loss", "valid acc", "seconds"):
+    regression = run.dataset.target.is_regression
+    scores = ("train_rmse", "valid_rmse", "valid_r2") if regression else ("train_accuracy", "valid_accuracy")
+    headers = {"train_rmse": "train RMSE", "valid_rmse": "valid RMSE", "valid_r2": "valid R²",
+               "train_accuracy": "train acc", "valid_accuracy": "valid acc"}
+    for column in ("epochs", "lr", "train loss", "valid loss", *(headers[k] for k in scores), "seconds"):
         table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():
+        measured = run.scores(name)
         table.add_row(
             f"{name} ({r.settings.loss})",
             str(len(r.history)),
             f"{r.settings.lr:.3g}" + (" (found)" if r.lr_source.startswith("lr-find") else ""),
             _fmt(r.train_loss),
-            _fmt(r.train_accuracy, 4),
             _fmt(r.valid_loss),
-            _fmt(r.valid_accuracy, 4),
+            *(_fmt(measured[k], 4 if k.endswith(("accuracy", "r2")) else 2) for k in scores),
             f"{r.seconds:.2f}",
         )
     console = Console()
@@ -590,12 +610,12 @@ def _print_compare(report) -> None:
 @app.command()
 def predict(
     model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
-    data: Annotated[Path, typer.Option("--data", "-d", help="Passengers to predict (Kaggle's test.csv); needs PassengerId.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The submission CSV to write.")] = Path("submission.csv"),
+    data: Annotated[Path, typer.Option("--data", "-d", help="Rows to predict: Kaggle's test.csv (needs PassengerId), or a CSV with the columns of the table the workbook was trained on.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write: the id column (or 'row', the row number) and the target's column.")] = Path("submission.csv"),
     sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest total loss.", show_default=False)] = None,
     allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Predict even passengers the workbook was trained on (refused by default: that scores the model on its own answers).")] = False,
 ) -> None:
-    """Predict survival with a workbook's parameters; write Kaggle's PassengerId,Survived CSV."""
+    """Predict with a workbook's parameters; for Titanic, write Kaggle's PassengerId,Survived CSV."""
     with _errors_to_exit():
         from .files import check_outputs
         from .predict import predict_from_workbook, write_submission
@@ -603,10 +623,15 @@ def predict(
         check_outputs({"--model": model, "--data": data}, {"--out": out})
         submission, used = predict_from_workbook(model, data, sheet, allow_overlap=allow_overlap)
         write_submission(submission, out)
-    typer.echo(
-        f"wrote {out}: {len(submission)} rows, {int(submission['Survived'].sum())} predicted to survive "
-        f"(model: sheet {used.name!r}, {used.spec.name}, {used.preset} preset)"
-    )
+    target = used.dataset.target
+    if used.dataset.is_titanic:
+        what = f"{int(submission[target.column].sum())} predicted to survive"
+    elif target.is_regression:
+        what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
+    else:
+        what = f"{int((submission[target.column] == (target.labels[1] if target.labels else 1)).sum())} predicted " \
+               f"{target.column} = {target.labels[1] if target.labels else 1}"
+    typer.echo(f"wrote {out}: {len(submission)} rows, {what} (model: sheet {used.name!r}, {used.spec.name}, {used.preset} features)")
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """Recompute a workbook's model sheets in torch (float64) and diff them cell by cell.
 
-Each sheet is recomputed from its own data and parameters only: features with the sheet's
-preset fitted on the sheet's rows (the lesson's ``MAX(Age)`` is its own rows' maximum), every
+Each sheet is recomputed from its own data and parameters only: features with the workbook's
+stored spec (or the recognised Titanic preset) fitted on the sheet's rows (the lesson's ``MAX(Age)`` is its own rows' maximum), every
 model column, the per-row loss and the total loss.
 """
 
@@ -21,9 +21,9 @@ from .formulas import cell
 from .layout import ModelSheet, read_model_sheets
 from .models import sheet_columns
 from .ops import LOSSES
-from .sheet_layout import LOSS, block_headers
+from .sheet_layout import LOSS, PREDICTION, block_headers
 from .errors import UnseenCategoryWarning
-from .preprocessing import TitanicPreprocessor
+from .preprocessing import TabularPreprocessor
 
 
 @dataclass
@@ -104,7 +104,7 @@ def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
     ``Fill:`` value where it has one; otherwise it is what a spreadsheet makes of a blank:
     0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
     """
-    pre = TitanicPreprocessor(sheet.preset).fit(sheet.frame)
+    pre = TabularPreprocessor(sheet.dataset.features).fit(sheet.frame)
     for column in pre.fill_values_:
         if column in sheet.fills:
             pre.fill_values_[column] = sheet.fills[column]
@@ -126,13 +126,16 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """
     features = sheet_features(sheet)
     X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
-    y = torch.tensor(sheet.frame["Survived"].to_numpy(dtype=float), dtype=torch.float64)
+    target = sheet.dataset.target
+    y = torch.tensor(sheet.frame[target.column].to_numpy(dtype=float) / target.divisor, dtype=torch.float64)
     out = {name: features[name].to_numpy() for name in sheet.features}
     blocks = sheet_columns(sheet.spec, sheet.params, X)
     for prefix, values in blocks:
         for u, header in enumerate(block_headers(prefix, values.shape[1])):
             out[header] = values[:, u].numpy()
     preds = blocks[-1][1][:, 0]
+    if target.is_regression:
+        out[PREDICTION] = (preds * target.divisor).numpy()
     loss = LOSSES[sheet.loss](preds.unsqueeze(-1), y.unsqueeze(-1)).numpy()  # one-row batches: per-row loss
     out[LOSS] = loss
     return out, loss

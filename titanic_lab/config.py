@@ -48,7 +48,7 @@ class RunConfig:
     data : str or None
         The training CSV; None means :func:`titanic_lab.data.default_data_path`.
     preset : str
-        Feature preset (``spreadsheet`` or ``notebook``).
+        Titanic's feature preset (``spreadsheet``, ``notebook``, ``extended``, ``groups``).
     models : tuple of str
         Model names (``linear``, ``nnet``, ``sigmoid``, ``hidden``, ``deep``, with sizes).
     epochs, lr, optimizer, loss, restarts : optional
@@ -85,6 +85,13 @@ class RunConfig:
     portable : bool
         Write plain A1 references (``$E4``) instead of structured table references
         (``Data[[#This Row],[Age]]``), so that Gnumeric and Google Sheets compute the workbook.
+    target : str or None
+        The column to learn in any CSV: its features are inferred from the other columns
+        (see :func:`titanic_lab.dataset.infer_spec`). None: Titanic's ``Survived``, with ``preset``.
+    id_column : str or None
+        With ``target`` or ``spec``: the column naming each row (predictions are written with it).
+    spec : str or None
+        A spec file (TOML, as ``--spec-out`` writes) giving the target and the feature steps.
     """
 
     data: str | None = None
@@ -114,8 +121,16 @@ class RunConfig:
     sample: int | None = None
     exclude_from: str | None = None
     portable: bool = False
+    target: str | None = None
+    id_column: str | None = None
+    spec: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.target or self.spec) and self.preset != "spreadsheet":
+            raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
+                              "from the file or read from the spec (edit one written by --spec-out)")
+        if self.id_column is not None and not (self.target or self.spec):
+            raise OptionError("--id names the id column of a table given with --target (Titanic's is PassengerId)")
         if not self.models:
             raise OptionError("at least one model is needed (--model)")
         if len(set(self.models)) != len(self.models):

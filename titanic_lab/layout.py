@@ -19,7 +19,7 @@ read the same way:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import torch
 
 from . import sheet_layout as sl
 from .data import RAW_COLUMNS, TARGET
+from .dataset import DatasetSpec, spec_from_toml, titanic_spec
 from .errors import TitanicLabError
 from .formulas import cell
 from .models import BN_PARTS, ModelSpec, Params
@@ -65,6 +66,8 @@ class ModelSheet:
     n_rows: int
     preset: str
     features: list[str]
+    #: The table's description: the workbook's stored spec, or Titanic's with the recognised preset.
+    dataset: DatasetSpec
     spec: ModelSpec
     params: Params
     params_at: str
@@ -121,7 +124,9 @@ def read_model_sheets(
         missing = [s for s in sheets if s not in heads]
         if missing:
             raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(heads)})")
-    candidates = [name for name, rows in heads.items() if (sheets is None or name in sheets) and _may_be_model(name, rows)]
+    stored = stored_spec(path, heads)
+    candidates = [name for name, rows in heads.items()
+                  if (sheets is None or name in sheets) and name != sl.SPEC_SHEET and _may_be_model(name, rows, stored)]
     values = sheet_values(path, candidates) if candidates else {}
     formulas = formula_cells(path, candidates) if candidates else {}
     if recalculated is not None:
@@ -130,7 +135,7 @@ def read_model_sheets(
     found, problems = [], []
     for name, rows in values.items():
         try:
-            sheet = _read_sheet(name, rows, formulas.get(name, {}))
+            sheet = _read_sheet(name, rows, formulas.get(name, {}), stored)
         except LayoutError as exc:
             problems.append(str(exc) if str(exc).startswith("sheet ") else f"sheet {name!r}: {exc}")
             continue
@@ -155,20 +160,41 @@ def _overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], objec
         line[col] = fresh.get((row, col), "")
 
 
-def _may_be_model(name: str, head: list[list[object]]) -> bool:
-    """Whether a sheet's first rows hold a ``Survived`` header and a preset's feature headers (or most of them)."""
-    header_row = next((r for r in range(min(SEARCH_ROWS, len(head))) if TARGET in head[r]), None)
+def stored_spec(path: str | Path, heads: dict[str, list[list[object]]] | None = None) -> DatasetSpec | None:
+    """The table description a titanic-lab workbook stores in its ``spec`` sheet; None without one
+    (the lesson's workbook, or one written before the sheet existed)."""
+    heads = sheet_heads(path, SEARCH_ROWS) if heads is None else heads
+    if sl.SPEC_SHEET not in heads:
+        return None
+    rows = sheet_values(path, [sl.SPEC_SHEET]).get(sl.SPEC_SHEET, [])
+    text = "\n".join(str(row[0]) if row and row[0] is not None else "" for row in rows)
+    return spec_from_toml(text, f"{path} sheet {sl.SPEC_SHEET!r}")
+
+
+def _header_row(rows: list[list[object]], target: str) -> int | None:
+    return next((r for r in range(min(SEARCH_ROWS, len(rows))) if target in rows[r]), None)
+
+
+def _may_be_model(name: str, head: list[list[object]], stored: DatasetSpec | None) -> bool:
+    """Whether a sheet's first rows hold the target's header and the features' headers (or most of them)."""
+    header_row = _header_row(head, stored.target.column if stored else TARGET)
     if header_row is None:
         return False
     columns = {h: c for c, h in reversed(list(enumerate(head[header_row]))) if isinstance(h, str) and h}
+    if stored is not None:  # a sheet with a derived feature's header (a raw-data sheet has none)
+        names = stored.features.feature_names or ()
+        derived = [n for n in names if n not in stored.raw_columns] or names
+        return any(n in columns for n in derived)
     try:
         return _detect_preset(columns, name)[0] is not None
     except LayoutError:
         return True  # read it whole: the same error then names what is missing
 
 
-def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> ModelSheet | None:
-    header_row = next((r for r in range(min(SEARCH_ROWS, len(rows))) if TARGET in rows[r]), None)
+def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str],
+                stored: DatasetSpec | None) -> ModelSheet | None:
+    target = stored.target.column if stored else TARGET
+    header_row = _header_row(rows, target)
     if header_row is None:
         return None  # not a data sheet at all (README, history...)
     headers = rows[header_row]
@@ -177,15 +203,22 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         if isinstance(h, str) and h and h not in columns:
             columns[h] = col
     where = f"sheet {name!r} row {header_row + 1}"
-    preset, features = _detect_preset(columns, where)
-    if preset is None:
-        return None
+    if stored is not None:
+        dataset, features = stored, stored.features.feature_names or ()
+        missing = [n for n in features if n not in columns]
+        if missing:
+            raise LayoutError(f"{where}: missing feature header(s) {', '.join(missing)} of the workbook's spec")
+    else:
+        preset, features = _detect_preset(columns, where)
+        if preset is None:
+            return None
+        dataset = titanic_spec(preset)
     n_rows = 0
-    while _is_number(value_at(rows, header_row + 1 + n_rows, columns[TARGET])):
+    while _is_number(value_at(rows, header_row + 1 + n_rows, columns[target])):
         n_rows += 1
     if n_rows == 0:
         raise LayoutError(f"{where}: no data rows under the headers")
-    raw_columns = (TARGET, *dict.fromkeys((*RAW_COLUMNS, *PRESETS[preset].raw_columns)))
+    raw_columns = (target, *dict.fromkeys((*(RAW_COLUMNS if dataset.is_titanic else ()), *dataset.raw_columns)))
     missing_raw = [c for c in raw_columns if c not in columns]
     if missing_raw:
         raise LayoutError(f"{where}: missing raw column header(s) {', '.join(missing_raw)}")
@@ -196,21 +229,26 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
     loss = _loss_kind(formulas, header_row + 1, columns.get(sl.LOSS))
     if sl.LOSS not in columns:
         raise LayoutError(f"{where}: missing header {sl.LOSS!r}")
+    if dataset.target.is_regression:
+        scale = _find_label_value(rows, 0, sl.TARGET_SCALE)
+        if scale is None or scale == 0:
+            raise LayoutError(f"{where}: a regression sheet needs a non-zero number right of the label {sl.TARGET_SCALE!r}")
+        dataset = replace(dataset, target=replace(dataset.target, scale=scale))
     _check_cached(rows, formulas, name)
     return ModelSheet(
-        name=name, header_row=header_row, n_rows=n_rows, preset=preset, features=list(features), spec=spec,
-        params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
+        name=name, header_row=header_row, n_rows=n_rows, preset=dataset.features.name, features=list(features),
+        dataset=dataset, spec=spec, params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
         total=_total_loss(rows, header_row + 1 + n_rows),
-        fills=_fills(rows, header_row, columns),
+        fills=_fills(rows, header_row, columns, raw_columns[1:]),
     )
 
 
-def _fills(rows, header_row, columns) -> dict[str, object]:
+def _fills(rows, header_row, columns, raw_columns) -> dict[str, object]:
     """The ``Fill:`` row above the headers (titanic-lab's workbooks): raw column -> fill value."""
     row = header_row - (sl.HEADER_ROW - sl.FILL_ROW)
     if row < 0 or sl.FILL not in rows[row]:
         return {}
-    return {c: value_at(rows, row, columns[c]) for c in RAW_COLUMNS if value_at(rows, row, columns[c]) != ""}
+    return {c: value_at(rows, row, columns[c]) for c in raw_columns if value_at(rows, row, columns[c]) != ""}
 
 
 def _raw(value: object) -> object:

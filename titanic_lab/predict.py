@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from .data import ID_COLUMN, IDENTITY_COLUMNS, read_titanic, same_passengers
+from .dataset import check_columns, read_table
 from .errors import DataError
 from .files import atomic_output
 from .layout import LayoutError, ModelSheet, read_model_sheets
 from .models import forward
-from .preprocessing import TitanicPreprocessor
+from .preprocessing import TabularPreprocessor
 from .reading import sheet_values
+
+
+#: The id column of predictions for a table without one: each row's 1-based data row in the file.
+ROW_COLUMN = "row"
 
 
 def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelSheet:
@@ -27,54 +33,72 @@ def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelShee
     return min(with_total, key=lambda s: s.total[1]) if with_total else sheets[0]
 
 
-def training_passengers(model: str | Path) -> pd.DataFrame:
-    """The identity columns (PassengerId, Name, Ticket) of the rows a titanic-lab workbook was
-    trained from, read from its ``all_rows`` sheet; empty when the workbook has none (the lesson's)."""
+def training_passengers(model: str | Path, columns: tuple[str, ...] = IDENTITY_COLUMNS) -> pd.DataFrame:
+    """The identity ``columns`` (Titanic's PassengerId, Name, Ticket; another table's id) of the rows a
+    titanic-lab workbook was trained from, read from its ``all_rows`` sheet; empty when the
+    workbook has none (the lesson's)."""
     rows = sheet_values(model, ["all_rows"]).get("all_rows") or [[]]  # that sheet only
     header = [str(h) for h in rows[0]]
-    keep = [c for c in IDENTITY_COLUMNS if c in header]
+    keep = [c for c in columns if c in header]
     return pd.DataFrame([[r[header.index(c)] if header.index(c) < len(r) else None for c in keep] for r in rows[1:]], columns=keep)
 
 
 def predict_from_workbook(
     model: str | Path, data: str | Path, sheet: str | None = None, *, allow_overlap: bool = False
 ) -> tuple[pd.DataFrame, ModelSheet]:
-    """Kaggle-format predictions for ``data`` from a workbook's parameters and preprocessing.
+    """Predictions for ``data`` from a workbook's parameters and its stored table description.
 
-    The preprocessing is the sheet's preset fitted on the sheet's own rows (for the lesson's
-    workbook: ``MAX(Age)`` = 80 from its 712 rows); a prediction above 0.5 is survival.
+    The preprocessing is the workbook's spec (or, for the lesson's workbook, the recognised
+    Titanic preset) fitted on the sheet's own rows (for the lesson's workbook: ``MAX(Age)`` = 80
+    from its 712 rows). A binary target's prediction above 0.5 is the positive class, written
+    as the file writes it (1, or ``Yes``...); a regression target's is in its own units.
 
     Returns
     -------
-    submission : pandas.DataFrame
-        ``PassengerId, Survived`` (0/1 integers), one row per input row, in input order.
+    predictions : pandas.DataFrame
+        The id column (Titanic: ``PassengerId``; a table without an id: ``row``, the 1-based
+        data row of ``data``) and a column named after the target, one row per input row, in
+        input order.
     sheet : ModelSheet
         The sheet whose model was used.
 
     Raises
     ------
     DataError
-        When ``data`` has no ``PassengerId`` column, or (unless ``allow_overlap``) when the
-        workbook was trained on passengers that ``data`` holds: predicting them would score
-        the model on its own training answers.
+        When ``data`` lacks the id column or a column the features read, or (unless
+        ``allow_overlap``) when the workbook was trained on rows that ``data`` holds (the same
+        passengers, or the same ids): predicting them would score the model on its own
+        training answers.
     """
     chosen = choose_sheet(read_model_sheets(model), sheet)
-    rows = read_titanic(data, require_target=False)
-    if ID_COLUMN not in rows.columns:
-        raise DataError(data, f"has no {ID_COLUMN} column, which a submission needs")
-    overlap = int(same_passengers(training_passengers(model), rows).sum())
+    dataset = chosen.dataset
+    id_column = dataset.id_column
+    if dataset.is_titanic:
+        rows = read_titanic(data, require_target=False)
+        if ID_COLUMN not in rows.columns:
+            raise DataError(data, f"has no {ID_COLUMN} column, which a submission needs")
+        overlap = int(same_passengers(training_passengers(model), rows).sum())
+        what = "passengers are among the rows {model} was trained on (same PassengerId, or same name and ticket)"
+    else:
+        rows = read_table(data, dataset.target.column, None, require_target=False)
+        check_columns(dataset, rows, data)
+        if id_column is not None and id_column not in rows.columns:
+            raise DataError(data, f"has no id column {id_column}, which the predictions are written with")
+        trained = training_passengers(model, (id_column,)) if id_column else pd.DataFrame()
+        overlap = int(rows[id_column].isin(set(trained[id_column])).sum()) if id_column in trained.columns else 0
+        what = f"rows have the {id_column} of a row {{model}} was trained on"
     if overlap and not allow_overlap:
         raise DataError(
             data,
-            f"{overlap} of its passengers are among the rows {model} was trained on (same PassengerId, or same name and "
-            f"ticket): that is training on the answers. Retrain without them (titanic-lab train --exclude-from {data}) "
-            "or pass --allow-overlap",
+            f"{overlap} of its {what.format(model=model)}: that is training on the answers. Retrain without them "
+            f"(titanic-lab train --exclude-from {data}) or pass --allow-overlap",
         )
-    pre = TitanicPreprocessor(chosen.preset).fit(chosen.frame)
+    pre = TabularPreprocessor(dataset.features).fit(chosen.frame)
     X = torch.tensor(pre.transform(rows)[chosen.features].to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
-    preds = forward(chosen.spec, chosen.params, X)
-    survived = (preds > 0.5).to(torch.int64).numpy()
-    return pd.DataFrame({ID_COLUMN: rows[ID_COLUMN].to_numpy(), "Survived": survived}), chosen
+    with torch.no_grad():
+        preds = forward(chosen.spec, chosen.params, X).numpy()
+    ids = rows[id_column].to_numpy() if id_column else np.arange(1, len(rows) + 1)
+    return pd.DataFrame({id_column or ROW_COLUMN: ids, dataset.target.column: dataset.target.decode(preds)}), chosen
 
 
 def write_submission(submission: pd.DataFrame, out: str | Path) -> Path:

@@ -1,8 +1,9 @@
-"""Feature engineering for Titanic tables: dummies, binary categoricals, logs, normalization.
+"""Feature engineering for any table: dummies, binary categoricals, logs, normalization.
 
 A preset is one spec: a tuple of :class:`Feature` steps, each turning one raw column into one
-or more named float columns (fill missing -> transform -> scale). :class:`TitanicPreprocessor`
-is a scikit-learn transformer that learns everything it needs (fill values, category levels,
+or more named float columns (fill missing -> transform -> scale). :class:`TabularPreprocessor`
+is a scikit-learn transformer for any table (its steps given or inferred); :class:`TitanicPreprocessor`
+is the same with a Titanic preset. Each learns everything it needs (fill values, category levels,
 maxima) in ``fit`` and reuses it in ``transform``.
 
 Importing this module imports neither scikit-learn (about a second: it loads scipy.stats, which
@@ -10,8 +11,9 @@ every ``titanic-lab`` command would pay) nor torch, typer or any workbook writer
 transformer implements scikit-learn's estimator API itself. A Kaggle notebook can use it on
 its own::
 
-    from titanic_lab.preprocessing import TitanicPreprocessor
+    from titanic_lab.preprocessing import TabularPreprocessor, TitanicPreprocessor
     X = TitanicPreprocessor(preset="notebook").fit_transform(train_df)
+    X = TabularPreprocessor(target="SalePrice").fit_transform(houses_df)  # steps inferred
 """
 
 from __future__ import annotations
@@ -323,24 +325,30 @@ def select_complete_rows(df: pd.DataFrame, preset: str | Preset = "spreadsheet")
     return kept
 
 
-class TitanicPreprocessor:
-    """Turn raw Titanic rows into a float design matrix with named columns.
+class TabularPreprocessor:
+    """Turn the raw rows of any table into a float design matrix with named columns.
 
     A scikit-learn transformer: it works in ``Pipeline`` and ``ColumnTransformer``, with
     ``clone`` and ``GridSearchCV`` (``get_params``/``set_params``), ``check_is_fitted`` and
     ``set_output``, and always returns a DataFrame. It does not inherit from scikit-learn's
-    base classes so that importing it does not import scikit-learn.
+    base classes so that importing it does not import scikit-learn (nor torch).
 
     Parameters
     ----------
-    preset : str or Preset, default "spreadsheet"
-        ``"spreadsheet"`` (the lesson workbook's 10 columns), ``"notebook"`` (the lesson
-        notebook's 12 columns), or a custom :class:`Preset`.
+    features : Preset, str or None, default None
+        The feature steps: a :class:`Preset`, the name of a Titanic preset, or None to infer
+        them from the rows ``fit`` sees (:func:`titanic_lab.dataset.infer_spec`: median fill and
+        divide by max for numbers, one 0/1 column for two-valued columns, dummies for text with
+        few levels; ids and free text left out).
+    target : str, optional
+        The target column, never used as a feature when the steps are inferred.
 
     Attributes
     ----------
     preset_ : Preset
-        The resolved spec.
+        The resolved (or inferred) steps.
+    left_out_ : dict
+        Inferred steps only: the columns that give no feature, each with the reason.
     fill_values_ : dict
         Per raw column, the value that fills missing entries.
     levels_ : dict
@@ -357,31 +365,45 @@ class TitanicPreprocessor:
 
     Examples
     --------
-    >>> pre = TitanicPreprocessor(preset="notebook")
+    >>> pre = TabularPreprocessor(target="price")
     >>> X_train = pre.fit_transform(train_df)   # doctest: +SKIP
-    >>> X_test = pre.transform(test_df)         # uses train_df's modes and maxima  # doctest: +SKIP
+    >>> X_test = pre.transform(test_df)         # uses train_df's medians, levels and maxima  # doctest: +SKIP
     """
 
-    def __init__(self, preset: str | Preset = "spreadsheet") -> None:
-        self.preset = preset
+    _params: tuple[str, ...] = ("features", "target")
+
+    def __init__(self, features: Preset | str | None = None, target: str | None = None) -> None:
+        self.features = features
+        self.target = target
+
+    def _steps(self, X: pd.DataFrame) -> Preset:
+        """The feature steps ``fit`` uses (inferred from ``X`` when none were given)."""
+        if self.features is not None:
+            return get_preset(self.features)
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"{type(self).__name__} needs a pandas DataFrame")
+        from .dataset import infer_features
+
+        preset, self.left_out_ = infer_features(X, exclude=(self.target,) if self.target else ())
+        return preset
 
     # ---- scikit-learn's estimator API ----------------------------------------------------
     def get_params(self, deep: bool = True) -> dict:
         """The constructor's arguments (scikit-learn's ``clone`` and grid search read them)."""
-        return {"preset": self.preset}
+        return {name: getattr(self, name) for name in self._params}
 
-    def set_params(self, **params: object) -> "TitanicPreprocessor":
+    def set_params(self, **params: object) -> "TabularPreprocessor":
         """Set constructor arguments; an unknown name raises ``ValueError``."""
         for name, value in params.items():
-            if name != "preset":
-                raise ValueError(f"TitanicPreprocessor has no parameter {name!r}; its only parameter is preset")
-            self.preset = value
+            if name not in self._params:
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; its parameters are {', '.join(self._params)}")
+            setattr(self, name, value)
         return self
 
-    def set_output(self, *, transform: str | None = None) -> "TitanicPreprocessor":
+    def set_output(self, *, transform: str | None = None) -> "TabularPreprocessor":
         """Accepted for scikit-learn's ``set_output``: the output is a DataFrame in every case."""
         if transform not in (None, "default", "pandas"):
-            raise ValueError(f"TitanicPreprocessor outputs pandas DataFrames; set_output(transform={transform!r}) is not supported")
+            raise ValueError(f"{type(self).__name__} outputs pandas DataFrames; set_output(transform={transform!r}) is not supported")
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -400,16 +422,17 @@ class TitanicPreprocessor:
         return tags
 
     def __repr__(self) -> str:
-        return "TitanicPreprocessor()" if self.preset == "spreadsheet" else f"TitanicPreprocessor(preset={self.preset!r})"
+        given = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v != _DEFAULTS.get((type(self), k)))
+        return f"{type(self).__name__}({given})"
 
     def fit_transform(self, X: pd.DataFrame, y: object = None) -> pd.DataFrame:
         """``fit(X).transform(X)``."""
         return self.fit(X, y).transform(X)
 
-    def fit(self, X: pd.DataFrame, y: object = None) -> "TitanicPreprocessor":
-        """Learn fill values, category levels and scales from ``X``."""
-        preset = get_preset(self.preset)
-        df = _as_frame(X, preset)
+    def fit(self, X: pd.DataFrame, y: object = None) -> "TabularPreprocessor":
+        """Learn fill values, category levels and scales from ``X`` (and the steps, when inferred)."""
+        preset = self._steps(X)
+        df = _as_frame(X, preset, self)
         self.fill_values_ = {}
         self.levels_ = {}
         self.scales_ = {}
@@ -454,9 +477,9 @@ class TitanicPreprocessor:
         """
         if not hasattr(self, "preset_"):
             raise _not_fitted(
-                "this TitanicPreprocessor is not fitted yet; call fit(train_df) (or fit_transform) before transform"
+                f"this {type(self).__name__} is not fitted yet; call fit(train_df) (or fit_transform) before transform"
             )
-        df = _as_frame(X, self.preset_)
+        df = _as_frame(X, self.preset_, self)
         out: dict[str, np.ndarray] = {}
         for feat in self.preset_.features:
             if feat.kind == "ones":
@@ -490,7 +513,7 @@ class TitanicPreprocessor:
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """The output column names (equal to the workbook's headers)."""
         if not hasattr(self, "feature_names_out_"):
-            raise _not_fitted("this TitanicPreprocessor is not fitted yet; call fit first")
+            raise _not_fitted(f"this {type(self).__name__} is not fitted yet; call fit first")
         return np.array(self.feature_names_out_, dtype=object)
 
     def _fit_groups(self, df: pd.DataFrame, preset: Preset, y: object) -> None:
@@ -546,6 +569,39 @@ class TitanicPreprocessor:
         return names
 
 
+class TitanicPreprocessor(TabularPreprocessor):
+    """:class:`TabularPreprocessor` with a Titanic preset: raw Titanic rows to the lesson's features.
+
+    Parameters
+    ----------
+    preset : str or Preset, default "spreadsheet"
+        ``"spreadsheet"`` (the lesson workbook's 10 columns), ``"notebook"`` (the lesson
+        notebook's 12 columns), ``"extended"``, ``"groups"``, or a custom :class:`Preset`.
+
+    Attributes
+    ----------
+    See :class:`TabularPreprocessor`.
+
+    Examples
+    --------
+    >>> pre = TitanicPreprocessor(preset="notebook")
+    >>> X_train = pre.fit_transform(train_df)   # doctest: +SKIP
+    >>> X_test = pre.transform(test_df)         # uses train_df's modes and maxima  # doctest: +SKIP
+    """
+
+    _params = ("preset",)
+
+    def __init__(self, preset: str | Preset = "spreadsheet") -> None:
+        self.preset = preset
+
+    def _steps(self, X: pd.DataFrame) -> Preset:
+        return get_preset(self.preset)
+
+
+#: Constructor defaults left out of ``repr``.
+_DEFAULTS = {(TabularPreprocessor, "features"): None, (TabularPreprocessor, "target"): None, (TitanicPreprocessor, "preset"): "spreadsheet"}
+
+
 #: Feature kinds computed from the training rows' groups (the ``groups`` preset).
 GROUP_KINDS = ("group_size", "wcg_died", "wcg_rate")
 
@@ -591,15 +647,14 @@ def _labels(df: pd.DataFrame, y: object, preset: Preset) -> pd.Series:
     return labels
 
 
-def _as_frame(X: object, preset: Preset) -> pd.DataFrame:
+def _as_frame(X: object, preset: Preset, owner: TabularPreprocessor) -> pd.DataFrame:
     if not isinstance(X, pd.DataFrame):
-        raise TypeError(f"TitanicPreprocessor needs a pandas DataFrame with columns {', '.join(preset.raw_columns)}")
+        raise TypeError(f"{type(owner).__name__} needs a pandas DataFrame with columns {', '.join(preset.raw_columns)}")
     missing = [c for c in preset.raw_columns if c not in X.columns]
     if missing:
-        raise TitanicLabError(
-            f"missing columns for preset {preset.name!r}: {', '.join(missing)}; read the CSV with titanic_lab.read_titanic "
-            "or rename the columns to Kaggle's names"
-        )
+        hint = ("; read the CSV with titanic_lab.read_titanic or rename the columns to Kaggle's names"
+                if isinstance(owner, TitanicPreprocessor) else "")
+        raise TitanicLabError(f"missing columns for preset {preset.name!r}: {', '.join(missing)}{hint}")
     return X
 
 

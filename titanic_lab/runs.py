@@ -7,7 +7,7 @@ split only decides which rows the models learn from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,11 +17,12 @@ import torch
 
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
-from .data import TARGET, complete_rows_of, default_data_path, drop_passengers, read_titanic
+from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
+from .dataset import DatasetSpec, check_columns, check_headers, infer_spec, infer_target, read_spec, read_table, resolved, titanic_spec
 from .errors import DataError, OptionError
 from .limits import human, max_memory
-from .models import ModelSpec, hidden_sizes, init_params, parse_model
-from .preprocessing import TitanicPreprocessor, get_preset
+from .models import ModelSpec, forward, hidden_sizes, init_params, parse_model
+from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, split_indices, with_overrides
 
 
@@ -108,22 +109,62 @@ def gd_supported(spec: ModelSpec) -> bool:
     return spec.kind in ("linear", "nnet") and spec.activation == "relu" and not spec.batchnorm
 
 
-def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int]:
-    """Read the run's training data; return its path, every row kept, the rows the run uses, and
-    how many rows ``config.exclude_from`` removed."""
+def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
+    """Read the run's training data; return its path, every row kept, the rows the run uses, how
+    many rows ``config.exclude_from`` removed, and the table's description.
+
+    Without ``config.target`` or ``config.spec`` the data is Titanic's (:func:`read_titanic`,
+    the preset's features); otherwise any CSV, its features inferred or read from the spec.
+    """
     path = Path(config.data) if config.data else default_data_path()
-    source = read_titanic(path, require_target=True)
+    if not (config.target or config.spec):
+        source = read_titanic(path, require_target=True)
+        dataset = titanic_spec(config.preset)
+    else:
+        given = read_spec(config.spec) if config.spec else None
+        if given is not None and config.target and config.target != given.target.column:
+            raise OptionError(f"--target {config.target} differs from the target {given.target.column} of --spec {config.spec}")
+        target = config.target or given.target.column
+        id_column = config.id_column or (given.id_column if given else None)
+        source = read_table(path, target, id_column)
+        if given is not None:
+            check_columns(given, source, path)
+            dataset = replace(given, id_column=id_column)
+            if given.target.task == "binary" and given.target.labels is None:  # two text values: mapped as inferred
+                found = infer_target(source, target, path)
+                dataset = replace(dataset, target=found) if found.task == "binary" else dataset
+        else:
+            dataset = infer_spec(source, target, id_column, name=path.stem, where=path)
     excluded = 0
     if config.exclude_from is not None:
-        source, excluded = drop_passengers(source, read_titanic(config.exclude_from, require_target=False))
+        if dataset.is_titanic:
+            source, excluded = drop_passengers(source, read_titanic(config.exclude_from, require_target=False))
+        else:
+            source, excluded = _drop_ids(source, dataset, config.exclude_from)
         if source.empty:
             raise DataError(path, f"every row is a passenger of {config.exclude_from}; nothing is left to train on")
-    preset = get_preset(config.preset)
+    preset = dataset.features
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
-    used = complete_rows_of(source, preset.name, path) if complete else source
+    if not complete:
+        used = source
+    elif dataset.is_titanic:
+        used = complete_rows_of(source, preset.name, path)
+    else:
+        used = source.dropna(subset=list(dataset.raw_columns))
+        if used.empty:
+            raise DataError(path, "no row has a value in every column the features read; keep every row (--all-rows)")
     if config.sample is not None and config.sample < len(used):
         used = used.sample(n=config.sample, random_state=config.split_seed).sort_index()
-    return path, source, used.reset_index(drop=True), excluded
+    return path, source, used.reset_index(drop=True), excluded, dataset
+
+
+def _drop_ids(source: pd.DataFrame, dataset: DatasetSpec, other: str) -> tuple[pd.DataFrame, int]:
+    """``source`` without the rows whose id ``other`` holds (any CSV: by the id column)."""
+    if dataset.id_column is None:
+        raise OptionError("--exclude-from compares rows by their id: give the id column with --id")
+    ids = read_table(other, None, dataset.id_column, require_target=False)[dataset.id_column]
+    overlap = source[dataset.id_column].isin(set(ids)).to_numpy()
+    return source[~overlap].reset_index(drop=True), int(overlap.sum())
 
 
 @dataclass
@@ -134,13 +175,15 @@ class Prepared:
     data_path: Path
     source: pd.DataFrame
     frame: pd.DataFrame
-    preprocessor: TitanicPreprocessor
+    preprocessor: TabularPreprocessor
     features: pd.DataFrame
     X: torch.Tensor  # (n_rows, n_features)
-    y: torch.Tensor  # (n_rows,)
+    y: torch.Tensor  # (n_rows,): the target as learned, target / scale
     train_idx: torch.Tensor
     valid_idx: torch.Tensor
     excluded: int = 0
+    #: The table's description as the run used it: levels pinned, the target's scale learned.
+    dataset: DatasetSpec = field(default_factory=titanic_spec)
 
 
 @dataclass
@@ -213,13 +256,33 @@ class Run(Prepared):
 
     @property
     def target(self) -> np.ndarray:
-        return self.frame[TARGET].to_numpy(dtype=float)
+        """The target as the model learns it, (n_rows,): 0/1, or target / scale for regression."""
+        return self.target_values / self.dataset.target.divisor
+
+    @property
+    def target_values(self) -> np.ndarray:
+        """The target as the sheet's target column holds it, (n_rows,): 0/1, or in the target's units."""
+        return self.dataset.target.values(self.frame[self.dataset.target.column])
+
+    def scores(self, name: str) -> dict[str, float | None]:
+        """Model ``name``'s training and validation scores: accuracy, or RMSE and R^2 in the target's units."""
+        result, target = self.results[name], self.dataset.target
+        with torch.no_grad():
+            params = {k: v.to(torch.float64) for k, v in result.params.items()}
+            outputs = forward(result.spec, params, self.X.to(torch.float64)).numpy()
+        y = self.target
+        train, valid = self.train_idx.numpy(), self.valid_idx.numpy()
+        out = {f"train_{k}": v for k, v in target.scores(outputs[train], y[train]).items()}
+        out.update({f"valid_{k}": v for k, v in target.scores(outputs[valid], y[valid]).items()})
+        return out
 
     def summary(self) -> dict:
         """A JSON-ready summary (the CLI's ``--json``)."""
         return {
             "version": __version__,
             "data": str(self.data_path),
+            "target": self.dataset.target.column,
+            "task": self.dataset.target.task,
             "preset": self.preprocessor.preset_.name,
             "rows": len(self.frame),
             "train_rows": len(self.train_idx),
@@ -227,24 +290,39 @@ class Run(Prepared):
             "excluded_rows": self.excluded,
             "features": list(self.features.columns),
             "config": self.config.to_dict(),
-            "models": {name: r.summary() for name, r in self.results.items()},
+            "models": {name: {**r.summary(), **self.scores(name)} for name, r in self.results.items()},
         }
 
 
 def prepare(config: RunConfig) -> Prepared:
     """Validate the options, read the data, fit the preprocessing, build tensors and the split."""
     model_settings(config)  # validates every option before any work
-    path, source, frame, excluded = load_rows(config)
-    pre = TitanicPreprocessor(preset=config.preset).fit(frame)
+    path, source, frame, excluded, dataset = load_rows(config)
+    target = dataset.target
+    if target.is_regression and config.gd_sheet:
+        raise OptionError("--gd-sheet writes gradient descent for a 0/1 target; this run's target "
+                          f"{target.column} is a regression target")
+    if target.is_regression and any(spec.has_sigmoid for spec, _ in model_settings(config).values()):
+        raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
+                          "deep) predict between 0 and 1 only; train linear or nnet")
+    pre = (TitanicPreprocessor(preset=config.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(frame)
     features = pre.transform(frame)
+    if not dataset.is_titanic:
+        check_headers([target.column, *dataset.raw_columns, *features.columns], path)
+    dataset = resolved(dataset, pre.levels_, target.learn_scale(frame[target.column]))
+    y_values = dataset.target.values(frame[target.column])
+    if np.isnan(y_values).any():
+        first = int(np.isnan(y_values).argmax())
+        raise DataError(path, f"target {target.column} has value {frame[target.column].iloc[first]!r} in row {first + 1} of the "
+                              f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
     n_train = len(frame) - int(config.valid_pct * len(frame))
     for spec, settings in model_settings(config).values():
         check_memory(spec, settings, n_train, features.shape[1])
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
-    y = torch.tensor(frame[TARGET].to_numpy(dtype=float), dtype=dtype)
+    y = torch.tensor(y_values / dataset.target.divisor, dtype=dtype)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
-    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded)
+    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset)
 
 
 def train_run(
@@ -271,7 +349,8 @@ def train_run(
     for name, (spec, settings) in model_settings(p.config).items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
         results[name] = fit(
-            spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback
+            spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,
+            classify=not p.dataset.target.is_regression,
         )
     gd_paths = {}
     if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas

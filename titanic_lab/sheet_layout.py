@@ -60,6 +60,26 @@ PREDS = "Preds"
 SINGLE_BLOCKS = (LINEAR, OUT, PREDS)
 
 
+#: The sheet holding the run's table description (:mod:`titanic_lab.dataset`) as TOML, one line a row.
+SPEC_SHEET = "spec"
+#: Regression sheets: the target's divisor (the model learns target / scale) and the prediction in target units.
+TARGET_SCALE = "Target scale:"
+PREDICTION = "Prediction"
+#: Cells a reader looks for by their text: a data column must not be named like one of them.
+_RESERVED = {DATA, FILL, MAX, SCALE, PARAMS, MODEL, LOSS, TOTAL_LOSS, TORCH, MAX_DIFF, VALID, TRAIN_LOSS, VALID_LOSS,
+             CONST, COLUMN, LINEAR, OUT, PREDS, TARGET_SCALE, PREDICTION}
+
+
+def is_reserved(name: str, activation_headers: tuple[str, ...]) -> bool:
+    """Whether a data column called ``name`` would be taken for one of the model sheet's own cells
+    (``Loss``, ``Preds``, ``Lin1``, ``ReLU2``, ``L1_3``, a params corner ``W1``, ``c2``, ``Param1``...)."""
+    if name in _RESERVED:
+        return True
+    blocks = "|".join(map(re.escape, (LIN, BN, *activation_headers)))
+    numbered = rf"(?:{blocks})\d+|(?:{CHAIN_LAYER}|{blocks})\d+_\d+|[Wc]\d+|Param\d+|Unit\d+|(?:mean|var|gamma|beta)\d+"
+    return re.fullmatch(numbered, name) is not None
+
+
 def is_label(text: object) -> bool:
     """True for a label that names the cell to its right or below (``Total loss:``)."""
     return isinstance(text, str) and text.endswith(":")

@@ -204,7 +204,7 @@ class TrainResult:
     train_loss: float
     valid_loss: float | None
     valid_accuracy: float | None
-    train_accuracy: float
+    train_accuracy: float | None
     restart: int
     restart_losses: list[float]
     seconds: float
@@ -259,6 +259,7 @@ def fit(
     *,
     init: Params | None = None,
     on_epoch: Callable[[int, Params], None] | None = None,
+    classify: bool = True,
 ) -> TrainResult:
     """Train one model by gradient descent written by hand.
 
@@ -275,6 +276,9 @@ def fit(
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, params)`` after every epoch (progress bars, recording the
         parameters' path); ``params`` carry the restart dimension and must not be modified.
+    classify : bool
+        A 0/1 target, whose accuracy is measured (a prediction above 0.5 is 1); False for
+        regression, whose accuracies are None.
 
     Raises
     ------
@@ -285,13 +289,13 @@ def fit(
     """
     with threads_for(X.shape[0], X.shape[1], spec, settings.restarts if init is None else 1):
         if settings.lr != "auto":
-            result = _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch)
+            result = _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify)
             result.lr_source = "given"
             return result
         lr, failures = lr_find(spec, settings, X, y, init=init).suggestion, []
         for _ in range(4):  # the finder's rate, then a tenth of it, up to three times
             try:
-                result = _descend(spec, replace(settings, lr=lr), X, y, X_valid, y_valid, init, on_epoch)
+                result = _descend(spec, replace(settings, lr=lr), X, y, X_valid, y_valid, init, on_epoch, classify)
             except TrainingError as exc:
                 failures.append(f"lr {lr:.3g}: {exc}")
             else:
@@ -304,7 +308,7 @@ def fit(
         raise TrainingError(f"{spec.name}: no learning rate from the finder trains it ({'; '.join(failures)}); give --lr")
 
 
-def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch) -> TrainResult:
+def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=True) -> TrainResult:
     """The training loop: every epoch ``loss.backward()``, then ``p -= lr * direction`` for each parameter."""
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
@@ -344,7 +348,8 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch) -> TrainRes
             if has_valid:
                 valid_preds = forward(spec, params, X_valid)
                 valid_loss = loss_fn(valid_preds, y_valid)
-                history.append((epoch_loss.tolist(), valid_loss.tolist(), accuracy(valid_preds, y_valid).tolist()))
+                valid_accuracy = accuracy(valid_preds, y_valid).tolist() if classify else None
+                history.append((epoch_loss.tolist(), valid_loss.tolist(), valid_accuracy))
             else:
                 history.append((epoch_loss.tolist(), None, None))
         if on_epoch is not None:
@@ -358,7 +363,7 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch) -> TrainRes
     elif convergence is not None:
         convergence.restore(params)
     seconds = time.perf_counter() - started
-    result = _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds)
+    result = _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds, classify)
     result.stop_reason, result.converged = _stop_reason(settings, len(history), stopper, convergence, result.restart)
     if stopper is not None:
         result.best_epoch = stopper.epoch[result.restart].item()
@@ -375,7 +380,7 @@ def _stop_reason(settings, epochs_run, stopper, convergence, restart) -> tuple[s
     return f"reached the cap of {settings.max_epochs} epochs without converging", False
 
 
-def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) -> TrainResult:
+def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds, classify) -> TrainResult:
     dtype = DTYPES[settings.dtype]
     with torch.no_grad():
         preds = forward(spec, params, X)  # (n_restarts, n_rows)
@@ -389,7 +394,7 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) ->
         if X_valid is not None and len(X_valid) > 0:
             vp = forward(spec, kept, X_valid.to(dtype))
             valid_loss = LOSSES[settings.loss](vp, y_valid.to(dtype)).item()
-            valid_acc = accuracy(vp, y_valid.to(dtype)).item()
+            valid_acc = accuracy(vp, y_valid.to(dtype)).item() if classify else None
     rows = [
         {
             "epoch": i,
@@ -407,7 +412,7 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds) ->
         train_loss=final[best].item(),
         valid_loss=valid_loss,
         valid_accuracy=valid_acc,
-        train_accuracy=accuracy(train_preds, y).item(),
+        train_accuracy=accuracy(train_preds, y).item() if classify else None,
         restart=best,
         restart_losses=final.tolist(),
         seconds=seconds,

@@ -238,7 +238,8 @@ class _Writer:
         run, pre = self.run, self.run.preprocessor
         features = list(pre.feature_names_out_)
         passthrough = {f.column for f in pre.preset_.features if _is_passthrough(f)}
-        raw = [c for c in RAW_ORDER if c in pre.preset_.raw_columns or c == "Survived"]
+        target = run.dataset.target.column
+        raw = [target] + [c for c in RAW_ORDER if c in pre.preset_.raw_columns]  # the lesson's order, then the file's
         raw += [c for c in pre.preset_.raw_columns if c not in raw]
         raw = [c for c in raw if c not in passthrough]
         # The woman-child-group features compare surnames; engines other than LibreOffice do not
@@ -251,8 +252,9 @@ class _Writer:
         ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
                      {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
         self.text(ws, 0, 0, sl.DATA, self.bold)
-        # Raw values, as read (blank where missing).
-        for name in raw + [c for c in features if c in passthrough]:
+        # Raw values, as read (blank where missing); the target as the loss reads it (0/1, or in its units).
+        self.column_values(ws, FIRST_ROW, table.col[target], run.target_values)
+        for name in raw[1:] + [c for c in features if c in passthrough]:
             self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
         if helpers:
             self.column_formulas(ws, table.col[SURNAME], refs.per_row(lambda r: fx.surname(refs.this_row("Name", r))),
@@ -512,14 +514,29 @@ class _Writer:
         return fx.area(row + 1, col + 1, row + len(labels), col + W.shape[1], absolute=True)
 
     def _loss_and_checks(self, ws, table: _Table, result: TrainResult, pred_col: int, total_at: tuple[int, int]) -> None:
-        """Loss column, total loss, torch's prediction, the largest difference, the split."""
-        kind = result.settings.loss
-        loss_col, torch_col = pred_col + 1, pred_col + 2
+        """Loss column, total loss, torch's prediction, the largest difference, the split.
+
+        A regression target is learned as target / scale: the scale is a cell (``Target scale:``),
+        the loss divides the target by it, and a ``Prediction`` column multiplies Preds by it.
+        """
+        kind, target = result.settings.loss, self.run.dataset.target
         preds = forward(result.spec, {k: v.to(self.dtype) for k, v in result.params.items()}, self.X)  # (n_rows,)
         per_row = _per_row_loss(kind, preds, self.y).numpy()
+        target_ref = lambda r: table.refs.this_row(target.column, r)  # noqa: E731
+        loss_col = pred_col + 1
+        if target.is_regression:
+            self.text(ws, sl.FILL_ROW, pred_col, sl.TARGET_SCALE, self.bold)
+            ws.write_number(sl.FILL_ROW, pred_col + 1, target.divisor, self.constant)
+            scale_ref = fx.cell(sl.FILL_ROW, pred_col + 1, absolute=True)
+            self.text(ws, HEADER_ROW, pred_col + 1, sl.PREDICTION, self.header)
+            self.column_formulas(ws, pred_col + 1, lambda r: fx.times(fx.cell(r, pred_col), scale_ref),
+                                 preds.numpy() * target.divisor, self.num)
+            target_ref = lambda r: fx.divided(table.refs.this_row(target.column, r), scale_ref)  # noqa: E731
+            loss_col += 1
+        torch_col = loss_col + 1
         self.text(ws, HEADER_ROW, loss_col, sl.LOSS, self.header)
-        target, loss_formula = table.refs.this_row, LOSSES[kind].formula
-        self.column_formulas(ws, loss_col, lambda r: loss_formula(fx.cell(r, pred_col), target("Survived", r)), per_row, self.num)
+        loss_formula = LOSSES[kind].formula
+        self.column_formulas(ws, loss_col, lambda r: loss_formula(fx.cell(r, pred_col), target_ref(r)), per_row, self.num)
         loss_area = fx.area(FIRST_ROW, loss_col, table.last_row, loss_col)
         label_row, label_col = total_at
         self.text(ws, label_row, label_col, sl.TOTAL_LOSS, self.bold)
@@ -596,7 +613,8 @@ class _Writer:
         ws.add_table(header_row, 0, last, len(headers) - 1, {"name": f"GD_{sheet.replace('-', '_')}",
                      "columns": [{"header": h} for h in headers], "style": "Table Style Light 9", "autofilter": False})
         X_all = fx.sheet_area(sheet, fx.area(FIRST_ROW, table.col[features[0]], table.last_row, table.col[features[-1]], absolute=True))
-        y_all = fx.sheet_area(sheet, fx.area(FIRST_ROW, table.col["Survived"], table.last_row, table.col["Survived"], absolute=True))
+        target = table.col[self.run.dataset.target.column]
+        y_all = fx.sheet_area(sheet, fx.area(FIRST_ROW, target, table.last_row, target, absolute=True))
         x_cols = [fx.sheet_area(sheet, fx.area(FIRST_ROW, table.col[f], table.last_row, table.col[f], absolute=True)) for f in features]
         p0, g0 = 3, 3 + len(param_headers)
         for e in range(epochs + 1):
@@ -653,8 +671,9 @@ class _Writer:
         return series
 
     def all_rows_sheet(self) -> None:
-        source = self.run.source
-        columns = [c for c in (*ALL_ROWS_ORDER, *IDENTITY_COLUMNS) if c in source.columns]
+        source, dataset = self.run.source, self.run.dataset
+        order = (*ALL_ROWS_ORDER, *IDENTITY_COLUMNS) if dataset.is_titanic else (dataset.id_column, *source.columns)
+        columns = list(dict.fromkeys(c for c in order if c in source.columns))
         with self._sheet("all_rows", "Every row of the data file, as read (the lesson's raw data sheet).") as ws:
             for j, c in enumerate(columns):
                 self.text(ws, 0, j, c, self.header)
@@ -662,19 +681,34 @@ class _Writer:
             ws.autofilter(0, 0, len(source), len(columns) - 1)
             ws.freeze_panes(1, 0)
 
+    def spec_sheet(self) -> None:
+        """The table's description as TOML, one line a row: what ``compare`` and ``predict`` read,
+        and what ``--spec`` takes back."""
+        from .dataset import spec_to_toml
+
+        with self._sheet(sl.SPEC_SHEET, "The table's description (target, id, feature steps) as TOML: save column A as a "
+                                     "file to edit it and train again with --spec.") as ws:
+            for r, line in enumerate(spec_to_toml(self.run.dataset).splitlines()):
+                if line:
+                    self.text(ws, r, 0, line)
+            ws.set_column(0, 0, 100)
+
     def readme_sheet(self, ws: RowWriter, series: list[tuple[str, int, int]], gd_words: list[str]) -> None:
-        run, config = self.run, self.run.config
+        run, config, dataset = self.run, self.run.config, self.run.dataset
         self.text(ws, 0, 0, "titanic-lab run", self.title)
         ws.set_row(1, 48)  # three lines: a merged cell does not grow to fit its text
-        ws.merge_range(1, 0, 1, 5, "The fast.ai Titanic lesson's models, trained in code by hand-written gradient descent, "
+        what = "The fast.ai Titanic lesson's models" if dataset.is_titanic else f"The lesson's models on {run.data_path.name}"
+        ws.merge_range(1, 0, 1, 5, f"{what}, trained in code by hand-written gradient descent, "
                        "written back as live formulas. Every formula cell stores torch's value; recalculate "
                        "(titanic-lab verify) to see the spreadsheet agree.", self.wrap)
         facts = [
             ("data file", str(run.data_path)),
             ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"
                      + (f"; {run.excluded} rows left out as passengers of {config.exclude_from}" if run.excluded else "")),
-            ("preset", f"{run.preprocessor.preset_.name}: {run.preprocessor.preset_.description}"),
+            ("target", dataset.target.describe()),
+            ("preset" if dataset.is_titanic else "features from", f"{run.preprocessor.preset_.name}: {run.preprocessor.preset_.description}"),
             ("features", ", ".join(run.features.columns)),
+            *([] if dataset.is_titanic else [("left out", "; ".join(f"{c}: {why}" for c, why in dataset.left_out.items()) or "none")]),
             ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
             ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
             ("dtype", config.dtype),
@@ -689,8 +723,9 @@ class _Writer:
             self.text(ws, row, 1, value)
             row += 1
         row += 1
+        score = "valid RMSE" if dataset.target.is_regression else "valid accuracy"
         headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs run", "restarts", "train loss", "valid loss",
-                   "valid accuracy", "seconds", "stopped", "training only (not in the formulas)"]
+                   score, "seconds", "stopped", "training only (not in the formulas)"]
         for j, h in enumerate(headers):
             self.text(ws, row, j, h, self.header)
         for name, r in run.results.items():
@@ -699,7 +734,7 @@ class _Writer:
             sheets = (f"{sheet_name('nnet', spec)}, {sheet_name('mmult', spec)}" if spec.kind == "nnet"
                       else sheet_name(spec.kind, spec))
             cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
-                     r.settings.restarts, r.train_loss, r.valid_loss, r.valid_accuracy,
+                     r.settings.restarts, r.train_loss, r.valid_loss, run.scores(name)[f"valid_{score.split()[1].lower()}"],
                      None if reproducible() else round(r.seconds, 3), r.stop_reason, _training_only(r)]
             formats = {7: self.loss, 8: self.loss, 9: self.loss, 10: self.seconds}
             for j, v in enumerate(cells):
@@ -901,6 +936,7 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         gd_words = writer.gd_sheet() if run.config.gd_sheet else []
         series = writer.history_sheet()
         writer.all_rows_sheet()
+        writer.spec_sheet()
         writer.readme_sheet(readme, series, gd_words)
         readme.write()
         readme.activate()
