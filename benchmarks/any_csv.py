@@ -163,6 +163,7 @@ class Outcome:
     task: str
     rows: tuple[int, int]
     train_json: dict | None = None
+    left_out: list[str] = field(default_factory=list)  # train's "left out COLUMN: why" lines
     scores: dict[str, float] = field(default_factory=dict)  # model sheet -> held-out score
     predictions_ok: dict[str, str] = field(default_factory=dict)  # model sheet -> "" or what is wrong
     verify: dict | None = None
@@ -213,13 +214,10 @@ def least_squares(book: Path, sheet: str = "linear") -> tuple[float, float]:
 
 
 def _trained_target(ms) -> np.ndarray:
-    """The target column the sheet's loss compares with (scaled for regression)."""
-    from titanic_lab import sheet_layout as sl
-
-    target = getattr(ms, "target", None) or "Survived"
-    y = ms.column_values(target)
-    scale = getattr(ms, "target_scale", None) or getattr(sl, "TARGET_SCALE_DEFAULT", None)
-    return y / scale if scale else y
+    """The target the sheet's loss compares with: 0/1, or target / the sheet's ``Target scale:`` cell."""
+    target = ms.dataset.target
+    y = ms.column_values(target.column)
+    return y / target.scale if target.is_regression else y
 
 
 def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke: Invoke = subprocess_invoke,
@@ -243,6 +241,7 @@ def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke:
             out.error = f"train exit {code}: {_last_line(stderr or stdout)}"
             return out
         out.train_json = _json(stdout)
+        out.left_out = [line.strip()[len("left out "):] for line in stderr.splitlines() if line.strip().startswith("left out ")]
         for m in models:
             preds_csv = work / f"preds-{m}.csv"
             code, stdout, stderr = invoke(["predict", "--model", str(book), "--data", str(s.test_csv), "--out", str(preds_csv),
@@ -414,7 +413,7 @@ def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[st
         lines += [f"- {name}: {msg}" for name, msg in problems]
     lines += ["", "Features titanic-lab inferred (from `train --json`), and what each loader changed:", ""]
     for o in outcomes:
-        lines.append(f"- {o.name}: {NOTES.get(o.name, '')}; {_spec_summary(o.train_json)}. Source: {LICENCES.get(o.name, '')}.")
+        lines.append(f"- {o.name}: {NOTES.get(o.name, '')}; {_spec_summary(o)}. Source: {LICENCES.get(o.name, '')}.")
     if skipped:
         lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())]
     if memory:
@@ -425,20 +424,12 @@ def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[st
     return "\n".join(lines) + "\n"
 
 
-def _spec_summary(train_json: dict | None) -> str:
-    """A short account of the inferred spec, from whatever keys ``train --json`` has."""
-    if not train_json:
+def _spec_summary(o: Outcome) -> str:
+    """The inferred features (``train --json``) and the columns left out (train's stderr)."""
+    if not o.train_json:
         return "no summary"
-    spec = train_json.get("spec") or {}
-    features = spec.get("features") or train_json.get("features")
-    dropped = spec.get("dropped") or spec.get("left_out") or train_json.get("dropped") or train_json.get("left_out")
-    parts = []
-    if features is not None:
-        parts.append(f"{len(features)} features")
-    if dropped:
-        names = dropped if isinstance(dropped, list) else list(dropped)
-        parts.append("left out: " + ", ".join(str(d if not isinstance(d, dict) else d.get("column", d)) for d in names))
-    return "; ".join(parts) or "spec not in the summary"
+    features = o.train_json.get("features") or []
+    return f"{len(features)} features ({', '.join(features)})" + (f"; left out {'; '.join(o.left_out)}" if o.left_out else "")
 
 
 def main() -> int:
