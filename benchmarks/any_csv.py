@@ -117,8 +117,12 @@ def _labels(values: pd.Series) -> np.ndarray:
     return values.astype(str).to_numpy()
 
 
-def sklearn_scores(s: Split) -> dict[str, float]:
-    """The baselines' held-out score on the split, each behind the standard ColumnTransformer."""
+def sklearn_scores(s: Split, names: Sequence[str] | None = None) -> dict[str, float]:
+    """The baselines' held-out score on the split, each behind the standard ColumnTransformer.
+
+    ``names`` picks some of them (``RidgeCV`` or ``LogisticRegressionCV``, ``HistGradientBoosting``,
+    ``mean`` or ``majority``); default all.
+    """
     from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.dummy import DummyClassifier, DummyRegressor
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -148,6 +152,8 @@ def sklearn_scores(s: Split) -> dict[str, float]:
                   "majority": DummyClassifier(strategy="most_frequent")}
     out = {}
     for name, model in models.items():
+        if names is not None and name not in names:
+            continue
         with warnings.catch_warnings():  # scikit-learn 1.9's notices of LogisticRegressionCV's coming defaults
             warnings.simplefilter("ignore", FutureWarning)
             pipe = make_pipeline(prep(), model).fit(X, y)
@@ -221,13 +227,14 @@ def _trained_target(ms) -> np.ndarray:
 
 
 def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke: Invoke = subprocess_invoke,
-                folder: Path | None = None, verify: bool = True) -> Outcome:
-    """Split, train, predict per model, verify, least squares, and the baselines for one dataset."""
+                folder: Path | None = None, verify: bool = True, baselines: Sequence[str] | None = None) -> Outcome:
+    """Split, train, predict per model, verify, least squares, and the baselines (``baselines``:
+    see :func:`sklearn_scores`) for one dataset."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(folder or tmp)
         s = split(ds, work)
         out = Outcome(ds.name, ds.task, (len(s.train), len(s.test)))
-        out.baselines = sklearn_scores(s)
+        out.baselines = sklearn_scores(s, baselines)
         book = work / "w.xlsx"
         args = ["train", "--data", str(s.train_csv), "--target", ds.target, "--valid-pct", "0", "--out", str(book), "--json"]
         if ds.id:

@@ -40,7 +40,9 @@ def outcome(request, tmp_path_factory) -> any_csv.Outcome:
     if package:
         pytest.importorskip(package, reason=f"{package} is not installed (pip install {package}, or the dev extra)")
     ds = LOADERS[request.param]()
-    return any_csv.run_dataset(ds, ("linear",), invoke=cli_invoke, folder=tmp_path_factory.mktemp(request.param))
+    baselines = ("RidgeCV", "mean") if ds.task == "regression" else ("LogisticRegressionCV", "majority")
+    return any_csv.run_dataset(ds, ("linear",), invoke=cli_invoke, folder=tmp_path_factory.mktemp(request.param),
+                               baselines=baselines)
 
 
 def test_every_command_succeeds_and_verify_passes(outcome):
