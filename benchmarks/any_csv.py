@@ -436,7 +436,9 @@ def _spec_summary(o: Outcome) -> str:
     if not o.train_json:
         return "no summary"
     features = o.train_json.get("features") or []
-    return f"{len(features)} features ({', '.join(features)})" + (f"; left out {'; '.join(o.left_out)}" if o.left_out else "")
+    stops = "; ".join(f"{m}: {r.get('stop_reason')}" for m, r in (o.train_json.get("models") or {}).items())
+    return (f"{len(features)} features ({', '.join(features)})" + (f"; left out {'; '.join(o.left_out)}" if o.left_out else "")
+            + (f"; {stops}" if stops else ""))
 
 
 def main() -> int:
@@ -451,8 +453,9 @@ def main() -> int:
     outcomes = []
     for ds in datasets:
         o = run_dataset(ds, args.models)
+        stops = {m: r.get("stop_reason") for m, r in ((o.train_json or {}).get("models") or {}).items()}
         print(f"{o.name}: {o.scores} vs {o.baselines}; verify {max_verify_diff(o.verify)}; lstsq gap {o.lstsq_gap}; "
-              f"{o.seconds:.1f} s {o.error}", flush=True)
+              f"{o.seconds:.1f} s; {stops} {o.error}", flush=True)
         outcomes.append(o)
     memory = None if args.skip_memory else memory_figures(args.memory_rows)
     args.out.write_text(render(outcomes, skipped, args.models, memory), encoding="utf-8")
