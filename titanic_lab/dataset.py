@@ -42,7 +42,7 @@ FREE_TEXT_SHARE = 0.5
 #: A positive column whose skewness is above this gets log10(x + 1), as the lesson does for Fare.
 SKEWED = 1.0
 #: Values read as the positive class of a two-valued target, compared without case.
-POSITIVE_WORDS = ("1", "yes", "y", "true", "t", "positive", "pos")
+POSITIVE_WORDS = ("1", "yes", "y", "true", "t", "positive", "pos")  # text only: of two numbers the larger is 1
 
 
 class SpecError(DataError):
@@ -302,7 +302,7 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data") -> T
     if len(levels) == 2:
         if numeric and {float(v) for v in levels} == {0.0, 1.0}:
             return Target(column, "binary")
-        positive = next((v for v in levels if str(v).strip().lower() in POSITIVE_WORDS), levels[1])
+        positive = _positive(levels)
         negative = levels[0] if positive == levels[1] else levels[1]
         return Target(column, "binary", (_plain(negative), _plain(positive)))
     if numeric:
@@ -364,7 +364,7 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
         present = values.dropna()
         levels = sorted(present.unique(), key=lambda v: (str(type(v)), v))
         if len(levels) == 2:
-            positive = next((v for v in levels if str(v).strip().lower() in POSITIVE_WORDS), levels[1])
+            positive = _positive(levels)
             steps.append(binary(column, _plain(positive), new_name(f"{column}_{_plain(positive)}"), fill="mode"))
         elif pd.api.types.is_numeric_dtype(values):
             low, high = float(present.min()), float(present.max())
@@ -391,6 +391,11 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
     steps.append(ones(new_name("Ones")))
     description = f"inferred from {where}: " + ", ".join(f.output_name for f in steps)
     return Preset(name, tuple(steps), description=description), left_out
+
+
+def _positive(levels: list) -> object:
+    """Of two sorted values, the one that is 1: a word such as Yes or True, else the larger."""
+    return next((v for v in levels if isinstance(v, str) and v.strip().lower() in POSITIVE_WORDS), levels[1])
 
 
 def _left_out_reason(values: pd.Series, column: str) -> str | None:
