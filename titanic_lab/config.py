@@ -228,6 +228,8 @@ def _declared(cls: type) -> dict[str, Option]:
     hints = typing.get_type_hints(cls)
     out = {}
     for f in fields(cls):
+        if "option" not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name} declares no option: give it a default with _option(default, help, ...)")
         o = f.metadata["option"]
         out[f.name] = replace(o, name=f.name, default=f.default, cli_type=o.cli_type or hints[f.name],
                               flags=o.flags or (f"--{f.name.replace('_', '-')}",))
