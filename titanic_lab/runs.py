@@ -35,23 +35,11 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
         if spec.name in given:
             raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
         given[spec.name] = name
-        settings = with_overrides(
-            default_settings(spec, config.optimizer, config.loss),
-            epochs=config.epochs,
-            lr=config.lr,
-            restarts=config.restarts,
-            seed=config.seed,
-            dtype=config.dtype,
-            batch_size=config.batch_size,
-            accumulate=config.accumulate,
-            l1=config.l1,
-            l2=config.l2,
-            dropout=config.dropout if spec.has_hidden else 0.0,
-            patience=config.patience,
-        )
+        overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
+        defaults = default_settings(spec, overrides.pop("optimizer", None), overrides.pop("loss", None))
+        settings = with_overrides(defaults, **overrides)
         out[spec.name] = (spec, settings)
-    hidden_only = {"--activation": config.activation != "relu", "--batchnorm": config.batchnorm, "--dropout": config.dropout > 0}
-    asked = [flag for flag, on in hidden_only.items() if on]
+    asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
     if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
