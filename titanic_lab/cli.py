@@ -298,7 +298,7 @@ def _print_summary(run, out: Path) -> None:
 
 
 @app.command("lr-find")
-@_with_run_options("data", "preset", "optimizer", "loss", "complete_rows", "valid_pct")
+@_with_run_options("data", "preset", "target", "id_column", "spec", "optimizer", "loss", "complete_rows", "valid_pct")
 def lr_find(
     run: dict,
     model: Annotated[str, typer.Option("--model", "-m", help=f"The model: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, deep:10,10.")] = "linear",
@@ -338,9 +338,9 @@ def lr_find(
 
 
 @app.command()
+@_with_run_options("data", "preset", "target", "id_column", "spec")
 def features(
-    data: DataOpt = None,
-    preset: PresetOpt = "spreadsheet",
+    run: dict,
     complete_rows: Annotated[
         bool, typer.Option("--complete-rows/--all-rows", help="Keep only the rows with every value the preset's row selection needs (the lesson's 712).")
     ] = False,
@@ -350,32 +350,61 @@ def features(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write.")] = Path("features.csv"),
 ) -> None:
-    """Write the design matrix (with PassengerId and Survived when the input has them)."""
+    """Write the design matrix (with the id and target columns when the input has them)."""
     with _errors_to_exit():
-        from .data import ID_COLUMN, TARGET, complete_rows_of, default_data_path, describe_source, drop_passengers, read_titanic
+        from .config import RunConfig, from_command_line
+        from .data import default_data_path, describe_source
         from .files import atomic_output, check_outputs
-        from .preprocessing import TitanicPreprocessor
 
-        path = data or default_data_path()
-        check_outputs({"--data": path, "--fit-on": fit_on}, {"--out": out})
+        config = RunConfig(**from_command_line(run))
+        path = Path(config.data) if config.data else default_data_path()
+        check_outputs({"--data": path, "--fit-on": fit_on, "--spec": config.spec}, {"--out": out})
         fitted = "" if fit_on is None else f"; fitted on: {describe_source(fit_on)}"
         typer.echo(f"data: {describe_source(path)}{fitted}", err=True)
-        df = read_titanic(path, require_target=False)
-        if complete_rows:
-            df = complete_rows_of(df, preset, path)
-        fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
-        if fit_on is not None:  # the rows to transform never lend their own labels to the fit
-            fit_rows, dropped = drop_passengers(fit_rows, df)
-            if dropped:
-                typer.echo(f"left out of the fit {dropped} rows of {fit_on} that are passengers of {path}", err=True)
-        if complete_rows and fit_on is not None:
-            fit_rows = complete_rows_of(fit_rows, preset, fit_on)
-        matrix = TitanicPreprocessor(preset=preset).fit(fit_rows).transform(df)
-        keep = [c for c in (ID_COLUMN, TARGET) if c in df.columns]
+        if config.target or config.spec:
+            df, pre, keep = _table_features(config, path, fit_on, complete_rows)
+        else:
+            df, pre, keep = _titanic_features(config.preset, path, fit_on, complete_rows)
+        matrix = pre.transform(df)
         table = df[keep].join(matrix)
         with atomic_output(out) as tmp:
             table.to_csv(tmp, index=False)
         typer.echo(f"wrote {out}: {len(table)} rows x {matrix.shape[1]} features ({', '.join(matrix.columns)})")
+
+
+def _titanic_features(preset: str, path: Path, fit_on: Path | None, complete_rows: bool):
+    """Titanic rows, the preprocessing fitted on ``fit_on`` (without ``path``'s passengers) or on them, and the
+    columns kept beside the features."""
+    from .data import ID_COLUMN, TARGET, complete_rows_of, drop_passengers, read_titanic
+    from .preprocessing import TitanicPreprocessor
+
+    df = read_titanic(path, require_target=False)
+    if complete_rows:
+        df = complete_rows_of(df, preset, path)
+    fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
+    if fit_on is not None:  # the rows to transform never lend their own labels to the fit
+        fit_rows, dropped = drop_passengers(fit_rows, df)
+        if dropped:
+            typer.echo(f"left out of the fit {dropped} rows of {fit_on} that are passengers of {path}", err=True)
+    if complete_rows and fit_on is not None:
+        fit_rows = complete_rows_of(fit_rows, preset, fit_on)
+    return df, TitanicPreprocessor(preset=preset).fit(fit_rows), [c for c in (ID_COLUMN, TARGET) if c in df.columns]
+
+
+def _table_features(config, path: Path, fit_on: Path | None, complete_rows: bool):
+    """Any CSV: its spec (inferred from the rows the fit uses, or --spec), the preprocessing fitted on
+    ``fit_on`` or on the rows themselves, and the id and target columns kept beside the features."""
+    from .dataset import open_table, read_table
+    from .preprocessing import TabularPreprocessor
+
+    fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec)
+    df = fit_rows if fit_on is None else read_table(path, dataset.target.column, dataset.id_column, require_target=False)
+    if complete_rows:
+        df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)).reset_index(drop=True) for rows in (df, fit_rows))
+    for line in dataset.describe():
+        typer.echo(f"  {line}", err=True)
+    keep = [c for c in (dataset.id_column, dataset.target.column) if c and c in df.columns]
+    return df, TabularPreprocessor(dataset.features).fit(fit_rows), keep
 
 
 EngineOpt = Annotated[

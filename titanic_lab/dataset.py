@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, OptionError
 from .preprocessing import Feature, Kind, Preset, binary, dummies, get_preset, log1p, number, ones
 
 Task = Literal["binary", "regression"]
@@ -590,6 +590,36 @@ def read_spec(path: str | os.PathLike[str]) -> DatasetSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(path, f"cannot be read as UTF-8 text ({exc})") from None
     return spec_from_toml(text, path)
+
+
+def open_table(path: str | os.PathLike[str], target: str | None, id_column: str | None = None,
+               spec: str | os.PathLike[str] | None = None, *, require_target: bool = True) -> tuple[pd.DataFrame, DatasetSpec]:
+    """Read any CSV and describe it: from ``spec`` (a TOML file) when given, else inferred.
+
+    ``target`` and ``id_column`` override the spec's (a different target than the spec's is
+    refused). A spec's binary target without labels takes the file's two values, as inferred.
+
+    Returns
+    -------
+    (rows, DatasetSpec)
+    """
+    path = Path(path)
+    given = read_spec(spec) if spec else None
+    if given is not None and target and target != given.target.column:
+        raise OptionError(f"--target {target} differs from the target {given.target.column} of --spec {spec}")
+    if given is None and not target:
+        raise OptionError("give the column to learn with --target (or a spec with --spec)")
+    target = target or given.target.column
+    id_column = id_column or (given.id_column if given else None)
+    rows = read_table(path, target, id_column, require_target=require_target)
+    if given is None:
+        return rows, infer_spec(rows, target, id_column, name=path.stem, where=path)
+    check_columns(given, rows, path)
+    found = replace(given, id_column=id_column)
+    if given.target.task == "binary" and given.target.labels is None and target in rows.columns:
+        inferred = infer_target(rows, target, path)  # two text values: mapped as inferred
+        found = replace(found, target=inferred) if inferred.task == "binary" else found
+    return rows, found
 
 
 def write_spec(spec: DatasetSpec, path: str | os.PathLike[str]) -> Path:

@@ -7,7 +7,7 @@ split only decides which rows the models learn from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +18,7 @@ import torch
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
-from .dataset import DatasetSpec, check_columns, check_headers, infer_spec, infer_target, read_spec, read_table, resolved, titanic_spec
+from .dataset import DatasetSpec, check_headers, open_table, read_table, resolved, titanic_spec
 from .errors import DataError, OptionError
 from .limits import human, max_memory
 from .models import ModelSpec, forward, hidden_sizes, init_params, parse_model
@@ -109,20 +109,7 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
         source = read_titanic(path, require_target=True)
         dataset = titanic_spec(config.preset)
     else:
-        given = read_spec(config.spec) if config.spec else None
-        if given is not None and config.target and config.target != given.target.column:
-            raise OptionError(f"--target {config.target} differs from the target {given.target.column} of --spec {config.spec}")
-        target = config.target or given.target.column
-        id_column = config.id_column or (given.id_column if given else None)
-        source = read_table(path, target, id_column)
-        if given is not None:
-            check_columns(given, source, path)
-            dataset = replace(given, id_column=id_column)
-            if given.target.task == "binary" and given.target.labels is None:  # two text values: mapped as inferred
-                found = infer_target(source, target, path)
-                dataset = replace(dataset, target=found) if found.task == "binary" else dataset
-        else:
-            dataset = infer_spec(source, target, id_column, name=path.stem, where=path)
+        source, dataset = open_table(path, config.target, config.id_column, config.spec)
     excluded = 0
     if config.exclude_from is not None:
         if dataset.is_titanic:
