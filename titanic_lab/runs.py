@@ -105,7 +105,7 @@ def check_memory(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_featur
 
 def gd_supported(spec: ModelSpec) -> bool:
     """Whether the ``gradient descent`` sheet can write this model's gradients as formulas."""
-    return spec.kind in ("linear", "nnet") and spec.activation == "relu" and not spec.batchnorm
+    return spec.model_kind.gd_words is not None and spec.activation == "relu" and not spec.batchnorm
 
 
 def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int]:
@@ -179,7 +179,7 @@ def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, seed: int, epochs
     settings = TrainSettings(epochs=epochs, lr=lr, optimizer="sgd", loss="mse")
     torch_run = fit(spec, settings, X, y, init=start,
                     on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
-    key = "w" if spec.kind == "linear" else "W"
+    key = spec.chain[0].weight  # the one layer's weight: w of linear, W of nnet
     return GDPath(
         weights=[p[key].reshape(X.shape[1], -1) for p in path],
         gradients=[gradients(spec, p, X, y)[key].reshape(X.shape[1], -1) for p in path],
