@@ -19,6 +19,7 @@ the generator they are given, and torch is imported at their first call.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Mapping
 
@@ -126,8 +127,6 @@ class ModelKind:
     gd_words : str or None
         The README's words for its gradients when the ``gradient descent`` sheet writes them
         (a single layer without constant, read as SUMPRODUCTs); None when it does not.
-    summary : str
-        The forward pass in a line.
     """
 
     name: str
@@ -137,7 +136,6 @@ class ModelKind:
     defaults: Mapping[str, object] = field(default_factory=dict)
     default_sizes: tuple[int, ...] = ()
     gd_words: str | None = None
-    summary: str = ""
 
     @property
     def style(self) -> str:
@@ -167,21 +165,7 @@ class ModelKind:
 
     def chain(self, sizes: tuple[int, ...]) -> tuple[Layer, ...]:
         """The layers for these sizes, each with its number in its names and a whole-number width."""
-        sizes = list(sizes)
-        repeated = len(sizes) - sum(layer.width == SIZE for layer in self.layers)
-        out: list[Layer] = []
-        for layer in self.layers:
-            if layer.width == EACH_SIZE:
-                widths = [sizes.pop(0) for _ in range(repeated)]
-            elif layer.width == SIZE:
-                widths = [sizes.pop(0)]
-            else:
-                widths = [int(layer.width)]
-            for width in widths:
-                i = len(out) + 1
-                out.append(replace(layer, width=width, weight=layer.weight.format(i=i),
-                                   const=None if layer.const is None else layer.const.format(i=i)))
-        return tuple(out)
+        return _chain(self, tuple(sizes))
 
     def blocks(self, layer: int, activation_header: str) -> sl.HiddenBlocks:
         """The block names of hidden layer ``layer`` (1-based): ``Lin``, ``ReLU`` or ``L1_``, ``ReLU1_``."""
@@ -200,6 +184,26 @@ class ModelKind:
         return {0: "none", 1: "one"}.get(fewest, str(fewest))
 
 
+@functools.lru_cache(maxsize=256)
+def _chain(kind: ModelKind, sizes: tuple[int, ...]) -> tuple[Layer, ...]:
+    """:meth:`ModelKind.chain`, kept: the forward pass asks for it at every step."""
+    sizes = list(sizes)
+    repeated = len(sizes) - sum(layer.width == SIZE for layer in kind.layers)
+    out: list[Layer] = []
+    for layer in kind.layers:
+        if layer.width == EACH_SIZE:
+            widths = [sizes.pop(0) for _ in range(repeated)]
+        elif layer.width == SIZE:
+            widths = [sizes.pop(0)]
+        else:
+            widths = [int(layer.width)]
+        for width in widths:
+            i = len(out) + 1
+            out.append(replace(layer, width=width, weight=layer.weight.format(i=i),
+                               const=None if layer.const is None else layer.const.format(i=i)))
+    return tuple(out)
+
+
 _LINEAR = (Layer("w", 1, vector=True),)
 _NOTEBOOK = dict(optimizer="sgd", loss="mae", tol=1e-4, max_epochs=5_000)
 
@@ -213,7 +217,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         dict(optimizer="adam", loss="mse", lr=0.1),
         gd_words="linear: dLoss/dw_j = 2/N * sum over rows of (Linear - Survived) * x_j  (the chain rule through the "
                  "square of the error; Linear = SUMPRODUCT(x, w))",
-        summary="X @ w (the linear sheet, SUMPRODUCT)",
     ),
     ModelKind(
         "nnet", (Layer("W", SIZE, activation=True),), SUM,
@@ -223,7 +226,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         default_sizes=(2,),
         gd_words="nnet: dLoss/dW_jk = 2/N * sum over rows of (Preds - Survived) * [Lin_k > 0] * x_j  (through the square, "
                  "then the sum Preds = ReLU1 + ReLU2, then ReLU_k, whose slope is 1 where Lin_k > 0 and 0 elsewhere)",
-        summary="relu(X @ W).sum(-1), K units (the nnet and mmult sheets)",
     ),
     # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps
     # falling slowly for tens of thousands of epochs, so their plateau is a 1e-4 gain over 100.
@@ -231,7 +233,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         "sigmoid", _LINEAR, SIGMOID,
         (Sheet("sigmoid", ROW, "The notebook's linear model with a sigmoid output: Preds = 1/(1+EXP(-Linear))."),),
         dict(_NOTEBOOK, lr=100.0),
-        summary="sigmoid(X @ w) (the notebook's linear model)",
     ),
     ModelKind(
         "hidden",
@@ -241,7 +242,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         (Sheet("hidden", CHAIN, "The notebook's one-hidden-layer net: MMULT, ReLU, MMULT + constant, sigmoid."),),
         dict(_NOTEBOOK, lr=20.0),
         default_sizes=(20,),
-        summary="sigmoid(relu(X @ W1) @ w2 + c) (the notebook's one hidden layer)",
     ),
     ModelKind(
         "deep",
@@ -251,7 +251,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         (Sheet("deep", CHAIN, "The notebook's deep net: a chain of MMULT + constant and ReLU layers, sigmoid output."),),
         dict(_NOTEBOOK, lr=4.0),
         default_sizes=(10, 10),
-        summary="sigmoid(... relu(X @ W1 + c1) ...) (the notebook's deep net)",
     ),
 )}
 
