@@ -20,7 +20,7 @@ from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .data import TARGET, complete_rows_of, default_data_path, drop_passengers, read_titanic
 from .errors import DataError, OptionError
 from .limits import human, max_memory
-from .models import ModelSpec, hidden_sizes, init_params, parse_model
+from .models import KINDS, ModelSpec, hidden_sizes, init_params, parse_model
 from .preprocessing import TitanicPreprocessor, get_preset
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, split_indices, with_overrides
 
@@ -54,7 +54,8 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
     if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
-        raise OptionError("--gd-sheet writes gradient descent for the linear and nnet models (ReLU, no batch norm); train one of them")
+        written = " and ".join(k.name for k in KINDS.values() if k.gd_words)
+        raise OptionError(f"--gd-sheet writes gradient descent for the {written} models (ReLU, no batch norm); train one of them")
     if config.gd_sheet:
         _check_gd_sheet(config, [spec for spec, _ in out.values() if gd_supported(spec)])
     return out
