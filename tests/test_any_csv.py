@@ -244,3 +244,50 @@ def test_text_from_data_is_never_a_formula(tmp_path):
     formulas = [f for cells in formula_cells(book).values() for f in cells.values()]
     assert all(f.count("HYPERLINK") == f.count('"=HYPERLINK(""http://x"",""y"")"') for f in formulas)
     assert runner.invoke(app, ["verify", str(book)]).exit_code == 0
+
+
+def test_more_bad_input_gets_one_line(files, tmp_path):
+    only_target = tmp_path / "only.csv"
+    pd.DataFrame({"y": [1.0, 2.0, 3.5], "code": ["a", "b", "c"]}).to_csv(only_target, index=False)
+    blank = tmp_path / "blank.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [None, None, None]}).to_csv(blank, index=False)
+    repeated = tmp_path / "repeated.csv"
+    table(20).assign(house_id=1).to_csv(repeated, index=False)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_to_toml(infer_spec(table(), "price", "house_id")).replace('column = "income"', 'column = "salary"'))
+    out = tmp_path / "w.xlsx"
+    train = ["train", "--out", str(out), "--data"]
+    cases = [
+        (train + [str(only_target), "--target", "y"], "no column gives a feature (code: free text"),
+        (train + [str(blank), "--target", "y"], "target y is blank in every row"),
+        (train + [str(repeated), "--target", "price", "--id", "house_id"], "id column house_id repeats value 1 on line 3"),
+        (train + [str(files / "train.csv"), "--spec", str(spec)], "missing column(s) salary"),
+        (train + [str(files / "train.csv"), "--spec", str(tmp_path / "none.toml")], "none.toml: no such file"),
+        (train + [str(files / "train.csv"), "--target", "price", "--spec-out", str(files / "train.csv")], "--spec-out"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) <= 2, (args, result.output)
+        assert not out.exists()
+    assert pd.read_csv(files / "train.csv").shape == (200, 10)  # --spec-out never overwrote the data
+
+
+def test_predict_refuses_rows_without_a_feature_column(files, tmp_path):
+    book, rows = tmp_path / "w.xlsx", tmp_path / "rows.csv"
+    assert runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id", "-m", "linear",
+                               "--epochs", "5", "--out", str(book)]).exit_code == 0
+    pd.read_csv(files / "test.csv").drop(columns=["income"]).to_csv(rows, index=False)
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(rows), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "missing column(s) income" in result.output
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_predict_refuses_rows_it_was_trained_on(files, tmp_path):
+    book = tmp_path / "w.xlsx"
+    assert runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id", "-m", "linear",
+                               "--epochs", "5", "--out", str(book)]).exit_code == 0
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "train.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "200 of its rows have the house_id of a row" in result.output
+    allowed = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "train.csv"), "--out", str(tmp_path / "p.csv"),
+                                  "--allow-overlap"])
+    assert allowed.exit_code == 0, allowed.output

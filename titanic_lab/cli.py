@@ -569,7 +569,7 @@ def predict(
     model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
     data: Annotated[Path, typer.Option("--data", "-d", help="Rows to predict: Kaggle's test.csv (needs PassengerId), or a CSV with the columns of the table the workbook was trained on.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write: the id column (or 'row', the row number) and the target's column.")] = Path("submission.csv"),
-    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest total loss.", show_default=False)] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest validation loss (Valid loss:) when every sheet has one, else the lowest total loss.", show_default=False)] = None,
     allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Predict even passengers the workbook was trained on (refused by default: that scores the model on its own answers).")] = False,
 ) -> None:
     """Predict with a workbook's parameters; for Titanic, write Kaggle's PassengerId,Survived CSV."""

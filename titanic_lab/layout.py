@@ -78,6 +78,8 @@ class ModelSheet:
     values: list[list[object]] = field(repr=False)
     total: tuple[str, float] | None = None
     fills: dict[str, object] = field(default_factory=dict)
+    #: The ``Valid loss:`` cell's value (titanic-lab's workbooks trained with validation rows).
+    valid_loss: float | None = None
 
     @property
     def first_row(self) -> int:
@@ -241,6 +243,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         dataset=dataset, spec=spec, params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
         total=_total_loss(rows, header_row + 1 + n_rows),
         fills=_fills(rows, header_row, columns, raw_columns[1:]),
+        valid_loss=_find_label_value(rows, 0, sl.VALID_LOSS),
     )
 
 
