@@ -291,3 +291,15 @@ def test_predict_refuses_rows_it_was_trained_on(files, tmp_path):
     allowed = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "train.csv"), "--out", str(tmp_path / "p.csv"),
                                   "--allow-overlap"])
     assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_true_false_target_is_predicted_in_its_words(tmp_path):
+    df = table(120)
+    df["big"] = df["price"] > df["price"].median()
+    data, book, preds = tmp_path / "big.csv", tmp_path / "w.xlsx", tmp_path / "p.csv"
+    df.drop(columns=["price"]).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "big", "-m", "linear", "--epochs", "5", "--out", str(book)])
+    assert result.exit_code == 0 and "big: binary (False = 0, True = 1)" in result.output, result.output
+    df.drop(columns=["price", "big", "house_id"]).to_csv(tmp_path / "rows.csv", index=False)
+    assert runner.invoke(app, ["predict", "--model", str(book), "--data", str(tmp_path / "rows.csv"), "--out", str(preds)]).exit_code == 0
+    assert set(pd.read_csv(preds)["big"]) <= {True, False}

@@ -249,8 +249,8 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     _check_text(df, path)
     for column in df.columns:
         values = df[column]
-        if values.dtype == bool:
-            df[column] = values.astype(int)
+        if values.dtype == bool:  # a True/False feature is 1/0; a True/False target keeps its words for predictions
+            df[column] = values.astype(str) if column == target else values.astype(int)
         elif values.dtype == object:
             stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in values.dropna().unique()}
             df[column] = values.map(stripped)
