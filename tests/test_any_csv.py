@@ -253,6 +253,8 @@ def test_more_bad_input_gets_one_line(files, tmp_path):
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [None, None, None]}).to_csv(blank, index=False)
     repeated = tmp_path / "repeated.csv"
     table(20).assign(house_id=1).to_csv(repeated, index=False)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("Age,x,age,y\n1,2,3,4\n5,6,7,8\n")
     spec = tmp_path / "spec.toml"
     spec.write_text(spec_to_toml(infer_spec(table(), "price", "house_id")).replace('column = "income"', 'column = "salary"'))
     out = tmp_path / "w.xlsx"
@@ -261,6 +263,8 @@ def test_more_bad_input_gets_one_line(files, tmp_path):
         (train + [str(only_target), "--target", "y"], "no column gives a feature (code: free text"),
         (train + [str(blank), "--target", "y"], "target y is blank in every row"),
         (train + [str(repeated), "--target", "price", "--id", "house_id"], "id column house_id repeats value 1 on line 3"),
+        (train + [str(twice), "--target", "y"], "columns 1 and 3 of the header are both named 'age'"),
+        (train + [str(files / "train.csv"), "--target", "Price"], "did you mean 'price'?"),
         (train + [str(files / "train.csv"), "--spec", str(spec)], "missing column(s) salary"),
         (train + [str(files / "train.csv"), "--spec", str(tmp_path / "none.toml")], "none.toml: no such file"),
         (train + [str(files / "train.csv"), "--target", "price", "--spec-out", str(files / "train.csv")], "--spec-out"),
