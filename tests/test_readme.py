@@ -32,6 +32,8 @@ from titanic_lab.recalc import find_soffice
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: The README's names for the reference files, and where ../shared keeps them.
 EXAMPLE_FILES = {"train.csv": KAGGLE_TRAIN, "test.csv": KAGGLE_TEST, "lesson-titanic.xlsx": LESSON_WORKBOOK}
+#: Example files that ship with titanic-lab, copied under the README's names.
+BUNDLED_FILES = {"penguins.csv": Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"}
 MAIN_WORKBOOK = Path("workbooks/titanic.xlsx")
 #: Options whose value is a file the command writes (every other .csv/.xlsx is read).
 OUTPUT_OPTIONS = {"--out", "-o", "--plot", "--workbook"}
@@ -79,7 +81,7 @@ def test_the_readme_shows_commands():
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("readme")
-    for name, source in EXAMPLE_FILES.items():
+    for name, source in {**EXAMPLE_FILES, **BUNDLED_FILES}.items():
         if source.exists():
             shutil.copyfile(source, folder / name)  # copies: nothing an example writes can reach ../shared
     return folder

@@ -22,6 +22,13 @@ _EXPORTS: dict[str, str] = {
     "bundled_path": "data",
     "default_data_path": "data",
     "TitanicPreprocessor": "preprocessing",
+    "TabularPreprocessor": "preprocessing",
+    "DatasetSpec": "dataset",
+    "Target": "dataset",
+    "infer_spec": "dataset",
+    "read_table": "dataset",
+    "read_spec": "dataset",
+    "spec_to_toml": "dataset",
     "Feature": "preprocessing",
     "Preset": "preprocessing",
     "PRESETS": "preprocessing",
@@ -61,6 +68,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .verify import verify_workbook
     from .workbook import write_workbook
     from .data import bundled_path, default_data_path, read_titanic, same_passengers
+    from .dataset import DatasetSpec, Target, infer_spec, read_spec, read_table, spec_to_toml
     from .errors import DataError, OptionError, TitanicLabError, TrainingError
     from .models import ModelSpec, forward, parse_model
     from .preprocessing import (
@@ -72,6 +80,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         Feature,
         NotFittedError,
         Preset,
+        TabularPreprocessor,
         TitanicPreprocessor,
         UnseenCategoryWarning,
         select_complete_rows,

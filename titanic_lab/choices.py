@@ -3,16 +3,17 @@
 ``titanic-lab --help`` lists them without importing torch or pandas. Each tuple equals the keys
 of the registry that implements it (``tests/test_choices.py`` checks): ``preprocessing.PRESETS``,
 ``models.KINDS``, ``models.ACTIVATIONS``, ``models.LOSSES`` and ``training.OPTIMIZERS``. The
-activations and losses are read from their records in :mod:`titanic_lab.ops`, which imports
-without torch, so a new one is one entry there.
+model kinds, activations and losses are read from their records in :mod:`titanic_lab.model_kinds`
+and :mod:`titanic_lab.ops`, which import without torch, so a new one is one entry there.
 """
 
 from __future__ import annotations
 
+from .model_kinds import KINDS
 from .ops import ACTIVATIONS, LOSSES
 
 PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended", "groups")
-MODEL_KINDS: tuple[str, ...] = ("linear", "nnet", "sigmoid", "hidden", "deep")
+MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")

@@ -8,6 +8,8 @@ Errors the library raises on purpose become one line on stderr and exit code 2.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
 import sys
 import time
@@ -16,7 +18,8 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
+from .choices import MODEL_KINDS, PRESET_NAMES, one_of
+from .config import OPTIONS, Option
 from .errors import TitanicLabError
 
 app = typer.Typer(
@@ -109,122 +112,62 @@ def _info(message: str, as_json: bool) -> None:
     typer.echo(message, err=as_json)
 
 
-DataOpt = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--data",
-        "-d",
-        help="Training CSV (Kaggle or titanic3 schema). Default: ./data/train.csv, else "
-        "/kaggle/input/titanic/train.csv, else the bundled titanic3.",
-        show_default=False,
-    ),
-]
-PresetOpt = Annotated[str, typer.Option("--preset", "-p", help=f"Feature preset: {one_of(PRESET_NAMES)}.")]
-CompleteOpt = Annotated[
-    Optional[bool],
-    typer.Option(
-        "--complete-rows/--all-rows",
-        help="Keep only rows with Age and Embarked, as the lesson's workbook does. Default: yes for the "
-        "spreadsheet preset, no for notebook.",
-        show_default=False,
-    ),
-]
+def _typer_option(option: Option):
+    """The typer annotation of a run option, as :mod:`titanic_lab.config` declares it."""
+    return Annotated[option.cli_type, typer.Option(*option.flags, help=option.help, show_default=option.show_default)]
+
+
+def _with_run_options(*names: str):
+    """Give a command the run options ``names`` (every RunConfig field when none), as config.py declares them.
+
+    The command receives their command-line values as one dict, ``run``, for
+    :func:`titanic_lab.config.from_command_line`; its own parameters follow them in ``--help``.
+    """
+
+    def decorate(body):
+        declared = [OPTIONS[name] for name in names or OPTIONS]
+        own = [p for p in inspect.signature(body, eval_str=True).parameters.values() if p.name != "run"]
+
+        @functools.wraps(body)
+        def command(**values):
+            return body(run={o.name: values.pop(o.name) for o in declared}, **values)
+
+        command.__signature__ = inspect.Signature(
+            [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default, annotation=_typer_option(o))
+             for o in declared] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own])
+        return command
+
+    return decorate
+
+
+DataOpt = _typer_option(OPTIONS["data"])
+PresetOpt = _typer_option(OPTIONS["preset"])
 
 
 @app.command()
+@_with_run_options()
 def train(
-    data: DataOpt = None,
-    preset: PresetOpt = "spreadsheet",
-    model: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--model",
-            "-m",
-            help=f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
-            "deep:10,10. Default: linear and nnet.",
-            show_default=False,
-        ),
-    ] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Exactly this many epochs. Default: until converged (the lowest training loss stops improving; see the README), with a cap per model.", show_default=False)] = None,
-    lr: Annotated[Optional[str], typer.Option(help="Learning rate, or 'auto' for the learning-rate finder's suggestion (see lr-find). Default: a tested rate per model (Adam 0.1 for linear, 0.03 for nnet, the notebook's for the others); and 'auto' when the optimizer or loss chosen is not the model's own.", show_default=False)] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}, all hand-written (sgd: p -= lr * grad). Default per model.", show_default=False)] = None,
-    loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)} (mse is the spreadsheet's, mae the notebook's). Default per model.", show_default=False)] = None,
-    restarts: Annotated[Optional[int], typer.Option(help="Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the initial parameters (the notebook's 442).")] = 442,
-    split_seed: Annotated[int, typer.Option(help="Seed of the validation split (fastai's RandomSplitter seed 42).")] = 42,
-    valid_pct: Annotated[float, typer.Option(help="Share of rows held out for validation; 0 trains on all rows.")] = 0.2,
-    complete_rows: CompleteOpt = None,
-    dtype: Annotated[str, typer.Option(help="float64 (code and spreadsheet agree to 1e-9) or float32.")] = "float64",
-    activation: Annotated[str, typer.Option(help=f"Hidden-layer activation: {one_of(ACTIVATION_NAMES)} (relu is the lesson's).")] = "relu",
-    batchnorm: Annotated[bool, typer.Option("--batchnorm", help="Batch normalization before each hidden activation; an affine formula with the running statistics in the workbook.")] = False,
-    batch_size: Annotated[Optional[int], typer.Option(help="Rows per update: default full batch (the lesson's), 1 = stochastic, else mini-batch.", show_default=False)] = None,
-    accumulate: Annotated[int, typer.Option(help="Mini-batches whose gradients add up before one update (gradient accumulation).")] = 1,
-    l1: Annotated[float, typer.Option(help="L1 penalty l1 * sum|p| added to the loss minimised (training only).")] = 0.0,
-    l2: Annotated[float, typer.Option(help="L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only).")] = 0.0,
-    dropout: Annotated[float, typer.Option(help="Probability of dropping a hidden unit in training; the identity in the workbook.")] = 0.0,
-    patience: Annotated[Optional[int], typer.Option(help="Early stopping: stop after this many epochs without a better validation loss; keep the best epoch's parameters.", show_default=False)] = None,
-    gd_sheet: Annotated[bool, typer.Option("--gd-sheet", help="Add a 'gradient descent' sheet: every epoch of full-batch gradient descent for linear and nnet as a row of formulas.")] = False,
-    gd_epochs: Annotated[int, typer.Option(help="Epochs (rows) of the gradient descent sheet.")] = 30,
-    gd_lr: Annotated[float, typer.Option(help="The gradient descent sheet's learning rate (an input cell you can change).")] = 0.1,
+    run: dict,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of train and validation loss and validation accuracy per epoch.", show_default=False)] = None,
     init_from: Annotated[
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
     ] = None,
-    exclude_from: Annotated[
-        Optional[Path],
-        typer.Option("--exclude-from", help="Leave out of the training data every passenger this CSV holds (same PassengerId, or same name and ticket), e.g. the test.csv you will predict.", show_default=False),
-    ] = None,
-    sample: Annotated[Optional[int], typer.Option(help="Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).", show_default=False)] = None,
-    portable: Annotated[bool, typer.Option("--portable", help="Plain A1 references instead of structured table references, so Gnumeric and Google Sheets compute the workbook too.")] = False,
-    target: Annotated[Optional[str], typer.Option("--target", "-t", help="Any CSV: the column to learn (two values: binary classification; numbers: regression). The features are inferred from the other columns and printed. Default: Titanic's Survived, with --preset.", show_default=False)] = None,
-    id_column: Annotated[Optional[str], typer.Option("--id", help="With --target: the column naming each row (kept out of the features; predictions are written with it).", show_default=False)] = None,
-    spec: Annotated[Optional[Path], typer.Option("--spec", help="Take the target and the feature steps from this TOML file (as --spec-out writes it, perhaps edited).", show_default=False)] = None,
     spec_out: Annotated[Optional[Path], typer.Option("--spec-out", help="Write the table's description (target, id, feature steps, columns left out) as TOML, to edit and pass back with --spec.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
     """Train the lesson's models by hand-written gradient descent and save the run (Titanic, or any CSV with --target)."""
     with _errors_to_exit():
-        from .config import RunConfig
+        from .config import RunConfig, from_command_line
         from .data import describe_source
         from .runs import prepare
 
-        config = RunConfig(
-            data=str(data) if data else None,
-            preset=preset,
-            models=tuple(model) if model else RunConfig.models,
-            epochs=epochs,
-            lr=_parse_lr(lr),
-            optimizer=optimizer,
-            loss=loss,
-            restarts=restarts,
-            seed=seed,
-            split_seed=split_seed,
-            valid_pct=valid_pct,
-            complete_rows=complete_rows,
-            dtype=dtype,
-            activation=activation,
-            batchnorm=batchnorm,
-            batch_size=batch_size,
-            accumulate=accumulate,
-            l1=l1,
-            l2=l2,
-            dropout=dropout,
-            patience=patience,
-            gd_sheet=gd_sheet,
-            gd_epochs=gd_epochs,
-            gd_lr=gd_lr,
-            sample=sample,
-            exclude_from=str(exclude_from) if exclude_from else None,
-            portable=portable,
-            target=target,
-            id_column=id_column,
-            spec=str(spec) if spec else None,
-        )
+        config = RunConfig(**from_command_line(run))
         from .data import default_data_path
         from .files import check_outputs
 
+        data, exclude_from, spec = run["data"], run["exclude_from"], run["spec"]
         check_outputs({"--data": data or default_data_path(), "--init-from": init_from, "--exclude-from": exclude_from,
                        "--spec": spec}, {"--out": out, "--plot": plot, "--spec-out": spec_out})
         writer = _output_writer(out)
@@ -268,16 +211,6 @@ def train(
             typer.echo(json.dumps(summary, indent=2))
         else:
             _print_summary(run, out)
-
-
-def _parse_lr(text: str | None) -> float | str | None:
-    """``--lr``: a number (RunConfig checks its range) or ``auto``."""
-    if text is None or text.strip().lower() == "auto":
-        return None if text is None else "auto"
-    try:
-        return float(text)
-    except ValueError:
-        raise TitanicLabError(f"--lr must be a positive finite number or auto, got {text!r}") from None
 
 
 def _output_writer(out: Path):
@@ -365,14 +298,10 @@ def _print_summary(run, out: Path) -> None:
 
 
 @app.command("lr-find")
+@_with_run_options("data", "preset", "target", "id_column", "spec", "optimizer", "loss", "complete_rows", "valid_pct")
 def lr_find(
-    data: DataOpt = None,
-    preset: PresetOpt = "spreadsheet",
+    run: dict,
     model: Annotated[str, typer.Option("--model", "-m", help=f"The model: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, deep:10,10.")] = "linear",
-    optimizer: Annotated[Optional[str], typer.Option(help=f"{one_of(OPTIMIZER_NAMES)}. Default: the model's own.", show_default=False)] = None,
-    loss: Annotated[Optional[str], typer.Option(help=f"{one_of(LOSS_NAMES)}. Default: the model's own.", show_default=False)] = None,
-    complete_rows: CompleteOpt = None,
-    valid_pct: Annotated[float, typer.Option(help="Share of rows held out (the finder runs on the training rows only), as in train.")] = 0.2,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of the loss against the learning rate here.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rates, losses and suggestions as JSON on stdout.")] = False,
 ) -> None:
@@ -382,7 +311,7 @@ def lr_find(
     loss), which `train --lr auto` uses.
     """
     with _errors_to_exit():
-        from .config import RunConfig
+        from .config import RunConfig, from_command_line
         from .data import describe_source
         from .runs import model_settings, prepare
         from .training import lr_find as find
@@ -390,9 +319,8 @@ def lr_find(
         from .data import default_data_path
         from .files import check_outputs
 
-        config = RunConfig(data=str(data) if data else None, preset=preset, models=(model,), optimizer=optimizer, loss=loss,
-                           complete_rows=complete_rows, valid_pct=valid_pct)
-        check_outputs({"--data": data or default_data_path()}, {"--plot": plot})
+        config = RunConfig(**from_command_line(run), models=(model,))
+        check_outputs({"--data": run["data"] or default_data_path()}, {"--plot": plot})
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         ((spec, settings),) = model_settings(config).values()
@@ -400,7 +328,7 @@ def lr_find(
         if plot is not None:
             from .plots import plot_lr_find
 
-            plot_lr_find(found, plot, f"{spec.name}, {settings.optimizer}, {settings.loss} loss, {preset} preset")
+            plot_lr_find(found, plot, f"{spec.name}, {settings.optimizer}, {settings.loss} loss, {config.preset} preset")
     if as_json:
         typer.echo(json.dumps({"model": spec.name, "optimizer": settings.optimizer, "loss": settings.loss, **found.to_dict()}, indent=2))
         return
@@ -410,9 +338,9 @@ def lr_find(
 
 
 @app.command()
+@_with_run_options("data", "preset", "target", "id_column", "spec")
 def features(
-    data: DataOpt = None,
-    preset: PresetOpt = "spreadsheet",
+    run: dict,
     complete_rows: Annotated[
         bool, typer.Option("--complete-rows/--all-rows", help="Keep only the rows with every value the preset's row selection needs (the lesson's 712).")
     ] = False,
@@ -422,32 +350,61 @@ def features(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write.")] = Path("features.csv"),
 ) -> None:
-    """Write the design matrix (with PassengerId and Survived when the input has them)."""
+    """Write the design matrix (with the id and target columns when the input has them)."""
     with _errors_to_exit():
-        from .data import ID_COLUMN, TARGET, complete_rows_of, default_data_path, describe_source, drop_passengers, read_titanic
+        from .config import RunConfig, from_command_line
+        from .data import default_data_path, describe_source
         from .files import atomic_output, check_outputs
-        from .preprocessing import TitanicPreprocessor
 
-        path = data or default_data_path()
-        check_outputs({"--data": path, "--fit-on": fit_on}, {"--out": out})
+        config = RunConfig(**from_command_line(run))
+        path = Path(config.data) if config.data else default_data_path()
+        check_outputs({"--data": path, "--fit-on": fit_on, "--spec": config.spec}, {"--out": out})
         fitted = "" if fit_on is None else f"; fitted on: {describe_source(fit_on)}"
         typer.echo(f"data: {describe_source(path)}{fitted}", err=True)
-        df = read_titanic(path, require_target=False)
-        if complete_rows:
-            df = complete_rows_of(df, preset, path)
-        fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
-        if fit_on is not None:  # the rows to transform never lend their own labels to the fit
-            fit_rows, dropped = drop_passengers(fit_rows, df)
-            if dropped:
-                typer.echo(f"left out of the fit {dropped} rows of {fit_on} that are passengers of {path}", err=True)
-        if complete_rows and fit_on is not None:
-            fit_rows = complete_rows_of(fit_rows, preset, fit_on)
-        matrix = TitanicPreprocessor(preset=preset).fit(fit_rows).transform(df)
-        keep = [c for c in (ID_COLUMN, TARGET) if c in df.columns]
+        if config.target or config.spec:
+            df, pre, keep = _table_features(config, path, fit_on, complete_rows)
+        else:
+            df, pre, keep = _titanic_features(config.preset, path, fit_on, complete_rows)
+        matrix = pre.transform(df)
         table = df[keep].join(matrix)
         with atomic_output(out) as tmp:
             table.to_csv(tmp, index=False)
         typer.echo(f"wrote {out}: {len(table)} rows x {matrix.shape[1]} features ({', '.join(matrix.columns)})")
+
+
+def _titanic_features(preset: str, path: Path, fit_on: Path | None, complete_rows: bool):
+    """Titanic rows, the preprocessing fitted on ``fit_on`` (without ``path``'s passengers) or on them, and the
+    columns kept beside the features."""
+    from .data import ID_COLUMN, TARGET, complete_rows_of, drop_passengers, read_titanic
+    from .preprocessing import TitanicPreprocessor
+
+    df = read_titanic(path, require_target=False)
+    if complete_rows:
+        df = complete_rows_of(df, preset, path)
+    fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
+    if fit_on is not None:  # the rows to transform never lend their own labels to the fit
+        fit_rows, dropped = drop_passengers(fit_rows, df)
+        if dropped:
+            typer.echo(f"left out of the fit {dropped} rows of {fit_on} that are passengers of {path}", err=True)
+    if complete_rows and fit_on is not None:
+        fit_rows = complete_rows_of(fit_rows, preset, fit_on)
+    return df, TitanicPreprocessor(preset=preset).fit(fit_rows), [c for c in (ID_COLUMN, TARGET) if c in df.columns]
+
+
+def _table_features(config, path: Path, fit_on: Path | None, complete_rows: bool):
+    """Any CSV: its spec (inferred from the rows the fit uses, or --spec), the preprocessing fitted on
+    ``fit_on`` or on the rows themselves, and the id and target columns kept beside the features."""
+    from .dataset import open_table, read_table
+    from .preprocessing import TabularPreprocessor
+
+    fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec)
+    df = fit_rows if fit_on is None else read_table(path, dataset.target.column, dataset.id_column, require_target=False)
+    if complete_rows:
+        df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)).reset_index(drop=True) for rows in (df, fit_rows))
+    for line in dataset.describe():
+        typer.echo(f"  {line}", err=True)
+    keep = [c for c in (dataset.id_column, dataset.target.column) if c and c in df.columns]
+    return df, TabularPreprocessor(dataset.features).fit(fit_rows), keep
 
 
 EngineOpt = Annotated[
@@ -612,7 +569,7 @@ def predict(
     model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
     data: Annotated[Path, typer.Option("--data", "-d", help="Rows to predict: Kaggle's test.csv (needs PassengerId), or a CSV with the columns of the table the workbook was trained on.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write: the id column (or 'row', the row number) and the target's column.")] = Path("submission.csv"),
-    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest total loss.", show_default=False)] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest validation loss (Valid loss:) when every sheet has one, else the lowest total loss.", show_default=False)] = None,
     allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Predict even passengers the workbook was trained on (refused by default: that scores the model on its own answers).")] = False,
 ) -> None:
     """Predict with a workbook's parameters; for Titanic, write Kaggle's PassengerId,Survived CSV."""

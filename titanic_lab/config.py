@@ -1,10 +1,21 @@
-"""One dataclass describes a run; the CLI maps its flags onto it one to one."""
+"""One dataclass describes a run, and each of its fields declares its option once.
+
+A field of :class:`RunConfig` carries an :class:`Option` in its metadata: the flags and help
+text of ``titanic-lab train`` (and of the other commands that take the same option), the
+:class:`~titanic_lab.training.TrainSettings` field it overrides, and whether it applies to
+hidden layers only. The command line (:mod:`titanic_lab.cli`), the training overrides
+(:meth:`RunConfig.overrides`) and RunConfig's own docstring are generated from :data:`OPTIONS`.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Optional
 
+from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
@@ -15,6 +26,66 @@ MAX_EPOCHS = 1_000_000
 #: Rows of one Excel sheet: the gradient descent sheet's epochs must fit in it.
 SHEET_ROWS = 1_048_576
 SHEET_COLUMNS = 16_384
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a run, declared once.
+
+    Parameters
+    ----------
+    help : str
+        The help text of the command line, also RunConfig's documentation of the field.
+    flags : tuple of str
+        The option's names on the command line; default ``--field-name``.
+    setting : str or None
+        The :class:`~titanic_lab.training.TrainSettings` field the option overrides (a value
+        of None keeps the model's default).
+    hidden_only : bool
+        Only for models with hidden layers: refused when no model has one, and not applied to
+        the models without one.
+    cli_type : type or None
+        The type the command line parses, when not the field's (e.g. ``Path`` for a ``str``).
+    parse : callable or None
+        Turns the command line's value (not None) into the field's value.
+    show_default : bool
+        Whether ``--help`` shows the default (False when the help text explains it).
+    name, default : filled in from the RunConfig field
+    """
+
+    help: str
+    flags: tuple[str, ...] = ()
+    setting: str | None = None
+    hidden_only: bool = False
+    cli_type: Any = None
+    parse: Callable[[Any], Any] | None = None
+    show_default: bool = True
+    name: str = ""
+    default: Any = None
+
+    @property
+    def flag(self) -> str:
+        """The option's first long flag (``--complete-rows`` of ``--complete-rows/--all-rows``)."""
+        return self.flags[0].split("/")[0]
+
+    def from_cli(self, value: Any) -> Any:
+        """The field's value for the command line's ``value``."""
+        return value if value is None or self.parse is None else self.parse(value)
+
+
+def _option(default: Any, help: str, *flags: str, **declared: Any) -> Any:
+    """A RunConfig field with its :class:`Option` (flags, help and the rest) in its metadata."""
+    return field(default=default, metadata={"option": Option(help, flags, **declared)})
+
+
+def parse_lr(text: str) -> float | str:
+    """``--lr``: a number (RunConfig checks its range) or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise OptionError(f"--lr must be a positive finite number or auto, got {text!r}") from None
 
 
 def check_seed(option: str, seed: int, span: int = 1, upper: int = SEED_MAX) -> None:
@@ -43,87 +114,84 @@ def check_cv(folds: int, repeats: int = 1, seed: int = 42) -> None:
 class RunConfig:
     """Everything that decides what ``titanic-lab train`` does.
 
-    Parameters
-    ----------
-    data : str or None
-        The training CSV; None means :func:`titanic_lab.data.default_data_path`.
-    preset : str
-        Titanic's feature preset (``spreadsheet``, ``notebook``, ``extended``, ``groups``).
-    models : tuple of str
-        Model names (``linear``, ``nnet``, ``sigmoid``, ``hidden``, ``deep``, with sizes).
-    epochs, lr, optimizer, loss, restarts : optional
-        Overrides of each model's defaults (see ``titanic_lab.training.default_settings``).
-    seed : int
-        Seed of the initial parameters (442, the notebook's).
-    split_seed : int
-        Seed of the validation split (42, fastai's ``RandomSplitter`` default in the notebook).
-    valid_pct : float
-        Share of rows held out for validation; 0 trains on every row.
-    complete_rows : bool or None
-        Keep only rows with the preset's complete-row columns (the lesson's 712 rows);
-        None: the preset's own default (yes for ``spreadsheet``, no for ``notebook``).
-    dtype : str
-        ``float64`` (default, so code and spreadsheet agree to 1e-9) or ``float32``.
-    activation : str
-        Hidden-layer activation: ``relu`` (the lesson's), ``leaky_relu``, ``elu``, ``tanh``, ``sigmoid``.
-    batchnorm : bool
-        Batch normalization before each hidden activation.
-    batch_size, accumulate, l1, l2, dropout, patience : optional
-        Training options (see ``titanic_lab.training.TrainSettings``).
-    gd_sheet : bool
-        Add the ``gradient descent`` sheet: full-batch gradient descent written in formulas
-        for the ``linear`` and ``nnet`` models, from their seeded starting parameters.
-    gd_epochs, gd_lr : int, float
-        That sheet's epochs and (editable) learning rate.
-    sample : int or None
-        Use a seeded random sample of this many rows (in file order), e.g. to fit a table
-        larger than a spreadsheet into a workbook.
-    exclude_from : str or None
-        A CSV of passengers to be predicted (Kaggle's test.csv): they are dropped from the
-        training data (see :func:`titanic_lab.data.same_passengers`), so the model never
-        trains on the answers.
-    portable : bool
-        Write plain A1 references (``$E4``) instead of structured table references
-        (``Data[[#This Row],[Age]]``), so that Gnumeric and Google Sheets compute the workbook.
-    target : str or None
-        The column to learn in any CSV: its features are inferred from the other columns
-        (see :func:`titanic_lab.dataset.infer_spec`). None: Titanic's ``Survived``, with ``preset``.
-    id_column : str or None
-        With ``target`` or ``spec``: the column naming each row (predictions are written with it).
-    spec : str or None
-        A spec file (TOML, as ``--spec-out`` writes) giving the target and the feature steps.
+    Each field declares its option (see :class:`Option`); the parameters below are generated
+    from those declarations.
     """
 
-    data: str | None = None
-    preset: str = "spreadsheet"
-    models: tuple[str, ...] = DEFAULT_MODELS
-    epochs: int | None = None
-    lr: float | str | None = None
-    optimizer: str | None = None
-    loss: str | None = None
-    restarts: int | None = None
-    seed: int = 442
-    split_seed: int = 42
-    valid_pct: float = 0.2
-    complete_rows: bool | None = None
-    dtype: str = "float64"
-    activation: str = "relu"
-    batchnorm: bool = False
-    batch_size: int | None = None
-    accumulate: int = 1
-    l1: float = 0.0
-    l2: float = 0.0
-    dropout: float = 0.0
-    patience: int | None = None
-    gd_sheet: bool = False
-    gd_epochs: int = 30
-    gd_lr: float = 0.1
-    sample: int | None = None
-    exclude_from: str | None = None
-    portable: bool = False
-    target: str | None = None
-    id_column: str | None = None
-    spec: str | None = None
+    data: str | None = _option(
+        None, "Training CSV (Kaggle or titanic3 schema). Default: ./data/train.csv, else "
+        "/kaggle/input/titanic/train.csv, else the bundled titanic3.", "--data", "-d",
+        cli_type=Optional[Path], parse=str, show_default=False)
+    preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}.", "--preset", "-p")
+    models: tuple[str, ...] = _option(
+        DEFAULT_MODELS, f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
+        f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)}.", "--model", "-m",
+        cli_type=list[str], parse=tuple, show_default=False)
+    epochs: int | None = _option(
+        None, "Exactly this many epochs. Default: until converged (the lowest training loss stops improving; see the "
+        "README), with a cap per model.", setting="epochs", show_default=False)
+    lr: float | str | None = _option(
+        None, "Learning rate, or 'auto' for the learning-rate finder's suggestion (see lr-find). Default: a tested rate "
+        "per model (Adam 0.1 for linear, 0.03 for nnet, the notebook's for the others); and 'auto' when the optimizer "
+        "or loss chosen is not the model's own.", setting="lr", cli_type=Optional[str], parse=parse_lr, show_default=False)
+    optimizer: str | None = _option(
+        None, f"{one_of(OPTIMIZER_NAMES)}, all hand-written (sgd: p -= lr * grad). Default per model.",
+        setting="optimizer", show_default=False)
+    loss: str | None = _option(
+        None, f"{one_of(LOSS_NAMES)} (mse is the spreadsheet's, mae the notebook's). Default per model.",
+        setting="loss", show_default=False)
+    restarts: int | None = _option(
+        None, "Seeded random starts trained side by side; the best is kept. Default: nnet 16, others 1.",
+        setting="restarts", show_default=False)
+    seed: int = _option(442, "Seed of the initial parameters (the notebook's 442).", setting="seed")
+    split_seed: int = _option(42, "Seed of the validation split (fastai's RandomSplitter seed 42).")
+    valid_pct: float = _option(0.2, "Share of rows held out for validation; 0 trains on all rows.")
+    complete_rows: bool | None = _option(
+        None, "Keep only rows with Age and Embarked, as the lesson's workbook does. Default: yes for the "
+        "spreadsheet preset, no for notebook.", "--complete-rows/--all-rows", show_default=False)
+    dtype: str = _option("float64", "float64 (code and spreadsheet agree to 1e-9) or float32.", setting="dtype")
+    activation: str = _option(
+        "relu", f"Hidden-layer activation: {one_of(ACTIVATION_NAMES)} (relu is the lesson's).", hidden_only=True)
+    batchnorm: bool = _option(
+        False, "Batch normalization before each hidden activation; an affine formula with the running statistics "
+        "in the workbook.", hidden_only=True)
+    batch_size: int | None = _option(
+        None, "Rows per update: default full batch (the lesson's), 1 = stochastic, else mini-batch.",
+        setting="batch_size", show_default=False)
+    accumulate: int = _option(
+        1, "Mini-batches whose gradients add up before one update (gradient accumulation).", setting="accumulate")
+    l1: float = _option(0.0, "L1 penalty l1 * sum|p| added to the loss minimised (training only).", setting="l1")
+    l2: float = _option(0.0, "L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only).", setting="l2")
+    dropout: float = _option(
+        0.0, "Probability of dropping a hidden unit in training; the identity in the workbook.",
+        setting="dropout", hidden_only=True)
+    patience: int | None = _option(
+        None, "Early stopping: stop after this many epochs without a better validation loss; keep the best "
+        "epoch's parameters.", setting="patience", show_default=False)
+    gd_sheet: bool = _option(
+        False, "Add a 'gradient descent' sheet: every epoch of full-batch gradient descent for linear and nnet as a "
+        "row of formulas.")
+    gd_epochs: int = _option(30, "Epochs (rows) of the gradient descent sheet.")
+    gd_lr: float = _option(0.1, "The gradient descent sheet's learning rate (an input cell you can change).")
+    sample: int | None = _option(
+        None, "Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).",
+        show_default=False)
+    exclude_from: str | None = _option(
+        None, "Leave out of the training data every passenger this CSV holds (same PassengerId, or same name and "
+        "ticket), e.g. the test.csv you will predict.", cli_type=Optional[Path], parse=str, show_default=False)
+    portable: bool = _option(
+        False, "Plain A1 references instead of structured table references, so Gnumeric and Google Sheets compute "
+        "the workbook too.")
+    target: str | None = _option(
+        None, "Any CSV: the column to learn (two values: binary classification; numbers: regression). The features "
+        "are inferred from the other columns and printed. Default: Titanic's Survived, with --preset.",
+        "--target", "-t", show_default=False)
+    id_column: str | None = _option(
+        None, "With --target: the column naming each row (kept out of the features; predictions are written with it).",
+        "--id", show_default=False)
+    spec: str | None = _option(
+        None, "Take the target and the feature steps from this TOML file (as --spec-out writes it, perhaps edited).",
+        cli_type=Optional[Path], parse=str, show_default=False)
 
     def __post_init__(self) -> None:
         if (self.target or self.spec) and self.preset != "spreadsheet":
@@ -158,3 +226,37 @@ class RunConfig:
         out = asdict(self)
         out["models"] = list(self.models)
         return out
+
+    def overrides(self, hidden: bool) -> dict[str, Any]:
+        """The :class:`~titanic_lab.training.TrainSettings` fields this run sets (None keeps the model's default),
+        for a model with (``hidden``) or without hidden layers."""
+        return {o.setting: getattr(self, o.name) for o in OPTIONS.values()
+                if o.setting and getattr(self, o.name) is not None and (hidden or not o.hidden_only)}
+
+    def hidden_only_asked(self) -> list[str]:
+        """The flags of the hidden-layer options this run gives a value other than their default."""
+        return [o.flag for o in OPTIONS.values() if o.hidden_only and getattr(self, o.name) != o.default]
+
+
+def _declared(cls: type) -> dict[str, Option]:
+    """Each field's :class:`Option`, completed with the field's name and default (and type and flag when not given)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in fields(cls):
+        if "option" not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name} declares no option: give it a default with _option(default, help, ...)")
+        o = f.metadata["option"]
+        out[f.name] = replace(o, name=f.name, default=f.default, cli_type=o.cli_type or hints[f.name],
+                              flags=o.flags or (f"--{f.name.replace('_', '-')}",))
+    return out
+
+
+#: Every run option, by RunConfig field name: the one declaration the CLI and the overrides read.
+OPTIONS: dict[str, Option] = _declared(RunConfig)
+RunConfig.__doc__ = (RunConfig.__doc__ or "") + "\n    Parameters\n    ----------\n" + "".join(
+    f"    {o.name} : {RunConfig.__annotations__[o.name]}\n        {o.help} Option ``{o.flag}``.\n" for o in OPTIONS.values())
+
+
+def from_command_line(values: dict[str, Any]) -> dict[str, Any]:
+    """RunConfig's keyword arguments from the command line's values of its options, each parsed as declared."""
+    return {name: OPTIONS[name].from_cli(value) for name, value in values.items()}

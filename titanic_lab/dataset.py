@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, OptionError
 from .preprocessing import Feature, Kind, Preset, binary, dummies, get_preset, log1p, number, ones
 
 Task = Literal["binary", "regression"]
@@ -42,7 +42,7 @@ FREE_TEXT_SHARE = 0.5
 #: A positive column whose skewness is above this gets log10(x + 1), as the lesson does for Fare.
 SKEWED = 1.0
 #: Values read as the positive class of a two-valued target, compared without case.
-POSITIVE_WORDS = ("1", "yes", "y", "true", "t", "positive", "pos")
+POSITIVE_WORDS = ("1", "yes", "y", "true", "t", "positive", "pos")  # text only: of two numbers the larger is 1
 
 
 class SpecError(DataError):
@@ -249,8 +249,8 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     _check_text(df, path)
     for column in df.columns:
         values = df[column]
-        if values.dtype == bool:
-            df[column] = values.astype(int)
+        if values.dtype == bool:  # a True/False feature is 1/0; a True/False target keeps its words for predictions
+            df[column] = values.astype(str) if column == target else values.astype(int)
         elif values.dtype == object:
             stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in values.dropna().unique()}
             df[column] = values.map(stripped)
@@ -302,7 +302,7 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data") -> T
     if len(levels) == 2:
         if numeric and {float(v) for v in levels} == {0.0, 1.0}:
             return Target(column, "binary")
-        positive = next((v for v in levels if str(v).strip().lower() in POSITIVE_WORDS), levels[1])
+        positive = _positive(levels)
         negative = levels[0] if positive == levels[1] else levels[1]
         return Target(column, "binary", (_plain(negative), _plain(positive)))
     if numeric:
@@ -364,7 +364,7 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
         present = values.dropna()
         levels = sorted(present.unique(), key=lambda v: (str(type(v)), v))
         if len(levels) == 2:
-            positive = next((v for v in levels if str(v).strip().lower() in POSITIVE_WORDS), levels[1])
+            positive = _positive(levels)
             steps.append(binary(column, _plain(positive), new_name(f"{column}_{_plain(positive)}"), fill="mode"))
         elif pd.api.types.is_numeric_dtype(values):
             low, high = float(present.min()), float(present.max())
@@ -391,6 +391,11 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
     steps.append(ones(new_name("Ones")))
     description = f"inferred from {where}: " + ", ".join(f.output_name for f in steps)
     return Preset(name, tuple(steps), description=description), left_out
+
+
+def _positive(levels: list) -> object:
+    """Of two sorted values, the one that is 1: a word such as Yes or True, else the larger."""
+    return next((v for v in levels if isinstance(v, str) and v.strip().lower() in POSITIVE_WORDS), levels[1])
 
 
 def _left_out_reason(values: pd.Series, column: str) -> str | None:
@@ -585,6 +590,36 @@ def read_spec(path: str | os.PathLike[str]) -> DatasetSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(path, f"cannot be read as UTF-8 text ({exc})") from None
     return spec_from_toml(text, path)
+
+
+def open_table(path: str | os.PathLike[str], target: str | None, id_column: str | None = None,
+               spec: str | os.PathLike[str] | None = None, *, require_target: bool = True) -> tuple[pd.DataFrame, DatasetSpec]:
+    """Read any CSV and describe it: from ``spec`` (a TOML file) when given, else inferred.
+
+    ``target`` and ``id_column`` override the spec's (a different target than the spec's is
+    refused). A spec's binary target without labels takes the file's two values, as inferred.
+
+    Returns
+    -------
+    (rows, DatasetSpec)
+    """
+    path = Path(path)
+    given = read_spec(spec) if spec else None
+    if given is not None and target and target != given.target.column:
+        raise OptionError(f"--target {target} differs from the target {given.target.column} of --spec {spec}")
+    if given is None and not target:
+        raise OptionError("give the column to learn with --target (or a spec with --spec)")
+    target = target or given.target.column
+    id_column = id_column or (given.id_column if given else None)
+    rows = read_table(path, target, id_column, require_target=require_target)
+    if given is None:
+        return rows, infer_spec(rows, target, id_column, name=path.stem, where=path)
+    check_columns(given, rows, path)
+    found = replace(given, id_column=id_column)
+    if given.target.task == "binary" and given.target.labels is None and target in rows.columns:
+        inferred = infer_target(rows, target, path)  # two text values: mapped as inferred
+        found = replace(found, target=inferred) if inferred.task == "binary" else found
+    return rows, found
 
 
 def write_spec(spec: DatasetSpec, path: str | os.PathLike[str]) -> Path:

@@ -31,6 +31,7 @@ from .data import RAW_COLUMNS, TARGET
 from .dataset import DatasetSpec, spec_from_toml, titanic_spec
 from .errors import TitanicLabError
 from .formulas import cell
+from .model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
 from .models import BN_PARTS, ModelSpec, Params
 from .ops import ACTIVATIONS, Activation, loss_of_formula
 from .preprocessing import PRESETS
@@ -77,6 +78,8 @@ class ModelSheet:
     values: list[list[object]] = field(repr=False)
     total: tuple[str, float] | None = None
     fills: dict[str, object] = field(default_factory=dict)
+    #: The ``Valid loss:`` cell's value (titanic-lab's workbooks trained with validation rows).
+    valid_loss: float | None = None
 
     @property
     def first_row(self) -> int:
@@ -240,6 +243,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         dataset=dataset, spec=spec, params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
         total=_total_loss(rows, header_row + 1 + n_rows),
         fills=_fills(rows, header_row, columns, raw_columns[1:]),
+        valid_loss=_find_label_value(rows, 0, sl.VALID_LOSS),
     )
 
 
@@ -302,14 +306,14 @@ def _read_model(rows, header_row, headers, columns, features, where) -> tuple[Mo
         else:
             W, at = _param_rows(rows, header_row, headers, columns, features, k, where)
         batchnorm = sl.unit_header(blocks.batchnorm, 0) in columns
-        params = {"W": W, **_bn_params(rows, header_row, 1, k, batchnorm, where)}
-        return ModelSpec("nnet", (k,), activation.name, batchnorm), params, at
+        spec, params = _model_of(UNITS, [W], [None], columns, activation.name, batchnorm, where)
+        return spec, {**params, **_bn_params(rows, header_row, 1, k, batchnorm, where)}, at
     if chain_first in columns:
         return _read_chain(rows, header_row, columns, features, where)
     if sl.LINEAR in columns:
         w, at = _param_rows(rows, header_row, headers, columns, features, 1, where)
-        kind = "sigmoid" if sl.PREDS in columns else "linear"
-        return ModelSpec(kind), {"w": w[:, 0]}, at
+        spec, params = _model_of(ROW, [w], [None], columns, "relu", False, where)
+        return spec, params, at
     raise LayoutError(f"{where}: no model columns ({sl.LINEAR}, {nnet_first}, or {chain_first})")
 
 
@@ -380,17 +384,28 @@ def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, 
     bn: Params = {}
     for n, W in enumerate(weights[:-1], start=1):
         bn.update(_bn_params(rows, header_row, n, W.shape[1], batchnorm, where))
-    if consts[0] is None and len(weights) == 2:
-        if consts[1] is None:
-            raise LayoutError(f"{where}: the output layer needs its constant c2")
-        params = {"W1": weights[0], "w2": weights[1], "c": torch.tensor(consts[1], dtype=torch.float64), **bn}
-        return ModelSpec("hidden", (weights[0].shape[1],), activation.name, batchnorm), params, first_at
-    if any(c is None for c in consts):
-        raise LayoutError(f"{where}: every layer of a deep net needs its constant c1, c2, ...")
-    params = dict(bn)
-    for n, (W, c) in enumerate(zip(weights, consts), start=1):
-        params[f"W{n}"], params[f"c{n}"] = W, torch.tensor(c, dtype=torch.float64)
-    return ModelSpec("deep", tuple(W.shape[1] for W in weights[:-1]), activation.name, batchnorm), params, first_at
+    spec, params = _model_of(CHAIN, weights, consts, columns, activation.name, batchnorm, where)
+    return spec, {**params, **bn}, first_at
+
+
+def _model_of(style: str, weights: list[torch.Tensor], consts: list[float | None], columns: dict[str, int], activation: str,
+              batchnorm: bool, where: str) -> tuple[ModelSpec, Params]:
+    """The model whose kind has these layers (weights (n_in, n_out), constants or None) and the
+    sheet's ``Preds`` column or its absence; its params named as its kind names them."""
+    preds = sl.PREDS in columns
+    found = kind_of_sheet(style, [W.shape[1] for W in weights], [c is not None for c in consts], preds)
+    if found is None:
+        given = [sl.const_label(i) for i, c in enumerate(consts, start=1) if c is not None]
+        raise LayoutError(f"{where}: no model kind ({', '.join(k.name for k in KINDS.values() if k.style == style)}) has "
+                          f"{len(weights)} layer(s) of {', '.join(str(W.shape[1]) for W in weights)} column(s) with "
+                          f"constants {', '.join(given) or 'none'} and {'a' if preds else 'no'} {sl.PREDS} column")
+    kind, sizes = found
+    params: Params = {}
+    for layer, W, c in zip(kind.chain(sizes), weights, consts):
+        params[layer.weight] = W[:, 0] if layer.vector else W
+        if layer.const:
+            params[layer.const] = torch.tensor(c, dtype=torch.float64)
+    return ModelSpec(kind.name, sizes, activation, batchnorm), params
 
 
 def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> Params:

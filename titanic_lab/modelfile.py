@@ -2,7 +2,8 @@
 
 Format ``titanic-lab/run-v1``::
 
-    {"format": "titanic-lab/run-v1", "version": "...", "data": "...", "config": {...RunConfig...},
+    {"format": "titanic-lab/run-v1", "version": "...", "data": "...", "rows": ..., "target": "Survived",
+     "task": "binary", "target_scale": 1.0, "spec": "...the table's description as TOML...", "config": {...RunConfig...},
      "preprocessing": {"preset": "spreadsheet", "features": [...], "fill_values": {...},
                        "levels": {...}, "scales": {"Age_N": [offset, divisor]},
                        "group_sizes": {"log_FarePP": {"ticket": passengers}}},
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .dataset import spec_to_toml
 from .files import atomic_output
 from .runs import Run
 
@@ -40,6 +42,10 @@ def run_to_dict(run: Run) -> dict:
         "version": summary["version"],
         "data": summary["data"],
         "rows": summary["rows"],
+        "target": summary["target"],
+        "task": summary["task"],
+        "target_scale": run.dataset.target.divisor,
+        "spec": spec_to_toml(run.dataset),
         "config": summary["config"],
         "preprocessing": {
             "preset": pre.preset_.name,

@@ -16,7 +16,9 @@ deep:A,B   ``sigmoid(... relu(X @ W1 + c1) ...)``       notebook, deep net [10, 
 
 Hidden layers (the nnet's units included) may use another activation, batch normalization
 before the activation, and dropout after it in training. The activations and losses are records
-of :mod:`titanic_lab.ops` (``ACTIVATIONS``, ``LOSSES``, re-exported here).
+of :mod:`titanic_lab.ops` (``ACTIVATIONS``, ``LOSSES``, re-exported here); the model kinds are
+records of :mod:`titanic_lab.model_kinds` (``KINDS``, re-exported here): each a chain of layers
+and an output, which :func:`init_params` and :func:`forward` follow.
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ from dataclasses import dataclass
 import torch
 
 from . import sheet_layout as sl
-from .choices import MODEL_KINDS
 from .errors import OptionError
+from .model_kinds import KINDS, SIGMOID, SUM, Layer, ModelKind, get_kind
 from .ops import ACTIVATIONS, LOSSES  # noqa: F401  (re-exported: the registries, records callable on tensors)
 
 Params = dict[str, torch.Tensor]
 
-KINDS = MODEL_KINDS
-_DEFAULT_SIZES = {"nnet": (2,), "hidden": (20,), "deep": (10, 10)}
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # running = (1 - m) * running + m * batch statistic, as torch's BatchNorm1d
 #: Batch norm's parameters of hidden layer i are ``bn{i}_{part}``; the workbook labels its rows ``{part}{i}``.
@@ -47,6 +47,7 @@ class ModelSpec:
     Parameters
     ----------
     kind : {"linear", "nnet", "sigmoid", "hidden", "deep"}
+        A name in :data:`titanic_lab.model_kinds.KINDS`.
     sizes : tuple of int
         ``nnet``: (number of units,); ``hidden``: (hidden size,); ``deep``: hidden sizes.
     activation : {"relu", "leaky_relu", "elu", "tanh", "sigmoid"}
@@ -61,15 +62,26 @@ class ModelSpec:
     batchnorm: bool = False
 
     def __post_init__(self) -> None:
+        get_kind(self.kind)
         if self.activation not in ACTIVATIONS:
             raise OptionError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
         if (self.batchnorm or self.activation != "relu") and not self.has_hidden:
             raise OptionError(f"model {self.name!r} has no hidden layer, so --activation and --batchnorm do not apply to it")
 
     @property
+    def model_kind(self) -> ModelKind:
+        """The record of its kind: its layers, output, sheets and defaults."""
+        return KINDS[self.kind]
+
+    @property
+    def chain(self) -> tuple[Layer, ...]:
+        """Its layers, with their widths and parameter names for its sizes."""
+        return self.model_kind.chain(self.sizes)
+
+    @property
     def name(self) -> str:
         """The model's name as written on the command line (``nnet``, ``deep:10,10``...)."""
-        if self.sizes == _DEFAULT_SIZES.get(self.kind, ()):
+        if self.sizes == self.model_kind.default_sizes:
             return self.kind
         return f"{self.kind}:{','.join(map(str, self.sizes))}"
 
@@ -80,11 +92,11 @@ class ModelSpec:
 
     @property
     def has_sigmoid(self) -> bool:
-        return self.kind in ("sigmoid", "hidden", "deep")
+        return self.model_kind.has_sigmoid
 
     @property
     def has_hidden(self) -> bool:
-        return self.kind in ("nnet", "hidden", "deep")
+        return self.model_kind.has_hidden
 
 
 def parse_model(text: str, activation: str = "relu", batchnorm: bool = False) -> ModelSpec:
@@ -95,27 +107,27 @@ def parse_model(text: str, activation: str = "relu", batchnorm: bool = False) ->
     OptionError
         For an unknown kind or sizes that are not positive integers.
     """
-    kind, _, sizes_text = text.strip().partition(":")
-    if kind not in KINDS:
+    name, _, sizes_text = text.strip().partition(":")
+    if name not in KINDS:
         raise OptionError(f"unknown model {text!r}; choose from {', '.join(KINDS)} (sizes as nnet:3, hidden:20, deep:10,10)")
+    kind = KINDS[name]
     if not sizes_text:
-        sizes = _DEFAULT_SIZES.get(kind, ())
-    elif kind in ("linear", "sigmoid"):
-        raise OptionError(f"model {kind!r} takes no sizes (got {text!r})")
+        sizes = kind.default_sizes
+    elif kind.n_sizes == (0, 0):
+        raise OptionError(f"model {name!r} takes no sizes (got {text!r})")
     else:
         try:
             sizes = tuple(int(s) for s in sizes_text.split(","))
         except ValueError:
             sizes = ()
-        if not sizes or any(s < 1 for s in sizes) or (kind != "deep" and len(sizes) != 1):
-            raise OptionError(f"model {text!r}: sizes must be positive whole numbers, one for {kind}" + (", several for deep" if kind == "deep" else ""))
-    has_hidden = kind in ("nnet", "hidden", "deep")
-    return ModelSpec(kind, sizes, activation if has_hidden else "relu", batchnorm and has_hidden)
+        if not sizes or not kind.takes(sizes):
+            raise OptionError(f"model {text!r}: sizes must be positive whole numbers, {kind.sizes_text()} for {name}")
+    return ModelSpec(name, sizes, activation if kind.has_hidden else "relu", batchnorm and kind.has_hidden)
 
 
 def hidden_sizes(spec: ModelSpec) -> tuple[int, ...]:
     """The width of each hidden layer (the nnet's units are its one hidden layer)."""
-    return spec.sizes if spec.has_hidden else ()
+    return tuple(int(layer.width) for layer in spec.chain if layer.activation)
 
 
 def is_buffer(name: str) -> bool:
@@ -127,8 +139,9 @@ def init_params(spec: ModelSpec, n_features: int, generator: torch.Generator, dt
     """Random initial parameters, drawn as the lesson's notebook draws them.
 
     Numbers are drawn in float32 (as the notebook does) and then cast, so a seed gives the
-    notebook's starting point whatever ``dtype`` the model trains in. Batch norm starts at
-    gamma 1, beta 0, running mean 0 and variance 1, and draws nothing.
+    notebook's starting point whatever ``dtype`` the model trains in: each layer's weight in
+    turn, then each layer's constant, by the layers' :class:`~titanic_lab.model_kinds.Draw`.
+    Batch norm starts at gamma 1, beta 0, running mean 0 and variance 1, and draws nothing.
 
     Returns
     -------
@@ -138,24 +151,16 @@ def init_params(spec: ModelSpec, n_features: int, generator: torch.Generator, dt
         with batch norm, per hidden layer i: ``bn{i}_gamma``, ``bn{i}_beta``, ``bn{i}_mean``, ``bn{i}_var``.
     """
 
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=generator)
-
-    f = n_features
-    if spec.kind in ("linear", "sigmoid"):
-        params = {"w": rand(f) - 0.5}
-    elif spec.kind == "nnet":
-        params = {"W": rand(f, spec.sizes[0]) - 0.5}
-    elif spec.kind == "hidden":
-        (h,) = spec.sizes
-        params = {"W1": (rand(f, h) - 0.5) / h, "w2": rand(h, 1) - 0.3, "c": rand(1)[0]}
-    else:
-        sizes = (f, *spec.sizes, 1)
-        layers = [(rand(sizes[i], sizes[i + 1]) - 0.3) / sizes[i + 1] * 4 for i in range(len(sizes) - 1)]
-        consts = [(rand(1)[0] - 0.5) * 0.1 for _ in layers]
-        params = {}
-        for i, (layer, const) in enumerate(zip(layers, consts), start=1):
-            params[f"W{i}"], params[f"c{i}"] = layer, const
+    chain = spec.chain
+    inputs = (n_features, *(int(layer.width) for layer in chain[:-1]))
+    weights = [layer.draw((n_in,) if layer.vector else (n_in, layer.width), layer.width, generator)
+               for layer, n_in in zip(chain, inputs)]
+    consts = [layer.const_draw((1,), layer.width, generator)[0] if layer.const else None for layer in chain]
+    params = {}
+    for layer, weight, const in zip(chain, weights, consts):
+        params[layer.weight] = weight
+        if layer.const:
+            params[layer.const] = const
     if spec.batchnorm:
         for i, width in enumerate(hidden_sizes(spec), start=1):
             params.update({f"bn{i}_gamma": torch.ones(width), f"bn{i}_beta": torch.zeros(width),
@@ -218,6 +223,7 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
         return values
 
     activation = ACTIVATIONS[spec.activation]
+    kind = spec.model_kind
 
     def hidden(pre: torch.Tensor, i: int, names: sl.HiddenBlocks) -> torch.Tensor:  # (..., n_rows, units)
         keep(names.layer, pre)
@@ -229,24 +235,25 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
             out = out * keep_mask / (1 - dropout)
         return out
 
-    if spec.kind in ("linear", "sigmoid"):
-        # w (..., n_features) times X's columns: one plain matrix product forward and backward
-        # for any number of restarts (1.3x faster than X @ w at a million rows).
-        out = keep(sl.LINEAR, (params["w"] @ X.mT).unsqueeze(-1))  # (..., n_rows, 1)
-    elif spec.kind == "nnet":
-        units = hidden(_matmul(X, params["W"]), 1, sl.hidden_blocks(None, activation.header))  # (..., n_rows, K)
+    out = X
+    for i, layer in enumerate(spec.chain, start=1):  # out: (..., n_rows, width)
+        if layer.vector:
+            # w (..., n_features) times X's columns: one plain matrix product forward and backward
+            # for any number of restarts (1.3x faster than X @ w at a million rows).
+            out = (params[layer.weight] @ out.mT).unsqueeze(-1)
+        else:
+            out = _matmul(out, params[layer.weight])
+        if layer.const:
+            out = out + params[layer.const][..., None, None]
+        if layer.activation:
+            out = hidden(out, i, kind.blocks(i, activation.header))
+        else:
+            keep(kind.plain_block, out)
+    if kind.output == SUM:
         # The units' sum as a product with a column of ones: torch's sum over a last dimension
         # this narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py).
-        out = keep(sl.PREDS, units @ torch.ones(units.shape[-1], 1, dtype=units.dtype))
-    else:
-        n_hidden = len(spec.sizes)
-        out = X
-        for i, (weight, const) in enumerate(layers(spec, params), start=1):
-            out = _matmul(out, weight) + (0 if const is None else const[..., None, None])
-            if i <= n_hidden:
-                out = hidden(out, i, sl.hidden_blocks(i, activation.header))
-        keep(sl.OUT, out)
-    if spec.has_sigmoid:
+        out = keep(sl.PREDS, out @ torch.ones(out.shape[-1], 1, dtype=out.dtype))
+    elif kind.output == SIGMOID:
         out = keep(sl.PREDS, torch.sigmoid(out))
     return out.squeeze(-1)
 
@@ -283,15 +290,13 @@ def _batchnorm(pre: torch.Tensor, params: Params, i: int, train: bool) -> torch.
 
 
 def layers(spec: ModelSpec, params: Params) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """A ``hidden`` or ``deep`` model as a chain of (weight (n_in, n_out), constant or None).
+    """A model as a chain of (weight (n_in, n_out), constant or None), one per layer.
 
-    ``hidden`` is ``relu(X @ W1) @ w2 + c``: its first layer has no constant.
+    ``hidden`` is ``relu(X @ W1) @ w2 + c``: its first layer has no constant; ``linear``'s
+    ``w`` is one layer of one column.
     """
-    if spec.kind == "hidden":
-        return [(params["W1"], None), (params["w2"], params["c"])]
-    if spec.kind == "deep":
-        return [(params[f"W{i}"], params[f"c{i}"]) for i in range(1, len(spec.sizes) + 2)]
-    raise ValueError(f"model {spec.name} is not a layer chain")
+    return [(params[layer.weight].unsqueeze(-1) if layer.vector else params[layer.weight],
+             params[layer.const] if layer.const else None) for layer in spec.chain]
 
 
 def accuracy(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -40,9 +40,12 @@ def plot_history(run: "Run", path: str | Path) -> Path:
         loss_ax.plot(epochs, [h["train_loss"] for h in result.history], color=f"C{i}", label=f"{name} train ({result.settings.loss})")
         if result.valid_loss is not None:
             loss_ax.plot(epochs, [h["valid_loss"] for h in result.history], color=f"C{i}", linestyle="--", label=f"{name} valid")
-            acc_ax.plot(epochs, [h["valid_accuracy"] for h in result.history], color=f"C{i}", label=name)
+            if result.valid_accuracy is not None:  # a regression target has no accuracy
+                acc_ax.plot(epochs, [h["valid_accuracy"] for h in result.history], color=f"C{i}", label=name)
     loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch", yscale="log")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Validation accuracy" if len(run.valid_idx) else "No validation rows")
+    title = ("No validation rows" if not len(run.valid_idx) else
+             "No accuracy: a regression target" if run.dataset.target.is_regression else "Validation accuracy")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title=title)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

@@ -23,12 +23,15 @@ ROW_COLUMN = "row"
 
 
 def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelSheet:
-    """The sheet called ``name``, or else the one with the lowest total loss."""
+    """The sheet called ``name``; else the one with the lowest validation loss when every sheet
+    has one (the loss on rows no model learned from); else the one with the lowest total loss."""
     if name is not None:
         for sheet in sheets:
             if sheet.name == name:
                 return sheet
         raise LayoutError(f"no model sheet named {name!r} (model sheets: {', '.join(s.name for s in sheets)})")
+    if all(s.valid_loss is not None for s in sheets):
+        return min(sheets, key=lambda s: s.valid_loss)
     with_total = [s for s in sheets if s.total is not None]
     return min(with_total, key=lambda s: s.total[1]) if with_total else sheets[0]
 

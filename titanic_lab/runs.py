@@ -7,7 +7,8 @@ split only decides which rows the models learn from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+import warnings
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -18,10 +19,11 @@ import torch
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
-from .dataset import DatasetSpec, check_columns, check_headers, infer_spec, infer_target, read_spec, read_table, resolved, titanic_spec
+from .dataset import DatasetSpec, check_headers, open_table, read_table, resolved, titanic_spec
 from .errors import DataError, OptionError
 from .limits import human, max_memory
-from .models import ModelSpec, forward, hidden_sizes, init_params, parse_model
+from .model_kinds import SUM
+from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, split_indices, with_overrides
 
@@ -35,27 +37,16 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
         if spec.name in given:
             raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
         given[spec.name] = name
-        settings = with_overrides(
-            default_settings(spec, config.optimizer, config.loss),
-            epochs=config.epochs,
-            lr=config.lr,
-            restarts=config.restarts,
-            seed=config.seed,
-            dtype=config.dtype,
-            batch_size=config.batch_size,
-            accumulate=config.accumulate,
-            l1=config.l1,
-            l2=config.l2,
-            dropout=config.dropout if spec.has_hidden else 0.0,
-            patience=config.patience,
-        )
+        overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
+        defaults = default_settings(spec, overrides.pop("optimizer", None), overrides.pop("loss", None))
+        settings = with_overrides(defaults, **overrides)
         out[spec.name] = (spec, settings)
-    hidden_only = {"--activation": config.activation != "relu", "--batchnorm": config.batchnorm, "--dropout": config.dropout > 0}
-    asked = [flag for flag, on in hidden_only.items() if on]
+    asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
     if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
-        raise OptionError("--gd-sheet writes gradient descent for the linear and nnet models (ReLU, no batch norm); train one of them")
+        written = " and ".join(k.name for k in KINDS.values() if k.gd_words)
+        raise OptionError(f"--gd-sheet writes gradient descent for the {written} models (ReLU, no batch norm); train one of them")
     if config.gd_sheet:
         _check_gd_sheet(config, [spec for spec, _ in out.values() if gd_supported(spec)])
     return out
@@ -106,7 +97,7 @@ def check_memory(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_featur
 
 def gd_supported(spec: ModelSpec) -> bool:
     """Whether the ``gradient descent`` sheet can write this model's gradients as formulas."""
-    return spec.kind in ("linear", "nnet") and spec.activation == "relu" and not spec.batchnorm
+    return spec.model_kind.gd_words is not None and spec.activation == "relu" and not spec.batchnorm
 
 
 def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
@@ -121,20 +112,7 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
         source = read_titanic(path, require_target=True)
         dataset = titanic_spec(config.preset)
     else:
-        given = read_spec(config.spec) if config.spec else None
-        if given is not None and config.target and config.target != given.target.column:
-            raise OptionError(f"--target {config.target} differs from the target {given.target.column} of --spec {config.spec}")
-        target = config.target or given.target.column
-        id_column = config.id_column or (given.id_column if given else None)
-        source = read_table(path, target, id_column)
-        if given is not None:
-            check_columns(given, source, path)
-            dataset = replace(given, id_column=id_column)
-            if given.target.task == "binary" and given.target.labels is None:  # two text values: mapped as inferred
-                found = infer_target(source, target, path)
-                dataset = replace(dataset, target=found) if found.task == "binary" else dataset
-        else:
-            dataset = infer_spec(source, target, id_column, name=path.stem, where=path)
+        source, dataset = open_table(path, config.target, config.id_column, config.spec)
     excluded = 0
     if config.exclude_from is not None:
         if dataset.is_titanic:
@@ -222,7 +200,7 @@ def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, seed: int, epochs
     settings = TrainSettings(epochs=epochs, lr=lr, optimizer="sgd", loss="mse")
     torch_run = fit(spec, settings, X, y, init=start,
                     on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
-    key = "w" if spec.kind == "linear" else "W"
+    key = spec.chain[0].weight  # the one layer's weight: w of linear, W of nnet
     return GDPath(
         weights=[p[key].reshape(X.shape[1], -1) for p in path],
         gradients=[gradients(spec, p, X, y)[key].reshape(X.shape[1], -1) for p in path],
@@ -305,6 +283,10 @@ def prepare(config: RunConfig) -> Prepared:
     if target.is_regression and any(spec.has_sigmoid for spec, _ in model_settings(config).values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
+    never_negative = [s.name for s, _ in model_settings(config).values() if s.model_kind.output == SUM and s.activation == "relu"]
+    if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
+        warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
+                      "never negative; linear can reach them", UserWarning, stacklevel=2)
     pre = (TitanicPreprocessor(preset=config.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(frame)
     features = pre.transform(frame)
     if not dataset.is_titanic:

@@ -17,7 +17,7 @@ import torch
 from .choices import OPTIMIZER_NAMES
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
-from .models import ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
+from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES
 
 OPTIMIZERS = OPTIMIZER_NAMES
@@ -128,20 +128,6 @@ class TrainSettings:
             raise OptionError(f"the convergence rule needs 1 <= max_epochs <= {MAX_EPOCHS:,}, window >= 1 and 0 <= tol < 1")
 
 
-#: Each model's own optimizer, loss and learning rate, tested on the lesson's, the Kaggle and
-#: the bundled rows with every preset (tests/test_convergence.py). Another optimizer or loss
-#: gets ``lr="auto"``: the learning-rate finder's suggestion.
-MODEL_DEFAULTS: dict[str, dict] = {
-    "linear": dict(optimizer="adam", loss="mse", lr=0.1),
-    "nnet": dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=300),
-    # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps
-    # falling slowly for tens of thousands of epochs, so their plateau is a 1e-4 gain over 100.
-    "sigmoid": dict(optimizer="sgd", loss="mae", lr=100.0, tol=1e-4, max_epochs=5_000),
-    "hidden": dict(optimizer="sgd", loss="mae", lr=20.0, tol=1e-4, max_epochs=5_000),
-    "deep": dict(optimizer="sgd", loss="mae", lr=4.0, tol=1e-4, max_epochs=5_000),
-}
-
-
 def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | None = None) -> TrainSettings:
     """Defaults per model: good results with no flags.
 
@@ -163,10 +149,11 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     """
     if loss == "bce" and not spec.has_sigmoid:
         raise OptionError(
-            f"--loss bce needs a model with a sigmoid output (sigmoid, hidden, deep), not {spec.name}: log loss of an "
+            f"--loss bce needs a model with a sigmoid output ({', '.join(k for k, v in KINDS.items() if v.has_sigmoid)}), "
+            f"not {spec.name}: log loss of an "
             "output clamped into (0, 1) has no gradient outside it, so training stalls; use mse or mae"
         )
-    own = MODEL_DEFAULTS[spec.kind]
+    own = spec.model_kind.defaults  # each kind's own optimizer, loss and rate (titanic_lab.model_kinds)
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
     changed = any(chosen[k] != own[k] for k in chosen)
     return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})

@@ -39,6 +39,7 @@ from .models import (
     layers,
     sheet_columns,
 )
+from .model_kinds import MMULT, ROW, SUM, UNITS
 from .ops import ACTIVATIONS, LOSSES
 from .data import IDENTITY_COLUMNS
 from .preprocessing import TITLE_GROUPS, Feature, surnames
@@ -58,20 +59,6 @@ ALL_ROWS_ORDER = ("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 GD_SHEET = "gradient descent"
-GD_WORDS = {
-    "linear": "linear: dLoss/dw_j = 2/N * sum over rows of (Linear - Survived) * x_j  (the chain rule through the square "
-              "of the error; Linear = SUMPRODUCT(x, w))",
-    "nnet": "nnet: dLoss/dW_jk = 2/N * sum over rows of (Preds - Survived) * [Lin_k > 0] * x_j  (through the square, "
-            "then the sum Preds = ReLU1 + ReLU2, then ReLU_k, whose slope is 1 where Lin_k > 0 and 0 elsewhere)",
-}
-SHEET_NOTES = {
-    "linear": "The lesson's linear model: Linear = SUMPRODUCT(features, params), the Ones column is the bias.",
-    "nnet": "The lesson's neural net: ReLU units, each a SUMPRODUCT with its own row of params, summed.",
-    "mmult": "The same neural net with its params as one block and the layer as one MMULT array formula.",
-    "sigmoid": "The notebook's linear model with a sigmoid output: Preds = 1/(1+EXP(-Linear)).",
-    "hidden": "The notebook's one-hidden-layer net: MMULT, ReLU, MMULT + constant, sigmoid.",
-    "deep": "The notebook's deep net: a chain of MMULT + constant and ReLU layers, sigmoid output.",
-}
 
 
 def sheet_name(base: str, spec: ModelSpec) -> str:
@@ -340,15 +327,15 @@ class _Writer:
 
     # ---- model sheets ------------------------------------------------------------------
     def model_sheets(self) -> None:
-        for name, result in self.run.results.items():
-            spec = result.spec
-            if spec.kind in ("linear", "sigmoid"):
-                self.linear_sheet(sheet_name(spec.kind, spec), result)
-            elif spec.kind == "nnet":
-                self.units_sheet(sheet_name("nnet", spec), result, as_mmult=False)
-                self.units_sheet(sheet_name("mmult", spec), result, as_mmult=True)
-            else:
-                self.chain_sheet(sheet_name(spec.kind, spec), result)
+        for result in self.run.results.values():
+            for sheet in result.spec.model_kind.sheets:  # each in its style (titanic_lab.model_kinds)
+                name = sheet_name(sheet.base, result.spec)
+                if sheet.style == ROW:
+                    self.linear_sheet(name, result, sheet.note)
+                elif sheet.style in (UNITS, MMULT):
+                    self.units_sheet(name, result, sheet.style == MMULT, sheet.note)
+                else:
+                    self.chain_sheet(name, result, sheet.note)
 
     @contextlib.contextmanager
     def _sheet(self, name: str, note: str) -> Iterator[RowWriter]:
@@ -366,11 +353,11 @@ class _Writer:
             yield ws, self.tables[name]
         _print_setup(ws, repeat=HEADER_ROW)
 
-    def linear_sheet(self, name: str, result: TrainResult) -> None:
+    def linear_sheet(self, name: str, result: TrainResult, note: str) -> None:
         """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
-        with self._model_sheet(name, SHEET_NOTES[result.spec.kind]) as (ws, table):
+        with self._model_sheet(name, note) as (ws, table):
             p0 = len(table.columns) + 1
-            (params_ref,), headers = self._param_rows(ws, table, p0, result.params["w"].to(self.dtype)[:, None])
+            (params_ref,), headers = self._param_rows(ws, table, p0, layers(result.spec, result.params)[0][0].to(self.dtype))
             refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
             formula = refs.per_row(lambda r: fx.sumproduct(refs.this_row_span(first, last, r), params_ref))
 
@@ -381,12 +368,12 @@ class _Writer:
             # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
             self._loss_and_checks(ws, table, result, pred_col, (6, p0 + len(headers) - 2))
 
-    def units_sheet(self, name: str, result: TrainResult, as_mmult: bool) -> None:
+    def units_sheet(self, name: str, result: TrainResult, as_mmult: bool, note: str) -> None:
         """The lesson's two-ReLU net: ``nnet`` (a params row per unit, SUMPRODUCT per cell) or
         ``mmult`` (a 10 x K params block, one MMULT array formula for every Lin cell)."""
-        with self._model_sheet(name, SHEET_NOTES["mmult" if as_mmult else "nnet"]) as (ws, table):
+        with self._model_sheet(name, note) as (ws, table):
             p0 = len(table.columns) + 1
-            W = result.params["W"].to(self.dtype)  # (n_features, K)
+            W = layers(result.spec, result.params)[0][0].to(self.dtype)  # (n_features, K)
             k = W.shape[1]
             if as_mmult:
                 self.text(ws, 0, p0, sl.PARAMS, self.bold)
@@ -409,10 +396,10 @@ class _Writer:
             pred_col = self._model_blocks(ws, table, result, m0, layer, bn)
             self._loss_and_checks(ws, table, result, pred_col, (0, pred_col))
 
-    def chain_sheet(self, name: str, result: TrainResult) -> None:
+    def chain_sheet(self, name: str, result: TrainResult, note: str) -> None:
         """``hidden`` and ``deep``: one MMULT array formula per layer, activations between."""
         spec = result.spec
-        with self._model_sheet(name, SHEET_NOTES[spec.kind]) as (ws, table):
+        with self._model_sheet(name, note) as (ws, table):
             p0 = len(table.columns) + 1
             chain = [(w.to(self.dtype), None if c is None else float(c)) for w, c in layers(spec, result.params)]
             self.text(ws, 0, p0, sl.PARAMS, self.bold)
@@ -430,7 +417,7 @@ class _Writer:
                     ws.write_number(row, p0 + 1, c, self.param)
                     const_ref = fx.cell(row, p0 + 1, absolute=True)
                     row += 1
-                if spec.batchnorm and i <= len(spec.sizes):
+                if spec.batchnorm and spec.chain[i - 1].activation:
                     bn.update(self._bn_rows(ws, row, p0, i, result))
                     row += 4
                 refs.append((block, const_ref))
@@ -584,11 +571,11 @@ class _Writer:
             words = []
             for name, path in self.run.gd_paths.items():
                 result = self.run.results[name]
-                sheet = sheet_name(result.spec.kind, result.spec)
+                sheet = sheet_name(result.spec.model_kind.sheets[0].base, result.spec)
                 loss_col, last = self._gd_section(ws, row, sheet, result.spec, path, lr_ref)
                 chart.add_series({"name": f"{name} loss", "categories": [GD_SHEET, row + 2, 0, last, 0],
                                   "values": [GD_SHEET, row + 2, loss_col, last, loss_col]})
-                words.append(GD_WORDS[result.spec.kind])
+                words.append(result.spec.model_kind.gd_words)
                 row = last + 3
             chart.set_title({"name": "Loss per epoch (recalculated by the spreadsheet)"})
             chart.set_x_axis({"name": "epoch"})
@@ -621,11 +608,11 @@ class _Writer:
             r = first + e
             ws.write_number(r, 0, e)
             unit_rows = [fx.area(r, p0 + u * len(features), r, p0 + (u + 1) * len(features) - 1) for u in range(units)]
-            preds = fx.linear_output(X_all, unit_rows[0]) if spec.kind == "linear" else fx.relu_units_output(X_all, unit_rows)
+            preds = fx.relu_units_output(X_all, unit_rows) if spec.has_hidden else fx.linear_output(X_all, unit_rows[0])
             self.array(ws, r, 1, fx.mse_of(n, preds, y_all), np.array([[torch_losses[e]]]), self.num)
             ws.write_number(r, 2, torch_losses[e], self.torch)
             for u in range(units):
-                gate = None if spec.kind == "linear" else fx.linear_output(X_all, unit_rows[u])
+                gate = fx.linear_output(X_all, unit_rows[u]) if spec.has_hidden else None
                 for j, x_col in enumerate(x_cols):
                     c = u * len(features) + j
                     value = float(W_path[e][j, u])
@@ -731,8 +718,7 @@ class _Writer:
         for name, r in run.results.items():
             row += 1
             spec = r.spec
-            sheets = (f"{sheet_name('nnet', spec)}, {sheet_name('mmult', spec)}" if spec.kind == "nnet"
-                      else sheet_name(spec.kind, spec))
+            sheets = ", ".join(sheet_name(s.base, spec) for s in spec.model_kind.sheets)
             cells = [spec.description, sheets, r.settings.loss, r.settings.optimizer, r.settings.lr, len(r.history),
                      r.settings.restarts, r.train_loss, r.valid_loss, run.scores(name)[f"valid_{score.split()[1].lower()}"],
                      None if reproducible() else round(r.seconds, 3), r.stop_reason, _training_only(r)]
@@ -800,7 +786,7 @@ def _elementwise_formula(spec: ModelSpec, role: str, bn_cells: tuple[str, ...] |
         return lambda r: fx.batchnorm(fx.cell(r, prev + u), *bn_cells)
     if role == "activation":
         return lambda r: ACTIVATIONS[spec.activation].formula(fx.cell(r, prev + u))
-    if spec.kind == "nnet":  # Preds: the units' sum
+    if spec.model_kind.output == SUM:  # Preds: the units' sum
         return lambda r: "+".join(fx.cell(r, prev + j) for j in range(prev_width))
     return lambda r: fx.sigmoid(fx.cell(r, prev + u))  # Preds: the sigmoid of the output
 
@@ -899,8 +885,8 @@ def check_models_fit(specs: list[ModelSpec], n_features: int) -> None:
         if needed > EXCEL_MAX_COLUMNS:
             raise OptionError(f"--model {spec.name}: its sheet would need about {needed:,} columns, more than Excel's "
                               f"{EXCEL_MAX_COLUMNS:,}; use fewer units, or --out run.json to save the parameters only")
-        for base in (spec.kind, "mmult") if spec.kind == "nnet" else (spec.kind,):
-            name = sheet_name(base, spec)
+        for sheet in spec.model_kind.sheets:
+            name = sheet_name(sheet.base, spec)
             if name in names:
                 raise OptionError(f"--model {names[name]} and --model {spec.name} would both be written to sheet {name!r} "
                                   "(sheet names are cut at 31 characters); give one of them other sizes")

@@ -1,0 +1,309 @@
+"""Any CSV with --target: the inferred spec, its TOML, regression and text targets, every command.
+
+The tables are made here, seeded, so the tests need nothing beside the project. Real datasets
+(palmerpenguins, scikit-learn's) are checked in tests/test_real_datasets.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from titanic_lab.cli import app
+from titanic_lab.config import RunConfig
+from titanic_lab.dataset import (
+    SpecError,
+    Target,
+    infer_spec,
+    infer_target,
+    read_spec,
+    spec_from_toml,
+    spec_to_toml,
+)
+from titanic_lab.errors import DataError
+from titanic_lab.preprocessing import TabularPreprocessor
+from titanic_lab.runs import train_run
+
+runner = CliRunner()
+
+
+def table(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """A mixed table: an id, numbers (plain, skewed, negative, year-like), text with two and
+    three levels, free text, a constant, blanks, and a numeric target."""
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(20, 200, n)
+    income = rng.lognormal(3, 1, n)
+    change = rng.normal(0, 5, n)
+    year = rng.integers(1990, 2021, n).astype(float)
+    colour = rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2])
+    owner = rng.choice(["yes", "no"], n)
+    target = 3 * size + 40 * np.log1p(income) - 8 * change + 50 * (colour == "green") + 90 * (owner == "yes") + rng.normal(0, 20, n)
+    df = pd.DataFrame({
+        "house_id": np.arange(1001, 1001 + n),
+        "size": size, "income": income, "change": change, "year": year,
+        "colour": colour, "owner": owner, "note": [f"free text {i}" for i in range(n)],
+        "country": "NL", "price": target,
+    })
+    df.loc[rng.choice(n, 12, replace=False), "size"] = np.nan
+    df.loc[rng.choice(n, 7, replace=False), "colour"] = np.nan
+    return df
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("any")
+    df = table()
+    df.iloc[:200].to_csv(folder / "train.csv", index=False)
+    df.iloc[200:].drop(columns=["price"]).to_csv(folder / "test.csv", index=False)
+    binary = df.assign(expensive=np.where(df["price"] > df["price"].median(), "Yes", "No")).drop(columns=["price"])
+    binary.iloc[:200].to_csv(folder / "binary.csv", index=False)
+    binary.iloc[200:].drop(columns=["expensive", "house_id"]).to_csv(folder / "binary_test.csv", index=False)
+    return folder
+
+
+def test_inferred_features_follow_the_rules():
+    spec = infer_spec(table(), "price", "house_id")
+    steps = {f.column: f for f in spec.features.features if f.kind != "missing"}
+    assert (steps["size"].kind, steps["size"].scale, steps["size"].fill, steps["size"].output_name) == ("number", "max", "median", "size_N")
+    assert (steps["income"].kind, steps["income"].output_name) == ("log", "log_income")  # skewed, positive
+    assert (steps["change"].scale, steps["year"].scale) == ("zscore", "zscore")  # negative; far from 0
+    assert (steps["colour"].kind, steps["colour"].baseline, steps["colour"].levels) == ("dummies", "red", ("blue", "green"))
+    assert (steps["owner"].kind, steps["owner"].positive) == ("binary", "yes")
+    assert {f.output_name for f in spec.features.features if f.kind == "missing"} == {"size_missing", "colour_missing"}
+    assert set(spec.left_out) == {"note", "country"} and "house_id" not in steps and "price" not in steps
+    assert spec.features.features[-1].kind == "ones"
+    assert spec.target == Target("price", "regression")
+
+
+def test_feature_names_never_repeat_a_column():
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "a_N": [5.0, 1, 2, 3], "Ones": [1.0, 0, 1, 1], "y": [0, 1, 0, 1]})
+    names = [f.output_name for f in infer_spec(df, "y").features.features]
+    assert len({n.lower() for n in names} | {c.lower() for c in df.columns}) == len(names) + len(df.columns)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([0, 1, 1, 0], Target("y", "binary")),
+    (["No", "Yes", "Yes", "No"], Target("y", "binary", ("No", "Yes"))),
+    (["b", "a", "a", "b"], Target("y", "binary", ("a", "b"))),
+    ([1, 2, 2, 1], Target("y", "binary", (1, 2))),
+    ([1.5, 2.0, 7.25, 3.0], Target("y", "regression")),
+])
+def test_target_task(values, expected):
+    assert infer_target(pd.DataFrame({"y": values}), "y") == expected
+
+
+def test_target_with_three_text_values_is_refused():
+    with pytest.raises(DataError, match="3 text values"):
+        infer_target(pd.DataFrame({"y": ["a", "b", "c", "a"]}), "y")
+
+
+def test_target_encoding_and_decoding():
+    text = Target("y", "binary", ("No", "Yes"))
+    assert text.values(pd.Series(["Yes", "No", "Yes"])).tolist() == [1.0, 0.0, 1.0]
+    assert text.decode(np.array([0.7, 0.2])).tolist() == ["Yes", "No"]
+    money = Target("y", "regression").learn_scale(pd.Series([10.0, -250.0, 40.0]))
+    assert money.scale == 250.0 and money.decode(np.array([0.5])).tolist() == [125.0]
+    scores = money.scores(np.array([0.1, 0.2]), np.array([0.1, 0.4]))
+    assert scores["rmse"] == pytest.approx(np.sqrt((0.2 * 250) ** 2 / 2))
+
+
+def test_spec_round_trips_through_toml():
+    spec = infer_spec(table(), "price", "house_id", name="houses")
+    back = spec_from_toml(spec_to_toml(spec))
+    assert back.features.features == spec.features.features
+    assert (back.target, back.id_column, back.left_out, back.name) == (spec.target, spec.id_column, spec.left_out, spec.name)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('kind = "log"', 'kind = "cube"'), "kind = 'cube'"),
+    (lambda t: t.replace('fill = "median"', 'fill = "average"', 1), "fill = 'average'"),
+    (lambda t: t.replace("[target]", "[target]\ncolour = 1"), "unknown key 'colour'"),
+    (lambda t: t.replace('task = "regression"', 'task = "ranking"'), "task = 'ranking'"),
+    (lambda t: t + "\n[[features\n", "not valid TOML"),
+])
+def test_a_bad_spec_names_the_entry(edit, message):
+    text = edit(spec_to_toml(infer_spec(table(), "price", "house_id")))
+    with pytest.raises(SpecError, match=message):
+        spec_from_toml(text, "spec.toml")
+
+
+def test_tabular_preprocessor_infers_and_keeps_what_fit_learned():
+    df = table()
+    pre = TabularPreprocessor(target="price").fit(df.iloc[:150])
+    out = pre.transform(df.iloc[150:])
+    assert list(out.columns) == pre.feature_names_out_ and "price" not in pre.feature_names_in_
+    assert out["size_N"].max() > 0 and set(pre.left_out_) == {"house_id", "note", "country"}
+    assert repr(pre) == "TabularPreprocessor(target='price')"
+
+
+def test_dataset_and_preprocessing_import_without_torch_or_sklearn():
+    code = ("import sys, titanic_lab.dataset, titanic_lab.preprocessing; "
+            "print(sorted(m for m in ('sklearn', 'torch', 'typer', 'xlsxwriter') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_linear_reaches_least_squares_on_a_regression_target(files):
+    run = train_run(RunConfig(data=str(files / "train.csv"), target="price", id_column="house_id", models=("linear",), valid_pct=0))
+    X, y = run.X.to(torch.float64), run.y.to(torch.float64)
+    optimum = torch.linalg.lstsq(X, y.unsqueeze(1), driver="gelsd").solution
+    best = float(((X @ optimum).squeeze(1) - y).pow(2).mean())
+    assert run.results["linear"].train_loss == pytest.approx(best, rel=1e-6)
+    assert run.dataset.target.scale == pytest.approx(float(np.abs(pd.read_csv(files / "train.csv")["price"]).max()))
+
+
+def test_regression_end_to_end(files, tmp_path):
+    book, spec, preds = tmp_path / "w.xlsx", tmp_path / "spec.toml", tmp_path / "preds.csv"
+    result = runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id",
+                                 "--epochs", "300", "--out", str(book), "--spec-out", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "left out note: free text" in result.output and "target: price: regression" in result.output
+    assert read_spec(spec).target.scale is not None
+    for command in (["verify", str(book)], ["compare", str(book)]):
+        checked = runner.invoke(app, command)
+        assert checked.exit_code == 0, checked.output
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "test.csv"), "--out", str(preds)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(preds)
+    test = pd.read_csv(files / "test.csv")
+    assert list(written.columns) == ["house_id", "price"] and written["house_id"].tolist() == test["house_id"].tolist()
+    truth = table().iloc[200:]["price"].to_numpy()
+    assert np.sqrt(np.mean((written["price"].to_numpy() - truth) ** 2)) < 0.5 * truth.std()  # in the target's units
+
+
+def test_text_target_end_to_end(files, tmp_path):
+    book, preds = tmp_path / "w.xlsx", tmp_path / "preds.csv"
+    result = runner.invoke(app, ["train", "--data", str(files / "binary.csv"), "--target", "expensive",
+                                 "-m", "linear", "-m", "sigmoid", "--epochs", "200", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    assert "expensive: binary (No = 0, Yes = 1)" in result.output and "left out house_id: an id" in result.output
+    assert runner.invoke(app, ["verify", str(book)]).exit_code == 0
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "binary_test.csv"), "--out", str(preds)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(preds)
+    assert list(written.columns) == ["row", "expensive"] and written["row"].tolist() == list(range(1, 41))
+    assert set(written["expensive"]) <= {"Yes", "No"}
+
+
+def test_edited_spec_is_used(files, tmp_path):
+    spec, book = tmp_path / "spec.toml", tmp_path / "w.xlsx"
+    spec.write_text(spec_to_toml(infer_spec(table(), "price", "house_id")).replace('name = "log_income"', 'name = "LogIncome"'))
+    result = runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--spec", str(spec), "-m", "linear",
+                                 "--epochs", "50", "--out", str(book), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert "LogIncome" in json.loads(result.stdout)["features"]
+    assert runner.invoke(app, ["compare", str(book)]).exit_code == 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--target", "prize"], "--target 'prize': no such column"),
+    (["--target", "colour"], "3 text values"),
+    (["--target", "price", "--preset", "notebook"], "--preset chooses Titanic's features"),
+    (["--target", "price", "-m", "sigmoid"], "regression target"),
+    (["--target", "price", "--gd-sheet"], "--gd-sheet"),
+    (["--target", "price", "--id", "size"], "id column size is blank"),
+])
+def test_bad_options_get_one_line(files, tmp_path, extra, message):
+    out = tmp_path / "w.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(files / "train.csv"), *extra, "--out", str(out)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_column_named_like_a_model_cell_is_refused(tmp_path):
+    data = tmp_path / "loss.csv"
+    table().rename(columns={"size": "Loss"}).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "price", "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 2 and "column 'Loss' has the name of a cell" in result.output
+
+
+def test_a_spec_feature_reading_the_target_is_refused(files, tmp_path):
+    spec = tmp_path / "spec.toml"
+    text = spec_to_toml(infer_spec(table(), "price", "house_id"))
+    spec.write_text(text.replace('column = "income"', 'column = "price"'))
+    result = runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--spec", str(spec), "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 2 and "reads the target column price" in result.output
+
+
+def test_text_from_data_is_never_a_formula(tmp_path):
+    from titanic_lab.reading import formula_cells
+
+    df = table(120)
+    df["colour"] = df["colour"].replace({"green": '=HYPERLINK("http://x","y")', "blue": "+1+1"})
+    data, book = tmp_path / "hostile.csv", tmp_path / "w.xlsx"
+    df.to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "price", "-m", "linear", "--epochs", "20", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    formulas = [f for cells in formula_cells(book).values() for f in cells.values()]
+    assert all(f.count("HYPERLINK") == f.count('"=HYPERLINK(""http://x"",""y"")"') for f in formulas)
+    assert runner.invoke(app, ["verify", str(book)]).exit_code == 0
+
+
+def test_more_bad_input_gets_one_line(files, tmp_path):
+    only_target = tmp_path / "only.csv"
+    pd.DataFrame({"y": [1.0, 2.0, 3.5], "code": ["a", "b", "c"]}).to_csv(only_target, index=False)
+    blank = tmp_path / "blank.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [None, None, None]}).to_csv(blank, index=False)
+    repeated = tmp_path / "repeated.csv"
+    table(20).assign(house_id=1).to_csv(repeated, index=False)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("Age,x,age,y\n1,2,3,4\n5,6,7,8\n")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_to_toml(infer_spec(table(), "price", "house_id")).replace('column = "income"', 'column = "salary"'))
+    out = tmp_path / "w.xlsx"
+    train = ["train", "--out", str(out), "--data"]
+    cases = [
+        (train + [str(only_target), "--target", "y"], "no column gives a feature (code: free text"),
+        (train + [str(blank), "--target", "y"], "target y is blank in every row"),
+        (train + [str(repeated), "--target", "price", "--id", "house_id"], "id column house_id repeats value 1 on line 3"),
+        (train + [str(twice), "--target", "y"], "columns 1 and 3 of the header are both named 'age'"),
+        (train + [str(files / "train.csv"), "--target", "Price"], "did you mean 'price'?"),
+        (train + [str(files / "train.csv"), "--spec", str(spec)], "missing column(s) salary"),
+        (train + [str(files / "train.csv"), "--spec", str(tmp_path / "none.toml")], "none.toml: no such file"),
+        (train + [str(files / "train.csv"), "--target", "price", "--spec-out", str(files / "train.csv")], "--spec-out"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) <= 2, (args, result.output)
+        assert not out.exists()
+    assert pd.read_csv(files / "train.csv").shape == (200, 10)  # --spec-out never overwrote the data
+
+
+def test_predict_refuses_rows_without_a_feature_column(files, tmp_path):
+    book, rows = tmp_path / "w.xlsx", tmp_path / "rows.csv"
+    assert runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id", "-m", "linear",
+                               "--epochs", "5", "--out", str(book)]).exit_code == 0
+    pd.read_csv(files / "test.csv").drop(columns=["income"]).to_csv(rows, index=False)
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(rows), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "missing column(s) income" in result.output
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_predict_refuses_rows_it_was_trained_on(files, tmp_path):
+    book = tmp_path / "w.xlsx"
+    assert runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id", "-m", "linear",
+                               "--epochs", "5", "--out", str(book)]).exit_code == 0
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "train.csv"), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "200 of its rows have the house_id of a row" in result.output
+    allowed = runner.invoke(app, ["predict", "--model", str(book), "--data", str(files / "train.csv"), "--out", str(tmp_path / "p.csv"),
+                                  "--allow-overlap"])
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_a_true_false_target_is_predicted_in_its_words(tmp_path):
+    df = table(120)
+    df["big"] = df["price"] > df["price"].median()
+    data, book, preds = tmp_path / "big.csv", tmp_path / "w.xlsx", tmp_path / "p.csv"
+    df.drop(columns=["price"]).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "big", "-m", "linear", "--epochs", "5", "--out", str(book)])
+    assert result.exit_code == 0 and "big: binary (False = 0, True = 1)" in result.output, result.output
+    df.drop(columns=["price", "big", "house_id"]).to_csv(tmp_path / "rows.csv", index=False)
+    assert runner.invoke(app, ["predict", "--model", str(book), "--data", str(tmp_path / "rows.csv"), "--out", str(preds)]).exit_code == 0
+    assert set(pd.read_csv(preds)["big"]) <= {True, False}
