@@ -73,5 +73,7 @@ def test_linear_reaches_least_squares_on_its_features(outcome):
     assert outcome.error == ""
     ours, best = outcome.lstsq
     assert best > 0
+    # The MSE recomputed from the sheet's design matrix and weights is the training loss train reported.
+    assert ours == pytest.approx(outcome.train_json["models"]["linear"]["train_loss"], rel=1e-9)
     # Within 1e-6 relative above the optimum; below it only by rounding (else the matrix read is not the one trained on).
     assert -1e-9 <= (ours - best) / best <= any_csv.LSTSQ_REL, (ours, best)
