@@ -146,7 +146,6 @@ def sklearn_scores(s: Split, names: Sequence[str] | None = None) -> dict[str, fl
         models = {"RidgeCV": RidgeCV(alphas=np.logspace(-3, 3, 13)), "HistGradientBoosting": HistGradientBoostingRegressor(random_state=SEED),
                   "mean": DummyRegressor()}
     else:
-        y = y.astype(str) if y.dtype == object else y
         models = {"LogisticRegressionCV": LogisticRegressionCV(Cs=10, max_iter=5000),
                   "HistGradientBoosting": HistGradientBoostingClassifier(random_state=SEED),
                   "majority": DummyClassifier(strategy="most_frequent")}
