@@ -353,7 +353,7 @@ def memory_figures(n: int) -> list[str]:
         synthetic_table(n).to_csv(synth, index=False)
         titanic_shaped(n).to_csv(titanic, index=False)
         runs = [
-            (f"floor: `import torch, pandas` + `pandas.read_csv` of the synthetic table", [sys.executable, "-c",
+            ("floor: `import torch, pandas` + `pandas.read_csv` of the synthetic table", [sys.executable, "-c",
              f"import torch, pandas; pandas.read_csv({str(synth)!r})"]),
             (f"Titanic-shaped, {n:,} rows: `titanic-lab train --data titanic.csv --out t.xlsx` (Titanic defaults)",
              [*cli, "train", "--data", str(titanic), "--out", str(work / "t.xlsx")]),
