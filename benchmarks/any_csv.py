@@ -318,7 +318,7 @@ def synthetic_table(n: int, seed: int = SEED) -> pd.DataFrame:
         levels = 2 + j
         codes = rng.integers(0, levels, n)
         signal += np.linspace(-1, 1, levels)[codes]
-        cols[f"c{j}"] = np.array([f"level_{k}" for k in range(levels)])[codes]
+        cols[f"cat{j}"] = np.array([f"level_{k}" for k in range(levels)])[codes]
     cols["y"] = np.round(50 + 5 * signal + rng.normal(0, 3, n), 3)
     return pd.DataFrame(cols)
 
