@@ -1,7 +1,8 @@
 """titanic-lab on real tables that pip packages ship, beside scikit-learn on the same split.
 
-    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory]
-                                 [--memory-rows 100000] [--out benchmarks/any_csv.md]
+    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory | --memory-only]
+                                 [--memory-rows 100000] [--memory-train-args "--model linear --epochs 20"]
+                                 [--out benchmarks/any_csv.md]
 
 For each dataset of ``benchmarks/datasets.py`` (those whose package is installed):
 
@@ -24,8 +25,8 @@ within 1e-9; linear's training MSE within 1e-6 relative of least squares.
 
 Memory: a seeded synthetic table of ``--memory-rows`` rows and 50 columns (39 numeric with
 blanks, skew and negative values, 10 text categoricals of 2 to 12 levels, a numeric target),
-trained with defaults and exported to .xlsx, beside a Titanic-shaped table of the same rows
-(the bundled titanic3 resampled, as ``scale.py`` does) trained with the Titanic defaults, and
+trained (with defaults, or ``--memory-train-args`` for both runs) and exported to .xlsx, beside a Titanic-shaped table of the same rows
+(the bundled titanic3 resampled, as ``scale.py`` does) trained as Titanic, and
 beside the floor of reading the synthetic CSV with pandas after importing torch. Each is a
 command run by a fresh small Python parent, whose ``resource.getrusage(RUSAGE_CHILDREN)``
 gives the peak RSS.
@@ -345,8 +346,11 @@ def peak_rss_of(command: Sequence[str]) -> tuple[float, float, int]:
     return float(out[0]), float(out[1]), int(out[2])
 
 
-def memory_figures(n: int) -> list[str]:
+def memory_figures(n: int, train_args: Sequence[str] = ()) -> list[str]:
+    """The memory table: the floor, the Titanic-shaped run and the synthetic run, each with ``train_args`` added."""
     cli = [sys.executable, "-m", "titanic_lab.cli"]
+    extra = list(train_args)
+    shown = f" {' '.join(extra)}" if extra else ""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         synth, titanic = work / "synthetic.csv", work / "titanic.csv"
@@ -355,10 +359,10 @@ def memory_figures(n: int) -> list[str]:
         runs = [
             ("floor: `import torch, pandas` + `pandas.read_csv` of the synthetic table", [sys.executable, "-c",
              f"import torch, pandas; pandas.read_csv({str(synth)!r})"]),
-            (f"Titanic-shaped, {n:,} rows: `titanic-lab train --data titanic.csv --out t.xlsx` (Titanic defaults)",
-             [*cli, "train", "--data", str(titanic), "--out", str(work / "t.xlsx")]),
-            (f"synthetic, {n:,} rows x 50 columns (10 categoricals): `titanic-lab train --data synthetic.csv --target y "
-             f"--out s.xlsx` (defaults)", [*cli, "train", "--data", str(synth), "--target", "y", "--out", str(work / "s.xlsx")]),
+            (f"Titanic-shaped, {n:,} rows: `titanic-lab train --data titanic.csv{shown} --out t.xlsx`",
+             [*cli, "train", "--data", str(titanic), *extra, "--out", str(work / "t.xlsx")]),
+            (f"synthetic, {n:,} rows x 50 columns (10 categoricals): `titanic-lab train --data synthetic.csv --target y{shown} "
+             f"--out s.xlsx`", [*cli, "train", "--data", str(synth), "--target", "y", *extra, "--out", str(work / "s.xlsx")]),
         ]
         lines = ["| run | peak RSS | wall time | exit | workbook |", "| --- | --- | --- | --- | --- |"]
         for label, command in runs:
@@ -379,7 +383,7 @@ def _fmt(task: str, value: float | None) -> str:
     return f"{value:.4f}" if task == "binary" else f"{value:.4g}"
 
 
-def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[str], memory: list[str] | None) -> str:
+def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[str]) -> str:
     lines = [
         f"Written by `python benchmarks/any_csv.py` on {datetime.date.today().isoformat()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}). Seeded 80/20 split (seed {SEED}); held-out RMSE "
@@ -422,12 +426,32 @@ def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[st
         lines.append(f"- {o.name}: {NOTES.get(o.name, '')}; {_spec_summary(o)}. Source: {LICENCES.get(o.name, '')}.")
     if skipped:
         lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())]
-    if memory:
-        lines += ["", "### Memory at 100,000 rows", "",
-                  "Peak RSS of each command, run by a fresh small Python parent "
-                  "(`resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`); the tables are generated at run time (seeded):", ""]
-        lines += memory
     return "\n".join(lines) + "\n"
+
+
+MEMORY_HEADING = "### Memory"
+
+
+def render_memory(n: int, memory: list[str]) -> str:
+    return "\n".join([
+        f"{MEMORY_HEADING} at {n:,} rows", "",
+        f"Written by `python benchmarks/any_csv.py --memory-only` on {datetime.date.today().isoformat()}. Peak RSS of each "
+        "command, run by a fresh small Python parent (`resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`); the tables are "
+        "generated at run time (seeded); wall times are those of a shared 2-core machine:", "", *memory]) + "\n"
+
+
+def with_section(text: str, section: str | None) -> str:
+    """``text`` (the datasets' part) followed by ``section`` (the memory part) when there is one."""
+    return text.rstrip("\n") + "\n\n" + section if section else text
+
+
+def memory_section(path: Path) -> str | None:
+    """The memory part of an existing report, kept when a run measures only the datasets."""
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8")
+    at = text.find(MEMORY_HEADING)
+    return text[at:] if at >= 0 else None
 
 
 def _spec_summary(o: Outcome) -> str:
@@ -444,10 +468,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="titanic-lab on real tables beside scikit-learn")
     parser.add_argument("--datasets", nargs="+", default=None)
     parser.add_argument("--models", nargs="+", default=["linear", "nnet"])
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true", help="measure the datasets only (keep the report's memory part)")
+    parser.add_argument("--memory-only", action="store_true", help="measure memory only (keep the report's datasets part)")
     parser.add_argument("--memory-rows", type=int, default=100_000)
+    parser.add_argument("--memory-train-args", default="", help="extra train options for both memory runs, e.g. '--epochs 20'")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("any_csv.md"))
     args = parser.parse_args()
+    if args.memory_only:
+        section = render_memory(args.memory_rows, memory_figures(args.memory_rows, args.memory_train_args.split()))
+        old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        at = old.find(MEMORY_HEADING)
+        args.out.write_text(with_section(old[:at] if at >= 0 else old, section), encoding="utf-8")
+        print(f"wrote {args.out}")
+        return 0
     datasets, skipped = available(args.datasets)
     outcomes = []
     for ds in datasets:
@@ -456,8 +489,9 @@ def main() -> int:
         print(f"{o.name}: {o.scores} vs {o.baselines}; verify {max_verify_diff(o.verify)}; lstsq gap {o.lstsq_gap}; "
               f"{o.seconds:.1f} s; {stops} {o.error}", flush=True)
         outcomes.append(o)
-    memory = None if args.skip_memory else memory_figures(args.memory_rows)
-    args.out.write_text(render(outcomes, skipped, args.models, memory), encoding="utf-8")
+    section = (memory_section(args.out) if args.skip_memory else
+               render_memory(args.memory_rows, memory_figures(args.memory_rows, args.memory_train_args.split())))
+    args.out.write_text(with_section(render(outcomes, skipped, args.models), section), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
 
