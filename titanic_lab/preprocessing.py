@@ -1,7 +1,8 @@
 """Feature engineering for any table: dummies, binary categoricals, logs, normalization.
 
 A preset is one spec: a tuple of :class:`Feature` steps, each turning one raw column into one
-or more named float columns (fill missing -> transform -> scale). :class:`TabularPreprocessor`
+or more named float columns (fill missing -> transform -> scale); what a step's kind computes,
+and its formula and words, is the kind's record in :mod:`titanic_lab.features`. :class:`TabularPreprocessor`
 is a scikit-learn transformer for any table (its steps given or inferred); :class:`TitanicPreprocessor`
 is the same with a Titanic preset. Each learns everything it needs (fill values, category levels,
 maxima) in ``fit`` and reuses it in ``transform``.
