@@ -222,14 +222,14 @@ class _Writer:
     def data_table(self, ws: RowWriter, table_name: str) -> _Table:
         run, pre = self.run, self.run.preprocessor
         features = list(pre.feature_names_out_)
-        kinds = {f: feature_kind(f.kind) for f in pre.preset_.features}  # each step's record: its formula
-        passthrough = {f.column for f, kind in kinds.items() if kind.is_passthrough(f)}
+        kinds = [(f, feature_kind(f.kind)) for f in pre.preset_.features]  # each step and its record: its formula
+        passthrough = {f.column for f, kind in kinds if kind.is_passthrough(f)}
         target = run.dataset.target.column
         raw = [target] + [c for c in RAW_ORDER if c in pre.preset_.raw_columns]  # the lesson's order, then the file's
         raw += [c for c in pre.preset_.raw_columns if c not in raw]
         raw = [c for c in raw if c not in passthrough]
         # Columns the features' formulas read (the woman-child-group features' Surname).
-        helpers = list({h.name: h for kind in kinds.values() for h in kind.helpers}.values())
+        helpers = list({h.name: h for _, kind in kinds for h in kind.helpers}.values())
         table = _Table(table_name, raw + [h.name for h in helpers] + features, len(run.frame), features, run.config.portable)
         refs = table.refs
         n = table.n_rows
@@ -246,7 +246,7 @@ class _Writer:
                                  helper.values(run.frame), cached=str)
         fills = self._fill_cells(ws, table)
         scales = self._scale_cells(ws, table)
-        for feat, kind in kinds.items():
+        for feat, kind in kinds:
             if kind.is_passthrough(feat):
                 continue
             if kind.formula is None:  # the bias: values
