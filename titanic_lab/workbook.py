@@ -42,14 +42,12 @@ from .models import (
 from .model_kinds import MMULT, ROW, SUM, UNITS
 from .ops import ACTIVATIONS, LOSSES
 from .data import IDENTITY_COLUMNS
-from .preprocessing import TITLE_GROUPS, Feature, surnames
+from .features import Cell, feature_kind
 from .rowwriter import RowWriter
 from .runs import GDPath, Run
 from .sheet_layout import FIRST_ROW, HEADER_ROW  # 0-based: the lesson's rows 3 and 4
 from .training import CONVERGENCE_RULE, TrainResult
 
-#: A helper column of the groups preset's data table: each row's surname, ``LEFT(Name, ...)``.
-SURNAME = "Surname"
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 #: The lesson's order of raw columns in its model sheets, and in ``all_rows``.
@@ -224,15 +222,15 @@ class _Writer:
     def data_table(self, ws: RowWriter, table_name: str) -> _Table:
         run, pre = self.run, self.run.preprocessor
         features = list(pre.feature_names_out_)
-        passthrough = {f.column for f in pre.preset_.features if _is_passthrough(f)}
+        kinds = [(f, feature_kind(f.kind)) for f in pre.preset_.features]  # each step and its record: its formula
+        passthrough = {f.column for f, kind in kinds if kind.is_passthrough(f)}
         target = run.dataset.target.column
         raw = [target] + [c for c in RAW_ORDER if c in pre.preset_.raw_columns]  # the lesson's order, then the file's
         raw += [c for c in pre.preset_.raw_columns if c not in raw]
         raw = [c for c in raw if c not in passthrough]
-        # The woman-child-group features compare surnames; engines other than LibreOffice do not
-        # apply LEFT/FIND to a whole column inside SUMPRODUCT, so each row's surname is a cell.
-        helpers = [SURNAME] if any(f.kind in ("wcg_rate", "wcg_died") for f in pre.preset_.features) else []
-        table = _Table(table_name, raw + helpers + features, len(run.frame), features, run.config.portable)
+        # Columns the features' formulas read (the woman-child-group features' Surname).
+        helpers = list({h.name: h for _, kind in kinds for h in kind.helpers}.values())
+        table = _Table(table_name, raw + [h.name for h in helpers] + features, len(run.frame), features, run.config.portable)
         refs = table.refs
         n = table.n_rows
         check_fits(n)
@@ -243,23 +241,24 @@ class _Writer:
         self.column_values(ws, FIRST_ROW, table.col[target], run.target_values)
         for name in raw[1:] + [c for c in features if c in passthrough]:
             self.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
-        if helpers:
-            self.column_formulas(ws, table.col[SURNAME], refs.per_row(lambda r: fx.surname(refs.this_row("Name", r))),
-                                 surnames(run.frame["Name"]).to_numpy(), cached=str)
+        for helper in helpers:
+            self.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r))),
+                                 helper.values(run.frame), cached=str)
         fills = self._fill_cells(ws, table)
         scales = self._scale_cells(ws, table)
-        for feat in pre.preset_.features:
-            if _is_passthrough(feat):
+        for feat, kind in kinds:
+            if kind.is_passthrough(feat):
                 continue
-            if feat.kind == "ones":
-                self.column_values(ws, FIRST_ROW, table.col[feat.output_name], np.ones(n))
+            if kind.formula is None:  # the bias: values
+                self.column_values(ws, FIRST_ROW, table.col[feat.output_name], run.features[feat.output_name].to_numpy())
                 continue
             fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
-            for out_name, build in _feature_formulas(feat, pre.levels_.get(feat.name, ()), refs):
+            for out_name, level in kind.columns(feat, pre.levels_.get(feat.name, ())):
                 offset_ref, divisor_ref = scales.get(out_name, (None, None))
 
-                def expr(r: int, feat=feat, fill=fill, build=build, offset_ref=offset_ref, divisor_ref=divisor_ref) -> str:
-                    raw = build(fx.filled(refs.this_row(feat.column, r), fill), r)
+                def expr(r: int, feat=feat, kind=kind, fill=fill, level=level, offset_ref=offset_ref,
+                         divisor_ref=divisor_ref) -> str:
+                    raw = kind.formula(feat, fx.filled(refs.this_row(feat.column, r), fill), Cell(refs, r, level))
                     return raw if divisor_ref is None else fx.scaled(raw, offset_ref, divisor_ref)
 
                 self.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), self.num)
@@ -274,7 +273,7 @@ class _Writer:
         refs = {}
         for feat in pre.preset_.features:
             column = feat.column
-            if feat.kind == "ones" or column in refs or feat.fill is None or not frame[column].isna().any():
+            if feature_kind(feat.kind).source is None or column in refs or feat.fill is None or not frame[column].isna().any():
                 continue
             col = table.col[column]
             self.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], self.constant)
@@ -293,9 +292,10 @@ class _Writer:
                 continue
             offset, divisor = pre.scales_[name]
             col = table.col[name]
-            if feat.scale == "max" and self._max_is_recomputable(feat, divisor):
-                column_max = fx.column_max(table.refs.column(feat.column))
-                formula = fx.log1p(column_max, feat.base) if feat.kind == "log" else column_max
+            # MAX over the sheet's raw column where it gives the divisor (the kind's formula of the MAX).
+            formula = None if feat.scale != "max" else feature_kind(feat.kind).max_formula(
+                feat, self.run.frame[feat.column], divisor, table.refs.column(feat.column))
+            if formula is not None:
                 self.formula(ws, sl.SCALE_ROW, col, formula, divisor, self.constant)
             else:
                 ws.write_number(sl.SCALE_ROW, col, divisor, self.constant)
@@ -308,18 +308,6 @@ class _Writer:
             first = min(table.col[n] for n in refs)
             self._label(ws, sl.SCALE_ROW, first, sl.MAX if all(o is None for o, _ in refs.values()) else sl.SCALE)
         return refs
-
-    def _max_is_recomputable(self, feat: Feature, divisor: float) -> bool:
-        """True when ``MAX`` over this sheet's raw column gives the fitted divisor."""
-        if feat.kind not in ("number", "log"):
-            return False
-        raw = self.run.frame[feat.column].astype(float)
-        if raw.isna().all():
-            return False
-        biggest = float(raw.max())
-        expected = float(np.log10(biggest + 1) if feat.kind == "log" and feat.base == 10 else
-                         np.log(biggest + 1) / np.log(feat.base) if feat.kind == "log" else biggest)
-        return expected == divisor
 
     def _label(self, ws, row: int, col: int, label: str) -> None:
         if col > 0:
@@ -806,51 +794,6 @@ def _training_only(result: TrainResult) -> str:
     if st.patience:
         parts.append(f"early stopping, patience {st.patience}: kept epoch {result.best_epoch}")
     return "; ".join(parts)
-
-
-def _is_passthrough(feat: Feature) -> bool:
-    """A feature that is its raw column unchanged (SibSp, Parch in the lesson): written once, as data."""
-    return feat.kind == "number" and feat.scale is None and feat.output_name == feat.column
-
-
-def _feature_formulas(feat: Feature, levels: tuple, refs: fx.TableRefs) -> list[tuple[str, Callable[[str, int], str]]]:
-    """(output column, function from the filled raw reference and the row to its formula), per output column."""
-    other = (lambda r: refs.this_row(feat.other, r)) if feat.other else None
-    if feat.kind == "number":
-        return [(feat.output_name, lambda ref, r: ref)]
-    if feat.kind == "log":
-        return [(feat.output_name, lambda ref, r: fx.log1p(ref, feat.base))]
-    if feat.kind == "binary":
-        return [(feat.output_name, lambda ref, r: fx.indicator(ref, feat.positive))]
-    if feat.kind == "dummies":
-        return [(f"{feat.name}{level}", lambda ref, r, level=level: fx.indicator(ref, level)) for level in levels]
-    if feat.kind == "title":
-        members = {level: [t for t, g in TITLE_GROUPS.items() if g == level] for level in levels}
-        return [(f"{feat.name}{level}", lambda ref, r, level=level: fx.one_of(fx.title(ref), members[level])) for level in levels]
-    if feat.kind == "family":
-        return [(feat.output_name, lambda ref, r: f"{ref}+{other(r)}+1")]
-    if feat.kind == "alone":
-        return [(feat.output_name, lambda ref, r: f"IF({ref}+{other(r)}=0,1,0)")]
-    if feat.kind in ("present", "missing"):
-        yes, no = (0, 1) if feat.kind == "present" else (1, 0)
-        return [(feat.output_name, lambda ref, r: f"IF(ISBLANK({ref}),{yes},{no})")]
-    if feat.kind == "per_ticket":
-        column = refs.column(feat.other)
-        return [(feat.output_name, lambda ref, r: fx.log1p(f"{ref}/{fx.count_equal(column, other(r))}", feat.base))]
-    if feat.kind == "woman_child":
-        return [(feat.output_name, lambda ref, r: f'IF(OR({ref}="female",{fx.title(other(r))}="Master"),1,0)')]
-    if feat.kind == "group_size":
-        return [(feat.output_name, lambda ref, r: fx.count_equal(refs.column(feat.column), ref))]
-    if feat.kind in ("wcg_rate", "wcg_died"):
-        col = refs.column
-
-        def wcg(ref: str, r: int) -> str:
-            row = lambda c: refs.this_row(c, r)  # noqa: E731
-            return fx.woman_child_group(feat.kind, f"({col('Ticket')}={ref})", f"({col(SURNAME)}={row(SURNAME)})",
-                                        row("WomanChild"), col("WomanChild"), row("Survived"), col("Survived"))
-
-        return [(feat.output_name, wcg)]
-    raise ValueError(f"no formula for feature kind {feat.kind!r}")
 
 
 def _per_row_loss(kind: str, preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
