@@ -196,7 +196,7 @@ def _resolve_any(name: str, task: str) -> list[Entry]:
     if task == "regression" and spec.has_sigmoid:
         raise OptionError(f"leaderboard model {name!r}: a sigmoid output predicts between 0 and 1 only, and the target "
                           "is a regression target; choose linear or nnet")
-    return [Entry(spec.name, text, "", True)]
+    return [e for e in board if e.model == spec.name] or [Entry(spec.name, spec.name, "", True)]  # nnet:2 is nnet
 
 
 def _short_name(entry: Entry) -> str:
