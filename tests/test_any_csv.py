@@ -307,3 +307,17 @@ def test_a_true_false_target_is_predicted_in_its_words(tmp_path):
     df.drop(columns=["price", "big", "house_id"]).to_csv(tmp_path / "rows.csv", index=False)
     assert runner.invoke(app, ["predict", "--model", str(book), "--data", str(tmp_path / "rows.csv"), "--out", str(preds)]).exit_code == 0
     assert set(pd.read_csv(preds)["big"]) <= {True, False}
+
+
+def test_any_table_defaults_reach_their_optimum(files):
+    from titanic_lab.runs import model_settings
+
+    config = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear", "sigmoid", "nnet"))
+    chosen = {name: (s.optimizer, s.loss) for name, (_, s) in model_settings(config).items()}
+    assert chosen == {"linear": ("newton", "mse"), "sigmoid": ("adam", "bce"), "nnet": ("adam", "mse")}
+    given = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), optimizer="sgd")
+    assert model_settings(given)["linear"][1].optimizer == "sgd"
+    with_l1 = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), l1=0.01)
+    assert model_settings(with_l1)["linear"][1].optimizer == "adam"  # newton's curvature needs no l1
+    titanic = RunConfig(models=("linear", "sigmoid"))
+    assert {n: s.optimizer for n, (_, s) in model_settings(titanic).items()} == {"linear": "adam", "sigmoid": "sgd"}

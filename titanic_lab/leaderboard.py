@@ -30,7 +30,7 @@ from .errors import DataError, OptionError
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, group_key
-from .training import default_settings, fit, with_overrides
+from .training import default_settings, fit, table_choices, with_overrides
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,8 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     if not entry.own:
         return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression) * target.divisor, True
     spec = parse_model(entry.model)
-    settings = with_overrides(default_settings(spec), seed=seed, **dict(entry.options))
+    choices = (None, None) if dataset.is_titanic else table_choices(spec, None, None)
+    settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
     result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=not target.is_regression)
     with torch.no_grad():
         return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy() * target.divisor, result.converged

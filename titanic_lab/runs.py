@@ -25,7 +25,7 @@ from .limits import human, max_memory
 from .model_kinds import SUM
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
-from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, with_overrides
+from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
 
 def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -39,9 +39,8 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
         given[spec.name] = name
         overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
         optimizer, loss = overrides.pop("optimizer", None), overrides.pop("loss", None)
-        if optimizer is None and (config.target or config.spec) and not newton_refusal(
-                spec, loss, config.l1, config.batch_size, config.accumulate):
-            optimizer = "newton"  # any table: linear lands on least squares, however its features are conditioned
+        if config.target or config.spec:  # any table: its own defaults (see table_choices)
+            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
         if settings.optimizer == "newton":  # refused before any data is read

@@ -447,6 +447,25 @@ def _batches(n_rows: int, batch_size: int | None, accumulate: int, rng: torch.Ge
     return [[(idx, len(idx) / sum(len(c) for c in group), len(idx) / n_rows) for idx in group] for group in groups]
 
 
+def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: float = 0.0,
+                  batch_size: int | None = None, accumulate: int = 1) -> tuple[str | None, str | None]:
+    """The optimizer and loss a model trains with on any table (``--target``) when none is given.
+
+    The tabled defaults were tuned on Titanic's presets; on a table whose features titanic-lab
+    inferred, a model linear in its parameters takes ``newton`` (the least-squares solution,
+    however ill-conditioned the features), and a sigmoid output Adam on the log loss
+    (``bce``, convex for ``sigmoid``: the notebook's SGD on the absolute error at lr 100 can
+    stall at predicting the majority class). Anything given is kept.
+    """
+    if optimizer is not None or loss is not None:
+        return optimizer, loss
+    if not newton_refusal(spec, loss, l1, batch_size, accumulate):
+        return "newton", None
+    if spec.has_sigmoid:
+        return "adam", "bce"
+    return None, None
+
+
 def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1) -> str | None:
     """Why ``newton`` cannot train ``spec`` this way, or None when it can: its loss must be a
     quadratic of its parameters (the squared error of a model linear in them, the full batch)."""
