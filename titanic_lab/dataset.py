@@ -63,8 +63,9 @@ class Target:
     labels : tuple, optional
         Binary: the (negative, positive) values as the file writes them; None when they are 0 and 1.
     scale : float, optional
-        Regression: the model learns ``target / scale``; None until learned (the largest
-        absolute target of the training rows).
+        Regression: the model learns ``target / scale``; None until learned (the root mean
+        square of the training rows' target, so that what the model learns is about 1 in size
+        whatever the unit, and 0 stays 0).
     """
 
     column: str
@@ -87,8 +88,9 @@ class Target:
         """This target with ``scale`` learned from ``column`` (kept when already set)."""
         if not self.is_regression or self.scale is not None:
             return self
-        biggest = float(np.nanmax(np.abs(self.values(column)))) if len(column) else 0.0
-        return replace(self, scale=biggest if biggest > 0 and math.isfinite(biggest) else 1.0)
+        values = self.values(column)
+        rms = float(np.sqrt(np.nanmean(values**2))) if len(column) else 0.0
+        return replace(self, scale=rms if rms > 0 and math.isfinite(rms) else 1.0)
 
     @property
     def divisor(self) -> float:
@@ -303,17 +305,19 @@ def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, n
     """A spec for any table: its target's task (:func:`infer_target`) and its features
     (:func:`infer_features`, every column but the target and the id)."""
     found = infer_target(df, target, where)
-    preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where)
+    answers = pd.Series(found.values(df[target]), index=df.index)
+    preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where, target=answers)
     return DatasetSpec(name, found, preset, id_column, left_out)
 
 
 def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferred",
-                   where: object = "the data") -> tuple[Preset, dict[str, str]]:
+                   where: object = "the data", target: pd.Series | None = None) -> tuple[Preset, dict[str, str]]:
     """A feature step per usable column; the rest left out, each with the reason.
 
     Numeric columns: blanks filled with the median (and a ``<column>_missing`` 0/1 column when
     there are blanks), then divided by the maximum; ``log10(x + 1)`` first for a skewed positive
-    column (as the lesson does for Fare); a z-score instead when the column has negative values
+    column (as the lesson does for Fare) when, given ``target``, the log follows it at least as
+    closely as the column itself (:func:`_log_fits`); a z-score instead when the column has negative values
     or its values sit far from 0 (a year: dividing by the maximum would leave them all near 1).
     Two-valued columns: one 0/1 column. Text columns with at most :data:`MAX_LEVELS` levels:
     dummies, the most common level the baseline (blanks filled with it). Ids, free text,
@@ -353,7 +357,7 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             low, high = float(present.min()), float(present.max())
             if low < 0 or low > high / 2:
                 steps.append(number(column, new_name(f"{column}_Z"), scale="zscore", fill="median"))
-            elif high > 0 and float(present.skew()) > SKEWED:
+            elif high > 0 and float(present.skew()) > SKEWED and _log_fits(present, target):
                 steps.append(log1p(column, new_name(f"log_{column}"), base=10.0, scale="max", fill="median"))
             else:
                 steps.append(number(column, new_name(f"{column}_N"), scale="max", fill="median"))
@@ -374,6 +378,21 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
     steps.append(ones(new_name("Ones")))
     description = f"inferred from {where}: " + ", ".join(f.output_name for f in steps)
     return Preset(name, tuple(steps), description=description), left_out
+
+
+def _log_fits(present: pd.Series, target: pd.Series | None) -> bool:
+    """Whether ``log10(x + 1)`` of a skewed column follows the target at least as closely as ``x``
+    (absolute correlation over the rows with both; True without a target): Fare's log does
+    for survival, but a target that grows in proportion to a column (investment and capital)
+    is better served by the column itself."""
+    if target is None:
+        return True
+    rows = target.reindex(present.index).notna()
+    x, y = present[rows].astype(float), target.reindex(present.index)[rows].astype(float)
+    if len(x) < 3 or y.std() == 0:
+        return True
+    raw, logged = abs(np.corrcoef(x, y)[0, 1]), abs(np.corrcoef(np.log10(x + 1), y)[0, 1])
+    return bool(np.nan_to_num(logged) >= np.nan_to_num(raw))
 
 
 def _positive(levels: list) -> object:
