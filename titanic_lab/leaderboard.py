@@ -90,6 +90,11 @@ ANY_CSV_ENTRIES: dict[str, tuple[Entry, ...]] = {
 }
 
 
+def _spread(values: list[float]) -> float:
+    """The standard deviation over folds (0 for one fold)."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 @dataclass
 class Score:
     """One model's cross-validated results (accuracy and Brier loss on the held-out folds)."""
@@ -117,7 +122,7 @@ class Score:
 
     @property
     def rmse_std(self) -> float:
-        return statistics.stdev(self.rmses) if len(self.rmses) > 1 else 0.0
+        return _spread(self.rmses)
 
     @property
     def r2(self) -> float | None:
@@ -139,7 +144,7 @@ class Score:
 
     @property
     def accuracy_std(self) -> float:
-        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+        return _spread(self.accuracies)
 
     def to_dict(self) -> dict:
         out = asdict(self)
