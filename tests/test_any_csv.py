@@ -67,6 +67,16 @@ def files(tmp_path_factory):
     return folder
 
 
+def test_a_skewed_column_keeps_its_scale_when_the_target_follows_it():
+    rng = np.random.default_rng(3)
+    capital = rng.lognormal(3, 1.2, 300)
+    df = pd.DataFrame({"capital": capital, "invest": 0.3 * capital + rng.normal(0, 1, 300)})
+    (step, _) = infer_spec(df, "invest").features.features
+    assert (step.kind, step.output_name) == ("number", "capital_N")  # log would bend a straight line
+    df["invest"] = np.log1p(capital) + rng.normal(0, 0.1, 300)
+    assert infer_spec(df, "invest").features.features[0].kind == "log"
+
+
 def test_inferred_features_follow_the_rules():
     spec = infer_spec(table(), "price", "house_id")
     steps = {f.column: f for f in spec.features.features if f.kind != "missing"}
@@ -108,9 +118,10 @@ def test_target_encoding_and_decoding():
     assert text.values(pd.Series(["Yes", "No", "Yes"])).tolist() == [1.0, 0.0, 1.0]
     assert text.decode(np.array([0.7, 0.2])).tolist() == ["Yes", "No"]
     money = Target("y", "regression").learn_scale(pd.Series([10.0, -250.0, 40.0]))
-    assert money.scale == 250.0 and money.decode(np.array([0.5])).tolist() == [125.0]
+    assert money.scale == pytest.approx(np.sqrt((10**2 + 250**2 + 40**2) / 3))  # the root mean square
+    assert money.decode(np.array([0.5])).tolist() == [0.5 * money.scale]
     scores = money.scores(np.array([0.1, 0.2]), np.array([0.1, 0.4]))
-    assert scores["rmse"] == pytest.approx(np.sqrt((0.2 * 250) ** 2 / 2))
+    assert scores["rmse"] == pytest.approx(np.sqrt((0.2 * money.scale) ** 2 / 2))
 
 
 def test_spec_round_trips_through_toml():
@@ -154,7 +165,7 @@ def test_linear_reaches_least_squares_on_a_regression_target(files):
     optimum = torch.linalg.lstsq(X, y.unsqueeze(1), driver="gelsd").solution
     best = float(((X @ optimum).squeeze(1) - y).pow(2).mean())
     assert run.results["linear"].train_loss == pytest.approx(best, rel=1e-6)
-    assert run.dataset.target.scale == pytest.approx(float(np.abs(pd.read_csv(files / "train.csv")["price"]).max()))
+    assert run.dataset.target.scale == pytest.approx(float(np.sqrt((pd.read_csv(files / "train.csv")["price"] ** 2).mean())))
 
 
 def test_regression_end_to_end(files, tmp_path):
@@ -307,3 +318,17 @@ def test_a_true_false_target_is_predicted_in_its_words(tmp_path):
     df.drop(columns=["price", "big", "house_id"]).to_csv(tmp_path / "rows.csv", index=False)
     assert runner.invoke(app, ["predict", "--model", str(book), "--data", str(tmp_path / "rows.csv"), "--out", str(preds)]).exit_code == 0
     assert set(pd.read_csv(preds)["big"]) <= {True, False}
+
+
+def test_any_table_defaults_reach_their_optimum(files):
+    from titanic_lab.runs import model_settings
+
+    config = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear", "sigmoid", "nnet"))
+    chosen = {name: (s.optimizer, s.loss) for name, (_, s) in model_settings(config).items()}
+    assert chosen == {"linear": ("newton", "mse"), "sigmoid": ("adam", "bce"), "nnet": ("adam", "mse")}
+    given = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), optimizer="sgd")
+    assert model_settings(given)["linear"][1].optimizer == "sgd"
+    with_l1 = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), l1=0.01)
+    assert model_settings(with_l1)["linear"][1].optimizer == "adam"  # newton's curvature needs no l1
+    titanic = RunConfig(models=("linear", "sigmoid"))
+    assert {n: s.optimizer for n, (_, s) in model_settings(titanic).items()} == {"linear": "adam", "sigmoid": "sgd"}

@@ -22,7 +22,7 @@ from titanic_lab.data import read_titanic, same_passengers
 from titanic_lab.errors import OptionError
 from titanic_lab.models import LOSSES, parse_model
 from titanic_lab.runs import prepare
-from titanic_lab.training import TrainSettings, default_settings, fit, lr_find, threads_for
+from titanic_lab.training import TrainSettings, default_settings, fit, lr_find, newton_refusal, threads_for
 
 runner = CliRunner()
 
@@ -45,6 +45,32 @@ def test_linear_default_reaches_least_squares(data, preset, complete):
     optimum = _least_squares(p.X, p.y)
     assert result.converged and result.stop_reason.startswith("converged at epoch")
     assert abs(result.train_loss - optimum) <= 1e-6 * optimum, (result.train_loss, optimum)
+
+
+@pytest.mark.parametrize("data, preset, complete", CASES)
+def test_newton_lands_on_least_squares(data, preset, complete):
+    # The notebook preset's all-level dummies make the Hessian singular: its pseudo-inverse still lands on the optimum.
+    p = prepare(RunConfig(data=data, preset=preset, complete_rows=complete, valid_pct=0, models=("linear",)))
+    spec = parse_model("linear")
+    result = fit(spec, default_settings(spec, "newton"), p.X, p.y)
+    optimum = _least_squares(p.X, p.y)
+    assert result.converged and abs(result.train_loss - optimum) <= 1e-10 * optimum, (result.train_loss, optimum)
+    assert abs(result.history[0]["train_loss"] - optimum) > 1e-3 and len(result.history) < 50  # from a random start, at once
+
+
+@pytest.mark.parametrize("model, options, message", [
+    ("nnet", [], "nnet's loss is not a quadratic of its parameters"),
+    ("sigmoid", [], "sigmoid's loss is not a quadratic"),
+    ("linear", ["--loss", "mae"], "needs --loss mse"),
+    ("linear", ["--l1", "0.1"], "no --l1"),
+    ("linear", ["--batch-size", "32"], "the full batch"),
+    ("linear", ["--lr", "auto"], "leave --lr out"),
+])
+def test_newton_is_refused_where_its_curvature_changes(tmp_path, model, options, message):
+    out = tmp_path / "w.xlsx"
+    result = runner.invoke(app, ["train", "-m", model, "--optimizer", "newton", *options, "--out", str(out)])
+    assert result.exit_code == 2 and message in result.output and "data:" not in result.output, result.output
+    assert not out.exists()
 
 
 def test_nnet_default_gains_nothing_from_four_times_the_epochs():
@@ -76,7 +102,7 @@ def small():
 
 
 COMBINATIONS = [(k, o, l) for k, o, l in itertools.product(MODEL_KINDS, OPTIMIZER_NAMES, LOSS_NAMES)
-                if l != "bce" or parse_model(k).has_sigmoid]
+                if (l != "bce" or parse_model(k).has_sigmoid) and (o != "newton" or not newton_refusal(parse_model(k), l))]
 
 
 @pytest.mark.parametrize("kind, optimizer, loss", COMBINATIONS)
@@ -88,7 +114,7 @@ def test_default_lr_never_diverges_nor_loses_to_the_mean(small, kind, optimizer,
     mean_loss = LOSSES[loss](y.mean().expand_as(y), y).item()
     assert math.isfinite(result.train_loss) and result.train_loss <= mean_loss, (result.settings.lr, result.train_loss, mean_loss)
     own = default_settings(spec)
-    assert (result.lr_source == "given") == (optimizer == own.optimizer and loss == own.loss)
+    assert (result.lr_source == "given") == (optimizer == "newton" or (optimizer == own.optimizer and loss == own.loss))
 
 
 @pytest.mark.parametrize("kind", ["linear", "nnet"])

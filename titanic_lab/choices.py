@@ -16,7 +16,7 @@ PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended", "groups"
 MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
-OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
+OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam", "newton")
 
 
 def one_of(names: tuple[str, ...]) -> str:

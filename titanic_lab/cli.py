@@ -592,8 +592,9 @@ def predict(
 
 
 @app.command()
+@_with_run_options("data", "target", "id_column", "spec")
 def leaderboard(
-    data: DataOpt = None,
+    run: dict,
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold.")] = 5,
     repeats: Annotated[int, typer.Option(help="How many times the k-fold is repeated with new folds.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 42,
@@ -601,10 +602,11 @@ def leaderboard(
         Optional[list[str]],
         typer.Option("--model", "-m", help="Only these entries (repeatable): a model as train takes it (nnet: every nnet entry; "
                      "nnet:4), a baseline (gender, logistic, forest, boosting), or a name as in the table ('nnet (extended)'; "
-                     "'nnet:4 (notebook)' picks the preset).", show_default=False),
+                     "'nnet:4 (notebook)' picks the preset). With --target: linear, nnet, nnet:4..., sigmoid, "
+                     "majority, mean, logistic, ridge, histboosting.", show_default=False),
     ] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
-    grouped: Annotated[bool, typer.Option("--grouped/--no-grouped", help="Also score every model on folds grouped by ticket (no ticket on both sides of a split), shown beside the plain estimate.")] = True,
+    grouped: Annotated[Optional[bool], typer.Option("--grouped/--no-grouped", help="Also score every model on folds grouped by ticket (no ticket on both sides of a split), shown beside the plain estimate. Default: yes (Titanic only).", show_default=False)] = None,
     exclude_from: Annotated[
         Optional[Path],
         typer.Option("--exclude-from", help="Leave out every passenger this CSV holds (e.g. the test.csv you will predict): "
@@ -618,7 +620,16 @@ def leaderboard(
     folds, its preprocessing fitted on the training part of each fold. Sorted by accuracy.
     With --grouped (the default) each model is also scored on folds grouped by ticket: where
     the two estimates differ, a feature's promise comes from tickets shared across the split.
+
+    Any CSV with --target (or --spec): titanic-lab's linear and nnet (and sigmoid for a binary
+    target) against the majority or mean predictor, LogisticRegression or RidgeCV and
+    HistGradientBoosting, on the table's features and the same folds (plain k-fold for a
+    regression target, sorted by RMSE in the target's units).
     """
+    if any(run[name] is not None for name in ("target", "id_column", "spec")):
+        return _leaderboard_any(run, folds, repeats, seed, model, plot, grouped, exclude_from, as_json)
+    grouped = True if grouped is None else grouped
+    data = run["data"]
     with _errors_to_exit():
         from .config import check_cv
         from .data import bundled_path, default_data_path, describe_source, drop_passengers, read_titanic
@@ -645,16 +656,64 @@ def leaderboard(
         typer.echo(json.dumps({"data": str(path), "folds": folds, "repeats": repeats, "seed": seed, "grouped": grouped,
                                "models": [s.to_dict() for s in scores]}, indent=2))
         return
+    _print_leaderboard(scores, folds, repeats, grouped, plot)
+
+
+def _leaderboard_any(run: dict, folds: int, repeats: int, seed: int, model: list[str] | None, plot: Path | None,
+                     grouped: bool | None, exclude_from: Path | None, as_json: bool) -> None:
+    """``leaderboard --target``: any CSV's board (see :func:`titanic_lab.leaderboard.cross_validate`)."""
+    with _errors_to_exit():
+        from .config import RunConfig, check_cv, from_command_line
+        from .data import default_data_path, describe_source
+        from .errors import OptionError
+        from .files import check_outputs
+        from .leaderboard import any_csv_rows, cross_validate, find_entries, plot_leaderboard
+
+        if grouped is not None:
+            raise OptionError("--grouped/--no-grouped: folds grouped by ticket are Titanic's; with --target or --spec "
+                              "every row is its own group (leave the option out)")
+        check_cv(folds, repeats, seed)
+        config = RunConfig(**from_command_line(run), exclude_from=str(exclude_from) if exclude_from else None,
+                           complete_rows=False)
+        check_outputs({"--data": run["data"] or default_data_path(), "--exclude-from": exclude_from, "--spec": run["spec"]},
+                      {"--plot": plot})
+        path, df, excluded, dataset = any_csv_rows(config)
+        entries = find_entries(model, dataset.target.task)
+        _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
+        for line in dataset.describe():
+            _info(f"  {line}", as_json)
+        if exclude_from is not None:
+            _info(f"left out {excluded} rows whose {dataset.id_column} is in {exclude_from}", as_json)
+        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, dataset=dataset),
+                                     len(entries) * folds * repeats, "leaderboard")
+        if plot is not None:
+            plot_leaderboard(scores, plot)
+    if as_json:
+        typer.echo(json.dumps({"data": str(path), "target": dataset.target.column, "task": dataset.target.task,
+                               "rows": len(df), "folds": folds, "repeats": repeats, "seed": seed,
+                               "models": [s.to_dict() for s in scores]}, indent=2))
+        return
+    _print_leaderboard(scores, folds, repeats, False, plot)
+
+
+def _print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
-    columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), "Brier loss", "fit s/fold")
+    regression = scores[0].is_regression
+    if regression:
+        columns = ("model", "by", "RMSE", "+-", "R^2", "fit s/fold")
+    else:
+        columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), "Brier loss", "fit s/fold")
     for column in columns:
         table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
     for s in scores:
         d = s.to_dict()
         by = "titanic-lab" if s.own else "baseline"
+        if regression:
+            table.add_row(s.name, by, f"{s.rmse:.4f}", f"{s.rmse_std:.4f}", _fmt(s.r2, 4), f"{d['fit_seconds']:.3f}")
+            continue
         table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
                       f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
     console = Console()

@@ -105,11 +105,8 @@ def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
     0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
     """
     pre = TabularPreprocessor(sheet.dataset.features).fit(sheet.frame)
-    for column in pre.fill_values_:
-        if column in sheet.fills:
-            pre.fill_values_[column] = sheet.fills[column]
-        elif sheet.frame[column].isna().any():
-            pre.fill_values_[column] = 0.0 if is_numeric_dtype(sheet.frame[column]) else ""
+    blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in pre.fill_values_ if sheet.frame[c].isna().any()}
+    pre.set_fills({**blank, **{c: v for c, v in sheet.fills.items() if c in pre.fill_values_}})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnseenCategoryWarning)  # a blank category matches no dummy, as in the sheet
         return pre.transform(sheet.frame)[sheet.features]

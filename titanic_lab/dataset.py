@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, OptionError
-from .preprocessing import Feature, Kind, Preset, binary, dummies, get_preset, log1p, number, ones
+from .features import FEATURE_KINDS, feature_kind
+from .preprocessing import Feature, Preset, binary, dummies, get_preset, log1p, number, ones
 
 Task = Literal["binary", "regression"]
 TASKS: tuple[str, ...] = ("binary", "regression")
@@ -62,8 +63,9 @@ class Target:
     labels : tuple, optional
         Binary: the (negative, positive) values as the file writes them; None when they are 0 and 1.
     scale : float, optional
-        Regression: the model learns ``target / scale``; None until learned (the largest
-        absolute target of the training rows).
+        Regression: the model learns ``target / scale``; None until learned (the root mean
+        square of the training rows' target, so that what the model learns is about 1 in size
+        whatever the unit, and 0 stays 0).
     """
 
     column: str
@@ -86,8 +88,9 @@ class Target:
         """This target with ``scale`` learned from ``column`` (kept when already set)."""
         if not self.is_regression or self.scale is not None:
             return self
-        biggest = float(np.nanmax(np.abs(self.values(column)))) if len(column) else 0.0
-        return replace(self, scale=biggest if biggest > 0 and math.isfinite(biggest) else 1.0)
+        values = self.values(column)
+        rms = float(np.sqrt(np.nanmean(values**2))) if len(column) else 0.0
+        return replace(self, scale=rms if rms > 0 and math.isfinite(rms) else 1.0)
 
     @property
     def divisor(self) -> float:
@@ -184,27 +187,9 @@ def titanic_spec(preset: str | Preset = "spreadsheet") -> DatasetSpec:
 
 
 def describe_feature(feat: Feature) -> str:
-    """``Age_N = Age (blank: median) / max``: one feature step in words."""
-    fill = "" if feat.fill is None or feat.kind == "ones" else f" (blank: {feat.fill if feat.fill != 'constant' else feat.fill_value})"
-    source = f"{feat.column}{fill}"
-    if feat.kind == "ones":
-        return f"{feat.output_name} = 1 (the bias)"
-    if feat.kind == "log":
-        what = f"log10({source} + 1)" if feat.base == 10 else f"ln({source} + 1)"
-    elif feat.kind == "binary":
-        what = f"1 where {source} is {feat.positive!r}, else 0"
-    elif feat.kind in ("dummies", "title"):
-        levels = ", ".join(map(str, feat.levels)) if feat.levels is not None else "every level seen"
-        baseline = "" if feat.baseline is None else f", baseline {feat.baseline!r} (no column)"
-        return f"{feat.name}<level> = 1 where {source} is the level, for {levels}{baseline}"
-    elif feat.kind == "missing":
-        what = f"1 where {feat.column} is blank, else 0"
-    elif feat.kind == "number":
-        what = source
-    else:
-        what = f"{feat.kind} of {source}" + (f" and {feat.other}" if feat.other else "")
-    scaled = {"max": " / max", "zscore": " as a z-score (minus the mean, over the standard deviation)"}.get(feat.scale or "", "")
-    return f"{feat.output_name} = {what}{scaled}"
+    """``Age_N = Age (blank: median) / max``: one feature step in words (its kind's record words it)."""
+    fill = "" if feat.fill is None else f" (blank: {feat.fill if feat.fill != 'constant' else feat.fill_value})"
+    return feature_kind(feat.kind).describe(feat, f"{feat.column}{fill}")
 
 
 # ---- reading any CSV ----------------------------------------------------------------------
@@ -320,17 +305,19 @@ def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, n
     """A spec for any table: its target's task (:func:`infer_target`) and its features
     (:func:`infer_features`, every column but the target and the id)."""
     found = infer_target(df, target, where)
-    preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where)
+    answers = pd.Series(found.values(df[target]), index=df.index)
+    preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where, target=answers)
     return DatasetSpec(name, found, preset, id_column, left_out)
 
 
 def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferred",
-                   where: object = "the data") -> tuple[Preset, dict[str, str]]:
+                   where: object = "the data", target: pd.Series | None = None) -> tuple[Preset, dict[str, str]]:
     """A feature step per usable column; the rest left out, each with the reason.
 
     Numeric columns: blanks filled with the median (and a ``<column>_missing`` 0/1 column when
     there are blanks), then divided by the maximum; ``log10(x + 1)`` first for a skewed positive
-    column (as the lesson does for Fare); a z-score instead when the column has negative values
+    column (as the lesson does for Fare) when, given ``target``, the log follows it at least as
+    closely as the column itself (:func:`_log_fits`); a z-score instead when the column has negative values
     or its values sit far from 0 (a year: dividing by the maximum would leave them all near 1).
     Two-valued columns: one 0/1 column. Text columns with at most :data:`MAX_LEVELS` levels:
     dummies, the most common level the baseline (blanks filled with it). Ids, free text,
@@ -370,7 +357,7 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             low, high = float(present.min()), float(present.max())
             if low < 0 or low > high / 2:
                 steps.append(number(column, new_name(f"{column}_Z"), scale="zscore", fill="median"))
-            elif high > 0 and float(present.skew()) > SKEWED:
+            elif high > 0 and float(present.skew()) > SKEWED and _log_fits(present, target):
                 steps.append(log1p(column, new_name(f"log_{column}"), base=10.0, scale="max", fill="median"))
             else:
                 steps.append(number(column, new_name(f"{column}_N"), scale="max", fill="median"))
@@ -391,6 +378,21 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
     steps.append(ones(new_name("Ones")))
     description = f"inferred from {where}: " + ", ".join(f.output_name for f in steps)
     return Preset(name, tuple(steps), description=description), left_out
+
+
+def _log_fits(present: pd.Series, target: pd.Series | None) -> bool:
+    """Whether ``log10(x + 1)`` of a skewed column follows the target at least as closely as ``x``
+    (absolute correlation over the rows with both; True without a target): Fare's log does
+    for survival, but a target that grows in proportion to a column (investment and capital)
+    is better served by the column itself."""
+    if target is None:
+        return True
+    rows = target.reindex(present.index).notna()
+    x, y = present[rows].astype(float), target.reindex(present.index)[rows].astype(float)
+    if len(x) < 3 or y.std() == 0:
+        return True
+    raw, logged = abs(np.corrcoef(x, y)[0, 1]), abs(np.corrcoef(np.log10(x + 1), y)[0, 1])
+    return bool(np.nan_to_num(logged) >= np.nan_to_num(raw))
 
 
 def _positive(levels: list) -> object:
@@ -465,7 +467,7 @@ def spec_to_toml(spec: DatasetSpec) -> str:
             lines.append(f"{key} = {_toml(getattr(feat, key))}")
         for key, default in _FEATURE_DEFAULTS.items():
             value = getattr(feat, key)
-            if key in ("column", "kind", "name") or value == default or (feat.kind == "ones" and key == "fill"):
+            if key in ("column", "kind", "name") or value == default or (not feature_kind(feat.kind).reads and key == "fill"):
                 continue
             lines.append(f"{key} = {_toml('none' if value is None else list(value) if isinstance(value, tuple) else value)}")
     if spec.left_out:
@@ -512,7 +514,7 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     if not isinstance(entries, list) or not entries:
         raise SpecError(where, "needs at least one [[features]] entry")
     steps = tuple(_feature(entry, i, where) for i, entry in enumerate(entries, start=1))
-    names = [n for f in steps for n in ([f.output_name] if f.kind not in ("dummies", "title") else [])]
+    names = [n for f in steps for n in ([] if feature_kind(f.kind).per_level else [f.output_name])]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise SpecError(where, f"feature name {repeated[0]!r} is given twice; names become column headers and must differ")
@@ -533,24 +535,22 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     return spec
 
 
-_KINDS = Kind.__args__  # type: ignore[attr-defined]
-
-
 def _feature(entry: object, i: int, where: object) -> Feature:
     at = f"[[features]] entry {i}"
     if not isinstance(entry, dict):
         raise SpecError(where, f"{at} is not a table")
     _known(entry, set(_FEATURE_DEFAULTS), where, at)
     kind = entry.get("kind", "number")
-    if kind not in _KINDS:
-        raise SpecError(where, f"{at}: kind = {kind!r}; write one of {', '.join(_KINDS)}")
+    if kind not in FEATURE_KINDS:
+        raise SpecError(where, f"{at}: kind = {kind!r}; write one of {', '.join(FEATURE_KINDS)}")
+    record = FEATURE_KINDS[kind]
     column = entry.get("column", "")
-    if kind != "ones" and (not isinstance(column, str) or not column):
+    if record.reads and (not isinstance(column, str) or not column):
         raise SpecError(where, f"{at}: needs column = \"NAME\" (the raw column it reads)")
     values = dict(entry)
     if values.get("fill") == "none":
         values["fill"] = None
-    if kind == "ones":
+    if not record.reads:  # the bias: nothing to fill
         values["fill"] = None
     checks = {"fill": (None, "mode", "median", "constant"), "scale": (None, "none", "max", "zscore")}
     for key, allowed in checks.items():
@@ -562,15 +562,14 @@ def _feature(entry: object, i: int, where: object) -> Feature:
         if not isinstance(values["levels"], list):
             raise SpecError(where, f"{at}: levels must be a list such as [\"a\", \"b\"]")
         values["levels"] = tuple(values["levels"])
-    if kind == "binary" and values.get("positive") is None:
-        raise SpecError(where, f"{at}: a binary feature needs positive = VALUE (the value that gives 1)")
+    for key, message in record.needs:  # what this kind cannot do without
+        if values.get(key) is None or values.get(key) == "":
+            raise SpecError(where, f"{at}: {message}")
     if kind == "constant" or (values.get("fill") == "constant" and "fill_value" not in values):
         raise SpecError(where, f"{at}: fill = \"constant\" needs fill_value")
     base = values.get("base", 10.0)
     if not isinstance(base, (int, float)) or base <= 0 or base == 1:
         raise SpecError(where, f"{at}: base must be a positive number other than 1")
-    if not values.get("name") and kind in ("dummies", "title"):
-        raise SpecError(where, f"{at}: dummies need name = \"PREFIX_\" (the start of each column's name)")
     return Feature(**values)
 
 
@@ -657,6 +656,6 @@ def check_columns(spec: DatasetSpec, df: pd.DataFrame, where: object) -> None:
 
 def resolved(spec: DatasetSpec, levels: dict[str, tuple], target: Target) -> DatasetSpec:
     """The spec as a fitted run used it: every dummy's levels pinned, the target's scale learned."""
-    steps = tuple(replace(f, levels=levels[f.name]) if f.kind in ("dummies", "title") and f.levels is None else f
+    steps = tuple(replace(f, levels=levels[f.name]) if feature_kind(f.kind).per_level and f.levels is None else f
                   for f in spec.features.features)
     return replace(spec, target=target, features=replace(spec.features, features=steps))

@@ -3,6 +3,11 @@
 Every model sees the same rows (all rows of the training file; missing values filled by each
 preset from the training folds) and the same folds. Within a fold the preprocessing is fitted
 on the training part only, so no statistic of the held-out part leaks into the model.
+
+Any CSV (a :class:`~titanic_lab.dataset.DatasetSpec`) has its own board, :data:`ANY_CSV_ENTRIES`:
+titanic-lab's models and the mean or majority predictor, Ridge or LogisticRegression and
+HistGradientBoosting, all on the spec's features; repeated k-fold for a regression target,
+scored by RMSE in the target's units.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .config import RunConfig
 from .data import TARGET
-from .errors import OptionError
+from .dataset import DatasetSpec, Target, titanic_spec
+from .errors import DataError, OptionError
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, parse_model
-from .preprocessing import TitanicPreprocessor, group_key
-from .training import default_settings, fit, with_overrides
+from .preprocessing import TabularPreprocessor, TitanicPreprocessor, group_key
+from .training import default_settings, fit, table_choices, with_overrides
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,8 @@ class Entry:
 
     ``model`` is one of titanic-lab's models (``linear``, ``nnet``...) trained by hand on
     ``preset``'s features, or a baseline: ``gender`` (female survives), ``logistic``,
-    ``forest``, ``boosting`` (scikit-learn, on ``preset``'s features).
+    ``forest``, ``boosting`` (scikit-learn, on ``preset``'s features). On any CSV (see
+    :data:`ANY_CSV_ENTRIES`) ``preset`` is empty: every entry uses the table's spec.
     """
 
     name: str
@@ -60,6 +68,32 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("GradientBoosting (notebook)", "boosting", "notebook", False),
 )
 
+#: Any CSV's board per task: titanic-lab's models with default settings, then the baselines
+#: (``majority`` predicts the training part's share of the positive class, so its accuracy is
+#: the majority class's; ``mean`` predicts the training part's mean).
+ANY_CSV_ENTRIES: dict[str, tuple[Entry, ...]] = {
+    "binary": (
+        Entry("linear", "linear", "", True),
+        Entry("nnet", "nnet", "", True),
+        Entry("sigmoid", "sigmoid", "", True),
+        Entry("majority class", "majority", "", False),
+        Entry("LogisticRegression", "logistic", "", False),
+        Entry("HistGradientBoosting", "histboosting", "", False),
+    ),
+    "regression": (
+        Entry("linear", "linear", "", True),
+        Entry("nnet", "nnet", "", True),
+        Entry("mean", "mean", "", False),
+        Entry("RidgeCV", "ridge", "", False),
+        Entry("HistGradientBoosting", "histboosting", "", False),
+    ),
+}
+
+
+def _spread(values: list[float]) -> float:
+    """The standard deviation over folds (0 for one fold)."""
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
 
 @dataclass
 class Score:
@@ -74,6 +108,27 @@ class Score:
     converged: list[bool] = field(default_factory=list)
     #: Accuracies on folds grouped by ticket (no ticket on both sides of a split), when asked for.
     grouped_accuracies: list[float] = field(default_factory=list)
+    #: A regression target's RMSE (in the target's units) and R^2 per fold; then ``accuracies`` are empty.
+    rmses: list[float] = field(default_factory=list)
+    r2s: list[float | None] = field(default_factory=list)
+
+    @property
+    def is_regression(self) -> bool:
+        return bool(self.rmses)
+
+    @property
+    def rmse(self) -> float:
+        return statistics.fmean(self.rmses)
+
+    @property
+    def rmse_std(self) -> float:
+        return _spread(self.rmses)
+
+    @property
+    def r2(self) -> float | None:
+        """The mean R^2 over the folds whose held-out target is not constant (None when none is)."""
+        known = [r for r in self.r2s if r is not None]
+        return statistics.fmean(known) if known else None
 
     @property
     def grouped_accuracy(self) -> float | None:
@@ -89,18 +144,30 @@ class Score:
 
     @property
     def accuracy_std(self) -> float:
-        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+        return _spread(self.accuracies)
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        if self.is_regression:
+            for key in ("accuracies", "losses", "grouped_accuracies"):
+                del out[key]
+            out.update(rmse=self.rmse, rmse_std=self.rmse_std, r2=self.r2, fit_seconds=statistics.fmean(self.seconds),
+                       folds=len(self.rmses))
+            return out
+        del out["rmses"], out["r2s"]
         out.update(accuracy=self.accuracy, accuracy_std=self.accuracy_std, grouped_accuracy=self.grouped_accuracy,
                    loss=statistics.fmean(self.losses),
                    fit_seconds=statistics.fmean(self.seconds), folds=len(self.accuracies))
         return out
 
 
-def find_entries(names: list[str] | None) -> list[Entry]:
+def find_entries(names: list[str] | None, task: str | None = None) -> list[Entry]:
     """The entries ``names`` select (all of them when None), in the order given, without repeats.
+
+    With ``task`` (``binary`` or ``regression``: any CSV), from that task's board
+    (:data:`ANY_CSV_ENTRIES`), by name or model (``mean``, ``ridge``, ``histboosting``...), or a
+    model as train takes it (``nnet:4``; a sigmoid output only for a binary target). Without
+    it, Titanic's board:
 
     A name is an entry's full name (``"nnet (extended)"``), or a model as ``titanic-lab train
     -m`` takes it: ``nnet`` selects every nnet entry, ``nnet:4`` (not on the board) is added on
@@ -114,11 +181,27 @@ def find_entries(names: list[str] | None) -> list[Entry]:
         A name that is none of these, or a preset that does not exist.
     """
     if not names:
-        return list(ENTRIES)
+        return list(ENTRIES if task is None else ANY_CSV_ENTRIES[task])
     found: list[Entry] = []
     for name in names:
-        found += [e for e in _resolve(name) if e not in found]
+        found += [e for e in (_resolve(name) if task is None else _resolve_any(name, task)) if e not in found]
     return found
+
+
+def _resolve_any(name: str, task: str) -> list[Entry]:
+    board = ANY_CSV_ENTRIES[task]
+    text = name.strip()
+    same = [e for e in board if text.lower() in (e.name.lower(), e.model)]
+    if same:
+        return same
+    if text.split(":")[0] not in KINDS:
+        raise OptionError(f"unknown leaderboard model {name!r} for a {task} target; give a model as train takes it "
+                          f"({', '.join(KINDS)}, nnet:3...) or one of: {', '.join(f'{e.name} ({e.model})' for e in board)}")
+    spec = parse_model(text)  # raises on bad sizes such as nnet:0
+    if task == "regression" and spec.has_sigmoid:
+        raise OptionError(f"leaderboard model {name!r}: a sigmoid output predicts between 0 and 1 only, and the target "
+                          "is a regression target; choose linear or nnet")
+    return [e for e in board if e.model == spec.name] or [Entry(spec.name, spec.name, "", True)]  # nnet:2 is nnet
 
 
 def _short_name(entry: Entry) -> str:
@@ -149,31 +232,67 @@ def _resolve(name: str) -> list[Entry]:
     return [Entry(f"{base} ({preset})", base, preset, True)]
 
 
-def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int = 442) -> tuple[np.ndarray, bool]:
-    """Fit ``entry`` on ``train``; return its survival probabilities (or scores) for ``test`` and
-    whether its training converged."""
+def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int = 442,
+                dataset: DatasetSpec | None = None) -> tuple[np.ndarray, bool]:
+    """Fit ``entry`` on ``train``; return its outputs for ``test`` and whether its training converged.
+
+    Outputs are probabilities (or scores) of the positive class for a binary target (Titanic's:
+    survival), predictions in the target's units for a regression target.
+
+    Parameters
+    ----------
+    dataset : DatasetSpec, optional
+        Any CSV's description: its feature steps, fitted on ``train`` only
+        (:class:`~titanic_lab.preprocessing.TabularPreprocessor`), and its target (a
+        regression target is learned as ``target / scale``, the scale learned from ``train``).
+        None: Titanic, with ``entry``'s preset.
+    """
     if entry.model == "gender":
         return (test["Sex"] == "female").to_numpy(dtype=float), True
-    pre = TitanicPreprocessor(entry.preset).fit(train)
+    dataset = dataset or titanic_spec(entry.preset)
+    target = dataset.target.learn_scale(train[dataset.target.column])
+    pre = (TitanicPreprocessor(entry.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(train)
     X_train, X_test = pre.transform(train), pre.transform(test)
-    y_train = train[TARGET].to_numpy(dtype=float)
+    y_train = target.values(train[target.column]) / target.divisor
     if not entry.own:
-        return _sklearn(entry.model, seed).fit(X_train, y_train.astype(int)).predict_proba(X_test)[:, 1], True
+        return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression) * target.divisor, True
     spec = parse_model(entry.model)
-    settings = with_overrides(default_settings(spec), seed=seed, **dict(entry.options))
-    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train))
+    choices = (None, None) if dataset.is_titanic else table_choices(spec, None, None)
+    settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
+    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=not target.is_regression)
     with torch.no_grad():
-        return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy(), result.converged
+        return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy() * target.divisor, result.converged
 
 
-def _sklearn(kind: str, seed: int):
-    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
+def _baseline(kind: str, seed: int, X_train: pd.DataFrame, y_train: np.ndarray, X_test: pd.DataFrame,
+              regression: bool) -> np.ndarray:
+    """A baseline's outputs for ``X_test``: the training mean (``mean``, ``majority``) or scikit-learn's model."""
+    if kind in ("mean", "majority"):
+        return np.full(len(X_test), float(np.mean(y_train)))
+    from threadpoolctl import threadpool_limits
+
+    model = _sklearn(kind, seed, regression)
+    # One OpenMP thread (HistGradientBoosting's): after torch's training, on a busy machine, a
+    # fit on 80 rows took 0.25 to 7.5 s on two threads and 0.1 to 0.6 s on one.
+    with threadpool_limits(1, user_api="openmp"):
+        if regression:
+            return model.fit(X_train, y_train).predict(X_test)
+        return model.fit(X_train, y_train.astype(int)).predict_proba(X_test)[:, 1]
+
+
+def _sklearn(kind: str, seed: int, regression: bool = False):
+    from sklearn.ensemble import (GradientBoostingClassifier, HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                                  RandomForestClassifier)
+    from sklearn.linear_model import LogisticRegression, RidgeCV
 
     if kind == "logistic":
         return LogisticRegression(max_iter=1000)
     if kind == "forest":
         return RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    if kind == "ridge":
+        return RidgeCV(alphas=np.logspace(-4, 3, 15))
+    if kind == "histboosting":
+        return (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(random_state=seed)
     return GradientBoostingClassifier(random_state=seed)
 
 
@@ -185,44 +304,61 @@ def cross_validate(
     seed: int = 42,
     on_fold: Callable[[str], None] | None = None,
     grouped: bool = False,
+    dataset: DatasetSpec | None = None,
 ) -> list[Score]:
     """Repeated stratified k-fold for every entry on the same folds; best accuracy first.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Training rows with ``Survived``.
+        Training rows with ``Survived`` (or ``dataset``'s target).
     folds, repeats, seed
         ``sklearn.model_selection.RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats,
-        random_state=seed)``.
+        random_state=seed)``; ``RepeatedKFold`` for a regression target, whose scores are the
+        RMSE in the target's units and R^2, lowest RMSE first.
     on_fold : callable, optional
         Called with the entry's name after each fold (progress bars).
     grouped : bool
         Also score every entry on folds grouped by ticket (``StratifiedGroupKFold``, reshuffled
         per repeat): no ticket has passengers on both sides of a split, so a feature that
         only pays off through shared tickets (the ``groups`` preset's rates) shows it.
+    dataset : DatasetSpec, optional
+        Any CSV's description (see :func:`fit_predict`); None: Titanic.
     """
-    from sklearn.model_selection import RepeatedStratifiedKFold
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
     if folds < 2 or repeats < 1:
         raise OptionError(f"--folds must be at least 2 and --repeats at least 1, got {folds} and {repeats}")
-    y = df[TARGET].to_numpy(dtype=float)
-    smallest = int(min((y == 0).sum(), (y == 1).sum()))
-    if smallest < folds:
-        raise OptionError(f"{folds}-fold cross-validation needs at least {folds} survivors and {folds} non-survivors; "
-                          f"the data has {smallest} of one of them (use fewer --folds or more rows)")
-    splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
+    target = dataset.target if dataset is not None else Target(TARGET)
+    y = target.values(df[target.column])
+    if target.is_regression:
+        if len(df) < 2 * folds:
+            raise OptionError(f"{folds}-fold cross-validation needs at least {2 * folds} rows (two per fold); the data has "
+                              f"{len(df)} (use fewer --folds or more rows)")
+        splits = list(RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df))
+    else:
+        smallest = int(min((y == 0).sum(), (y == 1).sum()))
+        if smallest < folds:
+            classes = "survivors and non-survivors" if dataset is None else f"rows of each value of {target.column}"
+            raise OptionError(f"{folds}-fold cross-validation needs at least {folds} {classes}; "
+                              f"the data has {smallest} of one of them (use fewer --folds or more rows)")
+        splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
     grouped_splits = ticket_splits(df, folds, repeats, seed) if grouped else []
     scores = []
     for entry in entries:
         score = Score(entry.name, entry.own, [], [], [], [])
         for train_idx, test_idx in splits:
             started = time.perf_counter()
-            probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx])
+            probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx], dataset=dataset)
             score.seconds.append(time.perf_counter() - started)
             score.converged.append(done)
-            score.accuracies.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
-            score.losses.append(float(((np.clip(probs, 0, 1) - y[test_idx]) ** 2).mean()))  # Brier score
+            if target.is_regression:  # predictions in the target's units
+                found = Target(target.column, "regression").scores(probs, y[test_idx])
+                score.rmses.append(found["rmse"])
+                score.r2s.append(found["r2"])
+            else:
+                score.accuracies.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
+                score.losses.append(float(((np.clip(probs, 0, 1) - y[test_idx]) ** 2).mean()))  # Brier score
             if on_fold is not None:
                 on_fold(entry.name)
         for train_idx, test_idx in grouped_splits:
@@ -231,7 +367,28 @@ def cross_validate(
             if on_fold is not None:
                 on_fold(f"{entry.name}, grouped")
         scores.append(score)
-    return sorted(scores, key=lambda s: -s.accuracy)
+    return sorted(scores, key=lambda s: s.rmse if s.is_regression else -s.accuracy)
+
+
+def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpec]:
+    """Any CSV's rows for the leaderboard, as ``train`` reads them (:func:`~titanic_lab.runs.load_rows`):
+    the file's path, every row kept, how many rows ``config.exclude_from`` removed, and the
+    table's description (inferred once from every row, or read from ``config.spec``).
+
+    Raises
+    ------
+    DataError
+        A target value that is not one of the spec's two labels.
+    """
+    from .runs import load_rows
+
+    path, _, rows, excluded, dataset = load_rows(config)
+    target = dataset.target
+    unknown = np.isnan(target.values(rows[target.column]))
+    if unknown.any():
+        raise DataError(path, f"target {target.column} has value {rows[target.column][unknown.argmax()]!r} in row "
+                              f"{unknown.argmax() + 1}, which is not one of its {target.describe().split(': ', 1)[1]} values")
+    return path, rows, excluded, dataset
 
 
 def ticket_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -251,8 +408,9 @@ def ticket_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list
 def leaderboard_figure(scores: list[Score]):
     """A matplotlib Figure: one row per model, named on the y axis, best on top.
 
-    Left, the mean accuracy with the standard deviation over folds as an error bar; right, the
-    mean fit seconds per fold (log scale). Circles are titanic-lab's models, squares baselines.
+    Left, the mean accuracy (RMSE for a regression target) with the standard deviation over folds
+    as an error bar; right, the mean fit seconds per fold (log scale). Circles are titanic-lab's
+    models, squares baselines.
     """
     from .plots import pyplot
 
@@ -261,10 +419,11 @@ def leaderboard_figure(scores: list[Score]):
                                           gridspec_kw={"width_ratios": (2, 1)})
     for y, s in zip(rows, scores):
         style = {"fmt": "o", "color": "C0"} if s.own else {"fmt": "s", "color": "C3"}
-        acc_ax.errorbar(s.accuracy, y, xerr=s.accuracy_std, capsize=3, **style)
+        acc_ax.errorbar(*((s.rmse, y, s.rmse_std) if s.is_regression else (s.accuracy, y, s.accuracy_std)), capsize=3, **style)
         time_ax.plot(statistics.fmean(s.seconds), y, style["fmt"], color=style["color"])
     acc_ax.set_yticks(rows, [s.name for s in scores])
-    acc_ax.set_xlabel(f"cross-validated accuracy, mean +- std over {len(scores[0].accuracies)} folds")
+    metric, folds = ("RMSE", len(scores[0].rmses)) if scores[0].is_regression else ("accuracy", len(scores[0].accuracies))
+    acc_ax.set_xlabel(f"cross-validated {metric}, mean +- std over {folds} folds")
     time_ax.set_xscale("log")
     time_ax.set_xlabel("fit seconds per fold (log scale)")
     for ax in (acc_ax, time_ax):

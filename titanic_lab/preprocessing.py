@@ -1,7 +1,8 @@
 """Feature engineering for any table: dummies, binary categoricals, logs, normalization.
 
 A preset is one spec: a tuple of :class:`Feature` steps, each turning one raw column into one
-or more named float columns (fill missing -> transform -> scale). :class:`TabularPreprocessor`
+or more named float columns (fill missing -> transform -> scale); what a step's kind computes,
+and its formula and words, is the kind's record in :mod:`titanic_lab.features`. :class:`TabularPreprocessor`
 is a scikit-learn transformer for any table (its steps given or inferred); :class:`TitanicPreprocessor`
 is the same with a Titanic preset. Each learns everything it needs (fill values, category levels,
 maxima) in ``fit`` and reuses it in ``transform``.
@@ -23,16 +24,16 @@ import math
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .data import TARGET, passenger_keys
 from .errors import OptionError, TitanicLabError, UnseenCategoryWarning
+from .features import FeatureKind, feature_kind
+from .features.categorical import TITLE_GROUPS, title_group  # noqa: F401  (public here too)
+from .features.groups import group_key, surnames  # noqa: F401  (public here too)
 
-Kind = Literal["number", "log", "binary", "dummies", "ones", "title", "family", "alone", "present", "missing", "per_ticket",
-               "woman_child", "group_size", "wcg_died", "wcg_rate"]
 FillStrategy = Literal["mode", "median", "constant"]
 ScaleMethod = Literal["max", "zscore"]
 
@@ -73,7 +74,8 @@ class Feature:
     column : str
         The raw column read (empty for ``kind="ones"``).
     kind : str
-        ``number`` keeps the value; ``log`` is ``log(x + 1)`` in ``base``; ``binary`` is 1 where
+        The name of a record of :data:`titanic_lab.features.FEATURE_KINDS`, which holds the
+        kind's maths, formula and words. ``number`` keeps the value; ``log`` is ``log(x + 1)`` in ``base``; ``binary`` is 1 where
         the value equals ``positive``; ``dummies`` is one 0/1 column per level, less the
         ``baseline`` level if given; ``ones`` is the constant bias column. Derived (the
         ``extended`` preset): ``title`` dummies of the title in Name (see :func:`title_group`);
@@ -110,7 +112,7 @@ class Feature:
     """
 
     column: str
-    kind: Kind = "number"
+    kind: str = "number"
     name: str = ""
     fill: FillStrategy | None = "mode"
     fill_value: float | str | None = None
@@ -175,7 +177,7 @@ class Preset:
     raw_columns: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        raw = tuple(dict.fromkeys(c for f in self.features if f.kind != "ones" for c in (f.column, f.other) if c))
+        raw = tuple(dict.fromkeys(c for f in self.features if feature_kind(f.kind).reads for c in (f.column, f.other) if c))
         object.__setattr__(self, "raw_columns", raw)
 
     @property
@@ -183,12 +185,10 @@ class Preset:
         """The output column names, known before ``fit`` when every dummy's levels are pinned."""
         names: list[str] = []
         for f in self.features:
-            if f.kind not in ("dummies", "title"):
-                names.append(f.output_name)
-            elif f.levels is None:
+            kind = feature_kind(f.kind)
+            if kind.per_level and f.levels is None:
                 return None
-            else:
-                names.extend(f"{f.name}{level}" for level in f.levels if level != f.baseline)
+            names.extend(name for name, _ in kind.columns(f, tuple(lv for lv in f.levels or () if lv != f.baseline)))
         return tuple(names)
 
 
@@ -224,24 +224,6 @@ NOTEBOOK = Preset(
     ),
     description="the lesson notebook's 12 columns: mode fill, ln(Fare+1), all-level dummies, divide by max",
 )
-
-#: Title groups of the ``extended`` preset: every other title (Dr, Rev, Col, Countess...) is "rare".
-TITLE_GROUPS = {"Mr": "Mr", "Mrs": "Mrs", "Mme": "Mrs", "Miss": "Miss", "Mlle": "Miss", "Ms": "Miss", "Master": "Master"}
-_TITLES_BY_CASELESS = {title.lower(): group for title, group in TITLE_GROUPS.items()}
-
-
-def title_group(name: object) -> str:
-    """The title group of a passenger's name: ``"Braund, Mr. Owen Harris"`` -> ``"Mr"``.
-
-    The title is the text between the first ``", "`` and the next ``"."`` (as the workbook's
-    ``MID``/``FIND`` formula reads it), compared without case as the spreadsheet's ``=``
-    compares it; titles outside :data:`TITLE_GROUPS` are ``"rare"``.
-    """
-    text = "" if not isinstance(name, str) else name
-    comma = text.find(", ")
-    dot = text.find(".", comma) if comma >= 0 else -1
-    return _TITLES_BY_CASELESS.get(text[comma + 2 : dot].lower(), "rare") if dot >= 0 else "rare"
-
 
 EXTENDED = Preset(
     name="extended",
@@ -430,7 +412,11 @@ class TabularPreprocessor:
         return self.fit(X, y).transform(X)
 
     def fit(self, X: pd.DataFrame, y: object = None) -> "TabularPreprocessor":
-        """Learn fill values, category levels and scales from ``X`` (and the steps, when inferred)."""
+        """Learn fill values, category levels and scales from ``X`` (and the steps, when inferred).
+
+        Each step's kind (:data:`titanic_lab.features.FEATURE_KINDS`) says what it starts from
+        and what it learns besides.
+        """
         preset = self._steps(X)
         df = _as_frame(X, preset, self)
         self.fill_values_ = {}
@@ -438,33 +424,50 @@ class TabularPreprocessor:
         self.scales_ = {}
         self.group_sizes_ = {}
         self.groups_ = {}
-        if any(f.kind in GROUP_KINDS for f in preset.features):
-            self._fit_groups(df, preset, y)
         for feat in preset.features:
-            if feat.kind in ("ones", *GROUP_KINDS):
-                if feat.kind == "group_size" and feat.scale is not None:
-                    self.scales_[feat.output_name] = _learn_scale(self._group_values(df, feat), feat)
-                continue
-            if feat.kind == "per_ticket":
-                # How many passengers of the training data share each ticket.
-                self.group_sizes_[feat.output_name] = group_key(df[feat.other]).value_counts().to_dict()
-            raw = _column(df, feat)
-            if feat.fill is not None:  # keyed by raw column: features of one column share its fill
-                self.fill_values_.setdefault(feat.column, _learn_fill(raw, feat))
-            filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
-            if feat.kind in ("dummies", "title"):
-                levels = feat.levels if feat.levels is not None else tuple(sorted(filled.dropna().unique()))
-                self.levels_[feat.name] = tuple(lv for lv in levels if lv != feat.baseline)
-            elif feat.kind == "binary":
-                # The values fit saw; anything else at transform time is warned about.
-                self.levels_[feat.name] = tuple(sorted({feat.positive, *filled.dropna().unique()}))
-            elif feat.scale is not None:
-                values = _transform_values(filled, feat, self._sizes(df, feat))
-                self.scales_[feat.output_name] = _learn_scale(values, feat)
+            kind = feature_kind(feat.kind)
+            if kind.learn is not None:
+                kind.learn(feat, df, y, self)
+            filled = None
+            if kind.source is not None:
+                raw = kind.source(df, feat)
+                if feat.fill is not None:  # keyed by raw column: features of one column share its fill
+                    self.fill_values_.setdefault(feat.column, _learn_fill(raw, feat))
+                filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
+            if kind.levels is not None:
+                # The levels fit saw (or was given); anything else at transform time is warned about.
+                self.levels_[feat.name] = kind.levels(feat, filled)
+            elif feat.scale is not None and kind.scalable:
+                self.scales_[feat.output_name] = _learn_scale(kind.values(feat, filled, df, self), feat)
         self.preset_ = preset
         self.feature_names_in_ = np.array(preset.raw_columns, dtype=object)
         self.n_features_in_ = len(preset.raw_columns)
         self.feature_names_out_ = self._output_names()
+        return self
+
+    def set_fills(self, fills: Mapping[str, object]) -> "TabularPreprocessor":
+        """Fix the fill values of some raw columns to values learned elsewhere.
+
+        ``compare`` uses it to fill blanks as a workbook's ``Fill:`` row does. Only the fills
+        change: the levels and scales ``fit`` learned stay.
+
+        Parameters
+        ----------
+        fills : mapping of raw column -> value
+            Each column must be one that ``fit`` learned a fill for (``fill_values_``).
+
+        Returns
+        -------
+        TabularPreprocessor
+            ``self``.
+        """
+        if not hasattr(self, "preset_"):
+            raise _not_fitted(f"this {type(self).__name__} is not fitted yet; call fit before set_fills")
+        unknown = [c for c in fills if c not in self.fill_values_]
+        if unknown:
+            raise OptionError(f"no feature fills column {unknown[0]!r}; the filled columns are "
+                              f"{', '.join(self.fill_values_) or 'none'}")
+        self.fill_values_.update(fills)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -482,26 +485,13 @@ class TabularPreprocessor:
         df = _as_frame(X, self.preset_, self)
         out: dict[str, np.ndarray] = {}
         for feat in self.preset_.features:
-            if feat.kind == "ones":
-                out[feat.output_name] = np.ones(len(df))
+            kind = feature_kind(feat.kind)
+            filled = None if kind.source is None else self._filled(df, feat, kind)
+            if kind.per_level:
+                for name, level in kind.columns(feat, self.levels_[feat.name]):
+                    out[name] = (filled == level).to_numpy(dtype=float)
                 continue
-            if feat.kind in GROUP_KINDS:
-                out[feat.output_name] = self._group_values(df, feat) / self.scales_.get(feat.output_name, (0.0, 1.0))[1]
-                continue
-            raw = _column(df, feat)
-            filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
-            if filled.isna().any():
-                raise TitanicLabError(
-                    f"column {feat.column} has a missing value at row {filled.isna().idxmax()!r} and the preset "
-                    "does not fill it; select complete rows first or give the feature a fill"
-                )
-            if feat.kind in ("dummies", "binary"):
-                _warn_unseen(filled, feat, self.levels_[feat.name])
-            if feat.kind in ("dummies", "title"):
-                for level in self.levels_[feat.name]:
-                    out[f"{feat.name}{level}"] = (filled == level).to_numpy(dtype=float)
-                continue
-            values = _transform_values(filled, feat, self._sizes(df, feat))
+            values = kind.values(feat, filled, df, self)
             if feat.output_name in self.scales_:
                 offset, divisor = self.scales_[feat.output_name]
                 with np.errstate(over="ignore"):
@@ -510,63 +500,29 @@ class TabularPreprocessor:
             out[feat.output_name] = np.clip(values, -SATURATION, SATURATION)
         return pd.DataFrame(out, index=df.index, columns=self.feature_names_out_, dtype=float)
 
+    def _filled(self, df: pd.DataFrame, feat: Feature, kind: FeatureKind) -> pd.Series:
+        """The values the step starts from, blanks filled as ``fit`` learned; a blank left is refused
+        and a level ``fit`` never saw is warned about."""
+        raw = kind.source(df, feat)
+        filled = raw if feat.fill is None else raw.fillna(self.fill_values_[feat.column])
+        if filled.isna().any():
+            raise TitanicLabError(
+                f"column {feat.column} has a missing value at row {filled.isna().idxmax()!r} and the preset "
+                "does not fill it; select complete rows first or give the feature a fill"
+            )
+        if kind.levels is not None:
+            _warn_unseen(filled, feat, kind, self.levels_[feat.name])
+        return filled
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """The output column names (equal to the workbook's headers)."""
         if not hasattr(self, "feature_names_out_"):
             raise _not_fitted(f"this {type(self).__name__} is not fitted yet; call fit first")
         return np.array(self.feature_names_out_, dtype=object)
 
-    def _fit_groups(self, df: pd.DataFrame, preset: Preset, y: object) -> None:
-        """Per group: its training passengers, and its women and boys with how many survived."""
-        labels = _labels(df, y, preset)
-        self.fitted_labels_ = dict(zip(_identities(df), labels))
-        wc = _woman_child(df)
-        for by in ("ticket", "surname"):
-            stats = pd.DataFrame({"key": _group_key(df, by), "wc": wc, "saved": wc * labels}).groupby("key").agg(
-                passengers=("wc", "size"), wc=("wc", "sum"), saved=("saved", "sum"))
-            self.groups_[by] = {k: (int(r["passengers"]), float(r["wc"]), float(r["saved"])) for k, r in stats.iterrows()}
-
-    def _group_values(self, df: pd.DataFrame, feat: Feature) -> np.ndarray:
-        """A group feature of every row; a training row's own label and count are taken away."""
-        # A row fit saw counts itself in its groups, with its label: take both away, whether or not
-        # this frame has the labels (scikit-learn's Pipeline fits with y and transforms without).
-        keys = _identities(df)
-        own = keys.isin(self.fitted_labels_.keys()).to_numpy()
-        label = keys.map(self.fitted_labels_).astype(float).to_numpy()
-        if TARGET in df.columns:  # the row's own label where it has one
-            label = pd.to_numeric(df[TARGET], errors="coerce").fillna(pd.Series(label, index=df.index)).to_numpy(dtype=float)
-        label = np.where(own, np.nan_to_num(label), 0.0)
-        wc = _woman_child(df).to_numpy()
-
-        def others(by: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            found = np.array([self.groups_[by].get(k, (0, 0.0, 0.0)) for k in _group_key(df, by)], dtype=float).reshape(-1, 3)
-            return found[:, 0] - own, found[:, 1] - own * wc, found[:, 2] - own * wc * label
-
-        ticket_passengers, ticket_wc, ticket_saved = others("ticket")
-        if feat.kind == "group_size":
-            return ticket_passengers + 1
-        _, surname_wc, surname_saved = others("surname")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(ticket_wc > 0, ticket_saved / ticket_wc, np.where(surname_wc > 0, surname_saved / surname_wc, 0.0))
-        counted = (wc == 1) & ((ticket_wc > 0) | (surname_wc > 0))
-        return np.where(counted, rate if feat.kind == "wcg_rate" else (rate == 0).astype(float), 0.0)
-
-    def _sizes(self, df: pd.DataFrame, feat: Feature) -> np.ndarray | None:
-        """``per_ticket``: each row's ticket-group size from fit (1 for a ticket fit never saw), the
-        tickets compared as :func:`group_key` does."""
-        if feat.kind != "per_ticket":
-            return None
-        sizes = self.group_sizes_[feat.output_name]
-        return group_key(df[feat.other]).map(lambda t: sizes.get(t, 1)).to_numpy(dtype=float)
-
     def _output_names(self) -> list[str]:
-        names: list[str] = []
-        for feat in self.preset_.features:
-            if feat.kind in ("dummies", "title"):
-                names.extend(f"{feat.name}{level}" for level in self.levels_[feat.name])
-            else:
-                names.append(feat.output_name)
-        return names
+        return [name for feat in self.preset_.features
+                for name, _ in feature_kind(feat.kind).columns(feat, self.levels_.get(feat.name, ()))]
 
 
 class TitanicPreprocessor(TabularPreprocessor):
@@ -602,51 +558,6 @@ class TitanicPreprocessor(TabularPreprocessor):
 _DEFAULTS = {(TabularPreprocessor, "features"): None, (TabularPreprocessor, "target"): None, (TitanicPreprocessor, "preset"): "spreadsheet"}
 
 
-#: Feature kinds computed from the training rows' groups (the ``groups`` preset).
-GROUP_KINDS = ("group_size", "wcg_died", "wcg_rate")
-
-
-def surnames(names: pd.Series) -> pd.Series:
-    """The text of each name before its first comma (all of it without one; blank as ``""``):
-    the workbook's ``LEFT(Name,FIND(",",Name&",")-1)``."""
-    return names.astype(object).where(names.notna(), "").astype(str).str.split(",", n=1).str[0]
-
-
-def group_key(values: pd.Series) -> pd.Series:
-    """A group's key, as the spreadsheet's ``=`` compares cells: the text without case, a blank as ``""``."""
-    return values.astype(object).where(values.notna(), "").astype(str).str.lower()
-
-
-def _identities(df: pd.DataFrame) -> pd.Series:
-    """Who each row is, to know the rows ``fit`` saw: name and ticket (:func:`passenger_keys`);
-    for a blank name, every raw column's value."""
-    signature = functools.reduce(lambda a, b: a + "|" + b, (group_key(df[c]) for c in GROUPS.raw_columns if c in df.columns))
-    return passenger_keys(df).where(df["Name"].notna(), "no name|" + signature)
-
-
-def _group_key(df: pd.DataFrame, by: str) -> pd.Series:
-    """Each row's ticket, or surname, as :func:`group_key`."""
-    return group_key(df["Ticket"] if by == "ticket" else surnames(df["Name"]))
-
-
-def _woman_child(df: pd.DataFrame) -> pd.Series:
-    """1.0 for a woman or a boy (title Master), else 0.0."""
-    return ((df["Sex"] == "female") | (df["Name"].map(title_group) == "Master")).astype(float)
-
-
-def _labels(df: pd.DataFrame, y: object, preset: Preset) -> pd.Series:
-    if TARGET in df.columns:
-        labels = pd.to_numeric(df[TARGET], errors="coerce")
-    elif y is not None:
-        labels = pd.Series(np.asarray(y, dtype=float), index=df.index)
-    else:
-        labels = pd.Series(dtype=float)
-    if len(labels) != len(df) or labels.isna().any():
-        raise TitanicLabError(f"preset {preset.name!r} learns group survival rates: fit it on rows with a complete "
-                              f"{TARGET} column (or pass y)")
-    return labels
-
-
 def _as_frame(X: object, preset: Preset, owner: TabularPreprocessor) -> pd.DataFrame:
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"{type(owner).__name__} needs a pandas DataFrame with columns {', '.join(preset.raw_columns)}")
@@ -656,45 +567,6 @@ def _as_frame(X: object, preset: Preset, owner: TabularPreprocessor) -> pd.DataF
                 if isinstance(owner, TitanicPreprocessor) else "")
         raise TitanicLabError(f"missing columns for preset {preset.name!r}: {', '.join(missing)}{hint}")
     return X
-
-
-def _column(df: pd.DataFrame, feat: Feature) -> pd.Series:
-    """The values a feature starts from (derived for the extended kinds), before filling."""
-    raw = df[feat.column]
-    if feat.kind == "title":
-        return raw.map(title_group)
-    if feat.kind in ("present", "missing"):
-        return (raw.notna() if feat.kind == "present" else raw.isna()).astype(float)
-    if feat.kind == "woman_child":
-        return _woman_child(df)
-    if feat.kind in ("family", "alone"):
-        # A missing count is 0, as a blank cell is in the workbook's SibSp+Parch+1.
-        total = _numeric(df, feat.column).fillna(0) + _numeric(df, feat.other).fillna(0)
-        return (total + 1) if feat.kind == "family" else (total == 0).astype(float)
-    if feat.kind in ("number", "log", "per_ticket"):
-        values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna() & raw.notna()
-        if bad.any():
-            first = bad.idxmax()
-            raise TitanicLabError(
-                f"column {feat.column} has non-numeric value {raw[first]!r} at row {first!r}; "
-                "clean it or read the file with titanic_lab.read_titanic"
-            )
-        values = values.astype(float)
-        return values.where(np.isfinite(values))  # an infinite value is treated as missing, then filled
-    if feat.kind == "dummies" and feat.levels is not None and all(isinstance(v, (int, float)) for v in feat.levels):
-        # Numeric levels (Pclass 1/2/3) compare as numbers whether the column holds ints or floats.
-        return pd.to_numeric(raw, errors="coerce").where(raw.notna())
-    return raw
-
-
-def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
-    values = pd.to_numeric(df[column], errors="coerce")
-    bad = values.isna() & df[column].notna()
-    if bad.any():
-        first = bad.idxmax()
-        raise TitanicLabError(f"column {column} has non-numeric value {df[column][first]!r} at row {first!r}")
-    return values.astype(float)
 
 
 def _learn_fill(raw: pd.Series, feat: Feature) -> object:
@@ -713,19 +585,6 @@ def _learn_fill(raw: pd.Series, feat: Feature) -> object:
     return mode.item() if isinstance(mode, np.generic) else mode  # plain Python, so it serialises
 
 
-def _transform_values(filled: pd.Series, feat: Feature, group_sizes: np.ndarray | None = None) -> np.ndarray:
-    if feat.kind == "binary":
-        return (filled == feat.positive).to_numpy(dtype=float)
-    values = filled.to_numpy(dtype=float)
-    if feat.kind == "per_ticket":
-        values = values / group_sizes
-    if feat.kind in ("log", "per_ticket"):
-        values = np.maximum(values, 0)  # a negative fare would have no logarithm; it counts as 0
-        # log(x + 1): the lesson's LOG10(Fare+1) and the notebook's np.log(Fare+1).
-        values = np.log10(values + 1) if feat.base == 10 else np.log(values + 1) / math.log(feat.base)
-    return values
-
-
 def _learn_scale(values: np.ndarray, feat: Feature) -> tuple[float, float]:
     if feat.scale == "max":
         biggest = float(np.max(values))
@@ -735,13 +594,13 @@ def _learn_scale(values: np.ndarray, feat: Feature) -> tuple[float, float]:
     return mean, std if std != 0 else 1.0
 
 
-def _warn_unseen(filled: pd.Series, feat: Feature, levels: Sequence) -> None:
+def _warn_unseen(filled: pd.Series, feat: Feature, kind: FeatureKind, levels: Sequence) -> None:
     known = set(levels) | ({feat.baseline} if feat.baseline is not None else set())
     unseen = sorted({str(v) for v in filled.unique() if v not in known})
     if unseen:
-        effect = f"they map to 0 in {feat.name}" if feat.kind == "binary" else f"their {feat.name}* dummy columns are all 0"
+        effect = f"their {feat.name}* dummy columns are all 0" if kind.per_level else f"they map to 0 in {feat.name}"
         warnings.warn(
             f"column {feat.column}: unseen value(s) {', '.join(map(repr, unseen))}; {effect}",
             UnseenCategoryWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

@@ -25,7 +25,7 @@ from .limits import human, max_memory
 from .model_kinds import SUM
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
-from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, split_indices, with_overrides
+from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
 
 def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -38,8 +38,16 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
             raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
         given[spec.name] = name
         overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
-        defaults = default_settings(spec, overrides.pop("optimizer", None), overrides.pop("loss", None))
+        optimizer, loss = overrides.pop("optimizer", None), overrides.pop("loss", None)
+        if config.target or config.spec:  # any table: its own defaults (see table_choices)
+            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
+        defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
+        if settings.optimizer == "newton":  # refused before any data is read
+            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+            if why or settings.lr == "auto":
+                raise OptionError(f"--optimizer newton: {why}" if why else
+                                  "newton's step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
         out[spec.name] = (spec, settings)
     asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):

@@ -17,10 +17,13 @@ import torch
 from .choices import OPTIMIZER_NAMES
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
+from .model_kinds import IDENTITY
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES
 
 OPTIMIZERS = OPTIMIZER_NAMES
+#: The convergence rule's window for ``newton``: after its first step nothing is left to improve.
+NEWTON_WINDOW = 10
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
@@ -53,9 +56,12 @@ class TrainSettings:
         Learning rate; ``"auto"`` takes the suggestion of :func:`lr_find` on the training rows
         (and, should training from it diverge or end worse than predicting the mean, a tenth
         of it, up to three times).
-    optimizer : {"sgd", "momentum", "adam"}
+    optimizer : {"sgd", "momentum", "adam", "newton"}
         ``sgd`` is the lesson's ``p -= lr * p.grad``; ``momentum`` (0.9) and ``adam``
-        (0.9, 0.999, 1e-8) follow ``torch.optim``'s definitions.
+        (0.9, 0.999, 1e-8) follow ``torch.optim``'s definitions. ``newton`` divides the gradient
+        by the loss's curvature, ``p -= lr * pinv(H) @ p.grad`` with H the Hessian from autograd:
+        for the squared error of a model linear in its parameters (``linear``) H is constant and
+        one step at lr 1 lands on the least-squares solution (full batch, mse, no l1 only).
     loss : {"mse", "mae", "bce"}
     restarts : int
         Seeded random starts trained side by side; the one with the lowest final training
@@ -155,6 +161,9 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
         )
     own = spec.model_kind.defaults  # each kind's own optimizer, loss and rate (titanic_lab.model_kinds)
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
+    if chosen["optimizer"] == "newton" and own["optimizer"] != "newton":
+        # Newton's step is exact at lr 1; the plateau then comes at once, so a short window.
+        return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW})
     changed = any(chosen[k] != own[k] for k in chosen)
     return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})
 
@@ -221,10 +230,13 @@ class TrainResult:
 
 
 def _update(name: str, grad: torch.Tensor, state: dict) -> torch.Tensor:
-    """The step direction; the caller does ``p -= lr * direction``. ``state`` keeps the step count."""
+    """The step direction; the caller does ``p -= lr * direction``. ``state`` keeps the step count
+    (and, for ``newton``, the inverse curvature :func:`_newton_state` put there)."""
     state["t"] = t = state.get("t", 0) + 1
     if name == "sgd":
         return grad
+    if name == "newton":  # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
+        return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
     if name == "momentum":
         v = state.setdefault("v", torch.zeros_like(grad))
         return v.mul_(0.9).add_(grad)  # v = 0.9 v + g, as torch.optim.SGD(momentum=0.9)
@@ -306,7 +318,7 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
         X_valid, y_valid = X_valid.to(dtype), y_valid.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
     learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
-    states: dict[str, dict] = {k: {} for k in learned}
+    states: dict[str, dict] = _newton_state(spec, settings, X, y, learned) if settings.optimizer == "newton" else {k: {} for k in learned}
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
     convergence = _Convergence(settings, params) if settings.epochs is None else None
@@ -433,6 +445,63 @@ def _batches(n_rows: int, batch_size: int | None, accumulate: int, rng: torch.Ge
     chunks = list(torch.randperm(n_rows, generator=rng).split(batch_size))
     groups = [chunks[i : i + accumulate] for i in range(0, len(chunks), accumulate)]
     return [[(idx, len(idx) / sum(len(c) for c in group), len(idx) / n_rows) for idx in group] for group in groups]
+
+
+def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: float = 0.0,
+                  batch_size: int | None = None, accumulate: int = 1) -> tuple[str | None, str | None]:
+    """The optimizer and loss a model trains with on any table (``--target``) when none is given.
+
+    The tabled defaults were tuned on Titanic's presets; on a table whose features titanic-lab
+    inferred, a model linear in its parameters takes ``newton`` (the least-squares solution,
+    however ill-conditioned the features), and a sigmoid output Adam on the log loss
+    (``bce``, convex for ``sigmoid``: the notebook's SGD on the absolute error at lr 100 can
+    stall at predicting the majority class). Anything given is kept.
+    """
+    if optimizer is not None or loss is not None:
+        return optimizer, loss
+    if not newton_refusal(spec, loss, l1, batch_size, accumulate):
+        return "newton", None
+    if spec.has_sigmoid:
+        return "adam", "bce"
+    return None, None
+
+
+def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1) -> str | None:
+    """Why ``newton`` cannot train ``spec`` this way, or None when it can: its loss must be a
+    quadratic of its parameters (the squared error of a model linear in them, the full batch)."""
+    if spec.model_kind.output != IDENTITY or spec.has_hidden or len(spec.chain) != 1:
+        return f"{spec.name}'s loss is not a quadratic of its parameters, so its curvature changes at every step; use adam"
+    if loss not in (None, "mse") or l1 or batch_size is not None or accumulate != 1:
+        return "it needs --loss mse, no --l1 and the full batch (no --batch-size, --accumulate): only then is the curvature the same at every step"
+    return None
+
+
+def _newton_state(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, learned: Params) -> dict:
+    """``newton``'s optimizer state: the pseudo-inverse of the loss's Hessian in the parameters.
+
+    Only a loss that is quadratic in the parameters has one Hessian everywhere: the squared
+    error (plus the l2 penalty) of a model linear in its one parameter tensor, over the full
+    batch. The Hessian comes from autograd at restart 0's parameters; its pseudo-inverse
+    (eigenvalues below ``n * eps`` of the largest as 0) makes a step on collinear features
+    (all-level dummies) the minimum-norm one, as a least-squares solver's.
+
+    Raises
+    ------
+    OptionError
+        For any other model, loss or batching.
+    """
+    why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+    if why:
+        raise OptionError(f"--optimizer newton: {why}")
+    ((name, p),) = learned.items()
+    start = p.detach()[0]
+
+    def loss_at(v: torch.Tensor) -> torch.Tensor:
+        return LOSSES["mse"](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
+
+    size = start.numel()
+    hessian = torch.autograd.functional.hessian(loss_at, start).reshape(size, size)
+    return {name: {"inverse": torch.linalg.pinv(hessian, hermitian=True)}}
 
 
 def _penalty(params: Params, settings: TrainSettings) -> torch.Tensor | float:
@@ -605,6 +674,8 @@ def lr_find(
     """
     if not 0 < start_lr < end_lr or steps < 3:
         raise OptionError(f"lr-find needs 0 < start_lr < end_lr and 3 or more steps, got {start_lr}, {end_lr}, {steps}")
+    if settings.optimizer == "newton":
+        raise OptionError("newton's step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)

@@ -1,0 +1,78 @@
+"""The workbook being written: the run, the XlsxWriter workbook and its formats, shared by every sheet."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+import torch
+import xlsxwriter
+
+from .. import __version__
+from ..rowwriter import RowWriter
+from ..runs import Run
+from .cells import Cells, _Worksheet
+
+if TYPE_CHECKING:
+    from .data_table import Table
+
+
+class Book:
+    """What the sheet writers share: the run, the workbook, its formats and the sheets so far.
+
+    Attributes
+    ----------
+    X, y : Tensor
+        The run's features (n_rows, n_features) and target (n_rows,) in float64, as the sheets compute.
+    valid : ndarray of int
+        1 on validation rows, 0 on training rows, (n_rows,).
+    sheets : list of (str, str)
+        Each sheet's name and what it is, for the README.
+    tables : dict of str to Table
+        Each model sheet's data table, by sheet name.
+    """
+
+    def __init__(self, run: Run, path: Path, tmpdir: Path) -> None:
+        self.run = run
+        # Text from data must never become a formula or a link. constant_memory streams each
+        # row to disk once written (RowWriter writes in row order), so memory does not grow with
+        # rows; those rows go to temporary files in ``tmpdir``, which the caller removes.
+        self.wb = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+            "tmpdir": str(tmpdir),
+        })
+        self.when = written_at()
+        self.wb.set_properties({"title": "titanic-lab run", "comments": f"titanic-lab {__version__}", "created": self.when})
+        self.cells = Cells(self.wb)
+        # From the float64 design matrix, not run.X: a float32 run's X is rounded, the sheet's features are not.
+        self.X = torch.tensor(run.features.to_numpy(), dtype=torch.float64)
+        self.y = torch.tensor(run.target, dtype=torch.float64)
+        self.valid = np.zeros(len(run.frame), dtype=int)
+        self.valid[run.valid_idx.numpy()] = 1
+        self.sheets: list[tuple[str, str]] = []
+        self.tables: dict[str, Table] = {}
+
+    @contextlib.contextmanager
+    def sheet(self, name: str, note: str) -> Iterator[RowWriter]:
+        """A new sheet whose cells are gathered in the ``with`` block, then written row by row."""
+        ws = RowWriter(self.wb.add_worksheet(name, worksheet_class=_Worksheet))
+        self.sheets.append((name, note))
+        yield ws
+        ws.write()
+
+
+def reproducible() -> bool:
+    """With ``SOURCE_DATE_EPOCH`` set, timings are left out so that two runs are byte-identical."""
+    return bool(os.environ.get("SOURCE_DATE_EPOCH"))
+
+
+def written_at() -> _dt.datetime:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds: two runs give identical files)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now().replace(microsecond=0)

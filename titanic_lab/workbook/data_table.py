@@ -1,0 +1,151 @@
+"""A model sheet's data table: the raw columns, the fitted fills and divisors above them, the features as formulas.
+
+The table is an Excel Table (header row 3, ``A3``); each feature is the formula of its feature
+kind (:mod:`titanic_lab.features`) over the row's raw cells, with structured references or,
+with ``--portable``, plain A1 ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import formulas as fx
+from .. import sheet_layout as sl
+from ..features import Cell, feature_kind
+from ..rowwriter import RowWriter
+from ..sheet_layout import FIRST_ROW, HEADER_ROW
+from .book import Book
+from .cells import width
+from .checks import check_fits
+
+#: The lesson's order of raw columns in its model sheets.
+RAW_ORDER = ("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch")
+
+
+@dataclass
+class Table:
+    """Where a sheet's data table sits."""
+
+    name: str
+    columns: list[str]
+    n_rows: int
+    feature_names: list[str]
+    portable: bool = False
+    #: References to the table's cells: structured, or plain A1 with ``--portable``.
+    refs: fx.TableRefs = field(init=False)
+
+    def __post_init__(self) -> None:
+        columns = {name: i for i, name in enumerate(self.columns)}
+        self.refs = fx.TableRefs(self.name, columns, FIRST_ROW, self.last_row, self.portable)
+
+    @property
+    def col(self) -> dict[str, int]:
+        return self.refs.columns
+
+    @property
+    def last_row(self) -> int:
+        return FIRST_ROW + self.n_rows - 1
+
+    def feature_area(self) -> str:
+        first, last = self.col[self.feature_names[0]], self.col[self.feature_names[-1]]
+        return fx.area(FIRST_ROW, first, self.last_row, last)
+
+
+def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
+    """Write the run's data table into ``ws`` as Excel Table ``table_name``; return where it sits."""
+    run, pre, cells = book.run, book.run.preprocessor, book.cells
+    features = list(pre.feature_names_out_)
+    kinds = [(f, feature_kind(f.kind)) for f in pre.preset_.features]  # each step and its record: its formula
+    passthrough = {f.column for f, kind in kinds if kind.is_passthrough(f)}
+    target = run.dataset.target.column
+    raw = [target] + [c for c in RAW_ORDER if c in pre.preset_.raw_columns]  # the lesson's order, then the file's
+    raw += [c for c in pre.preset_.raw_columns if c not in raw]
+    raw = [c for c in raw if c not in passthrough]
+    # Columns the features' formulas read (the woman-child-group features' Surname).
+    helpers = list({h.name: h for _, kind in kinds for h in kind.helpers}.values())
+    table = Table(table_name, raw + [h.name for h in helpers] + features, len(run.frame), features, run.config.portable)
+    refs = table.refs
+    check_fits(table.n_rows)
+    ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
+                 {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
+    cells.text(ws, 0, 0, sl.DATA, cells.bold)
+    # Raw values, as read (blank where missing); the target as the loss reads it (0/1, or in its units).
+    cells.column_values(ws, FIRST_ROW, table.col[target], run.target_values)
+    for name in raw[1:] + [f for f in features if f in passthrough]:
+        cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
+    for helper in helpers:
+        cells.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r))),
+                          helper.values(run.frame), cached=str)
+    fills = _fill_cells(book, ws, table)
+    scales = _scale_cells(book, ws, table)
+    for feat, kind in kinds:
+        if kind.is_passthrough(feat):
+            continue
+        if kind.formula is None:  # the bias: values
+            cells.column_values(ws, FIRST_ROW, table.col[feat.output_name], run.features[feat.output_name].to_numpy())
+            continue
+        fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
+        for out_name, level in kind.columns(feat, pre.levels_.get(feat.name, ())):
+            offset_ref, divisor_ref = scales.get(out_name, (None, None))
+
+            def expr(r: int, feat=feat, kind=kind, fill=fill, level=level, offset_ref=offset_ref,
+                     divisor_ref=divisor_ref) -> str:
+                raw = kind.formula(feat, fx.filled(refs.this_row(feat.column, r), fill), Cell(refs, r, level))
+                return raw if divisor_ref is None else fx.scaled(raw, offset_ref, divisor_ref)
+
+            cells.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), cells.num)
+    ws.freeze_panes(FIRST_ROW, 0)
+    for name, col in table.col.items():  # room for the header and the table's filter button
+        ws.set_column(col, col, width(name, 9, 3))
+    return table
+
+
+def _fill_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, str]:
+    """Row 2 holds the fill value of every raw column that has blanks here."""
+    pre, frame, cells = book.run.preprocessor, book.run.frame, book.cells
+    refs = {}
+    for feat in pre.preset_.features:
+        column = feat.column
+        if feature_kind(feat.kind).source is None or column in refs or feat.fill is None or not frame[column].isna().any():
+            continue
+        col = table.col[column]
+        cells.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], cells.constant)
+        refs[column] = fx.cell(sl.FILL_ROW, col, absolute=True)
+    if refs:
+        _label(book, ws, sl.FILL_ROW, min(table.col[c] for c in refs), sl.FILL)
+    return refs
+
+
+def _scale_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, tuple[str | None, str]]:
+    """Row 1 holds each scaled feature's divisor (``MAX(...)``), above the feature's column."""
+    pre, cells = book.run.preprocessor, book.cells
+    refs: dict[str, tuple[str | None, str]] = {}
+    for feat in pre.preset_.features:
+        name = feat.output_name
+        if name not in pre.scales_:
+            continue
+        offset, divisor = pre.scales_[name]
+        col = table.col[name]
+        # MAX over the sheet's raw column where it gives the divisor (the kind's formula of the MAX).
+        formula = None if feat.scale != "max" else feature_kind(feat.kind).max_formula(
+            feat, book.run.frame[feat.column], divisor, table.refs.column(feat.column))
+        if formula is not None:
+            cells.formula(ws, sl.SCALE_ROW, col, formula, divisor, cells.constant)
+        else:
+            ws.write_number(sl.SCALE_ROW, col, divisor, cells.constant)
+        offset_ref = None
+        if feat.scale == "zscore":
+            ws.write_number(sl.FILL_ROW, col, offset, cells.constant)
+            offset_ref = fx.cell(sl.FILL_ROW, col, absolute=True)
+        refs[name] = (offset_ref, fx.cell(sl.SCALE_ROW, col, absolute=True))
+    if refs:
+        first = min(table.col[n] for n in refs)
+        _label(book, ws, sl.SCALE_ROW, first, sl.MAX if all(o is None for o, _ in refs.values()) else sl.SCALE)
+    return refs
+
+
+def _label(book: Book, ws: RowWriter, row: int, col: int, label: str) -> None:
+    """``label`` in the cell left of ``col``, when there is one."""
+    if col > 0:
+        book.cells.text(ws, row, col - 1, label, book.cells.bold)
+
