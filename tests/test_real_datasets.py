@@ -26,7 +26,7 @@ from datasets import LOADERS  # noqa: E402
 runner = CliRunner()
 
 #: Dataset -> the package it needs beyond titanic-lab's own dependencies.
-CASES = {"penguins_mass": "palmerpenguins", "penguins_sex": "palmerpenguins", "diabetes": None}
+CASES = {"penguins_mass": "palmerpenguins", "penguins_sex": "palmerpenguins", "diabetes": None, "breast_cancer": None}
 
 
 def cli_invoke(args: list[str]) -> tuple[int, str, str]:
