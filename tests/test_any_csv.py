@@ -273,7 +273,7 @@ def test_more_bad_input_gets_one_line(files, tmp_path):
     cases = [
         (train + [str(only_target), "--target", "y"], "no column gives a feature (code: free text"),
         (train + [str(blank), "--target", "y"], "target y is blank in every row"),
-        (train + [str(repeated), "--target", "price", "--id", "house_id"], "id column house_id repeats value 1 on line 3"),
+        (train + [str(repeated), "--target", "price", "--id", "house_id"], "id column house_id repeats value '1' on line 3"),
         (train + [str(twice), "--target", "y"], "columns 1 and 3 of the header are both named 'age'"),
         (train + [str(files / "train.csv"), "--target", "Price"], "did you mean 'price'?"),
         (train + [str(files / "train.csv"), "--spec", str(spec)], "missing column(s) salary"),
@@ -332,3 +332,49 @@ def test_any_table_defaults_reach_their_optimum(files):
     assert model_settings(with_l1)["linear"][1].optimizer == "adam"  # newton's curvature needs no l1
     titanic = RunConfig(models=("linear", "sigmoid"))
     assert {n: s.optimizer for n, (_, s) in model_settings(titanic).items()} == {"linear": "adam", "sigmoid": "sgd"}
+
+
+def test_review_findings_on_predict(tmp_path):
+    # Levels that look like numbers, ids written with leading zeros, an unseen level.
+    rng = np.random.default_rng(2)
+    g = rng.choice(["A", "2", "3"], 90)
+    data, book, rows, preds = tmp_path / "mixed.csv", tmp_path / "w.xlsx", tmp_path / "rows.csv", tmp_path / "p.csv"
+    pd.DataFrame({"id": [f"{i:04d}" for i in range(90)], "g": g, "x": rng.normal(size=90),
+                  "t": 2.0 * (g == "2") - 2.0 * (g == "3") + rng.normal(0, 0.05, 90)}).to_csv(data, index=False)
+    assert runner.invoke(app, ["train", "--data", str(data), "--target", "t", "--id", "id", "-m", "linear", "--out", str(book)]).exit_code == 0
+    pd.DataFrame({"id": ["0101", "0102", "0103"], "g": ["2", "3", "zzz"], "x": [0.0, 0.0, 0.0]}).to_csv(rows, index=False)
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(rows), "--out", str(preds)])
+    assert result.exit_code == 0 and "unseen value(s) 'zzz'" in result.output, result.output
+    written = pd.read_csv(preds, dtype={"id": str})
+    assert written["id"].tolist() == ["0101", "0102", "0103"]
+    assert written["t"].iloc[0] == pytest.approx(2, abs=0.1) and written["t"].iloc[1] == pytest.approx(-2, abs=0.1)
+    pd.DataFrame({"id": ["0001"], "g": ["2"], "x": [0.0]}).to_csv(rows, index=False)
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(rows), "--out", str(preds)])
+    assert result.exit_code == 2 and "1 of its rows have the id of a row" in result.output  # 0001 as written
+    pd.DataFrame({"id": ["A1", "A1"], "g": ["2", "3"], "x": [0.0, 0.0]}).to_csv(rows, index=False)
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(rows), "--out", str(preds)])
+    assert result.exit_code == 2 and "id column id repeats value 'A1' on line 3" in result.output
+
+
+def test_a_spec_feature_named_like_a_column_and_a_table_too_wide_are_refused(files, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_to_toml(infer_spec(table(), "price", "house_id")).replace('name = "size_N"', 'name = "Income"'))
+    out = tmp_path / "w.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--spec", str(spec), "--out", str(out)])
+    assert result.exit_code == 2 and "feature 'Income' has the name of the column or feature 'income'" in result.output
+    wide = tmp_path / "wide.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.uniform(1, 2, (12, 6000)), columns=[f"v{i}" for i in range(6000)]).assign(t=rng.normal(size=12)).to_csv(wide, index=False)
+    result = runner.invoke(app, ["train", "--data", str(wide), "--target", "t", "-m", "linear", "--out", str(out)])
+    assert result.exit_code == 2 and "more than Excel's 16,384" in result.output and not out.exists()
+
+
+def test_target_scale_of_extreme_magnitudes_is_finite():
+    for size in (1e-200, 1e200):
+        target = Target("y", "regression").learn_scale(pd.Series([size, -2 * size, 3 * size]))
+        assert target.scale == pytest.approx(size * np.sqrt(14 / 3))
+
+
+def test_lr_find_on_any_table_shows_adams_rate(files):
+    result = runner.invoke(app, ["lr-find", "--data", str(files / "train.csv"), "--target", "price"])
+    assert result.exit_code == 0 and "linear (adam, mse): suggested lr" in result.output, result.output

@@ -184,7 +184,8 @@ def train(
             from .workbook import check_fits, check_models_fit
 
             check_fits(len(prepared.frame))  # before any training
-            check_models_fit([spec for spec, _ in model_settings(config).values()], prepared.X.shape[1])
+            check_models_fit([spec for spec, _ in model_settings(config).values()], prepared.X.shape[1],
+                             len(prepared.dataset.raw_columns) + 1)
         init = None
         if init_from is not None:
             from .layout import params_for_run
@@ -324,6 +325,12 @@ def lr_find(
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         ((spec, settings),) = model_settings(config).values()
+        if settings.optimizer == "newton" and config.optimizer is None:
+            # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
+            from .training import default_settings
+
+            settings = default_settings(spec, "adam", settings.loss)
+            _info("linear trains with newton on this table (no learning rate to find); showing Adam's", as_json)
         found = find(spec, settings, prepared.X[prepared.train_idx], prepared.y[prepared.train_idx])
         if plot is not None:
             from .plots import plot_lr_find

@@ -138,7 +138,8 @@ def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -
     return df
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV with every check a file gets; ``text_columns`` are kept as written (ids: ``0001``)."""
     if not path.exists():
         raise DataError(path, "no such file")
     if path.is_dir():
@@ -162,7 +163,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         # index_col=False: rows longer than the header must not turn the first column into an index.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            df = pd.read_csv(path, na_values=["?"], encoding="utf-8-sig", skipinitialspace=True, index_col=False)
+            df = pd.read_csv(path, na_values=["?"], encoding="utf-8-sig", skipinitialspace=True, index_col=False,
+                             dtype={c: str for c in text_columns} or None)
     except UnicodeDecodeError as exc:
         raise DataError(path, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from exc
     except pd.errors.EmptyDataError as exc:

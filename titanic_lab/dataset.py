@@ -89,7 +89,9 @@ class Target:
         if not self.is_regression or self.scale is not None:
             return self
         values = self.values(column)
-        rms = float(np.sqrt(np.nanmean(values**2))) if len(column) else 0.0
+        biggest = float(np.nanmax(np.abs(values))) if len(column) else 0.0
+        # The root mean square, computed on values / their largest so that 1e-200 or 1e200 neither under- nor overflows.
+        rms = biggest * float(np.sqrt(np.nanmean((values / biggest) ** 2))) if biggest > 0 and math.isfinite(biggest) else 0.0
         return replace(self, scale=rms if rms > 0 and math.isfinite(rms) else 1.0)
 
     @property
@@ -222,7 +224,7 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     from .data import _check_text, _line, _read_csv, _show
 
     path = Path(path)
-    df = _read_csv(path)
+    df = _read_csv(path, (id_column,) if id_column else ())  # ids as written: 0001 is not 1
     df.columns = [str(c).strip() for c in df.columns]
     seen: dict[str, int] = {}
     for i, name in enumerate(df.columns):
@@ -243,14 +245,7 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
         if column is not None and column not in df.columns and (require_target or option == "--id"):
             raise DataError(path, f"{option} {column!r}: no such column{_did_you_mean(column, df.columns)}")
     if id_column is not None:
-        ids = df[id_column]
-        if ids.isna().any():
-            raise DataError(path, f"id column {id_column} is blank on line {_line(df, ids.isna().idxmax())}")
-        repeated = ids.duplicated()
-        if repeated.any():
-            first = repeated.idxmax()
-            raise DataError(path, f"id column {id_column} repeats value {_show(ids[first])} on line {_line(df, first)}; "
-                                  "ids must be unique (leave --id out to number the rows)")
+        check_ids(df, id_column, path)
     if target is not None and target in df.columns:
         values = df[target]
         numeric = pd.to_numeric(values, errors="coerce")
@@ -265,6 +260,20 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
                           f"{_line(df, blank.idxmax())})", UserWarning, stacklevel=2)
             df = df[~blank]
     return df.reset_index(drop=True)
+
+
+def check_ids(df: pd.DataFrame, id_column: str, path: object) -> None:
+    """Refuse a blank or repeated id, naming the file, the value and the line."""
+    from .data import _line, _show
+
+    ids = df[id_column]
+    if ids.isna().any():
+        raise DataError(path, f"id column {id_column} is blank on line {_line(df, ids.isna().idxmax())}")
+    repeated = ids.duplicated()
+    if repeated.any():
+        first = repeated.idxmax()
+        raise DataError(path, f"id column {id_column} repeats value {_show(ids[first])} on line {_line(df, first)}; "
+                              "ids must be unique (leave --id out to number the rows)")
 
 
 def _did_you_mean(name: str, columns: pd.Index) -> str:
@@ -411,7 +420,8 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
     unique_per_row = distinct == len(values) and len(values) > 2
     if pd.api.types.is_numeric_dtype(values):
         whole = bool((present % 1 == 0).all())
-        if unique_per_row and whole and (_looks_like_id(column) or present.is_monotonic_increasing):
+        counts_rows = present.is_monotonic_increasing and bool((present.diff().dropna() == 1).all())
+        if unique_per_row and whole and (_looks_like_id(column) or counts_rows):
             return "an id (a different whole number in every row)"
         return None
     if distinct == 2:
@@ -637,7 +647,12 @@ def check_headers(names: list[str], where: object) -> None:
     from .ops import ACTIVATIONS
 
     headers = tuple(a.header for a in ACTIVATIONS.values())
+    seen: dict[str, str] = {}
     for name in names:
+        if str(name).lower() in seen:
+            raise DataError(where, f"feature {name!r} has the name of the column or feature {seen[str(name).lower()]!r} "
+                                   "(compared without case, as a spreadsheet table compares headers); give it its own name")
+        seen[str(name).lower()] = str(name)
         if sl.is_reserved(str(name), headers):
             raise DataError(where, f"column {name!r} has the name of a cell of titanic-lab's model sheets; rename it "
                                    f"(for example {name}_x), or leave it out")

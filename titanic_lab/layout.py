@@ -210,7 +210,8 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         dataset, features = stored, stored.features.feature_names or ()
         missing = [n for n in features if n not in columns]
         if missing:
-            raise LayoutError(f"{where}: missing feature header(s) {', '.join(missing)} of the workbook's spec")
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
+            raise LayoutError(f"{where}: missing feature header(s) {shown} of the workbook's spec")
     else:
         preset, features = _detect_preset(columns, where)
         if preset is None:
@@ -252,7 +253,8 @@ def _fills(rows, header_row, columns, raw_columns) -> dict[str, object]:
     row = header_row - (sl.HEADER_ROW - sl.FILL_ROW)
     if row < 0 or sl.FILL not in rows[row]:
         return {}
-    return {c: value_at(rows, row, columns[c]) for c in raw_columns if value_at(rows, row, columns[c]) != ""}
+    found = {c: value_at(rows, row, columns[c]) for c in raw_columns}
+    return {c: v for c, v in found.items() if v != "" and not sl.is_label(v)}  # the "Fill:" label sits left of the first
 
 
 def _raw(value: object) -> object:

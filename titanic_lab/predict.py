@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import torch
 
 from .data import ID_COLUMN, IDENTITY_COLUMNS, read_titanic, same_passengers
 from .dataset import check_columns, read_table
-from .errors import DataError
+from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
 from .layout import LayoutError, ModelSheet, read_model_sheets
 from .models import forward
@@ -20,6 +22,13 @@ from .reading import sheet_values
 
 #: The id column of predictions for a table without one: each row's 1-based data row in the file.
 ROW_COLUMN = "row"
+
+
+def _id_text(value: object) -> str:
+    """An id as text, however a sheet stored it (``7`` and ``7.0`` are ``7``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelSheet:
@@ -87,8 +96,11 @@ def predict_from_workbook(
         check_columns(dataset, rows, data)
         if id_column is not None and id_column not in rows.columns:
             raise DataError(data, f"has no id column {id_column}, which the predictions are written with")
+        if id_column is not None:
+            rows = read_table(data, dataset.target.column, id_column, require_target=False)  # ids as written, checked
         trained = training_passengers(model, (id_column,)) if id_column else pd.DataFrame()
-        overlap = int(rows[id_column].isin(set(trained[id_column])).sum()) if id_column in trained.columns else 0
+        known = set(trained[id_column].map(_id_text)) if id_column in trained.columns else set()
+        overlap = int(rows[id_column].map(_id_text).isin(known).sum()) if known else 0
         what = f"rows have the {id_column} of a row {{model}} was trained on"
     if overlap and not allow_overlap:
         raise DataError(
@@ -97,7 +109,17 @@ def predict_from_workbook(
             f"(titanic-lab train --exclude-from {data}) or pass --allow-overlap",
         )
     pre = TabularPreprocessor(dataset.features).fit(chosen.frame)
-    X = torch.tensor(pre.transform(rows)[chosen.features].to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
+    pre.set_fills({c: v for c, v in chosen.fills.items() if c in pre.fill_values_})  # the sheet's Fill: cells, as edited
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnseenCategoryWarning)
+        try:
+            features = pre.transform(rows)[chosen.features]
+        except TitanicLabError as exc:  # a value the features cannot read: named with the file
+            raise DataError(data, str(exc)) from None
+    for unseen in caught:  # named after the file; the Titanic reader has already warned of its own
+        if issubclass(unseen.category, UnseenCategoryWarning) and not dataset.is_titanic:
+            warnings.warn(f"{data}: {unseen.message}", UserWarning, stacklevel=2)
+    X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
     with torch.no_grad():
         preds = forward(chosen.spec, chosen.params, X).numpy()
     ids = rows[id_column].to_numpy() if id_column else np.arange(1, len(rows) + 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .. import formulas as fx
@@ -40,7 +41,24 @@ def _dummy_source(df: pd.DataFrame, feat: Feature) -> pd.Series:
     if feat.levels is not None and all(isinstance(v, (int, float)) for v in feat.levels):
         # Numeric levels (Pclass 1/2/3) compare as numbers whether the column holds ints or floats.
         return pd.to_numeric(raw, errors="coerce").where(raw.notna())
+    if feat.levels is not None and all(isinstance(v, str) for v in feat.levels):
+        return as_written(raw)  # text levels ("2", "A") compare as text, however a file's column was read
     return raw
+
+
+def as_written(values: pd.Series) -> pd.Series:
+    """A column as text, numbers as a file writes them (``2``, not ``2.0``); blanks stay blank.
+
+    A test file whose column holds only ``2`` and ``3`` is read as numbers, while the training
+    file's ``A``, ``2``, ``3`` were text: compared as text, ``2`` is the level ``"2"`` in both."""
+    def text(value: object) -> object:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            return str(int(value))
+        return str(value.item() if isinstance(value, np.generic) else value)
+
+    return values.map(text, na_action="ignore").astype(object).where(values.notna(), np.nan)
 
 
 def _kept_levels(feat: Feature, filled: pd.Series) -> tuple:
@@ -65,6 +83,7 @@ KINDS = (
     # 1 where the value equals ``positive``; fit keeps the values it saw, to warn of others.
     FeatureKind("binary", lambda f, source: named(f, f"1 where {source} is {f.positive!r}, else 0"),
                 lambda f, ref, at: fx.indicator(ref, f.positive), values=lambda f, filled, df, fitted: (filled == f.positive).to_numpy(dtype=float),
+                source=lambda df, f: as_written(df[f.column]) if isinstance(f.positive, str) else df[f.column],
                 levels=lambda f, filled: tuple(sorted({f.positive, *filled.dropna().unique()})), scalable=False,
                 needs=(("positive", "a binary feature needs positive = VALUE (the value that gives 1)"),)),
     # One 0/1 column per level, less the baseline's.

@@ -25,8 +25,8 @@ def numbers(df: pd.DataFrame, feat: Feature) -> pd.Series:
     if bad.any():
         first = bad.idxmax()
         raise TitanicLabError(
-            f"column {feat.column} has non-numeric value {raw[first]!r} at row {first!r}; "
-            "clean it or read the file with titanic_lab.read_titanic"
+            f"column {feat.column} has non-numeric value {raw[first]!r} in the row with index {first!r}; "
+            "the feature reads numbers, so clean the value (or make the column's step another kind)"
         )
     values = values.astype(float)
     return values.where(np.isfinite(values))  # an infinite value is treated as missing, then filled

@@ -26,19 +26,21 @@ def check_fits(n_rows: int) -> None:
         )
 
 
-def check_models_fit(specs: list[ModelSpec], n_features: int) -> None:
+def check_models_fit(specs: list[ModelSpec], n_features: int, n_raw: int = 0) -> None:
     """Refuse, before any work, models whose sheets would be wider than Excel's or share a name.
 
-    A sheet holds the data, the features, two or three columns per hidden unit and the params
-    blocks to their right; beyond column XFD a cell would be dropped, not written.
+    A sheet holds the ``n_raw`` data columns, the features, a params row or block as wide as
+    the features, two or three columns per hidden unit; beyond column XFD a cell would be
+    dropped, not written.
     """
     names: dict[str, str] = {}
     for spec in specs:
         widths = hidden_sizes(spec)
-        needed = 40 + n_features + 3 * sum(widths) + max(widths, default=0)
+        needed = 40 + n_raw + 2 * n_features + 3 * sum(widths) + max(widths, default=0)
         if needed > EXCEL_MAX_COLUMNS:
-            raise OptionError(f"--model {spec.name}: its sheet would need about {needed:,} columns, more than Excel's "
-                              f"{EXCEL_MAX_COLUMNS:,}; use fewer units, or --out run.json to save the parameters only")
+            raise OptionError(f"--model {spec.name}: its sheet would need about {needed:,} columns ({n_raw:,} data columns, "
+                              f"{n_features:,} features and their params), more than Excel's {EXCEL_MAX_COLUMNS:,}; use "
+                              "fewer units or columns (a --spec without some), or --out run.json to save the parameters only")
         for sheet in spec.model_kind.sheets:
             name = sheet_name(sheet.base, spec)
             if name in names:
