@@ -691,7 +691,8 @@ def _leaderboard_any(run: dict, folds: int, repeats: int, seed: int, model: list
             _info(f"  {line}", as_json)
         if exclude_from is not None:
             _info(f"left out {excluded} rows whose {dataset.id_column} is in {exclude_from}", as_json)
-        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, dataset=dataset),
+        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, dataset=dataset,
+                                                                         infer_per_fold=config.spec is None),
                                      len(entries) * folds * repeats, "leaderboard")
         if plot is not None:
             plot_leaderboard(scores, plot)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +25,7 @@ import torch
 
 from .config import RunConfig
 from .data import TARGET
-from .dataset import DatasetSpec, Target, titanic_spec
+from .dataset import DatasetSpec, Target, infer_spec, titanic_spec
 from .errors import DataError, OptionError
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, parse_model
@@ -305,6 +305,7 @@ def cross_validate(
     on_fold: Callable[[str], None] | None = None,
     grouped: bool = False,
     dataset: DatasetSpec | None = None,
+    infer_per_fold: bool = False,
 ) -> list[Score]:
     """Repeated stratified k-fold for every entry on the same folds; best accuracy first.
 
@@ -324,6 +325,10 @@ def cross_validate(
         only pays off through shared tickets (the ``groups`` preset's rates) shows it.
     dataset : DatasetSpec, optional
         Any CSV's description (see :func:`fit_predict`); None: Titanic.
+    infer_per_fold : bool
+        With ``dataset`` inferred rather than given: infer the feature steps again from each
+        fold's training part, so that no choice (the log of a skewed column follows the target)
+        looks at the held-out rows' answers.
     """
     from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
@@ -344,12 +349,16 @@ def cross_validate(
                               f"the data has {smallest} of one of them (use fewer --folds or more rows)")
         splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
     grouped_splits = ticket_splits(df, folds, repeats, seed) if grouped else []
+    fold_specs = [dataset] * len(splits)
+    if dataset is not None and infer_per_fold:
+        fold_specs = [replace(infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name), target=target)
+                      for train_idx, _ in splits]
     scores = []
     for entry in entries:
         score = Score(entry.name, entry.own, [], [], [], [])
-        for train_idx, test_idx in splits:
+        for (train_idx, test_idx), fold_spec in zip(splits, fold_specs):
             started = time.perf_counter()
-            probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx], dataset=dataset)
+            probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx], dataset=fold_spec)
             score.seconds.append(time.perf_counter() - started)
             score.converged.append(done)
             if target.is_regression:  # predictions in the target's units

@@ -8,7 +8,7 @@ split only decides which rows the models learn from.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +19,7 @@ import torch
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
-from .dataset import DatasetSpec, check_headers, open_table, read_table, resolved, titanic_spec
+from .dataset import DatasetSpec, check_headers, infer_spec, open_table, read_table, resolved, titanic_spec
 from .errors import DataError, OptionError
 from .limits import human, max_memory
 from .model_kinds import SUM
@@ -295,6 +295,13 @@ def prepare(config: RunConfig) -> Prepared:
     if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
+    train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
+    if not dataset.is_titanic and config.spec is None and len(valid_idx):
+        # Inferred again with the validation rows' answers hidden: the one target-led choice (a skewed column's
+        # log) then sees the training rows only, as each leaderboard fold does.
+        hidden = frame.assign(**{target.column: frame[target.column].where(~frame.index.isin(valid_idx.numpy()))})
+        steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path).features
+        dataset = replace(dataset, features=steps)
     pre = (TitanicPreprocessor(preset=config.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(frame)
     features = pre.transform(frame)
     if not dataset.is_titanic:
@@ -311,7 +318,6 @@ def prepare(config: RunConfig) -> Prepared:
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
     y = torch.tensor(y_values / dataset.target.divisor, dtype=dtype)
-    train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
     return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset)
 
 
