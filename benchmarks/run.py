@@ -158,6 +158,24 @@ def versions() -> str:
     return f"Python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}, pandas {pandas.__version__}, XlsxWriter {xlsxwriter.__version__}"
 
 
+#: The reports other benchmark scripts write, included in BENCHMARKS.md in this order: file, section title, intro.
+INCLUDED = (
+    ("scale.md", "At scale: training, export, memory",
+     "From `python benchmarks/scale.py`. Training: synthetic resampled and jittered Titanic rows, 20 epochs of "
+     "full-batch SGD, median of the runs; the same model with `nn.Linear` + `torch.optim.SGD`, and a numpy loop "
+     "with the analytic gradient, measured in the same run:"),
+    ("convergence.md", "Training to convergence, and beside a busy process",
+     "From `python benchmarks/convergence.py` (its docstring says how each figure is made):"),
+    ("engines.md", "verify, engine by engine",
+     "From `python benchmarks/engines.py`: the median wall time of `titanic-lab verify BOOK --engine E` as a "
+     "fresh process, the engines taking turns in each repeat; Gnumeric computes the `--portable` flavour only. "
+     "Target: the default engine (IronCalc) at most 0.5x LibreOffice's time."),
+    ("any_csv.md", "Any CSV: real tables beside scikit-learn, and memory at 100,000 rows",
+     "From `python benchmarks/any_csv.py` (its docstring says how each figure is made; the tables come from pip "
+     "packages, loaded offline by `benchmarks/datasets.py`):"),
+)
+
+
 def render(figures: list[Figure], data: Path, repeats: int) -> str:
     lines = [
         "# Benchmarks",
@@ -177,29 +195,10 @@ def render(figures: list[Figure], data: Path, repeats: int) -> str:
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "-"
         holds = "-" if f.holds is None else ("yes" if f.holds else "**no**")
         lines.append(f"| {f.name} | {f.value:.3f} {f.unit} | {ref} | {ratio} | {f.target} | {holds} |")
-    scale = Path(__file__).with_name("scale.md")
-    if scale.exists():
-        lines += ["", "## At scale: training, export, memory", "",
-                  "From `python benchmarks/scale.py`. Training: synthetic resampled and jittered Titanic rows, 20 epochs of "
-                  "full-batch SGD, median of the runs; the same model with `nn.Linear` + `torch.optim.SGD`, and a numpy loop "
-                  "with the analytic gradient, measured in the same run:", "", scale.read_text(encoding="utf-8").strip()]
-    converged = Path(__file__).with_name("convergence.md")
-    if converged.exists():
-        lines += ["", "## Training to convergence, and beside a busy process", "",
-                  "From `python benchmarks/convergence.py` (its docstring says how each figure is made):", "",
-                  converged.read_text(encoding="utf-8").strip()]
-    engines = Path(__file__).with_name("engines.md")
-    if engines.exists():
-        lines += ["", "## verify, engine by engine", "",
-                  "From `python benchmarks/engines.py`: the median wall time of `titanic-lab verify BOOK --engine E` as a "
-                  "fresh process, the engines taking turns in each repeat; Gnumeric computes the `--portable` flavour only. "
-                  "Target: the default engine (IronCalc) at most 0.5x LibreOffice's time.", "",
-                  engines.read_text(encoding="utf-8").strip()]
-    any_csv = Path(__file__).with_name("any_csv.md")
-    if any_csv.exists():
-        lines += ["", "## Any CSV: real tables beside scikit-learn, and memory at 100,000 rows", "",
-                  "From `python benchmarks/any_csv.py` (its docstring says how each figure is made; the tables come from pip "
-                  "packages, loaded offline by `benchmarks/datasets.py`):", "", any_csv.read_text(encoding="utf-8").strip()]
+    for name, title, intro in INCLUDED:
+        part = Path(__file__).with_name(name)
+        if part.exists():
+            lines += ["", f"## {title}", "", intro, "", part.read_text(encoding="utf-8").strip()]
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]
