@@ -92,9 +92,12 @@ def _mask(text: str) -> str:
     return _TIMING.sub("<time>", "\n".join(lines))
 
 
-def record(out: Path, only: str | None) -> None:
-    if out.exists():
-        shutil.rmtree(out)
+def record(final: Path, only: str | None) -> None:
+    """Run the commands in a fixed folder (a path's length changes how a table centres its title), then move it to ``final``."""
+    out = Path(tempfile.gettempdir()) / "titanic-lab-snapshot"
+    for folder in (out, final):
+        if folder.exists():
+            shutil.rmtree(folder)
     out.mkdir(parents=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", PYTHONPATH=str(ROOT), COLUMNS="120", NO_COLOR="1",
                TERM="dumb", PYTHONHASHSEED="0")
@@ -116,9 +119,10 @@ def record(out: Path, only: str | None) -> None:
                     shutil.copy(written, here / written.name)
         (here / "_exit").write_text(f"{done.returncode}\n")
         (here / "_stdout").write_text(_mask(done.stdout).replace(str(out), "<snapshot>").replace(str(ROOT), "<root>"))
-        (here / "_stderr").write_text(_mask(done.stderr).replace(str(out), "<snapshot>").replace(str(ROOT), "<root>")
-                                      .replace(cwd, "<cwd>"))
+        progress = "\n".join(line for line in _mask(done.stderr).splitlines() if "<time>" not in line)  # progress lines
+        (here / "_stderr").write_text(progress.replace(str(out), "<snapshot>").replace(str(ROOT), "<root>").replace(cwd, "<cwd>"))
         print(f"{name}: exit {done.returncode}, {len(list(here.iterdir())) - 3} file(s)")
+    shutil.move(str(out), str(final))
 
 
 def compare(old: Path, new: Path) -> int:
