@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     "read_spec": "datasets.registry",
     "spec_to_toml": "datasets.spec",
     "Feature": "features.steps",
-    "Preset": "features.steps",
+    "Preset": "features.preset",
     "PRESETS": "datasets.titanic",
     "SPREADSHEET": "datasets.titanic",
     "NOTEBOOK": "datasets.titanic",
@@ -85,7 +85,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     )
     from .errors import DataError, OptionError, TitanicLabError, TrainingError
     from .models import ModelSpec, forward, parse_model
-    from .features.steps import Feature, Preset
+    from .features.preset import Preset
+    from .features.steps import Feature
     from .preprocessing import NotFittedError, TabularPreprocessor, TitanicPreprocessor, UnseenCategoryWarning
     from .runs import Run, train_run
     from .training import TrainResult, TrainSettings, default_settings, fit, lr_find, split_indices

@@ -102,8 +102,8 @@ def predict_from_workbook(
         if id_column is not None:
             rows = read_table(data, dataset.target.column, id_column, require_target=False)  # ids as written, checked
         trained = training_passengers(model, (id_column,)) if id_column else pd.DataFrame()
-        known = set(trained[id_column].map(_id_text)) if id_column in trained.columns else set()
-        overlap = int(rows[id_column].map(_id_text).isin(known).sum()) if known else 0
+        trained_ids = set(trained[id_column].map(_id_text)) if id_column in trained.columns else set()
+        overlap = int(rows[id_column].map(_id_text).isin(trained_ids).sum()) if trained_ids else 0
         what = f"rows have the {id_column} of a row {{model}} was trained on"
     if overlap and not allow_overlap:
         raise DataError(

@@ -42,7 +42,8 @@ from .errors import OptionError, TitanicLabError, UnseenCategoryWarning
 from .features.kind import FeatureKind
 from .features.numeric import group_key  # noqa: F401  (public here too)
 from .features.registry import feature_kind
-from .features.steps import Feature, Preset, binary, dummies, log1p, number, ones  # noqa: F401  (public here too)
+from .features.preset import Preset  # noqa: F401  (public here too)
+from .features.steps import Feature, binary, dummies, log1p, number, ones  # noqa: F401  (public here too)
 from .features.titanic import TITLE_GROUPS, surnames, title_group  # noqa: F401  (public here too)
 
 

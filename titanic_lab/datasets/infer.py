@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, OptionError
-from ..features.steps import Feature, Preset, binary, dummies, log1p, number, ones
+from ..features.preset import Preset
+from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from .csv import read_table
 from .registry import read_spec
 from .spec import DatasetSpec, Target, check_columns, plain

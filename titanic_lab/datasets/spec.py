@@ -30,7 +30,8 @@ import pandas as pd
 from .. import sheet_layout as sl
 from ..errors import DataError
 from ..features.registry import FEATURE_KINDS, feature_kind
-from ..features.steps import Feature, Preset
+from ..features.preset import Preset
+from ..features.steps import Feature
 from ..files import atomic_output
 from ..ops import ACTIVATIONS
 

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, OptionError, TitanicLabError
-from ..features.steps import Feature, Preset, binary, dummies, log1p, number, ones
+from ..features.preset import Preset
+from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from ..features.titanic import passenger_keys
 from .csv import as_text, check_text, header_of, line_of, read_csv, show
 from .spec import Dataset, DatasetSpec, Target

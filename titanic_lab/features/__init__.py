@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .kind import Cell, FeatureKind, HelperColumn, as_floats, as_read, kind_of, named
 from .registry import FEATURE_KINDS, feature_kind
-from .steps import Feature, Preset, binary, dummies, log1p, number, ones
+from .preset import Preset
+from .steps import Feature, binary, dummies, log1p, number, ones
 
 __all__ = [
     "FEATURE_KINDS", "Cell", "Feature", "FeatureKind", "HelperColumn", "Preset", "as_floats", "as_read", "binary", "dummies",

@@ -1,16 +1,15 @@
-"""The vocabulary of feature steps: a :class:`Feature` (one raw column to named float columns) and a
-:class:`Preset` (a named tuple of steps), with small constructors for the common kinds.
+"""The vocabulary of a feature step: a :class:`Feature` (one raw column to named float columns), with
+small constructors for the common kinds. Steps gather into a :class:`~titanic_lab.features.preset.Preset`.
 
 What a step's kind computes, and its formula and words, is the kind's record
-(:mod:`titanic_lab.features.kind`, looked up in :mod:`titanic_lab.features.registry`).
+(:mod:`titanic_lab.features.kind`, looked up in :mod:`titanic_lab.features.registry`); this module
+imports none of them, so every kind can name ``Feature``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence
-
-from .registry import feature_kind
 
 FillStrategy = Literal["mode", "median", "constant"]
 ScaleMethod = Literal["max", "zscore"]
@@ -102,42 +101,3 @@ def dummies(column: str, prefix: str, *, levels: Sequence | None = None, baselin
 def ones(name: str = "Ones") -> Feature:
     """The constant 1 column that carries the bias."""
     return Feature("", "ones", name, fill=None)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named feature spec.
-
-    Parameters
-    ----------
-    name : str
-        The preset's name (``--preset``).
-    features : tuple of Feature
-        The steps, in output column order.
-    complete_rows : tuple of str
-        Columns that :func:`select_complete_rows` requires present when the preset's
-        row selection is asked for (the lesson keeps rows with Age and Embarked).
-    description : str
-        One line for help texts.
-    """
-
-    name: str
-    features: tuple[Feature, ...]
-    complete_rows: tuple[str, ...] = ()
-    description: str = ""
-    raw_columns: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        raw = tuple(dict.fromkeys(c for f in self.features if feature_kind(f.kind).reads for c in (f.column, f.other) if c))
-        object.__setattr__(self, "raw_columns", raw)
-
-    @property
-    def feature_names(self) -> tuple[str, ...] | None:
-        """The output column names, known before ``fit`` when every dummy's levels are pinned."""
-        names: list[str] = []
-        for f in self.features:
-            kind = feature_kind(f.kind)
-            if kind.per_level and f.levels is None:
-                return None
-            names.extend(name for name, _ in kind.columns(f, tuple(lv for lv in f.levels or () if lv != f.baseline)))
-        return tuple(names)
