@@ -71,7 +71,7 @@ TL="$WORK/venv/bin/titanic-lab"
 "$TL" --version
 "$TL" train --out workbooks/titanic.xlsx
 "$TL" verify workbooks/titanic.xlsx
-"$PY" -c "from titanic_lab import read_titanic, bundled_path; read_titanic(bundled_path()).tail(30).drop(columns='Survived').to_csv('rows.csv', index=False)"
+"$PY" -c "from titanic_lab import read_titanic, bundled_path; read_titanic(bundled_path()).tail(30).drop(columns='Survived').assign(PassengerId=range(2001, 2031)).to_csv('rows.csv', index=False)"
 "$TL" predict --model workbooks/titanic.xlsx --data rows.csv --out predictions.csv --allow-overlap
 "$TL" train --data "$SRC/titanic_lab/datasets/penguins.csv" --target body_mass_g --out penguins.xlsx
 "$TL" verify penguins.xlsx
