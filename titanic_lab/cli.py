@@ -21,6 +21,7 @@ import typer
 from .choices import MODEL_KINDS, PRESET_NAMES, one_of
 from .config import OPTIONS, Option
 from .errors import TitanicLabError
+from .optim import OPTIMIZERS
 
 app = typer.Typer(
     help="Learn and check tabular deep learning against a spreadsheet: the fast.ai Titanic lesson, "
@@ -364,7 +365,7 @@ def lr_find(
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         ((spec, settings),) = model_settings(config).values()
-        if settings.optimizer == "newton" and config.optimizer is None:
+        if OPTIMIZERS[settings.optimizer].exact and config.optimizer is None:
             # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
             from .training import default_settings
 

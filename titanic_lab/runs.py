@@ -26,6 +26,7 @@ from .errors import DataError, OptionError, TitanicLabError
 from .limits import human, max_memory
 from .model_kinds import SUM
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
+from .optim import OPTIMIZERS
 from .preprocessing import TabularPreprocessor
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
@@ -45,11 +46,11 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
             optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
-        if settings.optimizer == "newton":  # refused before any data is read
+        if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
             why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
             if why or settings.lr == "auto":
-                raise OptionError(f"--optimizer newton: {why}" if why else
-                                  "newton's step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
+                raise OptionError(f"--optimizer {settings.optimizer}: {why}" if why else
+                                  f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
         out[spec.name] = (spec, settings)
     asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
