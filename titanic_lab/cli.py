@@ -802,6 +802,7 @@ def submit(
         from .data import ID_COLUMN, default_data_path, describe_source, drop_passengers, read_titanic
         from .errors import DataError, OptionError, TrainingError
         from .files import check_outputs
+        from .datasets import registry
         from .leaderboard import ENTRIES, Entry, cross_validate
         from .preprocessing import get_preset
         from .predict import predict_from_workbook, write_submission
@@ -824,7 +825,7 @@ def submit(
         df, dropped = drop_passengers(df, to_predict)  # never train, choose or score on the answers
         if dropped:
             typer.echo(f"left out {dropped} of {dropped + len(df)} training rows of {describe_source(path)}: they are "
-                       f"passengers of {test} (same PassengerId, or same name and ticket)", err=True)
+                       f"passengers of {test} ({registry.default().same_rows_key})", err=True)
         if model is None:
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
         else:

@@ -198,7 +198,10 @@ class RunConfig:
             raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
                               "from the file or read from the spec (edit one written by --spec-out)")
         if self.id_column is not None and not (self.target or self.spec):
-            raise OptionError("--id names the id column of a table given with --target (Titanic's is PassengerId)")
+            from .datasets import registry  # lazy: --help imports this module, and must not import pandas
+
+            raise OptionError(f"--id names the id column of a table given with --target "
+                              f"(Titanic's is {registry.default().default_spec().id_column})")
         if not self.models:
             raise OptionError("at least one model is needed (--model)")
         if len(set(self.models)) != len(self.models):
