@@ -629,9 +629,9 @@ def predict(
         write_submission(submission, out)
     from .datasets import registry
 
-    target = used.dataset.target
-    if registry.builtin(used.dataset) is not None:
-        what = f"{int(submission[target.column].sum())} predicted to survive"
+    target, known = used.dataset.target, registry.builtin(used.dataset)
+    if known is not None and known.count_words:
+        what = known.count_words.format(n=int(submission[target.column].sum()))
     elif target.is_regression:
         what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
     else:

@@ -122,7 +122,11 @@ class RunConfig:
         None, "Training CSV (Kaggle or titanic3 schema). Default: ./data/train.csv, else "
         "/kaggle/input/titanic/train.csv, else the bundled titanic3.", "--data", "-d",
         cli_type=Optional[Path], parse=str, show_default=False)
-    preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}.", "--preset", "-p")
+    dataset: str | None = _option(
+        None, "A built-in dataset by name: titanic or palmer-penguins (Palmer penguins' body mass, preset lesson). "
+        "Default: titanic, or any CSV with --target.", show_default=False)
+    preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}; another --dataset's "
+                          "first preset by default.", "--preset", "-p")
     models: tuple[str, ...] = _option(
         DEFAULT_MODELS, f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
         f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)}.", "--model", "-m",
@@ -194,6 +198,16 @@ class RunConfig:
         cli_type=Optional[Path], parse=str, show_default=False)
 
     def __post_init__(self) -> None:
+        if self.dataset is not None:
+            from .datasets import registry  # lazy: --help imports this module, and must not import pandas
+
+            if self.target or self.spec:
+                raise OptionError("--dataset chooses a built-in dataset; --target and --spec describe any other table")
+            presets = registry.named(self.dataset).presets
+            if self.preset not in presets:
+                if self.preset != RunConfig.preset:
+                    raise OptionError(f"--preset {self.preset}: {self.dataset}'s presets are {', '.join(presets)}")
+                object.__setattr__(self, "preset", next(iter(presets)))  # the default preset is the dataset's first
         if (self.target or self.spec) and self.preset != "spreadsheet":
             raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
                               "from the file or read from the spec (edit one written by --spec-out)")

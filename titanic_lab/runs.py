@@ -70,7 +70,7 @@ def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
         most = (SHEET_ROWS - 3) // len(specs) - 5
         raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
                           f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
-    n_features = len(registry.default().spec(config.preset).features.feature_names or ())
+    n_features = len(registry.named(config.dataset).spec(config.preset).features.feature_names or ())
     for spec in specs:
         columns = 3 + 2 * n_features * (spec.sizes[0] if spec.sizes else 1)
         if columns > SHEET_COLUMNS:
@@ -119,8 +119,8 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
     (Titanic: its reader, the preset's features); otherwise any CSV, its features inferred or
     read from the spec.
     """
-    known = None if (config.target or config.spec) else registry.default()
-    path = Path(config.data) if config.data else registry.default().default_path()
+    known = None if (config.target or config.spec) else registry.named(config.dataset)
+    path = Path(config.data) if config.data else registry.named(config.dataset).default_path()
     if known is not None:
         source = known.read(path, require_target=True)
         dataset = known.spec(config.preset)

@@ -211,6 +211,9 @@ class Dataset:
         How a refusal to predict rows the workbook was trained on words them (``{model}``: the workbook).
     same_rows_key : str
         What makes two rows the same for ``same_rows``, in words.
+    count_words : str
+        How ``predict``'s summary counts a binary target's positive predictions (``{n}``); empty:
+        the general wording (``N predicted target = label``, or a regression's range).
     rules : mapping of str to callable
         Baselines that predict from the raw rows with nothing to fit, by leaderboard model name:
         ``rows -> outputs`` (Titanic's ``gender``: every woman survives).
@@ -235,6 +238,7 @@ class Dataset:
     #: How a refusal to predict rows the workbook was trained on words them (``{model}``: the workbook).
     same_rows_words: str = ""
     same_rows_key: str = ""
+    count_words: str = ""
     rules: Mapping[str, Callable[[pd.DataFrame], np.ndarray]] = field(default_factory=dict)
     groups: Callable[[pd.DataFrame], pd.Series] | None = None
 

@@ -448,6 +448,7 @@ DATASET = Dataset(
     identity_columns=IDENTITY_COLUMNS,
     same_rows_words=f"passengers are among the rows {{model}} was trained on ({SAME_PASSENGER})",
     same_rows_key=SAME_PASSENGER,
+    count_words="{n} predicted to survive",
     rules={"gender": gender_rule},
     groups=ticket_groups,
 )
