@@ -32,9 +32,13 @@ import pandas as pd
 from .errors import DataError, OptionError
 from .features import FEATURE_KINDS, feature_kind
 from .preprocessing import Feature, Preset, binary, dummies, get_preset, log1p, number, ones
+from .tasks import TASKS as TASK_RECORDS
+from .tasks import Task as TaskRecord
+from .tasks import check_classes, get_task
+from .tasks import plain as _plain
 
-Task = Literal["binary", "regression"]
-TASKS: tuple[str, ...] = ("binary", "regression")
+Task = Literal["binary", "regression", "multiclass"]
+TASKS: tuple[str, ...] = tuple(TASK_RECORDS)
 SPEC_FORMAT = "titanic-lab/spec-v1"
 #: A text column with at most this many levels becomes dummies; more, and it is left out.
 MAX_LEVELS = 20
@@ -54,14 +58,19 @@ class SpecError(DataError):
 class Target:
     """The column a model learns, and how its values become the numbers the model learns.
 
+    What differs between tasks (the numbers learned, the predictions, the scores) is the task's
+    record in :mod:`titanic_lab.tasks`.
+
     Parameters
     ----------
     column : str
         The target's column.
-    task : {"binary", "regression"}
-        Binary classification (a prediction above 0.5 is the positive class) or regression.
+    task : {"binary", "regression", "multiclass"}
+        Binary classification (a prediction above 0.5 is the positive class), regression, or
+        multiclass classification (the likeliest class is the prediction).
     labels : tuple, optional
         Binary: the (negative, positive) values as the file writes them; None when they are 0 and 1.
+        Multiclass: every class as the file writes it, in the order of the model's outputs.
     scale : float, optional
         Regression: the model learns ``target / scale``; None until learned (the root mean
         square of the training rows' target, so that what the model learns is about 1 in size
@@ -74,15 +83,31 @@ class Target:
     scale: float | None = None
 
     @property
+    def record(self) -> TaskRecord:
+        """The task's record: its head, loss, metrics, baselines."""
+        return get_task(self.task)
+
+    @property
     def is_regression(self) -> bool:
         return self.task == "regression"
 
+    @property
+    def n_outputs(self) -> int:
+        """How many outputs a model of this target has: one per class (multiclass), else 1."""
+        return len(self.labels) if self.task == "multiclass" else 1
+
     def values(self, column: pd.Series) -> np.ndarray:
-        """The target as the sheet's target column holds it: 0/1 (binary), the number (regression)."""
-        if self.task == "binary" and self.labels is not None:
-            negative, positive = self.labels
-            return np.where(_same(column, positive), 1.0, np.where(_same(column, negative), 0.0, np.nan))
-        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        """The target as the model learns it before any scale: 0/1 (binary), the number (regression),
+        the class's number 0..K-1 (multiclass)."""
+        return self.record.values(self, column)
+
+    def sheet_values(self, column: pd.Series) -> np.ndarray:
+        """The target as the sheet's target column holds it: the class as written (multiclass), else :meth:`values`."""
+        return column.to_numpy(dtype=object) if self.task == "multiclass" else self.values(column)
+
+    def sheet_numbers(self, column: pd.Series) -> np.ndarray:
+        """What the model learns (before any scale) from the sheet's target column, as :meth:`sheet_values` wrote it."""
+        return self.values(column) if self.task == "multiclass" else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
     def learn_scale(self, column: pd.Series) -> "Target":
         """This target with ``scale`` learned from ``column`` (kept when already set)."""
@@ -100,46 +125,29 @@ class Target:
         return float(self.scale or 1.0) if self.is_regression else 1.0
 
     def decode(self, preds: np.ndarray) -> np.ndarray:
-        """Model outputs -> predictions in the file's terms: labels (binary) or target units."""
-        if self.is_regression:
-            return np.asarray(preds, dtype=float) * self.divisor
-        positive = np.asarray(preds) > 0.5
-        if self.labels is None:
-            return positive.astype(int)
-        negative_label, positive_label = self.labels
-        return np.where(positive, positive_label, negative_label)
+        """Model outputs -> predictions in the file's terms: labels (binary, multiclass) or target units."""
+        return self.record.decode(self, preds)
 
     def scores(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
         """How good model outputs are against what the model learned (both ``target / scale``).
 
         Binary: ``accuracy`` (a prediction above 0.5 is 1). Regression: ``rmse`` in the
         target's units and ``r2`` (1 - squared error / the target's variance; None for a
-        constant target). Empty arrays give None.
+        constant target). Multiclass: ``accuracy`` and ``log_loss``. Empty arrays give None.
         """
-        outputs, y = np.asarray(outputs, dtype=float), np.asarray(y, dtype=float)
-        if not len(y):
-            return {"rmse": None, "r2": None} if self.is_regression else {"accuracy": None}
-        if not self.is_regression:
-            return {"accuracy": float(np.mean((outputs > 0.5) == (y > 0.5)))}
-        error = (outputs - y) * self.divisor
-        spread = float(np.sum((y * self.divisor - np.mean(y * self.divisor)) ** 2))
-        return {"rmse": float(np.sqrt(np.mean(error**2))), "r2": None if spread == 0 else 1 - float(np.sum(error**2)) / spread}
+        return self.record.scores(self, np.asarray(outputs, dtype=float), np.asarray(y, dtype=float))
 
     def describe(self) -> str:
-        """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``."""
+        """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``,
+        ``species: multiclass, 3 classes in this order: Adelie, Chinstrap, Gentoo``."""
         if self.is_regression:
             scale = "" if self.scale is None else f", learned as {self.column} / {self.scale:g}"
             return f"{self.column}: regression{scale}"
+        if self.task == "multiclass":
+            return f"{self.column}: multiclass, {len(self.labels)} classes in this order: {', '.join(map(str, self.labels))}"
         if self.labels is None:
             return f"{self.column}: binary (0/1)"
         return f"{self.column}: binary ({self.labels[0]} = 0, {self.labels[1]} = 1)"
-
-
-def _same(column: pd.Series, value: object) -> np.ndarray:
-    """Where ``column`` equals ``value``, numbers compared as numbers and text as text."""
-    if isinstance(value, str):
-        return (column.astype(object).where(column.notna(), None).astype(str) == value).to_numpy() & column.notna().to_numpy()
-    return (pd.to_numeric(column, errors="coerce") == value).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -287,12 +295,23 @@ def _did_you_mean(name: str, columns: pd.Index) -> str:
 # ---- inferring a spec ---------------------------------------------------------------------
 
 
-def infer_target(df: pd.DataFrame, column: str, where: object = "the data") -> Target:
+def infer_target(df: pd.DataFrame, column: str, where: object = "the data", task: str | None = None) -> Target:
     """The task of ``column``: two values -> binary (mapped to 0/1 unless they are 0 and 1);
-    numeric otherwise -> regression; text with more than two values is refused."""
+    numeric otherwise -> regression; text with 3 or more values -> multiclass (its classes in
+    the order of :func:`titanic_lab.tasks.check_classes`). ``task`` (``--task``, a spec's
+    ``task``) overrides the inference: ``multiclass`` makes whole numbers with few values classes."""
     values = df[column].dropna()
     levels = sorted(values.unique(), key=lambda v: (str(type(v)), v))
     numeric = pd.api.types.is_numeric_dtype(values)
+    if task == "multiclass" or (task is None and not numeric and len(levels) > 2):
+        return Target(column, "multiclass", check_classes(df[column], column, where))
+    if task == "regression" and not numeric:
+        raise DataError(where, f"--task regression: target {column} holds text ({', '.join(map(str, levels[:3]))}...), "
+                               "not numbers")
+    if task == "regression":
+        return infer_target(df, column, where) if len(levels) < 2 else Target(column, "regression")
+    if task == "binary" and len(levels) != 2:
+        raise DataError(where, f"--task binary: target {column} has {len(levels)} values, not 2")
     if len(levels) == 2:
         if numeric and {float(v) for v in levels} == {0.0, 1.0}:
             return Target(column, "binary")
@@ -310,11 +329,12 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data") -> T
 
 
 def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, name: str = "data",
-               where: object = "the data") -> DatasetSpec:
-    """A spec for any table: its target's task (:func:`infer_target`) and its features
-    (:func:`infer_features`, every column but the target and the id)."""
-    found = infer_target(df, target, where)
-    answers = pd.Series(found.values(df[target]), index=df.index)
+               where: object = "the data", task: str | None = None, known: Target | None = None) -> DatasetSpec:
+    """A spec for any table: its target's task (:func:`infer_target`, or ``known``) and its
+    features (:func:`infer_features`, every column but the target and the id)."""
+    found = known or infer_target(df, target, where, task)
+    # The target-led choice (a skewed column's log) follows a number; a class's number orders nothing.
+    answers = None if found.task == "multiclass" else pd.Series(found.values(df[target]), index=df.index)
     preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where, target=answers)
     return DatasetSpec(name, found, preset, id_column, left_out)
 
@@ -437,15 +457,6 @@ def _looks_like_id(column: str) -> bool:
     return bool(re.search(r"(^|[^a-z])id$|^id|Id$|ID$", column.strip(), flags=re.IGNORECASE)) or column.lower().endswith("id")
 
 
-def _plain(value: object) -> object:
-    """A numpy scalar as plain Python (a whole float as int), so it prints and serialises as written."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 # ---- TOML ---------------------------------------------------------------------------------
 
 _FEATURE_DEFAULTS = {f.name: f.default for f in fields(Feature)}
@@ -467,7 +478,9 @@ def spec_to_toml(spec: DatasetSpec) -> str:
         lines.append(f"id = {_toml(spec.id_column)}")
     target = spec.target
     lines += ["", "[target]", f"column = {_toml(target.column)}", f"task = {_toml(target.task)}"]
-    if target.labels is not None:
+    if target.task == "multiclass":
+        lines.append(f"classes = {_toml(list(target.labels))}  # in this order: the model's outputs, P1, P2, ...")
+    elif target.labels is not None:
         lines.append(f"labels = {_toml(list(target.labels))}  # negative, positive")
     if target.scale is not None:
         lines.append(f"scale = {_toml(target.scale)}  # the model learns {target.column} / scale")
@@ -509,7 +522,7 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     t = doc.get("target")
     if not isinstance(t, dict) or not isinstance(t.get("column"), str):
         raise SpecError(where, "needs a [target] table with column = \"NAME\"")
-    _known(t, {"column", "task", "labels", "scale"}, where, "[target]")
+    _known(t, {"column", "task", "labels", "scale", "classes"}, where, "[target]")
     task = t.get("task", "binary")
     if task not in TASKS:
         raise SpecError(where, f"[target] task = {task!r}; write one of {', '.join(TASKS)}")
@@ -519,6 +532,13 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     scale = t.get("scale")
     if scale is not None and (task != "regression" or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0):
         raise SpecError(where, "[target] scale must be a positive number, for task = \"regression\" only")
+    classes = t.get("classes")
+    if classes is not None and (task != "multiclass" or not isinstance(classes, list) or len(classes) < 3
+                                or len(set(map(str, classes))) != len(classes)):
+        raise SpecError(where, "[target] classes = [\"a\", \"b\", \"c\", ...]: 3 or more different values, for "
+                               "task = \"multiclass\" only")
+    if classes is not None:
+        labels = classes
     target = Target(t["column"], task, None if labels is None else tuple(labels), None if scale is None else float(scale))
     entries = doc.get("features")
     if not isinstance(entries, list) or not entries:
@@ -602,11 +622,14 @@ def read_spec(path: str | os.PathLike[str]) -> DatasetSpec:
 
 
 def open_table(path: str | os.PathLike[str], target: str | None, id_column: str | None = None,
-               spec: str | os.PathLike[str] | None = None, *, require_target: bool = True) -> tuple[pd.DataFrame, DatasetSpec]:
+               spec: str | os.PathLike[str] | None = None, *, require_target: bool = True,
+               task: str | None = None) -> tuple[pd.DataFrame, DatasetSpec]:
     """Read any CSV and describe it: from ``spec`` (a TOML file) when given, else inferred.
 
     ``target`` and ``id_column`` override the spec's (a different target than the spec's is
-    refused). A spec's binary target without labels takes the file's two values, as inferred.
+    refused); ``task`` (``--task``) overrides the inferred task or the spec's. A spec's binary
+    target without labels takes the file's two values, and a multiclass one without classes the
+    file's classes, as inferred.
 
     Returns
     -------
@@ -622,12 +645,14 @@ def open_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     id_column = id_column or (given.id_column if given else None)
     rows = read_table(path, target, id_column, require_target=require_target)
     if given is None:
-        return rows, infer_spec(rows, target, id_column, name=path.stem, where=path)
+        return rows, infer_spec(rows, target, id_column, name=path.stem, where=path, task=task)
     check_columns(given, rows, path)
     found = replace(given, id_column=id_column)
-    if given.target.task == "binary" and given.target.labels is None and target in rows.columns:
-        inferred = infer_target(rows, target, path)  # two text values: mapped as inferred
-        found = replace(found, target=inferred) if inferred.task == "binary" else found
+    if task is not None and task != given.target.task and target in rows.columns:
+        found = replace(found, target=infer_target(rows, target, path, task))
+    elif given.target.task in ("binary", "multiclass") and given.target.labels is None and target in rows.columns:
+        inferred = infer_target(rows, target, path, "multiclass" if given.target.task == "multiclass" else None)
+        found = replace(found, target=inferred) if inferred.task == given.target.task else found
     return rows, found
 
 

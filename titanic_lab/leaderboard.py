@@ -351,7 +351,7 @@ def cross_validate(
     grouped_splits = ticket_splits(df, folds, repeats, seed) if grouped else []
     fold_specs = [dataset] * len(splits)
     if dataset is not None and infer_per_fold:
-        fold_specs = [replace(infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name), target=target)
+        fold_specs = [infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name, known=target)
                       for train_idx, _ in splits]
     scores = []
     for entry in entries:

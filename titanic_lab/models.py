@@ -29,8 +29,8 @@ import torch
 
 from . import sheet_layout as sl
 from .errors import OptionError
-from .model_kinds import KINDS, SIGMOID, SUM, Layer, ModelKind, get_kind
-from .ops import ACTIVATIONS, LOSSES  # noqa: F401  (re-exported: the registries, records callable on tensors)
+from .model_kinds import KINDS, Layer, ModelKind, get_kind
+from .ops import ACTIVATIONS, HEADS, LOSSES, Head  # noqa: F401  (re-exported: the registries, records callable on tensors)
 
 Params = dict[str, torch.Tensor]
 
@@ -54,12 +54,16 @@ class ModelSpec:
         The hidden layers' activation (the lesson's is ReLU).
     batchnorm : bool
         Batch normalization before each hidden activation (running statistics at inference).
+    outputs : int
+        The model's outputs: 1, or a multiclass target's number of classes (the output layer
+        then has a column per class and the head is the softmax).
     """
 
     kind: str
     sizes: tuple[int, ...] = ()
     activation: str = "relu"
     batchnorm: bool = False
+    outputs: int = 1
 
     def __post_init__(self) -> None:
         get_kind(self.kind)
@@ -75,8 +79,13 @@ class ModelSpec:
 
     @property
     def chain(self) -> tuple[Layer, ...]:
-        """Its layers, with their widths and parameter names for its sizes."""
-        return self.model_kind.chain(self.sizes)
+        """Its layers, with their widths and parameter names for its sizes (and outputs)."""
+        return self.model_kind.chain(self.sizes, self.outputs)
+
+    @property
+    def head(self) -> Head:
+        """Its output head: its kind's own, or the softmax of a multiclass target's classes."""
+        return HEADS["softmax"] if self.outputs > 1 else self.model_kind.head
 
     @property
     def name(self) -> str:
@@ -194,7 +203,7 @@ def forward(
 
     Returns
     -------
-    Tensor, shape (..., n_rows)
+    Tensor, shape (..., n_rows), or (..., n_rows, n_classes) for a multiclass model
     """
     return _run(spec, params, X, train, dropout, generator, None)
 
@@ -249,13 +258,10 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
             out = hidden(out, i, kind.blocks(i, activation.header))
         else:
             keep(kind.plain_block, out)
-    if kind.output == SUM:
-        # The units' sum as a product with a column of ones: torch's sum over a last dimension
-        # this narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py).
-        out = keep(sl.PREDS, out @ torch.ones(out.shape[-1], 1, dtype=out.dtype))
-    elif kind.output == SIGMOID:
-        out = keep(sl.PREDS, torch.sigmoid(out))
-    return out.squeeze(-1)
+    head = spec.head
+    if head.header is not None:
+        out = keep(head.header, head(out))
+    return out if spec.outputs > 1 else out.squeeze(-1)
 
 
 def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -299,6 +305,11 @@ def layers(spec: ModelSpec, params: Params) -> list[tuple[torch.Tensor, torch.Te
              params[layer.const] if layer.const else None) for layer in spec.chain]
 
 
-def accuracy(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Share of rows where ``preds > 0.5`` matches ``y``; shape (...,)."""
-    return ((preds > 0.5) == (y > 0.5)).to(preds.dtype).mean(-1)
+def accuracy(preds: torch.Tensor, y: torch.Tensor, classes: bool = False) -> torch.Tensor:
+    """Share of rows where ``preds > 0.5`` matches ``y``; shape (...,).
+
+    With ``classes``, ``preds`` (..., n_rows, n_classes) hold each class's probability and ``y``
+    each row's class number: the likeliest class must be the row's.
+    """
+    hits = preds.argmax(-1) == y.long() if classes else (preds > 0.5) == (y > 0.5)
+    return hits.to(preds.dtype).mean(-1)
