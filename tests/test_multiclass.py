@@ -302,3 +302,18 @@ def test_bad_targets_are_one_line_and_write_nothing(tmp_path, values, message):
     result = runner.invoke(app, ["train", "--data", str(data), "--target", "y", "--out", str(out)])
     assert result.exit_code == 2 and message in result.output, result.output
     assert "Traceback" not in result.output and not out.exists() and sorted(tmp_path.iterdir()) == [data]
+
+
+def test_the_leaderboard_scores_accuracy_and_log_loss_on_the_same_folds(folder):
+    data = sklearn_csv(folder, "wine")
+    result = runner.invoke(app, ["leaderboard", "--data", str(data), "--target", "class", "--folds", "3", "--repeats", "1",
+                                 "-m", "linear", "-m", "majority", "-m", "logistic", "-m", "histboosting", "--json"])
+    assert result.exit_code == 0, result.output
+    board = json.loads(result.stdout)
+    scores = {m["name"]: m for m in board["models"]}
+    assert board["task"] == "multiclass" and set(scores) == {"linear", "majority class", "LogisticRegression", "HistGradientBoosting"}
+    shares = np.bincount(pd.read_csv(data)["class"].map({"class_0": 0, "class_1": 1, "class_2": 2}))
+    assert scores["majority class"]["accuracy"] == pytest.approx(shares.max() / shares.sum(), abs=0.02)
+    assert all(m["loss_name"] == "log loss" and len(m["accuracies"]) == 3 for m in scores.values())
+    assert scores["linear"]["accuracy"] >= scores["LogisticRegression"]["accuracy"] - 0.05
+    assert scores["majority class"]["loss"] > scores["HistGradientBoosting"]["loss"]

@@ -628,7 +628,7 @@ def leaderboard(
         typer.Option("--model", "-m", help="Only these entries (repeatable): a model as train takes it (nnet: every nnet entry; "
                      "nnet:4), a baseline (gender, logistic, forest, boosting), or a name as in the table ('nnet (extended)'; "
                      "'nnet:4 (notebook)' picks the preset). With --target: linear, nnet, nnet:4..., sigmoid, "
-                     "majority, mean, logistic, ridge, histboosting.", show_default=False),
+                     "hidden, deep, majority, mean, logistic, ridge, histboosting.", show_default=False),
     ] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
     grouped: Annotated[Optional[bool], typer.Option("--grouped/--no-grouped", help="Also score every model on folds grouped by ticket (no ticket on both sides of a split), shown beside the plain estimate. Default: yes (Titanic only).", show_default=False)] = None,
@@ -647,9 +647,10 @@ def leaderboard(
     the two estimates differ, a feature's promise comes from tickets shared across the split.
 
     Any CSV with --target (or --spec): titanic-lab's linear and nnet (and sigmoid for a binary
-    target) against the majority or mean predictor, LogisticRegression or RidgeCV and
-    HistGradientBoosting, on the table's features and the same folds (plain k-fold for a
-    regression target, sorted by RMSE in the target's units).
+    target; linear, hidden and deep for a multiclass one) against the majority or mean predictor,
+    LogisticRegression or RidgeCV and HistGradientBoosting, on the table's features and the same
+    folds (plain k-fold for a regression target, sorted by RMSE in the target's units; a
+    multiclass target's log loss beside its accuracy).
     """
     if any(run[name] is not None for name in ("target", "id_column", "spec")):
         return _leaderboard_any(run, folds, repeats, seed, model, plot, grouped, exclude_from, as_json)
@@ -731,7 +732,8 @@ def _print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pa
     if regression:
         columns = ("model", "by", "RMSE", "+-", "R^2", "fit s/fold")
     else:
-        columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), "Brier loss", "fit s/fold")
+        loss = "log loss" if scores[0].log_loss else "Brier loss"
+        columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), loss, "fit s/fold")
     for column in columns:
         table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
     for s in scores:

@@ -23,7 +23,7 @@ and an output, which :func:`init_params` and :func:`forward` follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -132,6 +132,23 @@ def parse_model(text: str, activation: str = "relu", batchnorm: bool = False) ->
         if not sizes or not kind.takes(sizes):
             raise OptionError(f"model {text!r}: sizes must be positive whole numbers, {kind.sizes_text()} for {name}")
     return ModelSpec(name, sizes, activation if kind.has_hidden else "relu", batchnorm and kind.has_hidden)
+
+
+def multiclass_model(spec: ModelSpec, outputs: int) -> ModelSpec:
+    """``spec`` ending in ``outputs`` columns, one per class, and a softmax (unchanged for 1).
+
+    ``linear`` becomes multinomial logistic regression and ``hidden``/``deep`` end in a column per
+    class. The nnet sums its units into one output and ``sigmoid`` is ``linear`` once the softmax
+    replaces its sigmoid: both are refused, naming the models that learn classes.
+    """
+    if outputs == 1:
+        return spec
+    if not spec.model_kind.multiclass or spec.has_sigmoid and not spec.has_hidden:
+        able = ", ".join(k.name for k in KINDS.values() if k.multiclass and not (k.has_sigmoid and not k.has_hidden))
+        raise OptionError(f"--model {spec.name}: a multiclass target needs a model that ends in a column per class "
+                          f"({able}); {spec.kind} " + ("sums its units into one output" if not spec.model_kind.multiclass
+                                                      else "is linear once the softmax replaces its sigmoid"))
+    return replace(spec, outputs=outputs)
 
 
 def hidden_sizes(spec: ModelSpec) -> tuple[int, ...]:

@@ -22,9 +22,9 @@ from .data import complete_rows_of, default_data_path, drop_passengers, read_tit
 from .dataset import DatasetSpec, check_headers, infer_spec, open_table, read_table, resolved, titanic_spec
 from .errors import DataError, OptionError
 from .limits import human, max_memory
-from .tasks import confusion
-from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
+from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
+from .tasks import confusion
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
 
@@ -62,23 +62,6 @@ def model_settings(config: RunConfig, outputs: int = 1) -> dict[str, tuple[Model
     if config.gd_sheet:
         _check_gd_sheet(config, [spec for spec, _ in out.values() if gd_supported(spec)])
     return out
-
-
-def multiclass_model(spec: ModelSpec, outputs: int) -> ModelSpec:
-    """``spec`` ending in ``outputs`` columns, one per class, and a softmax (unchanged for 1).
-
-    ``linear`` becomes multinomial logistic regression and ``hidden``/``deep`` end in a column per
-    class. The nnet sums its units into one output and ``sigmoid`` is ``linear`` once the softmax
-    replaces its sigmoid: both are refused, naming the models that learn classes.
-    """
-    if outputs == 1:
-        return spec
-    if not spec.model_kind.multiclass or spec.has_sigmoid and not spec.has_hidden:
-        able = ", ".join(k.name for k in KINDS.values() if k.multiclass and not (k.has_sigmoid and not k.has_hidden))
-        raise OptionError(f"--model {spec.name}: a multiclass target needs a model that ends in a column per class "
-                          f"({able}); {spec.kind} " + ("sums its units into one output" if not spec.model_kind.multiclass
-                                                      else "is linear once the softmax replaces its sigmoid"))
-    return replace(spec, outputs=outputs)
 
 
 def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:

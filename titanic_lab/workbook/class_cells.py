@@ -23,6 +23,7 @@ from .. import sheet_layout as sl
 from ..ops import LOSSES
 from ..sheet_layout import FIRST_ROW, HEADER_ROW
 from ..tasks import confusion, plain
+from .cells import width
 
 if TYPE_CHECKING:
     from .model_sheets import _ModelSheet
@@ -42,6 +43,13 @@ def probability_of(probs_row: str, classes: str, label_ref: str) -> str:
 def count_both(a_area: str, a_ref: str, b_area: str, b_ref: str) -> str:
     """``COUNTIFS(A4:A300,$X5,Y4:Y300,Y$4)``: rows where both columns hold the given values."""
     return f"COUNTIFS({a_area},{a_ref},{b_area},{b_ref})"
+
+
+def class_labels(sheet: _ModelSheet, labels: Sequence) -> None:
+    """Each class's label left of its row of params (a multiclass linear sheet's block per class)."""
+    for u, label in enumerate(labels):
+        sheet.book.cells.value(sheet.ws, FIRST_ROW + u, sheet.params_col - 1, plain(label), sheet.book.cells.bold)
+    sheet.ws.set_column(sheet.params_col - 1, sheet.params_col - 1, max(width(str(label), 8) for label in labels))
 
 
 def class_checks(sheet: _ModelSheet, probs_col: int, labels: Sequence, preds: torch.Tensor, y: torch.Tensor,
@@ -91,6 +99,7 @@ def class_checks(sheet: _ModelSheet, probs_col: int, labels: Sequence, preds: to
         fx.area(FIRST_ROW, probs_col, last, probs_col + k - 1), fx.area(FIRST_ROW, torch_col, last, torch_col + k - 1)),
         cells.diff, 0.0)
     ws.set_column(probs_col - 1, torch_col + k - 1, 10)
+    ws.set_column(predicted_col, predicted_col, max(width(str(label), 10) for label in labels))
     after = torch_col + k
     if len(book.run.valid_idx):
         sheet.split_cells(after, loss_area, per_row)
@@ -114,4 +123,6 @@ def _confusion_block(sheet: _ModelSheet, col: int, labels: list, target_area: st
             formula = count_both(target_area, fx.cell(FIRST_ROW + i, col, absolute=True), predicted_area,
                                  fx.cell(HEADER_ROW, col + 1 + j, absolute=True))
             cells.formula(ws, FIRST_ROW + i, col + 1 + j, formula, float(counts[i, j]))
-    ws.set_column(col, col, 16)
+    ws.set_column(col, col, max(16, *(width(str(label), 10) for label in labels)))
+    for j, label in enumerate(labels):
+        ws.set_column(col + 1 + j, col + 1 + j, width(str(label), 8))

@@ -27,7 +27,7 @@ from ..training import TrainResult
 from .book import Book
 from .cells import print_setup, width
 from .checks import sheet_name
-from .class_cells import class_checks
+from .class_cells import class_checks, class_labels
 from .data_table import Table, data_table
 
 #: The precision the sheets' cached values are computed in.
@@ -205,6 +205,8 @@ def linear_sheet(book: Book, name: str, result: TrainResult, note: str) -> None:
     with _model_sheet(book, name, note, result) as sheet:
         p0, cells, table = sheet.params_col, book.cells, sheet.table
         params_refs, headers = sheet.param_rows(layers(result.spec, result.params)[0][0].to(DTYPE))  # a row per class
+        if result.spec.outputs > 1:
+            class_labels(sheet, book.run.dataset.target.labels)
         refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
 
         def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
