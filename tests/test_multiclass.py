@@ -183,6 +183,30 @@ def test_default_hidden_and_deep_converge_below_the_class_frequencies(folder):
         assert result.train_loss < 0.2 * frequencies and result.train_accuracy > 0.95, name
 
 
+@pytest.fixture(scope="module")
+def iris_tensors(folder):
+    from titanic_lab.runs import prepare
+
+    p = prepare(RunConfig(data=str(sklearn_csv(folder, "iris")), target="class", models=("linear",), valid_pct=0.0))
+    return p.X, p.y
+
+
+@pytest.mark.parametrize("kind, optimizer", [(k, o) for k in ("linear", "hidden", "deep")
+                                             for o in ("sgd", "momentum", "adam", "newton") if o != "newton" or k == "linear"])
+def test_no_optimizer_diverges_nor_loses_to_the_class_frequencies(iris_tensors, kind, optimizer):
+    from dataclasses import replace
+
+    from titanic_lab.models import multiclass_model, parse_model
+    from titanic_lab.training import default_settings, fit
+
+    X, y = iris_tensors
+    spec = multiclass_model(parse_model(kind), 3)
+    settings = replace(default_settings(spec, optimizer, "ce"), max_epochs=3000)
+    result = fit(spec, settings, X, y)
+    frequencies = LOSSES["ce"](torch.full((len(y), 3), 1 / 3, dtype=torch.float64), y).item()  # 50 rows of each class
+    assert np.isfinite(result.train_loss) and result.train_loss < frequencies, (settings.lr, result.train_loss)
+
+
 def test_the_nnet_and_sigmoid_are_refused_in_one_line(folder):
     data = sklearn_csv(folder, "iris")
     for model, why in (("nnet", "sums its units into one output"), ("sigmoid", "is linear once the softmax")):
