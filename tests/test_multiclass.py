@@ -289,6 +289,24 @@ def test_features_and_lr_find_take_a_multiclass_table(folder):
     assert json.loads(result.stdout)["loss"] == "ce"
 
 
+def test_whole_number_classes_with_task_multiclass_and_an_explicit_loss(tmp_path):
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=120), rng.normal(size=120)
+    grade = np.where(x1 + 0.5 * rng.normal(size=120) > 0.5, 3, np.where(x2 + 0.5 * rng.normal(size=120) > 0, 2, 1))
+    data, book, out = tmp_path / "grades.csv", tmp_path / "grades.xlsx", tmp_path / "predicted.csv"
+    pd.DataFrame({"grade": grade, "x1": x1.round(3), "x2": x2.round(3)}).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "grade", "--loss", "ce", "-m", "linear",
+                                 "--out", str(book)])
+    assert result.exit_code == 2 and "whole numbers are classes with --task multiclass" in result.output
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "grade", "--task", "multiclass", "--loss", "ce",
+                                 "-m", "linear", "--out", str(book)])
+    assert result.exit_code == 0 and "grade: multiclass, 3 classes in this order: 1, 2, 3" in result.output, result.output
+    assert runner.invoke(app, ["verify", str(book)]).exit_code == 0
+    assert runner.invoke(app, ["compare", str(book)]).exit_code == 0
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(data), "--out", str(out), "--allow-overlap"])
+    assert result.exit_code == 0 and set(pd.read_csv(out)["grade"]) <= {1, 2, 3}
+
+
 @pytest.mark.parametrize("engine", ["libreoffice", "gnumeric"])
 def test_other_engines_verify_a_portable_multiclass_workbook(folder, engine):
     if not ENGINES[engine].available():

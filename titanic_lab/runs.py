@@ -28,12 +28,15 @@ from .tasks import confusion
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
 
-def model_settings(config: RunConfig, outputs: int = 1) -> dict[str, tuple[ModelSpec, TrainSettings]]:
+def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
     """Each model of the run with its training settings (defaults, then the config's overrides).
 
     ``outputs`` is the number of classes of a multiclass target (each model then ends in a
-    column per class and a softmax: :func:`multiclass_model`), else 1.
+    column per class and a softmax: :func:`multiclass_model`), else 1; None before the data is
+    read, when a table's ``--loss ce`` stands for a multiclass target (checked once it is read).
     """
+    if outputs is None:
+        outputs = 3 if config.loss == "ce" and (config.target or config.spec) else 1
     out: dict[str, tuple[ModelSpec, TrainSettings]] = {}
     given: dict[str, str] = {}
     for name in config.models:

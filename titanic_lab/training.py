@@ -153,7 +153,8 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
         For ``loss="bce"`` on a model without a sigmoid output.
     """
     if (loss == "ce") != (spec.outputs > 1) and loss is not None:
-        raise OptionError(f"--loss ce is categorical cross-entropy, for a multiclass target's softmax; {spec.name} has one output"
+        raise OptionError(f"--loss ce is categorical cross-entropy, for a multiclass target's softmax; {spec.name} has one "
+                          "output here (whole numbers are classes with --task multiclass)"
                           if loss == "ce" else f"--loss {loss}: a multiclass target trains with ce (categorical "
                           "cross-entropy of its softmax); leave --loss out")
     if loss == "bce" and not spec.has_sigmoid:
