@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
+from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
@@ -196,6 +196,10 @@ class RunConfig:
     spec: str | None = _option(
         None, "Take the target and the feature steps from this TOML file (as --spec-out writes it, perhaps edited).",
         cli_type=Optional[Path], parse=str, show_default=False)
+    task: str | None = _option(
+        None, "With --target or --spec: the task, instead of the one inferred (text with 3 or more values: multiclass; "
+        "two values: binary; numbers: regression): binary, regression or multiclass (whole numbers as classes).",
+        show_default=False)
 
     def __post_init__(self) -> None:
         if self.dataset is not None:
@@ -211,11 +215,16 @@ class RunConfig:
         if (self.target or self.spec) and self.preset != "spreadsheet":
             raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
                               "from the file or read from the spec (edit one written by --spec-out)")
-        if self.id_column is not None and not (self.target or self.spec):
+        if self.task is not None and self.task not in TASK_NAMES:
+            raise OptionError(f"--task: unknown task {self.task!r}; choose from {', '.join(TASK_NAMES)}")
+        if (self.task is not None or self.id_column is not None) and not (self.target or self.spec):
             from .datasets import registry  # lazy: --help imports this module, and must not import pandas
 
-            raise OptionError(f"--id names the id column of a table given with --target "
-                              f"(Titanic's is {registry.default().default_spec().id_column})")
+            own = registry.default().default_spec()
+            if self.task is not None:
+                raise OptionError(f"--task is for a table given with --target or --spec (Titanic's {own.target.column} "
+                                  f"is {own.target.task})")
+            raise OptionError(f"--id names the id column of a table given with --target (Titanic's is {own.id_column})")
         if not self.models:
             raise OptionError("at least one model is needed (--model)")
         if len(set(self.models)) != len(self.models):
