@@ -146,6 +146,10 @@ class RunConfig:
     seed: int = _option(442, "Seed of the initial parameters (the notebook's 442).", setting="seed")
     split_seed: int = _option(42, "Seed of the validation split (fastai's RandomSplitter seed 42).")
     valid_pct: float = _option(0.2, "Share of rows held out for validation; 0 trains on all rows.")
+    refit: bool | None = _option(
+        None, "After choosing the model with the best validation metric (accuracy, or RMSE), train it again with the "
+        "same settings on every row; the workbook keeps the validation estimate. Default: yes for any table "
+        "(--target, --spec), no for Titanic's lesson runs (their 80/20 layout).", "--refit/--no-refit", show_default=False)
     complete_rows: bool | None = _option(
         None, "Keep only rows with Age and Embarked, as the lesson's workbook does. Default: yes for the "
         "spreadsheet preset, no for notebook.", "--complete-rows/--all-rows", show_default=False)
@@ -220,6 +224,12 @@ class RunConfig:
         check_seed("--split-seed", self.split_seed)
         check_real("--l1", self.l1)
         check_real("--l2", self.l2)
+
+    @property
+    def refits(self) -> bool:
+        """Whether the chosen model is refit on every row (see ``refit``): only when there are validation rows to choose on."""
+        asked = self.refit if self.refit is not None else bool(self.target or self.spec)
+        return asked and self.valid_pct > 0
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Iterator
 
 import torch
@@ -208,6 +208,12 @@ class TrainResult:
     converged: bool = False
     best_epoch: int | None = None
     lr_source: str = "given"
+    #: The validation metrics of :mod:`titanic_lab.choosing` (the same for every model whatever its loss),
+    #: measured on the validation rows by the parameters learned without them; {} without validation rows.
+    validation: dict = field(default_factory=dict)
+    #: Whether these parameters were refit on every row after the model was chosen (``validation``
+    #: then stays the estimate of the fit that did not see the validation rows).
+    refit: bool = False
 
     def summary(self) -> dict:
         return {
@@ -225,6 +231,8 @@ class TrainResult:
             "converged": self.converged,
             "lr": self.settings.lr,
             "lr_source": self.lr_source,
+            "validation": self.validation,
+            "refit": self.refit,
             "settings": asdict(self.settings),
         }
 
@@ -618,6 +626,14 @@ def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.
     perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))
     cut = int(valid_pct * n_rows)
     return perm[cut:], perm[:cut]
+
+
+def refit_settings(result: TrainResult) -> TrainSettings:
+    """The settings that retrain a chosen model on every row: its own, with the rate it used, from the
+    start of the restart it kept (one restart), and early stopping's best epoch as a fixed count."""
+    st = result.settings
+    refit = replace(st, restarts=1, seed=st.seed + result.restart, patience=None)
+    return replace(refit, epochs=result.best_epoch) if st.patience is not None else refit
 
 
 def with_overrides(settings: TrainSettings, **overrides: object) -> TrainSettings:
