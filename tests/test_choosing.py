@@ -120,3 +120,32 @@ def test_titanic_lesson_runs_keep_their_80_20_layout(tmp_path):
     assert not run.config.refits and run.chosen == "linear"
     assert not run.results["linear"].refit and len(run.valid_idx) > 0
     assert train_run(RunConfig(models=("linear",), epochs=20, valid_pct=0)).chosen is None
+
+
+def test_the_penalty_matches_ridgecv_leave_one_out():
+    from sklearn.linear_model import RidgeCV
+
+    from titanic_lab.penalty import ALPHAS, choose_l2, loo_errors
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(60, 8)), np.ones(60)])
+    X[:, 7] = X[:, 6] + 1e-3 * rng.normal(size=60)  # nearly collinear: a penalty helps
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=60)
+    ours = loo_errors(torch.tensor(X), torch.tensor(y))
+    ref = RidgeCV(alphas=ALPHAS[1:], fit_intercept=False, store_cv_results=True).fit(X, y)
+    for j, alpha in enumerate(ALPHAS[1:]):
+        assert ours[alpha] == pytest.approx(ref.cv_results_[:, j].mean(), rel=1e-8)
+    choice = choose_l2(torch.tensor(X), torch.tensor(y))
+    if choice.alpha:
+        assert choice.alpha == ref.alpha_
+    assert choice.l2 == pytest.approx(2 * choice.alpha / 60)
+
+
+def test_linear_on_any_table_takes_the_penalty_the_data_chose(penguin_run):
+    from titanic_lab.penalty import choose_l2
+
+    run, _, _ = penguin_run
+    linear = run.results["linear"]
+    expected = choose_l2(run.X[run.train_idx], run.y[run.train_idx])
+    assert linear.settings.l2 == pytest.approx(expected.l2, rel=1e-12) and linear.penalty == expected.describe()
+    assert run.results["sigmoid"].penalty == ""  # not a quadratic: no closed form

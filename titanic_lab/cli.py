@@ -333,6 +333,9 @@ def _print_summary(run, out: Path) -> None:
     _print_table(console, table)
     for name, r in run.results.items():
         console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
+    for name, r in run.results.items():
+        if r.penalty:
+            console.print(f"{name}: {r.penalty}")
     if run.chosen is not None:
         console.print(f"chosen: {run.chosen}, by the {run.chosen_why}")
         if run.results[run.chosen].refit:

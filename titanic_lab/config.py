@@ -165,7 +165,9 @@ class RunConfig:
     accumulate: int = _option(
         1, "Mini-batches whose gradients add up before one update (gradient accumulation).", setting="accumulate")
     l1: float = _option(0.0, "L1 penalty l1 * sum|p| added to the loss minimised (training only).", setting="l1")
-    l2: float = _option(0.0, "L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only).", setting="l2")
+    l2: float | None = _option(
+        None, "L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only). Default: 0; for linear on any table "
+        "(--target), chosen by leave-one-out cross-validation in closed form, as RidgeCV.", setting="l2", show_default=False)
     dropout: float = _option(
         0.0, "Probability of dropping a hidden unit in training; the identity in the workbook.",
         setting="dropout", hidden_only=True)
@@ -223,7 +225,8 @@ class RunConfig:
         check_seed("--seed", self.seed, self.restarts or 1)
         check_seed("--split-seed", self.split_seed)
         check_real("--l1", self.l1)
-        check_real("--l2", self.l2)
+        if self.l2 is not None:
+            check_real("--l2", self.l2)
 
     @property
     def refits(self) -> bool:

@@ -26,7 +26,8 @@ from .model_kinds import SUM
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
 from .choosing import choose, validation_metrics
-from .training import (DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, refit_settings,
+from .penalty import choose_l2
+from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, refit_settings,
                        split_indices, table_choices, with_overrides)
 
 
@@ -45,6 +46,8 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
             optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
+        if (config.target or config.spec) and spec.has_hidden:
+            settings = replace(settings, tol=TABLE_TOL)
         if settings.optimizer == "newton":  # refused before any data is read
             why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
             if why or settings.lr == "auto":
@@ -356,11 +359,13 @@ def train_run(
     results, classify = {}, not p.dataset.target.is_regression
     for name, (spec, settings) in model_settings(p.config).items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
+        penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None
         results[name] = fit(
-            spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,
-            classify=classify,
+            spec, settings if penalty is None else replace(settings, l2=penalty.l2), X_train, y_train, X_valid, y_valid,
+            init=(init or {}).get(name), on_epoch=callback, classify=classify,
         )
         results[name].validation = _validation(p, results[name])
+        results[name].penalty = penalty.describe() if penalty else ""
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
@@ -370,7 +375,7 @@ def train_run(
         callback = (lambda epoch, params: on_epoch(chosen, epoch)) if on_epoch else None
         valid_scores = _scores(p, before)
         results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, on_epoch=callback, classify=classify)
-        results[chosen].validation, results[chosen].refit = before.validation, True
+        results[chosen].validation, results[chosen].refit, results[chosen].penalty = before.validation, True, before.penalty
         results[chosen].seconds += before.seconds
     gd_paths = {}
     if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas
@@ -378,6 +383,13 @@ def train_run(
         gd_paths = {name: gd_path(r.spec, X, y, c.seed, c.gd_epochs, c.gd_lr) for name, r in results.items() if gd_supported(r.spec)}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
                chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores)
+
+
+def _penalty_by_data(config: RunConfig, spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether the model's l2 is chosen by data (:func:`titanic_lab.penalty.choose_l2`): on any table, no
+    ``--l2`` given, and a loss that is a quadratic of the parameters (newton's: linear's squared error)."""
+    return bool(config.target or config.spec) and config.l2 is None and settings.optimizer == "newton" \
+        and not newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
 
 
 def _outputs(p: Prepared, result: TrainResult) -> np.ndarray:
