@@ -1,6 +1,6 @@
 """titanic-lab on real tables that pip packages ship, beside scikit-learn on the same split.
 
-    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory | --memory-only]
+    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory | --memory-only | --chosen]
                                  [--memory-rows 100000] [--memory-train-args "--model linear --epochs 20"]
                                  [--out benchmarks/any_csv.md]
 
@@ -19,6 +19,16 @@ For each dataset of ``benchmarks/datasets.py`` (those whose package is installed
 5. least squares: the linear sheet's design matrix and target read back with
    ``titanic_lab.layout.read_model_sheets``; the sheet's mean squared error beside
    ``numpy.linalg.lstsq``'s on the same matrix (relative gap).
+
+``--chosen`` (issue 29) measures instead what a user gets with the defaults: ``train`` (20%
+validation to choose on, the chosen model refit on every row), ``predict`` without ``--sheet``,
+``verify``, each timed beside the floor (a fresh Python importing torch and pandas and reading
+the CSV) in the same run, and the peers with their seconds: RidgeCV / LogisticRegressionCV,
+HistGradientBoosting, the mean / majority, and fastai's ``tabular_learner`` with its defaults
+(``--fastai-python``: a Python where fastai is installed; skipped with a note otherwise). Its
+targets: the chosen model's RMSE at most 1.05x RidgeCV's, accuracy at least
+LogisticRegressionCV's - 0.01, train + predict + verify at most 5x the floor. Writes
+benchmarks/chosen.md.
 
 Targets: RMSE at most 1.10x RidgeCV's; accuracy at least LogisticRegressionCV's - 0.02; verify
 within 1e-9; linear's training MSE within 1e-6 relative of least squares.
@@ -364,7 +374,7 @@ def run_chosen(ds: Dataset, fastai_python: str | None = None, invoke: Invoke = s
             if step == "predict":
                 line = " ".join(stdout.split())
                 out.sheet = line.split("sheet '", 1)[1].split("'", 1)[0] if "sheet '" in line else "?"
-                out.why = line.split("chosen: ", 1)[1].rstrip(")") if "chosen: " in line else ""
+                out.why = line.split("chosen: ", 1)[1][:-1] if "chosen: " in line else ""  # the line's last ")" closes "(model: ..."
                 out.score = score(ds.task, s.truth, pd.read_csv(preds_csv)[ds.target])
         names = ("RidgeCV", "HistGradientBoosting", "mean") if ds.task == "regression" else (
             "LogisticRegressionCV", "HistGradientBoosting", "majority")

@@ -149,3 +149,9 @@ def test_linear_on_any_table_takes_the_penalty_the_data_chose(penguin_run):
     expected = choose_l2(run.X[run.train_idx], run.y[run.train_idx])
     assert linear.settings.l2 == pytest.approx(expected.l2, rel=1e-12) and linear.penalty == expected.describe()
     assert run.results["sigmoid"].penalty == ""  # not a quadratic: no closed form
+
+
+def test_refit_is_asked_or_defaults_by_table():
+    assert RunConfig(target="sex").refits and not RunConfig().refits  # any table / Titanic's lesson runs
+    assert not RunConfig(target="sex", refit=False).refits and RunConfig(refit=True).refits
+    assert not RunConfig(target="sex", valid_pct=0).refits  # nothing to choose on

@@ -32,13 +32,14 @@ class Metric:
     """One validation metric: its name, its sheet label, which way is better, how it is computed.
 
     ``compute(outputs, y, divisor)`` takes the model's outputs and what it learned (both
-    ``target / scale``) and the target's scale.
+    ``target / scale``) and the target's scale; ``words`` names it in a sentence.
     """
 
     name: str
     label: str
     higher_is_better: bool
     compute: Callable[[np.ndarray, np.ndarray, float], float]
+    words: str
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.higher_is_better else a < b
@@ -57,9 +58,9 @@ def _rmse(outputs: np.ndarray, y: np.ndarray, divisor: float) -> float:
     return float(np.sqrt(np.mean(((outputs - y) * divisor) ** 2)))
 
 
-ACCURACY = Metric("accuracy", sl.VALID_ACCURACY, True, _accuracy)
-LOG_LOSS = Metric("log_loss", sl.VALID_LOG_LOSS, False, _log_loss)
-RMSE = Metric("rmse", sl.VALID_RMSE, False, _rmse)
+ACCURACY = Metric("accuracy", sl.VALID_ACCURACY, True, _accuracy, "accuracy")
+LOG_LOSS = Metric("log_loss", sl.VALID_LOG_LOSS, False, _log_loss, "log loss")
+RMSE = Metric("rmse", sl.VALID_RMSE, False, _rmse, "RMSE")
 METRICS = {m.name: m for m in (ACCURACY, LOG_LOSS, RMSE)}
 
 #: Per task, the validation metrics every model sheet records: the first chooses, the next breaks a tie.
@@ -97,10 +98,10 @@ def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     best = min(scored, key=key)
     first = metrics[0]
     shown = ", ".join(f"{name} {values[first.name]:.4g}" for name, values in scored.items())
-    why = f"{'highest' if first.higher_is_better else 'lowest'} validation {first.name.replace('_', ' ')} ({shown})"
+    why = f"{'highest' if first.higher_is_better else 'lowest'} validation {first.words} ({shown})"
     tied = [n for n in scored if n != best and scored[n][first.name] == scored[best][first.name]]
     if tied and len(metrics) > 1:
         tie = metrics[1]
         why += f"; tied with {', '.join(tied)}, so the {'highest' if tie.higher_is_better else 'lowest'} validation " \
-               f"{tie.name.replace('_', ' ')} ({scored[best][tie.name]:.4g})"
+               f"{tie.words} ({scored[best][tie.name]:.4g})"
     return best, why
