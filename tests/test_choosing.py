@@ -155,3 +155,13 @@ def test_refit_is_asked_or_defaults_by_table():
     assert RunConfig(target="sex").refits and not RunConfig().refits  # any table / Titanic's lesson runs
     assert not RunConfig(target="sex", refit=False).refits and RunConfig(refit=True).refits
     assert not RunConfig(target="sex", valid_pct=0).refits  # nothing to choose on
+
+
+def test_linear_lands_on_the_ridge_solution_of_the_chosen_penalty(penguin_run):
+    run, _, _ = penguin_run
+    linear = run.results["linear"]  # refit on every row, or fitted on the training rows
+    idx = torch.arange(len(run.X)) if linear.refit else run.train_idx
+    X, y = run.X[idx].to(torch.float64), run.y[idx].to(torch.float64)
+    n, l2 = len(y), linear.settings.l2
+    ridge = torch.linalg.solve(X.T @ X + n * l2 / 2 * torch.eye(X.shape[1], dtype=torch.float64), X.T @ y)
+    assert torch.allclose(linear.params["w"].to(torch.float64), ridge, rtol=1e-6, atol=1e-9)
