@@ -173,7 +173,7 @@ class _ModelSheet:
         ws.write_dynamic_array_formula(1, torch_col, 1, torch_col, "=" + fx.max_abs_diff(pred_area, torch_area), cells.diff, 0.0)
         ws.set_column(pred_col - 1, torch_col, 10)
         if result.refit:  # every row trained it: no validation column, the estimate from before the refit
-            self.estimate_cells(torch_col + 1)
+            self.estimate_cells(torch_col + 2)  # the column right of torch's is left for its "Max |Preds-torch|:" label
         elif len(book.run.valid_idx):
             self.split_cells(torch_col + 1, loss_area, per_row)
             self.estimate_cells(torch_col + 4)
@@ -189,8 +189,8 @@ class _ModelSheet:
                   if result.refit else f"the {len(run.train_idx)} training rows")
         cells.text(ws, 0, col + 2, sl.FITTED_ON, cells.bold)
         cells.text(ws, 0, col + 3, fitted)
-        ws.set_column(col, col, 14)
-        ws.set_column(col + 2, col + 2, 10)
+        for offset, chars in enumerate((15, 10, 11)):  # label, value, label: none runs into the next
+            ws.set_column(col + offset, col + offset, chars)
 
     def split_cells(self, col: int, loss_area: str, per_row: np.ndarray) -> None:
         """The ``Valid`` column (1 on validation rows) and the train and validation losses beside it."""
