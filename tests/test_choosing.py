@@ -165,3 +165,10 @@ def test_linear_lands_on_the_ridge_solution_of_the_chosen_penalty(penguin_run):
     n, l2 = len(y), linear.settings.l2
     ridge = torch.linalg.solve(X.T @ X + n * l2 / 2 * torch.eye(X.shape[1], dtype=torch.float64), X.T @ y)
     assert torch.allclose(linear.params["w"].to(torch.float64), ridge, rtol=1e-6, atol=1e-9)
+
+
+def test_multiclass_outputs_are_scored_by_their_likeliest_class():
+    outputs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]])
+    got = validation_metrics("multiclass", outputs, np.array([0.0, 2.0, 1.0]))
+    assert got["accuracy"] == pytest.approx(2 / 3)
+    assert got["log_loss"] == pytest.approx(-np.mean(np.log([0.7, 0.6, 0.4])), rel=1e-12)

@@ -6,8 +6,8 @@ than a log loss of 0.265), so every model's validation rows are scored with the 
 ==============  ======================================================  ===================
 task            validation metrics (recorded on every model sheet)       chosen by
 ==============  ======================================================  ===================
-binary          accuracy; log loss of the outputs as probabilities       accuracy, then log
-                (clipped into [PROB_EPS, 1 - PROB_EPS])                  loss on a tie
+binary,         accuracy; log loss of the outputs as probabilities       accuracy, then log
+multiclass      (clipped into [PROB_EPS, 1 - PROB_EPS])                  loss on a tie
 regression      RMSE in the target's units                               RMSE
 ==============  ======================================================  ===================
 
@@ -46,10 +46,15 @@ class Metric:
 
 
 def _accuracy(outputs: np.ndarray, y: np.ndarray, divisor: float) -> float:
+    if outputs.ndim == 2:  # a probability per class: the likeliest is right
+        return float(np.mean(outputs.argmax(-1) == y.astype(int)))
     return float(np.mean((outputs > 0.5) == (y > 0.5)))
 
 
 def _log_loss(outputs: np.ndarray, y: np.ndarray, divisor: float) -> float:
+    if outputs.ndim == 2:  # -ln of the true class's probability
+        p_true = outputs[np.arange(len(y)), y.astype(int)]
+        return float(-np.mean(np.log(np.clip(p_true, PROB_EPS, 1.0))))
     p = np.clip(outputs, PROB_EPS, 1 - PROB_EPS)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
@@ -64,7 +69,7 @@ RMSE = Metric("rmse", sl.VALID_RMSE, False, _rmse, "RMSE")
 METRICS = {m.name: m for m in (ACCURACY, LOG_LOSS, RMSE)}
 
 #: Per task, the validation metrics every model sheet records: the first chooses, the next breaks a tie.
-VALIDATION: dict[str, tuple[Metric, ...]] = {"binary": (ACCURACY, LOG_LOSS), "regression": (RMSE,)}
+VALIDATION: dict[str, tuple[Metric, ...]] = {"binary": (ACCURACY, LOG_LOSS), "multiclass": (ACCURACY, LOG_LOSS), "regression": (RMSE,)}
 
 
 def validation_metrics(task: str, outputs: np.ndarray, y: np.ndarray, divisor: float = 1.0) -> dict[str, float]:
