@@ -104,7 +104,8 @@ def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     first = metrics[0]
     shown = ", ".join(f"{name} {values[first.name]:.4g}" for name, values in scored.items())
     why = f"{'highest' if first.higher_is_better else 'lowest'} validation {first.words} ({shown})"
-    tied = [n for n in scored if n != best and scored[n][first.name] == scored[best][first.name]]
+    # Another sheet of the same model (nnet and mmult) has the same metrics: that is no tie.
+    tied = [n for n in scored if scored[n][first.name] == scored[best][first.name] and scored[n] != scored[best]]
     if tied and len(metrics) > 1:
         tie = metrics[1]
         why += f"; tied with {', '.join(tied)}, so the {'highest' if tie.higher_is_better else 'lowest'} validation " \
