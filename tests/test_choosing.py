@@ -172,3 +172,16 @@ def test_multiclass_outputs_are_scored_by_their_likeliest_class():
     got = validation_metrics("multiclass", outputs, np.array([0.0, 2.0, 1.0]))
     assert got["accuracy"] == pytest.approx(2 / 3)
     assert got["log_loss"] == pytest.approx(-np.mean(np.log([0.7, 0.6, 0.4])), rel=1e-12)
+
+
+def test_a_multiclass_table_chooses_by_accuracy_and_refits(tmp_path):
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=240)
+    frame = pd.DataFrame({"a": a, "b": rng.normal(size=240), "cls": np.where(a > 0.5, "hi", np.where(a < -0.5, "lo", "mid"))})
+    frame.to_csv(tmp_path / "mc.csv", index=False)
+    run = train_run(RunConfig(data=str(tmp_path / "mc.csv"), target="cls", models=("linear", "hidden:4")))
+    assert set(run.results["linear"].validation) == {"accuracy", "log_loss"}
+    assert run.results["linear"].penalty == ""  # newton's cross-entropy: no closed-form leave-one-out
+    assert run.chosen_why.startswith("highest validation accuracy") and run.results[run.chosen].refit
+    book = write_workbook(run, tmp_path / "mc.xlsx")
+    assert choose_sheet(book)[1] == run.chosen_why.replace("hidden:4", "hidden-4")

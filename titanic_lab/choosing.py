@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from . import sheet_layout as sl
+from .tasks import TASKS
 
 #: Where a linear model's outputs are clipped before their log loss (they may leave (0, 1)).
 PROB_EPS = 1e-6
@@ -68,8 +69,9 @@ LOG_LOSS = Metric("log_loss", sl.VALID_LOG_LOSS, False, _log_loss, "log loss")
 RMSE = Metric("rmse", sl.VALID_RMSE, False, _rmse, "RMSE")
 METRICS = {m.name: m for m in (ACCURACY, LOG_LOSS, RMSE)}
 
-#: Per task, the validation metrics every model sheet records: the first chooses, the next breaks a tie.
-VALIDATION: dict[str, tuple[Metric, ...]] = {"binary": (ACCURACY, LOG_LOSS), "multiclass": (ACCURACY, LOG_LOSS), "regression": (RMSE,)}
+#: Per task, the validation metrics every model sheet records: the first chooses, the next breaks a tie
+#: (each task record's ``choose_by``, :mod:`titanic_lab.tasks`).
+VALIDATION: dict[str, tuple[Metric, ...]] = {name: tuple(METRICS[m] for m in task.choose_by) for name, task in TASKS.items()}
 
 
 def validation_metrics(task: str, outputs: np.ndarray, y: np.ndarray, divisor: float = 1.0) -> dict[str, float]:
