@@ -410,7 +410,8 @@ def train_run(
         before = results[chosen]
         callback = (lambda epoch, params: on_epoch(chosen, epoch)) if on_epoch else None
         valid_scores = _scores(p, before)
-        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, on_epoch=callback, classify=classify)
+        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen), on_epoch=callback,
+                              classify=classify)  # from the same start: the restart kept, or the parameters given
         results[chosen].validation, results[chosen].refit, results[chosen].penalty = before.validation, True, before.penalty
         results[chosen].seconds += before.seconds
     gd_paths = {}
