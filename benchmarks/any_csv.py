@@ -1,6 +1,6 @@
 """titanic-lab on real tables that pip packages ship, beside scikit-learn on the same split.
 
-    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory | --memory-only]
+    python benchmarks/any_csv.py [--datasets NAME ...] [--models linear nnet] [--skip-memory | --memory-only | --chosen]
                                  [--memory-rows 100000] [--memory-train-args "--model linear --epochs 20"]
                                  [--out benchmarks/any_csv.md]
 
@@ -17,14 +17,25 @@ For each dataset of ``benchmarks/datasets.py`` (those whose package is installed
    majority predictor;
 4. ``titanic-lab verify w.xlsx`` (IronCalc): its largest relative difference;
 5. least squares: the linear sheet's design matrix and target read back with
-   ``titanic_lab.layout.read_model_sheets``; the sheet's mean squared error beside
-   ``numpy.linalg.lstsq``'s on the same matrix (relative gap). For a multiclass target, the
+   ``titanic_lab.layout.read_model_sheets``; the sheet's mean squared error beside that of the
+   optimum of the objective trained (least squares with the ridge penalty train chose by
+   leave-one-out, ``numpy.linalg.lstsq`` on the augmented system) on the same matrix (relative gap). For a multiclass target, the
    sheet's log loss beside scikit-learn's unpenalized multinomial ``LogisticRegression`` on the
    same matrix (a separable table has no finite optimum: both losses fall towards 0, and the
    gap is shown as ``separable``).
 
 A multiclass target trains ``hidden`` where ``--models`` says ``nnet`` (the nnet sums its units
 into one output), in the same column of the table.
+
+``--chosen`` (issue 29) measures instead what a user gets with the defaults: ``train`` (20%
+validation to choose on, the chosen model refit on every row), ``predict`` without ``--sheet``,
+``verify``, each timed beside the floor (a fresh Python importing torch and pandas and reading
+the CSV) in the same run, and the peers with their seconds: RidgeCV / LogisticRegressionCV,
+HistGradientBoosting, the mean / majority, and fastai's ``tabular_learner`` with its defaults
+(``--fastai-python``: a Python where fastai is installed; skipped with a note otherwise). Its
+targets: the chosen model's RMSE at most 1.05x RidgeCV's, accuracy at least
+LogisticRegressionCV's - 0.01, train + predict + verify at most 5x the floor. Writes
+benchmarks/chosen.md.
 
 Targets: RMSE at most 1.10x RidgeCV's; accuracy at least LogisticRegressionCV's - 0.02; verify
 within 1e-9; linear's training MSE (log loss) within 1e-6 relative of least squares (of the
@@ -208,11 +219,14 @@ def check_predictions(s: Split, preds: pd.DataFrame) -> str:
     return ""
 
 
-def least_squares(book: Path, sheet: str = "linear") -> tuple[float, float]:
-    """(the sheet's training MSE, least squares' MSE) on the sheet's design matrix and target.
+def least_squares(book: Path, sheet: str = "linear", l2: float = 0.0) -> tuple[float, float]:
+    """(the sheet's training MSE, the optimum's MSE) on the sheet's design matrix and target.
 
     Both are computed from the sheet's cached values: the features in the sheet's feature
-    columns (the constant column included), the target as the sheet trains on it.
+    columns (the constant column included), the target as the sheet trains on it. The optimum
+    is that of the objective trained, ``mean((Xw - y)²) + l2 / 2 |w|²`` (``l2``: the penalty
+    train chose or was given): ``numpy.linalg.lstsq`` on ``[X; sqrt(n l2 / 2) I] w = [y; 0]``,
+    plain least squares at ``l2 = 0``.
     """
     from titanic_lab.layout import read_model_sheets
 
@@ -221,7 +235,8 @@ def least_squares(book: Path, sheet: str = "linear") -> tuple[float, float]:
     y = _trained_target(ms)
     w = np.array(ms.params["w"].detach().double().numpy()).reshape(-1)
     ours = float(np.mean((X @ w - y) ** 2))
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    penalty = np.sqrt(len(y) * l2 / 2) * np.eye(X.shape[1])
+    beta, *_ = np.linalg.lstsq(np.vstack([X, penalty]), np.concatenate([y, np.zeros(X.shape[1])]), rcond=None)
     best = float(np.mean((X @ beta - y) ** 2))
     return ours, best
 
@@ -298,10 +313,161 @@ def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke:
             out.verify = _json(stdout) or {"ok": False, "error": _last_line(stderr)}
         if "linear" in models:
             try:
-                out.lstsq = multinomial_optimum(book) if ds.task == "multiclass" else least_squares(book)
+                out.lstsq = multinomial_optimum(book) if ds.task == "multiclass" else least_squares(
+                    book, l2=out.train_json["models"]["linear"]["settings"]["l2"])
             except Exception as exc:  # reported in the table, never hidden
                 out.error = f"least squares from the linear sheet: {type(exc).__name__}: {exc}"
         return out
+
+
+# ----------------------------------------------------------------------------- the chosen model, timed, with peers
+
+#: The issue-29 targets for the model ``predict`` chooses (defaults: 20% validation, then refit on every row).
+CHOSEN_RMSE_RATIO = 1.05
+CHOSEN_ACCURACY_SLACK = 0.01
+#: train + predict + verify at most this many times the floor (importing torch and pandas, reading the CSV).
+CHOSEN_FLOOR_RATIO = 5.0
+
+FASTAI_SCRIPT = """
+import sys, time, warnings
+import numpy as np, pandas as pd
+from fastai.tabular.all import Categorify, FillMissing, Normalize, RandomSplitter, TabularDataLoaders, range_of, tabular_learner, accuracy, rmse
+train, test, target, task, id_col = pd.read_csv(sys.argv[1]), pd.read_csv(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+drop = [c for c in (target, id_col) if c]
+cont = [c for c in train.columns if c not in drop and pd.api.types.is_numeric_dtype(train[c])]
+cat = [c for c in train.columns if c not in drop and c not in cont]
+started = time.perf_counter()
+if task == "binary":
+    train[target] = train[target].astype(str)
+dls = TabularDataLoaders.from_df(train, y_names=target, cat_names=cat, cont_names=cont, procs=[Categorify, FillMissing, Normalize],
+                                 splits=RandomSplitter(valid_pct=0.2, seed=42)(range_of(train)),
+                                 y_block=None if task == "binary" else __import__("fastai.tabular.all", fromlist=["RegressionBlock"]).RegressionBlock())
+learn = tabular_learner(dls, metrics=accuracy if task == "binary" else rmse)
+with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    learn.fit_one_cycle(5)
+dl = learn.dls.test_dl(test)
+preds, _ = learn.get_preds(dl=dl)
+out = preds.argmax(1).numpy() if task == "binary" else preds[:, 0].numpy()
+if task == "binary":
+    out = np.asarray(learn.dls.vocab)[out]
+pd.DataFrame({"pred": out}).to_csv(sys.argv[6], index=False)
+print(time.perf_counter() - started)
+"""
+
+
+def fastai_score(s: Split, python: str, folder: Path) -> tuple[float, float] | str:
+    """fastai's ``tabular_learner`` with its defaults (layers 200, 100; Categorify, FillMissing, Normalize;
+    20% validation, seed 42; ``fit_one_cycle(5)``) on the same files, run by ``python`` (where fastai is
+    installed): (held-out score, seconds to fit and predict), or why it could not run."""
+    ds, out = s.dataset, folder / "fastai.csv"
+    done = subprocess.run([python, "-c", FASTAI_SCRIPT, str(s.train_csv), str(s.test_csv), ds.target, ds.task, ds.id or "",
+                           str(out)], capture_output=True, text=True)
+    if done.returncode != 0:
+        return _last_line(done.stderr)
+    return score(ds.task, s.truth, pd.read_csv(out)["pred"]), float(done.stdout.split()[-1])
+
+
+@dataclass
+class Chosen:
+    """The model ``predict`` chooses on one dataset, timed, beside the floor and the peers (score, seconds)."""
+
+    name: str
+    task: str
+    rows: tuple[int, int]
+    sheet: str = ""
+    why: str = ""
+    score: float | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # floor, train, predict, verify
+    peers: dict[str, tuple[float, float] | str] = field(default_factory=dict)
+    error: str = ""
+
+
+def floor_seconds(csv: Path) -> float:
+    """Seconds of a fresh Python importing torch and pandas and reading ``csv``: the floor of any command."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import torch, pandas; pandas.read_csv({str(csv)!r})"], check=True)
+    return time.perf_counter() - started
+
+
+def run_chosen(ds: Dataset, fastai_python: str | None = None, invoke: Invoke = subprocess_invoke) -> Chosen:
+    """Train with the defaults (choose on 20%, refit on every row), predict with the sheet predict chooses, verify;
+    each timed beside the floor, and the peers on the same split."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        s = split(ds, work)
+        out = Chosen(ds.name, ds.task, (len(s.train), len(s.test)))
+        out.seconds["floor"] = floor_seconds(s.train_csv)
+        book, preds_csv = work / "w.xlsx", work / "preds.csv"
+        steps = {"train": ["train", "--data", str(s.train_csv), "--target", ds.target, *(["--id", ds.id] if ds.id else []),
+                           "--out", str(book)],
+                 "predict": ["predict", "--model", str(book), "--data", str(s.test_csv), "--out", str(preds_csv)],
+                 "verify": ["verify", str(book)]}
+        for step, args in steps.items():
+            started = time.perf_counter()
+            code, stdout, stderr = invoke(args)
+            out.seconds[step] = time.perf_counter() - started
+            if code != 0:
+                out.error = f"{step} exit {code}: {_last_line(stderr or stdout)}"
+                return out
+            if step == "predict":
+                line = " ".join(stdout.split())
+                out.sheet = line.split("sheet '", 1)[1].split("'", 1)[0] if "sheet '" in line else "?"
+                out.why = line.split("chosen: ", 1)[1][:-1] if "chosen: " in line else ""  # the line's last ")" closes "(model: ..."
+                out.score = score(ds.task, s.truth, pd.read_csv(preds_csv)[ds.target])
+        names = ("RidgeCV", "HistGradientBoosting", "mean") if ds.task == "regression" else (
+            "LogisticRegressionCV", "HistGradientBoosting", "majority")
+        for name in names:
+            started = time.perf_counter()
+            value = sklearn_scores(s, [name])[name]
+            out.peers[name] = (value, time.perf_counter() - started)
+        out.peers["fastai"] = fastai_score(s, fastai_python, work) if fastai_python else "not run (--fastai-python not given)"
+        return out
+
+
+def chosen_holds(o: Chosen) -> bool | None:
+    """The quality target of the chosen model: RMSE <= 1.05x RidgeCV's, accuracy >= LogisticRegressionCV's - 0.01."""
+    ref = o.peers.get(reference_name(o.task))
+    if o.score is None or not isinstance(ref, tuple):
+        return None
+    return o.score <= CHOSEN_RMSE_RATIO * ref[0] if o.task == "regression" else o.score >= ref[0] - CHOSEN_ACCURACY_SLACK
+
+
+def render_chosen(outcomes: list[Chosen], skipped: dict[str, str], load: str) -> str:
+    """The chosen-model table: scores with seconds beside them, and train + predict + verify against the floor."""
+    lines = [
+        f"Written by `python benchmarks/any_csv.py --chosen` on {datetime.date.today().isoformat()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; load average at the start {load}). Seeded 80/20 split "
+        f"(seed {SEED}); `titanic-lab train` with its defaults (linear and nnet, 20% validation to choose on, the chosen "
+        "model refit on every row), `predict` without `--sheet` (the sheet it chooses), `verify` (IronCalc). Targets: the "
+        f"chosen model's RMSE <= {CHOSEN_RMSE_RATIO:.2f}x RidgeCV, accuracy >= LogisticRegressionCV - {CHOSEN_ACCURACY_SLACK}; "
+        f"train + predict + verify <= {CHOSEN_FLOOR_RATIO:g}x the floor (a fresh Python importing torch and pandas and "
+        "reading the training CSV, same run). Each peer: held-out score (seconds to fit and predict).",
+        "",
+        "| dataset | task | rows | titanic-lab (sheet chosen) | Ridge / LogReg CV | HistGradientBoosting | fastai | mean / majority "
+        "| target holds | floor s | train s | predict s | verify s | all / floor |",
+        "| --- " * 14 + "|",
+    ]
+    for o in outcomes:
+        cells = {k: f"{_fmt(o.task, v[0])} ({v[1]:.1f} s)" if isinstance(v, tuple) else "-" for k, v in o.peers.items()}
+        ref, hgb, fastai = (cells.get(k, "-") for k in (reference_name(o.task), "HistGradientBoosting", "fastai"))
+        base = cells.get("mean" if o.task == "regression" else "majority", "-")
+        held = chosen_holds(o)
+        sec = o.seconds
+        total = sum(sec.get(k, 0.0) for k in ("train", "predict", "verify"))
+        lines.append(
+            f"| {o.name} | {o.task} | {o.rows[0]}/{o.rows[1]} | {_fmt(o.task, o.score)} ({o.sheet or '-'}) | {ref} | {hgb} | "
+            f"{fastai} | {base} | {'-' if held is None else ('yes' if held else '**no**')} | {sec.get('floor', 0):.1f} | "
+            f"{sec.get('train', 0):.1f} | {sec.get('predict', 0):.1f} | {sec.get('verify', 0):.1f} | "
+            f"{total / sec['floor']:.1f}x |")
+    notes = [f"- {o.name}: {o.error}" for o in outcomes if o.error]
+    notes += [f"- {o.name}, fastai: {o.peers['fastai']}" for o in outcomes if isinstance(o.peers.get("fastai"), str)]
+    notes += [f"- {o.name}: predict chose {o.sheet} by the {o.why}" for o in outcomes if o.why]
+    if notes:
+        lines += ["", *notes]
+    if skipped:
+        lines += ["", "Skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())]
+    return "\n".join(lines) + "\n"
 
 
 def _json(text: str) -> dict | None:
@@ -509,7 +675,22 @@ def main() -> int:
     parser.add_argument("--memory-rows", type=int, default=100_000)
     parser.add_argument("--memory-train-args", default="", help="extra train options for both memory runs, e.g. '--epochs 20'")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("any_csv.md"))
+    parser.add_argument("--chosen", action="store_true", help="the model predict chooses with train's defaults, timed, "
+                        "beside the floor and the peers (writes benchmarks/chosen.md)")
+    parser.add_argument("--fastai-python", default=None, help="a Python where fastai is installed, for the fastai peer")
     args = parser.parse_args()
+    if args.chosen:
+        datasets, skipped = available(args.datasets)
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        outcomes = []
+        for ds in datasets:
+            o = run_chosen(ds, args.fastai_python)
+            print(f"{o.name}: {o.score} ({o.sheet}) {o.peers} {o.seconds} {o.error}", flush=True)
+            outcomes.append(o)
+        target = args.out if args.out != parser.get_default("out") else Path(__file__).with_name("chosen.md")
+        target.write_text(render_chosen(outcomes, skipped, load), encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
     if args.memory_only:
         section = render_memory(args.memory_rows, memory_figures(args.memory_rows, args.memory_train_args.split()))
         old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""

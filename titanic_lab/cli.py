@@ -337,6 +337,14 @@ def _print_summary(run, out: Path) -> None:
     if run.dataset.target.task == "multiclass":
         for name in run.results:
             console.print(_confusion_table(name, *run.confusion(name), run.dataset.target.labels))
+    for name, r in run.results.items():
+        if r.penalty:
+            console.print(f"{name}: {r.penalty}")
+    if run.chosen is not None:
+        console.print(f"chosen: {run.chosen}, by the {run.chosen_why}")
+        if run.results[run.chosen].refit:
+            console.print(f"refit: {run.chosen} trained again with its settings on every row ({len(run.frame)}); its train "
+                          "figures are on every row, its valid figures the estimate from before the refit")
     console.print(f"saved: {out}")
 
 
@@ -631,7 +639,7 @@ def predict(
     model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
     data: Annotated[Path, typer.Option("--data", "-d", help="Rows to predict: Kaggle's test.csv (needs PassengerId), or a CSV with the columns of the table the workbook was trained on.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write: the id column (or 'row', the row number) and the target's column.")] = Path("submission.csv"),
-    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the lowest validation loss (Valid loss:) when every sheet has one, else the lowest total loss.", show_default=False)] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="The model sheet to use. Default: the one with the best validation metric every sheet records whatever its loss (accuracy, then log loss; or RMSE), else the lowest total loss (the lesson's workbook).", show_default=False)] = None,
     allow_overlap: Annotated[bool, typer.Option("--allow-overlap", help="Predict even passengers the workbook was trained on (refused by default: that scores the model on its own answers).")] = False,
 ) -> None:
     """Predict with a workbook's parameters; for Titanic, write Kaggle's PassengerId,Survived CSV."""
@@ -655,7 +663,8 @@ def predict(
     else:
         what = f"{int((submission[target.column] == (target.labels[1] if target.labels else 1)).sum())} predicted " \
                f"{target.column} = {target.labels[1] if target.labels else 1}"
-    typer.echo(f"wrote {out}: {len(submission)} rows, {what} (model: sheet {used.name!r}, {used.spec.name}, {used.preset} features)")
+    typer.echo(f"wrote {out}: {len(submission)} rows, {what} (model: sheet {used.name!r}, {used.spec.name}, {used.preset} features; "
+               f"chosen: {used.chosen_why})")
 
 
 @app.command()

@@ -150,6 +150,10 @@ class RunConfig:
     seed: int = _option(442, "Seed of the initial parameters (the notebook's 442).", setting="seed")
     split_seed: int = _option(42, "Seed of the validation split (fastai's RandomSplitter seed 42).")
     valid_pct: float = _option(0.2, "Share of rows held out for validation; 0 trains on all rows.")
+    refit: bool | None = _option(
+        None, "After choosing the model with the best validation metric (accuracy, or RMSE), train it again with the "
+        "same settings on every row; the workbook keeps the validation estimate. Default: yes for any table "
+        "(--target, --spec), no for Titanic's lesson runs (their 80/20 layout).", "--refit/--no-refit", show_default=False)
     complete_rows: bool | None = _option(
         None, "Keep only rows with Age and Embarked, as the lesson's workbook does. Default: yes for the "
         "spreadsheet preset, no for notebook.", "--complete-rows/--all-rows", show_default=False)
@@ -165,7 +169,9 @@ class RunConfig:
     accumulate: int = _option(
         1, "Mini-batches whose gradients add up before one update (gradient accumulation).", setting="accumulate")
     l1: float = _option(0.0, "L1 penalty l1 * sum|p| added to the loss minimised (training only).", setting="l1")
-    l2: float = _option(0.0, "L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only).", setting="l2")
+    l2: float | None = _option(
+        None, "L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only). Default: 0; for linear on any table "
+        "(--target), chosen by leave-one-out cross-validation in closed form, as RidgeCV.", setting="l2", show_default=False)
     dropout: float = _option(
         0.0, "Probability of dropping a hidden unit in training; the identity in the workbook.",
         setting="dropout", hidden_only=True)
@@ -245,7 +251,14 @@ class RunConfig:
         check_seed("--seed", self.seed, self.restarts or 1)
         check_seed("--split-seed", self.split_seed)
         check_real("--l1", self.l1)
-        check_real("--l2", self.l2)
+        if self.l2 is not None:
+            check_real("--l2", self.l2)
+
+    @property
+    def refits(self) -> bool:
+        """Whether the chosen model is refit on every row (see ``refit``): only when there are validation rows to choose on."""
+        asked = self.refit if self.refit is not None else bool(self.target or self.spec)
+        return asked and self.valid_pct > 0
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from . import sheet_layout as sl
+from .choosing import VALIDATION
 from .datasets import registry
 from .datasets.registry import parse_spec
 from .datasets.spec import DatasetSpec
@@ -82,6 +83,10 @@ class ModelSheet:
     fills: dict[str, object] = field(default_factory=dict)
     #: The ``Valid loss:`` cell's value (titanic-lab's workbooks trained with validation rows).
     valid_loss: float | None = None
+    #: The validation metrics the sheet records (``Valid accuracy:``...; :mod:`titanic_lab.choosing`), by name.
+    validation: dict[str, float] = field(default_factory=dict)
+    #: Why :func:`titanic_lab.predict.choose_sheet` chose this sheet (set by predict).
+    chosen_why: str | None = None
 
     @property
     def first_row(self) -> int:
@@ -109,12 +114,15 @@ def _is_number(value: object) -> bool:
 
 
 def read_model_sheets(
-    path: str | Path, sheets: list[str] | None = None, recalculated: dict[str, dict[tuple[int, int], object]] | None = None
+    path: str | Path, sheets: list[str] | None = None, recalculated: dict[str, dict[tuple[int, int], object]] | None = None,
+    *, formulas: bool = True,
 ) -> list[ModelSheet]:
     """Every sheet of ``path`` in the lesson layout (or only ``sheets``), in workbook order.
 
     ``recalculated`` (from :meth:`titanic_lab.engines.Engine.recalculate`) replaces the cached
-    value of every formula cell.
+    value of every formula cell. ``formulas=False`` reads the cached values only, never the
+    formulas (what predicting needs: the params are values): then ``loss`` is the default loss
+    and cached values are not checked.
 
     Raises
     ------
@@ -130,17 +138,16 @@ def read_model_sheets(
         if missing:
             raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(heads)})")
     stored = stored_spec(path, heads)
-    candidates = [name for name, rows in heads.items()
-                  if (sheets is None or name in sheets) and name != sl.SPEC_SHEET and _may_be_model(name, rows, stored)]
+    candidates = [name for name in model_sheet_names(heads, stored) if sheets is None or name in sheets]
     values = sheet_values(path, candidates) if candidates else {}
-    formulas = formula_cells(path, candidates) if candidates else {}
+    cells = formula_cells(path, candidates) if candidates and formulas else {}
     if recalculated is not None:
-        for name, cells in formulas.items():
-            _overlay(values.setdefault(name, []), cells, recalculated.get(name, {}))
+        for name, found_cells in cells.items():
+            _overlay(values.setdefault(name, []), found_cells, recalculated.get(name, {}))
     found, problems = [], []
     for name, rows in values.items():
         try:
-            sheet = _read_sheet(name, rows, formulas.get(name, {}), stored)
+            sheet = _read_sheet(name, rows, cells.get(name, {}), stored)
         except LayoutError as exc:
             problems.append(str(exc) if str(exc).startswith("sheet ") else f"sheet {name!r}: {exc}")
             continue
@@ -175,6 +182,17 @@ def stored_spec(path: str | Path, heads: dict[str, list[list[object]]] | None = 
     rows = sheet_values(path, [sl.SPEC_SHEET]).get(sl.SPEC_SHEET, [])
     text = "\n".join(str(row[0]) if row and row[0] is not None else "" for row in rows)
     return parse_spec(text, f"{path} sheet {sl.SPEC_SHEET!r}")
+
+
+def model_sheet_names(heads: dict[str, list[list[object]]], stored: DatasetSpec | None) -> list[str]:
+    """The sheets whose first rows (``heads``, from :func:`~titanic_lab.reading.sheet_heads`) may hold a model, in workbook order."""
+    return [name for name, rows in heads.items() if name != sl.SPEC_SHEET and _may_be_model(name, rows, stored)]
+
+
+def recorded_validation(rows: list[list[object]], task: str) -> dict[str, float]:
+    """The validation metrics a sheet's first rows record (:mod:`titanic_lab.choosing`), by name; those it lacks are left out."""
+    found = {m.name: label_value(rows[:sl.HEADER_ROW], 0, m.label) for m in VALIDATION.get(task, ())}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _header_row(rows: list[list[object]], target: str) -> int | None:
@@ -238,7 +256,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
     if sl.LOSS not in columns:
         raise LayoutError(f"{where}: missing header {sl.LOSS!r}")
     if dataset.target.is_regression:
-        scale = _find_label_value(rows, 0, sl.TARGET_SCALE)
+        scale = label_value(rows, 0, sl.TARGET_SCALE)
         if scale is None or scale == 0:
             raise LayoutError(f"{where}: a regression sheet needs a non-zero number right of the label {sl.TARGET_SCALE!r}")
         dataset = replace(dataset, target=replace(dataset.target, scale=scale))
@@ -248,7 +266,8 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         dataset=dataset, spec=spec, params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
         total=_total_loss(rows, header_row + 1 + n_rows),
         fills=_fills(rows, header_row, columns, raw_columns[1:]),
-        valid_loss=_find_label_value(rows, 0, sl.VALID_LOSS),
+        valid_loss=label_value(rows, 0, sl.VALID_LOSS),
+        validation=recorded_validation(rows[:header_row], dataset.target.task),
     )
 
 
@@ -382,7 +401,7 @@ def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, 
         W, at = found
         first_at = first_at or at
         weights.append(W)
-        consts.append(_find_label_value(rows, header_row, sl.const_label(i)))
+        consts.append(label_value(rows, header_row, sl.const_label(i)))
         labels = sl.block_headers(sl.hidden_blocks(i, activation.header).activation, W.shape[1])
         i += 1
     if len(weights) < 2:
@@ -441,7 +460,8 @@ def _find_label_values(rows, start_row, label, width) -> list[float] | None:
     return None
 
 
-def _find_label_value(rows, start_row, label) -> float | None:
+def label_value(rows: list[list[object]], start_row: int, label: str) -> float | None:
+    """The number right of the first cell holding ``label`` from ``start_row`` on; None when no cell holds it."""
     values = _find_label_values(rows, start_row, label, 1)
     return None if values is None else values[0]
 

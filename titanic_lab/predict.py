@@ -10,15 +10,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import sheet_layout as sl
+from .choosing import VALIDATION, choose
 from .datasets import registry
 from .datasets.csv import read_table
 from .datasets.spec import check_columns
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
-from .layout import LayoutError, ModelSheet, read_model_sheets
+from .layout import (SEARCH_ROWS, LayoutError, ModelSheet, label_value, model_sheet_names, read_model_sheets, recorded_validation,
+                     stored_spec)
 from .models import forward
 from .preprocessing import TabularPreprocessor
-from .reading import sheet_values
+from .reading import sheet_heads, sheet_values
 from .tasks import check_known_classes
 
 
@@ -33,18 +36,38 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
-def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelSheet:
-    """The sheet called ``name``; else the one with the lowest validation loss when every sheet
-    has one (the loss on rows no model learned from); else the one with the lowest total loss."""
+def choose_sheet(model: str | Path, name: str | None = None) -> tuple[str, str]:
+    """The model sheet to predict with, and why, read from the first rows of each sheet only.
+
+    The sheet called ``name``; else the one with the best validation metric of the target's task
+    (:func:`titanic_lab.choosing.choose`: accuracy then log loss, or RMSE) among the sheets that
+    record it; else (a workbook written before they were recorded) the lowest ``Valid loss:``
+    when every sheet has one; else the lowest total loss (the lesson's workbook); else the first.
+    """
+    heads = sheet_heads(model, SEARCH_ROWS)
+    stored = stored_spec(model, heads)
+    names = model_sheet_names(heads, stored)
     if name is not None:
-        for sheet in sheets:
-            if sheet.name == name:
-                return sheet
-        raise LayoutError(f"no model sheet named {name!r} (model sheets: {', '.join(s.name for s in sheets)})")
-    if all(s.valid_loss is not None for s in sheets):
-        return min(sheets, key=lambda s: s.valid_loss)
-    with_total = [s for s in sheets if s.total is not None]
-    return min(with_total, key=lambda s: s.total[1]) if with_total else sheets[0]
+        if name not in names:
+            raise LayoutError(f"no model sheet named {name!r} (model sheets: {', '.join(names)})")
+        return name, "asked for with --sheet"
+    if not names:
+        read_model_sheets(model)  # raises the reader's error, naming what is missing
+    task = stored.target.task if stored is not None else "binary"
+    recorded = {n: recorded_validation(heads[n], task) for n in names}
+    scored = {n: v for n, v in recorded.items() if len(v) == len(VALIDATION.get(task, ())) and v}
+    if scored:
+        return choose(task, scored)
+    valid = {n: label_value(heads[n], 0, sl.VALID_LOSS) for n in names}
+    if all(v is not None for v in valid.values()):
+        best = min(valid, key=valid.get)
+        return best, f"lowest Valid loss: ({best} {valid[best]:.4g}; the workbook records no validation metrics)"
+    totals = {n: label_value(heads[n], 0, sl.TOTAL_LOSS) for n in names}
+    totals = {n: v for n, v in totals.items() if v is not None}
+    if totals:
+        best = min(totals, key=totals.get)
+        return best, f"lowest total loss ({best} {totals[best]:.4g})"
+    return names[0], "the first model sheet"
 
 
 def training_passengers(model: str | Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -85,7 +108,9 @@ def predict_from_workbook(
         passengers, or the same ids): predicting them would score the model on its own
         training answers.
     """
-    chosen = choose_sheet(read_model_sheets(model), sheet)
+    chosen_name, why = choose_sheet(model, sheet)
+    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False)  # that sheet's values only, no formula parsed
+    chosen.chosen_why = why
     dataset = chosen.dataset
     id_column = dataset.id_column
     known = registry.builtin(dataset)

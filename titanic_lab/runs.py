@@ -24,11 +24,14 @@ from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .errors import DataError, OptionError, TitanicLabError
 from .limits import human, max_memory
+from .choosing import choose, validation_metrics
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
+from .penalty import choose_l2
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
-from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
+from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, refit_settings,
+                       split_indices, table_choices, with_overrides)
 
 
 def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -53,6 +56,8 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
             optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
+        if (config.target or config.spec) and spec.has_hidden:
+            settings = replace(settings, tol=TABLE_TOL)
         if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
             why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
             if why or settings.lr == "auto":
@@ -255,6 +260,12 @@ class Run(Prepared):
 
     results: dict[str, TrainResult] = field(default_factory=dict)
     gd_paths: dict[str, GDPath] = field(default_factory=dict)
+    #: The model with the best validation metric (:func:`titanic_lab.choosing.choose`) and why; None
+    #: without validation rows.
+    chosen: str | None = None
+    chosen_why: str | None = None
+    #: The chosen model's scores before it was refit on every row (``config.refits``), as :meth:`scores` gives them.
+    refit_valid_scores: dict = field(default_factory=dict)
 
     @property
     def target(self) -> np.ndarray:
@@ -267,16 +278,17 @@ class Run(Prepared):
         return self.dataset.target.values(self.frame[self.dataset.target.column])
 
     def scores(self, name: str) -> dict[str, float | None]:
-        """Model ``name``'s training and validation scores: accuracy, or RMSE and R^2 in the target's units."""
-        result, target = self.results[name], self.dataset.target
-        with torch.no_grad():
-            params = {k: v.to(torch.float64) for k, v in result.params.items()}
-            outputs = forward(result.spec, params, self.X.to(torch.float64)).numpy()
-        y = self.target
-        train, valid = self.train_idx.numpy(), self.valid_idx.numpy()
-        out = {f"train_{k}": v for k, v in target.scores(outputs[train], y[train]).items()}
-        out.update({f"valid_{k}": v for k, v in target.scores(outputs[valid], y[valid]).items()})
-        return out
+        """Model ``name``'s training and validation scores: accuracy, or RMSE and R^2 in the target's units.
+
+        A model refit on every row is scored on every row as ``train_*``; its ``valid_*`` are those of
+        the fit that did not see the validation rows (the estimate it was chosen by).
+        """
+        result = self.results[name]
+        if not result.refit:
+            return _scores(self, result)
+        outputs, target = _outputs(self, result), self.dataset.target
+        trained = {f"train_{k}": v for k, v in target.scores(outputs, self.target).items()}
+        return {**trained, **{k: v for k, v in self.refit_valid_scores.items() if k.startswith("valid_")}}
 
     def confusion(self, name: str) -> tuple[str, np.ndarray]:
         """Multiclass: model ``name``'s confusion matrix (true class x likeliest class) on the validation
@@ -309,6 +321,9 @@ class Run(Prepared):
             "excluded_rows": self.excluded,
             "features": list(self.features.columns),
             "config": self.config.to_dict(),
+            "chosen": self.chosen,
+            "chosen_by": self.chosen_why,
+            "refit": self.chosen is not None and self.results[self.chosen].refit,
             "models": {name: {**r.summary(), **self.scores(name), **self._classes(name)} for name, r in self.results.items()},
         }
 
@@ -378,15 +393,64 @@ def train_run(
     p = config if isinstance(config, Prepared) else prepare(config)
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
     X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
-    results = {}
+    results, classify = {}, not p.dataset.target.is_regression
     for name, (spec, settings) in model_settings(p.config, p.dataset.target.n_outputs).items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
+        penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None
         results[name] = fit(
-            spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,
-            classify=not p.dataset.target.is_regression,
+            spec, settings if penalty is None else replace(settings, l2=penalty.l2), X_train, y_train, X_valid, y_valid,
+            init=(init or {}).get(name), on_epoch=callback, classify=classify,
         )
+        results[name].validation = _validation(p, results[name])
+        results[name].penalty = penalty.describe() if penalty else ""
+    chosen = why = None
+    if len(p.valid_idx) and len(results):
+        chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
+    valid_scores = {}
+    if chosen is not None and p.config.refits:  # the chosen settings again, on every row
+        before = results[chosen]
+        callback = (lambda epoch, params: on_epoch(chosen, epoch)) if on_epoch else None
+        valid_scores = _scores(p, before)
+        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen), on_epoch=callback,
+                              classify=classify)  # from the same start: the restart kept, or the parameters given
+        results[chosen].validation, results[chosen].refit, results[chosen].penalty = before.validation, True, before.penalty
+        results[chosen].seconds += before.seconds
     gd_paths = {}
     if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas
         X, y, c = p.X.to(torch.float64), p.y.to(torch.float64), p.config
         gd_paths = {name: gd_path(r.spec, X, y, c.seed, c.gd_epochs, c.gd_lr) for name, r in results.items() if gd_supported(r.spec)}
-    return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths)
+    return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
+               chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores)
+
+
+def _penalty_by_data(config: RunConfig, spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether the model's l2 is chosen by data (:func:`titanic_lab.penalty.choose_l2`): on any table, no
+    ``--l2`` given, and a loss that is a quadratic of the parameters (linear's squared error under newton;
+    not the multinomial cross-entropy newton also trains, whose penalty has no closed-form leave-one-out)."""
+    return bool(config.target or config.spec) and config.l2 is None and settings.optimizer == "newton" \
+        and settings.loss == "mse" and spec.head.name == "identity" \
+        and not newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+
+
+def _outputs(p: Prepared, result: TrainResult) -> np.ndarray:
+    """A model's outputs on every row of the run, (n_rows,), in float64."""
+    with torch.no_grad():
+        params = {k: v.to(torch.float64) for k, v in result.params.items()}
+        return forward(result.spec, params, p.X.to(torch.float64)).numpy()
+
+
+def _validation(p: Prepared, result: TrainResult) -> dict[str, float]:
+    """The task's validation metrics (:mod:`titanic_lab.choosing`) of ``result`` on the run's validation rows."""
+    valid = p.valid_idx.numpy()
+    y = p.y.to(torch.float64).numpy()
+    return validation_metrics(p.dataset.target.task, _outputs(p, result)[valid], y[valid], p.dataset.target.divisor)
+
+
+def _scores(p: Prepared, result: TrainResult) -> dict[str, float | None]:
+    """``result``'s scores (accuracy, or RMSE and R^2) on the training and the validation rows, as ``train_*`` and ``valid_*``."""
+    outputs, target = _outputs(p, result), p.dataset.target
+    y = target.values(p.frame[target.column]) / target.divisor
+    out = {}
+    for part, idx in (("train", p.train_idx.numpy()), ("valid", p.valid_idx.numpy())):
+        out.update({f"{part}_{k}": v for k, v in target.scores(outputs[idx], y[idx]).items()})
+    return out

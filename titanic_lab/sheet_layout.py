@@ -43,6 +43,12 @@ MAX_DIFF = "Max |Preds-torch|:"
 VALID = "Valid"
 TRAIN_LOSS = "Train loss:"
 VALID_LOSS = "Valid loss:"
+#: The validation metrics every model sheet records whatever its loss (:mod:`titanic_lab.choosing`), as values
+#: measured before any refit, and what rows the sheet's parameters were fitted on.
+VALID_ACCURACY = "Valid accuracy:"
+VALID_LOG_LOSS = "Valid log loss:"
+VALID_RMSE = "Valid RMSE:"
+FITTED_ON = "Fitted on:"
 #: The params header over the bias column (the feature ``Ones``), as in the lesson.
 ONES, CONST = "Ones", "Const"
 #: The corner of the lesson's mmult params block (``Column | Param1 | Param2``).
@@ -74,6 +80,7 @@ TARGET_SCALE = "Target scale:"
 PREDICTION = "Prediction"
 #: Cells a reader looks for by their text: a data column must not be named like one of them.
 _RESERVED = {DATA, FILL, MAX, SCALE, PARAMS, MODEL, LOSS, TOTAL_LOSS, TORCH, MAX_DIFF, VALID, TRAIN_LOSS, VALID_LOSS,
+             VALID_ACCURACY, VALID_LOG_LOSS, VALID_RMSE, FITTED_ON,
              CONST, COLUMN, LINEAR, OUT, PREDS, TARGET_SCALE, PREDICTION, CLASSES, PREDICTED}
 
 

@@ -62,6 +62,10 @@ class Task:
         ``(target, outputs, y)`` -> ``{metric: value}`` of outputs against what the model learned.
     shown : tuple of str
         The scores ``train``'s summary shows (``train_accuracy``, ``valid_rmse``...).
+    choose_by : tuple of str
+        The validation metrics every model sheet records whatever its loss, and by which ``train``
+        and ``predict`` choose a model: the first decides, the next breaks a tie (names in
+        :data:`titanic_lab.choosing.METRICS`).
     """
 
     name: str
@@ -73,6 +77,7 @@ class Task:
     decode: Callable[[Target, np.ndarray], np.ndarray]
     scores: Callable[[Target, np.ndarray, np.ndarray], dict[str, float | None]]
     shown: tuple[str, ...]
+    choose_by: tuple[str, ...]
 
 
 def same(column: pd.Series, value: object) -> np.ndarray:
@@ -204,13 +209,14 @@ def plain(value: object) -> object:
 #: Every task, by name (as a spec writes ``task = ...``).
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("binary", None, None, ("accuracy",), ("majority", "logistic regression", "gradient boosting"),
-         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy")),
+         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy"), ("accuracy", "log_loss")),
     Task("regression", None, None, ("rmse", "r2"), ("mean", "linear regression", "gradient boosting"),
          _numbers, lambda target, outputs: np.asarray(outputs, dtype=float) * target.divisor, _regression_scores,
-         ("train_rmse", "valid_rmse", "valid_r2")),
+         ("train_rmse", "valid_rmse", "valid_r2"), ("rmse",)),
     Task("multiclass", "softmax", "ce", ("accuracy", "log_loss"),
          ("majority", "multinomial logistic regression", "gradient boosting"),
-         _class_numbers, _likeliest, _multiclass_scores, ("train_accuracy", "valid_accuracy", "valid_log_loss")),
+         _class_numbers, _likeliest, _multiclass_scores, ("train_accuracy", "valid_accuracy", "valid_log_loss"),
+         ("accuracy", "log_loss")),
 )}
 
 

@@ -101,9 +101,13 @@ def class_checks(sheet: _ModelSheet, probs_col: int, labels: Sequence, preds: to
     ws.set_column(probs_col - 1, torch_col + k - 1, 10)
     ws.set_column(predicted_col, predicted_col, max(width(str(label), 10) for label in labels))
     after = torch_col + k
-    if len(book.run.valid_idx):
+    if sheet.result.refit:  # every row trained it: the estimate from before the refit (model_sheets.estimate_cells)
+        sheet.estimate_cells(after + 1)
+        after += 7
+    elif len(book.run.valid_idx):
         sheet.split_cells(after, loss_area, per_row)
-        after += 3
+        sheet.estimate_cells(after + 3)
+        after += 9
     _confusion_block(sheet, after + 1, labels, table.refs.column(target),
                      fx.area(FIRST_ROW, predicted_col, last, predicted_col, absolute=True),
                      confusion(p, y.numpy(), k))

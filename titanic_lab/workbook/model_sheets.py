@@ -18,6 +18,7 @@ import torch
 
 from .. import formulas as fx
 from .. import sheet_layout as sl
+from ..choosing import VALIDATION
 from ..model_kinds import MMULT, ROW, UNITS
 from ..models import BN_PARTS, ModelSpec, forward, layers, sheet_columns
 from ..ops import ACTIVATIONS, LOSSES
@@ -175,8 +176,25 @@ class _ModelSheet:
         torch_area = fx.area(FIRST_ROW, torch_col, table.last_row, torch_col)
         ws.write_dynamic_array_formula(1, torch_col, 1, torch_col, "=" + fx.max_abs_diff(pred_area, torch_area), cells.diff, 0.0)
         ws.set_column(pred_col - 1, torch_col, 10)
-        if len(book.run.valid_idx):
+        if result.refit:  # every row trained it: no validation column, the estimate from before the refit
+            self.estimate_cells(torch_col + 2)  # the column right of torch's is left for its "Max |Preds-torch|:" label
+        elif len(book.run.valid_idx):
             self.split_cells(torch_col + 1, loss_area, per_row)
+            self.estimate_cells(torch_col + 4)
+
+    def estimate_cells(self, col: int) -> None:
+        """The validation metrics (the same for every model, :mod:`titanic_lab.choosing`) as values, a row each,
+        and beside them the rows the parameters were fitted on; each label names the cell to its right."""
+        ws, cells, run, result = self.ws, self.book.cells, self.book.run, self.result
+        for row, metric in enumerate(VALIDATION[run.dataset.target.task]):
+            cells.text(ws, row, col, metric.label, cells.bold)
+            ws.write_number(row, col + 1, result.validation[metric.name], cells.num)
+        fitted = (f"every row ({len(run.frame)}), refit after choosing on {len(run.valid_idx)} validation rows"
+                  if result.refit else f"the {len(run.train_idx)} training rows")
+        cells.text(ws, 0, col + 2, sl.FITTED_ON, cells.bold)
+        cells.text(ws, 0, col + 3, fitted)
+        for offset, chars in enumerate((15, 10, 11)):  # label, value, label: none runs into the next
+            ws.set_column(col + offset, col + offset, chars)
 
     def split_cells(self, col: int, loss_area: str, per_row: np.ndarray) -> None:
         """The ``Valid`` column (1 on validation rows) and the train and validation losses beside it."""

@@ -90,6 +90,12 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
         ("features", ", ".join(run.features.columns)),
         *([] if known else [("left out", "; ".join(f"{c}: {why}" for c, why in dataset.left_out.items()) or "none")]),
         ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
+        *([] if run.chosen is None else [
+            ("chosen (predict's default)", f"{run.chosen}: {run.chosen_why}"),
+            ("final parameters", f"{run.chosen}'s saw every row: refit with its settings after choosing; its validation "
+                                 "figures are the estimate of the fit that had not seen the validation rows"
+             if run.results[run.chosen].refit else "every model's saw the training rows only (no refit)")]),
+        *[(f"l2 penalty of {name} (by data)", r.penalty) for name, r in run.results.items() if r.penalty],
         ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
         ("dtype", config.dtype),
         ("references", "plain A1 (--portable: for Gnumeric, Google Sheets and every engine)" if config.portable
