@@ -17,7 +17,7 @@ from titanic_lab.formulas import cell
 from titanic_lab.layout import LayoutError, read_model_sheets
 from titanic_lab.models import forward, init_params, layers, parse_model, sheet_columns
 from titanic_lab.reading import formula_cells, sheet_values
-from titanic_lab.runs import gd_supported, train_run
+from titanic_lab.runs import train_run
 from titanic_lab.sheet_layout import FIRST_ROW, HEADER_ROW
 from titanic_lab.verify import verify_workbook
 from titanic_lab.workbook import write_workbook
@@ -56,7 +56,7 @@ def test_its_sizes_parse_from_its_layers():
     assert (parse_model("mlp").sizes, parse_model("mlp").name) == ((3,), "mlp")
     spec = parse_model("mlp:2", activation="tanh")
     assert (spec.kind, spec.sizes, spec.name, spec.activation) == ("mlp", (2,), "mlp:2", "tanh")
-    assert spec.has_hidden and not spec.has_sigmoid and not gd_supported(spec)
+    assert spec.has_hidden and not spec.has_sigmoid
     with pytest.raises(ValueError, match="one for mlp"):
         parse_model("mlp:2,2")
 

@@ -17,6 +17,8 @@ MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam", "newton")
+#: The optimizers the gradient descent sheet writes as formulas (``titanic_lab.backprop.GD_OPTIMIZERS``).
+GD_OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
 
 
 def one_of(names: tuple[str, ...]) -> str:

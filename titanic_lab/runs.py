@@ -23,9 +23,10 @@ from .dataset import DatasetSpec, check_headers, infer_spec, open_table, read_ta
 from .errors import DataError, OptionError
 from .limits import human, max_memory
 from .model_kinds import SUM
-from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
+from .models import ModelSpec, Params, forward, hidden_sizes, init_params, parse_model
 from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
-from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
+from .backprop import Descent, descend, refusal
+from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, newton_refusal, split_indices, table_choices, with_overrides
 
 
 def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -52,27 +53,32 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
     asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
-    if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
-        written = " and ".join(k.name for k in KINDS.values() if k.gd_words)
-        raise OptionError(f"--gd-sheet writes gradient descent for the {written} models (ReLU, no batch norm); train one of them")
+    for flag, asked in (("--backprop-sheet", config.backprop_sheet), ("--gd-sheet", config.gd_sheet)):
+        for spec, settings in out.values() if asked else ():
+            why = refusal(spec, settings.loss)
+            if why:
+                raise OptionError(f"{flag} with --model {spec.name}: {why}")
     if config.gd_sheet:
-        _check_gd_sheet(config, [spec for spec, _ in out.values() if gd_supported(spec)])
+        _check_gd_sheet(config, [spec for spec, _ in out.values()])
     return out
 
 
 def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
     """Refuse a gradient descent sheet larger than a sheet: one row per epoch, two columns per parameter."""
-    rows = 3 + sum(config.gd_epochs + 5 for _ in specs)
+    rows = 4 + sum(config.gd_epochs + 6 for _ in specs)
     if rows > SHEET_ROWS:
-        most = (SHEET_ROWS - 3) // len(specs) - 5
+        most = (SHEET_ROWS - 4) // len(specs) - 6
         raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
                           f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
     n_features = len(get_preset(config.preset).feature_names or ())
+    states = {"sgd": 0, "momentum": 1, "adam": 2}[config.gd_optimizer]
     for spec in specs:
-        columns = 3 + 2 * n_features * (spec.sizes[0] if spec.sizes else 1)
+        widths = [n_features, *hidden_sizes(spec), 1]
+        n_params = sum(a * b + 1 for a, b in zip(widths, widths[1:]))
+        columns = max(3 + (2 + states) * n_params, 1 + n_features + (config.gd_epochs + 1) * (3 * sum(widths[1:]) + 3))
         if columns > SHEET_COLUMNS:
-            raise OptionError(f"--gd-sheet with --model {spec.name}: its table would need {columns:,} columns, more than a "
-                              f"sheet's {SHEET_COLUMNS:,}; use fewer units")
+            raise OptionError(f"--gd-sheet with --model {spec.name}: its sheets would need {columns:,} columns, more than a "
+                              f"sheet's {SHEET_COLUMNS:,}; use fewer units or --gd-epochs")
 
 
 def training_bytes(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_features: int) -> int:
@@ -101,11 +107,6 @@ def check_memory(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_featur
             f"{settings.dtype}), more than the limit of {human(limit)}; use fewer rows (--sample), units or --restarts, "
             "or raise the limit with TITANIC_LAB_MAX_MEMORY (e.g. 64G)"
         )
-
-
-def gd_supported(spec: ModelSpec) -> bool:
-    """Whether the ``gradient descent`` sheet can write this model's gradients as formulas."""
-    return spec.model_kind.gd_words is not None and spec.activation == "relu" and not spec.batchnorm
 
 
 def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
@@ -176,44 +177,50 @@ class Prepared:
 class GDPath:
     """Full-batch gradient descent of one model, as the ``gradient descent`` sheet writes it.
 
-    Plain SGD on the MSE over every row of the run, in float64, from the model's seeded
-    start (``config.seed``), ``config.gd_epochs`` steps of ``config.gd_lr``. Entry ``e`` of
-    each list is epoch ``e``: 0 is the start, the last is after every step.
+    From the model's seeded start (``config.seed``), over every row of the run in float64,
+    ``config.gd_epochs`` epochs of ``config.gd_optimizer`` at ``config.gd_lr`` on the model's
+    loss, with the run's L2 and L1. Entry ``e`` of each list is epoch ``e``: 0 is the start.
 
     Attributes
     ----------
-    weights : list of Tensor
-        The weights, shape (n_features, units): ``w`` of linear as one unit, ``W`` of nnet.
-    gradients : list of Tensor
-        The MSE's gradient at those weights, same shape.
-    losses : list of float
-        torch's MSE at those weights.
+    sheet : titanic_lab.backprop.Descent
+        The path as the sheet's formulas compute it (the chain rule by hand, every pass kept).
+    torch_losses : list of float
+        The loss at each epoch's parameters when :func:`~titanic_lab.training.fit`, the
+        hand-written optimizers on ``loss.backward()``'s gradients, trains from the same start.
+    torch_params : list of dict
+        Its parameters at each epoch.
+    optimizer, loss : str
     """
 
-    weights: list[torch.Tensor]
-    gradients: list[torch.Tensor]
-    losses: list[float]
+    sheet: Descent
+    torch_losses: list[float]
+    torch_params: list[Params]
+    optimizer: str
+    loss: str
 
 
-def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, seed: int, epochs: int, lr: float) -> GDPath:
-    """Train ``spec`` by full-batch gradient descent on the MSE and keep every epoch (see :class:`GDPath`).
+def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, config: RunConfig, loss: str,
+            start: Params | None = None) -> GDPath:
+    """Train ``spec`` by full-batch gradient descent and keep every epoch (see :class:`GDPath`).
 
     Parameters
     ----------
     X : Tensor, shape (n_rows, n_features), float64
     y : Tensor, shape (n_rows,), float64
+    start : dict of Tensor, optional
+        The starting parameters; default the seeded random start.
     """
-    start = init_params(spec, X.shape[1], torch.Generator().manual_seed(seed), X.dtype)
+    if start is None:
+        start = init_params(spec, X.shape[1], torch.Generator().manual_seed(config.seed), X.dtype)
+    c = config
+    sheet = descend(spec, start, X, y, loss=loss, optimizer=c.gd_optimizer, lr=c.gd_lr, epochs=c.gd_epochs, l1=c.l1, l2=c.l2)
     path = [{k: v.clone() for k, v in start.items()}]
-    settings = TrainSettings(epochs=epochs, lr=lr, optimizer="sgd", loss="mse")
+    settings = TrainSettings(epochs=c.gd_epochs, lr=c.gd_lr, optimizer=c.gd_optimizer, loss=loss, l1=c.l1, l2=c.l2)
     torch_run = fit(spec, settings, X, y, init=start,
                     on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
-    key = spec.chain[0].weight  # the one layer's weight: w of linear, W of nnet
-    return GDPath(
-        weights=[p[key].reshape(X.shape[1], -1) for p in path],
-        gradients=[gradients(spec, p, X, y)[key].reshape(X.shape[1], -1) for p in path],
-        losses=[h["train_loss"] for h in torch_run.history] + [torch_run.train_loss],
-    )
+    losses = [h["train_loss"] for h in torch_run.history] + [torch_run.train_loss]
+    return GDPath(sheet, losses, path, c.gd_optimizer, loss)
 
 
 @dataclass
@@ -233,8 +240,7 @@ class Run(Prepared):
     results : dict of str to TrainResult
         Per model name.
     gd_paths : dict of str to GDPath
-        With ``config.gd_sheet``: the gradient-descent path of each model the sheet can
-        write (:func:`gd_supported`), per model name.
+        With ``config.gd_sheet``: the gradient-descent path of each model, per model name.
     """
 
     results: dict[str, TrainResult] = field(default_factory=dict)
@@ -285,9 +291,6 @@ def prepare(config: RunConfig) -> Prepared:
     model_settings(config)  # validates every option before any work
     path, source, frame, excluded, dataset = load_rows(config)
     target = dataset.target
-    if target.is_regression and config.gd_sheet:
-        raise OptionError("--gd-sheet writes gradient descent for a 0/1 target; this run's target "
-                          f"{target.column} is a regression target")
     if target.is_regression and any(spec.has_sigmoid for spec, _ in model_settings(config).values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
@@ -326,6 +329,7 @@ def train_run(
     *,
     init: dict[str, dict[str, torch.Tensor]] | None = None,
     on_epoch: Callable[[str, int], None] | None = None,
+    gd_init: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Run:
     """Train every model of a run.
 
@@ -337,6 +341,8 @@ def train_run(
         Starting parameters per model name (instead of random starts).
     on_epoch : callable, optional
         Called as ``on_epoch(model_name, epoch)`` after every epoch.
+    gd_init : dict, optional
+        The gradient descent sheet's starting parameters per model name (default: the seeded start).
     """
     p = config if isinstance(config, Prepared) else prepare(config)
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
@@ -350,6 +356,7 @@ def train_run(
         )
     gd_paths = {}
     if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas
-        X, y, c = p.X.to(torch.float64), p.y.to(torch.float64), p.config
-        gd_paths = {name: gd_path(r.spec, X, y, c.seed, c.gd_epochs, c.gd_lr) for name, r in results.items() if gd_supported(r.spec)}
+        X, y = p.X.to(torch.float64), p.y.to(torch.float64)
+        gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss, (gd_init or {}).get(name))
+                    for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths)
