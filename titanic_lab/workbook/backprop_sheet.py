@@ -30,6 +30,8 @@ import torch
 from .. import formulas as fx
 from .. import gradient_formulas as gx
 from .. import sheet_layout as sl
+from ..gradient_layout import (ACTIVATION, BACKPROP_PREFIX, DATA_SHEET, LOSS, MAX_DIFF, MEAN_LOSS, MODEL, PARAMS_ROW, ROWS,
+                               TORCH_GRAD, TORCH_LOSS, Y, delta_header)
 from ..backprop import Backprop, autograd_gradients, backprop, layer_blocks
 from ..model_kinds import IDENTITY, SIGMOID, SUM
 from ..models import ModelSpec, Params
@@ -40,24 +42,11 @@ from .book import Book
 from .cells import print_setup, width
 from .checks import sheet_name
 
-#: The sheet's name before the model's sizes (``backprop-linear``, ``backprop-deep-10-10``).
-PREFIX = "backprop-"
-#: Labels a reader finds the sheet's facts by (the cell right of each).
-MODEL, ACTIVATION, LOSS, ROWS, DATA_SHEET = "Model:", "Activation:", "Loss:", "Rows (N):", "Data from sheet:"
-MEAN_LOSS, TORCH_LOSS, MAX_DIFF = "Mean loss:", "torch loss:", "Max |dL/dparam - torch .grad|:"
-TORCH_GRAD = "torch .grad"
-#: The header of the target column.
-Y = "y"
 
 
 def backprop_sheet_name(spec: ModelSpec) -> str:
     """``backprop-nnet``, ``backprop-deep-10-10``."""
-    return sheet_name(PREFIX + spec.kind, spec)
-
-
-def delta_header(z_header: str) -> str:
-    """The header of a delta column: ``dL/dL1_2``, the loss's derivative by the cell ``L1_2``."""
-    return f"dL/d{z_header}"
+    return sheet_name(BACKPROP_PREFIX + spec.kind, spec)
 
 
 @dataclass(frozen=True)
@@ -289,7 +278,7 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
         # Parameters, gradients and torch's .grad: one block each per layer, side by side.
         width_in = max(len(h) for h in in_heads)
         g0, t0 = width_in + 2, 2 * width_in + 4
-        row, unit_rows, weight_cells, const_cells = 4, [], [], []
+        row, unit_rows, weight_cells, const_cells = PARAMS_ROW, [], [], []
         grad_cells: list[tuple[str, str]] = []  # (gradient block area, torch block area)
         for i, layer in enumerate(chain):
             units = z_heads[i]
@@ -337,7 +326,7 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
             cells.value(ws, 1, 2 * k + 1, value, cells.constant if label == sl.TARGET_SCALE else None)
         layout = write_pass(book, ws, spec, loss, param_cells, bp, first, x_cols[-1] + 1, x_cols, y_col)
         # The gradients, each a formula over the rows' columns.
-        row = 4
+        row = PARAMS_ROW
         for i, layer in enumerate(chain):
             tg = torch_grads[layer.weight]
             g = bp.gradients[layer.weight]

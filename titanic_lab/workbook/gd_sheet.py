@@ -18,6 +18,9 @@ import numpy as np
 from .. import formulas as fx
 from .. import gradient_formulas as gx
 from ..backprop import CONSTANTS
+from ..gradient_layout import (ACTIVATION, BETA1, BETA2, EPOCH, EPOCH_LOSS, EPOCH_TORCH_LOSS, EPS, GD_EPOCH_ROW, GD_FIRST_ROW,
+                               GD_ROWS_PREFIX, GD_SHEET, L1, L2, LOSS, LR, MAX_LOSS_DIFF, MAX_PARAM_DIFF, MODEL, MOMENTUM,
+                               OPTIMIZER, PASSES, SETTINGS, TORCH_ROW, gradient_header)
 from ..models import ModelSpec
 from ..rowwriter import RowWriter
 from ..runs import GDPath
@@ -26,18 +29,11 @@ from .book import Book
 from .cells import print_setup, width
 from .checks import sheet_name
 
-GD_SHEET = "gradient descent"
-#: The editable settings in row 2 (0-based row 1): each label, then its value's cell.
-LR, MOMENTUM, BETA1, BETA2, EPS, L2, L1 = "Learning rate:", "Momentum:", "beta1:", "beta2:", "eps:", "L2:", "L1:"
-SETTINGS = (LR, MOMENTUM, BETA1, BETA2, EPS, L2, L1)
-#: The labels of a model's section: its torch row and the largest differences.
-TORCH_ROW, MAX_PARAM_DIFF, MAX_LOSS_DIFF = "torch:", "Max |p - torch|:", "Max |loss - torch loss|:"
-EPOCH, LOSS, TORCH_LOSS = "epoch", "loss", "torch loss"
 
 
 def gd_rows_name(spec: ModelSpec) -> str:
     """The sheet of a model's per-epoch passes: ``gd-nnet``, ``gd-deep-10-10``."""
-    return sheet_name("gd-" + spec.kind, spec)
+    return sheet_name(GD_ROWS_PREFIX + spec.kind, spec)
 
 
 def setting_cell(label: str) -> str:
@@ -58,7 +54,9 @@ def gd_sheet(book: Book) -> list[str]:
         for k, label in enumerate(SETTINGS):
             cells.text(ws, 1, 2 * k, label, cells.bold)
             ws.write_number(1, 2 * k + 1, values[label], cells.constant)
-        cells.text(ws, 2, 0, _rule(config.gd_optimizer))
+        cells.text(ws, 2, 0, OPTIMIZER, cells.bold)
+        cells.text(ws, 2, 1, config.gd_optimizer)
+        cells.text(ws, 2, 2, _rule(config.gd_optimizer))
         row, chart = 4, book.wb.add_chart({"type": "scatter", "subtype": "straight"})
         for name, path in book.run.gd_paths.items():
             spec = book.run.results[name].spec
@@ -141,21 +139,25 @@ def _section(book: Book, ws: RowWriter, top: int, spec: ModelSpec, path: GDPath)
                                 "one group of columns per epoch.") as rows_ws:
         cells.text(rows_ws, 0, 0, f"{spec.name}: every epoch's pass over every row at that epoch's params (row "
                                   f"epoch + {first + 1} of '{GD_SHEET}')", cells.title)
-        x_cols, y_col, _ = data_columns(book, rows_ws, spec, 4, _target_scale(book, rows_ws))
+        x_cols, y_col, _ = data_columns(book, rows_ws, spec, GD_FIRST_ROW, _target_scale(book, rows_ws))
         col, layouts = x_cols[-1] + 2, []
         for e, bp in enumerate(descent.passes):
-            cells.text(rows_ws, 1, col, f"epoch {e}", cells.bold)
-            layout: PassColumns = write_pass(book, rows_ws, spec, path.loss, params_at(e), bp, 4, col, x_cols, y_col, rows_sheet)
+            cells.text(rows_ws, GD_EPOCH_ROW, col, f"epoch {e}", cells.bold)
+            layout: PassColumns = write_pass(book, rows_ws, spec, path.loss, params_at(e), bp, GD_FIRST_ROW, col, x_cols, y_col,
+                                             rows_sheet)
             layouts.append(layout)
             col = max(layout.headers.values()) + 2
-        rows_ws.freeze_panes(4, 1)
+        rows_ws.freeze_panes(GD_FIRST_ROW, 1)
     print_setup(rows_ws)
 
     # The table: epoch, loss, torch loss, params, gradients, the optimizer's state.
-    headers = [EPOCH, LOSS, TORCH_LOSS, *(h for _, _, h, _ in flat), *(f"dL/d{h}" for _, _, h, _ in flat)]
+    headers = [EPOCH, EPOCH_LOSS, EPOCH_TORCH_LOSS, *(h for _, _, h, _ in flat), *(gradient_header(h) for _, _, h, _ in flat)]
     headers += [f"{s} {h}" for s in states for _, _, h, _ in flat]
-    cells.text(ws, top, 0, f"{spec.name}: loss {path.loss}, every row of sheet "
-                           f"'{sheet_name(spec.model_kind.sheets[0].base, spec)}'; the passes: sheet '{rows_sheet}'", cells.bold)
+    facts = [(MODEL, spec.name), (ACTIVATION, spec.activation if spec.has_hidden else "none"), (LOSS, path.loss),
+             (PASSES, rows_sheet)]
+    for k, (label, text) in enumerate(facts):
+        cells.text(ws, top, 2 * k, label, cells.bold)
+        cells.text(ws, top, 2 * k + 1, text)
     for c, h in enumerate(headers):
         cells.text(ws, top + 1, c, h, cells.header)
         ws.set_column(c, c, width(h, 10))
