@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from titanic_lab import formulas as fx
+from titanic_lab import gradient_layout as gl
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
 from titanic_lab.models import init_params, parse_model
@@ -34,7 +35,7 @@ def gd_book(tmp_path_factory, bundled):
 def _losses(values, model_label: str) -> list[float]:
     """The loss column of one model's table: the rows under the 'epoch' header after its label."""
     rows = values[GD_SHEET]
-    top = next(r for r, row in enumerate(rows) if isinstance(row[0], str) and row[0].startswith(model_label + ":"))
+    top = next(r for r, row in enumerate(rows) if row[0] == gl.MODEL and row[gl.fact_cells(0)[1]] == model_label)
     return [rows[top + 2 + e][1] for e in range(EPOCHS + 1)]
 
 
@@ -87,7 +88,7 @@ def test_a_new_learning_rate_and_start_retrain_the_sheet(gd_book, tmp_path):
     wb = openpyxl.load_workbook(book)
     ws = wb[GD_SHEET]
     ws["B2"] = 0.05
-    linear_top = next(r for r in range(1, 40) if str(ws.cell(r, 1).value).startswith("linear:"))
+    linear_top = next(r for r in range(1, 40) if ws.cell(r, 1).value == gl.MODEL and ws.cell(r, gl.fact_cells(0)[1] + 1).value == "linear")
     start_row = linear_top + 2  # epoch 0 of the linear table
     ws.cell(start_row, 4).value = 0.25  # the SibSp weight's starting value
     wb.save(edited)

@@ -31,8 +31,12 @@ def _number(value: object) -> bool:
 
 
 def _facts(row: list[object]) -> dict[str, object]:
-    """Label -> the cell right of it, over one row."""
-    return {row[c]: row[c + 1] if c + 1 < len(row) else "" for c in range(len(row)) if isinstance(row[c], str) and row[c].endswith(":")}
+    """Label -> its value, the first cell right of it that is filled (its text may run into the one between)."""
+    out = {}
+    for c, label in enumerate(row):
+        if isinstance(label, str) and label.endswith(":"):
+            out[label] = next((v for v in row[c + 1 : c + 1 + gl.FACT_STRIDE - 1] if v not in ("", None)), "")
+    return out
 
 
 def _spec(facts: dict[str, object], where: str) -> ModelSpec:
@@ -150,9 +154,10 @@ def compare_backprop_sheet(sheet: BackpropSheet, tol: float) -> SheetDiff:
         columns.append(_diff(gl.gradient_header(name), held, grad.reshape(-1).numpy(), address, tol))
         columns.append(_diff(f"{gl.gradient_header(name)} vs loss.backward()", held, torch_grads[name].reshape(-1).numpy(), address, tol))
     mean = float(bp.loss.mean())
-    held_mean = value_at(values, 2, 1)
+    mean_at = gl.fact_cells(0)[1]
+    held_mean = value_at(values, 2, mean_at)
     return SheetDiff(sheet.name, spec.name, "-", sheet.loss, len(sheet.y), sum(p.numel() for p in sheet.params.values()),
-                     cell(gl.PARAMS_ROW, 0), columns, cell(2, 1), held_mean if _number(held_mean) else None, mean,
+                     cell(gl.PARAMS_ROW, 0), columns, cell(2, mean_at), held_mean if _number(held_mean) else None, mean,
                      _number(held_mean) and within(mean - held_mean, held_mean, tol))
 
 

@@ -16,6 +16,8 @@ GD_ROWS_PREFIX = "gd-"
 # Facts, each label followed by its value (row 1 of a backprop sheet, the title row of a gd section).
 MODEL, ACTIVATION, LOSS, ROWS, DATA_SHEET, PASSES = "Model:", "Activation:", "Loss:", "Rows (N):", "Data from sheet:", "Passes:"
 MEAN_LOSS, TORCH_LOSS, MAX_DIFF = "Mean loss:", "torch loss:", "Max |dL/dparam - torch .grad|:"
+#: Facts sit three columns apart: the label, a column its text runs into, the value.
+FACT_STRIDE = 3
 TORCH_GRAD = "torch .grad"
 #: The header of the target column of the per-row passes.
 Y = "y"
@@ -31,6 +33,11 @@ OPTIMIZER = "Optimizer:"
 #: A model's section: its torch row and the largest differences, labels in column 0.
 TORCH_ROW, MAX_PARAM_DIFF, MAX_LOSS_DIFF = "torch:", "Max |p - torch|:", "Max |loss - torch loss|:"
 EPOCH, EPOCH_LOSS, EPOCH_TORCH_LOSS = "epoch", "loss", "torch loss"
+
+
+def fact_cells(k: int) -> tuple[int, int]:
+    """The columns of the ``k``-th fact of a row: its label's and its value's."""
+    return FACT_STRIDE * k, FACT_STRIDE * k + 2
 
 
 def delta_header(z_header: str) -> str:

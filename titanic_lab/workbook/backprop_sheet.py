@@ -13,7 +13,8 @@ Layout (0-based rows)::
 
     row 0     title
     row 1     Model: | Activation: | Loss: | Rows (N): | Data from sheet:        (read back by compare)
-    row 2     Mean loss: =AVERAGE(Loss) | torch loss: | Max |dL/dparam - torch .grad|: (the difference below it)
+    row 2     Mean loss: =AVERAGE(Loss) | torch loss: | Max |dL/dparam - torch .grad|:   (each label, a gap, its value)
+    row 3     how the three blocks below are computed
     row 4..   per layer: W1 | inputs...  || dL/dW1 | inputs... || torch .grad W1 | inputs...
               one row per unit (labelled by its z column), then c1
     then      a row saying how each column is computed, the headers, one row per data row
@@ -31,7 +32,7 @@ from .. import formulas as fx
 from .. import gradient_formulas as gx
 from .. import sheet_layout as sl
 from ..gradient_layout import (ACTIVATION, BACKPROP_PREFIX, DATA_SHEET, LOSS, MAX_DIFF, MEAN_LOSS, MODEL, PARAMS_ROW, ROWS,
-                               TORCH_GRAD, TORCH_LOSS, Y, delta_header)
+                               TORCH_GRAD, TORCH_LOSS, Y, delta_header, fact_cells)
 from ..backprop import Backprop, autograd_gradients, backprop, layer_blocks
 from ..model_kinds import IDENTITY, SIGMOID, SUM
 from ..models import ModelSpec, Params
@@ -141,35 +142,36 @@ def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: Pa
             if role == "layer":
                 i = zs.index(b)
                 src = "inputs" if i == 0 else bp.forward[acts[i - 1]][0] + "*"
-                how = f"= SUMPRODUCT({src}, {chain[i].weight} row {h})" + (f" + {chain[i].const}" if chain[i].const else "")
+                how = f"SUMPRODUCT({src}, {chain[i].weight} row {h})" + (f" + {chain[i].const}" if chain[i].const else "")
             elif role == "activation":
-                how = "= " + act.formula(sl.block_headers(bp.forward[b - 1][0], values.shape[1])[u])
+                how = act.formula(sl.block_headers(bp.forward[b - 1][0], values.shape[1])[u])
             elif output == SUM:
-                how = "= " + "+".join(sl.block_headers(bp.forward[b - 1][0], bp.forward[b - 1][1].shape[1]))
+                how = "+".join(sl.block_headers(bp.forward[b - 1][0], bp.forward[b - 1][1].shape[1]))
             else:
-                how = "= " + fx.sigmoid(z_heads[-1][0])
+                how = fx.sigmoid(z_heads[-1][0])
             heads[starts[b] + u] = (h, how)
-    heads[loss_col] = (sl.LOSS, "= " + record.formula(sl.PREDS if output != IDENTITY else z_heads[-1][0], Y))
+    heads[loss_col] = (sl.LOSS, record.formula(sl.PREDS if output != IDENTITY else z_heads[-1][0], Y))
     for i, cols in enumerate(delta_cols):
         for u, c_ in enumerate(cols):
             z = z_heads[i][u]
             if i == len(chain) - 1 and output == IDENTITY:
-                how = "= " + record.derivative_formula(z, Y)
+                how = record.derivative_formula(z, Y)
             elif i == len(chain) - 1 and output == SIGMOID:
-                how = "= " + gx.times_slope(delta_header(sl.PREDS), ACTIVATIONS["sigmoid"].derivative_formula(z, sl.PREDS))
+                how = gx.times_slope(delta_header(sl.PREDS), ACTIVATIONS["sigmoid"].derivative_formula(z, sl.PREDS))
             elif i == len(chain) - 1:
-                how = "= " + gx.times_slope(delta_header(sl.PREDS), act.derivative_formula(z, _act_header(spec, bp, i, u)))
+                how = gx.times_slope(delta_header(sl.PREDS), act.derivative_formula(z, _act_header(spec, bp, i, u)))
             else:
                 above = gx.back_through([(delta_header(z_heads[i + 1][k]), f"{chain[i + 1].weight}[{z},{z_heads[i + 1][k]}]")
                                          for k in range(len(z_heads[i + 1]))][:2]) + ("+..." if len(z_heads[i + 1]) > 2 else "")
-                how = "= " + gx.times_slope(above, act.derivative_formula(z, _act_header(spec, bp, i, u)))
+                how = gx.times_slope(above, act.derivative_formula(z, _act_header(spec, bp, i, u)))
             heads[c_] = (delta_header(z), how)
     if dpred_col is not None:
-        heads[dpred_col] = (delta_header(sl.PREDS), "= " + record.derivative_formula(sl.PREDS, Y))
+        heads[dpred_col] = (delta_header(sl.PREDS), record.derivative_formula(sl.PREDS, Y))
     for c_, (h, how) in heads.items():
         cells.text(ws, header_row, c_, h, cells.header)
-        cells.text(ws, how_row, c_, how)
-        ws.set_column(c_, c_, width(h, 9))
+        cells.text(ws, how_row, c_, f"{h} = {how}", cells.wrap)
+        ws.set_column(c_, c_, width(h, 12))
+    ws.set_row(how_row, 90)  # six lines of the wrapped formulas
 
     forward = [values.numpy() for _, values in bp.forward]
     per_row, d_preds, deltas = bp.loss.numpy(), bp.d_preds.numpy(), [d.numpy() for d in bp.deltas]
@@ -227,7 +229,8 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, tar
     target = run.dataset.target.column
     features = table.feature_names
     cells.text(ws, first_row - 1, 0, Y, cells.header)
-    cells.text(ws, first_row - 2, 0, f"= {target}" + (" / target scale" if target_scale else "") + f" (sheet {source})")
+    cells.text(ws, first_row - 2, 0, f"{Y} = {target}" + (" / target scale" if target_scale else "") + f" (sheet {source})",
+               cells.wrap)
     for j, f in enumerate(features, start=1):
         cells.text(ws, first_row - 1, j, f, cells.header)
         ws.set_column(j, j, width(f, 8))
@@ -284,7 +287,7 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
             units = z_heads[i]
             w = params[layer.weight]
             w = w.unsqueeze(-1) if layer.vector else w  # (n_in, width)
-            for c0, label in ((0, layer.weight), (g0, f"dL/d{layer.weight}"), (t0, f"{TORCH_GRAD} {layer.weight}")):
+            for c0, label in ((0, layer.weight), (g0, f"dL/d{layer.weight}"), (t0, f".grad {layer.weight}")):
                 cells.text(ws, row, c0, label, cells.header)
                 for j, h in enumerate(in_heads[i]):
                     cells.text(ws, row, c0 + 1 + j, h, cells.header)
@@ -303,7 +306,7 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
                                fx.area(row + 1, t0 + 1, row + len(units), t0 + len(in_heads[i]))))
             row += 1 + len(units)
             if layer.const:
-                for c0, label in ((0, layer.const), (g0, f"dL/d{layer.const}"), (t0, f"{TORCH_GRAD} {layer.const}")):
+                for c0, label in ((0, layer.const), (g0, f"dL/d{layer.const}"), (t0, f".grad {layer.const}")):
                     cells.text(ws, row, c0, label, cells.bold)
                 ws.write_number(row, 1, float(params[layer.const]), cells.param)
                 ws.write_number(row, t0 + 1, float(torch_grads[layer.const]), cells.torch)
@@ -319,11 +322,11 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
         target_scale = None
         if run.dataset.target.is_regression:
             facts.append((sl.TARGET_SCALE, run.dataset.target.divisor))
-            target_scale = fx.cell(1, 2 * len(facts) - 1, absolute=True)
+            target_scale = fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True)
         x_cols, y_col, _ = data_columns(book, ws, spec, first, target_scale)
         for k, (label, value) in enumerate(facts):
-            cells.text(ws, 1, 2 * k, label, cells.bold)
-            cells.value(ws, 1, 2 * k + 1, value, cells.constant if label == sl.TARGET_SCALE else None)
+            cells.text(ws, 1, fact_cells(k)[0], label, cells.bold)
+            cells.value(ws, 1, fact_cells(k)[1], value, cells.constant if label == sl.TARGET_SCALE else None)
         layout = write_pass(book, ws, spec, loss, param_cells, bp, first, x_cols[-1] + 1, x_cols, y_col)
         # The gradients, each a formula over the rows' columns.
         row = PARAMS_ROW
@@ -340,13 +343,20 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
                 row += 1
             row += 1
         diffs = max(float((bp.gradients[k] - torch_grads[k]).abs().max()) for k in torch_grads)
-        cells.text(ws, 2, 0, MEAN_LOSS, cells.bold)
-        cells.formula(ws, 2, 1, layout.mean_loss(), float(bp.loss.mean()), cells.num)
-        cells.text(ws, 2, 2, TORCH_LOSS, cells.bold)
-        ws.write_number(2, 3, float(LOSSES[loss](bp.forward[-1][1][:, 0], book.y)), cells.torch)
-        cells.text(ws, 2, 5, MAX_DIFF, cells.bold)  # the difference below its label
+        (ml, mv), (tl, tv), (dl, _), (_, dv) = (fact_cells(k) for k in range(4))
+        cells.text(ws, 2, ml, MEAN_LOSS, cells.bold)
+        cells.formula(ws, 2, mv, layout.mean_loss(), float(bp.loss.mean()), cells.num)
+        cells.text(ws, 2, tl, TORCH_LOSS, cells.bold)
+        ws.write_number(2, tv, float(LOSSES[loss](bp.forward[-1][1][:, 0], book.y)), cells.torch)
+        cells.text(ws, 2, dl, MAX_DIFF, cells.bold)  # a label six columns wide, the difference after it
         formula = "MAX(" + ",".join(f"MAX(ABS({a}-{b}))" for a, b in grad_cells) + ")"
-        ws.write_dynamic_array_formula(3, 5, 3, 5, "=" + formula, cells.diff, diffs)
+        ws.write_dynamic_array_formula(2, dv, 2, dv, "=" + formula, cells.diff, diffs)
+        cells.text(ws, PARAMS_ROW - 1, 0, "the params: change one and every column below follows")
+        cells.text(ws, PARAMS_ROW - 1, g0, "dL/d: each = SUMPRODUCT(its input column, the dL/dz column of its row's unit)/N")
+        cells.text(ws, PARAMS_ROW - 1, t0, f"{TORCH_GRAD}: loss.backward() at the same params")
+        for c in range(1, t0 + width_in + 1):
+            ws.set_column(c, c, max(width(h, 9) for h in [*(hs[(c - 1) % (width_in + 2)] for hs in in_heads
+                                                              if (c - 1) % (width_in + 2) < len(hs)), ""]))
         ws.set_column(0, 0, 10)
         ws.freeze_panes(first, 1)
     print_setup(ws, repeat=first - 1)

@@ -20,7 +20,7 @@ from .. import gradient_formulas as gx
 from ..backprop import CONSTANTS
 from ..gradient_layout import (ACTIVATION, BETA1, BETA2, EPOCH, EPOCH_LOSS, EPOCH_TORCH_LOSS, EPS, GD_EPOCH_ROW, GD_FIRST_ROW,
                                GD_ROWS_PREFIX, GD_SHEET, L1, L2, LOSS, LR, MAX_LOSS_DIFF, MAX_PARAM_DIFF, MODEL, MOMENTUM,
-                               OPTIMIZER, PASSES, SETTINGS, TORCH_ROW, gradient_header)
+                               OPTIMIZER, PASSES, SETTINGS, TORCH_ROW, fact_cells, gradient_header)
 from ..models import ModelSpec
 from ..rowwriter import RowWriter
 from ..runs import GDPath
@@ -156,8 +156,8 @@ def _section(book: Book, ws: RowWriter, top: int, spec: ModelSpec, path: GDPath)
     facts = [(MODEL, spec.name), (ACTIVATION, spec.activation if spec.has_hidden else "none"), (LOSS, path.loss),
              (PASSES, rows_sheet)]
     for k, (label, text) in enumerate(facts):
-        cells.text(ws, top, 2 * k, label, cells.bold)
-        cells.text(ws, top, 2 * k + 1, text)
+        cells.text(ws, top, fact_cells(k)[0], label, cells.bold)
+        cells.text(ws, top, fact_cells(k)[1], text)
     for c, h in enumerate(headers):
         cells.text(ws, top + 1, c, h, cells.header)
         ws.set_column(c, c, width(h, 10))
