@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
 
 from .. import formulas as fx
@@ -131,7 +130,6 @@ def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: Pa
     inputs = [x_cols] + [a for a in a_cols[:-1]]
     pred_col = starts[pred_block]
     z_heads = z_headers(spec, bp)
-    in_heads = input_headers(spec, bp, [""] * len(x_cols))
 
     # Headers, and in words (with the cells' own formulas on names) how each column is computed.
     header_row, how_row = first_row - 1, first_row - 2
@@ -291,6 +289,7 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
                 cells.text(ws, row, c0, label, cells.header)
                 for j, h in enumerate(in_heads[i]):
                     cells.text(ws, row, c0 + 1 + j, h, cells.header)
+                    ws.set_column(c0 + 1 + j, c0 + 1 + j, width(h, 9))  # the rows' columns below may widen it
             unit_rows.append([fx.area(row + 1 + u, 1, row + 1 + u, len(in_heads[i]), absolute=True) for u in range(len(units))])
             weight_cells.append(lambda u, j, row=row: fx.cell(row + 1 + u, 1 + j, absolute=True))
             tg = torch_grads[layer.weight]
@@ -354,9 +353,6 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
         cells.text(ws, PARAMS_ROW - 1, 0, "the params: change one and every column below follows")
         cells.text(ws, PARAMS_ROW - 1, g0, "dL/d: each = SUMPRODUCT(its input column, the dL/dz column of its row's unit)/N")
         cells.text(ws, PARAMS_ROW - 1, t0, f"{TORCH_GRAD}: loss.backward() at the same params")
-        for c in range(1, t0 + width_in + 1):
-            ws.set_column(c, c, max(width(h, 9) for h in [*(hs[(c - 1) % (width_in + 2)] for hs in in_heads
-                                                              if (c - 1) % (width_in + 2) < len(hs)), ""]))
         ws.set_column(0, 0, 10)
         ws.freeze_panes(first, 1)
     print_setup(ws, repeat=first - 1)
