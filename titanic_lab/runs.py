@@ -64,10 +64,11 @@ def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSetting
 
 
 def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
-    """Refuse a gradient descent sheet larger than a sheet: one row per epoch, two columns per parameter."""
-    rows = 4 + sum(config.gd_epochs + 6 for _ in specs)
+    """Refuse gradient descent sheets larger than a sheet: a table of a row per epoch (and seven more) per model,
+    two to four columns per parameter; a pass's columns per epoch on each gd-<model> sheet."""
+    rows = 4 + len(specs) * (config.gd_epochs + 7)
     if rows > SHEET_ROWS:
-        most = (SHEET_ROWS - 4) // len(specs) - 6
+        most = (SHEET_ROWS - 4) // len(specs) - 7
         raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
                           f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
     n_features = len(get_preset(config.preset).feature_names or ())
@@ -200,19 +201,15 @@ class GDPath:
     loss: str
 
 
-def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, config: RunConfig, loss: str,
-            start: Params | None = None) -> GDPath:
+def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, config: RunConfig, loss: str) -> GDPath:
     """Train ``spec`` by full-batch gradient descent and keep every epoch (see :class:`GDPath`).
 
     Parameters
     ----------
     X : Tensor, shape (n_rows, n_features), float64
     y : Tensor, shape (n_rows,), float64
-    start : dict of Tensor, optional
-        The starting parameters; default the seeded random start.
     """
-    if start is None:
-        start = init_params(spec, X.shape[1], torch.Generator().manual_seed(config.seed), X.dtype)
+    start = init_params(spec, X.shape[1], torch.Generator().manual_seed(config.seed), X.dtype)
     c = config
     sheet = descend(spec, start, X, y, loss=loss, optimizer=c.gd_optimizer, lr=c.gd_lr, epochs=c.gd_epochs, l1=c.l1, l2=c.l2)
     path = [{k: v.clone() for k, v in start.items()}]
@@ -329,7 +326,6 @@ def train_run(
     *,
     init: dict[str, dict[str, torch.Tensor]] | None = None,
     on_epoch: Callable[[str, int], None] | None = None,
-    gd_init: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Run:
     """Train every model of a run.
 
@@ -341,8 +337,6 @@ def train_run(
         Starting parameters per model name (instead of random starts).
     on_epoch : callable, optional
         Called as ``on_epoch(model_name, epoch)`` after every epoch.
-    gd_init : dict, optional
-        The gradient descent sheet's starting parameters per model name (default: the seeded start).
     """
     p = config if isinstance(config, Prepared) else prepare(config)
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
@@ -356,7 +350,9 @@ def train_run(
         )
     gd_paths = {}
     if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas
-        X, y = p.X.to(torch.float64), p.y.to(torch.float64)
-        gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss, (gd_init or {}).get(name))
-                    for name, r in results.items()}
+        # The sheets' features and target in float64, not a float32 run's rounded X and y.
+        target = p.dataset.target
+        X = torch.tensor(p.features.to_numpy(), dtype=torch.float64)
+        y = torch.tensor(target.values(p.frame[target.column]) / target.divisor, dtype=torch.float64)
+        gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss) for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths)

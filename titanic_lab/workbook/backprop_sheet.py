@@ -103,17 +103,83 @@ def input_headers(spec: ModelSpec, bp: Backprop, features: list[str]) -> list[li
     return out
 
 
+@dataclass
+class _Plan:
+    """Where a pass's columns go: each layer's z and activation columns, the prediction, Loss, the
+    deltas and dL/dPreds (None when the prediction is the last layer's z)."""
+
+    z_cols: list[list[int]]
+    a_cols: list[list[int] | None]
+    inputs: list[list[int]]
+    pred_col: int
+    loss_col: int
+    delta_cols: list[list[int]]
+    dpred_col: int | None
+    y_col: int
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How a pass's formulas name things: the cells of one row, or (the ``how`` row) the headers.
+
+    ``col(c)`` names column c; ``inputs(i)`` layer i's row of inputs; ``params`` the weights;
+    ``terms`` shortens a sum back through the weights to its first terms and ``+...``.
+    """
+
+    col: Callable[[int], str]
+    inputs: Callable[[int], str]
+    params: ParamCells
+    terms: int | None = None
+
+
+def _pass_formulas(spec: ModelSpec, loss: str, plan: _Plan, names: _Names) -> dict[int, str]:
+    """Every formula of one row of a pass, by column: the forward pass, then the chain rule backwards."""
+    act, record, output, chain = ACTIVATIONS[spec.activation], LOSSES[loss], spec.model_kind.output, spec.chain
+    col, params = names.col, names.params
+    out = {}
+    for i in range(len(chain)):
+        for u, zc in enumerate(plan.z_cols[i]):
+            out[zc] = gx.pre_activation(names.inputs(i), params.unit_row(i, u), params.const(i))
+            if plan.a_cols[i] is not None:
+                out[plan.a_cols[i][u]] = act.formula(col(zc))
+    pred, y = col(plan.pred_col), col(plan.y_col)
+    if output == SUM:  # Preds = the units' sum
+        out[plan.pred_col] = "+".join(col(a) for a in plan.a_cols[-1])
+    elif output == SIGMOID:
+        out[plan.pred_col] = fx.sigmoid(col(plan.z_cols[-1][0]))
+    out[plan.loss_col] = record.formula(pred, y)
+    if plan.dpred_col is not None:
+        out[plan.dpred_col] = record.derivative_formula(pred, y)
+    last = len(chain) - 1
+    for i in reversed(range(len(chain))):
+        for u, dc in enumerate(plan.delta_cols[i]):
+            z = col(plan.z_cols[i][u])
+            if i == last and output == IDENTITY:  # the prediction is z itself
+                out[dc] = record.derivative_formula(pred, y)
+            elif i == last and output == SIGMOID:  # through the sigmoid: the sigmoid record's slope
+                out[dc] = gx.times_slope(col(plan.dpred_col), ACTIVATIONS["sigmoid"].derivative_formula(z, pred))
+            else:  # back through the weights above (or the sum's 1), times the activation's slope
+                if i == last:
+                    upstream = col(plan.dpred_col)
+                else:
+                    terms = [(col(plan.delta_cols[i + 1][k]), params.weight(i + 1, k, u)) for k in range(len(plan.delta_cols[i + 1]))]
+                    short = names.terms is not None and len(terms) > names.terms
+                    upstream = gx.back_through(terms[: names.terms] if short else terms) + ("+..." if short else "")
+                out[dc] = gx.times_slope(upstream, act.derivative_formula(z, col(plan.a_cols[i][u])))
+    return out
+
+
 def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: ParamCells, bp: Backprop,
                first_row: int, col: int, x_cols: list[int], y_col: int, sheet: str | None = None) -> PassColumns:
     """Write every row's forward and backward pass from column ``col``, data from ``first_row``.
 
-    The headers go in the row above ``first_row``, a row saying how each column is computed above
-    them. ``x_cols`` (contiguous) and ``y_col`` hold each row's features and target; ``params`` says
-    where the weights are. Cached values are ``bp``'s. Returns where the columns are.
+    The headers go in the row above ``first_row``, and above them a row saying how each column is
+    computed (its formula on names). ``x_cols`` (contiguous) and ``y_col`` hold each row's features
+    and target; ``params`` says where the weights are. Cached values are ``bp``'s. Returns where the
+    columns are.
     """
-    cells, act, record = book.cells, ACTIVATIONS[spec.activation], LOSSES[loss]
+    cells, chain = book.cells, spec.chain
     zs, acts, pred_block = layer_blocks(spec, bp.forward)
-    output, chain, n = spec.model_kind.output, spec.chain, len(bp.loss)
     # Plan the columns: forward blocks, Loss, each layer's deltas, dL/dPreds.
     starts, c = [], col
     for _, values in bp.forward:
@@ -124,96 +190,47 @@ def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: Pa
     for d in bp.deltas:
         delta_cols.append(list(range(c, c + d.shape[1])))
         c += d.shape[1]
-    dpred_col = None if output == IDENTITY else c
-    z_cols = [list(range(starts[b], starts[b] + bp.forward[b][1].shape[1])) for b in zs]
-    a_cols = [None if b is None else list(range(starts[b], starts[b] + bp.forward[b][1].shape[1])) for b in acts]
-    inputs = [x_cols] + [a for a in a_cols[:-1]]
-    pred_col = starts[pred_block]
-    z_heads = z_headers(spec, bp)
+    width_of = [values.shape[1] for _, values in bp.forward]
+    a_cols = [None if b is None else list(range(starts[b], starts[b] + width_of[b])) for b in acts]
+    plan = _Plan([list(range(starts[b], starts[b] + width_of[b])) for b in zs], a_cols, [x_cols] + a_cols[:-1],
+                 starts[pred_block], loss_col, delta_cols, None if spec.model_kind.output == IDENTITY else c, y_col)
 
-    # Headers, and in words (with the cells' own formulas on names) how each column is computed.
-    header_row, how_row = first_row - 1, first_row - 2
-    heads: dict[int, tuple[str, str]] = {}
-    for b, (prefix, values) in enumerate(bp.forward):
-        for u, h in enumerate(sl.block_headers(prefix, values.shape[1])):
-            role, _ = sl.block_role(prefix)
-            if role == "layer":
-                i = zs.index(b)
-                src = "inputs" if i == 0 else bp.forward[acts[i - 1]][0] + "*"
-                how = f"SUMPRODUCT({src}, {chain[i].weight} row {h})" + (f" + {chain[i].const}" if chain[i].const else "")
-            elif role == "activation":
-                how = act.formula(sl.block_headers(bp.forward[b - 1][0], values.shape[1])[u])
-            elif output == SUM:
-                how = "+".join(sl.block_headers(bp.forward[b - 1][0], bp.forward[b - 1][1].shape[1]))
-            else:
-                how = fx.sigmoid(z_heads[-1][0])
-            heads[starts[b] + u] = (h, how)
-    heads[loss_col] = (sl.LOSS, record.formula(sl.PREDS if output != IDENTITY else z_heads[-1][0], Y))
+    # The values of each column, and its header.
+    values = {plan.loss_col: bp.loss.numpy()}
+    heads = {plan.loss_col: sl.LOSS}
+    for b, (prefix, block) in enumerate(bp.forward):
+        for u, h in enumerate(sl.block_headers(prefix, block.shape[1])):
+            values[starts[b] + u], heads[starts[b] + u] = block[:, u].numpy(), h
     for i, cols in enumerate(delta_cols):
-        for u, c_ in enumerate(cols):
-            z = z_heads[i][u]
-            if i == len(chain) - 1 and output == IDENTITY:
-                how = record.derivative_formula(z, Y)
-            elif i == len(chain) - 1 and output == SIGMOID:
-                how = gx.times_slope(delta_header(sl.PREDS), ACTIVATIONS["sigmoid"].derivative_formula(z, sl.PREDS))
-            elif i == len(chain) - 1:
-                how = gx.times_slope(delta_header(sl.PREDS), act.derivative_formula(z, _act_header(spec, bp, i, u)))
-            else:
-                above = gx.back_through([(delta_header(z_heads[i + 1][k]), f"{chain[i + 1].weight}[{z},{z_heads[i + 1][k]}]")
-                                         for k in range(len(z_heads[i + 1]))][:2]) + ("+..." if len(z_heads[i + 1]) > 2 else "")
-                how = gx.times_slope(above, act.derivative_formula(z, _act_header(spec, bp, i, u)))
-            heads[c_] = (delta_header(z), how)
-    if dpred_col is not None:
-        heads[dpred_col] = (delta_header(sl.PREDS), record.derivative_formula(sl.PREDS, Y))
-    for c_, (h, how) in heads.items():
-        cells.text(ws, header_row, c_, h, cells.header)
-        cells.text(ws, how_row, c_, f"{h} = {how}", cells.wrap)
-        ws.set_column(c_, c_, width(h, 12))
-    ws.set_row(how_row, 90)  # six lines of the wrapped formulas
+        for u, dc in enumerate(cols):
+            values[dc], heads[dc] = bp.deltas[i][:, u].numpy(), delta_header(heads[plan.z_cols[i][u]])
+    if plan.dpred_col is not None:
+        values[plan.dpred_col], heads[plan.dpred_col] = bp.d_preds[:, 0].numpy(), delta_header(sl.PREDS)
 
-    forward = [values.numpy() for _, values in bp.forward]
-    per_row, d_preds, deltas = bp.loss.numpy(), bp.d_preds.numpy(), [d.numpy() for d in bp.deltas]
+    # The how row: each column's formula on names (the weight joining L1_2 to L2_1 is W2[L1_2,L2_1]).
+    names = {**heads, y_col: Y}
+    z_names = [[heads[zc] for zc in zs_] for zs_ in plan.z_cols]
+    in_names = [["inputs"]] + [[heads[a] for a in a_] for a_ in a_cols[:-1]]
+    on_names = _Names(
+        names.get, lambda i: "inputs" if i == 0 else bp.forward[acts[i - 1]][0] + "*",
+        ParamCells(lambda i, u: f"{chain[i].weight} row {z_names[i][u]}",
+                   lambda i, u, j: f"{chain[i].weight}[{in_names[i][j]},{z_names[i][u]}]",
+                   lambda i: chain[i].const), terms=2)
+    header_row, how_row = first_row - 1, first_row - 2
+    for c_, how in sorted(_pass_formulas(spec, loss, plan, on_names).items()):
+        cells.text(ws, header_row, c_, heads[c_], cells.header)
+        cells.text(ws, how_row, c_, f"{heads[c_]} = {how}", cells.wrap)
+        ws.set_column(c_, c_, width(heads[c_], 12))
+    ws.set_row(how_row, 90)  # six lines of the wrapped formulas
     fmt = cells.num
 
     def rule(w, r: int, row: int) -> None:
-        y = fx.cell(r, y_col)
-        for i, layer in enumerate(chain):
-            src = fx.area(r, inputs[i][0], r, inputs[i][-1])
-            for u, zc in enumerate(z_cols[i]):
-                w.write_formula(r, zc, "=" + gx.pre_activation(src, params.unit_row(i, u), params.const(i)), fmt,
-                                float(forward[zs[i]][row, u]))
-                if a_cols[i] is not None:
-                    w.write_formula(r, a_cols[i][u], "=" + act.formula(fx.cell(r, zc)), fmt, float(forward[acts[i]][row, u]))
-        pred = fx.cell(r, pred_col)
-        if output == SUM:
-            w.write_formula(r, pred_col, "=" + "+".join(fx.cell(r, a) for a in a_cols[-1]), fmt, float(forward[pred_block][row, 0]))
-        elif output == SIGMOID:
-            w.write_formula(r, pred_col, "=" + fx.sigmoid(fx.cell(r, z_cols[-1][0])), fmt, float(forward[pred_block][row, 0]))
-        w.write_formula(r, loss_col, "=" + record.formula(pred, y), fmt, float(per_row[row]))
-        dpred = None if dpred_col is None else fx.cell(r, dpred_col)
-        if dpred is not None:
-            w.write_formula(r, dpred_col, "=" + record.derivative_formula(pred, y), fmt, float(d_preds[row, 0]))
-        last = len(chain) - 1
-        for i in reversed(range(len(chain))):
-            for u, dc in enumerate(delta_cols[i]):
-                z = fx.cell(r, z_cols[i][u])
-                if i == last and output == IDENTITY:
-                    text = record.derivative_formula(pred, y)
-                elif i == last and output == SIGMOID:
-                    text = gx.times_slope(dpred, ACTIVATIONS["sigmoid"].derivative_formula(z, pred))
-                else:
-                    upstream = dpred if i == last else gx.back_through(
-                        [(fx.cell(r, delta_cols[i + 1][k]), params.weight(i + 1, k, u)) for k in range(len(delta_cols[i + 1]))])
-                    text = gx.times_slope(upstream, act.derivative_formula(z, fx.cell(r, a_cols[i][u])))
-                w.write_formula(r, dc, "=" + text, fmt, float(deltas[i][row, u]))
+        in_row = lambda i: fx.area(r, plan.inputs[i][0], r, plan.inputs[i][-1])  # noqa: E731
+        for c_, text in _pass_formulas(spec, loss, plan, _Names(lambda c_: fx.cell(r, c_), in_row, params)).items():
+            w.write_formula(r, c_, "=" + text, fmt, float(values[c_][row]))
 
-    ws.column(first_row, n, rule)
-    return PassColumns(sheet, first_row, n, inputs, delta_cols, loss_col, {h: c_ for c_, (h, _) in heads.items()})
-
-
-def _act_header(spec: ModelSpec, bp: Backprop, i: int, u: int) -> str:
-    _, acts, _ = layer_blocks(spec, bp.forward)
-    return sl.block_headers(bp.forward[acts[i]][0], bp.forward[acts[i]][1].shape[1])[u]
+    ws.column(first_row, len(bp.loss), rule)
+    return PassColumns(sheet, first_row, len(bp.loss), plan.inputs, delta_cols, loss_col, {h: c_ for c_, h in heads.items()})
 
 
 def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, target_scale: str | None) -> tuple[list[int], int, str]:
