@@ -21,7 +21,6 @@ import torch
 
 from . import sheet_layout as sl
 from .errors import OptionError
-from .model_kinds import SIGMOID, SUM
 from .models import ModelSpec, Params, sheet_columns
 from .ops import ACTIVATIONS, LOSSES
 from .training import gradients
@@ -35,6 +34,9 @@ CONSTANTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
 def refusal(spec: ModelSpec, loss: str) -> str | None:
     """Why the backprop sheet cannot write ``spec`` trained on ``loss``, or None when it can."""
+    if spec.outputs > 1:
+        return ("a multiclass model's softmax and cross-entropy have no derivative record yet (one record in "
+                "titanic_lab.ops); train a 0/1 or a number target")
     if spec.batchnorm:
         return "batch norm's training statistics depend on every row at once, which the per-row chain rule does not show; leave out --batchnorm"
     if spec.has_hidden and ACTIVATIONS[spec.activation].derivative_formula is None:
@@ -107,9 +109,9 @@ def backprop(spec: ModelSpec, params: Params, X: torch.Tensor, y: torch.Tensor, 
     preds = blocks[pred][1]
     d_preds = record.derivative(preds, y.unsqueeze(-1))
     output = spec.model_kind.output
-    if output == SIGMOID:  # through the sigmoid: its slope Preds * (1 - Preds), the sigmoid record's
+    if output == "sigmoid":  # through the sigmoid: its slope Preds * (1 - Preds), the sigmoid record's
         upstream = d_preds * ACTIVATIONS["sigmoid"].derivative(blocks[zs[-1]][1])
-    elif output == SUM:  # Preds = the units' sum: each unit's slope is 1
+    elif output == "sum":  # Preds = the units' sum: each unit's slope is 1
         upstream = d_preds.expand_as(blocks[zs[-1]][1])
     else:
         upstream = d_preds

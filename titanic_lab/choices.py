@@ -19,6 +19,8 @@ LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam", "newton")
 #: The optimizers the gradient descent sheet writes as formulas (``titanic_lab.backprop.GD_OPTIMIZERS``).
 GD_OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
+#: ``tasks.TASKS``' keys, typed here because that module imports pandas.
+TASK_NAMES: tuple[str, ...] = ("binary", "regression", "multiclass")
 
 
 def one_of(names: tuple[str, ...]) -> str:

@@ -33,7 +33,6 @@ from .. import sheet_layout as sl
 from ..gradient_layout import (ACTIVATION, BACKPROP_PREFIX, DATA_SHEET, LOSS, MAX_DIFF, MEAN_LOSS, MODEL, PARAMS_ROW, ROWS,
                                TORCH_GRAD, TORCH_LOSS, Y, delta_header, fact_cells)
 from ..backprop import Backprop, autograd_gradients, backprop, layer_blocks
-from ..model_kinds import IDENTITY, SIGMOID, SUM
 from ..models import ModelSpec, Params
 from ..ops import ACTIVATIONS, LOSSES
 from ..rowwriter import RowWriter
@@ -143,9 +142,9 @@ def _pass_formulas(spec: ModelSpec, loss: str, plan: _Plan, names: _Names) -> di
             if plan.a_cols[i] is not None:
                 out[plan.a_cols[i][u]] = act.formula(col(zc))
     pred, y = col(plan.pred_col), col(plan.y_col)
-    if output == SUM:  # Preds = the units' sum
+    if output == "sum":  # Preds = the units' sum
         out[plan.pred_col] = "+".join(col(a) for a in plan.a_cols[-1])
-    elif output == SIGMOID:
+    elif output == "sigmoid":
         out[plan.pred_col] = fx.sigmoid(col(plan.z_cols[-1][0]))
     out[plan.loss_col] = record.formula(pred, y)
     if plan.dpred_col is not None:
@@ -154,9 +153,9 @@ def _pass_formulas(spec: ModelSpec, loss: str, plan: _Plan, names: _Names) -> di
     for i in reversed(range(len(chain))):
         for u, dc in enumerate(plan.delta_cols[i]):
             z = col(plan.z_cols[i][u])
-            if i == last and output == IDENTITY:  # the prediction is z itself
+            if i == last and output == "identity":  # the prediction is z itself
                 out[dc] = record.derivative_formula(pred, y)
-            elif i == last and output == SIGMOID:  # through the sigmoid: the sigmoid record's slope
+            elif i == last and output == "sigmoid":  # through the sigmoid: the sigmoid record's slope
                 out[dc] = gx.times_slope(col(plan.dpred_col), ACTIVATIONS["sigmoid"].derivative_formula(z, pred))
             else:  # back through the weights above (or the sum's 1), times the activation's slope
                 if i == last:
@@ -193,7 +192,7 @@ def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: Pa
     width_of = [values.shape[1] for _, values in bp.forward]
     a_cols = [None if b is None else list(range(starts[b], starts[b] + width_of[b])) for b in acts]
     plan = _Plan([list(range(starts[b], starts[b] + width_of[b])) for b in zs], a_cols, [x_cols] + a_cols[:-1],
-                 starts[pred_block], loss_col, delta_cols, None if spec.model_kind.output == IDENTITY else c, y_col)
+                 starts[pred_block], loss_col, delta_cols, None if spec.model_kind.output == "identity" else c, y_col)
 
     # The values of each column, and its header.
     values = {plan.loss_col: bp.loss.numpy()}

@@ -71,7 +71,7 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
                  {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
     cells.text(ws, 0, 0, sl.DATA, cells.bold)
     # Raw values, as read (blank where missing); the target as the loss reads it (0/1, or in its units).
-    cells.column_values(ws, FIRST_ROW, table.col[target], run.target_values)
+    cells.column_values(ws, FIRST_ROW, table.col[target], run.dataset.target.sheet_values(run.frame[target]))
     for name in raw[1:] + [f for f in features if f in passthrough]:
         cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
     for helper in helpers:
