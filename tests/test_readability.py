@@ -60,7 +60,7 @@ def test_headers_are_not_cut(book):
             if isinstance(cell.value, str):
                 assert len(cell.value) + 1 <= _width(ws, cell.column - 1), (sheet, cell.value)
     gd = wb[GD_SHEET]
-    label = next(c for r in gd.iter_rows(max_row=10) for c in r if c.value == "Max |loss - torch loss|:")
+    label = next(c for r in gd.iter_rows(max_row=20) for c in r if c.value == "Max |loss - torch loss|:")
     assert len(label.value) <= _width(gd, label.column - 1)
     assert len("Learning rate:") <= _width(gd, 0)
 

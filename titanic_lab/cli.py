@@ -177,6 +177,11 @@ def train(
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
     ] = None,
+    init_epoch: Annotated[
+        Optional[int],
+        typer.Option("--init-epoch", help="With --init-from: start from this epoch's row of the workbook's 'gradient descent' "
+                     "sheet (-1: its last row) instead of its model sheets.", show_default=False),
+    ] = None,
     spec_out: Annotated[Optional[Path], typer.Option("--spec-out", help="Write the table's description (target, id, feature steps, columns left out) as TOML, to edit and pass back with --spec.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
@@ -212,13 +217,21 @@ def train(
             check_models_fit([spec for spec, _ in model_settings(config, prepared.dataset.target.n_outputs).values()], prepared.X.shape[1],
                              len(prepared.dataset.raw_columns) + 1)
         init = None
+        if init_epoch is not None and init_from is None:
+            raise TitanicLabError("--init-epoch picks a row of the workbook given with --init-from; give --init-from too")
         if init_from is not None:
             from .layout import params_for_run
             from .runs import model_settings
 
             specs = {name: spec for name, (spec, _) in model_settings(config, prepared.dataset.target.n_outputs).items()}
-            init = params_for_run(init_from, specs, list(prepared.features.columns))
-            _info(f"starting from the parameters in {init_from}", as_json)
+            if init_epoch is None:
+                init = params_for_run(init_from, specs, list(prepared.features.columns))
+                _info(f"starting from the parameters in {init_from}", as_json)
+            else:
+                from .gradient_compare import params_from_gd_sheet
+
+                init = params_from_gd_sheet(init_from, specs, prepared.X.shape[1], init_epoch)
+                _info(f"starting from row {'last' if init_epoch < 0 else init_epoch} of the gradient descent sheet of {init_from}", as_json)
         run = _train_with_progress(prepared, init)
         typer.echo(f"writing {out} ...", err=True)
         writer(run, out)

@@ -143,7 +143,7 @@ def read_model_sheets(
     cells = formula_cells(path, candidates) if candidates and formulas else {}
     if recalculated is not None:
         for name, found_cells in cells.items():
-            _overlay(values.setdefault(name, []), found_cells, recalculated.get(name, {}))
+            overlay(values.setdefault(name, []), found_cells, recalculated.get(name, {}))
     found, problems = [], []
     for name, rows in values.items():
         try:
@@ -162,7 +162,7 @@ def read_model_sheets(
     return found
 
 
-def _overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
+def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
     """Put the recalculated value (``""`` when the engine left it empty) in every formula cell."""
     for row, col in cells:
         while len(rows) <= row:

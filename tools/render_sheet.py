@@ -1,12 +1,12 @@
 """Render one sheet of a titanic-lab workbook to a PNG, headlessly, for the README.
 
-    python tools/render_sheet.py [WORKBOOK] [--sheet nnet] [--out docs/nnet-sheet.png]
+    python tools/render_sheet.py [WORKBOOK] [--sheet nnet] [--out docs/nnet-sheet.png] [--rows 24] [--columns AJ]
 
 With no WORKBOOK it trains the default run (``titanic-lab train --valid-pct 0``) first.
 Needs LibreOffice (``soffice``) and poppler's ``pdftoppm`` (Debian: poppler-utils).
 
-How: a copy of the workbook with every other sheet hidden and a print area on the first rows
-is converted to PDF by LibreOffice (with forced recalculation, so the copy's values are
+How: a copy of the workbook with the sheet moved first, every other sheet hidden and a print
+area on the first rows is converted to PDF by LibreOffice (with forced recalculation, so the copy's values are
 recomputed), and the first page is turned into a PNG.
 """
 
@@ -62,6 +62,8 @@ def main() -> int:
     parser.add_argument("workbook", nargs="?", type=Path)
     parser.add_argument("--sheet", default="nnet")
     parser.add_argument("--out", type=Path, default=Path("docs/nnet-sheet.png"))
+    parser.add_argument("--rows", type=int, default=ROWS, help="how many rows from the top to draw")
+    parser.add_argument("--columns", default=COLUMNS, help="the last column to draw")
     args = parser.parse_args()
     if shutil.which("pdftoppm") is None:
         print("error: pdftoppm is missing (Debian: apt-get install poppler-utils)", file=sys.stderr)
@@ -77,8 +79,9 @@ def main() -> int:
             if ws.title != args.sheet:
                 ws.sheet_state = "hidden"
         sheet = wb[args.sheet]
-        wb.active = wb.worksheets.index(sheet)
-        sheet.print_area = f"A1:{COLUMNS}{ROWS}"
+        wb.move_sheet(sheet, offset=-wb.worksheets.index(sheet))  # first: LibreOffice prints hidden sheets too
+        wb.active = 0
+        sheet.print_area = f"A1:{args.columns}{args.rows}"
         sheet.page_setup.orientation = "landscape"
         sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 1
         sheet.sheet_properties.pageSetUpPr.fitToPage = True

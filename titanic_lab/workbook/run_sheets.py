@@ -67,7 +67,7 @@ def spec_sheet(book: Book) -> None:
         ws.set_column(0, 0, 100)
 
 
-def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list[str]) -> None:
+def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gradient_lines: list[str]) -> None:
     """What the run is, its models and their scores, what each sheet is, and a chart of the loss per epoch.
 
     ``ws`` is the README sheet, added first so that it comes first in the workbook; it is written
@@ -131,10 +131,10 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
         row += 1
         cells.text(ws, row, 0, name)
         cells.text(ws, row, 1, note)
-    if gd_words:
+    if gradient_lines:
         row += 2
-        cells.text(ws, row, 0, "the gradients in the 'gradient descent' sheet", cells.header)
-        for line in [*gd_words, "update: each param becomes param - lr * gradient, lr in cell B2 of 'gradient descent'"]:
+        cells.text(ws, row, 0, "the backprop and gradient descent sheets, column by column", cells.header)
+        for line in gradient_lines:
             row += 1
             cells.text(ws, row, 0, line)
     if series:
