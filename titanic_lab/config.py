@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
+from .csv_dialect import parse_decimal, parse_encoding, parse_sep
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
@@ -192,6 +193,16 @@ class RunConfig:
     spec: str | None = _option(
         None, "Take the target and the feature steps from this TOML file (as --spec-out writes it, perhaps edited).",
         cli_type=Optional[Path], parse=str, show_default=False)
+    sep: str | None = _option(
+        None, "The CSV's separator: , ; | or tab. Default: detected from the file (a one-line note says what, unless "
+        "commas).", parse=parse_sep, show_default=False)
+    decimal: str | None = _option(
+        None, "The CSV's decimal mark: . or , (Excel's CSV in most of Europe). Default: detected from the file.",
+        parse=parse_decimal, show_default=False)
+    encoding: str | None = _option(
+        None, "The CSV's encoding: utf-8, utf-16 (Excel's Unicode Text), cp1252 (Windows, Western Europe), latin-1... "
+        "Default: detected from the file (a byte-order mark, else UTF-8, else Windows-1252).",
+        parse=parse_encoding, show_default=False)
 
     def __post_init__(self) -> None:
         if (self.target or self.spec) and self.preset != "spreadsheet":
@@ -220,6 +231,9 @@ class RunConfig:
         check_seed("--split-seed", self.split_seed)
         check_real("--l1", self.l1)
         check_real("--l2", self.l2)
+        for value, parse in ((self.sep, parse_sep), (self.decimal, parse_decimal), (self.encoding, parse_encoding)):
+            if value is not None:
+                parse(value)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""

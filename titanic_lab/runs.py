@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
+from . import __version__, csv_dialect
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
 from .dataset import DatasetSpec, check_headers, infer_spec, open_table, read_table, resolved, titanic_spec
@@ -114,7 +114,13 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
 
     Without ``config.target`` or ``config.spec`` the data is Titanic's (:func:`read_titanic`,
     the preset's features); otherwise any CSV, its features inferred or read from the spec.
+    Every CSV is read in ``config``'s dialect (:mod:`titanic_lab.csv_dialect`; None: detected).
     """
+    with csv_dialect.reading(config.sep, config.decimal, config.encoding):
+        return _load_rows(config)
+
+
+def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
     path = Path(config.data) if config.data else default_data_path()
     if not (config.target or config.spec):
         source = read_titanic(path, require_target=True)
