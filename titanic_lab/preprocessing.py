@@ -90,6 +90,8 @@ class Feature:
         without a group): the survival rate of the *other* women and boys of the training rows
         on the same ticket (else, when there are none, with the same surname), and 1 where
         that rate is 0 (the whole rest of the group died). A row never sees its own label.
+        Of a date column (:mod:`titanic_lab.features.dates`): ``year``, ``month``, ``weekday``
+        (Monday 1 to Sunday 7) and ``days`` (days since ``origin``).
     name : str
         The output column name; for ``dummies``, the prefix before each level.
     fill : {"mode", "median", "constant"} or None
@@ -109,6 +111,8 @@ class Feature:
         the standard deviation.
     other : str
         The second raw column of ``family``, ``alone`` and ``per_ticket``.
+    origin : str, optional
+        ``days``: the date (``YYYY-MM-DD``) its days count from, the table's first date when inferred.
     """
 
     column: str
@@ -122,6 +126,7 @@ class Feature:
     baseline: object | None = None
     scale: ScaleMethod | None = None
     other: str = ""
+    origin: str | None = None
 
     @property
     def output_name(self) -> str:
@@ -467,7 +472,9 @@ class TabularPreprocessor:
         if unknown:
             raise OptionError(f"no feature fills column {unknown[0]!r}; the filled columns are "
                               f"{', '.join(self.fill_values_) or 'none'}")
-        self.fill_values_.update(fills)
+        as_cells = {f.column: feature_kind(f.kind).raw for f in self.preset_.features if feature_kind(f.kind).raw}
+        # A fill read from a sheet's date cell is a date: the kind's numbers (a serial) are what blanks take.
+        self.fill_values_.update({c: float(as_cells[c](pd.Series([v])).iloc[0]) if c in as_cells else v for c, v in fills.items()})
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -18,8 +18,8 @@ spec's reader and writer (:mod:`titanic_lab.dataset`) look a kind up in :data:`F
 so adding a feature kind is one record there.
 
 The families: :mod:`.numeric` (number, log, family, alone, per_ticket), :mod:`.categorical`
-(binary, dummies, title, present, missing, woman_child), :mod:`.groups` (group_size, wcg_rate,
-wcg_died) and :mod:`.bias` (ones). Importing this package imports neither torch, scikit-learn
+(binary, dummies, title, present, missing, woman_child), :mod:`.dates` (year, month, weekday,
+days), :mod:`.groups` (group_size, wcg_rate, wcg_died) and :mod:`.bias` (ones). Importing this package imports neither torch, scikit-learn
 nor a workbook writer.
 """
 
@@ -150,6 +150,9 @@ class FeatureKind:
         Columns the data table needs for the formulas.
     needs : tuple of (key, message)
         Keys a spec's ``[[features]]`` entry of this kind must give, with the message when absent.
+    raw : callable, optional
+        The raw column -> the numbers its cells hold in the data table, when not the values as
+        read (a date column: date serial numbers, shown as dates, that ``YEAR`` and the like read).
     """
 
     name: str
@@ -166,6 +169,7 @@ class FeatureKind:
     learn: Callable[[Feature, pd.DataFrame, object, Any], None] | None = None
     helpers: tuple[HelperColumn, ...] = ()
     needs: tuple[tuple[str, str], ...] = ()
+    raw: Callable[[pd.Series], pd.Series] | None = None
 
     def columns(self, feat: Feature, levels: tuple = ()) -> list[tuple[str, object]]:
         """``(output column, level)`` per column the step writes: one per level, or one (level None)."""
@@ -184,7 +188,7 @@ class FeatureKind:
         """
         if not self.by_max or self.formula is None or self.values is None:
             return None
-        raw = raw.astype(float)
+        raw = self.raw(raw) if self.raw is not None else raw.astype(float)
         if raw.isna().all():
             return None
         largest = self.values(feat, pd.Series([float(raw.max())]), None, None)  # its raw value alone: no rows, nothing fitted
@@ -200,7 +204,8 @@ def feature_kind(name: str) -> FeatureKind:
     return FEATURE_KINDS[name]
 
 
-from . import bias, categorical, groups, numeric  # noqa: E402  (the families use the classes above)
+from . import bias, categorical, dates, groups, numeric  # noqa: E402  (the families use the classes above)
 
 #: Every feature kind, by name, in the order a spec's comment lists them.
-FEATURE_KINDS: dict[str, FeatureKind] = {k.name: k for k in (*numeric.KINDS, *categorical.KINDS, *bias.KINDS, *groups.KINDS)}
+FEATURE_KINDS: dict[str, FeatureKind] = {k.name: k for k in (*numeric.KINDS, *categorical.KINDS, *dates.KINDS, *bias.KINDS,
+                                                             *groups.KINDS)}

@@ -13,6 +13,7 @@ import numpy as np
 import xlsxwriter
 import xlsxwriter.worksheet
 
+from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
 from ..sheet_layout import FIRST_ROW
 
@@ -79,6 +80,8 @@ class Cells:
         self.wrap = add({"text_wrap": True, "valign": "top"})
         self.param = add({"num_format": "0.000000", "bg_color": "#FFF2CC"})
         self.constant = add({"bg_color": "#FFF2CC"})  # fitted preprocessing: fills and maxima
+        self.date = add({"num_format": DATE_FORMAT})
+        self.constant_date = add({"bg_color": "#FFF2CC", "num_format": DATE_FORMAT})
         self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
         self.diff = add({"num_format": "0.00E+00", "bold": True})
         self.text_safe = add({"quote_prefix": True})

@@ -71,8 +71,12 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     cells.text(ws, 0, 0, sl.DATA, cells.bold)
     # Raw values, as read (blank where missing); the target as the loss reads it (0/1, or in its units).
     cells.column_values(ws, FIRST_ROW, table.col[target], run.target_values)
+    as_cells = {f.column: kind.raw for f, kind in kinds if kind.raw is not None}  # dates: serial numbers shown as dates
     for name in raw[1:] + [f for f in features if f in passthrough]:
-        cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
+        if name in as_cells:
+            cells.column_values(ws, FIRST_ROW, table.col[name], as_cells[name](run.frame[name]).to_numpy(), cells.date)
+        else:
+            cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
     for helper in helpers:
         cells.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r))),
                           helper.values(run.frame), cached=str)
@@ -109,7 +113,8 @@ def _fill_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, str]:
         if feature_kind(feat.kind).source is None or column in refs or feat.fill is None or not frame[column].isna().any():
             continue
         col = table.col[column]
-        cells.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], cells.constant)
+        dated = feature_kind(feat.kind).raw is not None
+        cells.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], cells.constant_date if dated else cells.constant)
         refs[column] = fx.cell(sl.FILL_ROW, col, absolute=True)
     if refs:
         _label(book, ws, sl.FILL_ROW, min(table.col[c] for c in refs), sl.FILL)
