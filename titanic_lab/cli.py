@@ -347,9 +347,8 @@ def lr_find(
     if as_json:
         typer.echo(json.dumps({"model": spec.name, "optimizer": settings.optimizer, "loss": settings.loss, **found.to_dict()}, indent=2))
         return
-    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g} "
-               f"(valley {found.valley:.3g}, lowest loss at {found.minimum:.3g}; {len(found.lrs)} steps)"
-               + (f"; plot: {plot}" if plot else ""))
+    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g}: {found.why} "
+               f"({len(found.lrs)} steps)" + (f"; plot: {plot}" if plot else ""))
 
 
 @app.command()

@@ -625,13 +625,18 @@ def with_overrides(settings: TrainSettings, **overrides: object) -> TrainSetting
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
+#: The learning-rate finder never suggests more than this many times its valley.
+VALLEY_FACTOR = 10.0
+
+
 @dataclass
 class LRFind:
     """What :func:`lr_find` saw: the rate and the loss of every step, and its suggestions.
 
     ``valley`` is the rate halfway along the longest stretch of falling losses; ``minimum``
     the rate of the lowest loss (already near divergence); ``suggestion`` the larger of
-    ``valley`` and ``minimum / 10``.
+    ``valley`` and ``minimum / 10``, but at most :data:`VALLEY_FACTOR` times the valley (a
+    lowest loss far beyond the valley is a rate at the edge of divergence; ``why`` says so).
     """
 
     lrs: list[float]
@@ -641,10 +646,20 @@ class LRFind:
 
     @property
     def suggestion(self) -> float:
-        return max(self.valley, self.minimum / 10)
+        return min(max(self.valley, self.minimum / 10), VALLEY_FACTOR * self.valley)
+
+    @property
+    def why(self) -> str:
+        """How the suggestion was chosen, in words."""
+        if self.minimum / 10 > VALLEY_FACTOR * self.valley:
+            return (f"a tenth of the lowest loss's rate, {self.minimum / 10:.3g}, is {self.minimum / 10 / self.valley:.0f}x the "
+                    f"valley {self.valley:.3g}: capped at {VALLEY_FACTOR:g}x the valley")
+        if self.minimum / 10 > self.valley:
+            return f"a tenth of the lowest loss's rate ({self.minimum:.3g} / 10), above the valley {self.valley:.3g}"
+        return f"the valley, at least a tenth of the lowest loss's rate {self.minimum:.3g}"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "suggestion": self.suggestion}
+        return {**asdict(self), "suggestion": self.suggestion, "why": self.why}
 
 
 def lr_find(
