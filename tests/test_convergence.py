@@ -137,6 +137,19 @@ def test_lr_find_suggests_a_rate_below_divergence(small):
     assert found.suggestion < edge < found.lrs[-1] * 4
 
 
+def test_the_cap_says_how_far_from_converged_and_what_to_do(small):
+    X, y = small
+    spec = parse_model("linear")
+    result = fit(spec, replace(default_settings(spec), max_epochs=40), X, y)
+    assert not result.converged
+    reason = result.stop_reason
+    assert reason.startswith("reached the cap of 40 epochs without converging (its lowest loss still fell by ")
+    fall = float(reason.split("fell by ")[1].split()[0])
+    losses = [h["train_loss"] for h in result.history]
+    assert fall == pytest.approx((min(losses[:-39]) - min(losses)) / min(losses[:-39]), rel=0.05)
+    assert "over the last 39 epochs, more than the rule's 1e-12" in reason and "--epochs 80" in reason
+
+
 def test_lr_find_suggests_within_its_stated_factor_of_the_valley_or_says_why():
     from titanic_lab.training import LRFind
 
