@@ -344,9 +344,11 @@ class TabularPreprocessor:
     scales_ : dict
         Per scaled output column, ``(offset, divisor)``: output = (x - offset) / divisor.
     feature_names_in_ : ndarray of str
-        The raw columns read.
+        Every column of the DataFrame ``fit`` saw, as scikit-learn's estimators record it (set
+        only when all column names are strings); the columns the steps read are
+        ``preset_.raw_columns``.
     n_features_in_ : int
-        Their number.
+        The number of columns ``fit`` saw.
     feature_names_out_ : list of str
         The output columns, in order; equal to the workbook's headers.
 
@@ -445,8 +447,11 @@ class TabularPreprocessor:
             elif feat.scale is not None and kind.scalable:
                 self.scales_[feat.output_name] = _learn_scale(kind.values(feat, filled, df, self), feat)
         self.preset_ = preset
-        self.feature_names_in_ = np.array(preset.raw_columns, dtype=object)
-        self.n_features_in_ = len(preset.raw_columns)
+        if all(isinstance(c, str) for c in df.columns):
+            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # refitted on a frame with other column names
+            del self.feature_names_in_
+        self.n_features_in_ = df.shape[1]
         self.feature_names_out_ = self._output_names()
         return self
 
@@ -522,9 +527,28 @@ class TabularPreprocessor:
         return filled
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        """The output column names (equal to the workbook's headers)."""
+        """The output column names (equal to the workbook's headers).
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            As in scikit-learn: when given, it must equal ``feature_names_in_`` (or have
+            ``n_features_in_`` names when ``fit`` saw no string column names).
+
+        Returns
+        -------
+        ndarray of str
+            ``feature_names_out_``.
+        """
         if not hasattr(self, "feature_names_out_"):
             raise _not_fitted(f"this {type(self).__name__} is not fitted yet; call fit first")
+        if input_features is not None:
+            given = [str(name) for name in input_features]
+            seen = getattr(self, "feature_names_in_", None)
+            if seen is not None and given != list(seen):
+                raise ValueError(f"input_features are not the columns fit saw: {', '.join(map(str, seen))}")
+            if seen is None and len(given) != self.n_features_in_:
+                raise ValueError(f"input_features has {len(given)} names; fit saw {self.n_features_in_} columns")
         return np.array(self.feature_names_out_, dtype=object)
 
     def _output_names(self) -> list[str]:
