@@ -192,6 +192,7 @@ def train(
     with _errors_to_exit():
         from .config import RunConfig, from_command_line
         from .data import describe_source
+        from .datasets import registry
         from .runs import prepare
 
         config = RunConfig(**from_command_line(run))
@@ -204,7 +205,7 @@ def train(
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
-        if not prepared.dataset.is_titanic:
+        if registry.builtin(prepared.dataset) is None:
             for line in prepared.dataset.describe():
                 _info(f"  {line}", as_json)
 
@@ -634,8 +635,10 @@ def predict(
         check_outputs({"--model": model, "--data": data}, {"--out": out})
         submission, used = predict_from_workbook(model, data, sheet, allow_overlap=allow_overlap)
         write_submission(submission, out)
+    from .datasets import registry
+
     target = used.dataset.target
-    if used.dataset.is_titanic:
+    if registry.builtin(used.dataset) is not None:
         what = f"{int(submission[target.column].sum())} predicted to survive"
     elif target.is_regression:
         what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
@@ -856,7 +859,7 @@ def submit(
         submission, _ = predict_from_workbook(workbook, test)
         write_submission(submission, out)
     low, high = min(expected.accuracies), max(expected.accuracies)
-    typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
+    typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission[run.dataset.target.column].sum())} survive) and {workbook}; "
                f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} (its own {folds}-fold "
                f"cross-validation on {len(df)} rows; folds from {low:.4f} to {high:.4f})")
 

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TitanicLabError
-from . import FeatureKind, named
+from .kind import FeatureKind, named
 
 if TYPE_CHECKING:
-    from ..preprocessing import Feature
+    from .steps import Feature
 
 #: Day 0 of the spreadsheet date serials (Excel's 1900 system from 1900-03-01 on; LibreOffice's and Gnumeric's everywhere).
 EPOCH = pd.Timestamp("1899-12-30")
