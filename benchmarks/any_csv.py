@@ -10,7 +10,7 @@ For each dataset of ``benchmarks/datasets.py`` (those whose package is installed
    ``test.csv`` (the target column left out of the test file) in a temporary folder;
 2. ``titanic-lab train --data train.csv --target T [--id ID] --valid-pct 0 --model M ...
    --out w.xlsx --json``, then ``titanic-lab predict --model w.xlsx --data test.csv --sheet M``
-   per model; held-out RMSE (regression) or accuracy (binary) from the predictions file;
+   per model; held-out RMSE (regression) or accuracy (binary, multiclass) from the predictions file;
 3. scikit-learn on the same two files read back the same way: a standard ``ColumnTransformer``
    (numeric: median impute + scale; the rest: most-frequent impute + one-hot, unknown levels
    ignored) before ``RidgeCV`` / ``LogisticRegressionCV``, ``HistGradientBoosting`` and the mean /
@@ -18,10 +18,17 @@ For each dataset of ``benchmarks/datasets.py`` (those whose package is installed
 4. ``titanic-lab verify w.xlsx`` (IronCalc): its largest relative difference;
 5. least squares: the linear sheet's design matrix and target read back with
    ``titanic_lab.layout.read_model_sheets``; the sheet's mean squared error beside
-   ``numpy.linalg.lstsq``'s on the same matrix (relative gap).
+   ``numpy.linalg.lstsq``'s on the same matrix (relative gap). For a multiclass target, the
+   sheet's log loss beside scikit-learn's unpenalized multinomial ``LogisticRegression`` on the
+   same matrix (a separable table has no finite optimum: both losses fall towards 0, and the
+   gap is shown as ``separable``).
+
+A multiclass target trains ``hidden`` where ``--models`` says ``nnet`` (the nnet sums its units
+into one output), in the same column of the table.
 
 Targets: RMSE at most 1.10x RidgeCV's; accuracy at least LogisticRegressionCV's - 0.02; verify
-within 1e-9; linear's training MSE within 1e-6 relative of least squares.
+within 1e-9; linear's training MSE (log loss) within 1e-6 relative of least squares (of the
+unpenalized multinomial optimum).
 
 Memory: a seeded synthetic table of ``--memory-rows`` rows and 50 columns (39 numeric with
 blanks, skew and negative values, 10 text categoricals of 2 to 12 levels, a numeric target),
@@ -219,6 +226,31 @@ def least_squares(book: Path, sheet: str = "linear") -> tuple[float, float]:
     return ours, best
 
 
+def multinomial_optimum(book: Path, sheet: str = "linear") -> tuple[float, float]:
+    """(the sheet's training log loss, scikit-learn's unpenalized multinomial LogisticRegression's)
+    on the sheet's design matrix (its Ones column is the intercept) and classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from titanic_lab.layout import read_model_sheets
+
+    (ms,) = read_model_sheets(book, [sheet])
+    X = np.column_stack([ms.column_values(f) for f in ms.features])
+    target = ms.dataset.target
+    y = target.values(ms.frame[target.column]).astype(int)
+    scores = X @ ms.params["w"].detach().double().numpy()
+    scores -= scores.max(axis=1, keepdims=True)
+    ours = float(-np.mean(scores[np.arange(len(y)), y] - np.log(np.exp(scores).sum(axis=1))))
+    with warnings.catch_warnings():  # penalty=None's deprecation notice (scikit-learn 1.8)
+        warnings.simplefilter("ignore", FutureWarning)
+        model = LogisticRegression(penalty=None, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(X, y)
+    return ours, float(log_loss(y, model.predict_proba(X), labels=list(range(len(target.labels)))))
+
+
+def models_for(task: str, models: Sequence[str]) -> list[str]:
+    """The models trained for a task: ``hidden`` in place of ``nnet`` for a multiclass target."""
+    return [("hidden" if task == "multiclass" and m.split(":")[0] == "nnet" else m) for m in models]
+
+
 def _trained_target(ms) -> np.ndarray:
     """The target the sheet's loss compares with: 0/1, or target / the sheet's ``Target scale:`` cell."""
     target = ms.dataset.target
@@ -235,6 +267,7 @@ def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke:
         s = split(ds, work)
         out = Outcome(ds.name, ds.task, (len(s.train), len(s.test)))
         out.baselines = sklearn_scores(s, baselines)
+        models = models_for(ds.task, models)
         book = work / "w.xlsx"
         args = ["train", "--data", str(s.train_csv), "--target", ds.target, "--valid-pct", "0", "--out", str(book), "--json"]
         if ds.id:
@@ -265,7 +298,7 @@ def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke:
             out.verify = _json(stdout) or {"ok": False, "error": _last_line(stderr)}
         if "linear" in models:
             try:
-                out.lstsq = least_squares(book)
+                out.lstsq = multinomial_optimum(book) if ds.task == "multiclass" else least_squares(book)
             except Exception as exc:  # reported in the table, never hidden
                 out.error = f"least squares from the linear sheet: {type(exc).__name__}: {exc}"
         return out
@@ -380,17 +413,18 @@ def memory_figures(n: int, train_args: Sequence[str] = ()) -> list[str]:
 def _fmt(task: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return f"{value:.4f}" if task == "binary" else f"{value:.4g}"
+    return f"{value:.4f}" if task != "regression" else f"{value:.4g}"
 
 
 def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[str]) -> str:
     lines = [
         f"Written by `python benchmarks/any_csv.py` on {datetime.date.today().isoformat()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}). Seeded 80/20 split (seed {SEED}); held-out RMSE "
-        f"(regression, target units) or accuracy (binary) from `titanic-lab predict`'s file; scikit-learn behind the standard "
-        f"ColumnTransformer on the same files. Targets: RMSE <= {RMSE_RATIO:.2f}x RidgeCV, accuracy >= LogisticRegressionCV "
-        f"- {ACCURACY_SLACK}; verify (IronCalc) within {VERIFY_TOL:g}; linear's training MSE within {LSTSQ_REL:g} relative "
-        f"of `numpy.linalg.lstsq` on the linear sheet's design matrix.",
+        f"(regression, target units) or accuracy (binary, multiclass) from `titanic-lab predict`'s file; scikit-learn behind "
+        f"the standard ColumnTransformer on the same files. Targets: RMSE <= {RMSE_RATIO:.2f}x RidgeCV, accuracy >= "
+        f"LogisticRegressionCV - {ACCURACY_SLACK}; verify (IronCalc) within {VERIFY_TOL:g}; linear's training MSE within "
+        f"{LSTSQ_REL:g} relative of `numpy.linalg.lstsq` on the linear sheet's design matrix (multiclass: its log loss beside "
+        f"scikit-learn's unpenalized multinomial LogisticRegression's). A multiclass target trains hidden in the nnet column.",
         "",
         "| dataset | task | rows train/test | " + " | ".join(f"titanic-lab {m}" for m in models)
         + " | Ridge / LogReg CV | HistGradientBoosting | mean / majority | target holds | verify max diff | linear vs lstsq "
@@ -400,9 +434,9 @@ def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[st
     for o in outcomes:
         ref_name = reference_name(o.task)
         ref = o.baselines.get(ref_name)
-        ours = [o.scores.get(m) for m in models]
+        ours = [o.scores.get(m) for m in models_for(o.task, models)]
         verdicts = []
-        for m, v in zip(models, ours):
+        for m, v in zip(models_for(o.task, models), ours):
             if v is not None and ref is not None:
                 verdicts.append(f"{m} {'yes' if holds(o.task, v, ref) else '**no**'}")
         vd = max_verify_diff(o.verify)
@@ -410,6 +444,8 @@ def render(outcomes: list[Outcome], skipped: dict[str, str], models: Sequence[st
                                                     else "**fails**")
         gap = o.lstsq_gap
         gap_cell = "-" if gap is None else f"{gap:.1e}" + ("" if gap <= LSTSQ_REL else " **no**")
+        if o.task == "multiclass" and o.lstsq is not None and o.lstsq[1] < 1e-6:  # no finite optimum to meet
+            gap_cell = f"separable ({o.lstsq[0]:.0e} vs {o.lstsq[1]:.0e})"
         other = next(k for k in o.baselines if k not in (ref_name, "HistGradientBoosting"))
         lines.append(
             f"| {o.name} | {o.task} | {o.rows[0]}/{o.rows[1]} | " + " | ".join(_fmt(o.task, v) for v in ours)

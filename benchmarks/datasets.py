@@ -9,8 +9,9 @@ without a target are dropped; a target derived as the package's own examples der
 Licences and sources (the data stay in their packages):
 
 * palmerpenguins (package MIT; data CC0, Horst, Hill and Gorman 2020, Palmer Station LTER);
-* scikit-learn's diabetes (Efron et al. 2004, "Least Angle Regression") and breast_cancer
-  (UCI Wisconsin Diagnostic Breast Cancer, CC BY 4.0), shipped in scikit-learn (BSD-3);
+* scikit-learn's diabetes (Efron et al. 2004, "Least Angle Regression"), breast_cancer
+  (UCI Wisconsin Diagnostic Breast Cancer, CC BY 4.0), iris (Fisher 1936) and wine (UCI Wine,
+  Forina et al., CC BY 4.0), shipped in scikit-learn (BSD-3);
 * vega_datasets' local files (package MIT; vega-datasets BSD-3): cars (StatLib, CMU),
   seattle-weather (NOAA, public domain), barley (Immer et al. 1934, via Cleveland);
 * statsmodels' datasets (statsmodels BSD-3; each dataset's ``COPYRIGHT`` is quoted in
@@ -38,7 +39,7 @@ class Dataset(NamedTuple):
         Column to predict.
     id : str or None
         Column naming each row (unique), or None.
-    task : {"binary", "regression"}
+    task : {"binary", "regression", "multiclass"}
         What titanic-lab should infer from the target.
     """
 
@@ -64,6 +65,9 @@ LICENCES: dict[str, str] = {
     "randhie": "statsmodels (BSD-3): 'This is in the public domain.'",
     "anes96": "statsmodels (BSD-3): 'This is public domain.'",
     "grunfeld": "statsmodels (BSD-3): 'This is public domain.'",
+    "penguins_species": "palmerpenguins: data CC0 (Palmer Station LTER), package MIT",
+    "iris": "scikit-learn (BSD-3): Fisher 1936",
+    "wine": "scikit-learn (BSD-3): UCI Wine (Forina et al.), CC BY 4.0",
 }
 
 #: What each loader changes from the table as shipped.
@@ -81,6 +85,9 @@ NOTES: dict[str, str] = {
     "randhie": "mdvis (doctor visits, counts) as a regression target",
     "anes96": "vote (0 Clinton, 1 Dole) as a binary target",
     "grunfeld": "invest regression; firm a 10-level text categorical",
+    "penguins_species": "species (Adelie, Chinstrap, Gentoo) as a multiclass target; every row kept",
+    "iris": "target as the species' names (setosa, versicolor, virginica); headers with spaces",
+    "wine": "target as class_0, class_1, class_2 (scikit-learn's target_names)",
 }
 
 
@@ -187,10 +194,36 @@ def grunfeld() -> Dataset:
     return Dataset("grunfeld", module.load_pandas().data, "invest", None, "regression")
 
 
+def penguins_species() -> Dataset:
+    """Palmer penguins' species (multiclass: Adelie, Chinstrap, Gentoo)."""
+    from palmerpenguins import load_penguins
+
+    return Dataset("penguins_species", load_penguins(), "species", None, "multiclass")
+
+
+def _sklearn_classes(name: str) -> Dataset:
+    """scikit-learn's ``load_<name>`` with its target as the class names (multiclass)."""
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.assign(target=[bunch.target_names[i] for i in bunch.target])
+    return Dataset(name, frame, "target", None, "multiclass")
+
+
+def iris() -> Dataset:
+    """scikit-learn's iris: the species from four measurements (multiclass, 150 rows)."""
+    return _sklearn_classes("iris")
+
+
+def wine() -> Dataset:
+    """scikit-learn's wine: the cultivar from 13 chemical measurements (multiclass, 178 rows)."""
+    return _sklearn_classes("wine")
+
+
 LOADERS: dict[str, Callable[[], Dataset]] = {
     f.__name__: f
     for f in (penguins_mass, penguins_sex, diabetes, breast_cancer, cars, seattle_weather, barley, fair, spector, star98,
-              randhie, anes96, grunfeld)
+              randhie, anes96, grunfeld, penguins_species, iris, wine)
 }
 
 

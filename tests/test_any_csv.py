@@ -108,9 +108,10 @@ def test_target_task(values, expected):
     assert infer_target(pd.DataFrame({"y": values}), "y") == expected
 
 
-def test_target_with_three_text_values_is_refused():
-    with pytest.raises(DataError, match="3 text values"):
-        infer_target(pd.DataFrame({"y": ["a", "b", "c", "a"]}), "y")
+def test_target_with_three_text_values_is_multiclass():
+    assert infer_target(pd.DataFrame({"y": ["c", "b", "a", "a", "b", "c"]}), "y") == Target("y", "multiclass", ("a", "b", "c"))
+    with pytest.raises(DataError, match="class 'b' has a single row"):  # once: never both learned and checked
+        infer_target(pd.DataFrame({"y": ["a", "b", "c", "a", "c"]}), "y")
 
 
 def test_target_encoding_and_decoding():
@@ -215,7 +216,7 @@ def test_edited_spec_is_used(files, tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--target", "prize"], "--target 'prize': no such column"),
-    (["--target", "colour"], "3 text values"),
+    (["--target", "colour", "--task", "regression"], "--task regression: target colour holds text"),
     (["--target", "price", "--preset", "notebook"], "--preset chooses Titanic's features"),
     (["--target", "price", "-m", "sigmoid"], "regression target"),
     (["--target", "price", "--gd-sheet"], "--gd-sheet"),

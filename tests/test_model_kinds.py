@@ -28,7 +28,7 @@ runner = CliRunner()
 MLP = mk.ModelKind(
     "mlp",
     (mk.Layer("W{i}", mk.SIZE, const="c{i}", activation=True), mk.Layer("W{i}", 1, const="c{i}")),
-    mk.IDENTITY,
+    "identity",
     (mk.Sheet("mlp", mk.CHAIN, "A test's net: MMULT + constant, ReLU, MMULT + constant, no sigmoid."),),
     dict(optimizer="adam", loss="mse", lr=0.03),
     default_sizes=(3,),

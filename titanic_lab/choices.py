@@ -17,6 +17,8 @@ MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam", "newton")
+#: ``tasks.TASKS``' keys, typed here because that module imports pandas.
+TASK_NAMES: tuple[str, ...] = ("binary", "regression", "multiclass")
 
 
 def one_of(names: tuple[str, ...]) -> str:

@@ -216,14 +216,14 @@ def train(
             from .workbook import check_fits, check_models_fit
 
             check_fits(len(prepared.frame))  # before any training
-            check_models_fit([spec for spec, _ in model_settings(config).values()], prepared.X.shape[1],
+            check_models_fit([spec for spec, _ in model_settings(config, prepared.dataset.target.n_outputs).values()], prepared.X.shape[1],
                              len(prepared.dataset.raw_columns) + 1)
         init = None
         if init_from is not None:
             from .layout import params_for_run
             from .runs import model_settings
 
-            specs = {name: spec for name, (spec, _) in model_settings(config).items()}
+            specs = {name: spec for name, (spec, _) in model_settings(config, prepared.dataset.target.n_outputs).items()}
             init = params_for_run(init_from, specs, list(prepared.features.columns))
             _info(f"starting from the parameters in {init_from}", as_json)
         run = _train_with_progress(prepared, init)
@@ -320,10 +320,9 @@ def _print_summary(run, out: Path) -> None:
 
     table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
     table.add_column("model (loss)", overflow="fold")
-    regression = run.dataset.target.is_regression
-    scores = ("train_rmse", "valid_rmse", "valid_r2") if regression else ("train_accuracy", "valid_accuracy")
+    scores = run.dataset.target.record.shown
     headers = {"train_rmse": "train RMSE", "valid_rmse": "valid RMSE", "valid_r2": "valid R²",
-               "train_accuracy": "train acc", "valid_accuracy": "valid acc"}
+               "train_accuracy": "train acc", "valid_accuracy": "valid acc", "valid_log_loss": "valid log loss"}
     for column in ("epochs", "lr", "train loss", "valid loss", *(headers[k] for k in scores), "seconds"):
         table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():
@@ -334,18 +333,34 @@ def _print_summary(run, out: Path) -> None:
             f"{r.settings.lr:.3g}" + (" (found)" if r.lr_source.startswith("lr-find") else ""),
             _fmt(r.train_loss),
             _fmt(r.valid_loss),
-            *(_fmt(measured[k], 4 if k.endswith(("accuracy", "r2")) else 2) for k in scores),
+            *(_fmt(measured[k], 4 if k.endswith(("accuracy", "r2", "log_loss")) else 2) for k in scores),
             f"{r.seconds:.2f}",
         )
     console = Console()
     _print_table(console, table)
     for name, r in run.results.items():
         console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
+    if run.dataset.target.task == "multiclass":
+        for name in run.results:
+            console.print(_confusion_table(name, *run.confusion(name), run.dataset.target.labels))
     console.print(f"saved: {out}")
 
 
+def _confusion_table(name: str, which: str, matrix, labels):
+    """A model's confusion matrix as a rich table: a row per true class, a column per predicted class."""
+    from rich.table import Table
+
+    table = Table(title=f"{name}: confusion on the {which} rows (rows: true class, columns: predicted)")
+    table.add_column("true \\ predicted", overflow="fold")
+    for label in labels:
+        table.add_column(str(label), justify="right", overflow="fold")
+    for label, counts in zip(labels, matrix):
+        table.add_row(str(label), *(str(int(n)) for n in counts))
+    return table
+
+
 @app.command("lr-find")
-@_with_run_options("data", "preset", "target", "id_column", "spec", "optimizer", "loss", "complete_rows", "valid_pct",
+@_with_run_options("data", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows", "valid_pct",
                    *DIALECT_OPTIONS)
 def lr_find(
     run: dict,
@@ -371,7 +386,7 @@ def lr_find(
         check_outputs({"--data": run["data"] or default_data_path()}, {"--plot": plot})
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
-        ((spec, settings),) = model_settings(config).values()
+        ((spec, settings),) = model_settings(config, prepared.dataset.target.n_outputs).values()
         if settings.optimizer == "newton" and config.optimizer is None:
             # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
             from .training import default_settings
@@ -391,7 +406,7 @@ def lr_find(
 
 
 @app.command()
-@_with_run_options("data", "preset", "target", "id_column", "spec", *DIALECT_OPTIONS)
+@_with_run_options("data", "preset", "target", "id_column", "spec", "task", *DIALECT_OPTIONS)
 def features(
     run: dict,
     complete_rows: Annotated[
@@ -450,7 +465,7 @@ def _table_features(config, path: Path, fit_on: Path | None, complete_rows: bool
     from .dataset import open_table, read_table
     from .preprocessing import TabularPreprocessor
 
-    fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec)
+    fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec, task=config.task)
     df = fit_rows if fit_on is None else read_table(path, dataset.target.column, dataset.id_column, require_target=False)
     if complete_rows:
         df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)).reset_index(drop=True) for rows in (df, fit_rows))
@@ -642,6 +657,9 @@ def predict(
         what = f"{int(submission[target.column].sum())} predicted to survive"
     elif target.is_regression:
         what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
+    elif target.task == "multiclass":
+        counts = submission[target.column].value_counts()
+        what = "predicted " + ", ".join(f"{label} {int(counts.get(label, 0))}" for label in target.labels)
     else:
         what = f"{int((submission[target.column] == (target.labels[1] if target.labels else 1)).sum())} predicted " \
                f"{target.column} = {target.labels[1] if target.labels else 1}"
@@ -660,7 +678,7 @@ def leaderboard(
         typer.Option("--model", "-m", help="Only these entries (repeatable): a model as train takes it (nnet: every nnet entry; "
                      "nnet:4), a baseline (gender, logistic, forest, boosting), or a name as in the table ('nnet (extended)'; "
                      "'nnet:4 (notebook)' picks the preset). With --target: linear, nnet, nnet:4..., sigmoid, "
-                     "majority, mean, logistic, ridge, histboosting.", show_default=False),
+                     "hidden, deep, majority, mean, logistic, ridge, histboosting.", show_default=False),
     ] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of each model's accuracy and fit time here.", show_default=False)] = None,
     grouped: Annotated[Optional[bool], typer.Option("--grouped/--no-grouped", help="Also score every model on folds grouped by ticket (no ticket on both sides of a split), shown beside the plain estimate. Default: yes (Titanic only).", show_default=False)] = None,
@@ -679,9 +697,10 @@ def leaderboard(
     the two estimates differ, a feature's promise comes from tickets shared across the split.
 
     Any CSV with --target (or --spec): titanic-lab's linear and nnet (and sigmoid for a binary
-    target) against the majority or mean predictor, LogisticRegression or RidgeCV and
-    HistGradientBoosting, on the table's features and the same folds (plain k-fold for a
-    regression target, sorted by RMSE in the target's units).
+    target; linear, hidden and deep for a multiclass one) against the majority or mean predictor,
+    LogisticRegression or RidgeCV and HistGradientBoosting, on the table's features and the same
+    folds (plain k-fold for a regression target, sorted by RMSE in the target's units; a
+    multiclass target's log loss beside its accuracy).
     """
     if any(run[name] is not None for name in ("target", "id_column", "spec")):
         return _leaderboard_any(run, folds, repeats, seed, model, plot, grouped, exclude_from, as_json)
@@ -763,7 +782,8 @@ def _print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pa
     if regression:
         columns = ("model", "by", "RMSE", "+-", "R^2", "fit s/fold")
     else:
-        columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), "Brier loss", "fit s/fold")
+        loss = "log loss" if scores[0].log_loss else "Brier loss"
+        columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), loss, "fit s/fold")
     for column in columns:
         table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
     for s in scores:

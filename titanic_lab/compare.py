@@ -124,16 +124,17 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
     features = sheet_features(sheet)
     X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
     target = sheet.dataset.target
-    y = torch.tensor(sheet.frame[target.column].to_numpy(dtype=float) / target.divisor, dtype=torch.float64)
+    y = torch.tensor(target.sheet_numbers(sheet.frame[target.column]) / target.divisor, dtype=torch.float64)
     out = {name: features[name].to_numpy() for name in sheet.features}
     blocks = sheet_columns(sheet.spec, sheet.params, X)
     for prefix, values in blocks:
         for u, header in enumerate(block_headers(prefix, values.shape[1])):
             out[header] = values[:, u].numpy()
-    preds = blocks[-1][1][:, 0]
+    preds = blocks[-1][1] if sheet.spec.outputs > 1 else blocks[-1][1][:, 0]  # (n_rows, n_classes) or (n_rows,)
     if target.is_regression:
         out[PREDICTION] = (preds * target.divisor).numpy()
-    loss = LOSSES[sheet.loss](preds.unsqueeze(-1), y.unsqueeze(-1)).numpy()  # one-row batches: per-row loss
+    rows = preds.unsqueeze(-2) if sheet.spec.outputs > 1 else preds.unsqueeze(-1)  # one-row batches: per-row loss
+    loss = LOSSES[sheet.loss](rows, y.unsqueeze(-1)).numpy()
     out[LOSS] = loss
     return out, loss
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, one_of
+from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
 from .csv_dialect import parse_decimal, parse_encoding, parse_sep
 from .errors import OptionError
 
@@ -193,6 +193,10 @@ class RunConfig:
     spec: str | None = _option(
         None, "Take the target and the feature steps from this TOML file (as --spec-out writes it, perhaps edited).",
         cli_type=Optional[Path], parse=str, show_default=False)
+    task: str | None = _option(
+        None, "With --target or --spec: the task, instead of the one inferred (text with 3 or more values: multiclass; "
+        "two values: binary; numbers: regression): binary, regression or multiclass (whole numbers as classes).",
+        show_default=False)
     sep: str | None = _option(
         None, "The CSV's separator: , ; | or tab. Default: detected from the file (a one-line note says what, unless "
         "commas).", parse=parse_sep, show_default=False)
@@ -208,6 +212,10 @@ class RunConfig:
         if (self.target or self.spec) and self.preset != "spreadsheet":
             raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
                               "from the file or read from the spec (edit one written by --spec-out)")
+        if self.task is not None and self.task not in TASK_NAMES:
+            raise OptionError(f"--task: unknown task {self.task!r}; choose from {', '.join(TASK_NAMES)}")
+        if self.task is not None and not (self.target or self.spec):
+            raise OptionError("--task is for a table given with --target or --spec (Titanic's Survived is binary)")
         if self.id_column is not None and not (self.target or self.spec):
             raise OptionError("--id names the id column of a table given with --target (Titanic's is PassengerId)")
         if not self.models:

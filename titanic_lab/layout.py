@@ -220,8 +220,8 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         if preset is None:
             return None
         dataset = _FALLBACK.spec(preset)
-    n_rows = 0
-    while _is_number(value_at(rows, header_row + 1 + n_rows, columns[target])):
+    n_rows, classes = 0, dataset.target.task == "multiclass"  # a class is a number or a text
+    while _is_number(held := value_at(rows, header_row + 1 + n_rows, columns[target])) or classes and held not in ("", None):
         n_rows += 1
     if n_rows == 0:
         raise LayoutError(f"{where}: no data rows under the headers")
@@ -316,8 +316,8 @@ def _read_model(rows, header_row, headers, columns, features, where) -> tuple[Mo
         return spec, {**params, **_bn_params(rows, header_row, 1, k, batchnorm, where)}, at
     if chain_first in columns:
         return _read_chain(rows, header_row, columns, features, where)
-    if sl.LINEAR in columns:
-        w, at = _param_rows(rows, header_row, headers, columns, features, 1, where)
+    if sl.LINEAR in columns or f"{sl.LINEAR}1" in columns:  # one column, or one per class
+        w, at = _param_rows(rows, header_row, headers, columns, features, max(1, _units(columns, sl.PROBS)), where)
         spec, params = _model_of(ROW, [w], [None], columns, "relu", False, where)
         return spec, params, at
     raise LayoutError(f"{where}: no model columns ({sl.LINEAR}, {nnet_first}, or {chain_first})")
@@ -398,9 +398,9 @@ def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, 
 def _model_of(style: str, weights: list[torch.Tensor], consts: list[float | None], columns: dict[str, int], activation: str,
               batchnorm: bool, where: str) -> tuple[ModelSpec, Params]:
     """The model whose kind has these layers (weights (n_in, n_out), constants or None) and the
-    sheet's ``Preds`` column or its absence; its params named as its kind names them."""
-    preds = sl.PREDS in columns
-    found = kind_of_sheet(style, [W.shape[1] for W in weights], [c is not None for c in consts], preds)
+    sheet's ``Preds`` column or its absence (or a multiclass softmax's ``P1``...); its params named as its kind names them."""
+    preds, outputs = sl.PREDS in columns, max(1, _units(columns, sl.PROBS))
+    found = kind_of_sheet(style, [W.shape[1] for W in weights], [c is not None for c in consts], preds, outputs)
     if found is None:
         given = [sl.const_label(i) for i, c in enumerate(consts, start=1) if c is not None]
         raise LayoutError(f"{where}: no model kind ({', '.join(k.name for k in KINDS.values() if k.style == style)}) has "
@@ -408,11 +408,11 @@ def _model_of(style: str, weights: list[torch.Tensor], consts: list[float | None
                           f"constants {', '.join(given) or 'none'} and {'a' if preds else 'no'} {sl.PREDS} column")
     kind, sizes = found
     params: Params = {}
-    for layer, W, c in zip(kind.chain(sizes), weights, consts):
+    for layer, W, c in zip(kind.chain(sizes, outputs), weights, consts):
         params[layer.weight] = W[:, 0] if layer.vector else W
         if layer.const:
             params[layer.const] = torch.tensor(c, dtype=torch.float64)
-    return ModelSpec(kind.name, sizes, activation, batchnorm), params
+    return ModelSpec(kind.name, sizes, activation, batchnorm, outputs), params
 
 
 def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> Params:

@@ -30,7 +30,7 @@ from .datasets.spec import DatasetSpec, Target
 from .datasets.titanic import TARGET
 from .errors import DataError, OptionError
 from .choices import PRESET_NAMES
-from .models import KINDS, forward, parse_model
+from .models import KINDS, forward, multiclass_model, parse_model
 from .features.numeric import group_key
 from .preprocessing import TabularPreprocessor
 from .training import default_settings, fit, table_choices, with_overrides
@@ -90,6 +90,16 @@ ANY_CSV_ENTRIES: dict[str, tuple[Entry, ...]] = {
         Entry("RidgeCV", "ridge", "", False),
         Entry("HistGradientBoosting", "histboosting", "", False),
     ),
+    # Multiclass: the models that end in a column per class; ``majority`` predicts the training
+    # part's class shares (its accuracy is the majority class's), LogisticRegression is multinomial.
+    "multiclass": (
+        Entry("linear", "linear", "", True),
+        Entry("hidden", "hidden", "", True),
+        Entry("deep", "deep", "", True),
+        Entry("majority class", "majority", "", False),
+        Entry("LogisticRegression", "logistic", "", False),
+        Entry("HistGradientBoosting", "histboosting", "", False),
+    ),
 }
 
 
@@ -114,6 +124,8 @@ class Score:
     #: A regression target's RMSE (in the target's units) and R^2 per fold; then ``accuracies`` are empty.
     rmses: list[float] = field(default_factory=list)
     r2s: list[float | None] = field(default_factory=list)
+    #: ``losses`` are log losses (a multiclass target's) rather than Brier scores.
+    log_loss: bool = False
 
     @property
     def is_regression(self) -> bool:
@@ -151,6 +163,8 @@ class Score:
 
     def to_dict(self) -> dict:
         out = asdict(self)
+        if out.pop("log_loss"):
+            out["loss_name"] = "log loss"
         if self.is_regression:
             for key in ("accuracies", "losses", "grouped_accuracies"):
                 del out[key]
@@ -201,6 +215,8 @@ def _resolve_any(name: str, task: str) -> list[Entry]:
         raise OptionError(f"unknown leaderboard model {name!r} for a {task} target; give a model as train takes it "
                           f"({', '.join(KINDS)}, nnet:3...) or one of: {', '.join(f'{e.name} ({e.model})' for e in board)}")
     spec = parse_model(text)  # raises on bad sizes such as nnet:0
+    if task == "multiclass":
+        multiclass_model(spec, 3)  # refuses a model that cannot end in a column per class
     if task == "regression" and spec.has_sigmoid:
         raise OptionError(f"leaderboard model {name!r}: a sigmoid output predicts between 0 and 1 only, and the target "
                           "is a regression target; choose linear or nnet")
@@ -240,7 +256,8 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     """Fit ``entry`` on ``train``; return its outputs for ``test`` and whether its training converged.
 
     Outputs are probabilities (or scores) of the positive class for a binary target (Titanic's:
-    survival), predictions in the target's units for a regression target.
+    survival), predictions in the target's units for a regression target, and each class's
+    probability, (n_rows, n_classes), for a multiclass target.
 
     Parameters
     ----------
@@ -258,8 +275,9 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     X_train, X_test = pre.transform(train), pre.transform(test)
     y_train = target.values(train[target.column]) / target.divisor
     if not entry.own:
-        return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression) * target.divisor, True
-    spec = parse_model(entry.model)
+        classes = target.n_outputs if target.task == "multiclass" else 0
+        return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression, classes) * target.divisor, True
+    spec = multiclass_model(parse_model(entry.model), target.n_outputs)
     choices = (None, None) if registry.builtin(dataset) else table_choices(spec, None, None)
     settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
     result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=not target.is_regression)
@@ -268,8 +286,14 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
 
 
 def _baseline(kind: str, seed: int, X_train: pd.DataFrame, y_train: np.ndarray, X_test: pd.DataFrame,
-              regression: bool) -> np.ndarray:
-    """A baseline's outputs for ``X_test``: the training mean (``mean``, ``majority``) or scikit-learn's model."""
+              regression: bool, classes: int = 0) -> np.ndarray:
+    """A baseline's outputs for ``X_test``: the training mean (``mean``, ``majority``) or scikit-learn's model.
+
+    With ``classes`` (a multiclass target's number), each class's probability, (n_rows, classes):
+    the training part's class shares (``majority``), or the model's, a class it never saw at 0.
+    """
+    if kind in ("mean", "majority") and classes:
+        return np.tile(np.bincount(y_train.astype(int), minlength=classes) / len(y_train), (len(X_test), 1))
     if kind in ("mean", "majority"):
         return np.full(len(X_test), float(np.mean(y_train)))
     from threadpoolctl import threadpool_limits
@@ -280,7 +304,12 @@ def _baseline(kind: str, seed: int, X_train: pd.DataFrame, y_train: np.ndarray, 
     with threadpool_limits(1, user_api="openmp"):
         if regression:
             return model.fit(X_train, y_train).predict(X_test)
-        return model.fit(X_train, y_train.astype(int)).predict_proba(X_test)[:, 1]
+        probs = model.fit(X_train, y_train.astype(int)).predict_proba(X_test)
+        if not classes:
+            return probs[:, 1]
+        out = np.zeros((len(X_test), classes))
+        out[:, model.classes_] = probs
+        return out
 
 
 def _sklearn(kind: str, seed: int, regression: bool = False):
@@ -345,7 +374,7 @@ def cross_validate(
                               f"{len(df)} (use fewer --folds or more rows)")
         splits = list(RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df))
     else:
-        smallest = int(min((y == 0).sum(), (y == 1).sum()))
+        smallest = int(np.bincount(y.astype(int), minlength=max(2, target.n_outputs)).min())
         if smallest < folds:
             classes = "survivors and non-survivors" if dataset is None else f"rows of each value of {target.column}"
             raise OptionError(f"{folds}-fold cross-validation needs at least {folds} {classes}; "
@@ -354,11 +383,11 @@ def cross_validate(
     grouped_splits = ticket_splits(df, folds, repeats, seed) if grouped else []
     fold_specs = [dataset] * len(splits)
     if dataset is not None and infer_per_fold:
-        fold_specs = [replace(infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name), target=target)
+        fold_specs = [infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name, known=target)
                       for train_idx, _ in splits]
     scores = []
     for entry in entries:
-        score = Score(entry.name, entry.own, [], [], [], [])
+        score = Score(entry.name, entry.own, [], [], [], [], log_loss=target.task == "multiclass")
         for (train_idx, test_idx), fold_spec in zip(splits, fold_specs):
             started = time.perf_counter()
             probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx], dataset=fold_spec)
@@ -368,6 +397,10 @@ def cross_validate(
                 found = Target(target.column, "regression").scores(probs, y[test_idx])
                 score.rmses.append(found["rmse"])
                 score.r2s.append(found["r2"])
+            elif target.task == "multiclass":  # each class's probability: accuracy and log loss
+                found = target.scores(probs, y[test_idx])
+                score.accuracies.append(found["accuracy"])
+                score.losses.append(found["log_loss"])
             else:
                 score.accuracies.append(float(((probs > 0.5) == (y[test_idx] > 0.5)).mean()))
                 score.losses.append(float(((np.clip(probs, 0, 1) - y[test_idx]) ** 2).mean()))  # Brier score

@@ -4,7 +4,9 @@ A kind is a chain of layers and an output. Each :class:`Layer` is one matrix pro
 width comes from (one of the model's sizes, or a fixed number of columns), whether it adds a
 constant, whether the hidden activation follows (with batch norm and dropout when asked), its
 parameters' names and how the notebook draws their starting values. The output turns the last
-layer into predictions: the identity, the sum of the units, or a sigmoid.
+layer into predictions: an output head of :mod:`titanic_lab.ops` (the identity, the sum of the
+units, or a sigmoid; a multiclass target's softmax replaces it, and the output layer then has a
+column per class).
 
 A record also holds what the rest of the toolkit needs to know of a kind: its default sizes
 (how sizes parse follows from its layers), the sheets the workbook gives it (their style and
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from . import sheet_layout as sl
 from .errors import OptionError
+from .ops import HEADS, Head
 
 if TYPE_CHECKING:
     from torch import Generator, Tensor
@@ -32,8 +35,6 @@ if TYPE_CHECKING:
 #: Where a layer's width comes from: the model's next size, or one layer per size left
 #: (an ``int`` width is that many columns: the output layer's 1).
 SIZE, EACH_SIZE = "size", "each size"
-#: Outputs: the last layer as it is, the sum of its units (the lesson's nnet), or its sigmoid.
-IDENTITY, SUM, SIGMOID = "identity", "sum", "sigmoid"
 #: Sheet styles: the params as rows under the feature headers with a SUMPRODUCT per cell
 #: (``linear``; ``nnet``, a row per unit), as one block under ``Column | Param1 ...`` with an MMULT
 #: array formula (``mmult``), or as ``W1``, ``c1``, ``W2`` ... blocks, one MMULT per layer (``chain``).
@@ -117,7 +118,8 @@ class ModelKind:
         As on the command line (``--model deep:10,10``).
     layers : tuple of Layer
         The chain, from the features to the output layer.
-    output : {IDENTITY, SUM, SIGMOID}
+    output : {"identity", "sum", "sigmoid"}
+        Its output head's name in :data:`titanic_lab.ops.HEADS`.
     sheets : tuple of Sheet
         Its sheets in the workbook; their styles are of one family (:data:`STYLE_BLOCKS`).
     defaults : mapping
@@ -148,8 +150,18 @@ class ModelKind:
         return any(layer.activation for layer in self.layers)
 
     @property
+    def head(self) -> Head:
+        """Its output head's record (:data:`titanic_lab.ops.HEADS`)."""
+        return HEADS[self.output]
+
+    @property
     def has_sigmoid(self) -> bool:
-        return self.output == SIGMOID
+        return self.output == "sigmoid"
+
+    @property
+    def multiclass(self) -> bool:
+        """Whether it can end in a column per class: its output layer is a product (not a sum of units)."""
+        return self.layers[-1].width == 1
 
     @property
     def n_sizes(self) -> tuple[int, int | None]:
@@ -164,9 +176,10 @@ class ModelKind:
         fewest, most = self.n_sizes
         return len(sizes) >= fewest and (most is None or len(sizes) <= most) and all(s >= 1 for s in sizes)
 
-    def chain(self, sizes: tuple[int, ...]) -> tuple[Layer, ...]:
-        """The layers for these sizes, each with its number in its names and a whole-number width."""
-        return _chain(self, tuple(sizes))
+    def chain(self, sizes: tuple[int, ...], outputs: int = 1) -> tuple[Layer, ...]:
+        """The layers for these sizes, each with its number in its names and a whole-number width;
+        with ``outputs`` > 1 (a class each) the one-column output layer is that wide, a matrix."""
+        return _chain(self, tuple(sizes), outputs)
 
     def blocks(self, layer: int, activation_header: str) -> sl.HiddenBlocks:
         """The block names of hidden layer ``layer`` (1-based): ``Lin``, ``ReLU`` or ``L1_``, ``ReLU1_``."""
@@ -186,7 +199,7 @@ class ModelKind:
 
 
 @functools.lru_cache(maxsize=256)
-def _chain(kind: ModelKind, sizes: tuple[int, ...]) -> tuple[Layer, ...]:
+def _chain(kind: ModelKind, sizes: tuple[int, ...], outputs: int = 1) -> tuple[Layer, ...]:
     """:meth:`ModelKind.chain`, kept: the forward pass asks for it at every step."""
     sizes = list(sizes)
     repeated = len(sizes) - sum(layer.width == SIZE for layer in kind.layers)
@@ -197,10 +210,10 @@ def _chain(kind: ModelKind, sizes: tuple[int, ...]) -> tuple[Layer, ...]:
         elif layer.width == SIZE:
             widths = [sizes.pop(0)]
         else:
-            widths = [int(layer.width)]
+            widths = [int(layer.width) * outputs]
         for width in widths:
             i = len(out) + 1
-            out.append(replace(layer, width=width, weight=layer.weight.format(i=i),
+            out.append(replace(layer, width=width, weight=layer.weight.format(i=i), vector=layer.vector and width == 1,
                                const=None if layer.const is None else layer.const.format(i=i)))
     return tuple(out)
 
@@ -213,14 +226,14 @@ _NOTEBOOK = dict(optimizer="sgd", loss="mae", tol=1e-4, max_epochs=5_000)
 #: optimizer or loss than a kind's own gets ``lr="auto"``.
 KINDS: dict[str, ModelKind] = {k.name: k for k in (
     ModelKind(
-        "linear", _LINEAR, IDENTITY,
+        "linear", _LINEAR, "identity",
         (Sheet("linear", ROW, "The lesson's linear model: Linear = SUMPRODUCT(features, params), the Ones column is the bias."),),
         dict(optimizer="adam", loss="mse", lr=0.1),
         gd_words="linear: dLoss/dw_j = 2/N * sum over rows of (Linear - {target}) * x_j  (the chain rule through the "
                  "square of the error; Linear = SUMPRODUCT(x, w))",
     ),
     ModelKind(
-        "nnet", (Layer("W", SIZE, activation=True),), SUM,
+        "nnet", (Layer("W", SIZE, activation=True),), "sum",
         (Sheet("nnet", UNITS, "The lesson's neural net: ReLU units, each a SUMPRODUCT with its own row of params, summed."),
          Sheet("mmult", MMULT, "The same neural net with its params as one block and the layer as one MMULT array formula.")),
         dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=300),
@@ -231,7 +244,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
     # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps
     # falling slowly for tens of thousands of epochs, so their plateau is a 1e-4 gain over 100.
     ModelKind(
-        "sigmoid", _LINEAR, SIGMOID,
+        "sigmoid", _LINEAR, "sigmoid",
         (Sheet("sigmoid", ROW, "The notebook's linear model with a sigmoid output: Preds = 1/(1+EXP(-Linear))."),),
         dict(_NOTEBOOK, lr=100.0),
     ),
@@ -239,7 +252,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         "hidden",
         (Layer("W1", SIZE, activation=True, draw=Draw(0.5, per_width=True)),
          Layer("w2", 1, const="c", draw=Draw(0.3), const_draw=Draw(0.0))),
-        SIGMOID,
+        "sigmoid",
         (Sheet("hidden", CHAIN, "The notebook's one-hidden-layer net: MMULT, ReLU, MMULT + constant, sigmoid."),),
         dict(_NOTEBOOK, lr=20.0),
         default_sizes=(20,),
@@ -248,7 +261,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         "deep",
         (Layer("W{i}", EACH_SIZE, const="c{i}", activation=True, draw=Draw(0.3, 4.0, per_width=True)),
          Layer("W{i}", 1, const="c{i}", draw=Draw(0.3, 4.0, per_width=True))),
-        SIGMOID,
+        "sigmoid",
         (Sheet("deep", CHAIN, "The notebook's deep net: a chain of MMULT + constant and ReLU layers, sigmoid output."),),
         dict(_NOTEBOOK, lr=4.0),
         default_sizes=(10, 10),
@@ -263,7 +276,8 @@ def get_kind(name: str) -> ModelKind:
     return KINDS[name]
 
 
-def kind_of_sheet(style: str, widths: list[int], consts: list[bool], preds: bool) -> tuple[ModelKind, tuple[int, ...]] | None:
+def kind_of_sheet(style: str, widths: list[int], consts: list[bool], preds: bool,
+                  outputs: int = 1) -> tuple[ModelKind, tuple[int, ...]] | None:
     """The kind, and its sizes, of a model read from a sheet; None when no kind has that shape.
 
     Parameters
@@ -273,16 +287,21 @@ def kind_of_sheet(style: str, widths: list[int], consts: list[bool], preds: bool
     widths, consts : list
         Each layer's width (the columns of its weight) and whether it has a constant.
     preds : bool
-        Whether the sheet has a ``Preds`` column: an output other than the identity (the sum or
-        the sigmoid; kinds of one style and layers differ in more than that one).
+        Whether the sheet has a ``Preds`` column: a head that writes one (the sum or the sigmoid;
+        kinds of one style and layers differ in more than that one). A multiclass sheet's
+        softmax (``P1``...) stands for its kind's own head, which it replaces.
+    outputs : int
+        The classes of a multiclass sheet (its ``P`` columns), else 1.
     """
     for kind in KINDS.values():
-        if kind.style != style or (kind.output != IDENTITY) != preds:
+        if kind.style != style or (outputs == 1 and (kind.head.header is not None) != preds):
+            continue
+        if outputs > 1 and (not kind.multiclass or kind.has_sigmoid and kind.layers == _LINEAR):
             continue
         for sizes in (tuple(widths), tuple(widths[:-1])):
             if not kind.takes(sizes):
                 continue
-            chain = kind.chain(sizes)
+            chain = kind.chain(sizes, outputs)
             if [layer.width for layer in chain] == widths and [layer.const is not None for layer in chain] == consts:
                 return kind, sizes
     return None

@@ -23,14 +23,14 @@ and an output, which :func:`init_params` and :func:`forward` follow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from . import sheet_layout as sl
 from .errors import OptionError
-from .model_kinds import KINDS, SIGMOID, SUM, Layer, ModelKind, get_kind
-from .ops import ACTIVATIONS, LOSSES  # noqa: F401  (re-exported: the registries, records callable on tensors)
+from .model_kinds import KINDS, Layer, ModelKind, get_kind
+from .ops import ACTIVATIONS, HEADS, LOSSES, Head  # noqa: F401  (re-exported: the registries, records callable on tensors)
 
 Params = dict[str, torch.Tensor]
 
@@ -54,12 +54,16 @@ class ModelSpec:
         The hidden layers' activation (the lesson's is ReLU).
     batchnorm : bool
         Batch normalization before each hidden activation (running statistics at inference).
+    outputs : int
+        The model's outputs: 1, or a multiclass target's number of classes (the output layer
+        then has a column per class and the head is the softmax).
     """
 
     kind: str
     sizes: tuple[int, ...] = ()
     activation: str = "relu"
     batchnorm: bool = False
+    outputs: int = 1
 
     def __post_init__(self) -> None:
         get_kind(self.kind)
@@ -75,8 +79,13 @@ class ModelSpec:
 
     @property
     def chain(self) -> tuple[Layer, ...]:
-        """Its layers, with their widths and parameter names for its sizes."""
-        return self.model_kind.chain(self.sizes)
+        """Its layers, with their widths and parameter names for its sizes (and outputs)."""
+        return self.model_kind.chain(self.sizes, self.outputs)
+
+    @property
+    def head(self) -> Head:
+        """Its output head: its kind's own, or the softmax of a multiclass target's classes."""
+        return HEADS["softmax"] if self.outputs > 1 else self.model_kind.head
 
     @property
     def name(self) -> str:
@@ -123,6 +132,23 @@ def parse_model(text: str, activation: str = "relu", batchnorm: bool = False) ->
         if not sizes or not kind.takes(sizes):
             raise OptionError(f"model {text!r}: sizes must be positive whole numbers, {kind.sizes_text()} for {name}")
     return ModelSpec(name, sizes, activation if kind.has_hidden else "relu", batchnorm and kind.has_hidden)
+
+
+def multiclass_model(spec: ModelSpec, outputs: int) -> ModelSpec:
+    """``spec`` ending in ``outputs`` columns, one per class, and a softmax (unchanged for 1).
+
+    ``linear`` becomes multinomial logistic regression and ``hidden``/``deep`` end in a column per
+    class. The nnet sums its units into one output and ``sigmoid`` is ``linear`` once the softmax
+    replaces its sigmoid: both are refused, naming the models that learn classes.
+    """
+    if outputs == 1:
+        return spec
+    if not spec.model_kind.multiclass or spec.has_sigmoid and not spec.has_hidden:
+        able = ", ".join(k.name for k in KINDS.values() if k.multiclass and not (k.has_sigmoid and not k.has_hidden))
+        raise OptionError(f"--model {spec.name}: a multiclass target needs a model that ends in a column per class "
+                          f"({able}); {spec.kind} " + ("sums its units into one output" if not spec.model_kind.multiclass
+                                                      else "is linear once the softmax replaces its sigmoid"))
+    return replace(spec, outputs=outputs)
 
 
 def hidden_sizes(spec: ModelSpec) -> tuple[int, ...]:
@@ -194,7 +220,7 @@ def forward(
 
     Returns
     -------
-    Tensor, shape (..., n_rows)
+    Tensor, shape (..., n_rows), or (..., n_rows, n_classes) for a multiclass model
     """
     return _run(spec, params, X, train, dropout, generator, None)
 
@@ -249,13 +275,10 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
             out = hidden(out, i, kind.blocks(i, activation.header))
         else:
             keep(kind.plain_block, out)
-    if kind.output == SUM:
-        # The units' sum as a product with a column of ones: torch's sum over a last dimension
-        # this narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py).
-        out = keep(sl.PREDS, out @ torch.ones(out.shape[-1], 1, dtype=out.dtype))
-    elif kind.output == SIGMOID:
-        out = keep(sl.PREDS, torch.sigmoid(out))
-    return out.squeeze(-1)
+    head = spec.head
+    if head.header is not None:
+        out = keep(head.header, head(out))
+    return out if spec.outputs > 1 else out.squeeze(-1)
 
 
 def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -299,6 +322,11 @@ def layers(spec: ModelSpec, params: Params) -> list[tuple[torch.Tensor, torch.Te
              params[layer.const] if layer.const else None) for layer in spec.chain]
 
 
-def accuracy(preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Share of rows where ``preds > 0.5`` matches ``y``; shape (...,)."""
-    return ((preds > 0.5) == (y > 0.5)).to(preds.dtype).mean(-1)
+def accuracy(preds: torch.Tensor, y: torch.Tensor, classes: bool = False) -> torch.Tensor:
+    """Share of rows where ``preds > 0.5`` matches ``y``; shape (...,).
+
+    With ``classes``, ``preds`` (..., n_rows, n_classes) hold each class's probability and ``y``
+    each row's class number: the likeliest class must be the row's.
+    """
+    hits = preds.argmax(-1) == y.long() if classes else (preds > 0.5) == (y > 0.5)
+    return hits.to(preds.dtype).mean(-1)

@@ -1,12 +1,13 @@
-"""Activations and losses, each one record: its torch side and its spreadsheet side together.
+"""Activations, output heads and losses, each one record: its torch side and its spreadsheet side together.
 
 A record holds what training calls (the torch function), what the workbook writes (the Excel
 formula, and for an activation the header of its columns) and what a reader recognises it by
-(an activation by that header, a loss by a piece of text only its formula holds). The trainer
+(an activation by that header, a head by the block its outputs are written under, a loss by a
+piece of text only its formula holds). The trainer
 (:mod:`titanic_lab.models`, :mod:`titanic_lab.training`), the writer
 (:mod:`titanic_lab.workbook`) and the readers (:mod:`titanic_lab.layout`,
-:mod:`titanic_lab.compare`) all look them up here, so adding an activation or a loss is one
-entry in :data:`ACTIVATIONS` or :data:`LOSSES`.
+:mod:`titanic_lab.compare`) all look them up here, so adding an activation, a head or a loss is one
+entry in :data:`ACTIVATIONS`, :data:`HEADS` or :data:`LOSSES`.
 
 This module imports without torch (``titanic-lab --help`` lists these names): the torch side
 works on the tensors it is given, and ``torch.nn.functional`` is imported at its first call.
@@ -15,9 +16,10 @@ works on the tensors it is given, and ``torch.nn.functional`` is imported at its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from . import formulas as fx
+from . import sheet_layout as sl
 from .errors import OptionError
 
 if TYPE_CHECKING:
@@ -75,6 +77,35 @@ class Loss:
         return self.function(preds, y)
 
 
+@dataclass(frozen=True)
+class Head:
+    """An output head: what turns the last layer's columns into the model's predictions.
+
+    Attributes
+    ----------
+    name : str
+        As a model kind names its output (``identity``, ``sum``, ``sigmoid``, ``softmax``).
+    function : callable
+        The last layer's columns, shape (..., n_rows, width) -> the predictions, shape
+        (..., n_rows, outputs): the identity, their sum (one column), the sigmoid of each, or the
+        softmax across them (probabilities of the classes).
+    formula : callable or None
+        ``(cells, u)``: one row's last-layer cell references and an output's number -> the Excel
+        formula of that output (no leading ``=``); None for the identity (no column is written).
+    header : str or None
+        The block its outputs are written under (``Preds``; ``P`` numbered per class: ``P1``...);
+        a reader recognises the head by it. None for the identity.
+    """
+
+    name: str
+    function: Callable[[Tensor], Tensor]
+    formula: Callable[[Sequence[str], int], str] | None
+    header: str | None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.function(x)
+
+
 def _functional():
     """``torch.nn.functional``, imported at the first call rather than with this module."""
     import torch.nn.functional as F
@@ -97,6 +128,57 @@ def _bce(preds: Tensor, y: Tensor) -> Tensor:
     return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
 
 
+def softmax(scores: Tensor) -> Tensor:
+    """Softmax across the last dimension, written by hand and stable: ``exp(s - max) / sum``.
+
+    Subtracting each row's largest score first keeps ``exp`` at most 1, so no score overflows;
+    the result equals ``torch.softmax(scores, -1)`` (tests/test_multiclass.py).
+    """
+    shifted = (scores - scores.max(-1, keepdim=True).values.detach()).exp()
+    return shifted / shifted.sum(-1, keepdim=True)
+
+
+def softmax_formula(cells: Sequence[str], u: int) -> str:
+    """Class ``u``'s probability from one row's score cells, each score less the row's largest:
+    ``EXP(B4-MAX(B4:D4))/(EXP(B4-MAX(B4:D4))+EXP(C4-MAX(B4:D4))+EXP(D4-MAX(B4:D4)))``.
+
+    The denominator is written out term by term: Gnumeric computes no array expression such as
+    ``SUMPRODUCT(EXP(B4:D4-...))`` outside an array formula.
+    """
+    top = f"MAX({cells[0]}:{cells[-1]})"
+    terms = [f"EXP({c}-{top})" for c in cells]
+    return f"{terms[u]}/({'+'.join(terms)})"
+
+
+def _sum_of_units(x: Tensor) -> Tensor:
+    """The units' sum as a product with a column of ones: torch's sum over a last dimension this
+    narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py)."""
+    import torch
+
+    return x @ torch.ones(x.shape[-1], 1, dtype=x.dtype)
+
+
+def _cross_entropy(probs: Tensor, y: Tensor) -> Tensor:
+    """Categorical cross-entropy: the mean over rows of ``-log p`` of each row's true class.
+
+    ``probs`` (..., n_rows, n_classes) are a softmax's; ``y`` (n_rows,) holds each row's class
+    number (0, 1, ... as floats). A probability is kept above 1e-300 so that a class the model
+    rules out costs a large finite loss (690.8) rather than an infinite one; equal to
+    ``torch.nn.functional.cross_entropy`` of the scores otherwise (tests/test_multiclass.py).
+    """
+    index = y.long().unsqueeze(-1).expand(*probs.shape[:-1], 1)
+    return 0.0 - probs.gather(-1, index).squeeze(-1).clamp_min(1e-300).log().mean(-1)  # 0.0 - : no -0.0
+
+
+#: Every output head, by name: the linear's and the lesson's nnet's (the sum of its units), the
+#: notebook's sigmoid, and the softmax of a multiclass target (one output per class).
+HEADS: dict[str, Head] = {h.name: h for h in (
+    Head("identity", lambda x: x, None, None),
+    Head("sum", _sum_of_units, lambda cells, u: "+".join(cells), sl.PREDS),
+    Head("sigmoid", lambda x: x.sigmoid(), lambda cells, u: fx.sigmoid(cells[u]), sl.PREDS),
+    Head("softmax", softmax, softmax_formula, sl.PROBS),
+)}
+
 #: Every activation, by name; ``relu`` is the lesson's.
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("relu", "ReLU", lambda x: x.relu(), fx.relu),
@@ -111,7 +193,9 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
     Loss("mse", lambda p, y: ((p - y) ** 2).mean(-1), lambda p, t: f"({p}-{t})^2", "^2"),
     Loss("mae", lambda p, y: (p - y).abs().mean(-1), lambda p, t: f"ABS({p}-{t})", "ABS("),
-    Loss("bce", _bce, lambda p, t: f"-({t}*LN({_clamped(p)})+(1-{t})*LN(1-{_clamped(p)}))", "LN("),
+    Loss("bce", _bce, lambda p, t: f"-({t}*LN({_clamped(p)})+(1-{t})*LN(1-{_clamped(p)}))", "LN(1-"),
+    # Categorical cross-entropy: ``p`` is the true class's probability (an INDEX/MATCH of the row's P cells).
+    Loss("ce", _cross_entropy, lambda p, t: f"-LN(MAX({p},1E-300))", "-LN(MAX("),
 )}
 
 #: The loss a reader assumes when a sheet's ``Loss`` column has no formula to recognise.
@@ -127,6 +211,11 @@ def _lookup(registry: dict, what: str, name: str):
 def get_activation(name: str) -> Activation:
     """The activation called ``name``; :class:`OptionError` for a name not in :data:`ACTIVATIONS`."""
     return _lookup(ACTIVATIONS, "activation", name)
+
+
+def get_head(name: str) -> Head:
+    """The head called ``name``; :class:`OptionError` for a name not in :data:`HEADS`."""
+    return _lookup(HEADS, "output head", name)
 
 
 def get_loss(name: str) -> Loss:

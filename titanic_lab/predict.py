@@ -19,6 +19,7 @@ from .layout import LayoutError, ModelSheet, read_model_sheets
 from .models import forward
 from .preprocessing import TabularPreprocessor
 from .reading import sheet_values
+from .tasks import check_known_classes
 
 
 #: The id column of predictions for a table without one: each row's 1-based data row in the file.
@@ -97,6 +98,8 @@ def predict_from_workbook(
     else:
         rows = read_table(data, dataset.target.column, None, require_target=False)
         check_columns(dataset, rows, data)
+        if dataset.target.task == "multiclass" and dataset.target.column in rows.columns:
+            check_known_classes(dataset.target, rows[dataset.target.column], data)
         if id_column is not None and id_column not in rows.columns:
             raise DataError(data, f"has no id column {id_column}, which the predictions are written with")
         if id_column is not None:

@@ -24,18 +24,25 @@ from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .errors import DataError, OptionError, TitanicLabError
 from .limits import human, max_memory
-from .model_kinds import SUM
-from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
+from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
+from .tasks import confusion
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
 
-def model_settings(config: RunConfig) -> dict[str, tuple[ModelSpec, TrainSettings]]:
-    """Each model of the run with its training settings (defaults, then the config's overrides)."""
+def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
+    """Each model of the run with its training settings (defaults, then the config's overrides).
+
+    ``outputs`` is the number of classes of a multiclass target (each model then ends in a
+    column per class and a softmax: :func:`multiclass_model`), else 1; None before the data is
+    read, when a table's ``--loss ce`` stands for a multiclass target (checked once it is read).
+    """
+    if outputs is None:
+        outputs = 3 if config.loss == "ce" and (config.target or config.spec) else 1
     out: dict[str, tuple[ModelSpec, TrainSettings]] = {}
     given: dict[str, str] = {}
     for name in config.models:
-        spec = parse_model(name, config.activation, config.batchnorm)
+        spec = multiclass_model(parse_model(name, config.activation, config.batchnorm), outputs)
         if spec.name in given:
             raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
         given[spec.name] = name
@@ -130,7 +137,7 @@ def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int
         source = known.read(path, require_target=True)
         dataset = known.spec(config.preset)
     else:
-        source, dataset = open_table(path, config.target, config.id_column, config.spec)
+        source, dataset = open_table(path, config.target, config.id_column, config.spec, task=config.task)
     excluded = 0
     if config.exclude_from is not None:
         if known is not None and known.same_rows is not None:
@@ -276,6 +283,23 @@ class Run(Prepared):
         out.update({f"valid_{k}": v for k, v in target.scores(outputs[valid], y[valid]).items()})
         return out
 
+    def confusion(self, name: str) -> tuple[str, np.ndarray]:
+        """Multiclass: model ``name``'s confusion matrix (true class x likeliest class) on the validation
+        rows, or on the training rows when there are none; which rows, and the matrix."""
+        result, target = self.results[name], self.dataset.target
+        rows, which = (self.valid_idx, "validation") if len(self.valid_idx) else (self.train_idx, "training")
+        with torch.no_grad():
+            params = {k: v.to(torch.float64) for k, v in result.params.items()}
+            outputs = forward(result.spec, params, self.X[rows].to(torch.float64)).numpy()
+        return which, confusion(outputs, self.target[rows.numpy()], target.n_outputs)
+
+    def _classes(self, name: str) -> dict:
+        """Multiclass: the classes and model ``name``'s confusion matrix, for the summary; else nothing."""
+        if self.dataset.target.task != "multiclass":
+            return {}
+        which, matrix = self.confusion(name)
+        return {"classes": list(self.dataset.target.labels), "confusion": {"rows": which, "matrix": matrix.tolist()}}
+
     def summary(self) -> dict:
         """A JSON-ready summary (the CLI's ``--json``)."""
         return {
@@ -290,7 +314,7 @@ class Run(Prepared):
             "excluded_rows": self.excluded,
             "features": list(self.features.columns),
             "config": self.config.to_dict(),
-            "models": {name: {**r.summary(), **self.scores(name)} for name, r in self.results.items()},
+            "models": {name: {**r.summary(), **self.scores(name), **self._classes(name)} for name, r in self.results.items()},
         }
 
 
@@ -299,13 +323,16 @@ def prepare(config: RunConfig) -> Prepared:
     model_settings(config)  # validates every option before any work
     path, source, frame, excluded, dataset = load_rows(config)
     target = dataset.target
+    model_settings(config, target.n_outputs)  # the models a multiclass target can have
+    if target.task == "multiclass" and config.gd_sheet:
+        raise OptionError(f"--gd-sheet writes gradient descent for a 0/1 target; this run's target {target.column} is multiclass")
     if target.is_regression and config.gd_sheet:
         raise OptionError("--gd-sheet writes gradient descent for a 0/1 target; this run's target "
                           f"{target.column} is a regression target")
     if target.is_regression and any(spec.has_sigmoid for spec, _ in model_settings(config).values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
-    never_negative = [s.name for s, _ in model_settings(config).values() if s.model_kind.output == SUM and s.activation == "relu"]
+    never_negative = [s.name for s, _ in model_settings(config).values() if s.model_kind.output == "sum" and s.activation == "relu"]
     if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
@@ -315,7 +342,7 @@ def prepare(config: RunConfig) -> Prepared:
         # Inferred again with the validation rows' answers hidden: the one target-led choice (a skewed column's
         # log) then sees the training rows only, as each leaderboard fold does.
         hidden = frame.assign(**{target.column: frame[target.column].where(~frame.index.isin(valid_idx.numpy()))})
-        steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path).features
+        steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path, known=target).features
         dataset = replace(dataset, features=steps)
     pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
     features = pre.transform(frame)
@@ -328,7 +355,7 @@ def prepare(config: RunConfig) -> Prepared:
         raise DataError(path, f"target {target.column} has value {frame[target.column].iloc[first]!r} in row {first + 1} of the "
                               f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
     n_train = len(frame) - int(config.valid_pct * len(frame))
-    for spec, settings in model_settings(config).values():
+    for spec, settings in model_settings(config, target.n_outputs).values():
         check_memory(spec, settings, n_train, features.shape[1])
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
@@ -357,7 +384,7 @@ def train_run(
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
     X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
     results = {}
-    for name, (spec, settings) in model_settings(p.config).items():
+    for name, (spec, settings) in model_settings(p.config, p.dataset.target.n_outputs).items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
         results[name] = fit(
             spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,

@@ -61,7 +61,14 @@ CHAIN_LAYER = "L"
 BN = "BN"
 OUT = "Out"
 PREDS = "Preds"
-#: Blocks of one column, headed by their bare name; every other block numbers its units.
+#: A multiclass model's softmax: each class's probability, ``P1``... (the classes' labels in the row above).
+PROBS = "P"
+#: Multiclass: the row of class labels over the ``P`` block, the likeliest class, the confusion matrix.
+CLASSES = "Classes:"
+PREDICTED = "Predicted"
+CONFUSION = "Confusion (rows: true class, columns: predicted)"
+#: Blocks of one column, headed by their bare name when one column wide (a multiclass model's
+#: ``Linear`` and ``Out`` have a column per class: ``Linear1``...); every other block numbers its units.
 SINGLE_BLOCKS = (LINEAR, OUT, PREDS)
 
 
@@ -72,7 +79,7 @@ TARGET_SCALE = "Target scale:"
 PREDICTION = "Prediction"
 #: Cells a reader looks for by their text: a data column must not be named like one of them.
 _RESERVED = {DATA, FILL, MAX, SCALE, PARAMS, MODEL, LOSS, TOTAL_LOSS, TORCH, MAX_DIFF, VALID, TRAIN_LOSS, VALID_LOSS,
-             CONST, COLUMN, LINEAR, OUT, PREDS, TARGET_SCALE, PREDICTION}
+             CONST, COLUMN, LINEAR, OUT, PREDS, TARGET_SCALE, PREDICTION, CLASSES, PREDICTED}
 
 
 def is_reserved(name: str, activation_headers: tuple[str, ...]) -> bool:
@@ -81,7 +88,7 @@ def is_reserved(name: str, activation_headers: tuple[str, ...]) -> bool:
     if name in _RESERVED:
         return True
     blocks = "|".join(map(re.escape, (LIN, BN, *activation_headers)))
-    numbered = rf"(?:{blocks})\d+|(?:{CHAIN_LAYER}|{blocks})\d+_\d+|[Wc]\d+|Param\d+|Unit\d+|(?:mean|var|gamma|beta)\d+"
+    numbered = rf"(?:{blocks}|{LINEAR}|{OUT}|{PROBS})\d+|(?:{CHAIN_LAYER}|{blocks})\d+_\d+|[Wc]\d+|Param\d+|Unit\d+|(?:mean|var|gamma|beta)\d+"
     return re.fullmatch(numbered, name) is not None
 
 
@@ -146,7 +153,10 @@ def unit_header(prefix: str, unit: int) -> str:
 
 
 def block_headers(prefix: str, width: int) -> list[str]:
-    """A block's column headers: ``Preds``; ``Lin1``, ``Lin2``; ``L1_1``, ``L1_2``..."""
+    """A block's column headers: ``Preds``; ``Lin1``, ``Lin2``; ``L1_1``, ``L1_2``...; ``Linear1``... when
+    a one-column block is as wide as a multiclass target's classes."""
+    if width > 1 and prefix in SINGLE_BLOCKS:
+        return [f"{prefix}{u + 1}" for u in range(width)]
     return [unit_header(prefix, u) for u in range(width)]
 
 
@@ -158,7 +168,7 @@ def block_role(prefix: str) -> tuple[str, int]:
     """
     match = re.fullmatch(r"([A-Za-z]+?)(\d+)_", prefix)
     base, layer = (match.group(1), int(match.group(2))) if match else (prefix, 1)
-    if prefix == PREDS:
+    if prefix in (PREDS, PROBS):
         return "preds", 0
     if base in (LINEAR, LIN, OUT, CHAIN_LAYER):
         return "layer", layer

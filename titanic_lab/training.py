@@ -17,9 +17,8 @@ import torch
 from .choices import OPTIMIZER_NAMES
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
-from .model_kinds import IDENTITY
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
-from .ops import LOSSES
+from .ops import LOSSES, softmax
 
 OPTIMIZERS = OPTIMIZER_NAMES
 #: The convergence rule's window for ``newton``: after its first step nothing is left to improve.
@@ -153,6 +152,11 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     OptionError
         For ``loss="bce"`` on a model without a sigmoid output.
     """
+    if (loss == "ce") != (spec.outputs > 1) and loss is not None:
+        raise OptionError(f"--loss ce is categorical cross-entropy, for a multiclass target's softmax; {spec.name} has one "
+                          "output here (whole numbers are classes with --task multiclass)"
+                          if loss == "ce" else f"--loss {loss}: a multiclass target trains with ce (categorical "
+                          "cross-entropy of its softmax); leave --loss out")
     if loss == "bce" and not spec.has_sigmoid:
         raise OptionError(
             f"--loss bce needs a model with a sigmoid output ({', '.join(k for k, v in KINDS.items() if v.has_sigmoid)}), "
@@ -235,6 +239,8 @@ def _update(name: str, grad: torch.Tensor, state: dict) -> torch.Tensor:
     state["t"] = t = state.get("t", 0) + 1
     if name == "sgd":
         return grad
+    if name == "newton" and "curvature" in state:  # each restart's gradient (1, n) times its Hessian's pseudo-inverse, now
+        return (grad.reshape(grad.shape[0], 1, -1) @ state["curvature"]()).reshape(grad.shape)
     if name == "newton":  # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
         return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
     if name == "momentum":
@@ -298,13 +304,21 @@ def fit(
             except TrainingError as exc:
                 failures.append(f"lr {lr:.3g}: {exc}")
             else:
-                mean_loss = LOSSES[settings.loss](y.mean().expand_as(y), y).item()
+                mean_loss = LOSSES[settings.loss](_guess(spec, y), y).item()
                 if result.train_loss <= mean_loss:
                     result.lr_source = "lr-find" + (f" / {10 ** len(failures)}" if failures else "")
                     return result
                 failures.append(f"lr {lr:.3g} ends at loss {result.train_loss:.4g}, worse than predicting the mean ({mean_loss:.4g})")
             lr /= 10
         raise TrainingError(f"{spec.name}: no learning rate from the finder trains it ({'; '.join(failures)}); give --lr")
+
+
+def _guess(spec: ModelSpec, y: torch.Tensor) -> torch.Tensor:
+    """The prediction a model must beat: the mean of ``y``, or each class's frequency in every row."""
+    if spec.outputs == 1:
+        return y.mean().expand_as(y)
+    shares = torch.bincount(y.long(), minlength=spec.outputs).to(y.dtype) / len(y)
+    return shares.expand(len(y), spec.outputs)
 
 
 def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=True) -> TrainResult:
@@ -347,7 +361,7 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
             if has_valid:
                 valid_preds = forward(spec, params, X_valid)
                 valid_loss = loss_fn(valid_preds, y_valid)
-                valid_accuracy = accuracy(valid_preds, y_valid).tolist() if classify else None
+                valid_accuracy = accuracy(valid_preds, y_valid, spec.outputs > 1).tolist() if classify else None
                 history.append((epoch_loss.tolist(), valid_loss.tolist(), valid_accuracy))
             else:
                 history.append((epoch_loss.tolist(), None, None))
@@ -401,7 +415,7 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds, cl
         if X_valid is not None and len(X_valid) > 0:
             vp = forward(spec, kept, X_valid.to(dtype))
             valid_loss = LOSSES[settings.loss](vp, y_valid.to(dtype)).item()
-            valid_acc = accuracy(vp, y_valid.to(dtype)).item() if classify else None
+            valid_acc = accuracy(vp, y_valid.to(dtype), spec.outputs > 1).item() if classify else None
     rows = [
         {
             "epoch": i,
@@ -419,7 +433,7 @@ def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds, cl
         train_loss=final[best].item(),
         valid_loss=valid_loss,
         valid_accuracy=valid_acc,
-        train_accuracy=accuracy(train_preds, y).item() if classify else None,
+        train_accuracy=accuracy(train_preds, y, spec.outputs > 1).item() if classify else None,
         restart=best,
         restart_losses=final.tolist(),
         seconds=seconds,
@@ -463,8 +477,12 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     inferred, a model linear in its parameters takes ``newton`` (the least-squares solution,
     however ill-conditioned the features), and a sigmoid output Adam on the log loss
     (``bce``, convex for ``sigmoid``: the notebook's SGD on the absolute error at lr 100 can
-    stall at predicting the majority class). Anything given is kept.
+    stall at predicting the majority class). A multiclass model trains on categorical
+    cross-entropy (``ce``): ``linear`` (multinomial logistic regression, convex) with ``newton``,
+    its curvature computed again at every step, and the others with Adam. Anything given is kept.
     """
+    if spec.outputs > 1:
+        return optimizer or ("adam" if newton_refusal(spec, "ce", l1, batch_size, accumulate) else "newton"), loss or "ce"
     if optimizer is not None or loss is not None:
         return optimizer, loss
     if not newton_refusal(spec, loss, l1, batch_size, accumulate):
@@ -476,8 +494,14 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
 
 def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1) -> str | None:
     """Why ``newton`` cannot train ``spec`` this way, or None when it can: its loss must be a
-    quadratic of its parameters (the squared error of a model linear in them, the full batch)."""
-    if spec.model_kind.output != IDENTITY or spec.has_hidden or len(spec.chain) != 1:
+    quadratic of its parameters (the squared error of a model linear in them, the full batch),
+    or the cross-entropy of a softmax of them (multinomial logistic regression, whose curvature
+    :func:`softmax_curvature` computes at every step)."""
+    if spec.head.name == "softmax" and not spec.has_hidden and len(spec.chain) == 1:
+        if loss not in (None, "ce") or l1 or batch_size is not None or accumulate != 1:
+            return "it needs --loss ce, no --l1 and the full batch (no --batch-size, --accumulate)"
+        return None
+    if spec.head.name != "identity" or spec.has_hidden or len(spec.chain) != 1:
         return f"{spec.name}'s loss is not a quadratic of its parameters, so its curvature changes at every step; use adam"
     if loss not in (None, "mse") or l1 or batch_size is not None or accumulate != 1:
         return "it needs --loss mse, no --l1 and the full batch (no --batch-size, --accumulate): only then is the curvature the same at every step"
@@ -502,6 +526,8 @@ def _newton_state(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: 
     if why:
         raise OptionError(f"--optimizer newton: {why}")
     ((name, p),) = learned.items()
+    if spec.head.name == "softmax":
+        return {name: {"curvature": lambda: torch.linalg.pinv(softmax_curvature(X, p.detach(), settings.l2), hermitian=True)}}
     start = p.detach()[0]
 
     def loss_at(v: torch.Tensor) -> torch.Tensor:
@@ -510,6 +536,25 @@ def _newton_state(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: 
     size = start.numel()
     hessian = torch.autograd.functional.hessian(loss_at, start).reshape(size, size)
     return {name: {"inverse": torch.linalg.pinv(hessian, hermitian=True)}}
+
+
+def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
+    """The Hessian of the mean cross-entropy of ``softmax(X @ W)`` (plus ``l2 / 2 * sum W^2``) in ``W``.
+
+    Entry ((f, k), (g, l)) is ``mean over rows of x_f x_g (p_k [k = l] - p_k p_l)``, for each
+    restart's W (n_features, n_classes), flattened as ``W.reshape(-1)``. Returns
+    (n_restarts, n_features * n_classes, n_features * n_classes). Checked against autograd's
+    Hessian in tests/test_multiclass.py.
+    """
+    n, F = X.shape
+    probs = softmax(X @ W)  # (R, n, K)
+    K = probs.shape[-1]
+    weighted = (X[:, :, None] * probs[:, :, None, :]).reshape(-1, n, F * K)  # x_f p_k, (R, n, F*K)
+    outer = weighted.mT @ weighted / n  # (R, F*K, F*K)
+    diagonal = torch.einsum("if,ig,rik->rfkg", X, X, probs) / n  # x_f x_g p_k, (R, F, K, F)
+    H = -outer.reshape(-1, F, K, F, K)
+    H += torch.diag_embed(diagonal.permute(0, 1, 3, 2)).permute(0, 1, 3, 2, 4)  # on k = l
+    return H.reshape(-1, F * K, F * K) + l2 * torch.eye(F * K, dtype=X.dtype)
 
 
 def _penalty(params: Params, settings: TrainSettings) -> torch.Tensor | float:

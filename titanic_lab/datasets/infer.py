@@ -20,6 +20,7 @@ from ..features.preset import Preset
 from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from .csv import read_table
 from .registry import read_spec
+from ..tasks import check_classes
 from .spec import DatasetSpec, Target, check_columns, plain
 
 #: A text column with at most this many levels becomes dummies; more, and it is left out.
@@ -32,12 +33,23 @@ SKEWED = 1.0
 POSITIVE_WORDS = ("1", "yes", "y", "true", "t", "positive", "pos")  # text only: of two numbers the larger is 1
 
 
-def infer_target(df: pd.DataFrame, column: str, where: object = "the data") -> Target:
+def infer_target(df: pd.DataFrame, column: str, where: object = "the data", task: str | None = None) -> Target:
     """The task of ``column``: two values -> binary (mapped to 0/1 unless they are 0 and 1);
-    numeric otherwise -> regression; text with more than two values is refused."""
+    numeric otherwise -> regression; text with 3 or more values -> multiclass (its classes in
+    the order of :func:`titanic_lab.tasks.check_classes`). ``task`` (``--task``, a spec's
+    ``task``) overrides the inference: ``multiclass`` makes whole numbers with few values classes."""
     values = df[column].dropna()
     levels = sorted(values.unique(), key=lambda v: (str(type(v)), v))
     numeric = pd.api.types.is_numeric_dtype(values)
+    if task == "multiclass" or (task is None and not numeric and len(levels) > 2):
+        return Target(column, "multiclass", check_classes(df[column], column, where))
+    if task == "regression" and not numeric:
+        raise DataError(where, f"--task regression: target {column} holds text ({', '.join(map(str, levels[:3]))}...), "
+                               "not numbers")
+    if task == "regression":
+        return infer_target(df, column, where) if len(levels) < 2 else Target(column, "regression")
+    if task == "binary" and len(levels) != 2:
+        raise DataError(where, f"--task binary: target {column} has {len(levels)} values, not 2")
     if len(levels) == 2:
         if numeric and {float(v) for v in levels} == {0.0, 1.0}:
             return Target(column, "binary")
@@ -55,11 +67,12 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data") -> T
 
 
 def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, name: str = "data",
-               where: object = "the data") -> DatasetSpec:
-    """A spec for any table: its target's task (:func:`infer_target`) and its features
-    (:func:`infer_features`, every column but the target and the id)."""
-    found = infer_target(df, target, where)
-    answers = pd.Series(found.values(df[target]), index=df.index)
+               where: object = "the data", task: str | None = None, known: Target | None = None) -> DatasetSpec:
+    """A spec for any table: its target's task (:func:`infer_target`, or ``known``) and its
+    features (:func:`infer_features`, every column but the target and the id)."""
+    found = known or infer_target(df, target, where, task)
+    # The target-led choice (a skewed column's log) follows a number; a class's number orders nothing.
+    answers = None if found.task == "multiclass" else pd.Series(found.values(df[target]), index=df.index)
     preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where, target=answers)
     return DatasetSpec(name, found, preset, id_column, left_out)
 
@@ -220,11 +233,14 @@ def _looks_like_id(column: str) -> bool:
 
 
 def open_table(path: str | os.PathLike[str], target: str | None, id_column: str | None = None,
-               spec: str | os.PathLike[str] | None = None, *, require_target: bool = True) -> tuple[pd.DataFrame, DatasetSpec]:
+               spec: str | os.PathLike[str] | None = None, *, require_target: bool = True,
+               task: str | None = None) -> tuple[pd.DataFrame, DatasetSpec]:
     """Read any CSV and describe it: from ``spec`` (a TOML file) when given, else inferred.
 
     ``target`` and ``id_column`` override the spec's (a different target than the spec's is
-    refused). A spec's binary target without labels takes the file's two values, as inferred.
+    refused); ``task`` (``--task``) overrides the inferred task or the spec's. A spec's binary
+    target without labels takes the file's two values, and a multiclass one without classes the
+    file's classes, as inferred.
 
     Returns
     -------
@@ -240,10 +256,12 @@ def open_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     id_column = id_column or (given.id_column if given else None)
     rows = read_table(path, target, id_column, require_target=require_target)
     if given is None:
-        return rows, infer_spec(rows, target, id_column, name=path.stem, where=path)
+        return rows, infer_spec(rows, target, id_column, name=path.stem, where=path, task=task)
     check_columns(given, rows, path)
     found = replace(given, id_column=id_column)
-    if given.target.task == "binary" and given.target.labels is None and target in rows.columns:
-        inferred = infer_target(rows, target, path)  # two text values: mapped as inferred
-        found = replace(found, target=inferred) if inferred.task == "binary" else found
+    if task is not None and task != given.target.task and target in rows.columns:
+        found = replace(found, target=infer_target(rows, target, path, task))
+    elif given.target.task in ("binary", "multiclass") and given.target.labels is None and target in rows.columns:
+        inferred = infer_target(rows, target, path, "multiclass" if given.target.task == "multiclass" else None)
+        found = replace(found, target=inferred) if inferred.task == given.target.task else found
     return rows, found

@@ -34,9 +34,12 @@ from ..features.preset import Preset
 from ..features.steps import Feature
 from ..files import atomic_output
 from ..ops import ACTIVATIONS
+from ..tasks import TASKS as TASK_RECORDS
+from ..tasks import Task as TaskRecord
+from ..tasks import get_task, plain
 
-Task = Literal["binary", "regression"]
-TASKS: tuple[str, ...] = ("binary", "regression")
+Task = Literal["binary", "regression", "multiclass"]
+TASKS: tuple[str, ...] = tuple(TASK_RECORDS)
 SPEC_FORMAT = "titanic-lab/spec-v1"
 
 
@@ -48,14 +51,19 @@ class SpecError(DataError):
 class Target:
     """The column a model learns, and how its values become the numbers the model learns.
 
+    What differs between tasks (the numbers learned, the predictions, the scores) is the task's
+    record in :mod:`titanic_lab.tasks`.
+
     Parameters
     ----------
     column : str
         The target's column.
-    task : {"binary", "regression"}
-        Binary classification (a prediction above 0.5 is the positive class) or regression.
+    task : {"binary", "regression", "multiclass"}
+        Binary classification (a prediction above 0.5 is the positive class), regression, or
+        multiclass classification (the likeliest class is the prediction).
     labels : tuple, optional
         Binary: the (negative, positive) values as the file writes them; None when they are 0 and 1.
+        Multiclass: every class as the file writes it, in the order of the model's outputs.
     scale : float, optional
         Regression: the model learns ``target / scale``; None until learned (the root mean
         square of the training rows' target, so that what the model learns is about 1 in size
@@ -68,15 +76,31 @@ class Target:
     scale: float | None = None
 
     @property
+    def record(self) -> TaskRecord:
+        """The task's record: its head, loss, metrics, baselines."""
+        return get_task(self.task)
+
+    @property
     def is_regression(self) -> bool:
         return self.task == "regression"
 
+    @property
+    def n_outputs(self) -> int:
+        """How many outputs a model of this target has: one per class (multiclass), else 1."""
+        return len(self.labels) if self.task == "multiclass" else 1
+
     def values(self, column: pd.Series) -> np.ndarray:
-        """The target as the sheet's target column holds it: 0/1 (binary), the number (regression)."""
-        if self.task == "binary" and self.labels is not None:
-            negative, positive = self.labels
-            return np.where(_same(column, positive), 1.0, np.where(_same(column, negative), 0.0, np.nan))
-        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        """The target as the model learns it before any scale: 0/1 (binary), the number (regression),
+        the class's number 0..K-1 (multiclass)."""
+        return self.record.values(self, column)
+
+    def sheet_values(self, column: pd.Series) -> np.ndarray:
+        """The target as the sheet's target column holds it: the class as written (multiclass), else :meth:`values`."""
+        return column.to_numpy(dtype=object) if self.task == "multiclass" else self.values(column)
+
+    def sheet_numbers(self, column: pd.Series) -> np.ndarray:
+        """What the model learns (before any scale) from the sheet's target column, as :meth:`sheet_values` wrote it."""
+        return self.values(column) if self.task == "multiclass" else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
     def learn_scale(self, column: pd.Series) -> "Target":
         """This target with ``scale`` learned from ``column`` (kept when already set)."""
@@ -94,46 +118,29 @@ class Target:
         return float(self.scale or 1.0) if self.is_regression else 1.0
 
     def decode(self, preds: np.ndarray) -> np.ndarray:
-        """Model outputs -> predictions in the file's terms: labels (binary) or target units."""
-        if self.is_regression:
-            return np.asarray(preds, dtype=float) * self.divisor
-        positive = np.asarray(preds) > 0.5
-        if self.labels is None:
-            return positive.astype(int)
-        negative_label, positive_label = self.labels
-        return np.where(positive, positive_label, negative_label)
+        """Model outputs -> predictions in the file's terms: labels (binary, multiclass) or target units."""
+        return self.record.decode(self, preds)
 
     def scores(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
         """How good model outputs are against what the model learned (both ``target / scale``).
 
         Binary: ``accuracy`` (a prediction above 0.5 is 1). Regression: ``rmse`` in the
         target's units and ``r2`` (1 - squared error / the target's variance; None for a
-        constant target). Empty arrays give None.
+        constant target). Multiclass: ``accuracy`` and ``log_loss``. Empty arrays give None.
         """
-        outputs, y = np.asarray(outputs, dtype=float), np.asarray(y, dtype=float)
-        if not len(y):
-            return {"rmse": None, "r2": None} if self.is_regression else {"accuracy": None}
-        if not self.is_regression:
-            return {"accuracy": float(np.mean((outputs > 0.5) == (y > 0.5)))}
-        error = (outputs - y) * self.divisor
-        spread = float(np.sum((y * self.divisor - np.mean(y * self.divisor)) ** 2))
-        return {"rmse": float(np.sqrt(np.mean(error**2))), "r2": None if spread == 0 else 1 - float(np.sum(error**2)) / spread}
+        return self.record.scores(self, np.asarray(outputs, dtype=float), np.asarray(y, dtype=float))
 
     def describe(self) -> str:
-        """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``."""
+        """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``,
+        ``species: multiclass, 3 classes in this order: Adelie, Chinstrap, Gentoo``."""
         if self.is_regression:
             scale = "" if self.scale is None else f", learned as {self.column} / {self.scale:g}"
             return f"{self.column}: regression{scale}"
+        if self.task == "multiclass":
+            return f"{self.column}: multiclass, {len(self.labels)} classes in this order: {', '.join(map(str, self.labels))}"
         if self.labels is None:
             return f"{self.column}: binary (0/1)"
         return f"{self.column}: binary ({self.labels[0]} = 0, {self.labels[1]} = 1)"
-
-
-def _same(column: pd.Series, value: object) -> np.ndarray:
-    """Where ``column`` equals ``value``, numbers compared as numbers and text as text."""
-    if isinstance(value, str):
-        return (column.astype(object).where(column.notna(), None).astype(str) == value).to_numpy() & column.notna().to_numpy()
-    return (pd.to_numeric(column, errors="coerce") == value).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -238,15 +245,6 @@ def describe_feature(feat: Feature) -> str:
     return feature_kind(feat.kind).describe(feat, f"{feat.column}{fill}")
 
 
-def plain(value: object) -> object:
-    """A numpy scalar as plain Python (a whole float as int), so it prints and serialises as written."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 # ---- TOML ---------------------------------------------------------------------------------
 
 _FEATURE_DEFAULTS = {f.name: f.default for f in fields(Feature)}
@@ -269,7 +267,9 @@ def spec_to_toml(spec: DatasetSpec) -> str:
         lines.append(f"id = {_toml(spec.id_column)}")
     target = spec.target
     lines += ["", "[target]", f"column = {_toml(target.column)}", f"task = {_toml(target.task)}"]
-    if target.labels is not None:
+    if target.task == "multiclass":
+        lines.append(f"classes = {_toml(list(target.labels))}  # in this order: the model's outputs, P1, P2, ...")
+    elif target.labels is not None:
         lines.append(f"labels = {_toml(list(target.labels))}  # negative, positive")
     if target.scale is not None:
         lines.append(f"scale = {_toml(target.scale)}  # the model learns {target.column} / scale")
@@ -311,7 +311,7 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     t = doc.get("target")
     if not isinstance(t, dict) or not isinstance(t.get("column"), str):
         raise SpecError(where, "needs a [target] table with column = \"NAME\"")
-    _known(t, {"column", "task", "labels", "scale"}, where, "[target]")
+    _known(t, {"column", "task", "labels", "scale", "classes"}, where, "[target]")
     task = t.get("task", "binary")
     if task not in TASKS:
         raise SpecError(where, f"[target] task = {task!r}; write one of {', '.join(TASKS)}")
@@ -321,6 +321,13 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     scale = t.get("scale")
     if scale is not None and (task != "regression" or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0):
         raise SpecError(where, "[target] scale must be a positive number, for task = \"regression\" only")
+    classes = t.get("classes")
+    if classes is not None and (task != "multiclass" or not isinstance(classes, list) or len(classes) < 3
+                                or len(set(map(str, classes))) != len(classes)):
+        raise SpecError(where, "[target] classes = [\"a\", \"b\", \"c\", ...]: 3 or more different values, for "
+                               "task = \"multiclass\" only")
+    if classes is not None:
+        labels = classes
     target = Target(t["column"], task, None if labels is None else tuple(labels), None if scale is None else float(scale))
     entries = doc.get("features")
     if not isinstance(entries, list) or not entries:

@@ -72,7 +72,7 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
                   "autofilter": False})  # no filter buttons: the lesson's sheet has none, and they widen every column
     cells.text(ws, 0, 0, sl.DATA, cells.bold)
     # Raw values, as read (blank where missing); the target as the loss reads it (0/1, or in its units).
-    cells.column_values(ws, FIRST_ROW, table.col[target], run.target_values, cells.center)
+    cells.column_values(ws, FIRST_ROW, table.col[target], run.dataset.target.sheet_values(run.frame[target]), cells.center)
     as_cells = {f.column: kind.raw for f, kind in kinds if kind.raw is not None}  # dates: serial numbers shown as dates
     for name in raw[1:] + [f for f in features if f in passthrough]:
         if name in as_cells:

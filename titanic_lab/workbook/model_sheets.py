@@ -18,7 +18,7 @@ import torch
 
 from .. import formulas as fx
 from .. import sheet_layout as sl
-from ..model_kinds import MMULT, ROW, SUM, UNITS
+from ..model_kinds import MMULT, ROW, UNITS
 from ..models import BN_PARTS, ModelSpec, forward, layers, sheet_columns
 from ..ops import ACTIVATIONS, LOSSES
 from ..rowwriter import RowWriter
@@ -27,6 +27,7 @@ from ..training import TrainResult
 from .book import Book
 from .cells import print_setup, width
 from .checks import sheet_name
+from .class_cells import class_checks, class_labels
 from .data_table import Table, data_table
 
 #: The precision the sheets' cached values are computed in.
@@ -153,6 +154,9 @@ class _ModelSheet:
         ws, cells, table, result, book = self.ws, self.book.cells, self.table, self.result, self.book
         kind, target = result.settings.loss, book.run.dataset.target
         preds = forward(result.spec, {k: v.to(DTYPE) for k, v in result.params.items()}, book.X)  # (n_rows,)
+        if result.spec.outputs > 1:  # pred_col is the softmax's last column
+            class_checks(self, pred_col - result.spec.outputs + 1, target.labels, preds, book.y, total_at)
+            return
         per_row = _per_row_loss(kind, preds, book.y).numpy()
         target_ref = lambda r: table.refs.this_row(target.column, r)  # noqa: E731
         loss_col = pred_col + 1
@@ -212,16 +216,19 @@ def linear_sheet(book: Book, name: str, result: TrainResult, note: str) -> None:
     """``linear`` / ``sigmoid``: the params as one row under the repeated feature headers."""
     with _model_sheet(book, name, note, result) as sheet:
         p0, cells, table = sheet.params_col, book.cells, sheet.table
-        (params_ref,), headers = sheet.param_rows(layers(result.spec, result.params)[0][0].to(DTYPE))
+        params_refs, headers = sheet.param_rows(layers(result.spec, result.params)[0][0].to(DTYPE))  # a row per class
+        if result.spec.outputs > 1:
+            class_labels(sheet, book.run.dataset.target.labels)
         refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
-        formula = refs.per_row(lambda r: fx.sumproduct(refs.this_row_span(first, last, r), params_ref))
 
         def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
-            cells.column_formulas(sheet.ws, col, formula, values[:, 0], cells.num)
+            for u, params_ref in enumerate(params_refs):
+                formula = refs.per_row(lambda r, params_ref=params_ref: fx.sumproduct(refs.this_row_span(first, last, r), params_ref))
+                cells.column_formulas(sheet.ws, col + u, formula, values[:, u], cells.num)
 
         pred_col = sheet.model_blocks(p0 + len(headers) + 1, layer, {})
-        # The lesson puts the linear sheet's total loss under its params (Z7:AA7).
-        sheet.loss_and_checks(pred_col, (6, p0 + len(headers) - 2))
+        # The lesson puts the linear sheet's total loss under its params (Z7:AA7), below a multiclass model's rows.
+        sheet.loss_and_checks(pred_col, (max(6, FIRST_ROW + len(params_refs) + 1), p0 + len(headers) - 2))
 
 
 def units_sheet(book: Book, name: str, result: TrainResult, as_mmult: bool, note: str) -> None:
@@ -298,9 +305,8 @@ def _elementwise_formula(spec: ModelSpec, role: str, bn_cells: tuple[str, ...] |
         return lambda r: fx.batchnorm(fx.cell(r, prev + u), *bn_cells)
     if role == "activation":
         return lambda r: ACTIVATIONS[spec.activation].formula(fx.cell(r, prev + u))
-    if spec.model_kind.output == SUM:  # Preds: the units' sum
-        return lambda r: "+".join(fx.cell(r, prev + j) for j in range(prev_width))
-    return lambda r: fx.sigmoid(fx.cell(r, prev + u))  # Preds: the sigmoid of the output
+    head = spec.head  # Preds (the units' sum, the sigmoid of the output) or a class's probability
+    return lambda r: head.formula([fx.cell(r, prev + j) for j in range(prev_width)], u)
 
 
 def _per_row_loss(kind: str, preds: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

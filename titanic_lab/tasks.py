@@ -1,0 +1,219 @@
+"""Tasks, each one record: regression, binary and multiclass classification.
+
+A task says how a target column becomes the numbers a model learns and how a model's outputs
+become predictions in the file's words again, which head and loss a model ends in, which
+metrics a run reports and which baselines the leaderboard measures. A
+:class:`~titanic_lab.dataset.Target` names its task; what differs between tasks is looked up
+here, so a new task is one entry in :data:`TASKS`.
+
+===========  =============================  ==================  ===========================  ==========================
+task         the model learns               predictions         metrics                      leaderboard baselines
+===========  =============================  ==================  ===========================  ==========================
+regression   target / scale                 outputs * scale     RMSE, R^2                    mean, linear regression
+binary       0/1 (labels mapped)            > 0.5 -> positive   accuracy                     majority, logistic regr.
+multiclass   the class's number 0..K-1      the likeliest class accuracy, log loss           majority, multinomial LR,
+                                                                                             gradient boosting
+===========  =============================  ==================  ===========================  ==========================
+
+Imports neither torch nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+if TYPE_CHECKING:
+    from .dataset import Target
+
+#: The most classes a multiclass target may have: a score column, a parameter block and a
+#: probability column per class, and a confusion matrix of classes x classes.
+MAX_CLASSES = 50
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a kind of target means for training, the workbook, predict and the leaderboard.
+
+    Attributes
+    ----------
+    name : str
+        As a spec writes it (``task = "multiclass"``) and ``--task`` takes it.
+    head : str or None
+        The output head every model ends in (a name in :data:`titanic_lab.ops.HEADS`); None keeps
+        each model kind's own (identity, sum or sigmoid).
+    loss : str or None
+        The loss trained when none is given; None keeps each model kind's own.
+    metrics : tuple of str
+        The scores a run reports, as :meth:`scores` names them.
+    baselines : tuple of str
+        What the leaderboard measures titanic-lab's models against.
+    values : callable
+        ``(target, column)`` -> the numbers the model learns, before any scale (NaN for a value
+        that is none of the target's).
+    decode : callable
+        ``(target, outputs)`` -> predictions in the file's words (labels) or the target's units.
+    scores : callable
+        ``(target, outputs, y)`` -> ``{metric: value}`` of outputs against what the model learned.
+    shown : tuple of str
+        The scores ``train``'s summary shows (``train_accuracy``, ``valid_rmse``...).
+    """
+
+    name: str
+    head: str | None
+    loss: str | None
+    metrics: tuple[str, ...]
+    baselines: tuple[str, ...]
+    values: Callable[[Target, pd.Series], np.ndarray]
+    decode: Callable[[Target, np.ndarray], np.ndarray]
+    scores: Callable[[Target, np.ndarray, np.ndarray], dict[str, float | None]]
+    shown: tuple[str, ...]
+
+
+def same(column: pd.Series, value: object) -> np.ndarray:
+    """Where ``column`` equals ``value``, numbers compared as numbers and text as text."""
+    if isinstance(value, str):
+        return (column.astype(object).where(column.notna(), None).astype(str) == value).to_numpy() & column.notna().to_numpy()
+    return (pd.to_numeric(column, errors="coerce") == value).to_numpy()
+
+
+# ---- regression ---------------------------------------------------------------------------
+
+
+def _numbers(target: Target, column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+
+def _regression_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """RMSE in the target's units and R^2 (None for a constant target)."""
+    if not len(y):
+        return {"rmse": None, "r2": None}
+    error = (outputs - y) * target.divisor
+    spread = float(np.sum((y * target.divisor - np.mean(y * target.divisor)) ** 2))
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "r2": None if spread == 0 else 1 - float(np.sum(error**2)) / spread}
+
+
+# ---- binary -------------------------------------------------------------------------------
+
+
+def _zero_one(target: Target, column: pd.Series) -> np.ndarray:
+    if target.labels is None:
+        return _numbers(target, column)
+    negative, positive = target.labels
+    return np.where(same(column, positive), 1.0, np.where(same(column, negative), 0.0, np.nan))
+
+
+def _binary_decode(target: Target, outputs: np.ndarray) -> np.ndarray:
+    positive = np.asarray(outputs) > 0.5
+    if target.labels is None:
+        return positive.astype(int)
+    negative_label, positive_label = target.labels
+    return np.where(positive, positive_label, negative_label)
+
+
+def _binary_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """Accuracy: an output above 0.5 is the positive class."""
+    if not len(y):
+        return {"accuracy": None}
+    return {"accuracy": float(np.mean((outputs > 0.5) == (y > 0.5)))}
+
+
+# ---- multiclass ---------------------------------------------------------------------------
+
+
+def _class_numbers(target: Target, column: pd.Series) -> np.ndarray:
+    """Each row's class as its number in ``target.labels`` (0, 1, ...), NaN for another value."""
+    out = np.full(len(column), np.nan)
+    for k, label in enumerate(target.labels or ()):
+        out[same(column, label)] = k
+    return out
+
+
+def _likeliest(target: Target, outputs: np.ndarray) -> np.ndarray:
+    """The label of each row's largest probability (the first, on a tie, as MATCH finds it)."""
+    return np.asarray(target.labels, dtype=object)[np.asarray(outputs).argmax(-1)]
+
+
+def _multiclass_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """Accuracy (the likeliest class is right) and log loss (the mean of -ln p of the true class)."""
+    if not len(y):
+        return {"accuracy": None, "log_loss": None}
+    outputs, index = np.asarray(outputs, dtype=float), np.asarray(y).astype(int)
+    p_true = outputs[np.arange(len(index)), index]
+    return {"accuracy": float(np.mean(outputs.argmax(-1) == index)),
+            "log_loss": float(-np.mean(np.log(np.maximum(p_true, 1e-300))))}
+
+
+def confusion(outputs: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """The confusion matrix of class probabilities ``outputs`` (n_rows, n_classes) against class
+    numbers ``y``: entry (i, j) counts the rows of class i whose likeliest class is j."""
+    out = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(out, (np.asarray(y).astype(int), np.asarray(outputs).argmax(-1)), 1)
+    return out
+
+
+def check_classes(column: pd.Series, name: str, where: object) -> tuple:
+    """The classes of a multiclass target column, in their stated order: numbers by value, then
+    text in alphabetical order (as Python sorts text: capitals first).
+
+    Raises
+    ------
+    DataError
+        For fewer than 3 classes, more than :data:`MAX_CLASSES`, or a class with a single row
+        (it could never be both learned from and checked).
+    """
+    counts = column.dropna().value_counts()
+    classes = tuple(plain(v) for v in sorted(counts.index, key=lambda v: (isinstance(v, str), v)))
+    if len(classes) > MAX_CLASSES:
+        raise DataError(where, f"target {name} has {len(classes):,} classes, more than the {MAX_CLASSES} titanic-lab "
+                               "learns (a score column, parameters and a probability column each); group them or "
+                               "choose another --target")
+    if len(classes) < 3:
+        raise DataError(where, f"target {name} has {len(classes)} classes; a multiclass target needs 3 or more "
+                               "(two values are binary: leave --task out)")
+    single = [c for c, v in zip(classes, sorted(counts.index, key=lambda v: (isinstance(v, str), v))) if counts[v] == 1]
+    if single:
+        raise DataError(where, f"target {name}: class {single[0]!r} has a single row ({len(single)} class(es) do); a "
+                               "class needs 2 rows or more to be learned and checked: drop or merge its rows")
+    return classes
+
+
+def check_known_classes(target: Target, column: pd.Series, where: object) -> None:
+    """Refuse a multiclass target column that holds a class the model never learned, naming it and its line."""
+    unknown = column.notna().to_numpy() & np.isnan(_class_numbers(target, column))
+    if unknown.any():
+        first = int(unknown.argmax())
+        raise DataError(where, f"target {target.column} holds class {plain(column.iloc[first])!r} (line {first + 2}), "
+                               f"which the model never learned: its classes are {', '.join(map(str, target.labels))}")
+
+
+def plain(value: object) -> object:
+    """A numpy scalar as plain Python (a whole float as int), so it prints and serialises as written."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: Every task, by name (as a spec writes ``task = ...``).
+TASKS: dict[str, Task] = {t.name: t for t in (
+    Task("binary", None, None, ("accuracy",), ("majority", "logistic regression", "gradient boosting"),
+         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy")),
+    Task("regression", None, None, ("rmse", "r2"), ("mean", "linear regression", "gradient boosting"),
+         _numbers, lambda target, outputs: np.asarray(outputs, dtype=float) * target.divisor, _regression_scores,
+         ("train_rmse", "valid_rmse", "valid_r2")),
+    Task("multiclass", "softmax", "ce", ("accuracy", "log_loss"),
+         ("majority", "multinomial logistic regression", "gradient boosting"),
+         _class_numbers, _likeliest, _multiclass_scores, ("train_accuracy", "valid_accuracy", "valid_log_loss")),
+)}
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``; :class:`KeyError` never reaches a user: specs and options check names first."""
+    return TASKS[name]
