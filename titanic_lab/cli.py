@@ -18,6 +18,7 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
+from . import csv_dialect
 from .choices import MODEL_KINDS, PRESET_NAMES, one_of
 from .config import OPTIONS, Option
 from .errors import TitanicLabError
@@ -154,7 +155,11 @@ def _with_run_options(*names: str):
 
         @functools.wraps(body)
         def command(**values):
-            return body(run={o.name: values.pop(o.name) for o in declared}, **values)
+            run = {o.name: values.pop(o.name) for o in declared}
+            with _errors_to_exit():  # every CSV the command reads, in the dialect given (or detected), said in one line
+                dialect = {name: OPTIONS[name].from_cli(run[name]) for name in DIALECT_OPTIONS if name in run}
+            with csv_dialect.reading(**dialect, report=lambda line: _info(line, values.get("as_json", False))):
+                return body(run=run, **values)
 
         command.__signature__ = inspect.Signature(
             [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default, annotation=_typer_option(o))
@@ -164,6 +169,8 @@ def _with_run_options(*names: str):
     return decorate
 
 
+#: The options of how a CSV is written, given to every command that reads one.
+DIALECT_OPTIONS = ("sep", "decimal", "encoding")
 DataOpt = _typer_option(OPTIONS["data"])
 PresetOpt = _typer_option(OPTIONS["preset"])
 
@@ -374,7 +381,8 @@ def _confusion_table(name: str, which: str, matrix, labels):
 
 
 @app.command("lr-find")
-@_with_run_options("data", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows", "valid_pct")
+@_with_run_options("data", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows", "valid_pct",
+                   *DIALECT_OPTIONS)
 def lr_find(
     run: dict,
     model: Annotated[str, typer.Option("--model", "-m", help=f"The model: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, deep:10,10.")] = "linear",
@@ -414,13 +422,12 @@ def lr_find(
     if as_json:
         typer.echo(json.dumps({"model": spec.name, "optimizer": settings.optimizer, "loss": settings.loss, **found.to_dict()}, indent=2))
         return
-    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g} "
-               f"(valley {found.valley:.3g}, lowest loss at {found.minimum:.3g}; {len(found.lrs)} steps)"
-               + (f"; plot: {plot}" if plot else ""))
+    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g}: {found.why} "
+               f"({len(found.lrs)} steps)" + (f"; plot: {plot}" if plot else ""))
 
 
 @app.command()
-@_with_run_options("data", "preset", "target", "id_column", "spec", "task")
+@_with_run_options("data", "preset", "target", "id_column", "spec", "task", *DIALECT_OPTIONS)
 def features(
     run: dict,
     complete_rows: Annotated[
@@ -647,7 +654,9 @@ def _print_compare(report) -> None:
 
 
 @app.command()
+@_with_run_options(*DIALECT_OPTIONS)
 def predict(
+    run: dict,
     model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
     data: Annotated[Path, typer.Option("--data", "-d", help="Rows to predict: Kaggle's test.csv (needs PassengerId), or a CSV with the columns of the table the workbook was trained on.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write: the id column (or 'row', the row number) and the target's column.")] = Path("submission.csv"),
@@ -680,7 +689,7 @@ def predict(
 
 
 @app.command()
-@_with_run_options("data", "target", "id_column", "spec")
+@_with_run_options("data", "target", "id_column", "spec", *DIALECT_OPTIONS)
 def leaderboard(
     run: dict,
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold.")] = 5,
@@ -824,7 +833,9 @@ def _with_fold_progress(job, total: int, command: str):
 
 
 @app.command()
+@_with_run_options(*DIALECT_OPTIONS)
 def submit(
+    run: dict,
     data: DataOpt = None,
     test: Annotated[Path, typer.Option("--test", help="Kaggle's test.csv (needs PassengerId).", show_default=False)] = ...,
     model: Annotated[

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .choices import GD_OPTIMIZER_NAMES, ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
+from .csv_dialect import parse_decimal, parse_encoding, parse_sep
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
@@ -208,6 +209,16 @@ class RunConfig:
         None, "With --target or --spec: the task, instead of the one inferred (text with 3 or more values: multiclass; "
         "two values: binary; numbers: regression): binary, regression or multiclass (whole numbers as classes).",
         show_default=False)
+    sep: str | None = _option(
+        None, "The CSV's separator: , ; | or tab. Default: detected from the file (a one-line note says what, unless "
+        "commas).", parse=parse_sep, show_default=False)
+    decimal: str | None = _option(
+        None, "The CSV's decimal mark: . or , (Excel's CSV in most of Europe). Default: detected from the file.",
+        parse=parse_decimal, show_default=False)
+    encoding: str | None = _option(
+        None, "The CSV's encoding: utf-8, utf-16 (Excel's Unicode Text), cp1252 (Windows, Western Europe), latin-1... "
+        "Default: detected from the file (a byte-order mark, else UTF-8, else Windows-1252).",
+        parse=parse_encoding, show_default=False)
 
     def __post_init__(self) -> None:
         if (self.target or self.spec) and self.preset != "spreadsheet":
@@ -243,6 +254,9 @@ class RunConfig:
         check_real("--l1", self.l1)
         if self.l2 is not None:
             check_real("--l2", self.l2)
+        for value, parse in ((self.sep, parse_sep), (self.decimal, parse_decimal), (self.encoding, parse_encoding)):
+            if value is not None:
+                parse(value)
 
     @property
     def gd_l2(self) -> float:

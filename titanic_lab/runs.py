@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
+from . import __version__, csv_dialect
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .datasets import registry
 from .datasets.csv import read_table
@@ -130,8 +130,14 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
 
     Without ``config.target`` or ``config.spec`` the data is the default built-in dataset's
     (Titanic: its reader, the preset's features); otherwise any CSV, its features inferred or
-    read from the spec.
+    read from the spec. Every CSV is read in ``config``'s dialect (:mod:`titanic_lab.csv_dialect`;
+    None: detected).
     """
+    with csv_dialect.reading(config.sep, config.decimal, config.encoding):
+        return _load_rows(config)
+
+
+def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
     known = None if (config.target or config.spec) else registry.default()
     path = Path(config.data) if config.data else registry.default().default_path()
     if known is not None:

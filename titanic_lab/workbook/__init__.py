@@ -30,12 +30,13 @@ from ..files import atomic_output, scratch_folder
 from ..rowwriter import RowWriter
 from ..runs import Run
 from .book import Book, reproducible, written_at
+from .cells import print_setup
 from .cells import _Worksheet  # noqa: F401 (imported from here by tests/test_rowwriter.py)
 from .checks import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, check_fits, check_models_fit, sheet_name
 from .backprop_sheet import backprop_sheets
 from .gd_sheet import GD_SHEET, gd_sheet
 from .model_sheets import model_sheets
-from .run_sheets import all_rows_sheet, history_sheet, readme_sheet, spec_sheet
+from .run_sheets import CHART_ROWS, all_rows_sheet, history_sheet, readme_sheet, spec_sheet
 
 __all__ = [
     "EXCEL_MAX_COLUMNS", "EXCEL_MAX_ROWS", "GD_SHEET", "check_fits", "check_models_fit", "reproducible",
@@ -68,6 +69,7 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         spec_sheet(book)
         readme_sheet(book, readme, series, gradient_lines)
         readme.write()
+        print_setup(readme, rows=None, below=CHART_ROWS + 3 if series else 0, one_page_wide=True)  # every row, the chart
         readme.activate()
         try:
             book.wb.close()
