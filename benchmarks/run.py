@@ -170,6 +170,8 @@ INCLUDED = (
      "From `python benchmarks/engines.py`: the median wall time of `titanic-lab verify BOOK --engine E` as a "
      "fresh process, the engines taking turns in each repeat; Gnumeric computes the `--portable` flavour only. "
      "Target: the default engine (IronCalc) at most 0.5x LibreOffice's time."),
+    ("backprop.md", "The backprop and gradient descent sheets: recalculation, size, write time",
+     "From `python benchmarks/backprop.py` (its docstring says how each figure is made):"),
     ("any_csv.md", "Any CSV: real tables beside scikit-learn, and memory at 100,000 rows",
      "From `python benchmarks/any_csv.py` (its docstring says how each figure is made; the tables come from pip "
      "packages, loaded offline by `benchmarks/datasets.py`):"),

@@ -221,7 +221,7 @@ def test_edited_spec_is_used(files, tmp_path):
     (["--target", "colour", "--task", "regression"], "--task regression: target colour holds text"),
     (["--target", "price", "--preset", "notebook"], "--preset chooses Titanic's features"),
     (["--target", "price", "-m", "sigmoid"], "regression target"),
-    (["--target", "price", "--gd-sheet"], "--gd-sheet"),
+    (["--target", "price", "-m", "nnet", "--batchnorm", "--backprop-sheet"], "--backprop-sheet with --model nnet"),
     (["--target", "price", "--id", "size"], "id column size is blank"),
 ])
 def test_bad_options_get_one_line(files, tmp_path, extra, message):

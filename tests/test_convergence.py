@@ -22,7 +22,7 @@ from titanic_lab.data import read_titanic, same_passengers
 from titanic_lab.errors import OptionError
 from titanic_lab.models import LOSSES, parse_model
 from titanic_lab.runs import prepare
-from titanic_lab.training import TrainSettings, default_settings, fit, lr_find, newton_refusal, threads_for
+from titanic_lab.training import VALLEY_FACTOR, TrainSettings, default_settings, fit, lr_find, newton_refusal, threads_for
 
 runner = CliRunner()
 
@@ -129,12 +129,36 @@ def test_lr_find_suggests_a_rate_below_divergence(small):
     spec = parse_model("linear")
     found = lr_find(spec, TrainSettings(lr="auto", optimizer="sgd"), X, y)
     assert found.lrs == sorted(found.lrs) and len(found.lrs) == len(found.losses) >= 10
-    assert found.lrs[0] <= found.valley <= found.minimum and found.suggestion == max(found.valley, found.minimum / 10)
+    assert found.lrs[0] <= found.valley <= found.minimum
+    assert found.suggestion == min(max(found.valley, found.minimum / 10), VALLEY_FACTOR * found.valley)
     # The loss at the suggested rate is well below where it started, and the finder stopped at divergence.
     assert min(found.losses) < 0.5 * found.losses[0] and len(found.lrs) < 100
     # Full-batch SGD on squared error diverges above 2 / (largest eigenvalue of 2 X'X / n).
     edge = 2 / torch.linalg.eigvalsh(2 * X.T @ X / len(X)).max().item()
     assert found.suggestion < edge < found.lrs[-1] * 4
+
+
+def test_the_cap_says_how_far_from_converged_and_what_to_do(small):
+    X, y = small
+    spec = parse_model("linear")
+    result = fit(spec, replace(default_settings(spec), max_epochs=40), X, y)
+    assert not result.converged
+    reason = result.stop_reason
+    assert reason.startswith("reached the cap of 40 epochs without converging (its lowest loss still fell by ")
+    fall = float(reason.split("fell by ")[1].split()[0])
+    losses = [h["train_loss"] for h in result.history]
+    assert fall == pytest.approx((min(losses[:-39]) - min(losses)) / min(losses[:-39]), rel=0.05)
+    assert "over the last 39 epochs, more than the rule's 1e-12" in reason and "--epochs 80" in reason
+
+
+def test_lr_find_suggests_within_its_stated_factor_of_the_valley_or_says_why():
+    from titanic_lab.training import LRFind
+
+    far = LRFind([1e-4, 1e-3, 1e-2, 1], [1.0, 0.5, 0.4, 0.3], valley=0.00285, minimum=10.0)
+    assert far.suggestion == pytest.approx(0.0285) and "351x the valley 0.00285: capped at 10x the valley" in far.why
+    near = LRFind([1e-4, 1e-3], [1.0, 0.5], valley=0.01, minimum=0.5)
+    assert near.suggestion == 0.05 and near.why.startswith("a tenth of the lowest loss's rate")
+    assert LRFind([1e-4, 1e-3], [1.0, 0.5], valley=0.01, minimum=0.05).suggestion == 0.01
 
 
 def test_lr_find_cli_writes_a_plot(tmp_path):

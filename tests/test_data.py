@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import io
+
+import pandas as pd
+
 import pytest
 
 from conftest import KAGGLE_HEADER, KAGGLE_ROWS, write_csv
@@ -47,7 +51,6 @@ def test_default_data_prefers_local_train_csv(tmp_path, monkeypatch):
         ("", "the file is empty"),
         (KAGGLE_HEADER, "has a header but no data rows"),
         ("PassengerId,Survived,Name\n1,0,x\n", "missing required columns: Pclass, Sex, Age, SibSp, Parch, Fare, Embarked"),
-        (KAGGLE_HEADER.replace(",", ";") + "1;0;3;x;male;22;1;0;t;7.25;;S\n", "split by semicolons"),
         (KAGGLE_HEADER + KAGGLE_ROWS.replace(",22,", ",abc,"), "column Age has non-numeric value 'abc' on line 2"),
         (KAGGLE_HEADER + KAGGLE_ROWS.replace("3,1,3,", "3,2,3,"), "column Survived must be 0 or 1, found 2 on line 4"),
         (KAGGLE_HEADER + KAGGLE_ROWS.replace("3,1,3,", "3,,3,"), "column Survived must be 0 or 1, found blank on line 4"),
@@ -55,7 +58,7 @@ def test_default_data_prefers_local_train_csv(tmp_path, monkeypatch):
         (KAGGLE_HEADER + KAGGLE_ROWS.replace(",7.25,", ",inf,"), "column Fare has non-finite value"),
         (KAGGLE_HEADER + KAGGLE_ROWS.replace("3,1,3,", "2,1,3,"), "column PassengerId repeats value 2 on line 4"),
     ],
-    ids=["empty", "header-only", "missing-columns", "semicolons", "age-abc", "survived-2", "survived-blank",
+    ids=["empty", "header-only", "missing-columns", "age-abc", "survived-2", "survived-blank",
          "negative-fare", "inf-fare", "duplicate-id"],
 )
 def test_bad_input_names_file_and_problem(tmp_path, text, message):
@@ -75,8 +78,14 @@ def test_missing_file_and_workbook_passed_as_csv(tmp_path):
         read_titanic(fake)
 
 
-def test_non_utf8_bytes(tmp_path):
-    path = tmp_path / "latin1.csv"
-    path.write_bytes((KAGGLE_HEADER + KAGGLE_ROWS.replace("Laina", "Laïna")).encode("latin-1"))
-    with pytest.raises(DataError, match="not UTF-8"):
-        read_titanic(path)
+def test_excel_dialects_read_as_kaggle_rows(tmp_path):
+    """A Titanic CSV saved by European Excel (semicolons, decimal commas, Windows-1252) reads as the comma file does."""
+    plain = read_titanic(write_csv(tmp_path, KAGGLE_HEADER + KAGGLE_ROWS))
+    text = pd.read_csv(io.StringIO(KAGGLE_HEADER + KAGGLE_ROWS)).replace("Laina", "Laïna", regex=True)
+    path = tmp_path / "europe.csv"
+    path.write_bytes(text.to_csv(sep=";", decimal=",", index=False, lineterminator="\r\n").encode("cp1252"))
+    rows = read_titanic(path)
+    pd.testing.assert_frame_equal(rows.drop(columns="Name"), plain.drop(columns="Name"), check_dtype=False)
+    assert rows["Name"].str.contains("Laïna").any()
+
+

@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from titanic_lab import formulas as fx
+from titanic_lab import gradient_layout as gl
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
 from titanic_lab.models import init_params, parse_model
@@ -34,7 +35,7 @@ def gd_book(tmp_path_factory, bundled):
 def _losses(values, model_label: str) -> list[float]:
     """The loss column of one model's table: the rows under the 'epoch' header after its label."""
     rows = values[GD_SHEET]
-    top = next(r for r, row in enumerate(rows) if isinstance(row[0], str) and row[0].startswith(model_label + ":"))
+    top = next(r for r, row in enumerate(rows) if row[0] == gl.MODEL and row[gl.fact_cells(0)[1]] == model_label)
     return [rows[top + 2 + e][1] for e in range(EPOCHS + 1)]
 
 
@@ -49,18 +50,23 @@ def _torch_losses(run, model: str, lr: float, start=None) -> list[float]:
 
 def test_the_sheet_holds_formulas_and_torchs_run(gd_book):
     run, book = gd_book
-    f = formula_cells(book)[GD_SHEET]
-    texts = list(f.values())
+    f = formula_cells(book)
+    texts = list(f[GD_SHEET].values())
     n = len(run.frame)  # 261 of the 300 rows have Age and Embarked
-    last = n + 3
-    assert f"{{SUMPRODUCT((MMULT(linear!$G$4:$P${last},TRANSPOSE(D6:M6))-linear!$A$4:$A${last})^2)/{n}" in texts
-    assert any(t.startswith(f"{{2/{n}*SUMPRODUCT((IF(MMULT(nnet!") and ">0)," in t for t in texts)  # the ReLU gate
-    assert "D6-$B$2*N6" in texts  # the next row's params = params - lr * gradient
+    last = n + 4
+    # The loss of epoch 0 is the mean of the Loss column of epoch 0's pass on gd-linear.
+    assert f"AVERAGE('gd-linear'!$N$5:$N${last})" in texts
+    # Each gradient is SUMPRODUCT(input column, delta column)/N plus the penalties' terms.
+    assert f"SUMPRODUCT('gd-linear'!$B$5:$B${last},'gd-linear'!$O$5:$O${last})/{n}+$L$2*D7+$N$2*SIGN(D7)" in texts
+    assert "D7-$B$2*N7" in texts  # the next row's params = params - lr * gradient
+    rows = f["gd-nnet"]
+    assert rows[(4, 12)] == "SUMPRODUCT(B5:K5,'gradient descent'!$D$26:$M$26)"  # epoch 0's Lin1 at row 0's W
+    assert rows[(4, 18)] == "U5*IF(M5>0,1,0)"  # dL/dLin1 = dL/dPreds * ReLU'(Lin1)
     values = sheet_values(book)
     for model in ("linear", "nnet"):
         assert _losses(values, model) == pytest.approx(_torch_losses(run, model, 0.1), abs=1e-12)
     readme = [str(row[0]) for row in values["README"]]
-    assert any(line.startswith("nnet: dLoss/dW_jk = 2/N") for line in readme)
+    assert any(line.startswith("gradient descent: dL/d<param> of a row is SUMPRODUCT(") for line in readme)
 
 
 @pytest.mark.libreoffice
@@ -82,7 +88,7 @@ def test_a_new_learning_rate_and_start_retrain_the_sheet(gd_book, tmp_path):
     wb = openpyxl.load_workbook(book)
     ws = wb[GD_SHEET]
     ws["B2"] = 0.05
-    linear_top = next(r for r in range(1, 40) if str(ws.cell(r, 1).value).startswith("linear:"))
+    linear_top = next(r for r in range(1, 40) if ws.cell(r, 1).value == gl.MODEL and ws.cell(r, gl.fact_cells(0)[1] + 1).value == "linear")
     start_row = linear_top + 2  # epoch 0 of the linear table
     ws.cell(start_row, 4).value = 0.25  # the SibSp weight's starting value
     wb.save(edited)
@@ -94,18 +100,12 @@ def test_a_new_learning_rate_and_start_retrain_the_sheet(gd_book, tmp_path):
     assert _losses(fresh, "nnet") == pytest.approx(_torch_losses(run, "nnet", 0.05), abs=1e-9)
 
 
-def test_gd_sheet_needs_a_spreadsheet_model(tmp_path):
-    result = runner.invoke(app, ["train", "-p", "notebook", "-m", "deep", "--gd-sheet", "--out", str(tmp_path / "x.xlsx")])
-    assert result.exit_code == 2 and "--gd-sheet" in result.stderr
+def test_gd_sheet_refuses_batch_norm(tmp_path):
+    result = runner.invoke(app, ["train", "-p", "notebook", "-m", "deep", "--batchnorm", "--gd-sheet", "--out", str(tmp_path / "x.xlsx")])
+    assert result.exit_code == 2 and "--gd-sheet with --model deep" in result.stderr and "--batchnorm" in result.stderr
+    assert not (tmp_path / "x.xlsx").exists()
 
 
 def test_gradient_formulas_as_strings():
     assert fx.sheet_area("nnet-3", "$A$1") == "'nnet-3'!$A$1" and fx.sheet_area("linear", "A1") == "linear!A1"
-    assert fx.linear_output("X", "w") == "MMULT(X,TRANSPOSE(w))"
-    assert fx.relu_units_output("X", ["a", "b"]) == (
-        "IF(MMULT(X,TRANSPOSE(a))>0,MMULT(X,TRANSPOSE(a)),0)+IF(MMULT(X,TRANSPOSE(b))>0,MMULT(X,TRANSPOSE(b)),0)"
-    )
-    assert fx.mse_of(712, "p", "y") == "SUMPRODUCT((p-y)^2)/712"
-    assert fx.mse_gradient(712, "p", "y", "x") == "2/712*SUMPRODUCT((p-y),x)"
-    assert fx.mse_gradient(712, "p", "y", "x", "z") == "2/712*SUMPRODUCT((p-y)*(z>0),x)"
     assert fx.gd_step("D5", "$B$2", "N5") == "D5-$B$2*N5"

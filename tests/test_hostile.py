@@ -325,7 +325,7 @@ def test_ids_that_are_not_whole_numbers_in_range_are_refused(files, value):
     (["-m", "hidden:100000000"], "--model hidden:100000000: training would need about"),
     (["-m", "deep:100000,100000"], "--model deep:100000,100000: training would need about"),
     (["--epochs", "1000000000"], "--epochs must be from 0 to 1,000,000, got 1,000,000,000"),
-    (["--gd-sheet", "--gd-epochs", "600000"], "the gradient descent sheet would need 1,200,013 rows"),
+    (["--gd-sheet", "--gd-epochs", "600000"], "the gradient descent sheet would need 1,200,018 rows"),
     (["-m", "hidden:20000", "--epochs", "1"], "its sheet would need about"),
 ])
 def test_runaway_sizes_are_refused_up_front(tmp_path, args, needle):

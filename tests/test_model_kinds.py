@@ -17,7 +17,7 @@ from titanic_lab.formulas import cell
 from titanic_lab.layout import LayoutError, read_model_sheets
 from titanic_lab.models import forward, init_params, layers, parse_model, sheet_columns
 from titanic_lab.reading import formula_cells, sheet_values
-from titanic_lab.runs import gd_supported, train_run
+from titanic_lab.runs import train_run
 from titanic_lab.sheet_layout import FIRST_ROW, HEADER_ROW
 from titanic_lab.verify import verify_workbook
 from titanic_lab.workbook import write_workbook
@@ -56,7 +56,7 @@ def test_its_sizes_parse_from_its_layers():
     assert (parse_model("mlp").sizes, parse_model("mlp").name) == ((3,), "mlp")
     spec = parse_model("mlp:2", activation="tanh")
     assert (spec.kind, spec.sizes, spec.name, spec.activation) == ("mlp", (2,), "mlp:2", "tanh")
-    assert spec.has_hidden and not spec.has_sigmoid and not gd_supported(spec)
+    assert spec.has_hidden and not spec.has_sigmoid
     with pytest.raises(ValueError, match="one for mlp"):
         parse_model("mlp:2,2")
 
@@ -134,3 +134,15 @@ def test_it_is_recalculated_by_ironcalc(mlp_book):
     assert recalculated.ok and recalculated.engine == "ironcalc"
     (sheet,) = [s for s in recalculated.sheets if s.sheet == "mlp-2"]
     assert all(c.max_abs_diff <= 1e-9 for c in sheet.columns)
+
+
+def test_it_gets_a_backprop_and_a_gradient_descent_sheet(tmp_path, bundled):
+    """No entry but its record: the chain rule (identity output, constants) and the optimizers follow its layers."""
+    data = tmp_path / "rows.csv"
+    bundled.head(40).to_csv(data, index=False)
+    run = train_run(RunConfig(data=str(data), preset="notebook", models=("mlp:2",), epochs=3, restarts=1, activation="tanh",
+                              backprop_sheet=True, gd_sheet=True, gd_epochs=5, gd_optimizer="momentum"))
+    book = write_workbook(run, tmp_path / "mlp-backprop.xlsx")
+    assert {"backprop-mlp-2", "gd-mlp-2"} <= set(formula_cells(book))
+    report = compare_workbook(book, recalc=True, engine="ironcalc")
+    assert report.ok and {s.sheet for s in report.sheets} >= {"backprop-mlp-2", "gradient descent"}

@@ -40,7 +40,7 @@ ROWS = KAGGLE_HEADER + KAGGLE_ROWS
 @pytest.mark.parametrize("name, text, message", [
     ("empty file", "", "the file is empty"),
     ("header only", KAGGLE_HEADER, "has a header but no data rows"),
-    ("wrong delimiter", ROWS.replace(",", ";"), "split by semicolons"),
+    ("wrong separator", ROWS, "--sep ',', or leave --sep out"),  # given --sep ';' below
     ("duplicated PassengerId", ROWS.replace("\n2,1,1", "\n1,1,1"), "column PassengerId repeats value 1 on line 3"),
     ("Survived 2", ROWS.replace("\n2,1,1", "\n2,2,1"), "column Survived must be 0 or 1, found 2 on line 3"),
     ("Survived -1", ROWS.replace("\n2,1,1", "\n2,-1,1"), "found -1 on line 3"),
@@ -51,7 +51,7 @@ ROWS = KAGGLE_HEADER + KAGGLE_ROWS
     ("Fare inf", ROWS.replace(",71.2833,", ",inf,"), "column Fare has non-finite value"),
 ])
 def test_bad_csv(tmp_path, name, text, message):
-    result, out = _train(tmp_path, write_csv(tmp_path, text))
+    result, out = _train(tmp_path, write_csv(tmp_path, text), *(["--sep", ";"] if name == "wrong separator" else []))
     _fails_cleanly(result, out, message)
 
 
@@ -60,11 +60,11 @@ def test_missing_file(tmp_path):
     _fails_cleanly(result, out, "nope.csv: no such file")
 
 
-def test_non_utf8_bytes(tmp_path):
-    data = tmp_path / "latin1.csv"
-    data.write_bytes(ROWS.replace("Laina", "Laïna").encode("latin-1"))
+def test_bytes_neither_utf8_nor_windows_1252(tmp_path):
+    data = tmp_path / "binary.csv"
+    data.write_bytes(ROWS.replace("Laina", "La\x81na").encode("latin-1"))  # 0x81: no character in Windows-1252
     result, out = _train(tmp_path, data)
-    _fails_cleanly(result, out, "is not UTF-8 text (byte 0xef")
+    _fails_cleanly(result, out, "is neither UTF-8 nor Windows-1252 text (byte 0x81")
 
 
 def test_xlsx_passed_as_csv(tmp_path):

@@ -19,6 +19,8 @@ MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 OPTIMIZER_NAMES: tuple[str, ...] = tuple(OPTIMIZERS)
+#: The optimizers the gradient descent sheet writes as formulas (``titanic_lab.backprop.GD_OPTIMIZERS``).
+GD_OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
 #: ``tasks.TASKS``' keys, typed here because that module imports pandas.
 TASK_NAMES: tuple[str, ...] = ("binary", "regression", "multiclass")
 

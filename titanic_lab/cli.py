@@ -18,6 +18,7 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
+from . import csv_dialect
 from .choices import MODEL_KINDS, PRESET_NAMES, one_of
 from .config import OPTIONS, Option
 from .errors import TitanicLabError
@@ -155,7 +156,11 @@ def _with_run_options(*names: str):
 
         @functools.wraps(body)
         def command(**values):
-            return body(run={o.name: values.pop(o.name) for o in declared}, **values)
+            run = {o.name: values.pop(o.name) for o in declared}
+            with _errors_to_exit():  # every CSV the command reads, in the dialect given (or detected), said in one line
+                dialect = {name: OPTIONS[name].from_cli(run[name]) for name in DIALECT_OPTIONS if name in run}
+            with csv_dialect.reading(**dialect, report=lambda line: _info(line, values.get("as_json", False))):
+                return body(run=run, **values)
 
         command.__signature__ = inspect.Signature(
             [inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default, annotation=_typer_option(o))
@@ -165,6 +170,8 @@ def _with_run_options(*names: str):
     return decorate
 
 
+#: The options of how a CSV is written, given to every command that reads one.
+DIALECT_OPTIONS = ("sep", "decimal", "encoding")
 DataOpt = _typer_option(OPTIONS["data"])
 PresetOpt = _typer_option(OPTIONS["preset"])
 
@@ -177,6 +184,11 @@ def train(
     init_from: Annotated[
         Optional[Path],
         typer.Option("--init-from", help="Start from the parameters a workbook holds (e.g. the lesson's Solver weights) instead of random ones.", show_default=False),
+    ] = None,
+    init_epoch: Annotated[
+        Optional[int],
+        typer.Option("--init-epoch", help="With --init-from: start from this epoch's row of the workbook's 'gradient descent' "
+                     "sheet (-1: its last row) instead of its model sheets.", show_default=False),
     ] = None,
     spec_out: Annotated[Optional[Path], typer.Option("--spec-out", help="Write the table's description (target, id, feature steps, columns left out) as TOML, to edit and pass back with --spec.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the run: .xlsx (the workbook, live formulas) or .json (parameters and settings).")] = DEFAULT_OUT,
@@ -213,13 +225,21 @@ def train(
             check_models_fit([spec for spec, _ in model_settings(config, prepared.dataset.target.n_outputs).values()], prepared.X.shape[1],
                              len(prepared.dataset.raw_columns) + 1)
         init = None
+        if init_epoch is not None and init_from is None:
+            raise TitanicLabError("--init-epoch picks a row of the workbook given with --init-from; give --init-from too")
         if init_from is not None:
             from .layout import params_for_run
             from .runs import model_settings
 
             specs = {name: spec for name, (spec, _) in model_settings(config, prepared.dataset.target.n_outputs).items()}
-            init = params_for_run(init_from, specs, list(prepared.features.columns))
-            _info(f"starting from the parameters in {init_from}", as_json)
+            if init_epoch is None:
+                init = params_for_run(init_from, specs, list(prepared.features.columns))
+                _info(f"starting from the parameters in {init_from}", as_json)
+            else:
+                from .gradient_compare import params_from_gd_sheet
+
+                init = params_from_gd_sheet(init_from, specs, prepared.X.shape[1], init_epoch)
+                _info(f"starting from row {'last' if init_epoch < 0 else init_epoch} of the gradient descent sheet of {init_from}", as_json)
         run = _train_with_progress(prepared, init)
         typer.echo(f"writing {out} ...", err=True)
         writer(run, out)
@@ -362,7 +382,8 @@ def _confusion_table(name: str, which: str, matrix, labels):
 
 
 @app.command("lr-find")
-@_with_run_options("data", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows", "valid_pct")
+@_with_run_options("data", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows", "valid_pct",
+                   *DIALECT_OPTIONS)
 def lr_find(
     run: dict,
     model: Annotated[str, typer.Option("--model", "-m", help=f"The model: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, deep:10,10.")] = "linear",
@@ -402,13 +423,12 @@ def lr_find(
     if as_json:
         typer.echo(json.dumps({"model": spec.name, "optimizer": settings.optimizer, "loss": settings.loss, **found.to_dict()}, indent=2))
         return
-    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g} "
-               f"(valley {found.valley:.3g}, lowest loss at {found.minimum:.3g}; {len(found.lrs)} steps)"
-               + (f"; plot: {plot}" if plot else ""))
+    typer.echo(f"{spec.name} ({settings.optimizer}, {settings.loss}): suggested lr {found.suggestion:.3g}: {found.why} "
+               f"({len(found.lrs)} steps)" + (f"; plot: {plot}" if plot else ""))
 
 
 @app.command()
-@_with_run_options("data", "preset", "target", "id_column", "spec", "task")
+@_with_run_options("data", "preset", "target", "id_column", "spec", "task", *DIALECT_OPTIONS)
 def features(
     run: dict,
     complete_rows: Annotated[
@@ -635,7 +655,9 @@ def _print_compare(report) -> None:
 
 
 @app.command()
+@_with_run_options(*DIALECT_OPTIONS)
 def predict(
+    run: dict,
     model: Annotated[Path, typer.Option("--model", help="A workbook holding model params: the lesson's or one titanic-lab wrote (hand-edited or not).", show_default=False)],
     data: Annotated[Path, typer.Option("--data", "-d", help="Rows to predict: Kaggle's test.csv (needs PassengerId), or a CSV with the columns of the table the workbook was trained on.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write: the id column (or 'row', the row number) and the target's column.")] = Path("submission.csv"),
@@ -668,7 +690,7 @@ def predict(
 
 
 @app.command()
-@_with_run_options("data", "target", "id_column", "spec")
+@_with_run_options("data", "target", "id_column", "spec", *DIALECT_OPTIONS)
 def leaderboard(
     run: dict,
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold.")] = 5,
@@ -812,7 +834,9 @@ def _with_fold_progress(job, total: int, command: str):
 
 
 @app.command()
+@_with_run_options(*DIALECT_OPTIONS)
 def submit(
+    run: dict,
     data: DataOpt = None,
     test: Annotated[Path, typer.Option("--test", help="Kaggle's test.csv (needs PassengerId).", show_default=False)] = ...,
     model: Annotated[

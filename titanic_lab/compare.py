@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 from pandas.api.types import is_numeric_dtype
 
+from .diffs import ColumnDiff, SheetDiff, within
+from .gradient_compare import gradient_sheet_diffs
 from .errors import OptionError
 from .formulas import cell
 from .layout import ModelSheet, read_model_sheets
@@ -24,35 +26,6 @@ from .ops import LOSSES
 from .sheet_layout import LOSS, PREDICTION, block_headers
 from .errors import UnseenCategoryWarning
 from .preprocessing import TabularPreprocessor
-
-
-@dataclass
-class ColumnDiff:
-    column: str
-    cells: int
-    max_abs_diff: float
-    worst_cell: str
-    ok: bool
-
-
-@dataclass
-class SheetDiff:
-    sheet: str
-    model: str
-    preset: str
-    loss: str
-    rows: int
-    params: int
-    params_at: str
-    columns: list[ColumnDiff]
-    total_cell: str | None
-    total_workbook: float | None
-    total_recomputed: float
-    total_ok: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.total_ok and all(c.ok for c in self.columns)
 
 
 @dataclass
@@ -90,11 +63,6 @@ class CompareReport:
                 for s in self.sheets
             ],
         }
-
-
-def within(diff: float, value: float, tol: float) -> bool:
-    """``|diff| <= tol * max(1, |value|)``, false for NaN."""
-    return bool(abs(diff) <= tol * max(1.0, abs(value)))
 
 
 def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
@@ -185,7 +153,7 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False, 
     """
     path = Path(path)
     if not recalc:
-        return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(path)])
+        return CompareReport(path, tol, [compare_sheet(s, tol) for s in read_model_sheets(path)] + gradient_sheet_diffs(path, tol))
     from .engines import select_engines
     from .reading import check_sheets
 
@@ -195,4 +163,5 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False, 
     check_sheets(path)  # refuse a non-workbook, a zip bomb or a huge sheet before an engine opens it
     fresh = chosen.recalculate(path)
     sheets = read_model_sheets(path, recalculated=fresh)
-    return CompareReport(path, tol, [compare_sheet(s, tol) for s in sheets], recalculated=True, engine=chosen.name)
+    return CompareReport(path, tol, [compare_sheet(s, tol) for s in sheets] + gradient_sheet_diffs(path, tol, fresh),
+                         recalculated=True, engine=chosen.name)

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .choices import ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
+from .choices import GD_OPTIMIZER_NAMES, ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
+from .csv_dialect import parse_decimal, parse_encoding, parse_sep
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
@@ -178,11 +179,17 @@ class RunConfig:
     patience: int | None = _option(
         None, "Early stopping: stop after this many epochs without a better validation loss; keep the best "
         "epoch's parameters.", setting="patience", show_default=False)
+    backprop_sheet: bool = _option(
+        False, "Add a 'backprop' sheet per model: every row's forward pass and, right to left, its backward pass (the "
+        "chain rule cell by cell), each gradient a formula beside torch's .grad.")
     gd_sheet: bool = _option(
-        False, "Add a 'gradient descent' sheet: every epoch of full-batch gradient descent for linear and nnet as a "
-        "row of formulas.")
+        False, "Add a 'gradient descent' sheet: every epoch of full-batch gradient descent of every model as a row of "
+        "formulas, each epoch's forward and backward pass on a 'gd-<model>' sheet.")
     gd_epochs: int = _option(30, "Epochs (rows) of the gradient descent sheet.")
     gd_lr: float = _option(0.1, "The gradient descent sheet's learning rate (an input cell you can change).")
+    gd_optimizer: str = _option(
+        "sgd", f"The gradient descent sheet's optimizer, as formulas: {one_of(GD_OPTIMIZER_NAMES)} (its constants are "
+        "cells you can change).")
     sample: int | None = _option(
         None, "Train and export a seeded random sample of this many rows (a workbook holds at most 1,048,573).",
         show_default=False)
@@ -206,6 +213,16 @@ class RunConfig:
         None, "With --target or --spec: the task, instead of the one inferred (text with 3 or more values: multiclass; "
         "two values: binary; numbers: regression): binary, regression or multiclass (whole numbers as classes).",
         show_default=False)
+    sep: str | None = _option(
+        None, "The CSV's separator: , ; | or tab. Default: detected from the file (a one-line note says what, unless "
+        "commas).", parse=parse_sep, show_default=False)
+    decimal: str | None = _option(
+        None, "The CSV's decimal mark: . or , (Excel's CSV in most of Europe). Default: detected from the file.",
+        parse=parse_decimal, show_default=False)
+    encoding: str | None = _option(
+        None, "The CSV's encoding: utf-8, utf-16 (Excel's Unicode Text), cp1252 (Windows, Western Europe), latin-1... "
+        "Default: detected from the file (a byte-order mark, else UTF-8, else Windows-1252).",
+        parse=parse_encoding, show_default=False)
 
     def __post_init__(self) -> None:
         if self.dataset is not None:
@@ -242,6 +259,8 @@ class RunConfig:
         if not 1 <= self.gd_epochs < SHEET_ROWS:
             raise OptionError(f"--gd-epochs must be from 1 to {SHEET_ROWS - 1} (one sheet row each), got {self.gd_epochs}")
         check_real("--gd-lr", self.gd_lr, positive=True)
+        if self.gd_optimizer not in GD_OPTIMIZER_NAMES:
+            raise OptionError(f"--gd-optimizer must be one of {', '.join(GD_OPTIMIZER_NAMES)}, got {self.gd_optimizer!r}")
         if self.epochs is not None and not 0 <= self.epochs <= MAX_EPOCHS:
             raise OptionError(f"--epochs must be from 0 to {MAX_EPOCHS:,}, got {self.epochs:,}")
         if self.lr is not None and self.lr != "auto":
@@ -253,6 +272,14 @@ class RunConfig:
         check_real("--l1", self.l1)
         if self.l2 is not None:
             check_real("--l2", self.l2)
+        for value, parse in ((self.sep, parse_sep), (self.decimal, parse_decimal), (self.encoding, parse_encoding)):
+            if value is not None:
+                parse(value)
+
+    @property
+    def gd_l2(self) -> float:
+        """The gradient-descent sheets' L2: ``--l2`` as given, else 0 (a penalty chosen by data is the trained model's)."""
+        return 0.0 if self.l2 is None else self.l2
 
     @property
     def refits(self) -> bool:

@@ -144,7 +144,7 @@ def indicator(ref: str, value: object) -> str:
     return f"IF({ref}={literal(value)},1,0)"
 
 
-def _operand(expr: str) -> str:
+def operand(expr: str) -> str:
     """``expr`` in parentheses when an operator outside brackets would bind wrongly (``a+b`` -> ``(a+b)``)."""
     depth = 0
     for ch in expr:
@@ -160,7 +160,7 @@ def _operand(expr: str) -> str:
 def scaled(expr: str, offset_ref: str | None, divisor_ref: str) -> str:
     """Divide by the max (``expr/$E$1``) or z-score (``(expr-$E$1)/$E$2``)."""
     if offset_ref is None:
-        return f"{_operand(expr)}/{divisor_ref}"
+        return f"{operand(expr)}/{divisor_ref}"
     return f"({expr}-{offset_ref})/{divisor_ref}"
 
 
@@ -221,30 +221,6 @@ def sheet_area(sheet: str, rng: str) -> str:
     plain = sheet.replace("_", "").isalnum() and not sheet[0].isdigit()
     name = sheet if plain else "'" + sheet.replace("'", "''") + "'"
     return f"{name}!{rng}"
-
-
-def linear_output(X: str, w_row: str) -> str:
-    """Every row's ``X @ w`` as a column: ``MMULT(X,TRANSPOSE(w))`` (w is a row of params)."""
-    return f"MMULT({X},TRANSPOSE({w_row}))"
-
-
-def relu_units_output(X: str, unit_rows: list[str]) -> str:
-    """The nnet's prediction for every row: the sum of ``IF(z>0,z,0)`` over its units."""
-    return "+".join(f"IF({z}>0,{z},0)" for z in (linear_output(X, row) for row in unit_rows))
-
-
-def mse_of(n: int, preds: str, y: str) -> str:
-    """Mean squared error of a column of predictions: ``SUMPRODUCT((preds-y)^2)/n``."""
-    return f"SUMPRODUCT(({preds}-{y})^2)/{n}"
-
-
-def mse_gradient(n: int, preds: str, y: str, x_column: str, gate: str | None = None) -> str:
-    """d MSE / d w for the weight that multiplies ``x_column``: ``2/n * sum((preds-y) * gate * x)``.
-
-    ``gate`` is the chain rule through a ReLU unit, ``(z>0)``; None for a linear model.
-    """
-    error = f"({preds}-{y})" if gate is None else f"({preds}-{y})*({gate}>0)"
-    return f"2/{n}*SUMPRODUCT({error},{x_column})"
 
 
 def gd_step(param: str, lr: str, grad: str) -> str:

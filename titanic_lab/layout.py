@@ -143,7 +143,7 @@ def read_model_sheets(
     cells = formula_cells(path, candidates) if candidates and formulas else {}
     if recalculated is not None:
         for name, found_cells in cells.items():
-            _overlay(values.setdefault(name, []), found_cells, recalculated.get(name, {}))
+            overlay(values.setdefault(name, []), found_cells, recalculated.get(name, {}))
     found, problems = [], []
     for name, rows in values.items():
         try:
@@ -162,7 +162,7 @@ def read_model_sheets(
     return found
 
 
-def _overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
+def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
     """Put the recalculated value (``""`` when the engine left it empty) in every formula cell."""
     for row, col in cells:
         while len(rows) <= row:
@@ -343,12 +343,13 @@ def _read_model(rows, header_row, headers, columns, features, where) -> tuple[Mo
 
 
 def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple[torch.Tensor, str]:
-    """Params as rows under a second copy of the feature headers (last one ``Const``)."""
-    labels = sl.param_labels(features)
-    start = next(
-        (c for c, h in enumerate(headers) if h == labels[0] and c != columns.get(labels[0]) and headers[c : c + len(labels)] == labels),
-        None,
-    )
+    """Params as rows under a second copy of the feature headers (the last ``Ones``, or the lesson's ``Const``)."""
+    start = None
+    for labels in (list(features), sl.param_labels(features)):
+        start = next((c for c, h in enumerate(headers)
+                      if h == labels[0] and c != columns.get(labels[0]) and headers[c : c + len(labels)] == labels), None)
+        if start is not None:
+            break
     if start is None:
         raise LayoutError(f"{where}: no params block (the feature headers {labels[0]}..{labels[-1]} repeated over the params)")
     W = torch.empty(len(features), k, dtype=torch.float64)

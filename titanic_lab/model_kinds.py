@@ -10,7 +10,7 @@ column per class).
 
 A record also holds what the rest of the toolkit needs to know of a kind: its default sizes
 (how sizes parse follows from its layers), the sheets the workbook gives it (their style and
-note), whether the ``gradient descent`` sheet writes its gradients, and its training defaults.
+note) and its training defaults.
 The forward pass (:mod:`titanic_lab.models`), the trainer (:mod:`titanic_lab.training`), the
 writer (:mod:`titanic_lab.workbook`) and the reader (:mod:`titanic_lab.layout`) read these
 records, so adding a model kind is one entry in :data:`KINDS`.
@@ -126,10 +126,6 @@ class ModelKind:
         Its training defaults: :class:`titanic_lab.training.TrainSettings` fields.
     default_sizes : tuple of int
         The sizes of the bare name (``nnet`` is ``nnet:2``).
-    gd_words : str or None
-        The README's words for its gradients when the ``gradient descent`` sheet writes them
-        (a single layer without constant, read as SUMPRODUCTs), ``{target}`` standing for the
-        target's column; None when it does not.
     """
 
     name: str
@@ -138,7 +134,6 @@ class ModelKind:
     sheets: tuple[Sheet, ...]
     defaults: Mapping[str, object] = field(default_factory=dict)
     default_sizes: tuple[int, ...] = ()
-    gd_words: str | None = None
 
     @property
     def style(self) -> str:
@@ -229,8 +224,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         "linear", _LINEAR, "identity",
         (Sheet("linear", ROW, "The lesson's linear model: Linear = SUMPRODUCT(features, params), the Ones column is the bias."),),
         dict(optimizer="adam", loss="mse", lr=0.1),
-        gd_words="linear: dLoss/dw_j = 2/N * sum over rows of (Linear - {target}) * x_j  (the chain rule through the "
-                 "square of the error; Linear = SUMPRODUCT(x, w))",
     ),
     ModelKind(
         "nnet", (Layer("W", SIZE, activation=True),), "sum",
@@ -238,8 +231,6 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
          Sheet("mmult", MMULT, "The same neural net with its params as one block and the layer as one MMULT array formula.")),
         dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=300),
         default_sizes=(2,),
-        gd_words="nnet: dLoss/dW_jk = 2/N * sum over rows of (Preds - {target}) * [Lin_k > 0] * x_j  (through the square, "
-                 "then the sum Preds = ReLU1 + ReLU2, then ReLU_k, whose slope is 1 where Lin_k > 0 and 0 elsewhere)",
     ),
     # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps
     # falling slowly for tens of thousands of epochs, so their plateau is a 1e-4 gain over 100.

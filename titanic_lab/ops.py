@@ -3,7 +3,9 @@
 A record holds what training calls (the torch function), what the workbook writes (the Excel
 formula, and for an activation the header of its columns) and what a reader recognises it by
 (an activation by that header, a head by the block its outputs are written under, a loss by a
-piece of text only its formula holds). The trainer
+piece of text only its formula holds), and beside an activation and a loss its derivative, on
+both sides: the torch function and the Excel text the ``backprop`` sheet writes
+(:mod:`titanic_lab.backprop`, :mod:`titanic_lab.workbook.backprop_sheet`). The trainer
 (:mod:`titanic_lab.models`, :mod:`titanic_lab.training`), the writer
 (:mod:`titanic_lab.workbook`) and the readers (:mod:`titanic_lab.layout`,
 :mod:`titanic_lab.compare`) all look them up here, so adding an activation, a head or a loss is one
@@ -40,12 +42,20 @@ class Activation:
         Tensor -> tensor, element by element.
     formula : callable
         A cell reference -> the Excel formula of the activation of that cell (no leading ``=``).
+    derivative : callable or None
+        z -> the activation's slope at z, element by element, as torch's backward takes it (at a
+        kink, the side torch takes: ReLU's slope at 0 is 0).
+    derivative_formula : callable or None
+        ``(z, a)`` cell references (the pre-activation and the activation) -> the Excel formula of
+        the slope (``IF(z>0,1,0)``; ``a*(1-a)`` for the sigmoid). None: no backprop sheet for it.
     """
 
     name: str
     header: str
     function: Callable[[Tensor], Tensor]
     formula: Callable[[str], str]
+    derivative: Callable[[Tensor], Tensor] | None = None
+    derivative_formula: Callable[[str, str], str] | None = None
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.function(x)
@@ -66,12 +76,21 @@ class Loss:
     marker : str
         Text that this loss's per-row formula holds and no other loss's does (upper case):
         how a reader tells the loss of a sheet from its ``Loss`` column.
+    derivative : callable or None
+        ``(preds, y)`` -> d(one row's loss)/d(its prediction), element by element; the mean
+        loss's gradient is this divided by the number of rows.
+    derivative_formula : callable or None
+        ``(pred, target)`` cell references -> the Excel formula of that derivative. A loss taken
+        through its output head in one step (cross-entropy through softmax: ``p_k - [y = k]``)
+        is one more record whose derivative is that of the head's input.
     """
 
     name: str
     function: Callable[[Tensor, Tensor], Tensor]
     formula: Callable[[str, str], str]
     marker: str
+    derivative: Callable[[Tensor, Tensor], Tensor] | None = None
+    derivative_formula: Callable[[str, str], str] | None = None
 
     def __call__(self, preds: Tensor, y: Tensor) -> Tensor:
         return self.function(preds, y)
@@ -113,6 +132,13 @@ def _functional():
     return F
 
 
+def _torch():
+    """``torch``, imported at the first call rather than with this module."""
+    import torch
+
+    return torch
+
+
 def _clamped(pred: str) -> str:
     """A prediction clamped into [1e-7, 1-1e-7], as :func:`_bce` clamps it."""
     return f"MAX(MIN({pred},1-1E-07),1E-07)"
@@ -126,6 +152,12 @@ def _bce(preds: Tensor, y: Tensor) -> Tensor:
     """
     p = preds.clamp(1e-7, 1 - 1e-7)
     return -(y * p.log() + (1 - y) * (1 - p).log()).mean(-1)
+
+
+def _bce_derivative(preds: Tensor, y: Tensor) -> Tensor:
+    """d/dp of :func:`_bce`'s one row: ``(1-y)/(1-p) - y/p`` inside the clamp, 0 outside it (the clamp's slope)."""
+    inside = (preds >= 1e-7) & (preds <= 1 - 1e-7)
+    return _torch().where(inside, (1 - y) / (1 - preds) - y / preds, preds.new_zeros(()))
 
 
 def softmax(scores: Tensor) -> Tensor:
@@ -179,22 +211,32 @@ HEADS: dict[str, Head] = {h.name: h for h in (
     Head("softmax", softmax, softmax_formula, sl.PROBS),
 )}
 
-#: Every activation, by name; ``relu`` is the lesson's.
+#: Every activation, by name, with its slope beside it; ``relu`` is the lesson's.
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
-    Activation("relu", "ReLU", lambda x: x.relu(), fx.relu),
-    Activation("leaky_relu", "LReLU", lambda x: _functional().leaky_relu(x, 0.01), lambda x: f"IF({x}<0,0.01*{x},{x})"),
-    Activation("elu", "ELU", lambda x: _functional().elu(x), lambda x: f"IF({x}<0,EXP({x})-1,{x})"),
-    Activation("tanh", "Tanh", lambda x: x.tanh(), lambda x: f"TANH({x})"),
-    Activation("sigmoid", "Sigm", lambda x: x.sigmoid(), fx.sigmoid),
+    Activation("relu", "ReLU", lambda x: x.relu(), fx.relu,
+               lambda z: (z > 0).to(z.dtype), lambda z, a: f"IF({z}>0,1,0)"),
+    Activation("leaky_relu", "LReLU", lambda x: _functional().leaky_relu(x, 0.01), lambda x: f"IF({x}<0,0.01*{x},{x})",
+               lambda z: _torch().where(z > 0, z.new_ones(()), z.new_full((), 0.01)), lambda z, a: f"IF({z}>0,1,0.01)"),
+    Activation("elu", "ELU", lambda x: _functional().elu(x), lambda x: f"IF({x}<0,EXP({x})-1,{x})",
+               lambda z: _torch().where(z > 0, z.new_ones(()), z.exp()), lambda z, a: f"IF({z}>0,1,EXP({z}))"),
+    Activation("tanh", "Tanh", lambda x: x.tanh(), lambda x: f"TANH({x})",
+               lambda z: 1 - z.tanh() ** 2, lambda z, a: f"1-{a}^2"),
+    Activation("sigmoid", "Sigm", lambda x: x.sigmoid(), fx.sigmoid,
+               lambda z: z.sigmoid() * (1 - z.sigmoid()), lambda z, a: f"{a}*(1-{a})"),
 )}
 
-#: Every loss, by name: the spreadsheet's mean squared error (``AVERAGE((Preds - Survived)^2)``),
-#: the notebook's mean absolute error (``torch.abs(preds - y).mean()``) and log loss.
+#: Every loss, by name, with its derivative beside it: the spreadsheet's mean squared error
+#: (``AVERAGE((Preds - Survived)^2)``), the notebook's mean absolute error
+#: (``torch.abs(preds - y).mean()``) and log loss.
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in (
-    Loss("mse", lambda p, y: ((p - y) ** 2).mean(-1), lambda p, t: f"({p}-{t})^2", "^2"),
-    Loss("mae", lambda p, y: (p - y).abs().mean(-1), lambda p, t: f"ABS({p}-{t})", "ABS("),
-    Loss("bce", _bce, lambda p, t: f"-({t}*LN({_clamped(p)})+(1-{t})*LN(1-{_clamped(p)}))", "LN(1-"),
+    Loss("mse", lambda p, y: ((p - y) ** 2).mean(-1), lambda p, t: f"({p}-{t})^2", "^2",
+         lambda p, y: 2 * (p - y), lambda p, t: f"2*({p}-{t})"),
+    Loss("mae", lambda p, y: (p - y).abs().mean(-1), lambda p, t: f"ABS({p}-{t})", "ABS(",
+         lambda p, y: (p - y).sign(), lambda p, t: f"SIGN({p}-{t})"),
+    Loss("bce", _bce, lambda p, t: f"-({t}*LN({_clamped(p)})+(1-{t})*LN(1-{_clamped(p)}))", "LN(1-",
+         _bce_derivative, lambda p, t: f"IF(AND({p}>=1E-07,{p}<=1-1E-07),(1-{t})/(1-{p})-{t}/{p},0)"),
     # Categorical cross-entropy: ``p`` is the true class's probability (an INDEX/MATCH of the row's P cells).
+    # No derivative record yet: the backprop sheets refuse it (its softmax's slope is one record to add).
     Loss("ce", _cross_entropy, lambda p, t: f"-LN(MAX({p},1E-300))", "-LN(MAX("),
 )}
 

@@ -57,9 +57,11 @@ def plot_history(run: "Run", path: str | Path) -> Path:
 def plot_lr_find(found: "LRFind", path: str | Path, title: str = "") -> Path:
     """The learning-rate finder's loss against the learning rate (log scale), its suggestions marked."""
     fig, ax = pyplot().subplots(figsize=(7, 4.2), dpi=110)
-    ax.plot(found.lrs, found.losses, color="C0")
-    for lr, label, style in ((found.valley, "valley", ":"), (found.minimum / 10, "minimum / 10", "-."), (found.suggestion, "suggested", "--")):
-        ax.axvline(lr, color="C3" if label == "suggested" else "C7", linestyle=style, label=f"{label} {lr:.3g}")
+    ax.plot(found.lrs, found.losses, color="C0", label="loss")
+    # Wide, pale lines under a thin one: a suggestion equal to the valley or to minimum / 10 hides neither.
+    for lr, label, style, color, width in ((found.valley, "valley", "-", "C2", 5), (found.minimum / 10, "minimum / 10", "-", "C1", 5),
+                                           (found.suggestion, "suggested", "--", "C3", 1.5)):
+        ax.axvline(lr, color=color, linestyle=style, linewidth=width, alpha=0.45 if width > 2 else 1, label=f"{label}: {lr:.3g}")
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss before the step", title=title or "Learning-rate finder")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

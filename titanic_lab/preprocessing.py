@@ -237,7 +237,9 @@ class TabularPreprocessor:
         if unknown:
             raise OptionError(f"no feature fills column {unknown[0]!r}; the filled columns are "
                               f"{', '.join(self.fill_values_) or 'none'}")
-        self.fill_values_.update(fills)
+        as_cells = {f.column: feature_kind(f.kind).raw for f in self.preset_.features if feature_kind(f.kind).raw}
+        # A fill read from a sheet's date cell is a date: the kind's numbers (a serial) are what blanks take.
+        self.fill_values_.update({c: float(as_cells[c](pd.Series([v])).iloc[0]) if c in as_cells else v for c, v in fills.items()})
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -36,7 +36,8 @@ class RowWriter:
 
     _SETTINGS = frozenset({
         "set_column", "freeze_panes", "autofilter", "insert_chart", "activate",
-        "set_landscape", "fit_to_pages", "repeat_rows", "print_area",
+        "set_landscape", "fit_to_pages", "repeat_rows", "print_area", "set_paper", "set_margins", "set_print_scale",
+        "set_v_pagebreaks",
     })
 
     def __init__(self, worksheet: xlsxwriter.worksheet.Worksheet) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__
+from . import __version__, csv_dialect
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .datasets import registry
 from .datasets.csv import read_table
@@ -24,13 +24,14 @@ from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .errors import DataError, OptionError, TitanicLabError
 from .limits import human, max_memory
+from .backprop import Descent, descend, refusal
 from .choosing import choose, validation_metrics
-from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, multiclass_model, parse_model
+from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
 from .penalty import choose_l2
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
-from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, refit_settings,
+from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, newton_refusal, refit_settings,
                        split_indices, table_choices, with_overrides)
 
 
@@ -67,27 +68,33 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
     asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
         raise OptionError(f"{', '.join(asked)}: only for hidden layers, and none of the models ({', '.join(out)}) has one")
-    if config.gd_sheet and not any(gd_supported(spec) for spec, _ in out.values()):
-        written = " and ".join(k.name for k in KINDS.values() if k.gd_words)
-        raise OptionError(f"--gd-sheet writes gradient descent for the {written} models (ReLU, no batch norm); train one of them")
+    for flag, asked in (("--backprop-sheet", config.backprop_sheet), ("--gd-sheet", config.gd_sheet)):
+        for spec, settings in out.values() if asked else ():
+            why = refusal(spec, settings.loss)
+            if why:
+                raise OptionError(f"{flag} with --model {spec.name}: {why}")
     if config.gd_sheet:
-        _check_gd_sheet(config, [spec for spec, _ in out.values() if gd_supported(spec)])
+        _check_gd_sheet(config, [spec for spec, _ in out.values()])
     return out
 
 
 def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
-    """Refuse a gradient descent sheet larger than a sheet: one row per epoch, two columns per parameter."""
-    rows = 3 + sum(config.gd_epochs + 5 for _ in specs)
+    """Refuse gradient descent sheets larger than a sheet: a table of a row per epoch (and seven more) per model,
+    two to four columns per parameter; a pass's columns per epoch on each gd-<model> sheet."""
+    rows = 4 + len(specs) * (config.gd_epochs + 7)
     if rows > SHEET_ROWS:
-        most = (SHEET_ROWS - 3) // len(specs) - 5
+        most = (SHEET_ROWS - 4) // len(specs) - 7
         raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
                           f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
     n_features = len(registry.named(config.dataset).spec(config.preset).features.feature_names or ())
+    states = {"sgd": 0, "momentum": 1, "adam": 2}[config.gd_optimizer]
     for spec in specs:
-        columns = 3 + 2 * n_features * (spec.sizes[0] if spec.sizes else 1)
+        widths = [n_features, *hidden_sizes(spec), 1]
+        n_params = sum(a * b + 1 for a, b in zip(widths, widths[1:]))
+        columns = max(3 + (2 + states) * n_params, 1 + n_features + (config.gd_epochs + 1) * (3 * sum(widths[1:]) + 3))
         if columns > SHEET_COLUMNS:
-            raise OptionError(f"--gd-sheet with --model {spec.name}: its table would need {columns:,} columns, more than a "
-                              f"sheet's {SHEET_COLUMNS:,}; use fewer units")
+            raise OptionError(f"--gd-sheet with --model {spec.name}: its sheets would need {columns:,} columns, more than a "
+                              f"sheet's {SHEET_COLUMNS:,}; use fewer units or --gd-epochs")
 
 
 def training_bytes(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_features: int) -> int:
@@ -118,19 +125,20 @@ def check_memory(spec: ModelSpec, settings: TrainSettings, n_rows: int, n_featur
         )
 
 
-def gd_supported(spec: ModelSpec) -> bool:
-    """Whether the ``gradient descent`` sheet can write this model's gradients as formulas."""
-    return spec.model_kind.gd_words is not None and spec.activation == "relu" and not spec.batchnorm
-
-
 def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
     """Read the run's training data; return its path, every row kept, the rows the run uses, how
     many rows ``config.exclude_from`` removed, and the table's description.
 
     Without ``config.target`` or ``config.spec`` the data is the default built-in dataset's
     (Titanic: its reader, the preset's features); otherwise any CSV, its features inferred or
-    read from the spec.
+    read from the spec. Every CSV is read in ``config``'s dialect (:mod:`titanic_lab.csv_dialect`;
+    None: detected).
     """
+    with csv_dialect.reading(config.sep, config.decimal, config.encoding):
+        return _load_rows(config)
+
+
+def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
     known = None if (config.target or config.spec) else registry.named(config.dataset)
     path = Path(config.data) if config.data else registry.named(config.dataset).default_path()
     if known is not None:
@@ -197,44 +205,46 @@ class Prepared:
 class GDPath:
     """Full-batch gradient descent of one model, as the ``gradient descent`` sheet writes it.
 
-    Plain SGD on the MSE over every row of the run, in float64, from the model's seeded
-    start (``config.seed``), ``config.gd_epochs`` steps of ``config.gd_lr``. Entry ``e`` of
-    each list is epoch ``e``: 0 is the start, the last is after every step.
+    From the model's seeded start (``config.seed``), over every row of the run in float64,
+    ``config.gd_epochs`` epochs of ``config.gd_optimizer`` at ``config.gd_lr`` on the model's
+    loss, with the run's L2 and L1. Entry ``e`` of each list is epoch ``e``: 0 is the start.
 
     Attributes
     ----------
-    weights : list of Tensor
-        The weights, shape (n_features, units): ``w`` of linear as one unit, ``W`` of nnet.
-    gradients : list of Tensor
-        The MSE's gradient at those weights, same shape.
-    losses : list of float
-        torch's MSE at those weights.
+    sheet : titanic_lab.backprop.Descent
+        The path as the sheet's formulas compute it (the chain rule by hand, every pass kept).
+    torch_losses : list of float
+        The loss at each epoch's parameters when :func:`~titanic_lab.training.fit`, the
+        hand-written optimizers on ``loss.backward()``'s gradients, trains from the same start.
+    torch_params : list of dict
+        Its parameters at each epoch.
+    optimizer, loss : str
     """
 
-    weights: list[torch.Tensor]
-    gradients: list[torch.Tensor]
-    losses: list[float]
+    sheet: Descent
+    torch_losses: list[float]
+    torch_params: list[Params]
+    optimizer: str
+    loss: str
 
 
-def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, seed: int, epochs: int, lr: float) -> GDPath:
-    """Train ``spec`` by full-batch gradient descent on the MSE and keep every epoch (see :class:`GDPath`).
+def gd_path(spec: ModelSpec, X: torch.Tensor, y: torch.Tensor, config: RunConfig, loss: str) -> GDPath:
+    """Train ``spec`` by full-batch gradient descent and keep every epoch (see :class:`GDPath`).
 
     Parameters
     ----------
     X : Tensor, shape (n_rows, n_features), float64
     y : Tensor, shape (n_rows,), float64
     """
-    start = init_params(spec, X.shape[1], torch.Generator().manual_seed(seed), X.dtype)
+    start = init_params(spec, X.shape[1], torch.Generator().manual_seed(config.seed), X.dtype)
+    c = config
+    sheet = descend(spec, start, X, y, loss=loss, optimizer=c.gd_optimizer, lr=c.gd_lr, epochs=c.gd_epochs, l1=c.l1, l2=c.gd_l2)
     path = [{k: v.clone() for k, v in start.items()}]
-    settings = TrainSettings(epochs=epochs, lr=lr, optimizer="sgd", loss="mse")
+    settings = TrainSettings(epochs=c.gd_epochs, lr=c.gd_lr, optimizer=c.gd_optimizer, loss=loss, l1=c.l1, l2=c.gd_l2)
     torch_run = fit(spec, settings, X, y, init=start,
                     on_epoch=lambda epoch, p: path.append({k: v[0].detach().clone() for k, v in p.items()}))
-    key = spec.chain[0].weight  # the one layer's weight: w of linear, W of nnet
-    return GDPath(
-        weights=[p[key].reshape(X.shape[1], -1) for p in path],
-        gradients=[gradients(spec, p, X, y)[key].reshape(X.shape[1], -1) for p in path],
-        losses=[h["train_loss"] for h in torch_run.history] + [torch_run.train_loss],
-    )
+    losses = [h["train_loss"] for h in torch_run.history] + [torch_run.train_loss]
+    return GDPath(sheet, losses, path, c.gd_optimizer, loss)
 
 
 @dataclass
@@ -254,8 +264,7 @@ class Run(Prepared):
     results : dict of str to TrainResult
         Per model name.
     gd_paths : dict of str to GDPath
-        With ``config.gd_sheet``: the gradient-descent path of each model the sheet can
-        write (:func:`gd_supported`), per model name.
+        With ``config.gd_sheet``: the gradient-descent path of each model, per model name.
     """
 
     results: dict[str, TrainResult] = field(default_factory=dict)
@@ -333,12 +342,7 @@ def prepare(config: RunConfig) -> Prepared:
     model_settings(config)  # validates every option before any work
     path, source, frame, excluded, dataset = load_rows(config)
     target = dataset.target
-    model_settings(config, target.n_outputs)  # the models a multiclass target can have
-    if target.task == "multiclass" and config.gd_sheet:
-        raise OptionError(f"--gd-sheet writes gradient descent for a 0/1 target; this run's target {target.column} is multiclass")
-    if target.is_regression and config.gd_sheet:
-        raise OptionError("--gd-sheet writes gradient descent for a 0/1 target; this run's target "
-                          f"{target.column} is a regression target")
+    model_settings(config, target.n_outputs)  # the models a multiclass target can have (and their sheets)
     if target.is_regression and any(spec.has_sigmoid for spec, _ in model_settings(config).values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
@@ -417,8 +421,11 @@ def train_run(
         results[chosen].seconds += before.seconds
     gd_paths = {}
     if p.config.gd_sheet:  # every row, float64: the data and precision of the workbook's formulas
-        X, y, c = p.X.to(torch.float64), p.y.to(torch.float64), p.config
-        gd_paths = {name: gd_path(r.spec, X, y, c.seed, c.gd_epochs, c.gd_lr) for name, r in results.items() if gd_supported(r.spec)}
+        # The sheets' features and target in float64, not a float32 run's rounded X and y.
+        target = p.dataset.target
+        X = torch.tensor(p.features.to_numpy(), dtype=torch.float64)
+        y = torch.tensor(target.values(p.frame[target.column]) / target.divisor, dtype=torch.float64)
+        gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss) for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
                chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores)
 

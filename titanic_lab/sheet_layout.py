@@ -34,6 +34,11 @@ DATA = "Data"
 FILL = "Fill:"
 MAX = "Max:"
 SCALE = "Scale:"
+#: A z-score's offset and divisor, and a date column's fill (shown as a date): the formats' labels.
+MEAN, SD, FILL_DATE = "Mean:", "SD:", "Fill: date"
+#: The label of a params row: the weights of a unit (``Lin1 weights``), and the note over the bias's weight.
+WEIGHTS = "weights"
+CONSTANT = "constant"
 PARAMS = "Params"
 MODEL = "Model"
 LOSS = "Loss"
@@ -100,7 +105,7 @@ def is_label(text: object) -> bool:
 
 
 def param_labels(features: list[str]) -> list[str]:
-    """The params headers: the feature names, ``Const`` for ``Ones``."""
+    """The lesson's params headers: the feature names, ``Const`` for ``Ones`` (titanic-lab writes the names as they are)."""
     return [CONST if f == ONES else f for f in features]
 
 

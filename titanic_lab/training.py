@@ -377,20 +377,28 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
         convergence.restore(params)
     seconds = time.perf_counter() - started
     result = _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds, classify)
-    result.stop_reason, result.converged = _stop_reason(settings, len(history), stopper, convergence, result.restart)
+    result.stop_reason, result.converged = _stop_reason(settings, history, stopper, convergence, result.restart)
     if stopper is not None:
         result.best_epoch = stopper.epoch[result.restart].item()
     return result
 
 
-def _stop_reason(settings, epochs_run, stopper, convergence, restart) -> tuple[str, bool]:
+def _stop_reason(settings, history, stopper, convergence, restart) -> tuple[str, bool]:
+    epochs_run = len(history)
     if convergence is not None and convergence.converged:
         return f"converged at epoch {epochs_run}", True
     if stopper is not None and epochs_run < (settings.epochs or settings.max_epochs):
         return f"early stopping at epoch {epochs_run}: kept epoch {stopper.epoch[restart].item()}", True
     if convergence is None:
         return f"ran the {settings.epochs} epochs asked for", False
-    return f"reached the cap of {settings.max_epochs} epochs without converging", False
+    losses = [h[0][restart] if isinstance(h[0], list) else h[0] for h in history]
+    window = min(settings.window, len(losses) - 1)
+    before, now = min(losses[: len(losses) - window]), min(losses)
+    fall = (before - now) / abs(before) if window > 0 and before else 0.0
+    return (f"reached the cap of {settings.max_epochs:,} epochs without converging (its lowest loss still fell by "
+            f"{fall:.1e} over the last {window} epochs, more than the rule's {settings.tol:g}); the sheet holds the best "
+            f"epoch's parameters; train longer (--epochs {2 * settings.max_epochs}) for a converged result, or take "
+            "this one"), False
 
 
 def _result(spec, settings, params, history, X, y, X_valid, y_valid, seconds, classify) -> TrainResult:
@@ -685,13 +693,18 @@ def with_overrides(settings: TrainSettings, **overrides: object) -> TrainSetting
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
+#: The learning-rate finder never suggests more than this many times its valley.
+VALLEY_FACTOR = 10.0
+
+
 @dataclass
 class LRFind:
     """What :func:`lr_find` saw: the rate and the loss of every step, and its suggestions.
 
     ``valley`` is the rate halfway along the longest stretch of falling losses; ``minimum``
     the rate of the lowest loss (already near divergence); ``suggestion`` the larger of
-    ``valley`` and ``minimum / 10``.
+    ``valley`` and ``minimum / 10``, but at most :data:`VALLEY_FACTOR` times the valley (a
+    lowest loss far beyond the valley is a rate at the edge of divergence; ``why`` says so).
     """
 
     lrs: list[float]
@@ -701,10 +714,20 @@ class LRFind:
 
     @property
     def suggestion(self) -> float:
-        return max(self.valley, self.minimum / 10)
+        return min(max(self.valley, self.minimum / 10), VALLEY_FACTOR * self.valley)
+
+    @property
+    def why(self) -> str:
+        """How the suggestion was chosen, in words."""
+        if self.minimum / 10 > VALLEY_FACTOR * self.valley:
+            return (f"a tenth of the lowest loss's rate, {self.minimum / 10:.3g}, is {self.minimum / 10 / self.valley:.0f}x the "
+                    f"valley {self.valley:.3g}: capped at {VALLEY_FACTOR:g}x the valley")
+        if self.minimum / 10 > self.valley:
+            return f"a tenth of the lowest loss's rate ({self.minimum:.3g} / 10), above the valley {self.valley:.3g}"
+        return f"the valley, at least a tenth of the lowest loss's rate {self.minimum:.3g}"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "suggestion": self.suggestion}
+        return {**asdict(self), "suggestion": self.suggestion, "why": self.why}
 
 
 def lr_find(

@@ -1,23 +1,28 @@
-"""Render one sheet of a titanic-lab workbook to a PNG, headlessly, for the README.
+"""Render printed pages of a titanic-lab workbook's sheets to PNG, headlessly, as a student would print them.
 
-    python tools/render_sheet.py [WORKBOOK] [--sheet nnet] [--out docs/nnet-sheet.png]
+    python tools/render_sheet.py [WORKBOOK] [--sheet nnet] [--page 2] [--out docs/nnet-sheet.png]
+    python tools/render_sheet.py [WORKBOOK] --all docs/pages/    # the first page(s) of every sheet
 
 With no WORKBOOK it trains the default run (``titanic-lab train --valid-pct 0``) first.
 Needs LibreOffice (``soffice``) and poppler's ``pdftoppm`` (Debian: poppler-utils).
 
-How: a copy of the workbook with every other sheet hidden and a print area on the first rows
-is converted to PDF by LibreOffice (with forced recalculation, so the copy's values are
-recomputed), and the first page is turned into a PNG.
+How: a copy of the workbook with the sheet alone (the README with the history its chart reads)
+is converted to PDF by LibreOffice (with forced recalculation) with the sheet's own print
+setup (the one titanic-lab writes: its top rows, landscape A4, the data table on page 1 and the
+params and model on the next), and the page asked for is turned into a PNG.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import html
 import struct
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -26,9 +31,40 @@ import openpyxl
 
 from titanic_lab.recalc import convert
 
-ROWS = 24
-COLUMNS = "AJ"
+RESOLUTION = 110  # dots per inch of the PNG
 MARGIN = 12  # white pixels kept around the content
+
+
+#: Sheets a sheet's formulas or chart read, kept (after it) when it is rendered: the README's chart reads history,
+#: the gradient descent sheet the model sheets' data.
+READS = {"README": ("history",), "gradient descent": ("linear", "nnet")}
+
+
+def sheet_pdf(book: Path, sheet: str, tmp: Path) -> Path:
+    """The PDF LibreOffice prints of ``sheet`` first (LibreOffice prints hidden sheets too, so every
+    other sheet is left out of a copy's ``xl/workbook.xml``; the rest of the file, charts included,
+    is copied as it is)."""
+    with zipfile.ZipFile(book) as zf:
+        xml = zf.read("xl/workbook.xml").decode("utf-8")
+        tags = re.findall(r"<sheet [^>]*/>", xml)
+        names = [html.unescape(re.search(r'name="([^"]*)"', t).group(1)) for t in tags]
+        if sheet not in names:
+            raise SystemExit(f"error: {book}: no sheet {sheet!r} (sheets: {', '.join(names)})")
+        kept = [sheet, *(n for n in READS.get(sheet, ()) if n in names)]
+        index = {names.index(n): i for i, n in enumerate(kept)}
+        xml = re.sub(r"<sheets>.*</sheets>", "<sheets>" + "".join(tags[names.index(n)] for n in kept) + "</sheets>", xml)
+
+        def local(match: re.Match) -> str:  # a print area or title of a sheet left out goes too
+            old = int(match.group(1))
+            return match.group(0).replace(f'localSheetId="{old}"', f'localSheetId="{index[old]}"') if old in index else ""
+
+        xml = re.sub(r'<definedName [^>]*localSheetId="(\d+)"[^>]*>[^<]*</definedName>', local, xml)
+        xml = re.sub(r'\s(activeTab|firstSheet)="\d+"', "", xml)
+        copy = tmp / f"{sheet.replace(' ', '_')}.xlsx"
+        with zipfile.ZipFile(copy, "w", zipfile.ZIP_DEFLATED) as out:
+            for item in zf.infolist():
+                out.writestr(item, xml if item.filename == "xl/workbook.xml" else zf.read(item))
+    return convert(copy, tmp / "pdf", "pdf")
 
 
 def read_ppm(path: Path) -> np.ndarray:
@@ -57,11 +93,23 @@ def write_png(image: np.ndarray, path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
+def page_png(pdf: Path, page: int, out: Path) -> Path:
+    """Page ``page`` (1-based) of ``pdf`` as a PNG at ``out``, cropped to its content."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["pdftoppm", "-r", str(RESOLUTION), "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
+                        str(Path(tmp) / "page")], check=True)
+        write_png(crop_to_content(read_ppm(Path(tmp) / "page.ppm")), out)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workbook", nargs="?", type=Path)
     parser.add_argument("--sheet", default="nnet")
+    parser.add_argument("--page", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("docs/nnet-sheet.png"))
+    parser.add_argument("--all", type=Path, help="Render the first two pages of every sheet into this folder.")
     args = parser.parse_args()
     if shutil.which("pdftoppm") is None:
         print("error: pdftoppm is missing (Debian: apt-get install poppler-utils)", file=sys.stderr)
@@ -72,23 +120,17 @@ def main() -> int:
         if book is None:
             book = tmp / "titanic.xlsx"
             subprocess.run(["titanic-lab", "train", "--valid-pct", "0", "--out", str(book)], check=True)
-        wb = openpyxl.load_workbook(book)
-        for ws in wb.worksheets:
-            if ws.title != args.sheet:
-                ws.sheet_state = "hidden"
-        sheet = wb[args.sheet]
-        wb.active = wb.worksheets.index(sheet)
-        sheet.print_area = f"A1:{COLUMNS}{ROWS}"
-        sheet.page_setup.orientation = "landscape"
-        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 1
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
-        sheet.print_options.gridLines = True
-        copy = tmp / "render.xlsx"
-        wb.save(copy)
-        pdf = convert(copy, tmp / "pdf", "pdf")
-        subprocess.run(["pdftoppm", "-r", "220", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(tmp / "page")], check=True)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_png(crop_to_content(read_ppm(tmp / "page.ppm")), args.out)
+        if args.all:
+            for sheet in openpyxl.load_workbook(book, read_only=True).sheetnames:
+                pdf = sheet_pdf(book, sheet, tmp)
+                pages = int(next(line.split()[1] for line in subprocess.run(
+                    ["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()
+                    if line.startswith("Pages:")))
+                stem = sheet.replace(" ", "_")
+                for page in range(1, min(pages, 2) + 1):
+                    print(f"wrote {page_png(pdf, page, args.all / f'{stem}-{page}.png')}")
+            return 0
+        page_png(sheet_pdf(book, args.sheet, tmp), args.page, args.out)
     print(f"wrote {args.out}")
     return 0
 

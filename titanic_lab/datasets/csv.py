@@ -1,5 +1,6 @@
 """Reading any CSV, with the checks every file gets: the file itself (missing, a folder, empty, too
-big, a zip, not UTF-8, rows of the wrong length), its header (two names equal without case) and
+big, a zip, bytes in no encoding detected or given, a wrong separator or decimal mark, rows of the wrong
+length; the dialect detected by :mod:`titanic_lab.csv_dialect`), its header (two names equal without case) and
 its cells (text longer than a cell holds, a blank or repeated id, a non-finite target).
 
 :func:`read_table` is the general reader; a built-in dataset's own reader (``titanic.read_titanic``)
@@ -11,11 +12,13 @@ from __future__ import annotations
 import csv
 import os
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import csv_dialect
 from ..errors import DataError
 from ..limits import human, max_csv_bytes
 
@@ -38,39 +41,71 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
                               "raise it with TITANIC_LAB_MAX_CSV_BYTES (e.g. 8G)")
     try:
         with path.open("rb") as fh:
-            head = fh.read(4)
+            head = fh.read(csv_dialect.HEAD_BYTES)
+            complete = not fh.read(1)
     except OSError as exc:
         raise DataError(path, f"cannot be read ({exc.strerror})") from exc
     if not head:
         raise DataError(path, "the file is empty")
-    if head == ZIP_MAGIC:
+    if head[:4] == ZIP_MAGIC:
         raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
+    dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
+    try:
+        try:
+            df, caught = _parse_csv(path, dialect, text_columns)
+        except UnicodeDecodeError:
+            if "encoding" in dialect.given or dialect.encoding != "utf-8":
+                raise
+            dialect = replace(dialect, encoding="cp1252")  # a Windows file whose first é comes after the first bytes
+            df, caught = _parse_csv(path, dialect, text_columns)
+    except UnicodeDecodeError as exc:
+        guessed = "encoding" not in dialect.given and dialect.encoding == "cp1252"
+        what = "neither UTF-8 nor Windows-1252" if guessed else f"not {csv_dialect.encoding_name(dialect.encoding)}"
+        raise DataError(path, f"is {what} text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                              "pass the file's encoding with --encoding (utf-8, utf-16, cp1252...)") from exc
+    if df.empty:
+        raise DataError(path, "has a header but no data rows")
+    text = {c: df[c].dropna().head(1000).tolist() for c in df.columns
+            if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) and c not in text_columns}
+    wrong = csv_dialect.wrong_guess([str(c) for c in df.columns], text, dialect)
+    if wrong:
+        raise DataError(path, wrong)
+    csv_dialect.announce(path, dialect)
+    df.attrs["dialect"] = dialect
+    # A row shorter than the header is padded with blanks, so it leaves the last column blank;
+    # pandas warns when one is longer. Only then is every row's length counted.
+    if caught or df.iloc[:, -1].isna().any():
+        check_fields(path, len(df.columns), dialect)
+    return df
+
+
+def _parse_csv(path: Path, dialect: csv_dialect.Dialect, text_columns: tuple[str, ...]) -> tuple[pd.DataFrame, list]:
+    """pandas' reading of the file in ``dialect``, and the parser warnings it gave."""
     try:
         # index_col=False: rows longer than the header must not turn the first column into an index.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            df = pd.read_csv(path, na_values=["?"], encoding="utf-8-sig", skipinitialspace=True, index_col=False,
+            df = pd.read_csv(path, na_values=["?"], encoding=_python_encoding(dialect), skipinitialspace=True,
+                             index_col=False, sep=dialect.sep, decimal=dialect.decimal, thousands=dialect.thousands,
                              dtype={c: str for c in text_columns} or None)
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError(path, "the file is empty") from exc
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1]
         raise DataError(path, f"is not a well-formed CSV ({detail})") from exc
-    if df.empty:
-        raise DataError(path, "has a header but no data rows")
-    # A row shorter than the header is padded with blanks, so it leaves the last column blank;
-    # pandas warns when one is longer. Only then is every row's length counted.
-    if caught or df.iloc[:, -1].isna().any():
-        check_fields(path, len(df.columns))
-    return df
+    return df, caught
 
 
-def header_of(path: Path) -> list[str]:
-    """The header's fields as written (pandas renames a repeated name ``Age.1``)."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return next(csv.reader(fh, skipinitialspace=True), [])
+def _python_encoding(dialect: csv_dialect.Dialect) -> str:
+    """The codec a file is opened with: UTF-8 skipping a byte-order mark, if present (it is not the first header's letter)."""
+    return "utf-8-sig" if dialect.encoding == "utf-8" else dialect.encoding
+
+
+def header_of(path: Path, dialect: csv_dialect.Dialect | None = None) -> list[str]:
+    """The header's fields as written (pandas renames a repeated name ``Age.1``), in ``dialect`` (default: commas, UTF-8)."""
+    dialect = dialect or csv_dialect.Dialect()
+    with path.open(encoding=_python_encoding(dialect), newline="") as fh:
+        return next(csv.reader(fh, delimiter=dialect.sep, skipinitialspace=True), [])
 
 
 def show(value: object) -> str:
@@ -100,22 +135,26 @@ def check_text(df: pd.DataFrame, path: Path) -> None:
                                   f"more than the {MAX_TEXT:,} an Excel cell holds; shorten it")
 
 
-def check_fields(path: Path, width: int) -> None:
+def check_fields(path: Path, width: int, dialect: csv_dialect.Dialect | None = None) -> None:
     """Refuse a row with fewer or more fields than the header (pandas pads or cuts them silently)."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    dialect = dialect or csv_dialect.Dialect()
+    sep = dialect.sep
+    with path.open(encoding=_python_encoding(dialect), newline="") as fh:
         try:
-            if set(map(len, csv.reader(fh, skipinitialspace=True))) <= {0, width}:  # counted in C; blank lines are 0
+            if set(map(len, csv.reader(fh, delimiter=sep, skipinitialspace=True))) <= {0, width}:  # counted in C; blank lines are 0
                 return
         except csv.Error:
             pass  # found again below, with its line
         fh.seek(0)
-        reader = csv.reader(fh, skipinitialspace=True)
+        reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
+        name = csv_dialect.SEPARATOR_NAMES.get(sep, repr(sep))
         try:
             for row in reader:
                 if row and len(row) != width:  # blank lines are skipped, as pandas does
                     fewer = "fewer" if len(row) < width else "more"
                     raise DataError(path, f"line {reader.line_num} has {len(row)} fields, {fewer} than the header's {width}; "
-                                          "fix that row (a missing comma, or an unquoted comma in a name)")
+                                          f"fix that row (a missing {name}, or an unquoted {name} in a name), or give "
+                                          f"the separator with --sep (read with {csv_dialect.show_sep(sep)})")
         except csv.Error as exc:
             raise DataError(path, f"is not a well-formed CSV (line {reader.line_num}: {exc})") from exc
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, OptionError
+from ..features.dates import EPOCH, FIRST_DATE, date_format, first_date, serials
 from ..features.preset import Preset
 from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from .csv import read_table
@@ -109,6 +110,13 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
     for column in df.columns:
         if column in exclude:
             continue
+        if date_format(df[column]) is not None:
+            why = _date_steps(df[column], column, steps, new_name)
+            if why:
+                left_out[column] = why
+            elif df[column].isna().any():
+                steps.append(Feature(column, "missing", new_name(f"{column}_missing"), fill=None))
+            continue
         why = _left_out_reason(df[column], column)
         if why:
             left_out[column] = why
@@ -176,9 +184,9 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
         return f"the same value ({plain(present.iloc[0])}) in every row"
     unique_per_row = distinct == len(values) and len(values) > 2
     if pd.api.types.is_numeric_dtype(values):
-        whole = bool((present % 1 == 0).all())
-        counts_rows = present.is_monotonic_increasing and bool((present.diff().dropna() == 1).all())
-        if unique_per_row and whole and (_looks_like_id(column) or counts_rows):
+        if values.notna().all() and _counts_rows(present):
+            return "an id: it counts the rows (1, 2, 3... in file order), whatever its name"
+        if unique_per_row and bool((present % 1 == 0).all()) and _looks_like_id(column):
             return "an id (a different whole number in every row)"
         return None
     if distinct == 2:
@@ -187,6 +195,36 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
         return f"free text or an id ({distinct} different values in {len(present)} rows)"
     if distinct > MAX_LEVELS:
         return f"{distinct} different values, more than the {MAX_LEVELS} that become dummy columns"
+    return None
+
+
+def _counts_rows(present: pd.Series) -> bool:
+    """Whether whole numbers count the rows: increasing in file order, from 0 or 1 (or a little
+    above, when first rows were left out), each step 1 but where rows were left out (an R export's
+    ``rownames``, a fold's rows of it): at most a third of the numbers skipped."""
+    n = len(present)
+    if n < 3 or not (present % 1 == 0).all() or not present.is_monotonic_increasing or not present.is_unique:
+        return False
+    low, high = float(present.iloc[0]), float(present.iloc[-1])
+    return 0 <= low <= max(1, n // 10) and high - low + 1 <= 1.5 * n
+
+
+def _date_steps(values: pd.Series, column: str, steps: list[Feature], new_name) -> str | None:
+    """Add a date column's steps (year, month, day of the week, days since its first date: each that
+    varies), blanks filled with the median date; or say why it gives none."""
+    when = serials(values).dropna()
+    if (when < (FIRST_DATE - EPOCH).days).any():
+        return "dates before 1900-03-01, which spreadsheets number differently"
+    stamps = EPOCH + pd.to_timedelta(when.to_numpy(), unit="D")
+    parts = [("year", stamps.year, "zscore"), ("month", stamps.month, "max"), ("weekday", stamps.day_of_week, "max"),
+             ("days", when.to_numpy(), "max")]
+    origin = first_date(values)
+    for kind, seen, scale in parts:
+        if len(np.unique(seen)) > 1:
+            steps.append(Feature(column, kind, new_name(f"{column}_{kind}"), fill="median", scale=scale,
+                                 origin=origin if kind == "days" else None))
+    if not any(f.column == column for f in steps):
+        return f"the same date ({plain(values.dropna().iloc[0])}) in every row"
     return None
 
 

@@ -271,6 +271,7 @@ def spec_to_toml(spec: DatasetSpec) -> str:
         "# titanic-lab dataset spec: what the model learns and from which columns.",
         "# Edit it and pass it back: titanic-lab train --data FILE.csv --spec THIS.toml",
         "# Feature kinds: number, log (log of x+1), binary, dummies, missing, ones (the bias);",
+        "# of a date column: year, month, weekday (Monday 1 to Sunday 7), days (since origin); delete an entry to drop it;",
         "# fill: median, mode, constant (with fill_value) or none; scale: max, zscore or none.",
         f"format = {_toml(SPEC_FORMAT)}",
         f"name = {_toml(spec.name)}",

@@ -127,7 +127,7 @@ def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -
     required = RAW_COLUMNS + ((TARGET,) if require_target else ())
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise DataError(path, _missing_message(missing, raw))
+        raise DataError(path, f"missing required columns: {', '.join(missing)}")
     check_text(df, path)
     _check_numeric(df, path)
     _check_target(df, path)
@@ -144,7 +144,7 @@ def _to_kaggle_schema(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     left empty is missing.
     """
     known = {c.lower(): c for c in KAGGLE_COLUMNS}
-    header = [h.strip() for h in header_of(path)]
+    header = [h.strip() for h in header_of(path, df.attrs.get("dialect"))]
     seen: dict[str, int] = {}
     for i, name in enumerate(known.get(h.lower(), h) for h in header):
         if name and name in seen:
@@ -158,16 +158,6 @@ def _to_kaggle_schema(df: pd.DataFrame, path: Path) -> pd.DataFrame:
             stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in df[column].dropna().unique()}
             df[column] = df[column].map(stripped)
     return df
-
-
-def _missing_message(missing: list[str], raw: pd.DataFrame) -> str:
-    message = f"missing required columns: {', '.join(missing)}"
-    if len(raw.columns) == 1:
-        only = str(raw.columns[0])
-        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-            if sep in only:
-                return f"{message} (the header is one column split by {name}; the file must be comma-separated)"
-    return message
 
 
 def _check_numeric(df: pd.DataFrame, path: Path) -> None:

@@ -147,6 +147,9 @@ class FeatureKind:
         Columns the data table needs for the formulas.
     needs : tuple of (key, message)
         Keys a spec's ``[[features]]`` entry of this kind must give, with the message when absent.
+    raw : callable, optional
+        The raw column -> the numbers its cells hold in the data table, when not the values as
+        read (a date column: date serial numbers, shown as dates, that ``YEAR`` and the like read).
     """
 
     name: str
@@ -163,6 +166,7 @@ class FeatureKind:
     learn: Callable[[Feature, pd.DataFrame, object, Any], None] | None = None
     helpers: tuple[HelperColumn, ...] = ()
     needs: tuple[tuple[str, str], ...] = ()
+    raw: Callable[[pd.Series], pd.Series] | None = None
 
     def columns(self, feat: Feature, levels: tuple = ()) -> list[tuple[str, object]]:
         """``(output column, level)`` per column the step writes: one per level, or one (level None)."""
@@ -181,7 +185,7 @@ class FeatureKind:
         """
         if not self.by_max or self.formula is None or self.values is None:
             return None
-        raw = raw.astype(float)
+        raw = self.raw(raw) if self.raw is not None else raw.astype(float)
         if raw.isna().all():
             return None
         largest = self.values(feat, pd.Series([float(raw.max())]), None, None)  # its raw value alone: no rows, nothing fitted

@@ -40,6 +40,8 @@ class Feature:
         without a group): the survival rate of the *other* women and boys of the training rows
         on the same ticket (else, when there are none, with the same surname), and 1 where
         that rate is 0 (the whole rest of the group died). A row never sees its own label.
+        Of a date column (:mod:`titanic_lab.features.dates`): ``year``, ``month``, ``weekday``
+        (Monday 1 to Sunday 7) and ``days`` (days since ``origin``).
     name : str
         The output column name; for ``dummies``, the prefix before each level.
     fill : {"mode", "median", "constant"} or None
@@ -59,6 +61,8 @@ class Feature:
         the standard deviation.
     other : str
         The second raw column of ``family``, ``alone`` and ``per_ticket``.
+    origin : str, optional
+        ``days``: the date (``YYYY-MM-DD``) its days count from, the table's first date when inferred.
     """
 
     column: str
@@ -72,6 +76,7 @@ class Feature:
     baseline: object | None = None
     scale: ScaleMethod | None = None
     other: str = ""
+    origin: str | None = None
 
     @property
     def output_name(self) -> str:

@@ -14,6 +14,7 @@ workbook, its formats):
 ``checks.py``        sheet names; does the run fit in Excel's sheets (checked before training)
 ``data_table.py``    a model sheet's data table: raw columns, fills, divisors, features as formulas
 ``model_sheets.py``  params, the model's columns, loss and checks (linear, units, chain styles)
+``backprop_sheet.py`` the ``backprop`` sheets (``--backprop-sheet``): the chain rule cell by cell
 ``gd_sheet.py``      the ``gradient descent`` sheet (``--gd-sheet``)
 ``run_sheets.py``    ``README``, ``history``, ``all_rows``, ``spec``
 ===================  =============================================================================
@@ -29,11 +30,13 @@ from ..files import atomic_output, scratch_folder
 from ..rowwriter import RowWriter
 from ..runs import Run
 from .book import Book, reproducible, written_at
+from .cells import print_setup
 from .cells import _Worksheet  # noqa: F401 (imported from here by tests/test_rowwriter.py)
 from .checks import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, check_fits, check_models_fit, sheet_name
+from .backprop_sheet import backprop_sheets
 from .gd_sheet import GD_SHEET, gd_sheet
 from .model_sheets import model_sheets
-from .run_sheets import all_rows_sheet, history_sheet, readme_sheet, spec_sheet
+from .run_sheets import CHART_ROWS, all_rows_sheet, history_sheet, readme_sheet, spec_sheet
 
 __all__ = [
     "EXCEL_MAX_COLUMNS", "EXCEL_MAX_ROWS", "GD_SHEET", "check_fits", "check_models_fit", "reproducible",
@@ -46,7 +49,7 @@ def write_workbook(run: Run, path: str | Path) -> Path:
 
     Sheets: ``README`` (what each sheet is, how the run was trained, a chart of the loss per
     epoch), one sheet per model (``linear``; ``nnet`` and ``mmult``; ``sigmoid``, ``hidden``,
-    ``deep``), ``gradient descent`` with ``--gd-sheet``, ``history``, ``all_rows`` and ``spec``.
+    ``deep``), ``backprop-<model>`` with ``--backprop-sheet``, ``gradient descent`` with ``--gd-sheet``, ``history``, ``all_rows`` and ``spec``.
 
     Returns
     -------
@@ -59,12 +62,14 @@ def write_workbook(run: Run, path: str | Path) -> Path:
         readme = RowWriter(book.wb.add_worksheet("README"))  # first in the workbook, written last
         book.sheets.append(("README", "This sheet."))
         model_sheets(book)
-        gd_words = gd_sheet(book) if run.config.gd_sheet else []
+        gradient_lines = backprop_sheets(book) if run.config.backprop_sheet else []
+        gradient_lines += gd_sheet(book) if run.config.gd_sheet else []
         series = history_sheet(book)
         all_rows_sheet(book)
         spec_sheet(book)
-        readme_sheet(book, readme, series, gd_words)
+        readme_sheet(book, readme, series, gradient_lines)
         readme.write()
+        print_setup(readme, rows=None, below=CHART_ROWS + 3 if series else 0, one_page_wide=True)  # every row, the chart
         readme.activate()
         try:
             book.wb.close()

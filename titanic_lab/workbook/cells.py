@@ -13,8 +13,9 @@ import numpy as np
 import xlsxwriter
 import xlsxwriter.worksheet
 
+from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
-from ..sheet_layout import FIRST_ROW
+from ..sheet_layout import FILL, FILL_DATE, FIRST_ROW, MAX, MEAN, SD
 
 #: Leading characters that would let a spreadsheet treat text as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,7 +52,7 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
             self.constant_memory, self.table_cells = streaming, cells
         # With the mode off, the headers went in as shared strings: write them again in line.
         for j, column in enumerate(options["columns"]):
-            self.write_string(first_row, first_col + j, column["header"])
+            self.write_string(first_row, first_col + j, column["header"], column.get("header_format"))
         return result
 
 
@@ -73,12 +74,26 @@ class Cells:
         self.bold = add({"bold": True})
         self.title = add({"bold": True, "font_size": 14})
         self.header = add({"bold": True, "bottom": 1})
+        self.header_wrap = add({"bold": True, "bottom": 1, "text_wrap": True, "valign": "bottom"})
         self.num = add({"num_format": "0.0000"})
-        self.loss = add({"num_format": "0.000000"})  # losses and accuracies in README and history
-        self.seconds = add({"num_format": "0.00"})
+        self.loss = add({"num_format": "0.000000", "valign": "top"})  # losses and accuracies in README and history
+        self.seconds = add({"num_format": "0.00", "valign": "top"})
         self.wrap = add({"text_wrap": True, "valign": "top"})
+        self.top = add({"valign": "top"})
+        self.bold_top = add({"bold": True, "valign": "top", "text_wrap": True})
         self.param = add({"num_format": "0.000000", "bg_color": "#FFF2CC"})
         self.constant = add({"bg_color": "#FFF2CC"})  # fitted preprocessing: fills and maxima
+        self.date = add({"num_format": DATE_FORMAT, "align": "center"})
+        self.center = add({"align": "center"})
+        self.num_center = add({"num_format": "0.0000", "align": "center"})
+        self.header_center = add({"bold": True, "align": "center"})
+        self.right = add({"align": "right", "italic": True})  # a row's label, against the row it names
+        self.note = add({"italic": True, "align": "center"})  # a data table's raw cells: text and numbers alike
+        # Fitted preprocessing, each value with its label in its own cell's format: "Fill: 28", "Max: 80".
+        self.labelled = {label: add({"bg_color": "#FFF2CC", "num_format": labelled_format(label.split()[0], number),
+                                     "align": "right"})
+                         for label, number in ((FILL, "General"), (MAX, "General"), (MEAN, "General"), (SD, "General"),
+                                               (FILL_DATE, DATE_FORMAT))}
         self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
         self.diff = add({"num_format": "0.00E+00", "bold": True})
         self.text_safe = add({"quote_prefix": True})
@@ -91,13 +106,19 @@ class Cells:
         ws.write_string(row, col, value, fmt)
 
     def value(self, ws, row: int, col: int, value: object, fmt=None) -> None:
-        """A number, a text, or a blank for ``None`` and NaN."""
+        """A number, a text, or nothing for ``None`` and NaN (no cell: ``ISBLANK`` is true in every engine,
+        also after a program that rewrites a styled empty cell as an empty value)."""
         if value is None or (isinstance(value, float) and np.isnan(value)):
-            ws.write_blank(row, col, None, fmt)
+            return
         elif isinstance(value, str):
             self.text(ws, row, col, value, fmt)
         else:
             ws.write_number(row, col, float(value), fmt)
+
+    def merged(self, ws, row: int, first_col: int, last_col: int, value: str, fmt=None) -> None:
+        """Text across ``first_col..last_col`` of ``row`` (a merged cell), written as :meth:`text` writes it."""
+        ws.merge_range(row, first_col, row, last_col, "", fmt)
+        self.text(ws, row, first_col, value, fmt)
 
     @staticmethod
     def formula(ws, row: int, col: int, formula: str, value: object, fmt=None, cached: type = float) -> None:
@@ -133,18 +154,83 @@ class Cells:
         ws.column(FIRST_ROW, len(values), lambda w, r, i: self.formula(w, r, col, build(r), values[i], fmt, cached))
 
 
+def labelled_format(label: str, number: str) -> str:
+    """A number format showing ``label`` before the value, a number's (positive, negative, zero) or a text's:
+    ``"Fill: "General;"Fill: "-General;"Fill: "General;"Fill: "@``."""
+    prefix = f'"{label} "'
+    return f"{prefix}{number};{prefix}-{number};{prefix}{number};{prefix}@"
+
+
 def width(text: str, minimum: float, extra: float = 2) -> float:
     """A column width that shows ``text`` whole (bold headers are a little wider than their letters)."""
     return max(minimum, round(len(text) * 1.1 + extra, 1))
 
 
-def print_setup(ws: RowWriter, repeat: int | None = None) -> None:
-    """Print the sheet's used range landscape, one page wide, repeating rows ``0..repeat`` on every page.
+#: The data rows a long sheet prints: its top, what a student prints to follow it (the screen shows every row).
+PRINT_ROWS = 40
+#: The printable width of a landscape A4 page with :func:`print_setup`'s 0.5-inch margins, in points.
+PAGE_WIDTH = (11.69 - 2 * 0.5) * 72
+#: A default column's width in pixels (8.43 characters of Calibri 11).
+DEFAULT_COLUMN = 64
 
-    Call once the sheet is written (its used range is known then).
+
+def column_pixels(ws: RowWriter, col: int) -> int:
+    """Column ``col``'s width in pixels, as set (XlsxWriter keeps it in pixels)."""
+    info = ws.worksheet.col_info.get(col)
+    return DEFAULT_COLUMN if info is None or info.width is None else int(info.width)
+
+
+#: LibreOffice prints a column about this much wider than its pixels (at 0.75 point each) say: measured on
+#: rendered pages (a 16-column table at 75% took 12 columns' page), and kept with a margin.
+PRINTED_WIDTH = 1.4
+#: The smallest print scale (percent) a page is printed at: 11-point text at 65% is about 7 points.
+MIN_SCALE = 65
+
+
+def _points(ws: RowWriter, first: int, last: int) -> float:
+    """The printed width at 100% of columns ``first..last``, in points."""
+    return sum(column_pixels(ws, c) for c in range(first, last + 1)) * 0.75 * PRINTED_WIDTH
+
+
+def page_starts(ws: RowWriter, last_col: int, pages: list[int]) -> list[int]:
+    """The first column of each printed page: 0, each of ``pages``, and more wherever a page's columns
+    would not fit its width at :data:`MIN_SCALE`."""
+    starts = []
+    for first, end in zip([0, *pages], [*pages, last_col + 1]):
+        starts.append(first)
+        for col in range(first + 1, end):
+            if _points(ws, starts[-1], col) * MIN_SCALE / 100 > PAGE_WIDTH:
+                starts.append(col)
+    return starts
+
+
+def print_setup(ws: RowWriter, repeat: int | None = None, pages: list[int] | None = None, rows: int | None = PRINT_ROWS,
+                below: int = 0, one_page_wide: bool = False) -> int:
+    """Print the sheet landscape on A4: its first ``rows`` rows after the repeated ones (None: all, and
+    ``below`` more, under a chart), each group of columns on its own page, at the one scale at which
+    the widest group fits (at least :data:`MIN_SCALE`: a wider group is cut into pages); return that scale.
+
+    ``pages``: the first column of each page after the first (a page break before it). Rows
+    ``0..repeat`` repeat on every page. ``one_page_wide``: every column on one page, at whatever
+    scale that takes (a sheet of wrapped text). Call once the sheet is written.
     """
     ws.set_landscape()
-    ws.fit_to_pages(1, 0)  # 0: as many pages tall as needed
+    ws.set_paper(9)  # A4
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    last_col = ws.worksheet.dim_colmax
+    starts = page_starts(ws, last_col, [p for p in pages or () if 0 < p <= last_col])
+    ends = [s - 1 for s in starts[1:]] + [last_col]
+    if one_page_wide:
+        starts, ends = [0], [last_col]
+    scale = max(10, min(100, min(int(100 * PAGE_WIDTH / _points(ws, a, b)) for a, b in zip(starts, ends))))
+    if one_page_wide:
+        ws.fit_to_pages(1, 0)
+    else:
+        ws.set_print_scale(scale)
+    if len(starts) > 1:
+        ws.set_v_pagebreaks(starts[1:])
     if repeat is not None:
         ws.repeat_rows(0, repeat)
-    ws.print_area(0, 0, ws.worksheet.dim_rowmax, ws.worksheet.dim_colmax)
+    last_row = ws.worksheet.dim_rowmax + below if rows is None else min(ws.worksheet.dim_rowmax, (repeat or 0) + rows)
+    ws.print_area(0, 0, last_row, last_col)
+    return scale

@@ -17,7 +17,6 @@ from ..features.registry import feature_kind
 from ..rowwriter import RowWriter
 from ..sheet_layout import FIRST_ROW, HEADER_ROW
 from .book import Book
-from .cells import width
 from .checks import check_fits
 
 
@@ -68,12 +67,18 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     refs = table.refs
     check_fits(table.n_rows)
     ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
-                 {"name": table_name, "columns": [{"header": c} for c in table.columns], "style": "Table Style Light 9"})
+                 {"name": table_name, "columns": [{"header": c, "header_format": cells.header_center} for c in table.columns],
+                  "style": "Table Style Light 9",
+                  "autofilter": False})  # no filter buttons: the lesson's sheet has none, and they widen every column
     cells.text(ws, 0, 0, sl.DATA, cells.bold)
     # Raw values, as read (blank where missing); the target as the loss reads it (0/1, or in its units).
-    cells.column_values(ws, FIRST_ROW, table.col[target], run.dataset.target.sheet_values(run.frame[target]))
+    cells.column_values(ws, FIRST_ROW, table.col[target], run.dataset.target.sheet_values(run.frame[target]), cells.center)
+    as_cells = {f.column: kind.raw for f, kind in kinds if kind.raw is not None}  # dates: serial numbers shown as dates
     for name in raw[1:] + [f for f in features if f in passthrough]:
-        cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
+        if name in as_cells:
+            cells.column_values(ws, FIRST_ROW, table.col[name], as_cells[name](run.frame[name]).to_numpy(), cells.date)
+        else:
+            cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy(), cells.center)
     for helper in helpers:
         cells.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r, target=target))),
                           helper.values(run.frame), cached=str)
@@ -83,7 +88,8 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
         if kind.is_passthrough(feat):
             continue
         if kind.formula is None:  # the bias: values
-            cells.column_values(ws, FIRST_ROW, table.col[feat.output_name], run.features[feat.output_name].to_numpy())
+            cells.column_values(ws, FIRST_ROW, table.col[feat.output_name], run.features[feat.output_name].to_numpy(),
+                                cells.center)
             continue
         fill = fills.get(feat.column) if feat.fill is not None else None  # Age_missing reads the raw cell
         for out_name, level in kind.columns(feat, pre.levels_.get(feat.name, ())):
@@ -94,11 +100,20 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
                 raw = kind.formula(feat, fx.filled(refs.this_row(feat.column, r), fill), Cell(refs, r, level, target))
                 return raw if divisor_ref is None else fx.scaled(raw, offset_ref, divisor_ref)
 
-            cells.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), cells.num)
+            cells.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(),
+                                  cells.num_center)
     ws.freeze_panes(FIRST_ROW, 0)
-    for name, col in table.col.items():  # room for the header and the table's filter button
-        ws.set_column(col, col, width(name, 9, 3))
+    labelled = {*fills, *(name for name in scales)}
+    for name, col in table.col.items():  # the header whole, the values ("0.0000", "female"), "Max: 2.7108", no more
+        longest = 6 if name in features else _longest(run.frame[name]) if name in run.frame else 6
+        ws.set_column(col, col, max(len(name) * 1.05 + 1, longest + 1.5, 10 if name in labelled else 0))
     return table
+
+
+def _longest(values) -> int:
+    """The characters of a column's longest value as the sheet shows it (at most 30; a date is 10)."""
+    shown = values.dropna().astype(str)
+    return min(30, int(shown.str.len().max())) if len(shown) else 0
 
 
 def _fill_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, str]:
@@ -110,10 +125,11 @@ def _fill_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, str]:
         if feature_kind(feat.kind).source is None or column in refs or feat.fill is None or not frame[column].isna().any():
             continue
         col = table.col[column]
-        cells.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], cells.constant)
+        dated = feature_kind(feat.kind).raw is not None
+        cells.value(ws, sl.FILL_ROW, col, pre.fill_values_[column], cells.labelled[sl.FILL_DATE if dated else sl.FILL])
         refs[column] = fx.cell(sl.FILL_ROW, col, absolute=True)
-    if refs:
-        _label(book, ws, sl.FILL_ROW, min(table.col[c] for c in refs), sl.FILL)
+    if refs:  # names the row for readers (layout.py); each value says "Fill:" itself
+        cells.text(ws, sl.FILL_ROW, 0, sl.FILL, cells.bold)
     return refs
 
 
@@ -130,23 +146,15 @@ def _scale_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, tuple[str
         # MAX over the sheet's raw column where it gives the divisor (the kind's formula of the MAX).
         formula = None if feat.scale != "max" else feature_kind(feat.kind).max_formula(
             feat, book.run.frame[feat.column], divisor, table.refs.column(feat.column))
+        fmt = cells.labelled[sl.SD if feat.scale == "zscore" else sl.MAX]  # "Max: 80", "SD: 0.5" in the cell
         if formula is not None:
-            cells.formula(ws, sl.SCALE_ROW, col, formula, divisor, cells.constant)
+            cells.formula(ws, sl.SCALE_ROW, col, formula, divisor, fmt)
         else:
-            ws.write_number(sl.SCALE_ROW, col, divisor, cells.constant)
+            ws.write_number(sl.SCALE_ROW, col, divisor, fmt)
         offset_ref = None
         if feat.scale == "zscore":
-            ws.write_number(sl.FILL_ROW, col, offset, cells.constant)
+            ws.write_number(sl.FILL_ROW, col, offset, cells.labelled[sl.MEAN])
             offset_ref = fx.cell(sl.FILL_ROW, col, absolute=True)
         refs[name] = (offset_ref, fx.cell(sl.SCALE_ROW, col, absolute=True))
-    if refs:
-        first = min(table.col[n] for n in refs)
-        _label(book, ws, sl.SCALE_ROW, first, sl.MAX if all(o is None for o, _ in refs.values()) else sl.SCALE)
     return refs
-
-
-def _label(book: Book, ws: RowWriter, row: int, col: int, label: str) -> None:
-    """``label`` in the cell left of ``col``, when there is one."""
-    if col > 0:
-        book.cells.text(ws, row, col - 1, label, book.cells.bold)
 

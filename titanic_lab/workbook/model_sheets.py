@@ -59,6 +59,8 @@ class _ModelSheet:
     ws: RowWriter
     table: Table
     result: TrainResult
+    #: The first column of the model's blocks (``Model``), once written.
+    model_col: int | None = None
 
     @property
     def params_col(self) -> int:
@@ -66,18 +68,25 @@ class _ModelSheet:
         return len(self.table.columns) + 1
 
     def param_rows(self, W: torch.Tensor) -> tuple[list[str], list[str]]:
-        """The lesson's params rows: feature headers (``Const`` for Ones) over one row per unit.
+        """The lesson's params rows: the feature headers over one row per unit, each row labelled
+        (``weights``, ``Lin1 weights``...) and the bias's column marked ``constant``.
 
         Returns each unit's absolute row address and the headers.
         """
         ws, cells, p0 = self.ws, self.book.cells, self.params_col
-        headers = sl.param_labels(self.table.feature_names)
+        headers = list(self.table.feature_names)
         cells.text(ws, 0, p0, sl.PARAMS, cells.bold)
         for j, h in enumerate(headers):
             cells.text(ws, HEADER_ROW, p0 + j, h, cells.header)
             ws.set_column(p0 + j, p0 + j, width(h, 9))
             for u in range(W.shape[1]):
                 ws.write_number(FIRST_ROW + u, p0 + j, float(W[j, u]), cells.param)
+        for u in range(W.shape[1]):
+            unit = "" if W.shape[1] == 1 else sl.unit_header(sl.LIN, u) + " "
+            cells.text(ws, FIRST_ROW + u, p0 - 1, unit + sl.WEIGHTS, cells.right)
+        if sl.ONES in headers:
+            cells.text(ws, sl.FILL_ROW, p0 + headers.index(sl.ONES), sl.CONSTANT, cells.note)
+        ws.set_column(p0 - 1, p0 - 1, width(f"{sl.unit_header(sl.LIN, 0)} {sl.WEIGHTS}", 9))
         rows = [fx.area(FIRST_ROW + u, p0, FIRST_ROW + u, p0 + len(headers) - 1, absolute=True) for u in range(W.shape[1])]
         return rows, headers
 
@@ -114,6 +123,7 @@ class _ModelSheet:
         source); batch norm, activations and Preds are written here.
         """
         ws, cells, table, spec = self.ws, self.book.cells, self.table, self.result.spec
+        self.model_col = m0
         cells.text(ws, 0, m0, sl.MODEL, cells.bold)
         col, source, n_layers = m0, table.feature_area(), 0
         prev = prev_width = 0
@@ -214,8 +224,10 @@ def _model_sheet(book: Book, name: str, note: str, result: TrainResult) -> Itera
     """A new model sheet, its data table written; the model's cells go in the ``with`` block."""
     with book.sheet(name, note) as ws:
         book.tables[name] = data_table(book, ws, f"Data_{name.replace('-', '_')}")
-        yield _ModelSheet(book, ws, book.tables[name], result)
-    print_setup(ws, repeat=HEADER_ROW)
+        sheet = _ModelSheet(book, ws, book.tables[name], result)
+        yield sheet
+    # Printed: the data table, then the params, then the model's columns, each from its page's left (with the headers' rows).
+    print_setup(ws, repeat=HEADER_ROW, pages=[len(sheet.table.columns), sheet.model_col - 1])
 
 
 def linear_sheet(book: Book, name: str, result: TrainResult, note: str) -> None:

@@ -9,7 +9,7 @@ from ..datasets.spec import spec_to_toml
 from ..rowwriter import RowWriter
 from ..training import CONVERGENCE_RULE, TrainResult
 from .book import Book, reproducible
-from .cells import print_setup, width
+from .cells import PRINT_ROWS, print_setup, width
 from .checks import sheet_name
 
 #: A series of the README's loss chart: its name, its column in ``history``, its epochs.
@@ -52,8 +52,10 @@ def all_rows_sheet(book: Book) -> None:
         for j, c in enumerate(columns):
             cells.text(ws, 0, j, c, cells.header)
             cells.column_values(ws, 1, j, source[c].to_numpy())
+            ws.set_column(j, j, text_width(c, source[c]))
         ws.autofilter(0, 0, len(source), len(columns) - 1)
         ws.freeze_panes(1, 0)
+    print_setup(ws, repeat=0)
 
 
 def spec_sheet(book: Book) -> None:
@@ -65,9 +67,10 @@ def spec_sheet(book: Book) -> None:
             if line:
                 book.cells.text(ws, r, 0, line)
         ws.set_column(0, 0, 100)
+    print_setup(ws, rows=None)
 
 
-def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list[str]) -> None:
+def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gradient_lines: list[str]) -> None:
     """What the run is, its models and their scores, what each sheet is, and a chart of the loss per epoch.
 
     ``ws`` is the README sheet, added first so that it comes first in the workbook; it is written
@@ -82,7 +85,7 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
                    "written back as live formulas. Every formula cell stores torch's value; recalculate "
                    "(titanic-lab verify) to see the spreadsheet agree.", cells.wrap)
     facts = [
-        ("data file", str(run.data_path)),
+        ("data file", run.data_path.name),
         ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"
                  + (f"; {run.excluded} rows left out as passengers of {config.exclude_from}" if run.excluded else "")),
         ("target", dataset.target.describe()),
@@ -104,16 +107,18 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
         ("titanic-lab version", __version__),
     ]
     row = 3
-    for key, value in facts:
-        cells.text(ws, row, 0, key, cells.bold)
-        cells.text(ws, row, 1, value)
+    for key, value in facts:  # the value in B:F, wrapped: a long one makes its row taller, not the page wider
+        cells.text(ws, row, 0, key, cells.bold_top)
+        cells.merged(ws, row, 1, 5, value, cells.wrap)
+        ws.set_row(row, 15 * max(_lines(value, FACT_WIDTH), _lines(key, README_WIDTHS[0])))
         row += 1
     row += 1
     score = "valid RMSE" if dataset.target.is_regression else "valid accuracy"
     headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs run", "restarts", "train loss", "valid loss",
                score, "seconds", "stopped", "training only (not in the formulas)"]
     for j, h in enumerate(headers):
-        cells.text(ws, row, j, h, cells.header)
+        cells.text(ws, row, j, h, cells.header_wrap)
+    ws.set_row(row, 15 * max(_lines(h, README_WIDTHS[j]) for j, h in enumerate(headers)))
     for name, r in run.results.items():
         row += 1
         spec = r.spec
@@ -123,20 +128,28 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
                   None if reproducible() else round(r.seconds, 3), r.stop_reason, _training_only(r)]
         formats = {7: cells.loss, 8: cells.loss, 9: cells.loss, 10: cells.seconds}
         for j, v in enumerate(values):
-            cells.value(ws, row, j, v, formats.get(j))
+            cells.value(ws, row, j, v, formats.get(j, cells.wrap))
+        ws.set_row(row, 15 * max(_lines(str(v), README_WIDTHS.get(j, 12)) for j, v in enumerate(values) if v is not None))
     row += 2
     cells.text(ws, row, 0, "sheet", cells.header)
     cells.text(ws, row, 1, "what it is", cells.header)
     for name, note in book.sheets:
         row += 1
-        cells.text(ws, row, 0, name)
-        cells.text(ws, row, 1, note)
-    if gd_words:
+        cells.text(ws, row, 0, name, cells.top)
+        cells.merged(ws, row, 1, 5, note, cells.wrap)
+        ws.set_row(row, 15 * _lines(note, FACT_WIDTH))
+    row += 1
+    cells.merged(ws, row, 0, 12, f"Printing: each sheet prints its first {PRINT_ROWS} rows (a model sheet: the data "
+                   "table on one page, the params on the next, the model's columns on the third); to print every row, "
+                   "clear the sheet's print area.", cells.wrap)
+    ws.set_row(row, 15 * 2)
+    if gradient_lines:
         row += 2
-        cells.text(ws, row, 0, "the gradients in the 'gradient descent' sheet", cells.header)
-        for line in [*gd_words, "update: each param becomes param - lr * gradient, lr in cell B2 of 'gradient descent'"]:
+        cells.text(ws, row, 0, "the backprop and gradient descent sheets, column by column", cells.header)
+        for line in gradient_lines:
             row += 1
-            cells.text(ws, row, 0, line)
+            cells.merged(ws, row, 0, 12, line, cells.wrap)
+            ws.set_row(row, 15 * _lines(line, sum(README_WIDTHS.values())))
     if series:
         chart = book.wb.add_chart({"type": "scatter", "subtype": "straight"})
         for label, col, epochs in series:
@@ -146,18 +159,64 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
                 "values": ["history", 1, col, epochs, col],
             })
         chart.set_title({"name": "Loss per epoch"})
-        chart.set_x_axis({"name": "epoch"})
-        # Log scale: the first epochs' loss is many times the last ones' and would flatten the rest.
-        chart.set_y_axis({"name": "loss (log scale)", "log_base": 10})
-        chart.set_size({"width": 720, "height": 360})
+        chart.set_x_axis({"name": "epoch (log scale: the first epochs' fall and the last ones' creep both show)",
+                          "log_base": 10, "min": 1})
+        # Log scale between round bounds around the losses: the first epochs' loss is many times the last
+        # ones', and an axis from the engine's own bounds (0.1 to 10) would flatten every curve.
+        low, high = loss_axis(book)
+        chart.set_y_axis({"name": "loss (log scale)", "log_base": 10, "min": low, "max": high,
+                          "major_gridlines": {"visible": True}})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 760, "height": CHART_ROWS * 20})
         ws.insert_chart(row + 2, 0, chart)
-    ws.set_column(0, 0, 28)
-    ws.set_column(1, 1, 40)
-    for j, h in enumerate(headers[2:-1], start=2):
-        ws.set_column(j, j, width(h, 10))
-    ws.set_column(len(headers) - 1, len(headers) - 1, 60)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    for j, w in README_WIDTHS.items():
+        ws.set_column(j, j, w)
+
+
+#: The rows (20 pixels each) the README's loss chart covers, two rows under the last text.
+CHART_ROWS = 20
+#: The README sheet's column widths (characters): the facts' keys, then the models table's columns.
+README_WIDTHS = {0: 20, 1: 18, 2: 6, 3: 10, 4: 6, 5: 8, 6: 9, 7: 10, 8: 10, 9: 10, 10: 8, 11: 24, 12: 18}
+#: The width of a fact's value, merged over B:F.
+FACT_WIDTH = sum(README_WIDTHS[j] for j in range(1, 6))
+
+
+def _lines(text: str, chars: float) -> int:
+    """How many lines ``text`` wraps to in a column ``chars`` wide (a rough count, by words)."""
+    lines, used = 1, 0
+    for word in str(text).split():
+        if used and used + 1 + len(word) > chars * 1.1:
+            lines, used = lines + 1, len(word)
+        else:
+            used += len(word) + (1 if used else 0)
+    return lines
+
+
+def text_width(header: str, values) -> float:
+    """A column width that shows its header and its longest value whole, at most 60 characters."""
+    longest = max((len(str(v)) for v in values.dropna()), default=0)
+    return min(60, max(width(header, 8), longest * 1.05 + 2))
+
+
+def loss_axis(book: Book) -> tuple[float, float]:
+    """Round bounds (1, 2 or 5 times a power of 10) just outside every loss the chart draws."""
+    import math
+
+    losses = [h[key] for r in book.run.results.values() for h in r.history for key in ("train_loss", "valid_loss")
+              if h[key] is not None and h[key] > 0 and math.isfinite(h[key])]
+    if not losses:
+        return 0.01, 1.0
+    steps = (1, 2, 5)
+
+    def below(x: float) -> float:
+        power = 10 ** math.floor(math.log10(x))
+        return max(s * power for s in steps if s * power <= x * (1 + 1e-12))
+
+    def above(x: float) -> float:
+        power = 10 ** math.floor(math.log10(x))
+        return min(s * power for s in (*steps, 10) if s * power >= x * (1 - 1e-12))
+
+    return below(min(losses)), above(max(losses))
 
 
 def _training_only(result: TrainResult) -> str:

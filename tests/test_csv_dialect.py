@@ -1,0 +1,216 @@
+"""CSV dialects as Excel writes them: detection on bytes, reading, wrong guesses, the options on every command.
+
+Each file is written here the way Excel's Save As writes it: "CSV UTF-8" (commas, a UTF-8
+byte-order mark), "CSV" on a Western European Windows (Windows-1252), "CSV" where the decimal
+mark is a comma (semicolons, decimal commas, Windows-1252), "Unicode Text" (tabs, UTF-16 LE
+with a byte-order mark); and pipes. Every line ends in CRLF, as Excel's do.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from titanic_lab import csv_dialect
+from titanic_lab.cli import app
+from titanic_lab.csv_dialect import Dialect, detect, wrong_guess
+from titanic_lab.dataset import read_table
+from titanic_lab.errors import DataError, OptionError
+from titanic_lab.reading import sheet_values
+
+runner = CliRunner()
+
+#: Excel's Save As types: (separator, decimal mark, how the text becomes bytes).
+EXCEL = {
+    "csv-utf8": (",", ".", lambda text: codecs.BOM_UTF8 + text.encode("utf-8")),
+    "csv-windows": (",", ".", lambda text: text.encode("cp1252")),
+    "csv-europe": (";", ",", lambda text: text.encode("cp1252")),
+    "unicode-text": ("\t", ".", lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le")),
+    "pipes": ("|", ".", lambda text: text.encode("utf-8")),
+}
+EXPECTED = {
+    "csv-utf8": Dialect(",", ".", "utf-8-sig"),
+    "csv-windows": Dialect(",", ".", "cp1252"),
+    "csv-europe": Dialect(";", ",", "cp1252"),
+    "unicode-text": Dialect("\t", ".", "utf-16"),
+    "pipes": Dialect("|", ".", "utf-8"),
+}
+
+
+def table(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    """A small table with accents, decimals, a two-valued and a numeric target."""
+    rng = np.random.default_rng(seed)
+    town = rng.choice(["Tromsø", "Orléans", "Köln", "Bergen"], n)
+    width = np.round(rng.uniform(1, 30, n), 2)
+    height = np.round(rng.uniform(0.5, 9, n), 3)
+    price = np.round(1000 + 120 * width + 50 * height + rng.normal(0, 20, n), 2)
+    return pd.DataFrame({"town": town, "width": width, "height": height, "sold": (price > 2600).astype(int), "price": price})
+
+
+def excel_bytes(df: pd.DataFrame, kind: str) -> bytes:
+    sep, decimal, encode = EXCEL[kind]
+    return encode(df.to_csv(sep=sep, decimal=decimal, index=False, lineterminator="\r\n"))
+
+
+def write(tmp_path, df: pd.DataFrame, kind: str, name: str = "table.csv"):
+    path = tmp_path / name
+    path.write_bytes(excel_bytes(df, kind))
+    return path
+
+
+@pytest.mark.parametrize("kind", EXCEL)
+def test_detect_on_bytes(kind):
+    assert detect(excel_bytes(table(), kind)) == EXPECTED[kind]
+
+
+@pytest.mark.parametrize("kind", EXCEL)
+def test_detect_on_the_first_bytes_of_a_long_file(kind):
+    head = excel_bytes(table(3000), kind)[: csv_dialect.HEAD_BYTES]
+    assert detect(head, complete=False) == EXPECTED[kind]
+
+
+def test_given_values_are_kept_and_named():
+    found = detect(excel_bytes(table(), "csv-europe"), sep=",", encoding="latin-1")
+    assert (found.sep, found.decimal, found.encoding) == (",", ".", "latin-1")
+    assert found.given == {"sep", "encoding"}
+    assert found.describe().endswith("(detected; to override: --decimal)")
+
+
+def test_thousands_points_with_decimal_commas():
+    text = "item;price\r\na;1.234,50\r\nb;12,25\r\nc;999,00\r\n".encode("cp1252")
+    assert (detect(text).decimal, detect(text).thousands) == (",", ".")
+
+
+def test_decimal_points_with_semicolons_and_plain_whole_numbers():
+    assert detect(b"a;b\r\n1.5;2\r\n2.25;3\r\n").decimal == "."
+    assert detect(b"a;b\r\n1;2\r\n3;4\r\n") == Dialect(";", ".", "utf-8")
+
+
+def test_separators_inside_quotes_do_not_count():
+    text = b'name,age\r\n"Smith; John",22\r\n"Doe; Jane",31\r\n'
+    assert detect(text).sep == ","
+
+
+def test_one_column_file_stays_comma():
+    assert detect(b"price\r\n1.5\r\n2\r\n").sep == ","
+
+
+def test_plain_says_nothing_and_others_say_one_line():
+    assert Dialect().plain and not Dialect(encoding="utf-8-sig").plain
+    line = EXPECTED["csv-europe"].describe()
+    assert line == ("separator ';' (semicolon), decimal mark ',', encoding Windows-1252 "
+                    "(detected; to override: --sep, --decimal, --encoding)")
+
+
+def test_wrong_guesses_are_named():
+    one = wrong_guess(["town;width;height"], {}, Dialect(",", ".", "utf-8", given=frozenset({"sep"})))
+    assert one == ("read with separator ',' (comma) it is one column ('town;width;height'), but ';' (semicolon) splits "
+                   "its header; pass --sep ';', or leave --sep out to detect it")
+    text = wrong_guess(["a", "b"], {"b": ["22,5", "3", None]}, Dialect(";", "."))
+    assert text == "column b is read as text, but its values are numbers with a decimal comma ('22,5'); pass --decimal ','"
+    assert wrong_guess(["a", "b"], {"b": ["22,5", "abc"]}, Dialect(";", ".")) is None  # text that is text
+    assert wrong_guess(["a"], {}, Dialect()) is None
+
+
+@pytest.mark.parametrize("text, option", [("xx", "--sep"), ("a", "--sep")])
+def test_bad_sep(text, option):
+    with pytest.raises(OptionError, match=option):
+        csv_dialect.parse_sep(text)
+
+
+def test_option_values():
+    assert csv_dialect.parse_sep("tab") == csv_dialect.parse_sep("\\t") == "\t"
+    assert csv_dialect.parse_encoding("UTF8") == "utf-8" and csv_dialect.parse_encoding("latin-1") == "iso8859-1"
+    with pytest.raises(OptionError, match="--encoding 'klingon'"):
+        csv_dialect.parse_encoding("klingon")
+    with pytest.raises(OptionError, match="--decimal"):
+        csv_dialect.parse_decimal(";")
+
+
+@pytest.mark.parametrize("kind", EXCEL)
+def test_every_dialect_reads_the_same_table(tmp_path, kind):
+    df = table()
+    plain = read_table(write(tmp_path, df, "pipes", "plain.csv"), "price")
+    rows = read_table(write(tmp_path, df, kind), "price")
+    pd.testing.assert_frame_equal(rows, plain)
+    assert "Tromsø" in set(rows["town"]) and "Orléans" in set(rows["town"])
+
+
+def test_windows_1252_after_the_first_bytes(tmp_path):
+    df = table(4000)
+    df.loc[3999, "town"] = "Nørre Snede"  # its ø is beyond HEAD_BYTES: UTF-8 is guessed, then Windows-1252 read
+    path = tmp_path / "late.csv"
+    path.write_bytes(df.to_csv(index=False).replace("Tromsø", "Tromso").replace("Orléans", "Orleans")
+                     .replace("Köln", "Koln").encode("cp1252"))
+    lines = []
+    with csv_dialect.reading(report=lines.append):
+        rows = read_table(path, "price")
+    assert rows["town"].iloc[-1] == "Nørre Snede"
+    assert lines == [f"read {path}: separator ',' (comma), decimal mark '.', encoding Windows-1252 "
+                     "(detected; to override: --sep, --decimal, --encoding)"]
+
+
+def test_given_dialect_reads_what_detection_cannot(tmp_path):
+    path = tmp_path / "one.csv"  # quoted decimal commas in a comma file: not guessed, given
+    path.write_text('a,b\r\n"1,5",2\r\n"2,5",1\r\n"3,5",2\r\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"column a is read as text, but its values are numbers with a decimal comma \('1,5'\); pass --decimal ','"):
+        read_table(path, "b")
+    with csv_dialect.reading(decimal=","):
+        assert read_table(path, "b")["a"].tolist() == [1.5, 2.5, 3.5]
+
+
+CSV_COMMANDS = ["train", "lr-find", "features", "leaderboard", "predict", "submit"]
+
+
+@pytest.mark.parametrize("command", CSV_COMMANDS)
+def test_every_command_that_reads_a_csv_takes_the_dialect_options(command):
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert all(option in result.output for option in ("--sep", "--decimal", "--encoding")), result.output
+
+
+@pytest.mark.parametrize("kind", EXCEL)
+def test_train_end_to_end_without_options(tmp_path, kind):
+    path = write(tmp_path, table(), kind)
+    out = tmp_path / "book.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(path), "--target", "price", "-m", "linear", "--epochs", "3",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stdout.splitlines() if line.startswith("read ")]
+    assert said == ([] if EXPECTED[kind].plain else [f"read {path}: {EXPECTED[kind].describe()}"])
+    rows = sheet_values(out)["all_rows"]
+    assert rows[0] == ["town", "width", "height", "sold", "price"]
+    assert rows[1:] == table().astype(object).values.tolist()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--sep", ",", "read with separator ',' (comma) it is one column"),
+    ("--sep", "tab", "read with separator tab it is one column"),
+    ("--decimal", ".", "column width is read as text, but its values are numbers with a decimal comma"),
+    ("--encoding", "utf-8", "is not UTF-8 text (byte 0xf6"),
+])
+def test_a_wrong_option_is_one_line(tmp_path, option, value, message):
+    path = write(tmp_path, table(), "csv-europe")
+    out = tmp_path / "book.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(path), "--target", "price", option, value, "-m", "linear",
+                                 "--epochs", "3", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_predict_reads_a_european_file(tmp_path):
+    df = table(80)
+    book = tmp_path / "book.xlsx"
+    trained = runner.invoke(app, ["train", "--data", str(write(tmp_path, df, "pipes")), "--target", "price", "-m", "linear",
+                                  "--out", str(book)])
+    assert trained.exit_code == 0, trained.output
+    rows = write(tmp_path, df.drop(columns="price"), "csv-europe", "new.csv")
+    out = tmp_path / "predictions.csv"
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(rows), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"read {rows}: separator ';'")
+    assert len(pd.read_csv(out)) == 80
