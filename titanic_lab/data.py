@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .compressed import HEAD, refuse_compressed
 from .errors import DataError, TitanicLabError
 from .limits import human, max_csv_bytes
 
@@ -152,13 +153,14 @@ def _read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
                               "raise it with TITANIC_LAB_MAX_CSV_BYTES (e.g. 8G)")
     try:
         with path.open("rb") as fh:
-            head = fh.read(4)
+            head = fh.read(HEAD)
     except OSError as exc:
         raise DataError(path, f"cannot be read ({exc.strerror})") from exc
     if not head:
         raise DataError(path, "the file is empty")
-    if head == _ZIP_MAGIC:
+    if head[:4] == _ZIP_MAGIC:
         raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
+    refuse_compressed(path, head)
     try:
         # index_col=False: rows longer than the header must not turn the first column into an index.
         with warnings.catch_warnings(record=True) as caught:

@@ -14,6 +14,7 @@ from .data import ID_COLUMN, IDENTITY_COLUMNS, read_titanic, same_passengers
 from .dataset import check_columns, read_table
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
+from .finite import check_features
 from .layout import LayoutError, ModelSheet, read_model_sheets
 from .models import forward
 from .preprocessing import TabularPreprocessor
@@ -116,6 +117,7 @@ def predict_from_workbook(
             features = pre.transform(rows)[chosen.features]
         except TitanicLabError as exc:  # a value the features cannot read: named with the file
             raise DataError(data, str(exc)) from None
+    check_features(features, data)
     for unseen in caught:  # named after the file; the Titanic reader has already warned of its own
         if issubclass(unseen.category, UnseenCategoryWarning) and not dataset.is_titanic:
             warnings.warn(f"{data}: {unseen.message}", UserWarning, stacklevel=2)

@@ -20,7 +20,9 @@ from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
 from .dataset import DatasetSpec, check_headers, infer_spec, open_table, read_table, resolved, titanic_spec
+from .cost import check_matrix, check_training, feature_count
 from .errors import DataError, OptionError
+from .finite import check_features, check_target
 from .limits import human, max_memory
 from .model_kinds import SUM
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
@@ -295,6 +297,11 @@ def prepare(config: RunConfig) -> Prepared:
     if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
+    n_train = len(frame) - int(config.valid_pct * len(frame))
+    width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
+    for spec, settings in model_settings(config).values():
+        check_memory(spec, settings, n_train, width)
+    check_training(model_settings(config).values(), n_train, width)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
     if not dataset.is_titanic and config.spec is None and len(valid_idx):
         # Inferred again with the validation rows' answers hidden: the one target-led choice (a skewed column's
@@ -303,7 +310,9 @@ def prepare(config: RunConfig) -> Prepared:
         steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path).features
         dataset = replace(dataset, features=steps)
     pre = (TitanicPreprocessor(preset=config.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(frame)
+    check_matrix(len(frame), len(pre.feature_names_out_), path)
     features = pre.transform(frame)
+    check_features(features, path)
     if not dataset.is_titanic:
         check_headers([target.column, *dataset.raw_columns, *features.columns], path)
     dataset = resolved(dataset, pre.levels_, target.learn_scale(frame[target.column]))
@@ -312,11 +321,9 @@ def prepare(config: RunConfig) -> Prepared:
         first = int(np.isnan(y_values).argmax())
         raise DataError(path, f"target {target.column} has value {frame[target.column].iloc[first]!r} in row {first + 1} of the "
                               f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
-    n_train = len(frame) - int(config.valid_pct * len(frame))
-    for spec, settings in model_settings(config).values():
-        check_memory(spec, settings, n_train, features.shape[1])
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
+    check_target(y_values / dataset.target.divisor, target.column, dataset.target.divisor, path)
     y = torch.tensor(y_values / dataset.target.divisor, dtype=dtype)
     return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset)
 
