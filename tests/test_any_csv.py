@@ -148,7 +148,7 @@ def test_tabular_preprocessor_infers_and_keeps_what_fit_learned():
     df = table()
     pre = TabularPreprocessor(target="price").fit(df.iloc[:150])
     out = pre.transform(df.iloc[150:])
-    assert list(out.columns) == pre.feature_names_out_ and "price" not in pre.feature_names_in_
+    assert list(out.columns) == pre.feature_names_out_ and "price" not in pre.preset_.raw_columns
     assert out["size_N"].max() > 0 and set(pre.left_out_) == {"house_id", "note", "country"}
     assert repr(pre) == "TabularPreprocessor(target='price')"
 

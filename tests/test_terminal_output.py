@@ -47,3 +47,24 @@ def test_features_fit_on_names_both_files(bundled, tmp_path):
     result = runner.invoke(app, ["features", "--data", str(test), "--fit-on", str(train), "--out", str(tmp_path / "f.csv")])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[0] == f"data: {test}; fitted on: {train}"
+
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_train_summary_prints_whole_numbers_at_any_width(bundled, tmp_path, width):
+    """Piped or on a narrow terminal, the losses are printed whole: never cut to ``0.1474…``."""
+    import json
+
+    data = tmp_path / "train.csv"
+    bundled.head(200).to_csv(data, index=False)
+    args = ["train", "--data", str(data), "--model", "linear", "--model", "nnet", "--epochs", "5"]
+    as_json = runner.invoke(app, [*args, "--out", str(tmp_path / "run.json"), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    models = json.loads(as_json.stdout)["models"]
+    shown = runner.invoke(app, [*args, "--out", str(tmp_path / "run.xlsx")], terminal_width=width)
+    assert shown.exit_code == 0, shown.output
+    assert "…" not in shown.stdout
+    for name in ("linear", "nnet"):
+        (row,) = [line for line in shown.stdout.splitlines() if line.lstrip("│┃ ").startswith(f"{name} (")]
+        cells = [c.strip() for c in row.strip("│┃ ").split("│")]
+        assert cells[3:5] == [f"{models[name]['train_loss']:.6f}", f"{models[name]['valid_loss']:.6f}"], row

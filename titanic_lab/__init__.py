@@ -17,26 +17,26 @@ _EXPORTS: dict[str, str] = {
     "DataError": "errors",
     "OptionError": "errors",
     "TrainingError": "errors",
-    "read_titanic": "data",
-    "same_passengers": "data",
-    "bundled_path": "data",
-    "default_data_path": "data",
+    "read_titanic": "datasets.titanic",
+    "same_passengers": "datasets.titanic",
+    "bundled_path": "datasets.titanic",
+    "default_data_path": "datasets.titanic",
     "TitanicPreprocessor": "preprocessing",
     "TabularPreprocessor": "preprocessing",
-    "DatasetSpec": "dataset",
-    "Target": "dataset",
-    "infer_spec": "dataset",
-    "read_table": "dataset",
-    "read_spec": "dataset",
-    "spec_to_toml": "dataset",
-    "Feature": "preprocessing",
-    "Preset": "preprocessing",
-    "PRESETS": "preprocessing",
-    "SPREADSHEET": "preprocessing",
-    "NOTEBOOK": "preprocessing",
+    "DatasetSpec": "datasets.spec",
+    "Target": "datasets.spec",
+    "infer_spec": "datasets.infer",
+    "read_table": "datasets.csv",
+    "read_spec": "datasets.registry",
+    "spec_to_toml": "datasets.spec",
+    "Feature": "features.steps",
+    "Preset": "features.preset",
+    "PRESETS": "datasets.titanic",
+    "SPREADSHEET": "datasets.titanic",
+    "NOTEBOOK": "datasets.titanic",
     "NotFittedError": "preprocessing",
     "UnseenCategoryWarning": "preprocessing",
-    "select_complete_rows": "preprocessing",
+    "select_complete_rows": "datasets.titanic",
     "ModelSpec": "models",
     "parse_model": "models",
     "forward": "models",
@@ -49,8 +49,8 @@ _EXPORTS: dict[str, str] = {
     "RunConfig": "config",
     "Run": "runs",
     "train_run": "runs",
-    "EXTENDED": "preprocessing",
-    "GROUPS": "preprocessing",
+    "EXTENDED": "datasets.titanic",
+    "GROUPS": "datasets.titanic",
     "write_workbook": "workbook",
     "verify_workbook": "verify",
     "compare_workbook": "compare",
@@ -67,24 +67,27 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .predict import predict_from_workbook
     from .verify import verify_workbook
     from .workbook import write_workbook
-    from .data import bundled_path, default_data_path, read_titanic, same_passengers
-    from .dataset import DatasetSpec, Target, infer_spec, read_spec, read_table, spec_to_toml
-    from .errors import DataError, OptionError, TitanicLabError, TrainingError
-    from .models import ModelSpec, forward, parse_model
-    from .preprocessing import (
+    from .datasets.csv import read_table
+    from .datasets.infer import infer_spec
+    from .datasets.registry import read_spec
+    from .datasets.spec import DatasetSpec, Target, spec_to_toml
+    from .datasets.titanic import (
         EXTENDED,
         GROUPS,
         NOTEBOOK,
         PRESETS,
         SPREADSHEET,
-        Feature,
-        NotFittedError,
-        Preset,
-        TabularPreprocessor,
-        TitanicPreprocessor,
-        UnseenCategoryWarning,
+        bundled_path,
+        default_data_path,
+        read_titanic,
+        same_passengers,
         select_complete_rows,
     )
+    from .errors import DataError, OptionError, TitanicLabError, TrainingError
+    from .models import ModelSpec, forward, parse_model
+    from .features.preset import Preset
+    from .features.steps import Feature
+    from .preprocessing import NotFittedError, TabularPreprocessor, TitanicPreprocessor, UnseenCategoryWarning
     from .runs import Run, train_run
     from .training import TrainResult, TrainSettings, default_settings, fit, lr_find, split_indices
 

@@ -38,10 +38,27 @@ DEFAULT_OUT = Path("workbooks/titanic.xlsx")
 PROGRESS_EVERY = 5.0
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"titanic-lab {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(ctx: typer.Context) -> None:
+def main(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print titanic-lab's version and exit.")] = False,
+) -> None:
     """titanic-lab: the fast.ai Titanic lesson in code and in a spreadsheet."""
+    global _command
+    _command = f"titanic-lab {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "titanic-lab"
     ctx.call_on_close(_install_handlers())
+
+
+#: The command being run, as typed (``titanic-lab verify``), for messages about missing packages.
+_command = "titanic-lab"
 
 
 class _Terminated(KeyboardInterrupt):
@@ -105,6 +122,13 @@ def _errors_to_exit() -> Iterator[None]:
         raise _fail(f"interrupted by {signal.Signals(exc.signum).name}; nothing was written", 128 + exc.signum) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; nothing was written", 130) from None
+    except ModuleNotFoundError as exc:  # installed without a package this command needs (pip install --no-deps)
+        from .dependencies import missing_package_message
+
+        message = missing_package_message(exc, _command)
+        if message is None:
+            raise
+        raise _fail(message) from None
 
 
 def _info(message: str, as_json: bool) -> None:
@@ -161,6 +185,7 @@ def train(
     with _errors_to_exit():
         from .config import RunConfig, from_command_line
         from .data import describe_source
+        from .datasets import registry
         from .runs import prepare
 
         config = RunConfig(**from_command_line(run))
@@ -173,7 +198,7 @@ def train(
         writer = _output_writer(out)
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
-        if not prepared.dataset.is_titanic:
+        if registry.builtin(prepared.dataset) is None:
             for line in prepared.dataset.describe():
                 _info(f"  {line}", as_json)
 
@@ -268,6 +293,20 @@ def _fmt(value: float | None, digits: int = 6) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _print_table(console, table) -> None:
+    """Print a rich table whole: never a number or a name cut to ``…``, whatever the width.
+
+    Piped output (a log file) and narrow terminals get the table at the width it needs; a
+    terminal then wraps the long lines instead of rich cutting the cells.
+    """
+    from rich.console import Console
+
+    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if needed > console.width:
+        console = Console(width=needed, stderr=console.stderr)
+    console.print(table)
+
+
 def _print_summary(run, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -292,7 +331,7 @@ def _print_summary(run, out: Path) -> None:
             f"{r.seconds:.2f}",
         )
     console = Console()
-    console.print(table)
+    _print_table(console, table)
     for name, r in run.results.items():
         console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
     console.print(f"saved: {out}")
@@ -485,7 +524,7 @@ def _print_verify(report) -> None:
     for check in report.columns:
         status = "ok" if check.ok(report.tol) else ("NO CACHED VALUE" if check.missing_cached else "DIFFERS")
         table.add_row(check.sheet, check.label, str(check.cells), f"{check.max_diff:.2e}", check.worst, status)
-    console.print(table)
+    _print_table(console, table)
     if report.ok:
         console.print(f"all {report.cells} formula cells within {report.tol:g} of their cached values")
     elif not report.columns:
@@ -514,14 +553,14 @@ def _print_engines(reports) -> None:
     for i, check in enumerate(first.columns):
         cells = [f"{c.max_diff:.2e}" + ("" if c.ok(r.tol) else " DIFFERS") for r in reports for c in [r.columns[i]]]
         detail.add_row(check.sheet, check.label, str(check.cells), *cells)
-    console.print(detail)
+    _print_table(console, detail)
     summary = Table(title=f"within {first.tol:g}?")
     for column in ("engine", "cells", "max rel. diff", "worst cell", "seconds", ""):
         summary.add_column(column, justify="left" if column in ("engine", "worst cell", "") else "right")
     for r in reports:
         summary.add_row(ENGINES[r.engine].title, str(r.cells), f"{r.max_diff:.2e}", r.worst, f"{r.seconds:.2f}",
                         "ok" if r.ok else ("cannot read tables" if r.note else "DIFFERS"))
-    console.print(summary)
+    _print_table(console, summary)
     for r in reports:
         if r.note:
             console.print(r.note, markup=False)
@@ -568,7 +607,7 @@ def _print_compare(report) -> None:
             table.add_column(column, justify="right" if column in ("cells", "max abs diff") else "left", no_wrap=True)
         for c in s.columns:
             table.add_row(c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
-        console.print(table)
+        _print_table(console, table)
         held = "none found" if s.total_workbook is None else f"{s.total_workbook!r} ({s.total_cell})"
         console.print(f"total loss: workbook {held}, recomputed {s.total_recomputed!r}" + ("" if s.total_ok else "  DIFFERS"))
     verdict = "agree" if report.ok else "DO NOT agree"
@@ -592,8 +631,10 @@ def predict(
         check_outputs({"--model": model, "--data": data}, {"--out": out})
         submission, used = predict_from_workbook(model, data, sheet, allow_overlap=allow_overlap)
         write_submission(submission, out)
+    from .datasets import registry
+
     target = used.dataset.target
-    if used.dataset.is_titanic:
+    if registry.builtin(used.dataset) is not None:
         what = f"{int(submission[target.column].sum())} predicted to survive"
     elif target.is_regression:
         what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
@@ -730,10 +771,7 @@ def _print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pa
         table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
                       f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
     console = Console()
-    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
-    if needed > console.width:  # never cut a model's name (the name -m takes); a narrow terminal wraps the lines instead
-        console = Console(width=needed)
-    console.print(table)
+    _print_table(console, table)
     if plot:
         console.print(f"plot: {plot}")
 
@@ -815,7 +853,7 @@ def submit(
         submission, _ = predict_from_workbook(workbook, test)
         write_submission(submission, out)
     low, high = min(expected.accuracies), max(expected.accuracies)
-    typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission['Survived'].sum())} survive) and {workbook}; "
+    typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission[run.dataset.target.column].sum())} survive) and {workbook}; "
                f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} (its own {folds}-fold "
                f"cross-validation on {len(df)} rows; folds from {low:.4f} to {high:.4f})")
 

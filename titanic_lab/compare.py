@@ -104,7 +104,7 @@ def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
     ``Fill:`` value where it has one; otherwise it is what a spreadsheet makes of a blank:
     0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
     """
-    pre = TabularPreprocessor(sheet.dataset.features).fit(sheet.frame)
+    pre = TabularPreprocessor(sheet.dataset.features, sheet.dataset.target.column).fit(sheet.frame)
     blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in pre.fill_values_ if sheet.frame[c].isna().any()}
     pre.set_fills({**blank, **{c: v for c, v in sheet.fills.items() if c in pre.fill_values_}})
     with warnings.catch_warnings():

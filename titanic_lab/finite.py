@@ -90,10 +90,9 @@ def check_sheet(sheet, path: object) -> None:
     (a number for a column of numbers), naming the sheet and the cell."""
     from . import sheet_layout as sl
     from .formulas import cell
-    from .layout import LayoutError
 
-    def refuse(r: int, c: int, value: object, what: str) -> LayoutError:
-        return LayoutError(f"{path}: sheet {sheet.name!r} cell {cell(r, c)}{what}: {_problem(value)}; fix the cell")
+    def refuse(r: int, c: int, value: object, what: str) -> DataError:
+        return DataError(path, f"sheet {sheet.name!r} cell {cell(r, c)}{what}: {_problem(value)}; fix the cell")
 
     for r, row in enumerate(sheet.values):  # every number; above the headers (scales, maxima, fills) within the bound too
         for c, value in enumerate(row):
@@ -114,9 +113,9 @@ def check_sheet(sheet, path: object) -> None:
     for column, value in sheet.fills.items():
         at = f" ({sl.FILL} of column {column})"
         if column in numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise LayoutError(f"{path}: sheet {sheet.name!r} cell {cell(fill_row, sheet.columns[column])}{at}: "
-                              f"{_show(value) if isinstance(value, str) else repr(value)} is not a number; the column holds "
-                              "numbers, so write one (or clear the cell)")
+            raise DataError(path, f"sheet {sheet.name!r} cell {cell(fill_row, sheet.columns[column])}{at}: "
+                                  f"{_show(value) if isinstance(value, str) else repr(value)} is not a number; the column "
+                                  "holds numbers, so write one (or clear the cell)")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and _bad(np.array([float(value)])).any():
             raise refuse(fill_row, sheet.columns[column], value, at)
 

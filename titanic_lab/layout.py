@@ -27,18 +27,20 @@ import pandas as pd
 import torch
 
 from . import sheet_layout as sl
-from .data import RAW_COLUMNS, TARGET
-from .dataset import DatasetSpec, spec_from_toml, titanic_spec
+from .datasets import registry
+from .datasets.registry import parse_spec
+from .datasets.spec import DatasetSpec
 from .errors import TitanicLabError
 from .finite import check_sheet
 from .formulas import cell
 from .model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
 from .models import BN_PARTS, ModelSpec, Params
 from .ops import ACTIVATIONS, Activation, loss_of_formula
-from .preprocessing import PRESETS
 from .reading import formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
+#: A workbook without a stored spec (the lesson's) is read as the flagship dataset's, its preset recognised.
+_FALLBACK = registry.default()
 
 
 class LayoutError(TitanicLabError):
@@ -149,7 +151,8 @@ def read_model_sheets(
     if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
         raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")
     if not found:
-        detail = "; ".join(problems) if problems else "no sheet has a 'Survived' header in its first rows"
+        detail = "; ".join(problems) if problems else \
+            f"no sheet has a {_FALLBACK.default_spec().target.column!r} header in its first rows"
         raise LayoutError(f"{path}: no sheet in the lesson layout ({detail})")
     return found
 
@@ -173,7 +176,7 @@ def stored_spec(path: str | Path, heads: dict[str, list[list[object]]] | None = 
         return None
     rows = sheet_values(path, [sl.SPEC_SHEET]).get(sl.SPEC_SHEET, [])
     text = "\n".join(str(row[0]) if row and row[0] is not None else "" for row in rows)
-    return spec_from_toml(text, f"{path} sheet {sl.SPEC_SHEET!r}")
+    return parse_spec(text, f"{path} sheet {sl.SPEC_SHEET!r}")
 
 
 def _header_row(rows: list[list[object]], target: str) -> int | None:
@@ -182,7 +185,7 @@ def _header_row(rows: list[list[object]], target: str) -> int | None:
 
 def _may_be_model(name: str, head: list[list[object]], stored: DatasetSpec | None) -> bool:
     """Whether a sheet's first rows hold the target's header and the features' headers (or most of them)."""
-    header_row = _header_row(head, stored.target.column if stored else TARGET)
+    header_row = _header_row(head, stored.target.column if stored else _FALLBACK.default_spec().target.column)
     if header_row is None:
         return False
     columns = {h: c for c, h in reversed(list(enumerate(head[header_row]))) if isinstance(h, str) and h}
@@ -198,7 +201,7 @@ def _may_be_model(name: str, head: list[list[object]], stored: DatasetSpec | Non
 
 def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str],
                 stored: DatasetSpec | None) -> ModelSheet | None:
-    target = stored.target.column if stored else TARGET
+    target = stored.target.column if stored else _FALLBACK.default_spec().target.column
     header_row = _header_row(rows, target)
     if header_row is None:
         return None  # not a data sheet at all (README, history...)
@@ -218,13 +221,14 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         preset, features = _detect_preset(columns, where)
         if preset is None:
             return None
-        dataset = titanic_spec(preset)
+        dataset = _FALLBACK.spec(preset)
     n_rows = 0
     while _is_number(value_at(rows, header_row + 1 + n_rows, columns[target])):
         n_rows += 1
     if n_rows == 0:
         raise LayoutError(f"{where}: no data rows under the headers")
-    raw_columns = (target, *dict.fromkeys((*(RAW_COLUMNS if dataset.is_titanic else ()), *dataset.raw_columns)))
+    known = registry.builtin(dataset)
+    raw_columns = (target, *dict.fromkeys((*(known.raw_columns if known else ()), *dataset.raw_columns)))
     missing_raw = [c for c in raw_columns if c not in columns]
     if missing_raw:
         raise LayoutError(f"{where}: missing raw column header(s) {', '.join(missing_raw)}")
@@ -265,15 +269,15 @@ def _raw(value: object) -> object:
 
 def _detect_preset(columns: dict[str, int], where: str) -> tuple[str | None, tuple[str, ...]]:
     """The preset whose feature headers the sheet has; None for a sheet of raw data only."""
-    complete = [p for p in PRESETS.values() if p.feature_names and all(n in columns for n in p.feature_names)]
+    complete = [p for p in _FALLBACK.presets.values() if p.feature_names and all(n in columns for n in p.feature_names)]
     if complete:  # the largest: the groups preset's headers include every extended one
         widest = max(complete, key=lambda p: len(p.feature_names))
         return widest.name, widest.feature_names
     best, best_missing = None, None
-    for preset in PRESETS.values():
+    for preset in _FALLBACK.presets.values():
         names = preset.feature_names or ()
         missing = [n for n in names if n not in columns]
-        derived = [n for n in names if n not in RAW_COLUMNS]  # a raw-data sheet has none of these
+        derived = [n for n in names if n not in _FALLBACK.raw_columns]  # a raw-data sheet has none of these
         if len(missing) < len(derived) and (best_missing is None or len(missing) < len(best_missing)):
             best, best_missing = preset, missing
     if best is not None:

@@ -25,13 +25,16 @@ import torch
 
 from .config import RunConfig
 from .cost import check_cross_validation, feature_count
-from .data import TARGET
-from .dataset import DatasetSpec, Target, infer_spec, titanic_spec
+from .datasets import registry
+from .datasets.infer import infer_spec
+from .datasets.spec import DatasetSpec, Target
+from .datasets.titanic import TARGET
 from .errors import DataError, OptionError
 from .finite import check_features
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, parse_model
-from .preprocessing import TabularPreprocessor, TitanicPreprocessor, group_key
+from .features.numeric import group_key
+from .preprocessing import TabularPreprocessor
 from .training import default_settings, fit, table_choices, with_overrides
 
 
@@ -251,9 +254,9 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     """
     if entry.model == "gender":
         return (test["Sex"] == "female").to_numpy(dtype=float), True
-    dataset = dataset or titanic_spec(entry.preset)
+    dataset = dataset or registry.default().spec(entry.preset)
     target = dataset.target.learn_scale(train[dataset.target.column])
-    pre = (TitanicPreprocessor(entry.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(train)
+    pre = TabularPreprocessor(dataset.features, target.column).fit(train)
     X_train, X_test = pre.transform(train), pre.transform(test)
     check_features(X_train, "the fold's training rows")
     check_features(X_test, "the fold's held-out rows")
@@ -261,7 +264,7 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     if not entry.own:
         return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression) * target.divisor, True
     spec = parse_model(entry.model)
-    choices = (None, None) if dataset.is_titanic else table_choices(spec, None, None)
+    choices = (None, None) if registry.builtin(dataset) else table_choices(spec, None, None)
     settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
     result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=not target.is_regression)
     with torch.no_grad():
@@ -388,12 +391,12 @@ def _check_work(df: pd.DataFrame, entries: list[Entry], folds: int, repeats: int
                 dataset: DatasetSpec | None) -> None:
     """Refuse, before any fit, a board whose estimated work is over the limit (:mod:`titanic_lab.cost`)."""
     def width(entry: Entry) -> int:
-        steps = (dataset or titanic_spec(entry.preset or "spreadsheet")).features.features
+        steps = (dataset or registry.default().spec(entry.preset or "spreadsheet")).features.features
         return feature_count(steps, df)
 
     def settings_of(entry: Entry):
         spec = parse_model(entry.model)
-        choices = (None, None) if dataset is None or dataset.is_titanic else table_choices(spec, None, None)
+        choices = (None, None) if dataset is None or registry.builtin(dataset) else table_choices(spec, None, None)
         return spec, with_overrides(default_settings(spec, *choices), **dict(entry.options))
 
     check_cross_validation(entries, len(df), [width(e) for e in entries], folds, repeats, grouped, settings_of)

@@ -126,7 +126,8 @@ class ModelKind:
         The sizes of the bare name (``nnet`` is ``nnet:2``).
     gd_words : str or None
         The README's words for its gradients when the ``gradient descent`` sheet writes them
-        (a single layer without constant, read as SUMPRODUCTs); None when it does not.
+        (a single layer without constant, read as SUMPRODUCTs), ``{target}`` standing for the
+        target's column; None when it does not.
     """
 
     name: str
@@ -215,7 +216,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
         "linear", _LINEAR, IDENTITY,
         (Sheet("linear", ROW, "The lesson's linear model: Linear = SUMPRODUCT(features, params), the Ones column is the bias."),),
         dict(optimizer="adam", loss="mse", lr=0.1),
-        gd_words="linear: dLoss/dw_j = 2/N * sum over rows of (Linear - Survived) * x_j  (the chain rule through the "
+        gd_words="linear: dLoss/dw_j = 2/N * sum over rows of (Linear - {target}) * x_j  (the chain rule through the "
                  "square of the error; Linear = SUMPRODUCT(x, w))",
     ),
     ModelKind(
@@ -224,7 +225,7 @@ KINDS: dict[str, ModelKind] = {k.name: k for k in (
          Sheet("mmult", MMULT, "The same neural net with its params as one block and the layer as one MMULT array formula.")),
         dict(optimizer="adam", loss="mse", lr=0.03, restarts=16, max_epochs=10_000, tol=1e-8, window=300),
         default_sizes=(2,),
-        gd_words="nnet: dLoss/dW_jk = 2/N * sum over rows of (Preds - Survived) * [Lin_k > 0] * x_j  (through the square, "
+        gd_words="nnet: dLoss/dW_jk = 2/N * sum over rows of (Preds - {target}) * [Lin_k > 0] * x_j  (through the square, "
                  "then the sum Preds = ReLU1 + ReLU2, then ReLU_k, whose slope is 1 where Lin_k > 0 and 0 elsewhere)",
     ),
     # The notebook's models: its optimizer, loss and rates. Mean absolute error of a sigmoid keeps

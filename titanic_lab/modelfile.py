@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .dataset import spec_to_toml
+from .datasets.spec import spec_to_toml
 from .files import atomic_output
 from .runs import Run
 

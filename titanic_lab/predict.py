@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import ID_COLUMN, IDENTITY_COLUMNS, read_titanic, same_passengers
-from .dataset import check_columns, read_table
+from .datasets import registry
+from .datasets.csv import read_table
+from .datasets.spec import check_columns
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
 from .finite import check_features
@@ -46,10 +47,11 @@ def choose_sheet(sheets: list[ModelSheet], name: str | None = None) -> ModelShee
     return min(with_total, key=lambda s: s.total[1]) if with_total else sheets[0]
 
 
-def training_passengers(model: str | Path, columns: tuple[str, ...] = IDENTITY_COLUMNS) -> pd.DataFrame:
+def training_passengers(model: str | Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The identity ``columns`` (Titanic's PassengerId, Name, Ticket; another table's id) of the rows a
     titanic-lab workbook was trained from, read from its ``all_rows`` sheet; empty when the
-    workbook has none (the lesson's)."""
+    workbook has none (the lesson's). Default: the flagship dataset's identity columns."""
+    columns = registry.default().identity_columns if columns is None else columns
     rows = sheet_values(model, ["all_rows"]).get("all_rows") or [[]]  # that sheet only
     header = [str(h) for h in rows[0]]
     keep = [c for c in columns if c in header]
@@ -86,12 +88,13 @@ def predict_from_workbook(
     chosen = choose_sheet(read_model_sheets(model), sheet)
     dataset = chosen.dataset
     id_column = dataset.id_column
-    if dataset.is_titanic:
-        rows = read_titanic(data, require_target=False)
-        if ID_COLUMN not in rows.columns:
-            raise DataError(data, f"has no {ID_COLUMN} column, which a submission needs")
-        overlap = int(same_passengers(training_passengers(model), rows).sum())
-        what = "passengers are among the rows {model} was trained on (same PassengerId, or same name and ticket)"
+    known = registry.builtin(dataset)
+    if known is not None:
+        rows = known.read(data, require_target=False)
+        if id_column not in rows.columns:
+            raise DataError(data, f"has no {id_column} column, which a submission needs")
+        overlap = int(known.same_rows(training_passengers(model, known.identity_columns), rows).sum())
+        what = known.same_rows_words
     else:
         rows = read_table(data, dataset.target.column, None, require_target=False)
         check_columns(dataset, rows, data)
@@ -100,8 +103,8 @@ def predict_from_workbook(
         if id_column is not None:
             rows = read_table(data, dataset.target.column, id_column, require_target=False)  # ids as written, checked
         trained = training_passengers(model, (id_column,)) if id_column else pd.DataFrame()
-        known = set(trained[id_column].map(_id_text)) if id_column in trained.columns else set()
-        overlap = int(rows[id_column].map(_id_text).isin(known).sum()) if known else 0
+        trained_ids = set(trained[id_column].map(_id_text)) if id_column in trained.columns else set()
+        overlap = int(rows[id_column].map(_id_text).isin(trained_ids).sum()) if trained_ids else 0
         what = f"rows have the {id_column} of a row {{model}} was trained on"
     if overlap and not allow_overlap:
         raise DataError(
@@ -109,7 +112,7 @@ def predict_from_workbook(
             f"{overlap} of its {what.format(model=model)}: that is training on the answers. Retrain without them "
             f"(titanic-lab train --exclude-from {data}) or pass --allow-overlap",
         )
-    pre = TabularPreprocessor(dataset.features).fit(chosen.frame)
+    pre = TabularPreprocessor(dataset.features, dataset.target.column).fit(chosen.frame)
     pre.set_fills({c: v for c, v in chosen.fills.items() if c in pre.fill_values_})  # the sheet's Fill: cells, as edited
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnseenCategoryWarning)
@@ -119,7 +122,7 @@ def predict_from_workbook(
             raise DataError(data, str(exc)) from None
     check_features(features, data)
     for unseen in caught:  # named after the file; the Titanic reader has already warned of its own
-        if issubclass(unseen.category, UnseenCategoryWarning) and not dataset.is_titanic:
+        if issubclass(unseen.category, UnseenCategoryWarning) and known is None:
             warnings.warn(f"{data}: {unseen.message}", UserWarning, stacklevel=2)
     X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
     with torch.no_grad():

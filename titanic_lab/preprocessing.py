@@ -20,22 +20,31 @@ its own::
 from __future__ import annotations
 
 import functools
-import math
 import sys
 import warnings
-from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .datasets.infer import infer_features
+from .datasets.titanic import (  # noqa: F401  (the presets and row selection, public here too)
+    EXTENDED,
+    GROUPS,
+    NOTEBOOK,
+    PRESETS,
+    SPREADSHEET,
+    TARGET,
+    get_preset,
+    select_complete_rows,
+)
 from .errors import OptionError, TitanicLabError, UnseenCategoryWarning
-from .features import FeatureKind, feature_kind
-from .features.categorical import TITLE_GROUPS, title_group  # noqa: F401  (public here too)
-from .features.groups import group_key, surnames  # noqa: F401  (public here too)
-
-FillStrategy = Literal["mode", "median", "constant"]
-ScaleMethod = Literal["max", "zscore"]
+from .features.kind import FeatureKind
+from .features.numeric import group_key  # noqa: F401  (public here too)
+from .features.registry import feature_kind
+from .features.preset import Preset  # noqa: F401  (public here too)
+from .features.steps import Feature, binary, dummies, log1p, number, ones  # noqa: F401  (public here too)
+from .features.titanic import TITLE_GROUPS, surnames, title_group  # noqa: F401  (public here too)
 
 
 #: Every output value lies in [-SATURATION, SATURATION], so transform's output is always finite.
@@ -63,248 +72,6 @@ def _not_fitted(message: str) -> NotFittedError:
 @functools.cache
 def _joined(sklearn_class: type) -> type:
     return type("NotFittedError", (NotFittedError, sklearn_class), {"__module__": __name__, "__doc__": NotFittedError.__doc__})
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One step of a preset: a raw column turned into named float column(s).
-
-    Parameters
-    ----------
-    column : str
-        The raw column read (empty for ``kind="ones"``).
-    kind : str
-        The name of a record of :data:`titanic_lab.features.FEATURE_KINDS`, which holds the
-        kind's maths, formula and words. ``number`` keeps the value; ``log`` is ``log(x + 1)`` in ``base``; ``binary`` is 1 where
-        the value equals ``positive``; ``dummies`` is one 0/1 column per level, less the
-        ``baseline`` level if given; ``ones`` is the constant bias column. Derived (the
-        ``extended`` preset): ``title`` dummies of the title in Name (see :func:`title_group`);
-        ``family`` is ``column + other + 1``; ``alone`` is 1 where ``column + other == 0``;
-        ``present`` / ``missing`` are 1 where the raw value is present / missing;
-        ``per_ticket`` is ``log(column / n + 1)`` with n the passengers sharing ``other``
-        (the ticket) in the training data. The ``groups`` preset's: ``woman_child`` is 1 for a
-        woman (``column`` Sex is female) or a boy (title Master in ``other``, the Name);
-        ``group_size`` is how many training passengers share the row's ``column`` value (the
-        ticket, compared without case), the row included. ``wcg_rate`` and ``wcg_died`` are the
-        "woman-child-group" features, for women and boys only (0 for adult men and for those
-        without a group): the survival rate of the *other* women and boys of the training rows
-        on the same ticket (else, when there are none, with the same surname), and 1 where
-        that rate is 0 (the whole rest of the group died). A row never sees its own label.
-    name : str
-        The output column name; for ``dummies``, the prefix before each level.
-    fill : {"mode", "median", "constant"} or None
-        How to fill missing values, learned on the training data. None: missing is an error.
-    fill_value : float or str, optional
-        The value for ``fill="constant"``.
-    base : float
-        Log base (10 or ``math.e``).
-    positive : str
-        The value that ``binary`` maps to 1.
-    levels : tuple, optional
-        Dummy levels in output order. None: the sorted levels seen in ``fit``.
-    baseline : optional
-        The dummy level that gets no column (n-1 dummies). None: all levels.
-    scale : {"max", "zscore"} or None
-        ``max`` divides by the training maximum; ``zscore`` subtracts the mean and divides by
-        the standard deviation.
-    other : str
-        The second raw column of ``family``, ``alone`` and ``per_ticket``.
-    """
-
-    column: str
-    kind: str = "number"
-    name: str = ""
-    fill: FillStrategy | None = "mode"
-    fill_value: float | str | None = None
-    base: float = 10.0
-    positive: str | None = None
-    levels: tuple | None = None
-    baseline: object | None = None
-    scale: ScaleMethod | None = None
-    other: str = ""
-
-    @property
-    def output_name(self) -> str:
-        return self.name or self.column
-
-
-def number(column: str, name: str = "", *, scale: ScaleMethod | None = None, **kw: object) -> Feature:
-    """A numeric column kept as it is (optionally scaled)."""
-    return Feature(column, "number", name, scale=scale, **kw)
-
-
-def log1p(column: str, name: str, *, base: float = 10.0, scale: ScaleMethod | None = None, **kw: object) -> Feature:
-    """``log(column + 1)`` in ``base`` (10 in the workbook, e in the notebook)."""
-    return Feature(column, "log", name, base=base, scale=scale, **kw)
-
-
-def binary(column: str, positive: str, name: str, **kw: object) -> Feature:
-    """A two-valued categorical as one 0/1 column: 1 where ``column == positive``."""
-    return Feature(column, "binary", name, positive=positive, **kw)
-
-
-def dummies(column: str, prefix: str, *, levels: Sequence | None = None, baseline: object | None = None, **kw: object) -> Feature:
-    """Dummy variables ``prefix + level``: all levels, or n-1 when ``baseline`` is given."""
-    return Feature(column, "dummies", prefix, levels=None if levels is None else tuple(levels), baseline=baseline, **kw)
-
-
-def ones(name: str = "Ones") -> Feature:
-    """The constant 1 column that carries the bias."""
-    return Feature("", "ones", name, fill=None)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named feature spec.
-
-    Parameters
-    ----------
-    name : str
-        The preset's name (``--preset``).
-    features : tuple of Feature
-        The steps, in output column order.
-    complete_rows : tuple of str
-        Columns that :func:`select_complete_rows` requires present when the preset's
-        row selection is asked for (the lesson keeps rows with Age and Embarked).
-    description : str
-        One line for help texts.
-    """
-
-    name: str
-    features: tuple[Feature, ...]
-    complete_rows: tuple[str, ...] = ()
-    description: str = ""
-    raw_columns: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        raw = tuple(dict.fromkeys(c for f in self.features if feature_kind(f.kind).reads for c in (f.column, f.other) if c))
-        object.__setattr__(self, "raw_columns", raw)
-
-    @property
-    def feature_names(self) -> tuple[str, ...] | None:
-        """The output column names, known before ``fit`` when every dummy's levels are pinned."""
-        names: list[str] = []
-        for f in self.features:
-            kind = feature_kind(f.kind)
-            if kind.per_level and f.levels is None:
-                return None
-            names.extend(name for name, _ in kind.columns(f, tuple(lv for lv in f.levels or () if lv != f.baseline)))
-        return tuple(names)
-
-
-SPREADSHEET = Preset(
-    name="spreadsheet",
-    features=(
-        number("SibSp"),
-        number("Parch"),
-        number("Age", "Age_N", scale="max"),
-        log1p("Fare", "log_Fare", base=10.0),
-        dummies("Pclass", "Pclass_", levels=(1, 2, 3), baseline=3),
-        dummies("Embarked", "Embark_", levels=("S", "C", "Q"), baseline="Q"),
-        binary("Sex", "male", "Male"),
-        ones("Ones"),
-    ),
-    complete_rows=("Age", "Embarked"),
-    description="the lesson workbook's 10 columns: Age/max, LOG10(Fare+1), n-1 dummies, Male, Ones",
-)
-
-NOTEBOOK = Preset(
-    name="notebook",
-    features=(
-        # The notebook divides in place; here the divided columns get the workbook's "_N" suffix
-        # so that raw and normalized columns can sit side by side in one sheet.
-        number("Age", "Age_N", scale="max"),
-        number("SibSp", "SibSp_N", scale="max"),
-        number("Parch", "Parch_N", scale="max"),
-        # The notebook fills the test set's one missing Fare with 0 before the mode fill.
-        log1p("Fare", "LogFare_N", base=math.e, scale="max", fill="constant", fill_value=0.0),
-        dummies("Sex", "Sex_", levels=("male", "female")),
-        dummies("Pclass", "Pclass_", levels=(1, 2, 3)),
-        dummies("Embarked", "Embarked_", levels=("C", "Q", "S")),
-    ),
-    description="the lesson notebook's 12 columns: mode fill, ln(Fare+1), all-level dummies, divide by max",
-)
-
-EXTENDED = Preset(
-    name="extended",
-    features=(
-        dummies("Pclass", "Pclass_", levels=(1, 2, 3), baseline=3),
-        binary("Sex", "male", "Male"),
-        number("Age", "Age_N", scale="max", fill="median"),
-        Feature("Age", "missing", "Age_missing", fill=None),
-        Feature("SibSp", "family", "Family_N", other="Parch", scale="max", fill=None),
-        Feature("SibSp", "alone", "Alone", other="Parch", fill=None),
-        Feature("Fare", "per_ticket", "log_FarePP", other="Ticket", base=10.0, scale="max", fill="median"),
-        Feature("Cabin", "present", "Cabin_known", fill=None),
-        dummies("Embarked", "Embark_", levels=("S", "C", "Q"), baseline="Q"),
-        Feature("Name", "title", "Title_", levels=("Mr", "Mrs", "Miss", "Master"), baseline="rare", fill=None),
-        ones("Ones"),
-    ),
-    description="the spreadsheet's columns plus title, family size, travelling alone, cabin known, fare per person, "
-    "age missing",
-)
-
-GROUPS = Preset(
-    name="groups",
-    features=EXTENDED.features[:-1] + (
-        Feature("Sex", "woman_child", "WomanChild", other="Name", fill=None),
-        Feature("Ticket", "group_size", "Ticket_N", scale="max", fill=None),
-        Feature("Ticket", "wcg_rate", "WCG_rate", other="Name", fill=None),
-        Feature("Ticket", "wcg_died", "WCG_died", other="Name", fill=None),
-        ones("Ones"),
-    ),
-    description="the extended columns plus woman-or-boy, ticket group size, and for women and boys the survival rate "
-    "of the other women and boys on their ticket (else of their surname) and whether all of those died",
-)
-
-PRESETS: dict[str, Preset] = {p.name: p for p in (SPREADSHEET, NOTEBOOK, EXTENDED, GROUPS)}
-
-
-def get_preset(preset: str | Preset) -> Preset:
-    """Look a preset up by name (a :class:`Preset` passes through)."""
-    if isinstance(preset, Preset):
-        return preset
-    try:
-        return PRESETS[preset]
-    except KeyError:
-        raise OptionError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}") from None
-
-
-def select_complete_rows(df: pd.DataFrame, preset: str | Preset = "spreadsheet") -> pd.DataFrame:
-    """The rows where every column of the preset's ``complete_rows`` is present.
-
-    The lesson's workbook keeps only the 712 rows of Kaggle's ``train.csv`` that have both
-    ``Age`` and ``Embarked``. This is an explicit step because a transformer must never drop
-    rows on its own.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Raw passengers.
-    preset : str or Preset
-        Whose ``complete_rows`` to use.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The kept rows, in their original order, with their original index.
-
-    Raises
-    ------
-    TitanicLabError
-        When rows were given and none is kept, naming the column that is blank everywhere.
-    """
-    columns = list(get_preset(preset).complete_rows)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise OptionError(f"cannot select complete rows: missing columns {', '.join(missing)}")
-    kept = df.dropna(subset=columns) if columns else df
-    if kept.empty and not df.empty:
-        blank = [c for c in columns if df[c].isna().all()]
-        why = f"column {' and '.join(blank)} is blank in every row" if blank else f"no row has all of {', '.join(columns)}"
-        raise TitanicLabError(f"{why}, and only rows with {' and '.join(columns)} are kept; fill it in, or keep every row "
-                              "(--all-rows), whose blanks are filled from the other rows")
-    return kept
 
 
 class TabularPreprocessor:
@@ -339,9 +106,11 @@ class TabularPreprocessor:
     scales_ : dict
         Per scaled output column, ``(offset, divisor)``: output = (x - offset) / divisor.
     feature_names_in_ : ndarray of str
-        The raw columns read.
+        Every column of the DataFrame ``fit`` saw, as scikit-learn's estimators record it (set
+        only when all column names are strings); the columns the steps read are
+        ``preset_.raw_columns``.
     n_features_in_ : int
-        Their number.
+        The number of columns ``fit`` saw.
     feature_names_out_ : list of str
         The output columns, in order; equal to the workbook's headers.
 
@@ -364,8 +133,6 @@ class TabularPreprocessor:
             return get_preset(self.features)
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"{type(self).__name__} needs a pandas DataFrame")
-        from .dataset import infer_features
-
         preset, self.left_out_ = infer_features(X, exclude=(self.target,) if self.target else ())
         return preset
 
@@ -440,8 +207,11 @@ class TabularPreprocessor:
             elif feat.scale is not None and kind.scalable:
                 self.scales_[feat.output_name] = _learn_scale(kind.values(feat, filled, df, self), feat)
         self.preset_ = preset
-        self.feature_names_in_ = np.array(preset.raw_columns, dtype=object)
-        self.n_features_in_ = len(preset.raw_columns)
+        if all(isinstance(c, str) for c in df.columns):
+            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):  # refitted on a frame with other column names
+            del self.feature_names_in_
+        self.n_features_in_ = df.shape[1]
         self.feature_names_out_ = self._output_names()
         return self
 
@@ -515,9 +285,28 @@ class TabularPreprocessor:
         return filled
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        """The output column names (equal to the workbook's headers)."""
+        """The output column names (equal to the workbook's headers).
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            As in scikit-learn: when given, it must equal ``feature_names_in_`` (or have
+            ``n_features_in_`` names when ``fit`` saw no string column names).
+
+        Returns
+        -------
+        ndarray of str
+            ``feature_names_out_``.
+        """
         if not hasattr(self, "feature_names_out_"):
             raise _not_fitted(f"this {type(self).__name__} is not fitted yet; call fit first")
+        if input_features is not None:
+            given = [str(name) for name in input_features]
+            seen = getattr(self, "feature_names_in_", None)
+            if seen is not None and given != list(seen):
+                raise ValueError(f"input_features are not the columns fit saw: {', '.join(map(str, seen))}")
+            if seen is None and len(given) != self.n_features_in_:
+                raise ValueError(f"input_features has {len(given)} names; fit saw {self.n_features_in_} columns")
         return np.array(self.feature_names_out_, dtype=object)
 
     def _output_names(self) -> list[str]:
@@ -546,6 +335,8 @@ class TitanicPreprocessor(TabularPreprocessor):
     """
 
     _params = ("preset",)
+    #: The column the group features learn from (:mod:`titanic_lab.features.titanic`).
+    target = TARGET
 
     def __init__(self, preset: str | Preset = "spreadsheet") -> None:
         self.preset = preset

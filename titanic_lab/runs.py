@@ -18,15 +18,17 @@ import torch
 
 from . import __version__
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
-from .data import complete_rows_of, default_data_path, drop_passengers, read_titanic
-from .dataset import DatasetSpec, check_headers, infer_spec, open_table, read_table, resolved, titanic_spec
 from .cost import check_matrix, check_training, feature_count
-from .errors import DataError, OptionError
+from .datasets import registry
+from .datasets.csv import read_table
+from .datasets.infer import infer_spec, open_table
+from .datasets.spec import DatasetSpec, check_headers, resolved
+from .errors import DataError, OptionError, TitanicLabError
 from .finite import check_features, check_target
 from .limits import human, max_memory
 from .model_kinds import SUM
 from .models import KINDS, ModelSpec, forward, hidden_sizes, init_params, parse_model
-from .preprocessing import TabularPreprocessor, TitanicPreprocessor, get_preset
+from .preprocessing import TabularPreprocessor
 from .training import DTYPES, TrainResult, TrainSettings, default_settings, fit, gradients, newton_refusal, split_indices, table_choices, with_overrides
 
 
@@ -69,7 +71,7 @@ def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
         most = (SHEET_ROWS - 3) // len(specs) - 5
         raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
                           f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
-    n_features = len(get_preset(config.preset).feature_names or ())
+    n_features = len(registry.default().spec(config.preset).features.feature_names or ())
     for spec in specs:
         columns = 3 + 2 * n_features * (spec.sizes[0] if spec.sizes else 1)
         if columns > SHEET_COLUMNS:
@@ -114,19 +116,22 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
     """Read the run's training data; return its path, every row kept, the rows the run uses, how
     many rows ``config.exclude_from`` removed, and the table's description.
 
-    Without ``config.target`` or ``config.spec`` the data is Titanic's (:func:`read_titanic`,
-    the preset's features); otherwise any CSV, its features inferred or read from the spec.
+    Without ``config.target`` or ``config.spec`` the data is the default built-in dataset's
+    (Titanic: its reader, the preset's features); otherwise any CSV, its features inferred or
+    read from the spec.
     """
-    path = Path(config.data) if config.data else default_data_path()
-    if not (config.target or config.spec):
-        source = read_titanic(path, require_target=True)
-        dataset = titanic_spec(config.preset)
+    known = None if (config.target or config.spec) else registry.default()
+    path = Path(config.data) if config.data else registry.default().default_path()
+    if known is not None:
+        source = known.read(path, require_target=True)
+        dataset = known.spec(config.preset)
     else:
         source, dataset = open_table(path, config.target, config.id_column, config.spec)
     excluded = 0
     if config.exclude_from is not None:
-        if dataset.is_titanic:
-            source, excluded = drop_passengers(source, read_titanic(config.exclude_from, require_target=False))
+        if known is not None and known.same_rows is not None:
+            overlap = known.same_rows(source, known.read(config.exclude_from, require_target=False))
+            source, excluded = source[~overlap].reset_index(drop=True), int(overlap.sum())
         else:
             source, excluded = _drop_ids(source, dataset, config.exclude_from)
         if source.empty:
@@ -135,8 +140,11 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
     complete = config.complete_rows if config.complete_rows is not None else bool(preset.complete_rows)
     if not complete:
         used = source
-    elif dataset.is_titanic:
-        used = complete_rows_of(source, preset.name, path)
+    elif known is not None and known.select_rows is not None:
+        try:
+            used = known.select_rows(source, preset.name)
+        except TitanicLabError as exc:
+            raise DataError(path, str(exc)) from None
     else:
         used = source.dropna(subset=list(dataset.raw_columns))
         if used.empty:
@@ -171,7 +179,7 @@ class Prepared:
     valid_idx: torch.Tensor
     excluded: int = 0
     #: The table's description as the run used it: levels pinned, the target's scale learned.
-    dataset: DatasetSpec = field(default_factory=titanic_spec)
+    dataset: DatasetSpec = field(default_factory=lambda: registry.default().default_spec())
 
 
 @dataclass
@@ -303,17 +311,18 @@ def prepare(config: RunConfig) -> Prepared:
         check_memory(spec, settings, n_train, width)
     check_training(model_settings(config).values(), n_train, width)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
-    if not dataset.is_titanic and config.spec is None and len(valid_idx):
+    known = registry.builtin(dataset)
+    if known is None and config.spec is None and len(valid_idx):
         # Inferred again with the validation rows' answers hidden: the one target-led choice (a skewed column's
         # log) then sees the training rows only, as each leaderboard fold does.
         hidden = frame.assign(**{target.column: frame[target.column].where(~frame.index.isin(valid_idx.numpy()))})
         steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path).features
         dataset = replace(dataset, features=steps)
-    pre = (TitanicPreprocessor(preset=config.preset) if dataset.is_titanic else TabularPreprocessor(dataset.features)).fit(frame)
+    pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
     check_matrix(len(frame), len(pre.feature_names_out_), path)
     features = pre.transform(frame)
     check_features(features, path)
-    if not dataset.is_titanic:
+    if known is None:
         check_headers([target.column, *dataset.raw_columns, *features.columns], path)
     dataset = resolved(dataset, pre.levels_, target.learn_scale(frame[target.column]))
     y_values = dataset.target.values(frame[target.column])

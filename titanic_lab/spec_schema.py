@@ -90,7 +90,7 @@ _TOP = {"format", "name", "preset", "id", "target", "features", "left_out"}
 _TARGET = {"column", "task", "labels", "scale"}
 #: Each kind that reads raw columns by Titanic's names (the ``groups`` preset's kinds): the
 #: ``column`` and ``other`` it must name, the columns the table must have, and whether it learns
-#: from the target Survived.
+#: from a binary target.
 TITANIC_KINDS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
     "woman_child": ("Sex", "Name", ("Sex", "Name"), False),
     "group_size": ("Ticket", "", ("Sex", "Name", "Ticket"), True),
@@ -216,9 +216,9 @@ def check_table(spec, columns, where: object) -> None:
             if missing:
                 raise SpecError(where, f"{at}: reads Titanic's column(s) {', '.join(missing)}, which this table lacks; "
                                        "remove the entry")
-            if learns and (spec.target.column != "Survived" or spec.target.task != "binary"):
-                raise SpecError(where, f"{at}: learns group survival rates from a binary target Survived; this spec's "
-                                       f"target is {spec.target.column}; remove the entry")
+            if learns and spec.target.task != "binary":
+                raise SpecError(where, f"{at}: learns group rates from a binary target; this spec's target "
+                                       f"{spec.target.column} is {spec.target.task}; remove the entry")
         for role, name in (("target", spec.target.column), ("id column", spec.id_column)):
             if name is not None and str(feat.output_name).lower() == str(name).lower():
                 raise SpecError(where, f"{at}: name = {feat.output_name!r} is the {role}'s name; give the feature its own name")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import FeatureKind
+from .kind import FeatureKind
 
 KINDS = (
     # Written as values, not formulas; reads no column, never filled nor scaled.

@@ -10,11 +10,15 @@ import pandas as pd
 
 from .. import formulas as fx
 from ..errors import TitanicLabError
-from . import FeatureKind, kind_of, named
-from .groups import group_key
+from .kind import FeatureKind, kind_of, named
 
 if TYPE_CHECKING:
-    from ..preprocessing import Feature
+    from .steps import Feature
+
+
+def group_key(values: pd.Series) -> pd.Series:
+    """A group's key, as the spreadsheet's ``=`` compares cells: the text without case, a blank as ``""``."""
+    return values.astype(object).where(values.notna(), "").astype(str).str.lower()
 
 
 def numbers(df: pd.DataFrame, feat: Feature) -> pd.Series:

@@ -11,15 +11,14 @@ from dataclasses import dataclass, field
 
 from .. import formulas as fx
 from .. import sheet_layout as sl
-from ..features import Cell, feature_kind
+from ..datasets import registry
+from ..features.kind import Cell
+from ..features.registry import feature_kind
 from ..rowwriter import RowWriter
 from ..sheet_layout import FIRST_ROW, HEADER_ROW
 from .book import Book
 from .cells import width
 from .checks import check_fits
-
-#: The lesson's order of raw columns in its model sheets.
-RAW_ORDER = ("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch")
 
 
 @dataclass
@@ -58,7 +57,9 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     kinds = [(f, feature_kind(f.kind)) for f in pre.preset_.features]  # each step and its record: its formula
     passthrough = {f.column for f, kind in kinds if kind.is_passthrough(f)}
     target = run.dataset.target.column
-    raw = [target] + [c for c in RAW_ORDER if c in pre.preset_.raw_columns]  # the lesson's order, then the file's
+    known = registry.builtin(run.dataset)
+    order = known.sheet_order if known else ()
+    raw = [target] + [c for c in order if c in pre.preset_.raw_columns]  # the dataset's order (the lesson's), then the file's
     raw += [c for c in pre.preset_.raw_columns if c not in raw]
     raw = [c for c in raw if c not in passthrough]
     # Columns the features' formulas read (the woman-child-group features' Surname).
@@ -74,7 +75,7 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     for name in raw[1:] + [f for f in features if f in passthrough]:
         cells.column_values(ws, FIRST_ROW, table.col[name], run.frame[name].to_numpy())
     for helper in helpers:
-        cells.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r))),
+        cells.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r, target=target))),
                           helper.values(run.frame), cached=str)
     fills = _fill_cells(book, ws, table)
     scales = _scale_cells(book, ws, table)
@@ -90,7 +91,7 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
 
             def expr(r: int, feat=feat, kind=kind, fill=fill, level=level, offset_ref=offset_ref,
                      divisor_ref=divisor_ref) -> str:
-                raw = kind.formula(feat, fx.filled(refs.this_row(feat.column, r), fill), Cell(refs, r, level))
+                raw = kind.formula(feat, fx.filled(refs.this_row(feat.column, r), fill), Cell(refs, r, level, target))
                 return raw if divisor_ref is None else fx.scaled(raw, offset_ref, divisor_ref)
 
             cells.column_formulas(ws, table.col[out_name], refs.per_row(expr), run.features[out_name].to_numpy(), cells.num)

@@ -45,7 +45,7 @@ def gd_sheet(book: Book) -> list[str]:
             loss_col, last = _gd_section(book, ws, row, sheet, result.spec, path, lr_ref)
             chart.add_series({"name": f"{name} loss", "categories": [GD_SHEET, row + 2, 0, last, 0],
                               "values": [GD_SHEET, row + 2, loss_col, last, loss_col]})
-            words.append(result.spec.model_kind.gd_words)
+            words.append(result.spec.model_kind.gd_words.format(target=book.run.dataset.target.column))
             row = last + 3
         chart.set_title({"name": "Loss per epoch (recalculated by the spreadsheet)"})
         chart.set_x_axis({"name": "epoch"})

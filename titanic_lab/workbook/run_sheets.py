@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from .. import __version__
 from .. import sheet_layout as sl
-from ..data import IDENTITY_COLUMNS
+from ..datasets import registry
+from ..datasets.spec import spec_to_toml
 from ..rowwriter import RowWriter
 from ..training import CONVERGENCE_RULE, TrainResult
 from .book import Book, reproducible
 from .cells import print_setup, width
 from .checks import sheet_name
-
-#: The lesson's order of raw columns in ``all_rows``.
-ALL_ROWS_ORDER = ("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
 
 #: A series of the README's loss chart: its name, its column in ``history``, its epochs.
 Series = tuple[str, int, int]
@@ -47,7 +45,8 @@ def history_sheet(book: Book) -> list[Series]:
 def all_rows_sheet(book: Book) -> None:
     """Every row of the data file, as read."""
     source, dataset, cells = book.run.source, book.run.dataset, book.cells
-    order = (*ALL_ROWS_ORDER, *IDENTITY_COLUMNS) if dataset.is_titanic else (dataset.id_column, *source.columns)
+    known = registry.builtin(dataset)
+    order = known.all_rows_order if known else (dataset.id_column, *source.columns)
     columns = list(dict.fromkeys(c for c in order if c in source.columns))
     with book.sheet("all_rows", "Every row of the data file, as read (the lesson's raw data sheet).") as ws:
         for j, c in enumerate(columns):
@@ -60,8 +59,6 @@ def all_rows_sheet(book: Book) -> None:
 def spec_sheet(book: Book) -> None:
     """The table's description as TOML, one line a row: what ``compare`` and ``predict`` read,
     and what ``--spec`` takes back."""
-    from ..dataset import spec_to_toml
-
     with book.sheet(sl.SPEC_SHEET, "The table's description (target, id, feature steps) as TOML: save column A as a "
                                    "file to edit it and train again with --spec.") as ws:
         for r, line in enumerate(spec_to_toml(book.run.dataset).splitlines()):
@@ -79,7 +76,8 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
     run, config, dataset, cells = book.run, book.run.config, book.run.dataset, book.cells
     cells.text(ws, 0, 0, "titanic-lab run", cells.title)
     ws.set_row(1, 48)  # three lines: a merged cell does not grow to fit its text
-    what = "The fast.ai Titanic lesson's models" if dataset.is_titanic else f"The lesson's models on {run.data_path.name}"
+    known = registry.builtin(dataset)
+    what = known.title if known else f"The lesson's models on {run.data_path.name}"
     ws.merge_range(1, 0, 1, 5, f"{what}, trained in code by hand-written gradient descent, "
                    "written back as live formulas. Every formula cell stores torch's value; recalculate "
                    "(titanic-lab verify) to see the spreadsheet agree.", cells.wrap)
@@ -88,9 +86,9 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gd_words: list
         ("rows", f"{len(run.frame)} of {len(run.source)} ({len(run.train_idx)} train, {len(run.valid_idx)} validation)"
                  + (f"; {run.excluded} rows left out as passengers of {config.exclude_from}" if run.excluded else "")),
         ("target", dataset.target.describe()),
-        ("preset" if dataset.is_titanic else "features from", f"{run.preprocessor.preset_.name}: {run.preprocessor.preset_.description}"),
+        ("preset" if known else "features from", f"{run.preprocessor.preset_.name}: {run.preprocessor.preset_.description}"),
         ("features", ", ".join(run.features.columns)),
-        *([] if dataset.is_titanic else [("left out", "; ".join(f"{c}: {why}" for c, why in dataset.left_out.items()) or "none")]),
+        *([] if known else [("left out", "; ".join(f"{c}: {why}" for c, why in dataset.left_out.items()) or "none")]),
         ("seed / split seed / valid-pct", f"{config.seed} / {config.split_seed} / {config.valid_pct}"),
         ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
         ("dtype", config.dtype),

@@ -1,5 +1,9 @@
-"""Group feature kinds (the ``groups`` preset), computed from the training rows' groups.
+"""Titanic's feature kinds: title dummies, woman or boy, and the ticket groups (the ``extended`` and
+``groups`` presets). They read Titanic's raw columns (Name, Sex, Ticket) by name; the target they
+learn from is the spec's (the preprocessor's ``target``), never a name of their own.
 
+``title`` is dummies of the title group in Name (:func:`title_group`); ``woman_child`` is 1 for
+a woman (``column`` Sex is female) or a boy (title Master in ``other``, the Name).
 ``group_size`` is how many training passengers share the row's ``column`` value (the ticket,
 compared without case), the row included. ``wcg_rate`` and ``wcg_died`` are the
 "woman-child-group" features, for women and boys only (0 for adult men and for those without a
@@ -10,20 +14,61 @@ the group died). A row never sees its own label.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .. import formulas as fx
-from ..data import TARGET, passenger_keys
 from ..errors import TitanicLabError
-from . import Cell, FeatureKind, HelperColumn, kind_of
-from .categorical import woman_child
+from .categorical import NEEDS_PREFIX, kept_levels, level_words
+from .kind import Cell, FeatureKind, HelperColumn, kind_of
+from .numeric import group_key
 
 if TYPE_CHECKING:
-    from ..preprocessing import Feature
+    from .steps import Feature
+
+#: Title groups of the ``extended`` preset: every other title (Dr, Rev, Col, Countess...) is "rare".
+TITLE_GROUPS = {"Mr": "Mr", "Mrs": "Mrs", "Mme": "Mrs", "Miss": "Miss", "Mlle": "Miss", "Ms": "Miss", "Master": "Master"}
+_TITLES_BY_CASELESS = {title.lower(): group for title, group in TITLE_GROUPS.items()}
+
+
+def title_group(name: object) -> str:
+    """The title group of a passenger's name: ``"Braund, Mr. Owen Harris"`` -> ``"Mr"``.
+
+    The title is the text between the first ``", "`` and the next ``"."`` (as the workbook's
+    ``MID``/``FIND`` formula reads it), compared without case as the spreadsheet's ``=``
+    compares it; titles outside :data:`TITLE_GROUPS` are ``"rare"``.
+    """
+    text = "" if not isinstance(name, str) else name
+    comma = text.find(", ")
+    dot = text.find(".", comma) if comma >= 0 else -1
+    return _TITLES_BY_CASELESS.get(text[comma + 2 : dot].lower(), "rare") if dot >= 0 else "rare"
+
+
+def woman_child(df: pd.DataFrame) -> pd.Series:
+    """1.0 for a woman (Sex female) or a boy (title Master in Name), else 0.0."""
+    return ((df["Sex"] == "female") | (df["Name"].map(title_group) == "Master")).astype(float)
+
+
+#: The raw columns that tell passengers apart when a name is blank: those the ``groups`` preset
+#: reads (``tests/test_datasets.py`` checks that they are the preset's).
+PASSENGER_COLUMNS: tuple[str, ...] = ("Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Ticket", "Cabin", "Embarked", "Name")
+
+
+def _normalised(values: pd.Series) -> pd.Series:
+    """Lower case, every run of characters other than letters and digits as one space.
+
+    Kaggle's files and titanic3 write some names' quotes differently
+    (``Mrs. Mariana (Miriam")"`` and ``Mrs. Mariana ("Miriam")``); this makes them equal.
+    """
+    return values.astype(str).str.lower().str.replace(r"[^a-z0-9]+", " ", regex=True).str.strip()
+
+
+def passenger_keys(df: pd.DataFrame) -> pd.Series:
+    """Each row's name and ticket, without case and punctuation: who a passenger is, across files."""
+    return _normalised(df["Name"]) + "|" + _normalised(df["Ticket"])
+
 
 #: A helper column of the groups preset's data table: each row's surname, ``LEFT(Name, ...)``.
 SURNAME = "Surname"
@@ -35,17 +80,12 @@ def surnames(names: pd.Series) -> pd.Series:
     return names.astype(object).where(names.notna(), "").astype(str).str.split(",", n=1).str[0]
 
 
-def group_key(values: pd.Series) -> pd.Series:
-    """A group's key, as the spreadsheet's ``=`` compares cells: the text without case, a blank as ``""``."""
-    return values.astype(object).where(values.notna(), "").astype(str).str.lower()
-
-
 def _identities(df: pd.DataFrame) -> pd.Series:
     """Who each row is, to know the rows ``fit`` saw: name and ticket (:func:`passenger_keys`);
     for a blank name, every raw column's value."""
-    from ..preprocessing import GROUPS  # the preset's raw columns; it imports this package
-
-    signature = functools.reduce(lambda a, b: a + "|" + b, (group_key(df[c]) for c in GROUPS.raw_columns if c in df.columns))
+    signature = pd.Series("", index=df.index)
+    for i, column in enumerate(c for c in PASSENGER_COLUMNS if c in df.columns):
+        signature = group_key(df[column]) if i == 0 else signature + "|" + group_key(df[column])
     return passenger_keys(df).where(df["Name"].notna(), "no name|" + signature)
 
 
@@ -54,16 +94,21 @@ def _group_key(df: pd.DataFrame, by: str) -> pd.Series:
     return group_key(df["Ticket"] if by == "ticket" else surnames(df["Name"]))
 
 
-def _labels(df: pd.DataFrame, y: object, feat: Feature) -> pd.Series:
-    if TARGET in df.columns:
-        labels = pd.to_numeric(df[TARGET], errors="coerce")
+def _target(fitted: Any) -> str | None:
+    """The column of the answers: the preprocessor's ``target`` (the spec's)."""
+    return getattr(fitted, "target", None)
+
+
+def _labels(df: pd.DataFrame, y: object, feat: Feature, target: str | None) -> pd.Series:
+    if target is not None and target in df.columns:
+        labels = pd.to_numeric(df[target], errors="coerce")
     elif y is not None:
         labels = pd.Series(np.asarray(y, dtype=float), index=df.index)
     else:
         labels = pd.Series(dtype=float)
     if len(labels) != len(df) or labels.isna().any():
         raise TitanicLabError(f"feature {feat.output_name!r} learns group survival rates: fit it on rows with a complete "
-                              f"{TARGET} column (or pass y)")
+                              f"{target or 'target'} column (or pass y)")
     return labels
 
 
@@ -71,7 +116,7 @@ def _learn_groups(feat: Feature, df: pd.DataFrame, y: object, fitted: Any) -> No
     """Per group: its training passengers, and its women and boys with how many survived (once per fit)."""
     if fitted.groups_:
         return
-    labels = _labels(df, y, feat)
+    labels = _labels(df, y, feat, _target(fitted))
     fitted.fitted_labels_ = dict(zip(_identities(df), labels))
     wc = woman_child(df)
     for by in ("ticket", "surname"):
@@ -87,8 +132,9 @@ def _group_values(feat: Feature, filled: None, df: pd.DataFrame, fitted: Any) ->
     keys = _identities(df)
     own = keys.isin(fitted.fitted_labels_.keys()).to_numpy()
     label = keys.map(fitted.fitted_labels_).astype(float).to_numpy()
-    if TARGET in df.columns:  # the row's own label where it has one
-        label = pd.to_numeric(df[TARGET], errors="coerce").fillna(pd.Series(label, index=df.index)).to_numpy(dtype=float)
+    target = _target(fitted)
+    if target is not None and target in df.columns:  # the row's own label where it has one
+        label = pd.to_numeric(df[target], errors="coerce").fillna(pd.Series(label, index=df.index)).to_numpy(dtype=float)
     label = np.where(own, np.nan_to_num(label), 0.0)
     wc = woman_child(df).to_numpy()
 
@@ -110,7 +156,7 @@ def _wcg_formula(feat: Feature, ref: str, at: Cell) -> str:
     """The woman-child-group formula; the surnames compared are the ``Surname`` helper column's
     (engines other than LibreOffice do not apply LEFT/FIND to a whole column inside SUMPRODUCT)."""
     return fx.woman_child_group(feat.kind, f"({at.column('Ticket')}={ref})", f"({at.column(SURNAME)}={at.this_row(SURNAME)})",
-                                at.this_row("WomanChild"), at.column("WomanChild"), at.this_row(TARGET), at.column(TARGET))
+                                at.this_row("WomanChild"), at.column("WomanChild"), at.this_row(at.target), at.column(at.target))
 
 
 _SURNAME_COLUMN = HelperColumn(SURNAME, lambda at: fx.surname(at.this_row("Name")), lambda df: surnames(df["Name"]).to_numpy())
@@ -121,7 +167,17 @@ def _wcg(name: str) -> FeatureKind:
                        helpers=(_SURNAME_COLUMN,))
 
 
+def _title_formula(feat: Feature, ref: str, at) -> str:
+    return fx.one_of(fx.title(ref), [t for t, group in TITLE_GROUPS.items() if group == at.level])
+
+
 KINDS = (
+    # Dummies of the title group in a name (see title_group).
+    FeatureKind("title", level_words, _title_formula, values=None, source=lambda df, f: df[f.column].map(title_group),
+                levels=kept_levels, per_level=True, needs=NEEDS_PREFIX),
+    # 1 for a woman (``column`` Sex is female) or a boy (title Master in ``other``, the Name).
+    FeatureKind("woman_child", kind_of, lambda f, ref, at: f'IF(OR({ref}="female",{fx.title(at.this_row(f.other))}="Master"),1,0)',
+                source=lambda df, f: woman_child(df)),
     FeatureKind("group_size", kind_of, lambda f, ref, at: fx.count_equal(at.column(f.column), ref), values=_group_values,
                 source=None, learn=_learn_groups),
     _wcg("wcg_rate"),

@@ -1,0 +1,212 @@
+"""Reading any CSV, with the checks every file gets: the file itself (missing, a folder, empty, too
+big, a zip, not UTF-8, rows of the wrong length), its header (two names equal without case) and
+its cells (text longer than a cell holds, a blank or repeated id, a non-finite target).
+
+:func:`read_table` is the general reader; a built-in dataset's own reader (``titanic.read_titanic``)
+uses the same :func:`read_csv` and adds its raw-column checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..compressed import HEAD, refuse_compressed
+from ..errors import DataError
+from ..finite import check_table
+from ..limits import human, max_csv_bytes
+
+#: The most characters one Excel cell holds: longer text is refused rather than cut.
+MAX_TEXT = 32_767
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV with every check a file gets; ``text_columns`` are kept as written (ids: ``0001``)."""
+    if not path.exists():
+        raise DataError(path, "no such file")
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a CSV file")
+    if not path.is_file():
+        raise DataError(path, "is not a regular file (a device, pipe or socket); save the data to a file and pass that")
+    limit = max_csv_bytes()
+    if path.stat().st_size > limit:
+        raise DataError(path, f"is {human(path.stat().st_size)}, more than the limit of {human(limit)} for a CSV; "
+                              "raise it with TITANIC_LAB_MAX_CSV_BYTES (e.g. 8G)")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD)
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror})") from exc
+    if not head:
+        raise DataError(path, "the file is empty")
+    if head[:4] == ZIP_MAGIC:
+        raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
+    refuse_compressed(path, head)
+    try:
+        # index_col=False: rows longer than the header must not turn the first column into an index.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(path, na_values=["?"], encoding="utf-8-sig", skipinitialspace=True, index_col=False,
+                             dtype={c: str for c in text_columns} or None)
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(path, "the file is empty") from exc
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise DataError(path, f"is not a well-formed CSV ({detail})") from exc
+    if df.empty:
+        raise DataError(path, "has a header but no data rows")
+    # A row shorter than the header is padded with blanks, so it leaves the last column blank;
+    # pandas warns when one is longer. Only then is every row's length counted.
+    if caught or df.iloc[:, -1].isna().any():
+        check_fields(path, len(df.columns))
+    return df
+
+
+def header_of(path: Path) -> list[str]:
+    """The header's fields as written (pandas renames a repeated name ``Age.1``)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return next(csv.reader(fh, skipinitialspace=True), [])
+
+
+def show(value: object) -> str:
+    """A value as a user wrote it: 'abc' quoted, 2 not np.int64(2), 2.0 as 2."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def line_of(df: pd.DataFrame, index: object) -> int:
+    """The 1-based line of the file that holds a row (line 1 is the header)."""
+    return int(df.index.get_loc(index)) + 2
+
+
+def check_text(df: pd.DataFrame, path: Path) -> None:
+    """Refuse text longer than an Excel cell holds, rather than cut it in a workbook."""
+    for column in df.columns:
+        try:
+            lengths = df[column].str.len()
+        except AttributeError:  # not a text column
+            continue
+        if (lengths > MAX_TEXT).any():
+            first = (lengths > MAX_TEXT).idxmax()
+            raise DataError(path, f"column {column} has text of {int(lengths[first]):,} characters on line {line_of(df, first)}, "
+                                  f"more than the {MAX_TEXT:,} an Excel cell holds; shorten it")
+
+
+def check_fields(path: Path, width: int) -> None:
+    """Refuse a row with fewer or more fields than the header (pandas pads or cuts them silently)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        try:
+            if set(map(len, csv.reader(fh, skipinitialspace=True))) <= {0, width}:  # counted in C; blank lines are 0
+                return
+        except csv.Error:
+            pass  # found again below, with its line
+        fh.seek(0)
+        reader = csv.reader(fh, skipinitialspace=True)
+        try:
+            for row in reader:
+                if row and len(row) != width:  # blank lines are skipped, as pandas does
+                    fewer = "fewer" if len(row) < width else "more"
+                    raise DataError(path, f"line {reader.line_num} has {len(row)} fields, {fewer} than the header's {width}; "
+                                          "fix that row (a missing comma, or an unquoted comma in a name)")
+        except csv.Error as exc:
+            raise DataError(path, f"is not a well-formed CSV (line {reader.line_num}: {exc})") from exc
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A column as text (a column pandas read as numbers, all blank or ``1``, included); blanks stay missing."""
+    return values.astype(object).where(values.isna(), values.astype(str)).astype(object)
+
+
+def read_table(path: str | os.PathLike[str], target: str | None, id_column: str | None = None, *,
+               require_target: bool = True) -> pd.DataFrame:
+    """Read any CSV for the general path, with the same checks as the Titanic reader.
+
+    Headers lose surrounding spaces; two headers equal without case are refused (an Excel table
+    cannot hold both); text cells lose surrounding spaces and an empty one is blank; True/False
+    columns become 1/0. The target, when present, must have a value in every row that is kept:
+    rows whose target is blank are left out with a warning (they have nothing to learn from).
+
+    Parameters
+    ----------
+    path : path-like
+    target : str or None
+        The target column (checked when ``require_target``).
+    id_column : str, optional
+        Must be present, non-blank and unique when given.
+    require_target : bool
+        Whether the target column must be present (training) or may be absent (rows to predict).
+
+    Raises
+    ------
+    DataError
+        Naming the file, the column and, for a bad value, the line.
+    """
+    path = Path(path)
+    df = read_csv(path, (id_column,) if id_column else ())  # ids as written: 0001 is not 1
+    df.columns = [str(c).strip() for c in df.columns]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(df.columns):
+        key = name.lower()
+        if key in seen:
+            raise DataError(path, f"columns {seen[key] + 1} and {i + 1} of the header are both named {name!r} (compared "
+                                  "without case, as a spreadsheet table compares them); rename one")
+        seen[key] = i
+    check_text(df, path)
+    for column in df.columns:
+        values = df[column]
+        if values.dtype == bool:  # a True/False feature is 1/0; a True/False target keeps its words for predictions
+            df[column] = values.astype(str) if column == target else values.astype(int)
+        elif values.dtype == object:
+            stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in values.dropna().unique()}
+            df[column] = values.map(stripped)
+    check_table(df, path)  # every number finite and within +-1e100, named by column and line
+    for option, column in (("--target", target), ("--id", id_column)):
+        if column is not None and column not in df.columns and (require_target or option == "--id"):
+            raise DataError(path, f"{option} {column!r}: no such column{_did_you_mean(column, df.columns)}")
+    if id_column is not None:
+        check_ids(df, id_column, path)
+    if target is not None and target in df.columns:
+        values = df[target]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if pd.api.types.is_numeric_dtype(values) and (~np.isfinite(numeric) & numeric.notna()).any():
+            first = (~np.isfinite(numeric) & numeric.notna()).idxmax()
+            raise DataError(path, f"target {target} has non-finite value {show(values[first])} on line {line_of(df, first)}")
+        blank = values.isna()
+        if blank.any() and require_target:
+            if blank.all():
+                raise DataError(path, f"target {target} is blank in every row; nothing to learn from")
+            warnings.warn(f"{path}: left out {int(blank.sum())} row(s) whose target {target} is blank (first on line "
+                          f"{line_of(df, blank.idxmax())})", UserWarning, stacklevel=2)
+            df = df[~blank]
+    return df.reset_index(drop=True)
+
+
+def check_ids(df: pd.DataFrame, id_column: str, path: object) -> None:
+    """Refuse a blank or repeated id, naming the file, the value and the line."""
+    ids = df[id_column]
+    if ids.isna().any():
+        raise DataError(path, f"id column {id_column} is blank on line {line_of(df, ids.isna().idxmax())}")
+    repeated = ids.duplicated()
+    if repeated.any():
+        first = repeated.idxmax()
+        raise DataError(path, f"id column {id_column} repeats value {show(ids[first])} on line {line_of(df, first)}; "
+                              "ids must be unique (leave --id out to number the rows)")
+
+
+def _did_you_mean(name: str, columns: pd.Index) -> str:
+    same = [c for c in columns if c.lower() == name.lower()]
+    if same:
+        return f"; did you mean {same[0]!r}? (names are compared with case)"
+    shown = ", ".join(map(str, list(columns)[:30])) + (", ..." if len(columns) > 30 else "")
+    return f"; the columns are: {shown}"

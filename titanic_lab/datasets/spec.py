@@ -1,0 +1,392 @@
+"""What a table is: its target, its id column, its task and its feature steps.
+
+A :class:`DatasetSpec` describes one table. A built-in dataset (:mod:`.titanic`) gives one per
+preset; any other CSV gets one inferred from its columns (:mod:`.infer`), which can be written
+out as TOML, edited and passed back (:func:`spec_to_toml`, :func:`~.registry.read_spec`). A
+workbook stores the spec it was trained with, so ``compare`` and ``predict`` read it rather
+than recognise a preset.
+
+The target is a :class:`Target`: binary classification (0/1, or two values such as Yes/No
+mapped to 0/1 with the mapping shown) or regression (a numeric target, learned as
+``target / scale`` so that every model's default learning rate fits any unit; predictions and
+RMSE are in the target's units).
+
+Importing this module imports neither torch nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable, Literal, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import sheet_layout as sl
+from ..errors import DataError
+from ..features.registry import FEATURE_KINDS, feature_kind
+from ..features.preset import Preset
+from ..features.steps import Feature
+from ..files import atomic_output
+from ..ops import ACTIVATIONS
+from ..spec_schema import SpecError, check_document, check_text
+from ..spec_schema import check_table as check_spec_table
+
+Task = Literal["binary", "regression"]
+TASKS: tuple[str, ...] = ("binary", "regression")
+SPEC_FORMAT = "titanic-lab/spec-v1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The column a model learns, and how its values become the numbers the model learns.
+
+    Parameters
+    ----------
+    column : str
+        The target's column.
+    task : {"binary", "regression"}
+        Binary classification (a prediction above 0.5 is the positive class) or regression.
+    labels : tuple, optional
+        Binary: the (negative, positive) values as the file writes them; None when they are 0 and 1.
+    scale : float, optional
+        Regression: the model learns ``target / scale``; None until learned (the root mean
+        square of the training rows' target, so that what the model learns is about 1 in size
+        whatever the unit, and 0 stays 0).
+    """
+
+    column: str
+    task: Task = "binary"
+    labels: tuple | None = None
+    scale: float | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
+
+    def values(self, column: pd.Series) -> np.ndarray:
+        """The target as the sheet's target column holds it: 0/1 (binary), the number (regression)."""
+        if self.task == "binary" and self.labels is not None:
+            negative, positive = self.labels
+            return np.where(_same(column, positive), 1.0, np.where(_same(column, negative), 0.0, np.nan))
+        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+
+    def learn_scale(self, column: pd.Series) -> "Target":
+        """This target with ``scale`` learned from ``column`` (kept when already set)."""
+        if not self.is_regression or self.scale is not None:
+            return self
+        values = self.values(column)
+        biggest = float(np.nanmax(np.abs(values))) if len(column) else 0.0
+        # The root mean square, computed on values / their largest so that 1e-200 or 1e200 neither under- nor overflows.
+        rms = biggest * float(np.sqrt(np.nanmean((values / biggest) ** 2))) if biggest > 0 and math.isfinite(biggest) else 0.0
+        return replace(self, scale=rms if rms > 0 and math.isfinite(rms) else 1.0)
+
+    @property
+    def divisor(self) -> float:
+        """What the model's outputs are multiplied by to be in the target's units."""
+        return float(self.scale or 1.0) if self.is_regression else 1.0
+
+    def decode(self, preds: np.ndarray) -> np.ndarray:
+        """Model outputs -> predictions in the file's terms: labels (binary) or target units."""
+        if self.is_regression:
+            return np.asarray(preds, dtype=float) * self.divisor
+        positive = np.asarray(preds) > 0.5
+        if self.labels is None:
+            return positive.astype(int)
+        negative_label, positive_label = self.labels
+        return np.where(positive, positive_label, negative_label)
+
+    def scores(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+        """How good model outputs are against what the model learned (both ``target / scale``).
+
+        Binary: ``accuracy`` (a prediction above 0.5 is 1). Regression: ``rmse`` in the
+        target's units and ``r2`` (1 - squared error / the target's variance; None for a
+        constant target). Empty arrays give None.
+        """
+        outputs, y = np.asarray(outputs, dtype=float), np.asarray(y, dtype=float)
+        if not len(y):
+            return {"rmse": None, "r2": None} if self.is_regression else {"accuracy": None}
+        if not self.is_regression:
+            return {"accuracy": float(np.mean((outputs > 0.5) == (y > 0.5)))}
+        error = (outputs - y) * self.divisor
+        spread = float(np.sum((y * self.divisor - np.mean(y * self.divisor)) ** 2))
+        return {"rmse": float(np.sqrt(np.mean(error**2))), "r2": None if spread == 0 else 1 - float(np.sum(error**2)) / spread}
+
+    def describe(self) -> str:
+        """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``."""
+        if self.is_regression:
+            scale = "" if self.scale is None else f", learned as {self.column} / {self.scale:g}"
+            return f"{self.column}: regression{scale}"
+        if self.labels is None:
+            return f"{self.column}: binary (0/1)"
+        return f"{self.column}: binary ({self.labels[0]} = 0, {self.labels[1]} = 1)"
+
+
+def _same(column: pd.Series, value: object) -> np.ndarray:
+    """Where ``column`` equals ``value``, numbers compared as numbers and text as text."""
+    if isinstance(value, str):
+        return (column.astype(object).where(column.notna(), None).astype(str) == value).to_numpy() & column.notna().to_numpy()
+    return (pd.to_numeric(column, errors="coerce") == value).to_numpy()
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A table's description: target, id column, feature steps and the columns left out.
+
+    Parameters
+    ----------
+    name : str
+        ``titanic`` for the flagship; else the data file's name.
+    target : Target
+    features : Preset
+        The feature steps (for Titanic, the chosen preset).
+    id_column : str, optional
+        The column that names each row (predictions are written with it).
+    left_out : dict of str to str
+        Columns of the file that give no feature, each with the reason.
+    """
+
+    name: str
+    target: Target
+    features: Preset
+    id_column: str | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        return self.features.raw_columns
+
+    def describe(self) -> list[str]:
+        """Lines a person reads: the target, the id, each feature step and each column left out."""
+        lines = [f"target: {self.target.describe()}", f"id: {self.id_column or '(none: rows are numbered)'}"]
+        lines += [f"feature {describe_feature(f)}" for f in self.features.features]
+        lines += [f"left out {column}: {why}" for column, why in self.left_out.items()]
+        return lines
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A built-in dataset: what the general code needs of a table it knows by name.
+
+    One module per dataset defines one (``titanic.DATASET``); the registry
+    (:mod:`titanic_lab.datasets.registry`) lists them. A spec whose ``name`` is a dataset's
+    is that dataset's.
+
+    Attributes
+    ----------
+    name : str
+        The spec's name (``titanic``).
+    title : str
+        The heading of a workbook's README sheet.
+    presets : mapping of str to Preset
+        Its feature presets, the first the default.
+    spec : callable
+        A preset (or its name) -> the :class:`DatasetSpec` that trains on it.
+    read : callable
+        ``(path, *, require_target)`` -> the rows, read and checked.
+    default_path : callable
+        ``()`` -> the file used when none is given.
+    describe_source : callable
+        A path -> how a "data: ..." line names it.
+    select_rows : callable or None
+        ``(rows, preset)`` -> the rows a preset's row selection keeps (``--complete-rows``).
+    same_rows : callable or None
+        ``(rows, others)`` -> which of ``rows`` are in ``others`` too (``--exclude-from``, predict's overlap check).
+    raw_columns : tuple of str
+        The raw columns every preset reads: a workbook without a stored spec shows them.
+    sheet_order : tuple of str
+        The order of raw columns in a model sheet (the lesson's), before the file's others.
+    all_rows_order : tuple of str
+        The order of columns in the "all rows" sheet.
+    identity_columns : tuple of str
+        The columns that tell rows apart across files (the ``all_rows`` sheet keeps them).
+    same_rows_words : str
+        How a refusal to predict rows the workbook was trained on words them (``{model}``: the workbook).
+    """
+
+    name: str
+    title: str
+    presets: Mapping[str, Preset]
+    spec: Callable[..., "DatasetSpec"]
+    read: Callable[..., pd.DataFrame]
+    default_path: Callable[[], Path]
+    describe_source: Callable[[Path], str]
+    select_rows: Callable[[pd.DataFrame, object], pd.DataFrame] | None = None
+    same_rows: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray] | None = None
+    raw_columns: tuple[str, ...] = ()
+    sheet_order: tuple[str, ...] = ()
+    all_rows_order: tuple[str, ...] = ()
+    identity_columns: tuple[str, ...] = ()
+    #: How a refusal to predict rows the workbook was trained on words them (``{model}``: the workbook).
+    same_rows_words: str = ""
+
+    def default_spec(self) -> "DatasetSpec":
+        """The spec of its first (default) preset."""
+        return self.spec(next(iter(self.presets)))
+
+
+def describe_feature(feat: Feature) -> str:
+    """``Age_N = Age (blank: median) / max``: one feature step in words (its kind's record words it)."""
+    fill = "" if feat.fill is None else f" (blank: {feat.fill if feat.fill != 'constant' else feat.fill_value})"
+    return feature_kind(feat.kind).describe(feat, f"{feat.column}{fill}")
+
+
+def plain(value: object) -> object:
+    """A numpy scalar as plain Python (a whole float as int), so it prints and serialises as written."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# ---- TOML ---------------------------------------------------------------------------------
+
+_FEATURE_DEFAULTS = {f.name: f.default for f in fields(Feature)}
+
+
+def spec_to_toml(spec: DatasetSpec) -> str:
+    """The spec as TOML a person can edit (:func:`read_spec` reads it back)."""
+    lines = [
+        "# titanic-lab dataset spec: what the model learns and from which columns.",
+        "# Edit it and pass it back: titanic-lab train --data FILE.csv --spec THIS.toml",
+        "# Feature kinds: number, log (log of x+1), binary, dummies, missing, ones (the bias);",
+        "# fill: median, mode, constant (with fill_value) or none; scale: max, zscore or none.",
+        f"format = {_toml(SPEC_FORMAT)}",
+        f"name = {_toml(spec.name)}",
+    ]
+    if spec.features.name != spec.name:
+        lines.append(f"preset = {_toml(spec.features.name)}")
+    if spec.id_column is not None:
+        lines.append(f"id = {_toml(spec.id_column)}")
+    target = spec.target
+    lines += ["", "[target]", f"column = {_toml(target.column)}", f"task = {_toml(target.task)}"]
+    if target.labels is not None:
+        lines.append(f"labels = {_toml(list(target.labels))}  # negative, positive")
+    if target.scale is not None:
+        lines.append(f"scale = {_toml(target.scale)}  # the model learns {target.column} / scale")
+    for feat in spec.features.features:
+        lines += ["", "[[features]]"]
+        for key in ("column", "kind", "name"):
+            lines.append(f"{key} = {_toml(getattr(feat, key))}")
+        for key, default in _FEATURE_DEFAULTS.items():
+            value = getattr(feat, key)
+            if key in ("column", "kind", "name") or value == default or (not feature_kind(feat.kind).reads and key == "fill"):
+                continue
+            lines.append(f"{key} = {_toml('none' if value is None else list(value) if isinstance(value, tuple) else value)}")
+    if spec.left_out:
+        lines += ["", "[left_out]  # columns that give no feature, and why"]
+        lines += [f"{_toml(column)} = {_toml(why)}" for column, why in spec.left_out.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        value = plain(value)
+        return repr(value) if isinstance(value, int) else repr(float(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
+    """Parse :func:`spec_to_toml`'s format; every problem names ``where`` and the entry."""
+    check_text(text, where)  # size and nesting, before the parser recurses
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(where, f"is not valid TOML ({exc})") from None
+    check_document(doc, where, FEATURE_KINDS, set(_FEATURE_DEFAULTS))  # keys, types and bounds (spec_schema)
+    if doc.get("format", SPEC_FORMAT) != SPEC_FORMAT:
+        raise SpecError(where, f"format {doc['format']!r} is not {SPEC_FORMAT!r}")
+    t = doc["target"]
+    task = t.get("task", "binary")
+    if task not in TASKS:
+        raise SpecError(where, f"[target] task = {task!r}; write one of {', '.join(TASKS)}")
+    labels = t.get("labels")
+    if labels is not None and (task != "binary" or not isinstance(labels, list) or len(labels) != 2 or labels[0] == labels[1]):
+        raise SpecError(where, "[target] labels = [negative, positive]: two different values, for task = \"binary\" only")
+    scale = t.get("scale")
+    if scale is not None and (task != "regression" or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0):
+        raise SpecError(where, "[target] scale must be a positive number, for task = \"regression\" only")
+    target = Target(t["column"], task, None if labels is None else tuple(labels), None if scale is None else float(scale))
+    steps = tuple(_feature(entry, i, where) for i, entry in enumerate(doc["features"], start=1))
+    name = str(doc.get("name", "data"))
+    left_out = doc.get("left_out", {})
+    id_column = doc.get("id")
+    description = f"from {where}: " + ", ".join(f.output_name for f in steps)
+    preset = Preset(str(doc.get("preset", name)), steps, description=description)
+    return DatasetSpec(name, target, preset, id_column, {str(k): str(v) for k, v in left_out.items()})
+
+
+def _feature(entry: object, i: int, where: object) -> Feature:
+    at = f"[[features]] entry {i}"
+    kind = entry.get("kind", "number")
+    record = FEATURE_KINDS[kind]
+    values = {"column": "", **entry}  # the bias reads no column
+    if values.get("fill") == "none":
+        values["fill"] = None
+    if not record.reads:  # the bias: nothing to fill
+        values["fill"] = None
+    checks = {"fill": (None, "mode", "median", "constant"), "scale": (None, "none", "max", "zscore")}
+    for key, allowed in checks.items():
+        if values.get(key) not in allowed:
+            raise SpecError(where, f"{at}: {key} = {values[key]!r}; write one of {', '.join(a for a in allowed if a)}")
+    if values.get("scale") == "none":
+        values["scale"] = None
+    if "levels" in values:
+        values["levels"] = tuple(values["levels"])
+    for key, message in record.needs:  # what this kind cannot do without
+        if values.get(key) is None or values.get(key) == "":
+            raise SpecError(where, f"{at}: {message}")
+    if kind == "constant" or (values.get("fill") == "constant" and "fill_value" not in values):
+        raise SpecError(where, f"{at}: fill = \"constant\" needs fill_value")
+    return Feature(**values)
+
+
+def write_spec(spec: DatasetSpec, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`spec_to_toml` to ``path`` atomically."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(spec_to_toml(spec), encoding="utf-8")
+    return Path(path)
+
+
+def check_headers(names: list[str], where: object) -> None:
+    """Refuse a column or feature whose name is one of the model sheet's own cells (``Loss``, ``Lin1``...):
+    a reader would take one for the other."""
+    headers = tuple(a.header for a in ACTIVATIONS.values())
+    seen: dict[str, str] = {}
+    for name in names:
+        if str(name).lower() in seen:
+            raise DataError(where, f"feature {name!r} has the name of the column or feature {seen[str(name).lower()]!r} "
+                                   "(compared without case, as a spreadsheet table compares headers); give it its own name")
+        seen[str(name).lower()] = str(name)
+        if sl.is_reserved(str(name), headers):
+            raise DataError(where, f"column {name!r} has the name of a cell of titanic-lab's model sheets; rename it "
+                                   f"(for example {name}_x), or leave it out")
+
+
+def check_columns(spec: DatasetSpec, df: pd.DataFrame, where: object) -> None:
+    """Refuse data that lacks a column the spec reads, naming them (and a spec that cannot run on it)."""
+    check_spec_table(spec, df.columns, where)  # first: a Titanic kind's missing columns are named with its step
+    missing = [c for c in spec.raw_columns if c not in df.columns]
+    if missing:
+        raise DataError(where, f"missing column(s) {', '.join(missing)} that the spec's features read")
+    answer = next((f for f in spec.features.features if spec.target.column in (f.column, f.other)), None)
+    if answer is not None:
+        raise DataError(where, f"feature {answer.output_name} reads the target column {spec.target.column}: the model would "
+                               "see the answer; remove that [[features]] entry from the spec")
+
+
+def resolved(spec: DatasetSpec, levels: dict[str, tuple], target: Target) -> DatasetSpec:
+    """The spec as a fitted run used it: every dummy's levels pinned, the target's scale learned."""
+    steps = tuple(replace(f, levels=levels[f.name]) if feature_kind(f.kind).per_level and f.levels is None else f
+                  for f in spec.features.features)
+    return replace(spec, target=target, features=replace(spec.features, features=steps))
