@@ -155,7 +155,8 @@ def test_lr_find_suggests_within_its_stated_factor_of_the_valley_or_says_why():
     from titanic_lab.training import LRFind
 
     far = LRFind([1e-4, 1e-3, 1e-2, 1], [1.0, 0.5, 0.4, 0.3], valley=0.00285, minimum=10.0)
-    assert far.suggestion == pytest.approx(0.0285) and "351x the valley 0.00285: capped at 10x the valley" in far.why
+    assert far.suggestion == pytest.approx(VALLEY_FACTOR * 0.00285)
+    assert f"351x the valley 0.00285: capped at {VALLEY_FACTOR:g}x the valley" in far.why
     near = LRFind([1e-4, 1e-3], [1.0, 0.5], valley=0.01, minimum=0.5)
     assert near.suggestion == 0.05 and near.why.startswith("a tenth of the lowest loss's rate")
     assert LRFind([1e-4, 1e-3], [1.0, 0.5], valley=0.01, minimum=0.05).suggestion == 0.01

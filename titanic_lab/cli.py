@@ -455,7 +455,12 @@ def features(
             df, pre, keep = _table_features(config, path, fit_on, complete_rows)
         else:
             df, pre, keep = _titanic_features(config.preset, path, fit_on, complete_rows)
+        from .cost import check_matrix
+        from .finite import check_features
+
+        check_matrix(len(df), len(pre.feature_names_out_), path)
         matrix = pre.transform(df)
+        check_features(matrix, path)
         table = df[keep].join(matrix)
         with atomic_output(out) as tmp:
             table.to_csv(tmp, index=False)

@@ -28,7 +28,7 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{_short(target.name)}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from exc
     os.close(fd)
@@ -46,6 +46,12 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _short(name: str, limit: int = 64) -> str:
+    """``name`` cut to at most ``limit`` bytes of UTF-8: a temporary file's name beside a target whose
+    own name is near the 255-byte limit still fits."""
+    return name.encode("utf-8", "surrogateescape")[:limit].decode("utf-8", "ignore")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -79,14 +85,21 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
     outs = {name: Path(p) for name, p in outputs.items() if p is not None}
     seen: dict[str, Path] = {}
     for name, out in outs.items():
-        for in_name, path in ins.items():
-            if _same_file(out, path):
-                raise OutputError(f"{out}: {name} would overwrite the input {in_name} ({path}); write the output elsewhere")
-        for other_name, other in seen.items():
-            if _same_file(out, other):
-                raise OutputError(f"{out}: {name} and {other_name} name the same file; give them different paths")
+        try:
+            _check_output(name, out, ins, seen)
+        except OSError as exc:  # a name too long, a folder that cannot be looked into...
+            raise OutputError(f"{out}: cannot write there ({exc.strerror or exc})") from None
         seen[name] = out
-        _check_writable(name, out)
+
+
+def _check_output(name: str, out: Path, ins: dict[str, Path], seen: dict[str, Path]) -> None:
+    for in_name, path in ins.items():
+        if _same_file(out, path):
+            raise OutputError(f"{out}: {name} would overwrite the input {in_name} ({path}); write the output elsewhere")
+    for other_name, other in seen.items():
+        if _same_file(out, other):
+            raise OutputError(f"{out}: {name} and {other_name} name the same file; give them different paths")
+    _check_writable(name, out)
 
 
 def _check_writable(name: str, out: Path) -> None:
@@ -103,6 +116,14 @@ def _check_writable(name: str, out: Path) -> None:
         raise OutputError(f"{out}: cannot write there (Not a directory: {folder})")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: cannot write there (Permission denied: {folder})")
+    # What os.access cannot tell (root in /proc, a name too long for the disk): make a file (or a
+    # folder, where folders are to be created) there now, and remove it.
+    if folder == out.parent:
+        fd, probe = tempfile.mkstemp(prefix=f".{_short(out.name)}.", suffix=".check", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    else:
+        os.rmdir(tempfile.mkdtemp(prefix=".titanic-lab.", suffix=".check", dir=folder))
 
 
 @contextlib.contextmanager
@@ -115,7 +136,7 @@ def scratch_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmpdir", dir=target.parent))
+        folder = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.", suffix=".tmpdir", dir=target.parent))
     except OSError as exc:
         raise OutputError(f"{target}: cannot write there ({exc.strerror})") from exc
     try:

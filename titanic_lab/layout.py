@@ -32,6 +32,7 @@ from .datasets import registry
 from .datasets.registry import parse_spec
 from .datasets.spec import DatasetSpec
 from .errors import TitanicLabError
+from .finite import check_sheet
 from .formulas import cell
 from .model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
 from .models import BN_PARTS, ModelSpec, Params
@@ -152,6 +153,7 @@ def read_model_sheets(
             problems.append(str(exc) if str(exc).startswith("sheet ") else f"sheet {name!r}: {exc}")
             continue
         if sheet is not None:
+            check_sheet(sheet, path)  # the cells the reader takes: finite numbers, a number for a numeric Fill:
             found.append(sheet)
     if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
         raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")

@@ -24,10 +24,12 @@ import pandas as pd
 import torch
 
 from .config import RunConfig
+from .cost import check_cross_validation, feature_count
 from .datasets import registry
 from .datasets.infer import infer_spec
 from .datasets.spec import DatasetSpec, Target
 from .errors import DataError, OptionError
+from .finite import check_features
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
@@ -272,6 +274,8 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     target = dataset.target.learn_scale(train[dataset.target.column])
     pre = TabularPreprocessor(dataset.features, target.column).fit(train)
     X_train, X_test = pre.transform(train), pre.transform(test)
+    check_features(X_train, "the fold's training rows")
+    check_features(X_test, "the fold's held-out rows")
     y_train = target.values(train[target.column]) / target.divisor
     if not entry.own:
         classes = target.n_outputs if target.task == "multiclass" else 0
@@ -365,6 +369,7 @@ def cross_validate(
 
     if folds < 2 or repeats < 1:
         raise OptionError(f"--folds must be at least 2 and --repeats at least 1, got {folds} and {repeats}")
+    _check_work(df, entries, folds, repeats, grouped, dataset)  # before the splits are made
     target = (dataset or registry.default().default_spec()).target
     y = target.values(df[target.column])
     if target.is_regression:
@@ -412,6 +417,21 @@ def cross_validate(
                 on_fold(f"{entry.name}, grouped")
         scores.append(score)
     return sorted(scores, key=lambda s: s.rmse if s.is_regression else -s.accuracy)
+
+
+def _check_work(df: pd.DataFrame, entries: list[Entry], folds: int, repeats: int, grouped: bool,
+                dataset: DatasetSpec | None) -> None:
+    """Refuse, before any fit, a board whose estimated work is over the limit (:mod:`titanic_lab.cost`)."""
+    def width(entry: Entry) -> int:
+        steps = (dataset or registry.default().spec(entry.preset or "spreadsheet")).features.features
+        return feature_count(steps, df)
+
+    def settings_of(entry: Entry):
+        spec = parse_model(entry.model)
+        choices = (None, None) if dataset is None or registry.builtin(dataset) else table_choices(spec, None, None)
+        return spec, with_overrides(default_settings(spec, *choices), **dict(entry.options))
+
+    check_cross_validation(entries, len(df), [width(e) for e in entries], folds, repeats, grouped, settings_of)
 
 
 def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpec]:

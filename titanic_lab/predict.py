@@ -17,6 +17,7 @@ from .datasets.csv import read_table
 from .datasets.spec import check_columns
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
+from .finite import check_features
 from .layout import (SEARCH_ROWS, LayoutError, ModelSheet, label_value, model_sheet_names, read_model_sheets, recorded_validation,
                      stored_spec)
 from .models import forward
@@ -147,6 +148,7 @@ def predict_from_workbook(
             features = pre.transform(rows)[chosen.features]
         except TitanicLabError as exc:  # a value the features cannot read: named with the file
             raise DataError(data, str(exc)) from None
+    check_features(features, data)
     for unseen in caught:  # named after the file; the Titanic reader has already warned of its own
         if issubclass(unseen.category, UnseenCategoryWarning) and known is None:
             warnings.warn(f"{data}: {unseen.message}", UserWarning, stacklevel=2)

@@ -18,11 +18,13 @@ import torch
 
 from . import __version__, csv_dialect
 from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
+from .cost import check_matrix, check_training, feature_count
 from .datasets import registry
 from .datasets.csv import read_table
 from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .errors import DataError, OptionError, TitanicLabError
+from .finite import check_features, check_target
 from .limits import human, max_memory
 from .backprop import Descent, descend, refusal
 from .choosing import choose, validation_metrics
@@ -350,6 +352,12 @@ def prepare(config: RunConfig) -> Prepared:
     if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
+    n_train = len(frame) - int(config.valid_pct * len(frame))
+    width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
+    models = model_settings(config, target.n_outputs).values()
+    for spec, settings in models:
+        check_memory(spec, settings, n_train, width)
+    check_training(models, n_train, width)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
     known = registry.builtin(dataset)
     if known is None and config.spec is None and len(valid_idx):
@@ -359,7 +367,9 @@ def prepare(config: RunConfig) -> Prepared:
         steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path, known=target).features
         dataset = replace(dataset, features=steps)
     pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
+    check_matrix(len(frame), len(pre.feature_names_out_), path)
     features = pre.transform(frame)
+    check_features(features, path)
     if known is None:
         check_headers([target.column, *dataset.raw_columns, *features.columns], path)
     dataset = resolved(dataset, pre.levels_, target.learn_scale(frame[target.column]))
@@ -368,11 +378,9 @@ def prepare(config: RunConfig) -> Prepared:
         first = int(np.isnan(y_values).argmax())
         raise DataError(path, f"target {target.column} has value {frame[target.column].iloc[first]!r} in row {first + 1} of the "
                               f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
-    n_train = len(frame) - int(config.valid_pct * len(frame))
-    for spec, settings in model_settings(config, target.n_outputs).values():
-        check_memory(spec, settings, n_train, features.shape[1])
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
+    check_target(y_values / dataset.target.divisor, target.column, dataset.target.divisor, path)
     y = torch.tensor(y_values / dataset.target.divisor, dtype=dtype)
     return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset)
 

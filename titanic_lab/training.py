@@ -694,7 +694,7 @@ def with_overrides(settings: TrainSettings, **overrides: object) -> TrainSetting
 
 
 #: The learning-rate finder never suggests more than this many times its valley.
-VALLEY_FACTOR = 10.0
+VALLEY_FACTOR = 50.0
 
 
 @dataclass

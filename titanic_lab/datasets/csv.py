@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .. import csv_dialect
+from ..compressed import refuse_compressed
 from ..errors import DataError
+from ..finite import check_table
 from ..limits import human, max_csv_bytes
 
 #: The most characters one Excel cell holds: longer text is refused rather than cut.
@@ -49,6 +51,7 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
         raise DataError(path, "the file is empty")
     if head[:4] == ZIP_MAGIC:
         raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
+    refuse_compressed(path, head)
     dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
     try:
         try:
@@ -206,6 +209,7 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
         elif values.dtype == object:
             stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in values.dropna().unique()}
             df[column] = values.map(stripped)
+    check_table(df, path)  # every number finite and within +-1e100, named by column and line
     for option, column in (("--target", target), ("--id", id_column)):
         if column is not None and column not in df.columns and (require_target or option == "--id"):
             raise DataError(path, f"{option} {column!r}: no such column{_did_you_mean(column, df.columns)}")

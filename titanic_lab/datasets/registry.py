@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import penguins, titanic
 from ..errors import OptionError
+from ..spec_schema import check_size
 from .spec import Dataset, DatasetSpec, SpecError, spec_from_toml
 
 #: Every built-in dataset by name; the first is the default of ``titanic-lab train``.
@@ -65,6 +66,7 @@ def read_spec(path: str | os.PathLike[str]) -> DatasetSpec:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "no such file" if not path.exists() else "is not a regular file")
+    check_size(path.stat().st_size, path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -37,14 +37,12 @@ from ..ops import ACTIVATIONS
 from ..tasks import TASKS as TASK_RECORDS
 from ..tasks import Task as TaskRecord
 from ..tasks import get_task, plain
+from ..spec_schema import SpecError, check_document, check_text
+from ..spec_schema import check_table as check_spec_table
 
 Task = Literal["binary", "regression", "multiclass"]
 TASKS: tuple[str, ...] = tuple(TASK_RECORDS)
 SPEC_FORMAT = "titanic-lab/spec-v1"
-
-
-class SpecError(DataError):
-    """A spec file (TOML) cannot be used: the message names the file, the entry and the problem."""
 
 
 @dataclass(frozen=True)
@@ -316,17 +314,15 @@ def _toml(value: object) -> str:
 
 def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     """Parse :func:`spec_to_toml`'s format; every problem names ``where`` and the entry."""
+    check_text(text, where)  # size and nesting, before the parser recurses
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(where, f"is not valid TOML ({exc})") from None
-    _known(doc, {"format", "name", "preset", "id", "target", "features", "left_out"}, where, "the top level")
+    check_document(doc, where, FEATURE_KINDS, set(_FEATURE_DEFAULTS))  # keys, types and bounds (spec_schema)
     if doc.get("format", SPEC_FORMAT) != SPEC_FORMAT:
         raise SpecError(where, f"format {doc['format']!r} is not {SPEC_FORMAT!r}")
-    t = doc.get("target")
-    if not isinstance(t, dict) or not isinstance(t.get("column"), str):
-        raise SpecError(where, "needs a [target] table with column = \"NAME\"")
-    _known(t, {"column", "task", "labels", "scale", "classes"}, where, "[target]")
+    t = doc["target"]  # a table with a text column: check_document made sure
     task = t.get("task", "binary")
     if task not in TASKS:
         raise SpecError(where, f"[target] task = {task!r}; write one of {', '.join(TASKS)}")
@@ -344,21 +340,10 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
     if classes is not None:
         labels = classes
     target = Target(t["column"], task, None if labels is None else tuple(labels), None if scale is None else float(scale))
-    entries = doc.get("features")
-    if not isinstance(entries, list) or not entries:
-        raise SpecError(where, "needs at least one [[features]] entry")
-    steps = tuple(_feature(entry, i, where) for i, entry in enumerate(entries, start=1))
-    names = [n for f in steps for n in ([] if feature_kind(f.kind).per_level else [f.output_name])]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise SpecError(where, f"feature name {repeated[0]!r} is given twice; names become column headers and must differ")
+    steps = tuple(_feature(entry, i, where) for i, entry in enumerate(doc["features"], start=1))
     name = str(doc.get("name", "data"))
     left_out = doc.get("left_out", {})
-    if not isinstance(left_out, dict):
-        raise SpecError(where, "[left_out] must be a table of column = \"reason\"")
     id_column = doc.get("id")
-    if id_column is not None and not isinstance(id_column, str):
-        raise SpecError(where, "id must be a column name in quotes")
     description = f"from {where}: " + ", ".join(f.output_name for f in steps)
     preset = Preset(str(doc.get("preset", name)), steps, description=description)
     return DatasetSpec(name, target, preset, id_column, {str(k): str(v) for k, v in left_out.items()})
@@ -366,17 +351,9 @@ def spec_from_toml(text: str, where: object = "spec") -> DatasetSpec:
 
 def _feature(entry: object, i: int, where: object) -> Feature:
     at = f"[[features]] entry {i}"
-    if not isinstance(entry, dict):
-        raise SpecError(where, f"{at} is not a table")
-    _known(entry, set(_FEATURE_DEFAULTS), where, at)
     kind = entry.get("kind", "number")
-    if kind not in FEATURE_KINDS:
-        raise SpecError(where, f"{at}: kind = {kind!r}; write one of {', '.join(FEATURE_KINDS)}")
     record = FEATURE_KINDS[kind]
-    column = entry.get("column", "")
-    if record.reads and (not isinstance(column, str) or not column):
-        raise SpecError(where, f"{at}: needs column = \"NAME\" (the raw column it reads)")
-    values = dict(entry)
+    values = {"column": "", **entry}  # the bias reads no column
     if values.get("fill") == "none":
         values["fill"] = None
     if not record.reads:  # the bias: nothing to fill
@@ -388,24 +365,13 @@ def _feature(entry: object, i: int, where: object) -> Feature:
     if values.get("scale") == "none":
         values["scale"] = None
     if "levels" in values:
-        if not isinstance(values["levels"], list):
-            raise SpecError(where, f"{at}: levels must be a list such as [\"a\", \"b\"]")
         values["levels"] = tuple(values["levels"])
     for key, message in record.needs:  # what this kind cannot do without
         if values.get(key) is None or values.get(key) == "":
             raise SpecError(where, f"{at}: {message}")
     if kind == "constant" or (values.get("fill") == "constant" and "fill_value" not in values):
         raise SpecError(where, f"{at}: fill = \"constant\" needs fill_value")
-    base = values.get("base", 10.0)
-    if not isinstance(base, (int, float)) or base <= 0 or base == 1:
-        raise SpecError(where, f"{at}: base must be a positive number other than 1")
     return Feature(**values)
-
-
-def _known(table: dict, allowed: set[str], where: object, at: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise SpecError(where, f"{at}: unknown key {unknown[0]!r}; the keys are {', '.join(sorted(allowed))}")
 
 
 def write_spec(spec: DatasetSpec, path: str | os.PathLike[str]) -> Path:
@@ -431,7 +397,8 @@ def check_headers(names: list[str], where: object) -> None:
 
 
 def check_columns(spec: DatasetSpec, df: pd.DataFrame, where: object) -> None:
-    """Refuse data that lacks a column the spec reads, naming them."""
+    """Refuse data that lacks a column the spec reads, naming them (and a spec that cannot run on it)."""
+    check_spec_table(spec, df.columns, where)  # first: a Titanic kind's missing columns are named with its step
     missing = [c for c in spec.raw_columns if c not in df.columns]
     if missing:
         raise DataError(where, f"missing column(s) {', '.join(missing)} that the spec's features read")
