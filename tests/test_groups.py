@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from titanic_lab import formulas as fx
 from titanic_lab.cli import app
 from titanic_lab.engines import ENGINES
-from titanic_lab.leaderboard import Entry, cross_validate, ticket_splits
+from titanic_lab.leaderboard import Entry, cross_validate, group_splits
 from titanic_lab.preprocessing import TitanicPreprocessor
 
 runner = CliRunner()
@@ -98,7 +98,7 @@ def test_predict_recomputes_group_features_from_the_workbook_rows(tmp_path, bund
 
 
 def test_ticket_splits_never_share_a_ticket(bundled):
-    splits = ticket_splits(bundled, folds=5, repeats=2, seed=42)
+    splits = group_splits(bundled, folds=5, repeats=2, seed=42)
     tickets = bundled["Ticket"].astype(str).str.lower().to_numpy()
     assert len(splits) == 10
     for train_idx, test_idx in splits:

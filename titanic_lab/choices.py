@@ -2,21 +2,23 @@
 
 ``titanic-lab --help`` lists them without importing torch or pandas. Each tuple equals the keys
 of the registry that implements it (``tests/test_choices.py`` checks): ``preprocessing.PRESETS``,
-``models.KINDS``, ``models.ACTIVATIONS``, ``models.LOSSES`` and ``training.OPTIMIZERS``. The
-model kinds, activations and losses are read from their records in :mod:`titanic_lab.model_kinds`
-and :mod:`titanic_lab.ops`, which import without torch, so a new one is one entry there.
+``models.KINDS``, ``models.ACTIVATIONS``, ``models.LOSSES`` and ``optim.OPTIMIZERS``. The
+model kinds, activations, losses and optimizers are read from their records in
+:mod:`titanic_lab.model_kinds`, :mod:`titanic_lab.ops` and :mod:`titanic_lab.optim`, which import
+without torch, so a new one is one entry there.
 """
 
 from __future__ import annotations
 
 from .model_kinds import KINDS
 from .ops import ACTIVATIONS, LOSSES
+from .optim import OPTIMIZERS
 
 PRESET_NAMES: tuple[str, ...] = ("spreadsheet", "notebook", "extended", "groups")
 MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
-OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam", "newton")
+OPTIMIZER_NAMES: tuple[str, ...] = tuple(OPTIMIZERS)
 #: The optimizers the gradient descent sheet writes as formulas (``titanic_lab.backprop.GD_OPTIMIZERS``).
 GD_OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "adam")
 #: ``tasks.TASKS``' keys, typed here because that module imports pandas.

@@ -22,6 +22,7 @@ from . import csv_dialect
 from .choices import MODEL_KINDS, PRESET_NAMES, one_of
 from .config import OPTIONS, Option
 from .errors import TitanicLabError
+from .optim import OPTIMIZERS
 
 app = typer.Typer(
     help="Learn and check tabular deep learning against a spreadsheet: the fast.ai Titanic lesson, "
@@ -408,7 +409,7 @@ def lr_find(
         prepared = prepare(config)
         _info(f"data: {describe_source(prepared.data_path)}", as_json)
         ((spec, settings),) = model_settings(config, prepared.dataset.target.n_outputs).values()
-        if settings.optimizer == "newton" and config.optimizer is None:
+        if OPTIMIZERS[settings.optimizer].exact and config.optimizer is None:
             # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
             from .training import default_settings
 
@@ -678,9 +679,9 @@ def predict(
         write_submission(submission, out)
     from .datasets import registry
 
-    target = used.dataset.target
-    if registry.builtin(used.dataset) is not None:
-        what = f"{int(submission[target.column].sum())} predicted to survive"
+    target, known = used.dataset.target, registry.builtin(used.dataset)
+    if known is not None and known.count_words:
+        what = known.count_words.format(n=int(submission[target.column].sum()))
     elif target.is_regression:
         what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
     elif target.task == "multiclass":
@@ -859,6 +860,7 @@ def submit(
         from .data import ID_COLUMN, default_data_path, describe_source, drop_passengers, read_titanic
         from .errors import DataError, OptionError, TrainingError
         from .files import check_outputs
+        from .datasets import registry
         from .leaderboard import ENTRIES, Entry, cross_validate
         from .preprocessing import get_preset
         from .predict import predict_from_workbook, write_submission
@@ -881,7 +883,7 @@ def submit(
         df, dropped = drop_passengers(df, to_predict)  # never train, choose or score on the answers
         if dropped:
             typer.echo(f"left out {dropped} of {dropped + len(df)} training rows of {describe_source(path)}: they are "
-                       f"passengers of {test} (same PassengerId, or same name and ticket)", err=True)
+                       f"passengers of {test} ({registry.default().same_rows_key})", err=True)
         if model is None:
             candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
         else:

@@ -123,7 +123,11 @@ class RunConfig:
         None, "Training CSV (Kaggle or titanic3 schema). Default: ./data/train.csv, else "
         "/kaggle/input/titanic/train.csv, else the bundled titanic3.", "--data", "-d",
         cli_type=Optional[Path], parse=str, show_default=False)
-    preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}.", "--preset", "-p")
+    dataset: str | None = _option(
+        None, "A built-in dataset by name: titanic or palmer-penguins (Palmer penguins' body mass, preset lesson). "
+        "Default: titanic, or any CSV with --target.", show_default=False)
+    preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}; another --dataset's "
+                          "first preset by default.", "--preset", "-p")
     models: tuple[str, ...] = _option(
         DEFAULT_MODELS, f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
         f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)}.", "--model", "-m",
@@ -221,15 +225,29 @@ class RunConfig:
         parse=parse_encoding, show_default=False)
 
     def __post_init__(self) -> None:
+        if self.dataset is not None:
+            from .datasets import registry  # lazy: --help imports this module, and must not import pandas
+
+            if self.target or self.spec:
+                raise OptionError("--dataset chooses a built-in dataset; --target and --spec describe any other table")
+            presets = registry.named(self.dataset).presets
+            if self.preset not in presets:
+                if self.preset != RunConfig.preset:
+                    raise OptionError(f"--preset {self.preset}: {self.dataset}'s presets are {', '.join(presets)}")
+                object.__setattr__(self, "preset", next(iter(presets)))  # the default preset is the dataset's first
         if (self.target or self.spec) and self.preset != "spreadsheet":
             raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
                               "from the file or read from the spec (edit one written by --spec-out)")
         if self.task is not None and self.task not in TASK_NAMES:
             raise OptionError(f"--task: unknown task {self.task!r}; choose from {', '.join(TASK_NAMES)}")
-        if self.task is not None and not (self.target or self.spec):
-            raise OptionError("--task is for a table given with --target or --spec (Titanic's Survived is binary)")
-        if self.id_column is not None and not (self.target or self.spec):
-            raise OptionError("--id names the id column of a table given with --target (Titanic's is PassengerId)")
+        if (self.task is not None or self.id_column is not None) and not (self.target or self.spec):
+            from .datasets import registry  # lazy: --help imports this module, and must not import pandas
+
+            own = registry.default().default_spec()
+            if self.task is not None:
+                raise OptionError(f"--task is for a table given with --target or --spec (Titanic's {own.target.column} "
+                                  f"is {own.target.task})")
+            raise OptionError(f"--id names the id column of a table given with --target (Titanic's is {own.id_column})")
         if not self.models:
             raise OptionError("at least one model is needed (--model)")
         if len(set(self.models)) != len(self.models):

@@ -28,12 +28,10 @@ from .cost import check_cross_validation, feature_count
 from .datasets import registry
 from .datasets.infer import infer_spec
 from .datasets.spec import DatasetSpec, Target
-from .datasets.titanic import TARGET
 from .errors import DataError, OptionError
 from .finite import check_features
 from .choices import PRESET_NAMES
 from .models import KINDS, forward, multiclass_model, parse_model
-from .features.numeric import group_key
 from .preprocessing import TabularPreprocessor
 from .training import default_settings, fit, table_choices, with_overrides
 
@@ -269,8 +267,9 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
         regression target is learned as ``target / scale``, the scale learned from ``train``).
         None: Titanic, with ``entry``'s preset.
     """
-    if entry.model == "gender":
-        return (test["Sex"] == "female").to_numpy(dtype=float), True
+    known = registry.builtin(dataset) if dataset is not None else registry.default()
+    if known is not None and entry.model in known.rules:  # a built-in dataset's rule (Titanic's gender rule)
+        return known.rules[entry.model](test), True
     dataset = dataset or registry.default().spec(entry.preset)
     target = dataset.target.learn_scale(train[dataset.target.column])
     pre = TabularPreprocessor(dataset.features, target.column).fit(train)
@@ -371,7 +370,7 @@ def cross_validate(
     if folds < 2 or repeats < 1:
         raise OptionError(f"--folds must be at least 2 and --repeats at least 1, got {folds} and {repeats}")
     _check_work(df, entries, folds, repeats, grouped, dataset)  # before the splits are made
-    target = dataset.target if dataset is not None else Target(TARGET)
+    target = (dataset or registry.default().default_spec()).target
     y = target.values(df[target.column])
     if target.is_regression:
         if len(df) < 2 * folds:
@@ -385,7 +384,7 @@ def cross_validate(
             raise OptionError(f"{folds}-fold cross-validation needs at least {folds} {classes}; "
                               f"the data has {smallest} of one of them (use fewer --folds or more rows)")
         splits = list(RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed).split(df, y.astype(int)))
-    grouped_splits = ticket_splits(df, folds, repeats, seed) if grouped else []
+    grouped_splits = group_splits(df, folds, repeats, seed) if grouped else []
     fold_specs = [dataset] * len(splits)
     if dataset is not None and infer_per_fold:
         fold_specs = [infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name, known=target)
@@ -456,13 +455,14 @@ def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpe
     return path, rows, excluded, dataset
 
 
-def ticket_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds grouped by ticket (compared without case), reshuffled per repeat: no ticket
-    has passengers on both sides of a split. Without a Ticket column every row is its own group."""
+def group_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds grouped by the default dataset's groups (Titanic's tickets, compared without
+    case), reshuffled per repeat: no group has rows on both sides of a split."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    y = df[TARGET].to_numpy(dtype=int)
-    tickets = group_key(df["Ticket"]) if "Ticket" in df.columns else pd.Series(range(len(df))).astype(str)
+    dataset = registry.default()
+    y = df[dataset.default_spec().target.column].to_numpy(dtype=int)
+    tickets = dataset.groups(df)
     splits: list[tuple[np.ndarray, np.ndarray]] = []
     for r in range(repeats):
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)

@@ -115,7 +115,7 @@ def predict_from_workbook(
     dataset = chosen.dataset
     id_column = dataset.id_column
     known = registry.builtin(dataset)
-    if known is not None:
+    if known is not None and known.same_rows is not None:  # a built-in dataset that matches rows its own way
         rows = known.read(data, require_target=False)
         if id_column not in rows.columns:
             raise DataError(data, f"has no {id_column} column, which a submission needs")

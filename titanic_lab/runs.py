@@ -29,6 +29,7 @@ from .limits import human, max_memory
 from .backprop import Descent, descend, refusal
 from .choosing import choose, validation_metrics
 from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
+from .optim import OPTIMIZERS
 from .penalty import choose_l2
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
@@ -60,11 +61,11 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
         settings = with_overrides(defaults, **overrides)
         if (config.target or config.spec) and spec.has_hidden:
             settings = replace(settings, tol=TABLE_TOL)
-        if settings.optimizer == "newton":  # refused before any data is read
+        if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
             why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
             if why or settings.lr == "auto":
-                raise OptionError(f"--optimizer newton: {why}" if why else
-                                  "newton's step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
+                raise OptionError(f"--optimizer {settings.optimizer}: {why}" if why else
+                                  f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
         out[spec.name] = (spec, settings)
     asked = config.hidden_only_asked()
     if asked and not any(spec.has_hidden for spec, _ in out.values()):
@@ -87,7 +88,7 @@ def _check_gd_sheet(config: RunConfig, specs: list[ModelSpec]) -> None:
         most = (SHEET_ROWS - 4) // len(specs) - 7
         raise OptionError(f"--gd-epochs {config.gd_epochs:,}: the gradient descent sheet would need {rows:,} rows, more than "
                           f"a sheet's {SHEET_ROWS:,}; use at most {most:,} with {len(specs)} model(s)")
-    n_features = len(registry.default().spec(config.preset).features.feature_names or ())
+    n_features = len(registry.named(config.dataset).spec(config.preset).features.feature_names or ())
     states = {"sgd": 0, "momentum": 1, "adam": 2}[config.gd_optimizer]
     for spec in specs:
         widths = [n_features, *hidden_sizes(spec), 1]
@@ -140,8 +141,8 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
 
 
 def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
-    known = None if (config.target or config.spec) else registry.default()
-    path = Path(config.data) if config.data else registry.default().default_path()
+    known = None if (config.target or config.spec) else registry.named(config.dataset)
+    path = Path(config.data) if config.data else registry.named(config.dataset).default_path()
     if known is not None:
         source = known.read(path, require_target=True)
         dataset = known.spec(config.preset)

@@ -1,7 +1,7 @@
 """Gradient descent written by hand: ``loss.backward()``, then updates under ``torch.no_grad()``.
 
-No ``torch.optim`` and no ``nn.Module``: the optimizers below are a few lines each, and the
-training loop in :func:`fit` fits on one screen.
+No ``torch.optim`` and no ``nn.Module``: the optimizers are records of a few lines each in
+:mod:`titanic_lab.optim`, and the training loop in :func:`fit` fits on one screen.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from typing import Callable, Iterator
 
 import torch
 
-from .choices import OPTIMIZER_NAMES
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES, softmax
+from .optim import OPTIMIZERS
 
-OPTIMIZERS = OPTIMIZER_NAMES
 #: The convergence rule's window for ``newton``: after its first step nothing is left to improve.
 NEWTON_WINDOW = 10
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -165,11 +164,15 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
         )
     own = spec.model_kind.defaults  # each kind's own optimizer, loss and rate (titanic_lab.model_kinds)
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
-    if chosen["optimizer"] == "newton" and own["optimizer"] != "newton":
+    if _exact(chosen["optimizer"]) and not _exact(own["optimizer"]):
         # Newton's step is exact at lr 1; the plateau then comes at once, so a short window.
         return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW})
     changed = any(chosen[k] != own[k] for k in chosen)
     return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})
+
+
+def _exact(optimizer: str) -> bool:
+    return optimizer in OPTIMIZERS and OPTIMIZERS[optimizer].exact
 
 
 @dataclass
@@ -245,24 +248,10 @@ class TrainResult:
 
 
 def _update(name: str, grad: torch.Tensor, state: dict) -> torch.Tensor:
-    """The step direction; the caller does ``p -= lr * direction``. ``state`` keeps the step count
-    (and, for ``newton``, the inverse curvature :func:`_newton_state` put there)."""
-    state["t"] = t = state.get("t", 0) + 1
-    if name == "sgd":
-        return grad
-    if name == "newton" and "curvature" in state:  # each restart's gradient (1, n) times its Hessian's pseudo-inverse, now
-        return (grad.reshape(grad.shape[0], 1, -1) @ state["curvature"]()).reshape(grad.shape)
-    if name == "newton":  # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
-        return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
-    if name == "momentum":
-        v = state.setdefault("v", torch.zeros_like(grad))
-        return v.mul_(0.9).add_(grad)  # v = 0.9 v + g, as torch.optim.SGD(momentum=0.9)
-    m = state.setdefault("m", torch.zeros_like(grad))
-    s = state.setdefault("s", torch.zeros_like(grad))
-    m.mul_(0.9).add_(grad, alpha=0.1)  # first moment
-    s.mul_(0.999).addcmul_(grad, grad, value=0.001)  # second moment
-    # Bias-corrected m / (sqrt(s) + eps), as torch.optim.Adam.
-    return (m / (1 - 0.9**t)).div_((s / (1 - 0.999**t)).sqrt_().add_(1e-8))
+    """The step direction of optimizer ``name`` (:mod:`titanic_lab.optim`); the caller does
+    ``p -= lr * direction``. ``state`` keeps the step count ``t`` and the optimizer's own state."""
+    state["t"] = state.get("t", 0) + 1
+    return OPTIMIZERS[name].update(grad, state)
 
 
 def fit(
@@ -343,7 +332,7 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
         X_valid, y_valid = X_valid.to(dtype), y_valid.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
     learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
-    states: dict[str, dict] = _newton_state(spec, settings, X, y, learned) if settings.optimizer == "newton" else {k: {} for k in learned}
+    states = _states(spec, settings, X, y, learned)
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
     convergence = _Convergence(settings, params) if settings.epochs is None else None
@@ -528,34 +517,32 @@ def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_siz
     return None
 
 
-def _newton_state(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, learned: Params) -> dict:
-    """``newton``'s optimizer state: the pseudo-inverse of the loss's Hessian in the parameters.
+def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, learned: Params) -> dict[str, dict]:
+    """Every learned parameter's optimizer state as the optimizer's record starts it.
 
-    Only a loss that is quadratic in the parameters has one Hessian everywhere: the squared
-    error (plus the l2 penalty) of a model linear in its one parameter tensor, over the full
-    batch. The Hessian comes from autograd at restart 0's parameters; its pseudo-inverse
-    (eigenvalues below ``n * eps`` of the largest as 0) makes a step on collinear features
-    (all-level dummies) the minimum-norm one, as a least-squares solver's.
+    An exact optimizer (``newton``) takes the loss's Hessian once, at restart 0's parameters,
+    where a loss quadratic in the parameters has one Hessian everywhere (the squared error, plus
+    the l2 penalty, of a model linear in its one parameter tensor, over the full batch); for a
+    softmax's cross-entropy it takes :func:`softmax_curvature` anew at every step.
 
     Raises
     ------
     OptionError
-        For any other model, loss or batching.
+        For an exact optimizer and any other model, loss or batching.
     """
-    why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
-    if why:
-        raise OptionError(f"--optimizer newton: {why}")
-    ((name, p),) = learned.items()
-    if spec.head.name == "softmax":
-        return {name: {"curvature": lambda: torch.linalg.pinv(softmax_curvature(X, p.detach(), settings.l2), hermitian=True)}}
-    start = p.detach()[0]
+    optimizer = OPTIMIZERS[settings.optimizer]
+    if optimizer.exact:
+        why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+        if why:
+            raise OptionError(f"--optimizer {optimizer.name}: {why}")
+        if spec.head.name == "softmax":  # its curvature changes: the update takes it anew at every step
+            ((name, p),) = learned.items()
+            return {name: {"curvature": lambda: torch.linalg.pinv(softmax_curvature(X, p.detach(), settings.l2), hermitian=True)}}
 
-    def loss_at(v: torch.Tensor) -> torch.Tensor:
-        return LOSSES["mse"](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
+    def loss_at(name: str, v: torch.Tensor) -> torch.Tensor:
+        return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
 
-    size = start.numel()
-    hessian = torch.autograd.functional.hessian(loss_at, start).reshape(size, size)
-    return {name: {"inverse": torch.linalg.pinv(hessian, hermitian=True)}}
+    return optimizer.init(learned, loss_at)
 
 
 def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
@@ -770,13 +757,13 @@ def lr_find(
     """
     if not 0 < start_lr < end_lr or steps < 3:
         raise OptionError(f"lr-find needs 0 < start_lr < end_lr and 3 or more steps, got {start_lr}, {end_lr}, {steps}")
-    if settings.optimizer == "newton":
-        raise OptionError("newton's step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
+    if OPTIMIZERS[settings.optimizer].exact:
+        raise OptionError(f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
     learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
-    states: dict[str, dict] = {k: {} for k in learned}
+    states = _states(spec, settings, X, y, learned)
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     lrs, losses, average, lowest = [], [], 0.0, math.inf
     batches: list = []

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import titanic
+from . import penguins, titanic
+from ..errors import OptionError
 from ..spec_schema import check_size
 from .spec import Dataset, DatasetSpec, SpecError, spec_from_toml
 
 #: Every built-in dataset by name; the first is the default of ``titanic-lab train``.
 DATASETS: dict[str, Dataset] = {
     titanic.DATASET.name: titanic.DATASET,
+    penguins.DATASET.name: penguins.DATASET,
 }
 
 
@@ -29,6 +31,21 @@ def builtin(spec: DatasetSpec | str | None) -> Dataset | None:
 def default() -> Dataset:
     """The dataset of ``titanic-lab train`` without ``--data``'s ``--target``: the flagship."""
     return next(iter(DATASETS.values()))
+
+
+def named(name: str | None) -> Dataset:
+    """The built-in dataset ``--dataset name`` chooses; None: the :func:`default`.
+
+    Raises
+    ------
+    OptionError
+        For a name no built-in dataset has.
+    """
+    if name is None:
+        return default()
+    if name not in DATASETS:
+        raise OptionError(f"--dataset: unknown built-in dataset {name!r}; choose from {', '.join(DATASETS)}")
+    return DATASETS[name]
 
 
 def parse_spec(text: str, where: object = "spec") -> DatasetSpec:

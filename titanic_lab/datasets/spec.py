@@ -214,6 +214,17 @@ class Dataset:
         The columns that tell rows apart across files (the ``all_rows`` sheet keeps them).
     same_rows_words : str
         How a refusal to predict rows the workbook was trained on words them (``{model}``: the workbook).
+    same_rows_key : str
+        What makes two rows the same for ``same_rows``, in words.
+    count_words : str
+        How ``predict``'s summary counts a binary target's positive predictions (``{n}``); empty:
+        the general wording (``N predicted target = label``, or a regression's range).
+    rules : mapping of str to callable
+        Baselines that predict from the raw rows with nothing to fit, by leaderboard model name:
+        ``rows -> outputs`` (Titanic's ``gender``: every woman survives).
+    groups : callable or None
+        ``rows -> keys``: rows sharing a key stay on one side of a grouped fold (Titanic's
+        tickets; the leaderboard's ``--grouped``); None when the dataset has no such groups.
     """
 
     name: str
@@ -231,6 +242,10 @@ class Dataset:
     identity_columns: tuple[str, ...] = ()
     #: How a refusal to predict rows the workbook was trained on words them (``{model}``: the workbook).
     same_rows_words: str = ""
+    same_rows_key: str = ""
+    count_words: str = ""
+    rules: Mapping[str, Callable[[pd.DataFrame], np.ndarray]] = field(default_factory=dict)
+    groups: Callable[[pd.DataFrame], pd.Series] | None = None
 
     def default_spec(self) -> "DatasetSpec":
         """The spec of its first (default) preset."""

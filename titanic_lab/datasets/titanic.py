@@ -29,6 +29,7 @@ import pandas as pd
 from ..errors import DataError, OptionError, TitanicLabError
 from ..features.preset import Preset
 from ..features.steps import Feature, binary, dummies, log1p, number, ones
+from ..features.numeric import group_key
 from ..features.titanic import passenger_keys
 from .csv import as_text, check_text, header_of, line_of, read_csv, show
 from .spec import Dataset, DatasetSpec, Target
@@ -406,6 +407,20 @@ def titanic_spec(preset: str | Preset = "spreadsheet") -> DatasetSpec:
     return DatasetSpec("titanic", Target(TARGET, "binary"), get_preset(preset), ID_COLUMN)
 
 
+def gender_rule(rows: pd.DataFrame) -> np.ndarray:
+    """The leaderboard's ``gender`` baseline: every woman survives, every man dies (1.0 or 0.0 per row)."""
+    return (rows["Sex"] == "female").to_numpy(dtype=float)
+
+
+def ticket_groups(rows: pd.DataFrame) -> pd.Series:
+    """Each row's ticket, compared without case: the groups of the leaderboard's ``--grouped`` folds.
+    Without a Ticket column every row is its own group."""
+    return group_key(rows["Ticket"]) if "Ticket" in rows.columns else pd.Series(range(len(rows))).astype(str)
+
+
+#: What makes two rows the same passenger (:func:`same_passengers`), in words.
+SAME_PASSENGER = "same PassengerId, or same name and ticket"
+
 #: Titanic as the registry holds it (:mod:`titanic_lab.datasets.registry`).
 DATASET = Dataset(
     name="titanic",
@@ -421,5 +436,9 @@ DATASET = Dataset(
     sheet_order=("Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch"),
     all_rows_order=("Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked", *IDENTITY_COLUMNS),
     identity_columns=IDENTITY_COLUMNS,
-    same_rows_words="passengers are among the rows {model} was trained on (same PassengerId, or same name and ticket)",
+    same_rows_words=f"passengers are among the rows {{model}} was trained on ({SAME_PASSENGER})",
+    same_rows_key=SAME_PASSENGER,
+    count_words="{n} predicted to survive",
+    rules={"gender": gender_rule},
+    groups=ticket_groups,
 )

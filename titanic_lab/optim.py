@@ -1,0 +1,97 @@
+"""Optimizers, one record each: the words ``--help`` shows, the state it starts from, its update.
+
+The training loop (:mod:`titanic_lab.training`) does ``p -= lr * direction`` with
+``direction = OPTIMIZERS[name].update(p.grad, state)``, the step count ``state["t"]`` kept by
+the loop. Each record works on the tensors it is given (no ``import torch`` here), so ``--help``
+lists the names without importing torch, and a new optimizer is one entry in :data:`OPTIMIZERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    #: The loss of restart 0 as a function of one parameter tensor's values: ``loss_at(name, values)``.
+    LossAt = Callable[[str, Tensor], Tensor]
+
+
+def _fresh(learned: dict[str, Tensor], loss_at: LossAt) -> dict[str, dict]:
+    """An empty state per parameter: the update fills it in on its first step."""
+    return {name: {} for name in learned}
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """One optimizer.
+
+    Parameters
+    ----------
+    name : str
+        Its ``--optimizer`` name.
+    words : str
+        What ``--help`` and the README say it does, in one phrase.
+    update : callable
+        ``update(grad, state) -> direction``: the step is ``p -= lr * direction``. ``state`` is
+        the parameter's own dict, kept between steps; ``state["t"]`` is the step number (1 on
+        the first), set by the loop before the call.
+    init : callable
+        ``init(learned, loss_at) -> {name: state}``: every learned parameter's starting state.
+        ``loss_at(name, values)`` is restart 0's loss as a function of that parameter's values
+        (``newton`` takes its Hessian from it); most optimizers start from empty dicts.
+    exact : bool
+        The step needs no learning rate (lr 1 lands on the minimum): there is no rate to find,
+        and the convergence rule's window is short (``newton``).
+    """
+
+    name: str
+    words: str
+    update: Callable[[Tensor, dict], Tensor]
+    init: Callable[[dict[str, Tensor], LossAt], dict[str, dict]] = _fresh
+    exact: bool = False
+
+
+def _momentum(grad: Tensor, state: dict) -> Tensor:
+    v = state.setdefault("v", grad.new_zeros(grad.shape))
+    return v.mul_(0.9).add_(grad)  # v = 0.9 v + g, as torch.optim.SGD(momentum=0.9)
+
+
+def _adam(grad: Tensor, state: dict) -> Tensor:
+    m = state.setdefault("m", grad.new_zeros(grad.shape))
+    s = state.setdefault("s", grad.new_zeros(grad.shape))
+    m.mul_(0.9).add_(grad, alpha=0.1)  # first moment
+    s.mul_(0.999).addcmul_(grad, grad, value=0.001)  # second moment
+    t = state["t"]  # bias-corrected m / (sqrt(s) + eps), as torch.optim.Adam
+    return (m / (1 - 0.9**t)).div_((s / (1 - 0.999**t)).sqrt_().add_(1e-8))
+
+
+def _newton_state(learned: dict[str, Tensor], loss_at: LossAt) -> dict[str, dict]:
+    """The pseudo-inverse of the loss's Hessian in the (one) parameter tensor, from autograd at
+    restart 0's values; eigenvalues below ``n * eps`` of the largest count as 0, so a step on
+    collinear features (all-level dummies) is the minimum-norm one, as a least-squares solver's.
+    The caller checks that the Hessian is the same everywhere (``training.newton_refusal``)."""
+    import torch  # lazy: this module imports without torch so that --help starts fast
+
+    ((name, p),) = learned.items()
+    start = p.detach()[0]
+    size = start.numel()
+    hessian = torch.autograd.functional.hessian(lambda v: loss_at(name, v), start).reshape(size, size)
+    return {name: {"inverse": torch.linalg.pinv(hessian, hermitian=True)}}
+
+
+def _newton(grad: Tensor, state: dict) -> Tensor:
+    if "curvature" in state:  # a softmax's: each restart's gradient (1, n) times its Hessian's pseudo-inverse, now
+        return (grad.reshape(grad.shape[0], 1, -1) @ state["curvature"]()).reshape(grad.shape)
+    # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
+    return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
+
+
+#: Every optimizer by name, in the order ``--help`` lists them.
+OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
+    Optimizer("sgd", "p -= lr * grad, the lesson's", lambda grad, state: grad),
+    Optimizer("momentum", "v = 0.9 v + grad, p -= lr * v, as torch.optim.SGD(momentum=0.9)", _momentum),
+    Optimizer("adam", "betas 0.9, 0.999, eps 1e-8, as torch.optim.Adam", _adam),
+    Optimizer("newton", "p -= lr * pinv(H) @ grad, exact at lr 1 for linear with mse", _newton, _newton_state, exact=True),
+)}
