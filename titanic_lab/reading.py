@@ -34,14 +34,21 @@ _CELL = re.compile(r"^([A-Z]+)(\d+)$")
 
 def parse_cell(address: str) -> tuple[int, int]:
     """``"E1"`` -> ``(0, 4)`` (0-based row, column)."""
-    match = _CELL.match(address.replace("$", ""))
+    match = _CELL.match(address.replace("$", "") if "$" in address else address)
     if not match:
         raise ValueError(f"not a cell address: {address!r}")
     letters, digits = match.groups()
-    col = 0
-    for ch in letters:
-        col = col * 26 + ord(ch) - 64
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = 0
+        for ch in letters:
+            col = col * 26 + ord(ch) - 64
+        if len(letters) <= 3:  # a sheet's columns: at most 18,278 entries
+            _COLUMNS[letters] = col
     return int(digits) - 1, col - 1
+
+
+_COLUMNS: dict[str, int] = {}
 
 
 #: Limits on what a workbook may unpack to, checked from the zip directory before anything is read.
@@ -175,7 +182,13 @@ def sheet_parts(path: Path) -> dict[str, str]:
 def formula_cells(path: str | Path, sheets: list[str] | None = None) -> dict[str, dict[tuple[int, int], str]]:
     """Every formula cell per sheet (or only ``sheets``): ``{sheet: {(row, col): formula text}}`` (0-based).
 
-    Cells inside an array formula's range carry that formula's text (prefixed ``{``).
+    Cells inside an array formula's range carry that formula's text (prefixed ``{``). A shared
+    formula's other cells (``<f t="shared" si="0"/>``) carry an empty text.
+
+    Each sheet's XML is scanned with regular expressions (:func:`_scan_formulas`: a formula is
+    the first child of its cell, as the schema orders it); a sheet the scan does not account
+    for (a comment, CDATA, an entity it does not know, a formula it cannot place) is parsed
+    with the XML parser instead, which gives the same cells for the same XML.
     """
     path = Path(path)
     out: dict[str, dict[tuple[int, int], str]] = {}
@@ -184,33 +197,135 @@ def formula_cells(path: str | Path, sheets: list[str] | None = None) -> dict[str
         for name, part in parts.items():
             if sheets is not None and name not in sheets:
                 continue
-            cells: dict[tuple[int, int], str] = {}
+            where = f"{path}: sheet {name!r}"
             try:
-                parser = ElementTree.XMLPullParser(("end",))
-                for data in _member_chunks(path, zf.getinfo(part)):
-                    parser.feed(data)
-                    for _, element in parser.read_events():
-                        if element.tag != f"{_MAIN}c":
-                            continue
-                        f = element.find(f"{_MAIN}f")
-                        if f is not None:
-                            _add_formula(cells, element.get("r"), f, f"{path}: sheet {name!r}")
-                        element.clear()
-                parser.close()
+                info = zf.getinfo(part)
+                try:
+                    out[name] = _scan_formulas(_member_chunks(path, info), where)
+                except _Unusual:
+                    out[name] = _parse_formulas(_member_chunks(path, info), where)
             except (KeyError, ValueError, ElementTree.ParseError) as exc:
                 raise WorkbookError(f"{path}: sheet {name!r} cannot be read ({exc})") from exc
-            out[name] = cells
     return out
 
 
-def _add_formula(cells: dict[tuple[int, int], str], address: str, f: ElementTree.Element, where: str) -> None:
-    text = f.text or ""
-    if f.get("t") == "array" and f.get("ref"):
-        first, _, last = f.get("ref").partition(":")
+class _Unusual(Exception):
+    """XML that :func:`_scan_formulas` does not read: the XML parser reads it instead."""
+
+
+_NS = rb"(?:[A-Za-z_][\w.-]*:)?"
+#: A cell whose first child is a formula: its address (column letters, row), the formula's attributes and text.
+_FORMULA_CELL = re.compile(rb"<" + _NS + rb"c\s(?:[^>]*?\s)?r=\"([A-Z]{1,3})([0-9]{1,7})\"[^>]*?(?<!/)>\s*<" + _NS
+                           + rb"f(\s[^>]*?)?(?:/>|>([^<]*)</" + _NS + rb"f>)")
+#: Every formula element, to check that each was read with its cell.
+_FORMULA_TAG = re.compile(rb"<" + _NS + rb"f[\s/>]")
+#: Where a cell starts: a chunk is scanned up to its last one.
+_CELL_START = re.compile(rb"<" + _NS + rb"c[\s/>]")
+_ATTR = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _unescape(text: bytes) -> str:
+    """XML text as a string: the five named entities and character references replaced."""
+    decoded = text.decode("utf-8")
+    if "&" not in decoded:
+        return decoded
+    if decoded.count("&") != len(_ENTITY.findall(decoded)):
+        raise _Unusual  # an entity the XML parser would refuse: let it say so
+
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        if name.startswith("#x"):
+            return chr(int(name[2:], 16))
+        return chr(int(name[1:])) if name.startswith("#") else _ENTITIES[name]
+
+    return _ENTITY.sub(one, decoded)
+
+
+def _scan_formulas(chunks: Iterator[bytes], where: str) -> dict[tuple[int, int], str]:
+    """A sheet's formula cells from its XML, found by regular expressions (10x faster than parsing it).
+
+    The XML is cut before the last cell that starts in each chunk, so every cell is scanned
+    whole; each piece must hold as many formula elements as formula cells found, with no
+    comment, CDATA or processing instruction, or :class:`_Unusual` is raised.
+    """
+    cells: dict[tuple[int, int], str] = {}
+    texts: dict[bytes, str] = {}  # a column repeats its formula: each distinct text decoded once
+    tail = b""
+    first = True
+    for data in chunks:
+        if first:
+            head = data[:200].lower()
+            if b"encoding=" in head and not re.search(rb"encoding=[\"']utf-8[\"']", head):
+                raise _Unusual
+            first = False
+        data = tail + data
+        starts = list(_CELL_START.finditer(data, max(0, len(data) - (1 << 20))))
+        if not starts:
+            tail = data
+            if len(tail) > (64 << 20):
+                raise _Unusual  # no cell starts in 64 MiB: not a sheet this scan reads
+            continue
+        cut = starts[-1].start()
+        _scan_piece(data[:cut], cells, texts, where)
+        tail = data[cut:]
+    _scan_piece(tail, cells, texts, where)
+    return cells
+
+
+def _scan_piece(piece: bytes, cells: dict[tuple[int, int], str], texts: dict[bytes, str], where: str) -> None:
+    if b"<!" in piece or b"<?" in piece[1:]:
+        raise _Unusual
+    found = 0
+    columns: dict[bytes, int] = {}
+    for letters, digits, formula_attrs, raw in _FORMULA_CELL.findall(piece):
+        text = texts.get(raw)
+        if text is None:
+            text = texts[raw] = _unescape(raw)
+        if formula_attrs.strip():  # an array or shared formula
+            f_attrs = dict(_ATTR.findall(formula_attrs))
+            if any(b"&" in v for v in f_attrs.values()):
+                raise _Unusual
+            ref = f_attrs.get(b"ref")
+            _add_formula(cells, (letters + digits).decode("ascii"), text, f_attrs.get(b"t", b"").decode("ascii"),
+                         ref.decode("ascii") if ref else None, where)
+        else:
+            col = columns.get(letters)
+            if col is None:
+                col = columns[letters] = parse_cell(letters.decode("ascii") + "1")[1]
+            cells[(int(digits) - 1, col)] = text
+        found += 1
+    if found != len(_FORMULA_TAG.findall(piece)):
+        raise _Unusual  # a formula that is not its cell's first child, or not in a cell, or a cell without its address
+
+
+def _parse_formulas(chunks: Iterator[bytes], where: str) -> dict[tuple[int, int], str]:
+    """A sheet's formula cells, read with the XML parser (any well-formed sheet)."""
+    cells: dict[tuple[int, int], str] = {}
+    parser = ElementTree.XMLPullParser(("end",))
+    for data in chunks:
+        parser.feed(data)
+        for _, element in parser.read_events():
+            if element.tag != f"{_MAIN}c":
+                continue
+            f = element.find(f"{_MAIN}f")
+            if f is not None:
+                if element.get("r") is None:
+                    raise ValueError("a formula cell without its address (r)")
+                _add_formula(cells, element.get("r"), f.text or "", f.get("t", ""), f.get("ref"), where)
+            element.clear()
+    parser.close()
+    return cells
+
+
+def _add_formula(cells: dict[tuple[int, int], str], address: str, text: str, kind: str, ref: str | None, where: str) -> None:
+    if kind == "array" and ref:
+        first, _, last = ref.partition(":")
         r0, c0 = parse_cell(first)
         r1, c1 = parse_cell(last or first)
         if (r1 - r0 + 1) * (c1 - c0 + 1) > max_cells() or r1 >= MAX_ROWS or c1 >= MAX_COLUMNS:
-            raise WorkbookError(f"{where}: refused, the array formula at {address} covers {f.get('ref')}, beyond the limit "
+            raise WorkbookError(f"{where}: refused, the array formula at {address} covers {ref}, beyond the limit "
                                 f"of {max_cells():,} cells (TITANIC_LAB_MAX_CELLS)")
         for r in range(r0, r1 + 1):
             for c in range(c0, c1 + 1):

@@ -1,0 +1,97 @@
+"""The fast paths (issue 29) give what the slow ones gave: formula cells scanned from a sheet's
+XML as the XML parser reads them, and a faster writer's workbooks, byte for byte."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from titanic_lab import RunConfig, reading, train_run
+from titanic_lab.reading import _member_chunks, _open_zip, _parse_formulas, formula_cells, sheet_parts
+from titanic_lab.workbook import write_workbook
+
+
+@pytest.fixture(scope="module")
+def default_book(tmp_path_factory) -> Path:
+    """A default workbook (linear, nnet, mmult on the bundled data), trained briefly."""
+    return write_workbook(train_run(RunConfig(epochs=20)), tmp_path_factory.mktemp("fast") / "titanic.xlsx")
+
+
+def _parsed(path: Path) -> dict[str, dict[tuple[int, int], str]]:
+    """Every sheet's formula cells as the XML parser reads them."""
+    with _open_zip(path) as zf:
+        return {name: _parse_formulas(_member_chunks(path, zf.getinfo(part)), name) for name, part in sheet_parts(path).items()}
+
+
+def _scanned_only(monkeypatch) -> None:
+    """Make a fallback to the XML parser fail the test: the scan must read the sheet itself."""
+    def refuse(chunks, where):
+        raise AssertionError(f"{where}: the scan fell back to the XML parser")
+    monkeypatch.setattr(reading, "_parse_formulas", refuse)
+
+
+def test_the_scan_reads_a_titanic_workbook_as_the_parser_does(default_book, monkeypatch):
+    parsed = _parsed(default_book)
+    _scanned_only(monkeypatch)
+    scanned = formula_cells(default_book)
+    assert scanned == parsed
+    assert sum(len(cells) for cells in scanned.values()) > 30_000
+    assert any(text.startswith("{") for cells in scanned.values() for text in cells.values())  # the MMULT block
+    assert any("<" in text for cells in scanned.values() for text in cells.values())  # ReLU's IF(x<0,...), &lt; in the XML
+
+
+def test_the_scan_reads_the_lessons_workbook_as_the_parser_does(lesson_workbook, monkeypatch):
+    parsed = _parsed(lesson_workbook)
+    _scanned_only(monkeypatch)
+    assert formula_cells(lesson_workbook) == parsed
+
+
+def _sheet_xml(path: Path, body: str) -> None:
+    """A one-sheet workbook whose sheet data is ``body``, written as the XML says."""
+    wb = xlsxwriter.Workbook(str(path))
+    wb.add_worksheet("s").write_number(0, 0, 1)
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    xml = members["xl/worksheets/sheet1.xml"].decode()
+    start, end = xml.index("<sheetData>") + len("<sheetData>"), xml.index("</sheetData>")
+    members["xl/worksheets/sheet1.xml"] = (xml[:start] + body + xml[end:]).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+@pytest.mark.parametrize("body, expected", [
+    # entities and character references in a formula's text; a shared formula's other cell has no text
+    ('<row r="1"><c r="A1"><f>IF(B1&lt;0,"a&amp;b",&quot;&#65;&#x42;&quot;)</f><v>1</v></c>'
+     '<c r="B1"><f t="shared" ref="B1:B2" si="0">C1+1</f><v>2</v></c></row>'
+     '<row r="2"><c r="B2"><f t="shared" si="0"/><v>3</v></c></row>',
+     {(0, 0): 'IF(B1<0,"a&b","AB")', (0, 1): "C1+1", (1, 1): ""}),
+    # an array formula covers its range
+    ('<row r="1"><c r="C1" cm="1"><f t="array" ref="C1:D2">MMULT(A1:B2,A1:B2)</f><v>1</v></c></row>',
+     {(r, c): "{MMULT(A1:B2,A1:B2)" for r in (0, 1) for c in (2, 3)}),
+    # a comment: the scan leaves the sheet to the parser
+    ('<row r="1"><!-- a note --><c r="A1" s="1"><f>1+1</f><v>2</v></c></row>', {(0, 0): "1+1"}),
+    # a formula after the value (not the schema's order): the parser reads it
+    ('<row r="1"><c r="A1"><v>2</v><f>1+1</f></c><c r="B1"><f>2+2</f><v>4</v></c></row>', {(0, 0): "1+1", (0, 1): "2+2"}),
+    # a cell without its address: the parser refuses it by name
+    ('<row r="1"><c><f>1+1</f><v>2</v></c></row>', None),
+])
+def test_the_scan_or_the_parser_reads_any_sheet(tmp_path, body, expected):
+    book = tmp_path / "b.xlsx"
+    _sheet_xml(book, body)
+    if expected is None:
+        with pytest.raises(reading.WorkbookError, match="sheet 's' cannot be read"):
+            formula_cells(book)
+    else:
+        assert formula_cells(book) == {"s": expected} == _parsed(book)
+
+
+def test_an_unknown_entity_is_refused_as_the_parser_refuses_it(tmp_path):
+    book = tmp_path / "b.xlsx"
+    _sheet_xml(book, '<row r="1"><c r="A1"><f>"&nbsp;"</f><v>1</v></c></row>')
+    with pytest.raises(reading.WorkbookError, match="cannot be read"):
+        formula_cells(book)
