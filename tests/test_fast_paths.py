@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+import xlsxwriter.worksheet
 
 from titanic_lab import RunConfig, reading, train_run
 from titanic_lab.reading import _member_chunks, _open_zip, _parse_formulas, formula_cells, sheet_parts
-from titanic_lab.workbook import write_workbook
+from titanic_lab.workbook import cells, write_workbook
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,32 @@ def test_an_unknown_entity_is_refused_as_the_parser_refuses_it(tmp_path):
     _sheet_xml(book, '<row r="1"><c r="A1"><f>"&nbsp;"</f><v>1</v></c></row>')
     with pytest.raises(reading.WorkbookError, match="cannot be read"):
         formula_cells(book)
+
+
+@pytest.mark.parametrize("config", [RunConfig(epochs=20), RunConfig(epochs=5, portable=True, gd_sheet=True, gd_epochs=2)],
+                         ids=["default", "portable-gd-sheet"])
+def test_the_fast_cell_writer_writes_what_xlsxwriter_writes(config, tmp_path, monkeypatch):
+    """The patched worksheet's numbers and formulas, byte for byte as XlsxWriter's own methods write them."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    run = train_run(config)
+    fast = write_workbook(run, tmp_path / "fast.xlsx").read_bytes()
+    for method in ("write_number", "write_formula", "_write_single_row"):
+        monkeypatch.setattr(cells._Worksheet, method, getattr(xlsxwriter.worksheet.Worksheet, method))
+    assert write_workbook(run, tmp_path / "slow.xlsx").read_bytes() == fast
+
+
+def test_the_fast_cell_writer_leaves_other_cells_to_xlsxwriter(tmp_path):
+    """A1 notation, NaN, an integer, a text cached, an array formula: XlsxWriter's own paths, same cells."""
+    book = tmp_path / "b.xlsx"
+    wb = xlsxwriter.Workbook(str(book), {"constant_memory": True, "nan_inf_to_errors": True})
+    ws = wb.add_worksheet("s", worksheet_class=cells._Worksheet)
+    ws.write_number("A1", 1.5)
+    ws.write_number(0, 1, float("nan"))
+    ws.write_number(0, 2, 3)
+    ws.write_formula(1, 0, "=A1&\"<b>\"", None, "1.5<b>")
+    ws.write_formula(1, 1, "=A1*2", None, 3.0)
+    ws.write_formula(1, 2, "{=SUM(A1:B1)}", None, 1.5)
+    wb.close()
+    assert formula_cells(book)["s"] == {(0, 1): "#NUM!", (1, 0): 'A1&"<b>"', (1, 1): "A1*2", (1, 2): "{SUM(A1:B1)"}
+    values = reading.sheet_values(book)["s"]
+    assert values[0][0] == 1.5 and values[0][2] == 3.0 and values[1][0] == "1.5<b>" and values[1][1] == 3.0

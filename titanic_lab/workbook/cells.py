@@ -7,11 +7,14 @@ two XlsxWriter internals: formulas are written verbatim, and Excel Tables are al
 
 from __future__ import annotations
 
+from math import isinf, isnan
 from typing import Callable
 
 import numpy as np
 import xlsxwriter
 import xlsxwriter.worksheet
+from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.worksheet import CellFormulaTuple, CellNumberTuple, re_dynamic_function
 
 from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
@@ -33,6 +36,96 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
         formula = formula[1:] if formula.startswith("{") else formula
         formula = formula[1:] if formula.startswith("=") else formula
         return formula[:-1] if formula.endswith("}") else formula
+
+    # The writer's inner loop, cell by cell, for the two cells a sheet is made of: a number, and a
+    # formula with a number cached. Each stores and writes exactly what XlsxWriter's own methods
+    # would (the same XML, byte for byte), without their argument conversion, their formula scan
+    # (done once per distinct formula text) and their generic attribute escaping; anything else
+    # (A1 notation, NaN, an array or a dynamic array formula, a text cached) goes to XlsxWriter.
+
+    def write_number(self, row, *args, **options):
+        if options or row.__class__ is not int or not 2 <= len(args) <= 3:
+            return super().write_number(row, *args, **options)
+        col, number, cell_format = (*args, None)[:3]
+        if col.__class__ is not int or number.__class__ is not float or isinf(number) or isnan(number):
+            return super().write_number(row, *args)
+        if self._check_dimensions(row, col):
+            return -1
+        if self.constant_memory and row > self.previous_row:
+            self._write_single_row(row)
+        self.table[row][col] = CellNumberTuple(number, cell_format)
+        return 0
+
+    def write_formula(self, row, *args, **options):
+        if options or row.__class__ is not int or len(args) != 4:
+            return super().write_formula(row, *args, **options)
+        col, formula, cell_format, value = args
+        prepared = self._prepared.get(formula) if formula.__class__ is str else None
+        if prepared is None:
+            if formula.__class__ is not str or not formula or re_dynamic_function.search(formula) or (
+                    formula.startswith("{") and formula.endswith("}")):
+                return super().write_formula(row, *args)
+            if len(self._prepared) > 4096:  # portable references change every row: keep the cache small
+                self._prepared.clear()
+            prepared = self._prepared[formula] = self._prepare_formula(formula)
+        if col.__class__ is not int or value.__class__ is not float:
+            return super().write_formula(row, *args)
+        if self._check_dimensions(row, col):
+            return -1
+        if self.constant_memory and row > self.previous_row:
+            self._write_single_row(row)
+        self.table[row][col] = CellFormulaTuple(prepared, cell_format, value)
+        return 0
+
+    @property
+    def _prepared(self) -> dict[str, str]:
+        """Formula text -> the text stored (checked once: no dynamic array function, no braces)."""
+        cache = self.__dict__.get("_prepared_formulas")
+        if cache is None:
+            cache = self.__dict__["_prepared_formulas"] = {}
+        return cache
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        """Write the row held (``constant_memory``), its cells' XML joined into one write."""
+        row_num = self.previous_row
+        cells = self.table.get(row_num)
+        if not cells:  # a row with a height or format only: XlsxWriter's own
+            return super()._write_single_row(current_row_num)
+        self.previous_row = current_row_num
+        self._write_row(row_num, None, self.row_info.get(row_num))
+        parts = []
+        for col in sorted(cells):  # every cell is within the sheet's dimensions, as XlsxWriter's loop takes them
+            xml = self._cell_xml(row_num, col, cells[col])
+            if xml is None:
+                self.fh.write("".join(parts))
+                parts = []
+                super()._write_cell(row_num, col, cells[col])
+            else:
+                parts.append(xml)
+        parts.append("</row>")
+        self.fh.write("".join(parts))
+        self.table.clear()
+
+    def _cell_xml(self, row: int, col: int, cell) -> str | None:
+        """A number's or a formula's ``<c>`` element as XlsxWriter writes it; None for any other cell."""
+        kind = cell.__class__
+        if kind is not CellNumberTuple and (kind is not CellFormulaTuple or cell.value.__class__ is not float):
+            return None
+        if cell.format:
+            style = f' s="{cell.format._get_xf_index()}"'
+        elif row in self.row_info and self.row_info[row].row_format:
+            style = f' s="{self.row_info[row].row_format._get_xf_index()}"'
+        elif col in self.col_info and self.col_info[col].column_format is not None:
+            style = f' s="{self.col_info[col].column_format._get_xf_index()}"'
+        else:
+            style = ""
+        address = xl_rowcol_to_cell_fast(row, col)
+        if kind is CellNumberTuple:
+            return f'<c r="{address}"{style}><v>{cell.number:.16G}</v></c>'
+        formula = cell.formula
+        if "&" in formula or "<" in formula or ">" in formula:
+            formula = formula.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<c r="{address}"{style}><f>{formula}</f><v>{cell.value}</v></c>'
 
     def add_table(self, first_row: int, first_col: int, last_row: int, last_col: int, options: dict) -> int:
         """An Excel Table in ``constant_memory`` mode, added when its header row is written.
@@ -108,7 +201,7 @@ class Cells:
     def value(self, ws, row: int, col: int, value: object, fmt=None) -> None:
         """A number, a text, or nothing for ``None`` and NaN (no cell: ``ISBLANK`` is true in every engine,
         also after a program that rewrites a styled empty cell as an empty value)."""
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if value is None or (isinstance(value, float) and value != value):  # None or NaN
             return
         elif isinstance(value, str):
             self.text(ws, row, col, value, fmt)
