@@ -125,3 +125,29 @@ def test_the_fast_cell_writer_leaves_other_cells_to_xlsxwriter(tmp_path):
     assert formula_cells(book)["s"] == {(0, 1): "#NUM!", (1, 0): 'A1&"<b>"', (1, 1): "A1*2", (1, 2): "{SUM(A1:B1)"}
     values = reading.sheet_values(book)["s"]
     assert values[0][0] == 1.5 and values[0][2] == 3.0 and values[1][0] == "1.5<b>" and values[1][1] == 3.0
+
+
+def test_each_sheet_is_bounded_once_until_the_file_changes(tmp_path, monkeypatch):
+    """verify checks every sheet, then reads every sheet's values: each sheet's XML is scanned once."""
+    scanned = []
+    extent = reading.sheet_extent
+    monkeypatch.setattr(reading, "sheet_extent", lambda path, zf, part: scanned.append(part) or extent(path, zf, part))
+    book = tmp_path / "b.xlsx"
+    wb = xlsxwriter.Workbook(str(book))
+    for name in ("a", "b"):
+        wb.add_worksheet(name).write_number(0, 0, 1)
+    wb.close()
+    reading.check_sheets(book)
+    reading.sheet_values(book)
+    reading.sheet_values(book, ["a"])
+    assert sorted(scanned) == ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"]
+    wb = xlsxwriter.Workbook(str(book))
+    wb.add_worksheet("a").write_number(0, 0, 2)
+    wb.add_worksheet("b").write_number(1999, 0, 2)  # a new file: checked again, and refused when too large
+    wb.close()
+    monkeypatch.setenv("TITANIC_LAB_MAX_CELLS", "1000")
+    assert reading.sheet_values(book, ["a"]) == {"a": [[2.0]]}
+    with pytest.raises(reading.WorkbookError, match="sheet 'b' reaches row 2,000"):
+        reading.sheet_values(book)
+    with pytest.raises(reading.WorkbookError, match="sheet 'b' reaches row 2,000"):
+        reading.check_sheets(book)  # a refusal is not remembered as checked

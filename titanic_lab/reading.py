@@ -399,6 +399,8 @@ def _stored_value(element: ElementTree.Element, shared: list[str]) -> object:
     return float(text) if text else ""
 
 
+#: What :func:`check_sheets` has checked: ``(file, sheet)`` for a sheet, ``(file, None)`` for the other members;
+#: ``file`` is the path, its modification time and its size.
 _CHECKED: dict[tuple, None] = {}
 
 
@@ -407,24 +409,26 @@ def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
 
     Each sheet's used range is bounded (:func:`sheet_extent`), and every member a reader takes
     besides the sheets (shared strings, styles, the workbook) is unpacked once to check it holds
-    what it declares. A file checked once is not checked again until it changes.
+    what it declares. A sheet checked once is not checked again until the file changes.
     """
     path = Path(path)
     parts = sheet_parts(path)
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, tuple(sheets) if sheets is not None else None)
-    if key in _CHECKED:
+    file = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    todo = [(name, part) for name, part in parts.items() if (sheets is None or name in sheets) and (file, name) not in _CHECKED]
+    if not todo and (file, None) in _CHECKED:
         return
     with _open_zip(path) as zf:
         present = set(zf.namelist())
-        for name, part in parts.items():
-            if (sheets is None or name in sheets) and part in present:
+        for name, part in todo:
+            if part in present:
                 _check_extent(path, name, sheet_extent(path, zf, part))
-        for member in sorted(present):  # what calamine reads besides the sheets
-            if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
-                for _ in _member_chunks(path, zf.getinfo(member)):
-                    pass
-    _CHECKED[key] = None
+        if (file, None) not in _CHECKED:
+            for member in sorted(present):  # what calamine reads besides the sheets
+                if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
+                    for _ in _member_chunks(path, zf.getinfo(member)):
+                        pass
+    _CHECKED.update(dict.fromkeys([(file, name) for name, _ in todo] + [(file, None)]))
 
 
 @dataclass
