@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+import xlsxwriter.utility
 import xlsxwriter.worksheet
 
 from titanic_lab import RunConfig, reading, train_run
@@ -151,3 +152,25 @@ def test_each_sheet_is_bounded_once_until_the_file_changes(tmp_path, monkeypatch
         reading.sheet_values(book)
     with pytest.raises(reading.WorkbookError, match="sheet 'b' reaches row 2,000"):
         reading.check_sheets(book)  # a refusal is not remembered as checked
+
+
+def test_verify_still_names_a_tampered_data_row_formula(default_book, tmp_path):
+    """A data row's formula cell whose cached value was changed in the XML: verify (IronCalc) fails on that cell."""
+    from titanic_lab.verify import verify_workbook
+
+    book = tmp_path / "tampered.xlsx"
+    part = sheet_parts(default_book)["nnet"]
+    (row, col), _ = max(formula_cells(default_book, ["nnet"])["nnet"].items())  # the last formula cell of the last row
+    address = f"{xlsxwriter.utility.xl_col_to_name(col)}{row + 1}"
+    with zipfile.ZipFile(default_book) as zin, zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == part:
+                start = data.index(f'<c r="{address}"'.encode())
+                v = data.index(b"<v>", start) + 3
+                end = data.index(b"</v>", v)
+                data = data[:v] + repr(float(data[v:end]) + 0.01).encode() + data[end:]
+            zout.writestr(info, data)
+    report = verify_workbook(book)
+    assert not report.ok and report.worst == f"nnet!{address}" and report.max_diff > 0.005
+    assert verify_workbook(default_book).ok

@@ -106,13 +106,19 @@ def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict,
         headers = _Headers(cached_rows)
         for (row, col) in sorted(cells, key=lambda rc: (rc[1], rc[0])):
             key, label = _label(headers, row, col)
-            check = groups.setdefault(key, ColumnCheck(sheet, label))
+            check = groups.get(key)
+            if check is None:
+                check = groups[key] = ColumnCheck(sheet, label)
             check.cells += 1
             cached = value_at(cached_rows, row, col)
             if cached == "":
                 check.missing_cached += 1
                 continue
-            diff = relative_diff(cached, fresh.get((row, col), ""))
+            now = fresh.get((row, col), "")
+            if cached.__class__ is float and now.__class__ is float:  # relative_diff's usual case, inline
+                diff = abs(now - cached) / max(1.0, abs(cached))
+            else:
+                diff = relative_diff(cached, now)
             if diff > check.max_diff or not check.worst:
                 check.max_diff, check.worst = diff, cell(row, col)
         columns.extend(groups.values())
@@ -124,16 +130,28 @@ class _Headers:
 
     def __init__(self, rows: list[list[object]]) -> None:
         self.rows = rows
+        self.labels: dict[tuple[int, int], str] = {}
         self.text_rows: dict[int, list[int]] = {}
+        #: The cells that hold a label (``Total loss:``), by (row, col).
+        self.label_cells: dict[tuple[int, int], str] = {}
         for r, row in enumerate(rows):
             for c, v in enumerate(row):
                 if isinstance(v, str) and v:
                     self.text_rows.setdefault(c, []).append(r)
+                    if is_label(v):
+                        self.label_cells[(r, c)] = v
 
     def above(self, row: int, col: int) -> tuple[int, str] | None:
         rows = self.text_rows.get(col, [])
         i = bisect.bisect_left(rows, row) - 1
         return (rows[i], self.rows[rows[i]][col]) if i >= 0 else None
+
+    def label(self, header_row: int, col: int) -> str:
+        """The report's name of the column under the header at (header_row, col): ``Lin1 (V3)``."""
+        name = self.labels.get((header_row, col))
+        if name is None:
+            name = self.labels[(header_row, col)] = f"{self.rows[header_row][col]} ({col_letter(col)}{header_row + 1})"
+        return name
 
 
 def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
@@ -143,14 +161,14 @@ def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
     alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
     column under its nearest header (``Lin1 (V)``).
     """
-    rows = headers.rows
-    for neighbour in (value_at(rows, row, col - 1) if col else "", value_at(rows, row - 1, col) if row else ""):
-        if is_label(neighbour):
-            return (row, col), f"{cell(row, col)} {neighbour}"
+    for neighbour in ((row, col - 1), (row - 1, col)):
+        text = headers.label_cells.get(neighbour)
+        if text is not None:
+            return (row, col), f"{cell(row, col)} {text}"
     header = headers.above(row, col)
     if header is None:
         return (row, col), cell(row, col)
-    return (header[0], col), f"{header[1]} ({col_letter(col)}{header[0] + 1})"
+    return (header[0], col), headers.label(header[0], col)
 
 
 def verify_workbook(path: str | Path, tol: float = 1e-9, engine: str = DEFAULT_ENGINE) -> VerifyReport:
