@@ -175,6 +175,9 @@ INCLUDED = (
     ("any_csv.md", "Any CSV: real tables beside scikit-learn, and memory at 100,000 rows",
      "From `python benchmarks/any_csv.py` (its docstring says how each figure is made; the tables come from pip "
      "packages, loaded offline by `benchmarks/datasets.py`):"),
+    ("fast_paths.md", "After training: train, predict and verify, before and after (issue 29)",
+     "From `python benchmarks/fast_paths.py --before DIR` (its docstring says how each figure is made; `DIR` the "
+     "code before the change):"),
     ("chosen.md", "Real tables: the model predict chooses, timed, beside its peers",
      "From `python benchmarks/any_csv.py --chosen --fastai-python PY` (issue 29; `PY` a Python where fastai is "
      "installed, e.g. a venv made with `--system-site-packages` and `pip install -c <(echo torch==2.13.0) fastai`):"),
