@@ -137,16 +137,21 @@ def test_export_streams_one_row_at_a_time(spreadsheet_book, tmp_path, monkeypatc
     """Every sheet is written in row order with constant_memory: XlsxWriter holds one row."""
     import xlsxwriter.worksheet
 
+    from titanic_lab.workbook.cells import _Worksheet
+
     run, _ = spreadsheet_book
     held, flushes = [], []
-    original = xlsxwriter.worksheet.Worksheet._write_single_row
 
-    def spy(self, current_row_num=0):
-        held.append(len(self.table))
-        flushes.append(self.name)
-        original(self, current_row_num)
+    def spying(original):
+        def spy(self, current_row_num=0):
+            held.append(len(self.table))
+            flushes.append(self.name)
+            original(self, current_row_num)
+        return spy
 
-    monkeypatch.setattr(xlsxwriter.worksheet.Worksheet, "_write_single_row", spy)
+    # XlsxWriter's own (the README sheet) and the patched worksheet's (every other sheet).
+    for cls in (xlsxwriter.worksheet.Worksheet, _Worksheet):
+        monkeypatch.setattr(cls, "_write_single_row", spying(cls.__dict__["_write_single_row"]))
     write_workbook(run, tmp_path / "streamed.xlsx")
     assert max(held) <= 1
     # One flush per row written: the model sheets' rows, all_rows' rows.
