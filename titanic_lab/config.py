@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .choices import GD_OPTIMIZER_NAMES, ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
+from .choices import (ACTIVATION_NAMES, DATASET_NAMES, GD_OPTIMIZER_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES,
+                      PRESET_NAMES, TASK_NAMES, one_of)
 from .csv_dialect import parse_decimal, parse_encoding, parse_sep
 from .errors import OptionError
 
@@ -124,7 +125,7 @@ class RunConfig:
         "/kaggle/input/titanic/train.csv, else the bundled titanic3.", "--data", "-d",
         cli_type=Optional[Path], parse=str, show_default=False)
     dataset: str | None = _option(
-        None, "A built-in dataset by name: titanic or palmer-penguins (Palmer penguins' body mass, preset lesson). "
+        None, f"A built-in dataset by name: {one_of(DATASET_NAMES)} (Palmer penguins' body mass, preset lesson). "
         "Default: titanic, or any CSV with --target.", show_default=False)
     preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}; another --dataset's "
                           "first preset by default.", "--preset", "-p")
