@@ -861,7 +861,8 @@ def submit(
         from .errors import DataError, OptionError, TrainingError
         from .files import check_outputs
         from .datasets import registry
-        from .leaderboard import ENTRIES, Entry, cross_validate
+        from .datasets.spec import Entry
+        from .leaderboard import cross_validate
         from .preprocessing import get_preset
         from .predict import predict_from_workbook, write_submission
         from .runs import prepare
@@ -885,7 +886,7 @@ def submit(
             typer.echo(f"left out {dropped} of {dropped + len(df)} training rows of {describe_source(path)}: they are "
                        f"passengers of {test} ({registry.default().same_rows_key})", err=True)
         if model is None:
-            candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
+            candidates = [e for e in registry.default().board if e.own and (preset is None or e.preset == preset)]
         else:
             candidates = [Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)]
         scores = _with_fold_progress(lambda on_fold: cross_validate(df, candidates, folds=folds, repeats=1, on_fold=on_fold),

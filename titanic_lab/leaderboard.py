@@ -27,49 +27,13 @@ from .config import RunConfig
 from .cost import check_cross_validation, feature_count
 from .datasets import registry
 from .datasets.infer import infer_spec
-from .datasets.spec import DatasetSpec, Target
+from .datasets.spec import DatasetSpec, Entry, Target
 from .errors import DataError, OptionError
 from .finite import check_features
-from .choices import PRESET_NAMES
 from .models import KINDS, forward, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
 from .training import default_settings, fit, table_choices, with_overrides
 
-
-@dataclass(frozen=True)
-class Entry:
-    """A model on the leaderboard.
-
-    ``model`` is one of titanic-lab's models (``linear``, ``nnet``...) trained by hand on
-    ``preset``'s features, or a baseline: ``gender`` (female survives), ``logistic``,
-    ``forest``, ``boosting`` (scikit-learn, on ``preset``'s features). On any CSV (see
-    :data:`ANY_CSV_ENTRIES`) ``preset`` is empty: every entry uses the table's spec.
-    """
-
-    name: str
-    model: str
-    preset: str
-    own: bool
-    #: Training options on top of the model's defaults, as (name, value) pairs: (("l2", 0.01),).
-    options: tuple[tuple[str, object], ...] = ()
-
-
-ENTRIES: tuple[Entry, ...] = (
-    Entry("linear (spreadsheet)", "linear", "spreadsheet", True),
-    Entry("nnet (spreadsheet)", "nnet", "spreadsheet", True),
-    Entry("sigmoid (notebook)", "sigmoid", "notebook", True),
-    Entry("hidden (notebook)", "hidden", "notebook", True),
-    Entry("deep (notebook)", "deep", "notebook", True),
-    Entry("linear (extended)", "linear", "extended", True),
-    Entry("nnet (extended)", "nnet", "extended", True),
-    Entry("linear (groups)", "linear", "groups", True),
-    Entry("linear (groups, L2 0.01)", "linear", "groups", True, (("l2", 0.01),)),
-    Entry("nnet (groups)", "nnet", "groups", True),
-    Entry("gender rule", "gender", "notebook", False),
-    Entry("LogisticRegression (notebook)", "logistic", "notebook", False),
-    Entry("RandomForest (notebook)", "forest", "notebook", False),
-    Entry("GradientBoosting (notebook)", "boosting", "notebook", False),
-)
 
 #: Any CSV's board per task: titanic-lab's models with default settings, then the baselines
 #: (``majority`` predicts the training part's share of the positive class, so its accuracy is
@@ -198,7 +162,7 @@ def find_entries(names: list[str] | None, task: str | None = None) -> list[Entry
         A name that is none of these, or a preset that does not exist.
     """
     if not names:
-        return list(ENTRIES if task is None else ANY_CSV_ENTRIES[task])
+        return list(registry.default().board if task is None else ANY_CSV_ENTRIES[task])
     found: list[Entry] = []
     for name in names:
         found += [e for e in (_resolve(name) if task is None else _resolve_any(name, task)) if e not in found]
@@ -229,25 +193,29 @@ def _short_name(entry: Entry) -> str:
 
 
 def _resolve(name: str) -> list[Entry]:
+    """An entry of the default dataset's board (Titanic's), as :func:`find_entries` describes."""
+    dataset = registry.default()
+    board = dataset.board
     text = name.strip()
-    exact = [e for e in ENTRIES if e.name.lower() == text.lower()]
+    exact = [e for e in board if e.name.lower() == text.lower()]
     if exact:
         return exact
     with_preset = re.fullmatch(r"(.+?)\s*\((\w+)\)", text)
     base, preset = with_preset.groups() if with_preset else (text, None)
-    if preset is not None and preset not in PRESET_NAMES:
-        raise OptionError(f"leaderboard model {name!r}: unknown preset {preset!r}; choose one of: {', '.join(PRESET_NAMES)}")
-    same = [e for e in ENTRIES if base.lower() in (e.model, _short_name(e).lower())]
+    if preset is not None and preset not in dataset.presets:
+        raise OptionError(f"leaderboard model {name!r}: unknown preset {preset!r}; choose one of: {', '.join(dataset.presets)}")
+    same = [e for e in board if base.lower() in (e.model, _short_name(e).lower())]
     if same:
         if preset is None:
             return same
         first = same[0]
         return [Entry(f"{_short_name(first)} ({preset})", first.model, preset, first.own)]
     if base.split(":")[0] not in KINDS:
+        baselines = ", ".join(e.model for e in board if not e.own)
         raise OptionError(f"unknown leaderboard model {name!r}; give a model as train takes it ({', '.join(KINDS)}, nnet:3...), "
-                          f"a baseline (gender, logistic, forest, boosting) or an entry's name: {', '.join(e.name for e in ENTRIES)}")
+                          f"a baseline ({baselines}) or an entry's name: {', '.join(e.name for e in board)}")
     kind = parse_model(base).kind  # raises on bad sizes such as nnet:0
-    preset = preset or next(e.preset for e in ENTRIES if e.model == kind)
+    preset = preset or next(e.preset for e in board if e.model == kind)
     return [Entry(f"{base} ({preset})", base, preset, True)]
 
 
@@ -423,7 +391,7 @@ def _check_work(df: pd.DataFrame, entries: list[Entry], folds: int, repeats: int
                 dataset: DatasetSpec | None) -> None:
     """Refuse, before any fit, a board whose estimated work is over the limit (:mod:`titanic_lab.cost`)."""
     def width(entry: Entry) -> int:
-        steps = (dataset or registry.default().spec(entry.preset or "spreadsheet")).features.features
+        steps = (dataset or registry.default().spec(entry.preset)).features.features
         return feature_count(steps, df)
 
     def settings_of(entry: Entry):

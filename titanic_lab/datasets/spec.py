@@ -177,6 +177,26 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A model on the leaderboard (:mod:`titanic_lab.leaderboard`).
+
+    ``model`` is one of titanic-lab's models (``linear``, ``nnet``...) trained by hand on
+    ``preset``'s features, or a baseline: one of the dataset's :attr:`Dataset.rules` (Titanic's
+    ``gender``: female survives), or scikit-learn's ``logistic``, ``forest``, ``boosting`` on
+    ``preset``'s features. On any CSV (see :data:`titanic_lab.leaderboard.ANY_CSV_ENTRIES`)
+    ``preset`` is empty: every entry uses the table's spec.
+    """
+
+    name: str
+    model: str
+    preset: str
+    own: bool
+    #: Training options on top of the model's defaults, as (name, value) pairs: (("l2", 0.01),).
+    options: tuple[tuple[str, object], ...] = ()
+
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A built-in dataset: what the general code needs of a table it knows by name.
 
@@ -225,6 +245,9 @@ class Dataset:
     groups : callable or None
         ``rows -> keys``: rows sharing a key stay on one side of a grouped fold (Titanic's
         tickets; the leaderboard's ``--grouped``); None when the dataset has no such groups.
+    board : tuple of Entry
+        Its leaderboard (``titanic-lab leaderboard`` without ``--target``): its models on its
+        presets and its baselines; ``submit`` chooses among its own entries.
     """
 
     name: str
@@ -246,6 +269,7 @@ class Dataset:
     count_words: str = ""
     rules: Mapping[str, Callable[[pd.DataFrame], np.ndarray]] = field(default_factory=dict)
     groups: Callable[[pd.DataFrame], pd.Series] | None = None
+    board: tuple[Entry, ...] = ()
 
     def default_spec(self) -> "DatasetSpec":
         """The spec of its first (default) preset."""

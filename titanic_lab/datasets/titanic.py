@@ -32,7 +32,7 @@ from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from ..features.numeric import group_key
 from ..features.titanic import passenger_keys
 from .csv import as_text, check_text, header_of, line_of, read_csv, show
-from .spec import Dataset, DatasetSpec, Target
+from .spec import Dataset, DatasetSpec, Entry, Target
 
 #: Raw columns every preset reads.
 RAW_COLUMNS: tuple[str, ...] = ("Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
@@ -421,6 +421,24 @@ def ticket_groups(rows: pd.DataFrame) -> pd.Series:
 #: What makes two rows the same passenger (:func:`same_passengers`), in words.
 SAME_PASSENGER = "same PassengerId, or same name and ticket"
 
+#: Titanic's leaderboard: the lesson's models on each preset, then the baselines.
+BOARD: tuple[Entry, ...] = (
+    Entry("linear (spreadsheet)", "linear", "spreadsheet", True),
+    Entry("nnet (spreadsheet)", "nnet", "spreadsheet", True),
+    Entry("sigmoid (notebook)", "sigmoid", "notebook", True),
+    Entry("hidden (notebook)", "hidden", "notebook", True),
+    Entry("deep (notebook)", "deep", "notebook", True),
+    Entry("linear (extended)", "linear", "extended", True),
+    Entry("nnet (extended)", "nnet", "extended", True),
+    Entry("linear (groups)", "linear", "groups", True),
+    Entry("linear (groups, L2 0.01)", "linear", "groups", True, (("l2", 0.01),)),
+    Entry("nnet (groups)", "nnet", "groups", True),
+    Entry("gender rule", "gender", "notebook", False),
+    Entry("LogisticRegression (notebook)", "logistic", "notebook", False),
+    Entry("RandomForest (notebook)", "forest", "notebook", False),
+    Entry("GradientBoosting (notebook)", "boosting", "notebook", False),
+)
+
 #: Titanic as the registry holds it (:mod:`titanic_lab.datasets.registry`).
 DATASET = Dataset(
     name="titanic",
@@ -441,4 +459,5 @@ DATASET = Dataset(
     count_words="{n} predicted to survive",
     rules={"gender": gender_rule},
     groups=ticket_groups,
+    board=BOARD,
 )
