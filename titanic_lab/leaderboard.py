@@ -23,15 +23,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import RunConfig
+from .config import RunConfig, check_cv
 from .cost import check_cross_validation, feature_count
 from .datasets import registry
 from .datasets.infer import infer_spec
 from .datasets.spec import DatasetSpec, Entry, Target
 from .errors import DataError, OptionError
+from .files import check_outputs
 from .finite import check_features
 from .models import KINDS, forward, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
+from .runs import data_path, describe_data, load_rows
 from .training import default_settings, fit, table_choices, with_overrides
 
 
@@ -412,8 +414,6 @@ def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpe
     DataError
         A target value that is not one of the spec's two labels.
     """
-    from .runs import load_rows
-
     path, _, rows, excluded, dataset = load_rows(config)
     target = dataset.target
     unknown = np.isnan(target.values(rows[target.column]))
@@ -421,6 +421,96 @@ def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpe
         raise DataError(path, f"target {target.column} has value {rows[target.column][unknown.argmax()]!r} in row "
                               f"{unknown.argmax() + 1}, which is not one of its {target.describe().split(': ', 1)[1]} values")
     return path, rows, excluded, dataset
+
+
+@dataclass
+class Board:
+    """A leaderboard ready to run (:func:`prepare_board`): its rows, entries and folds, and the lines a
+    person reads about them.
+
+    ``dataset`` is None for a built-in dataset's own board (each entry on its preset's features),
+    else the table's description every entry uses.
+    """
+
+    path: Path
+    rows: pd.DataFrame
+    entries: list[Entry]
+    folds: int
+    repeats: int
+    seed: int
+    grouped: bool
+    dataset: DatasetSpec | None
+    infer_per_fold: bool
+    notes: list[str]
+
+    @property
+    def total_folds(self) -> int:
+        """How many fits :meth:`run` makes (its ``on_fold`` calls)."""
+        return len(self.entries) * self.folds * self.repeats * (2 if self.grouped else 1)
+
+    def run(self, on_fold: Callable[[str], None] | None = None) -> list[Score]:
+        """:func:`cross_validate` every entry on the board's folds; best first."""
+        return cross_validate(self.rows, self.entries, self.folds, self.repeats, self.seed, on_fold, self.grouped,
+                              dataset=self.dataset, infer_per_fold=self.infer_per_fold)
+
+    def to_dict(self, scores: list[Score]) -> dict:
+        """The JSON ``leaderboard --json`` prints."""
+        if self.dataset is None:
+            return {"data": str(self.path), "folds": self.folds, "repeats": self.repeats, "seed": self.seed,
+                    "grouped": self.grouped, "models": [s.to_dict() for s in scores]}
+        return {"data": str(self.path), "target": self.dataset.target.column, "task": self.dataset.target.task,
+                "rows": len(self.rows), "folds": self.folds, "repeats": self.repeats, "seed": self.seed,
+                "models": [s.to_dict() for s in scores]}
+
+
+def prepare_board(config: RunConfig, names: list[str] | None = None, folds: int = 5, repeats: int = 3, seed: int = 42,
+                  grouped: bool | None = None, plot: Path | None = None) -> Board:
+    """Read ``config``'s data and choose the entries ``names`` select (:func:`find_entries`), checking every
+    option and output first.
+
+    A built-in dataset with a board (Titanic's, without ``--target``) is scored on its own board, by
+    default also on grouped folds (``grouped``: its ``groups``, Titanic's tickets). Any other table,
+    and a built-in dataset without a board, is scored on its task's board (:data:`ANY_CSV_ENTRIES`)
+    with its spec's features, every row its own group.
+
+    Raises
+    ------
+    OptionError
+        A bad option: folds, repeats, seed, an entry's name, ``grouped`` where rows have no groups.
+    DataError
+        A data file that cannot be read, or a target value the spec does not know.
+    """
+    known = None if (config.target or config.spec) else registry.named(config.dataset)
+    path = data_path(config)
+    exclude_from = config.exclude_from
+    if known is not None and known.board:
+        grouped = known.groups is not None if grouped is None else grouped
+        check_cv(folds, repeats, seed)
+        entries = find_entries(names)
+        check_outputs({"--data": path, "--exclude-from": exclude_from}, {"--plot": plot})
+        df, notes = known.read(path), []
+        if exclude_from is not None:
+            overlap = known.same_rows(df, known.read(exclude_from, require_target=False))
+            df, dropped = df[~overlap].reset_index(drop=True), int(overlap.sum())
+            notes.append(f"left out {dropped} rows that are {known.row_word} of {exclude_from}")
+        elif known.source_note(path):
+            notes.append(known.source_note(path))
+        notes.append(f"data: {known.describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats")
+        return Board(path, df, entries, folds, repeats, seed, grouped, None, False, notes)
+    if grouped is not None:
+        raise OptionError("--grouped/--no-grouped: folds grouped by ticket are Titanic's; with --target or --spec "
+                          "every row is its own group (leave the option out)" if known is None else
+                          f"--grouped/--no-grouped: {known.name} has no groups of rows to keep on one side of a split "
+                          "(leave the option out)")
+    check_cv(folds, repeats, seed)
+    check_outputs({"--data": path, "--exclude-from": exclude_from, "--spec": config.spec}, {"--plot": plot})
+    path, df, excluded, dataset = any_csv_rows(config)
+    entries = find_entries(names, dataset.target.task)
+    notes = [f"data: {describe_data(config, path)}, {len(df)} rows; {folds} folds x {repeats} repeats",
+             *(f"  {line}" for line in dataset.describe())]
+    if exclude_from is not None:
+        notes.append(f"left out {excluded} rows whose {dataset.id_column} is in {exclude_from}")
+    return Board(path, df, entries, folds, repeats, seed, False, dataset, bool(config.target) and config.spec is None, notes)
 
 
 def group_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

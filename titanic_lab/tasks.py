@@ -66,6 +66,9 @@ class Task:
         The validation metrics every model sheet records whatever its loss, and by which ``train``
         and ``predict`` choose a model: the first decides, the next breaks a tie (names in
         :data:`titanic_lab.choosing.METRICS`).
+    predictions : callable
+        ``(target, column)`` -> what a column of predictions holds, in words, for ``predict``'s
+        summary (a range, or a count per class).
     """
 
     name: str
@@ -78,6 +81,7 @@ class Task:
     scores: Callable[[Target, np.ndarray, np.ndarray], dict[str, float | None]]
     shown: tuple[str, ...]
     choose_by: tuple[str, ...]
+    predictions: Callable[[Target, pd.Series], str]
 
 
 def same(column: pd.Series, value: object) -> np.ndarray:
@@ -103,6 +107,10 @@ def _regression_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> di
     return {"rmse": float(np.sqrt(np.mean(error**2))), "r2": None if spread == 0 else 1 - float(np.sum(error**2)) / spread}
 
 
+def _range(target: Target, predicted: pd.Series) -> str:
+    return f"{target.column} predicted from {predicted.min():.4g} to {predicted.max():.4g}"
+
+
 # ---- binary -------------------------------------------------------------------------------
 
 
@@ -119,6 +127,11 @@ def _binary_decode(target: Target, outputs: np.ndarray) -> np.ndarray:
         return positive.astype(int)
     negative_label, positive_label = target.labels
     return np.where(positive, positive_label, negative_label)
+
+
+def _positives(target: Target, predicted: pd.Series) -> str:
+    positive = target.labels[1] if target.labels else 1
+    return f"{int((predicted == positive).sum())} predicted {target.column} = {positive}"
 
 
 def _binary_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
@@ -142,6 +155,11 @@ def _class_numbers(target: Target, column: pd.Series) -> np.ndarray:
 def _likeliest(target: Target, outputs: np.ndarray) -> np.ndarray:
     """The label of each row's largest probability (the first, on a tie, as MATCH finds it)."""
     return np.asarray(target.labels, dtype=object)[np.asarray(outputs).argmax(-1)]
+
+
+def _per_class(target: Target, predicted: pd.Series) -> str:
+    counts = predicted.value_counts()
+    return "predicted " + ", ".join(f"{label} {int(counts.get(label, 0))}" for label in target.labels)
 
 
 def _multiclass_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
@@ -209,14 +227,14 @@ def plain(value: object) -> object:
 #: Every task, by name (as a spec writes ``task = ...``).
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("binary", None, None, ("accuracy",), ("majority", "logistic regression", "gradient boosting"),
-         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy"), ("accuracy", "log_loss")),
+         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy"), ("accuracy", "log_loss"), _positives),
     Task("regression", None, None, ("rmse", "r2"), ("mean", "linear regression", "gradient boosting"),
          _numbers, lambda target, outputs: np.asarray(outputs, dtype=float) * target.divisor, _regression_scores,
-         ("train_rmse", "valid_rmse", "valid_r2"), ("rmse",)),
+         ("train_rmse", "valid_rmse", "valid_r2"), ("rmse",), _range),
     Task("multiclass", "softmax", "ce", ("accuracy", "log_loss"),
          ("majority", "multinomial logistic regression", "gradient boosting"),
          _class_numbers, _likeliest, _multiclass_scores, ("train_accuracy", "valid_accuracy", "valid_log_loss"),
-         ("accuracy", "log_loss")),
+         ("accuracy", "log_loss"), _per_class),
 )}
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import sheet_layout as sl
-from ..errors import DataError
+from ..errors import DataError, TitanicLabError
 from ..features.registry import FEATURE_KINDS, feature_kind
 from ..features.preset import Preset
 from ..features.steps import Feature
@@ -247,7 +247,16 @@ class Dataset:
         tickets; the leaderboard's ``--grouped``); None when the dataset has no such groups.
     board : tuple of Entry
         Its leaderboard (``titanic-lab leaderboard`` without ``--target``): its models on its
-        presets and its baselines; ``submit`` chooses among its own entries.
+        presets and its baselines; ``submit`` chooses among its own entries. Empty: the board of
+        its task (:data:`titanic_lab.leaderboard.ANY_CSV_ENTRIES`) on its default preset.
+    source_note : callable
+        ``path -> str``: a note for a leaderboard on ``path`` without ``--exclude-from`` (the bundled
+        titanic3 holds Kaggle's test answers), or ``""``.
+    row_word : str
+        What a row is, in messages about rows matched across files (``passengers``).
+    submission_words : str
+        How ``submit``'s summary counts a submission's positive predictions (``{n} survive``).
+        Empty: the dataset has no competition to submit to, and ``submit`` refuses it.
     """
 
     name: str
@@ -270,10 +279,23 @@ class Dataset:
     rules: Mapping[str, Callable[[pd.DataFrame], np.ndarray]] = field(default_factory=dict)
     groups: Callable[[pd.DataFrame], pd.Series] | None = None
     board: tuple[Entry, ...] = ()
+    source_note: Callable[[Path], str] = lambda path: ""
+    row_word: str = "rows"
+    submission_words: str = ""
 
     def default_spec(self) -> "DatasetSpec":
         """The spec of its first (default) preset."""
         return self.spec(next(iter(self.presets)))
+
+    def complete_rows(self, rows: pd.DataFrame, preset: str, path: object) -> pd.DataFrame:
+        """The rows the preset's row selection keeps (``--complete-rows``): the dataset's own rule, else the
+        rows with a value in every column of the preset's ``complete_rows``; an error names the file ``path``."""
+        if self.select_rows is None:
+            return rows.dropna(subset=list(self.presets[preset].complete_rows))
+        try:
+            return self.select_rows(rows, preset)
+        except TitanicLabError as exc:
+            raise DataError(path, str(exc)) from None
 
 
 def describe_feature(feat: Feature) -> str:

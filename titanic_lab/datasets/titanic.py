@@ -98,6 +98,14 @@ def describe_source(path: Path) -> str:
     return str(path)
 
 
+def bundled_note(path: Path) -> str:
+    """The leaderboard's note on the bundled titanic3, which holds Kaggle's test passengers with their labels."""
+    if Path(path).resolve() != bundled_path().resolve():
+        return ""
+    return ("note: the bundled titanic3 holds Kaggle's 418 test passengers with their labels; before choosing a model "
+            "for a Kaggle submission, pass --exclude-from test.csv")
+
+
 def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -> pd.DataFrame:
     """Read a Titanic CSV in Kaggle or titanic3 schema and validate it.
 
@@ -460,4 +468,7 @@ DATASET = Dataset(
     rules={"gender": gender_rule},
     groups=ticket_groups,
     board=BOARD,
+    source_note=bundled_note,
+    row_word="passengers",
+    submission_words="{n} survive",
 )
