@@ -99,7 +99,7 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
         for u, header in enumerate(block_headers(prefix, values.shape[1])):
             out[header] = values[:, u].numpy()
     preds = blocks[-1][1] if sheet.spec.outputs > 1 else blocks[-1][1][:, 0]  # (n_rows, n_classes) or (n_rows,)
-    if target.is_regression:
+    if target.record.scaled:
         out[PREDICTION] = (preds * target.divisor).numpy()
     rows = preds.unsqueeze(-2) if sheet.spec.outputs > 1 else preds.unsqueeze(-1)  # one-row batches: per-row loss
     loss = LOSSES[sheet.loss](rows, y.unsqueeze(-1)).numpy()

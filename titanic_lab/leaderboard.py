@@ -34,6 +34,7 @@ from .finite import check_features
 from .models import KINDS, forward, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
 from .runs import data_path, describe_data, load_rows
+from .tasks import get_task
 from .training import default_settings, fit, table_choices, with_overrides
 
 
@@ -181,7 +182,7 @@ def _resolve_any(name: str, task: str) -> list[Entry]:
         raise OptionError(f"unknown leaderboard model {name!r} for a {task} target; give a model as train takes it "
                           f"({', '.join(KINDS)}, nnet:3...) or one of: {', '.join(f'{e.name} ({e.model})' for e in board)}")
     spec = parse_model(text)  # raises on bad sizes such as nnet:0
-    if task == "multiclass":
+    if get_task(task).per_class:
         multiclass_model(spec, 3)  # refuses a model that cannot end in a column per class
     if task == "regression" and spec.has_sigmoid:
         raise OptionError(f"leaderboard model {name!r}: a sigmoid output predicts between 0 and 1 only, and the target "
@@ -248,12 +249,12 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     check_features(X_test, "the fold's held-out rows")
     y_train = target.values(train[target.column]) / target.divisor
     if not entry.own:
-        classes = target.n_outputs if target.task == "multiclass" else 0
-        return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression, classes) * target.divisor, True
+        classes = target.n_outputs if target.record.per_class else 0
+        return _baseline(entry.model, seed, X_train, y_train, X_test, not target.record.classifies, classes) * target.divisor, True
     spec = multiclass_model(parse_model(entry.model), target.n_outputs)
     choices = (None, None) if registry.builtin(dataset) else table_choices(spec, None, None)
     settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
-    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=not target.is_regression)
+    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=target.record.classifies)
     with torch.no_grad():
         return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy() * target.divisor, result.converged
 
@@ -342,7 +343,7 @@ def cross_validate(
     _check_work(df, entries, folds, repeats, grouped, dataset)  # before the splits are made
     target = (dataset or registry.default().default_spec()).target
     y = target.values(df[target.column])
-    if target.is_regression:
+    if not target.record.classifies:
         if len(df) < 2 * folds:
             raise OptionError(f"{folds}-fold cross-validation needs at least {2 * folds} rows (two per fold); the data has "
                               f"{len(df)} (use fewer --folds or more rows)")
@@ -361,7 +362,7 @@ def cross_validate(
                       for train_idx, _ in splits]
     scores = []
     for entry in entries:
-        score = Score(entry.name, entry.own, [], [], [], [], log_loss=target.task == "multiclass")
+        score = Score(entry.name, entry.own, [], [], [], [], log_loss="log_loss" in target.record.metrics)
         for (train_idx, test_idx), fold_spec in zip(splits, fold_specs):
             started = time.perf_counter()
             probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx], dataset=fold_spec)

@@ -55,7 +55,7 @@ def print_summary(run, out: Path) -> None:
     print_table(console, table)
     for name, r in run.results.items():
         console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
-    if run.dataset.target.task == "multiclass":
+    if run.dataset.target.record.per_class:
         for name in run.results:
             console.print(confusion_table(name, *run.confusion(name), run.dataset.target.labels))
     for name, r in run.results.items():

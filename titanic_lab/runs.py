@@ -325,7 +325,7 @@ class Run(Prepared):
 
     def _classes(self, name: str) -> dict:
         """Multiclass: the classes and model ``name``'s confusion matrix, for the summary; else nothing."""
-        if self.dataset.target.task != "multiclass":
+        if not self.dataset.target.record.per_class:
             return {}
         which, matrix = self.confusion(name)
         return {"classes": list(self.dataset.target.labels), "confusion": {"rows": which, "matrix": matrix.tolist()}}
@@ -357,11 +357,11 @@ def prepare(config: RunConfig) -> Prepared:
     path, source, frame, excluded, dataset = load_rows(config)
     target = dataset.target
     models = model_settings(config, target.n_outputs)  # the models a multiclass target can have (and their sheets)
-    if target.is_regression and any(spec.has_sigmoid for spec, _ in models.values()):
+    if not target.record.classifies and any(spec.has_sigmoid for spec, _ in models.values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
     never_negative = [s.name for s, _ in models.values() if s.model_kind.output == "sum" and s.activation == "relu"]
-    if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
+    if not target.record.classifies and never_negative and (target.values(frame[target.column]) < 0).any():
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
     n_train = len(frame) - int(config.valid_pct * len(frame))
@@ -429,7 +429,7 @@ def train_run(
     p = config if isinstance(config, Prepared) else prepare(config)
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
     X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
-    results, classify = {}, not p.dataset.target.is_regression
+    results, classify = {}, p.dataset.target.record.classifies
     for name, (spec, settings) in p.models.items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
         penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None

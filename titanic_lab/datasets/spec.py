@@ -85,7 +85,7 @@ class Target:
     @property
     def n_outputs(self) -> int:
         """How many outputs a model of this target has: one per class (multiclass), else 1."""
-        return len(self.labels) if self.task == "multiclass" else 1
+        return len(self.labels) if self.record.per_class else 1
 
     def values(self, column: pd.Series) -> np.ndarray:
         """The target as the model learns it before any scale: 0/1 (binary), the number (regression),
@@ -94,15 +94,15 @@ class Target:
 
     def sheet_values(self, column: pd.Series) -> np.ndarray:
         """The target as the sheet's target column holds it: the class as written (multiclass), else :meth:`values`."""
-        return column.to_numpy(dtype=object) if self.task == "multiclass" else self.values(column)
+        return column.to_numpy(dtype=object) if self.record.per_class else self.values(column)
 
     def sheet_numbers(self, column: pd.Series) -> np.ndarray:
         """What the model learns (before any scale) from the sheet's target column, as :meth:`sheet_values` wrote it."""
-        return self.values(column) if self.task == "multiclass" else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        return self.values(column) if self.record.per_class else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
     def learn_scale(self, column: pd.Series) -> "Target":
         """This target with ``scale`` learned from ``column`` (kept when already set)."""
-        if not self.is_regression or self.scale is not None:
+        if not self.record.scaled or self.scale is not None:
             return self
         values = self.values(column)
         biggest = float(np.nanmax(np.abs(values))) if len(column) else 0.0
@@ -113,7 +113,7 @@ class Target:
     @property
     def divisor(self) -> float:
         """What the model's outputs are multiplied by to be in the target's units."""
-        return float(self.scale or 1.0) if self.is_regression else 1.0
+        return float(self.scale or 1.0) if self.record.scaled else 1.0
 
     def decode(self, preds: np.ndarray) -> np.ndarray:
         """Model outputs -> predictions in the file's terms: labels (binary, multiclass) or target units."""
@@ -131,14 +131,7 @@ class Target:
     def describe(self) -> str:
         """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``,
         ``species: multiclass, 3 classes in this order: Adelie, Chinstrap, Gentoo``."""
-        if self.is_regression:
-            scale = "" if self.scale is None else f", learned as {self.column} / {self.scale:g}"
-            return f"{self.column}: regression{scale}"
-        if self.task == "multiclass":
-            return f"{self.column}: multiclass, {len(self.labels)} classes in this order: {', '.join(map(str, self.labels))}"
-        if self.labels is None:
-            return f"{self.column}: binary (0/1)"
-        return f"{self.column}: binary ({self.labels[0]} = 0, {self.labels[1]} = 1)"
+        return f"{self.column}: {self.record.describe(self)}"
 
 
 @dataclass(frozen=True)
@@ -326,7 +319,7 @@ def spec_to_toml(spec: DatasetSpec) -> str:
         lines.append(f"id = {_toml(spec.id_column)}")
     target = spec.target
     lines += ["", "[target]", f"column = {_toml(target.column)}", f"task = {_toml(target.task)}"]
-    if target.task == "multiclass":
+    if target.record.per_class:
         lines.append(f"classes = {_toml(list(target.labels))}  # in this order: the model's outputs, P1, P2, ...")
     elif target.labels is not None:
         lines.append(f"labels = {_toml(list(target.labels))}  # negative, positive")
