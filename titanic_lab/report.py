@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import typer
+
 
 def _fmt(value: float | None, digits: int = 6) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
@@ -192,8 +194,6 @@ def print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pat
 
 def print_predictions(submission, used, out: Path) -> None:
     """``predict``'s line: the file written, what it predicts (the dataset's words, else the task's), and the model sheet used."""
-    import typer
-
     from .datasets import registry  # here, not at the top: the registry imports pandas (start-up time)
 
     target, known = used.dataset.target, registry.builtin(used.dataset)
@@ -208,8 +208,6 @@ def print_predictions(submission, used, out: Path) -> None:
 
 def print_choice(best, scores, folds: int) -> None:
     """``submit``'s choice: the candidate chosen by cross-validation among those that converged in every fold."""
-    import typer
-
     converged = [s for s in scores if s.all_converged]
     unconverged = [s.name for s in scores if not s.all_converged]
     typer.echo(f"chose {best.name} by {folds}-fold cross-validation among the converged: "
@@ -219,8 +217,6 @@ def print_choice(best, scores, folds: int) -> None:
 
 def print_submission(made, best, scores, submission, run) -> None:
     """``submit``'s last line: the files written, the count in the dataset's words, the expected accuracy."""
-    import typer
-
     expected = next(s for s in scores if s.name == best.name)
     low, high = min(expected.accuracies), max(expected.accuracies)
     count = made.dataset.submission_words.format(n=int(submission[run.dataset.target.column].sum()))
