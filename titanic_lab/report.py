@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from .engines import ENGINES
+
 
 def _fmt(value: float | None, digits: int = 6) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
@@ -88,8 +90,6 @@ def print_verify(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .engines import ENGINES
-
     console = Console()
     table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}")
     for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
@@ -115,8 +115,6 @@ def print_engines(reports) -> None:
     """``verify --engine all``: every column with each engine's largest difference, then one row per engine."""
     from rich.console import Console
     from rich.table import Table
-
-    from .engines import ENGINES
 
     console = Console()
     first = reports[0]
@@ -145,8 +143,6 @@ def print_engines(reports) -> None:
 def print_compare(report) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    from .engines import ENGINES
 
     console = Console()
     for s in report.sheets:
