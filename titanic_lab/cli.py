@@ -1,8 +1,10 @@
 """The ``titanic-lab`` command line: a thin layer over the library.
 
-This is the only module that prints, parses flags and exits. Heavy imports (torch, pandas,
-the workbook writers) happen inside command bodies so ``titanic-lab --help`` stays instant.
-Errors the library raises on purpose become one line on stderr and exit code 2.
+This is the only module that parses flags and exits. Each command parses, calls the library
+(the workflows live in :mod:`.runs`, :mod:`.design_matrix`, :mod:`.leaderboard`, :mod:`.submit`)
+and prints, its tables and lines through :mod:`.report`. Heavy imports (torch, pandas, the
+workbook writers) happen inside command bodies so ``titanic-lab --help`` stays instant. Errors
+the library raises on purpose become one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
