@@ -225,7 +225,7 @@ def train(
         if init_epoch is not None and init_from is None:
             raise TitanicLabError("--init-epoch picks a row of the workbook given with --init-from; give --init-from too")
         if init_from is not None and init_epoch is None:
-            from .layout import params_for_run
+            from .workbook.layout import params_for_run
 
             init = params_for_run(init_from, specs, list(prepared.features.columns))
             _info(f"starting from the parameters in {init_from}", as_json)

@@ -26,18 +26,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import sheet_layout as sl
-from .choosing import VALIDATION
-from .datasets import registry
-from .datasets.registry import parse_spec
-from .datasets.spec import DatasetSpec
-from .errors import TitanicLabError
-from .finite import check_sheet
-from .formulas import cell
-from .model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
-from .models import BN_PARTS, ModelSpec, Params
-from .ops import ACTIVATIONS, Activation, loss_of_formula
-from .reading import formula_cells, sheet_heads, sheet_values, value_at
+from .. import sheet_layout as sl
+from ..choosing import VALIDATION
+from ..datasets import registry
+from ..datasets.registry import parse_spec
+from ..datasets.spec import DatasetSpec
+from ..errors import TitanicLabError
+from ..finite import check_sheet
+from ..formulas import cell
+from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
+from ..models import BN_PARTS, ModelSpec, Params
+from ..ops import ACTIVATIONS, Activation, loss_of_formula
+from ..reading import formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
 #: A workbook without a stored spec (the lesson's) is read as the flagship dataset's, its preset recognised.
