@@ -17,7 +17,7 @@ For each dataset of ``benchmarks/datasets.py`` (those whose package is installed
    majority predictor;
 4. ``titanic-lab verify w.xlsx`` (IronCalc): its largest relative difference;
 5. least squares: the linear sheet's design matrix and target read back with
-   ``titanic_lab.layout.read_model_sheets``; the sheet's mean squared error beside that of the
+   ``titanic_lab.workbook.layout.read_model_sheets``; the sheet's mean squared error beside that of the
    optimum of the objective trained (least squares with the ridge penalty train chose by
    leave-one-out, ``numpy.linalg.lstsq`` on the augmented system) on the same matrix (relative gap). For a multiclass target, the
    sheet's log loss beside scikit-learn's unpenalized multinomial ``LogisticRegression`` on the
@@ -228,7 +228,7 @@ def least_squares(book: Path, sheet: str = "linear", l2: float = 0.0) -> tuple[f
     train chose or was given): ``numpy.linalg.lstsq`` on ``[X; sqrt(n l2 / 2) I] w = [y; 0]``,
     plain least squares at ``l2 = 0``.
     """
-    from titanic_lab.layout import read_model_sheets
+    from titanic_lab.workbook.layout import read_model_sheets
 
     (ms,) = read_model_sheets(book, [sheet])
     X = np.column_stack([ms.column_values(f) for f in ms.features])
@@ -246,7 +246,7 @@ def multinomial_optimum(book: Path, sheet: str = "linear") -> tuple[float, float
     on the sheet's design matrix (its Ones column is the intercept) and classes."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
-    from titanic_lab.layout import read_model_sheets
+    from titanic_lab.workbook.layout import read_model_sheets
 
     (ms,) = read_model_sheets(book, [sheet])
     X = np.column_stack([ms.column_values(f) for f in ms.features])

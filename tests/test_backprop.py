@@ -19,7 +19,7 @@ from titanic_lab.backprop import autograd_gradients, backprop, descend
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
 from titanic_lab.gradient_compare import gd_params, read_backprop_sheet, read_gd_sections
-from titanic_lab.layout import overlay
+from titanic_lab.workbook.layout import overlay
 from titanic_lab.models import forward, init_params, parse_model
 from titanic_lab.ops import ACTIVATIONS, LOSSES
 from titanic_lab.reading import formula_cells, sheet_values
@@ -333,7 +333,7 @@ def test_edit_the_start_let_the_sheet_train_and_continue_from_its_last_row(gd_bo
     start = init_params(spec, X.shape[1], torch.Generator().manual_seed(run.config.seed))
     start["W1"][0, 0] = 0.25
     expected = descend(spec, start, X, y, loss="mae", optimizer="adam", lr=0.02, epochs=30, l1=0.001, l2=0.01).params[-1]
-    from titanic_lab.layout import read_model_sheets
+    from titanic_lab.workbook.layout import read_model_sheets
 
     (continued,) = [s for s in read_model_sheets(out) if s.name == "hidden-3"]
     assert max(_close(continued.params[k], expected[k]) for k in expected) <= 1e-9

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from titanic_lab import choices
 from titanic_lab.cli import app
+from titanic_lab.datasets import names, registry
 from titanic_lab.models import ACTIVATIONS, KINDS, LOSSES
 from titanic_lab.preprocessing import PRESETS
 from titanic_lab.training import OPTIMIZERS
@@ -18,10 +19,17 @@ runner = CliRunner()
 
 def test_choices_equal_the_registries():
     assert choices.PRESET_NAMES == tuple(PRESETS)
+    assert choices.PRESET_NAMES == tuple(registry.default().presets)
     assert choices.MODEL_KINDS == tuple(KINDS)
     assert choices.ACTIVATION_NAMES == tuple(ACTIVATIONS)
     assert choices.LOSS_NAMES == tuple(LOSSES)
     assert choices.OPTIMIZER_NAMES == tuple(OPTIMIZERS)
+
+
+def test_dataset_and_preset_names_are_the_registrys():
+    """datasets/names.py (read by --help without pandas) lists every built-in dataset and its presets in the records' order."""
+    assert list(names.PRESET_NAMES.items()) == [(name, tuple(d.presets)) for name, d in registry.DATASETS.items()]
+    assert choices.DATASET_NAMES == tuple(registry.DATASETS)
 
 
 def _help(command: str) -> str:

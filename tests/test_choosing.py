@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from titanic_lab.choosing import choose, validation_metrics
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
-from titanic_lab.layout import read_model_sheets
+from titanic_lab.workbook.layout import read_model_sheets
 from titanic_lab.models import forward
 from titanic_lab.ops import LOSSES
 from titanic_lab.predict import choose_sheet, predict_from_workbook

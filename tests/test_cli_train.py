@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import KAGGLE_HEADER, KAGGLE_ROWS, write_csv
@@ -16,12 +17,14 @@ def test_help_lists_the_commands():
     assert "train" in result.stdout and "features" in result.stdout
 
 
-def test_help_imports_nothing_heavy():
-    """``titanic-lab --help`` stays instant: no torch, pandas, scikit-learn, rich or workbook writer."""
+@pytest.mark.parametrize("command", [[], ["train"], ["features"], ["leaderboard"], ["submit"], ["lr-find"], ["predict"]])
+def test_help_imports_nothing_heavy(command):
+    """``titanic-lab --help`` (and each command's) stays instant: no torch, pandas, scikit-learn, rich or workbook
+    writer, though the preset and dataset names it lists are the registry's (tests/test_choices.py)."""
     import subprocess
     import sys
 
-    code = ("import sys; sys.argv = ['titanic-lab', '--help']\n"
+    code = (f"import sys; sys.argv = ['titanic-lab', *{command!r}, '--help']\n"
             "from titanic_lab.cli import app\n"
             "try:\n    app()\nexcept SystemExit:\n    pass\n"
             "heavy = ('torch', 'pandas', 'sklearn', 'rich', 'xlsxwriter', 'openpyxl')\n"

@@ -80,7 +80,7 @@ def test_groups_workbook_verifies_and_compares(tmp_path, engine, portable):
 
 
 def test_predict_recomputes_group_features_from_the_workbook_rows(tmp_path, bundled):
-    from titanic_lab.layout import read_model_sheets
+    from titanic_lab.workbook.layout import read_model_sheets
 
     train, test = bundled.iloc[:1000], bundled.iloc[1000:]
     data, test_csv, book = tmp_path / "train.csv", tmp_path / "test.csv", tmp_path / "g.xlsx"

@@ -14,7 +14,7 @@ from titanic_lab.compare import compare_workbook
 from titanic_lab.config import RunConfig
 from titanic_lab.engines import ENGINES
 from titanic_lab.formulas import cell
-from titanic_lab.layout import LayoutError, read_model_sheets
+from titanic_lab.workbook.layout import LayoutError, read_model_sheets
 from titanic_lab.models import forward, init_params, layers, parse_model, sheet_columns
 from titanic_lab.reading import formula_cells, sheet_values
 from titanic_lab.runs import train_run

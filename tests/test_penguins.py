@@ -12,7 +12,7 @@ from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
 from titanic_lab.datasets import penguins, registry
 from titanic_lab.errors import OptionError
-from titanic_lab.layout import read_model_sheets
+from titanic_lab.workbook.layout import read_model_sheets
 from titanic_lab.reading import sheet_values
 
 runner = CliRunner()

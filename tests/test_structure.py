@@ -111,6 +111,36 @@ def test_only_titanic_modules_name_titanic_columns():
     assert offenders == []
 
 
+#: The modules of the command line's workflows: they reach a dataset's presets, board, rules and words through
+#: its record (the registry), never by name.
+WORKFLOWS = ("titanic_lab.cli", "titanic_lab.report", "titanic_lab.leaderboard", "titanic_lab.submit",
+             "titanic_lab.design_matrix", "titanic_lab.runs", "titanic_lab.config", "titanic_lab.choices")
+
+
+def test_workflows_name_no_dataset_preset_rule_or_column():
+    """In code (docstrings and help texts may): no preset, leaderboard rule or column of a built-in dataset."""
+    from titanic_lab.datasets import registry
+
+    known = {name for d in registry.DATASETS.values() for name in (*d.presets, *d.rules, *d.default_spec().raw_columns,
+                                                                   d.default_spec().target.column)}
+    modules = _modules()
+    offenders = []
+    for name in WORKFLOWS:
+        tree = ast.parse(modules[name].read_text(encoding="utf-8"))
+        help_texts = _help_texts(tree)
+        offenders += [f"{name}:{n.lineno} {n.value!r}" for n in _code_strings(tree) if id(n) not in help_texts and n.value in known]
+    assert offenders == []
+
+
+def test_the_titanic_board_is_its_records():
+    """Titanic's leaderboard lives in its dataset record; the leaderboard module keeps only any table's boards."""
+    import titanic_lab.leaderboard as leaderboard
+    from titanic_lab.datasets import registry, titanic
+
+    assert registry.default().board is titanic.BOARD and not hasattr(leaderboard, "ENTRIES")
+    assert {e.model for e in titanic.BOARD if not e.own} >= set(titanic.DATASET.rules)
+
+
 def test_no_general_module_asks_is_titanic():
     for name, path in _modules().items():
         assert "is_titanic" not in path.read_text(encoding="utf-8"), name

@@ -62,7 +62,7 @@ _EXPORTS: dict[str, str] = {
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from .compare import compare_workbook
     from .config import RunConfig
-    from .layout import read_model_sheets
+    from .workbook.layout import read_model_sheets
     from .leaderboard import cross_validate
     from .predict import predict_from_workbook
     from .verify import verify_workbook

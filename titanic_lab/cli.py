@@ -1,8 +1,10 @@
 """The ``titanic-lab`` command line: a thin layer over the library.
 
-This is the only module that prints, parses flags and exits. Heavy imports (torch, pandas,
-the workbook writers) happen inside command bodies so ``titanic-lab --help`` stays instant.
-Errors the library raises on purpose become one line on stderr and exit code 2.
+This is the only module that parses flags and exits. Each command parses, calls the library
+(the workflows live in :mod:`.runs`, :mod:`.design_matrix`, :mod:`.leaderboard`, :mod:`.submit`)
+and prints, its tables and lines through :mod:`.report`. Heavy imports (torch, pandas, the
+workbook writers) happen inside command bodies so ``titanic-lab --help`` stays instant. Errors
+the library raises on purpose become one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from . import csv_dialect
+from . import csv_dialect, report
 from .choices import MODEL_KINDS, PRESET_NAMES, one_of
 from .config import OPTIONS, Option
 from .errors import TitanicLabError
-from .optim import OPTIMIZERS
 
 app = typer.Typer(
     help="Learn and check tabular deep learning against a spreadsheet: the fast.ai Titanic lesson, "
@@ -197,49 +198,42 @@ def train(
     """Train the lesson's models by hand-written gradient descent and save the run (Titanic, or any CSV with --target)."""
     with _errors_to_exit():
         from .config import RunConfig, from_command_line
-        from .data import describe_source
         from .datasets import registry
-        from .runs import prepare
+        from .files import check_outputs
+        from .runs import data_path, describe_data, prepare
 
         config = RunConfig(**from_command_line(run))
-        from .data import default_data_path
-        from .files import check_outputs
-
-        data, exclude_from, spec = run["data"], run["exclude_from"], run["spec"]
-        check_outputs({"--data": data or default_data_path(), "--init-from": init_from, "--exclude-from": exclude_from,
-                       "--spec": spec}, {"--out": out, "--plot": plot, "--spec-out": spec_out})
+        exclude_from = run["exclude_from"]
+        check_outputs({"--data": data_path(config), "--init-from": init_from, "--exclude-from": exclude_from,
+                       "--spec": run["spec"]}, {"--out": out, "--plot": plot, "--spec-out": spec_out})
         writer = _output_writer(out)
         prepared = prepare(config)
-        _info(f"data: {describe_source(prepared.data_path)}", as_json)
+        _info(f"data: {describe_data(config, prepared.data_path)}", as_json)
         if registry.builtin(prepared.dataset) is None:
             for line in prepared.dataset.describe():
                 _info(f"  {line}", as_json)
 
         if exclude_from is not None:
             _info(f"left out {prepared.excluded} training rows that are passengers of {exclude_from}", as_json)
+        specs = {name: spec for name, (spec, _) in prepared.models.items()}
         if out.suffix.lower() == ".xlsx":
-            from .runs import model_settings
             from .workbook import check_fits, check_models_fit
 
             check_fits(len(prepared.frame))  # before any training
-            check_models_fit([spec for spec, _ in model_settings(config, prepared.dataset.target.n_outputs).values()], prepared.X.shape[1],
-                             len(prepared.dataset.raw_columns) + 1)
+            check_models_fit(list(specs.values()), prepared.X.shape[1], len(prepared.dataset.raw_columns) + 1)
         init = None
         if init_epoch is not None and init_from is None:
             raise TitanicLabError("--init-epoch picks a row of the workbook given with --init-from; give --init-from too")
-        if init_from is not None:
-            from .layout import params_for_run
-            from .runs import model_settings
+        if init_from is not None and init_epoch is None:
+            from .workbook.layout import params_for_run
 
-            specs = {name: spec for name, (spec, _) in model_settings(config, prepared.dataset.target.n_outputs).items()}
-            if init_epoch is None:
-                init = params_for_run(init_from, specs, list(prepared.features.columns))
-                _info(f"starting from the parameters in {init_from}", as_json)
-            else:
-                from .gradient_compare import params_from_gd_sheet
+            init = params_for_run(init_from, specs, list(prepared.features.columns))
+            _info(f"starting from the parameters in {init_from}", as_json)
+        elif init_from is not None:
+            from .gradient_compare import params_from_gd_sheet
 
-                init = params_from_gd_sheet(init_from, specs, prepared.X.shape[1], init_epoch)
-                _info(f"starting from row {'last' if init_epoch < 0 else init_epoch} of the gradient descent sheet of {init_from}", as_json)
+            init = params_from_gd_sheet(init_from, specs, prepared.X.shape[1], init_epoch)
+            _info(f"starting from row {'last' if init_epoch < 0 else init_epoch} of the gradient descent sheet of {init_from}", as_json)
         run = _train_with_progress(prepared, init)
         typer.echo(f"writing {out} ...", err=True)
         writer(run, out)
@@ -257,7 +251,7 @@ def train(
             summary["output"] = str(out)
             typer.echo(json.dumps(summary, indent=2))
         else:
-            _print_summary(run, out)
+            report.print_summary(run, out)
 
 
 def _output_writer(out: Path):
@@ -299,10 +293,9 @@ def _progress_bar():
 
 def _train_with_progress(prepared, init, command: str = "train"):
     """Train ``prepared``: a progress bar when stderr is a terminal, else a line every few seconds."""
-    from .runs import model_settings, train_run
+    from .runs import train_run
 
-    totals = {name: settings.epochs or settings.max_epochs
-              for name, (_, settings) in model_settings(prepared.config, prepared.dataset.target.n_outputs).items()}
+    totals = {name: settings.epochs or settings.max_epochs for name, (_, settings) in prepared.models.items()}
     if not sys.stderr.isatty():
         lines = _ProgressLines(command)
         return train_run(prepared, init=init, on_epoch=lambda name, epoch: lines(f"{name} epoch {epoch}/{totals[name]}"))
@@ -311,80 +304,9 @@ def _train_with_progress(prepared, init, command: str = "train"):
         return train_run(prepared, init=init, on_epoch=lambda name, epoch: progress.update(tasks[name], completed=epoch))
 
 
-def _fmt(value: float | None, digits: int = 6) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _print_table(console, table) -> None:
-    """Print a rich table whole: never a number or a name cut to ``…``, whatever the width.
-
-    Piped output (a log file) and narrow terminals get the table at the width it needs; a
-    terminal then wraps the long lines instead of rich cutting the cells.
-    """
-    from rich.console import Console
-
-    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
-    if needed > console.width:
-        console = Console(width=needed, stderr=console.stderr)
-    console.print(table)
-
-
-def _print_summary(run, out: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
-    table.add_column("model (loss)", overflow="fold")
-    scores = run.dataset.target.record.shown
-    headers = {"train_rmse": "train RMSE", "valid_rmse": "valid RMSE", "valid_r2": "valid R²",
-               "train_accuracy": "train acc", "valid_accuracy": "valid acc", "valid_log_loss": "valid log loss"}
-    for column in ("epochs", "lr", "train loss", "valid loss", *(headers[k] for k in scores), "seconds"):
-        table.add_column(column, justify="right", min_width=6)
-    for name, r in run.results.items():
-        measured = run.scores(name)
-        table.add_row(
-            f"{name} ({r.settings.loss})",
-            str(len(r.history)),
-            f"{r.settings.lr:.3g}" + (" (found)" if r.lr_source.startswith("lr-find") else ""),
-            _fmt(r.train_loss),
-            _fmt(r.valid_loss),
-            *(_fmt(measured[k], 4 if k.endswith(("accuracy", "r2", "log_loss")) else 2) for k in scores),
-            f"{r.seconds:.2f}",
-        )
-    console = Console()
-    _print_table(console, table)
-    for name, r in run.results.items():
-        console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
-    if run.dataset.target.task == "multiclass":
-        for name in run.results:
-            console.print(_confusion_table(name, *run.confusion(name), run.dataset.target.labels))
-    for name, r in run.results.items():
-        if r.penalty:
-            console.print(f"{name}: {r.penalty}")
-    if run.chosen is not None:
-        console.print(f"chosen: {run.chosen}, by the {run.chosen_why}")
-        if run.results[run.chosen].refit:
-            console.print(f"refit: {run.chosen} trained again with its settings on every row ({len(run.frame)}); its train "
-                          "figures are on every row, its valid figures the estimate from before the refit")
-    console.print(f"saved: {out}")
-
-
-def _confusion_table(name: str, which: str, matrix, labels):
-    """A model's confusion matrix as a rich table: a row per true class, a column per predicted class."""
-    from rich.table import Table
-
-    table = Table(title=f"{name}: confusion on the {which} rows (rows: true class, columns: predicted)")
-    table.add_column("true \\ predicted", overflow="fold")
-    for label in labels:
-        table.add_column(str(label), justify="right", overflow="fold")
-    for label, counts in zip(labels, matrix):
-        table.add_row(str(label), *(str(int(n)) for n in counts))
-    return table
-
-
 @app.command("lr-find")
-@_with_run_options("data", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows", "valid_pct",
-                   *DIALECT_OPTIONS)
+@_with_run_options("data", "dataset", "preset", "target", "id_column", "spec", "task", "optimizer", "loss", "complete_rows",
+                   "valid_pct", *DIALECT_OPTIONS)
 def lr_find(
     run: dict,
     model: Annotated[str, typer.Option("--model", "-m", help=f"The model: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, deep:10,10.")] = "linear",
@@ -398,25 +320,16 @@ def lr_find(
     """
     with _errors_to_exit():
         from .config import RunConfig, from_command_line
-        from .data import describe_source
-        from .runs import model_settings, prepare
-        from .training import lr_find as find
-
-        from .data import default_data_path
         from .files import check_outputs
+        from .runs import data_path, describe_data, find_learning_rate, prepare
 
         config = RunConfig(**from_command_line(run), models=(model,))
-        check_outputs({"--data": run["data"] or default_data_path()}, {"--plot": plot})
+        check_outputs({"--data": data_path(config)}, {"--plot": plot})
         prepared = prepare(config)
-        _info(f"data: {describe_source(prepared.data_path)}", as_json)
-        ((spec, settings),) = model_settings(config, prepared.dataset.target.n_outputs).values()
-        if OPTIMIZERS[settings.optimizer].exact and config.optimizer is None:
-            # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
-            from .training import default_settings
-
-            settings = default_settings(spec, "adam", settings.loss)
-            _info("linear trains with newton on this table (no learning rate to find); showing Adam's", as_json)
-        found = find(spec, settings, prepared.X[prepared.train_idx], prepared.y[prepared.train_idx])
+        _info(f"data: {describe_data(config, prepared.data_path)}", as_json)
+        spec, settings, found, note = find_learning_rate(prepared)
+        if note:
+            _info(note, as_json)
         if plot is not None:
             from .plots import plot_lr_find
 
@@ -429,7 +342,7 @@ def lr_find(
 
 
 @app.command()
-@_with_run_options("data", "preset", "target", "id_column", "spec", "task", *DIALECT_OPTIONS)
+@_with_run_options("data", "dataset", "preset", "target", "id_column", "spec", "task", *DIALECT_OPTIONS)
 def features(
     run: dict,
     complete_rows: Annotated[
@@ -444,63 +357,11 @@ def features(
     """Write the design matrix (with the id and target columns when the input has them)."""
     with _errors_to_exit():
         from .config import RunConfig, from_command_line
-        from .data import default_data_path, describe_source
-        from .files import atomic_output, check_outputs
+        from .design_matrix import write_design_matrix
 
-        config = RunConfig(**from_command_line(run))
-        path = Path(config.data) if config.data else default_data_path()
-        check_outputs({"--data": path, "--fit-on": fit_on, "--spec": config.spec}, {"--out": out})
-        fitted = "" if fit_on is None else f"; fitted on: {describe_source(fit_on)}"
-        typer.echo(f"data: {describe_source(path)}{fitted}", err=True)
-        if config.target or config.spec:
-            df, pre, keep = _table_features(config, path, fit_on, complete_rows)
-        else:
-            df, pre, keep = _titanic_features(config.preset, path, fit_on, complete_rows)
-        from .cost import check_matrix
-        from .finite import check_features
-
-        check_matrix(len(df), len(pre.feature_names_out_), path)
-        matrix = pre.transform(df)
-        check_features(matrix, path)
-        table = df[keep].join(matrix)
-        with atomic_output(out) as tmp:
-            table.to_csv(tmp, index=False)
-        typer.echo(f"wrote {out}: {len(table)} rows x {matrix.shape[1]} features ({', '.join(matrix.columns)})")
-
-
-def _titanic_features(preset: str, path: Path, fit_on: Path | None, complete_rows: bool):
-    """Titanic rows, the preprocessing fitted on ``fit_on`` (without ``path``'s passengers) or on them, and the
-    columns kept beside the features."""
-    from .data import ID_COLUMN, TARGET, complete_rows_of, drop_passengers, read_titanic
-    from .preprocessing import TitanicPreprocessor
-
-    df = read_titanic(path, require_target=False)
-    if complete_rows:
-        df = complete_rows_of(df, preset, path)
-    fit_rows = df if fit_on is None else read_titanic(fit_on, require_target=False)
-    if fit_on is not None:  # the rows to transform never lend their own labels to the fit
-        fit_rows, dropped = drop_passengers(fit_rows, df)
-        if dropped:
-            typer.echo(f"left out of the fit {dropped} rows of {fit_on} that are passengers of {path}", err=True)
-    if complete_rows and fit_on is not None:
-        fit_rows = complete_rows_of(fit_rows, preset, fit_on)
-    return df, TitanicPreprocessor(preset=preset).fit(fit_rows), [c for c in (ID_COLUMN, TARGET) if c in df.columns]
-
-
-def _table_features(config, path: Path, fit_on: Path | None, complete_rows: bool):
-    """Any CSV: its spec (inferred from the rows the fit uses, or --spec), the preprocessing fitted on
-    ``fit_on`` or on the rows themselves, and the id and target columns kept beside the features."""
-    from .dataset import open_table, read_table
-    from .preprocessing import TabularPreprocessor
-
-    fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec, task=config.task)
-    df = fit_rows if fit_on is None else read_table(path, dataset.target.column, dataset.id_column, require_target=False)
-    if complete_rows:
-        df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)).reset_index(drop=True) for rows in (df, fit_rows))
-    for line in dataset.describe():
-        typer.echo(f"  {line}", err=True)
-    keep = [c for c in (dataset.id_column, dataset.target.column) if c and c in df.columns]
-    return df, TabularPreprocessor(dataset.features).fit(fit_rows), keep
+        table, names = write_design_matrix(RunConfig(**from_command_line(run)), out, fit_on, complete_rows,
+                                           note=lambda line: typer.echo(line, err=True))
+    typer.echo(f"wrote {out}: {len(table)} rows x {len(names)} features ({', '.join(names)})")
 
 
 EngineOpt = Annotated[
@@ -533,7 +394,7 @@ def verify(
         check_real("--tol", tol)
         reports = verify_with(workbook, select_engines(engine), tol=tol)
     if engine != "all":
-        _finish_report(reports[0], as_json, _print_verify)
+        _finish_report(reports[0], as_json, report.print_verify)
         return
     # An engine that cannot read table references (Gnumeric) is no verdict on a default workbook: its note says so.
     checked = [r for r in reports if r.ok or not r.note]
@@ -541,77 +402,19 @@ def verify(
     if as_json:
         typer.echo(json.dumps({"path": str(workbook), "tolerance": tol, "ok": ok, "engines": [r.to_dict() for r in reports]}, indent=2))
     else:
-        _print_engines(reports)
+        report.print_engines(reports)
     if not ok:
         raise typer.Exit(1)
 
 
-def _finish_report(report, as_json: bool, printer) -> None:
+def _finish_report(result, as_json: bool, printer) -> None:
     """Print a verify/compare report (JSON or tables) and exit 1 when it is not ok."""
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        printer(report)
-    if not report.ok:
+        printer(result)
+    if not result.ok:
         raise typer.Exit(1)
-
-
-def _print_verify(report) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from .engines import ENGINES
-
-    console = Console()
-    table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}")
-    for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
-        table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
-    for check in report.columns:
-        status = "ok" if check.ok(report.tol) else ("NO CACHED VALUE" if check.missing_cached else "DIFFERS")
-        table.add_row(check.sheet, check.label, str(check.cells), f"{check.max_diff:.2e}", check.worst, status)
-    _print_table(console, table)
-    if report.ok:
-        console.print(f"all {report.cells} formula cells within {report.tol:g} of their cached values")
-    elif not report.columns:
-        console.print("the workbook has no formula cells")
-    else:
-        bad = [c for c in report.columns if not c.ok(report.tol)]
-        missing = sum(c.missing_cached for c in bad)
-        hint = f"; {missing} formula cells store no cached value (saved by a writer that does not compute them?)" if missing else ""
-        console.print(f"{len(bad)} of {len(report.columns)} columns differ by more than {report.tol:g}{hint}")
-    if report.note:
-        console.print(report.note, markup=False)
-
-
-def _print_engines(reports) -> None:
-    """``verify --engine all``: every column with each engine's largest difference, then one row per engine."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from .engines import ENGINES
-
-    console = Console()
-    first = reports[0]
-    detail = Table(title=f"{first.path}: {first.cells} formula cells, max. relative difference per engine")
-    for column in ("sheet", "column", "cells", *(ENGINES[r.engine].title for r in reports)):
-        detail.add_column(column, justify="left" if column in ("sheet", "column") else "right")
-    for i, check in enumerate(first.columns):
-        cells = [f"{c.max_diff:.2e}" + ("" if c.ok(r.tol) else " DIFFERS") for r in reports for c in [r.columns[i]]]
-        detail.add_row(check.sheet, check.label, str(check.cells), *cells)
-    _print_table(console, detail)
-    summary = Table(title=f"within {first.tol:g}?")
-    for column in ("engine", "cells", "max rel. diff", "worst cell", "seconds", ""):
-        summary.add_column(column, justify="left" if column in ("engine", "worst cell", "") else "right")
-    for r in reports:
-        summary.add_row(ENGINES[r.engine].title, str(r.cells), f"{r.max_diff:.2e}", r.worst, f"{r.seconds:.2f}",
-                        "ok" if r.ok else ("cannot read tables" if r.note else "DIFFERS"))
-    _print_table(console, summary)
-    for r in reports:
-        if r.note:
-            console.print(r.note, markup=False)
-    for engine in ENGINES.values():
-        if not engine.available():
-            console.print(f"not installed, skipped: {engine.title} ({engine.program}; {engine.install})", markup=False)
 
 
 @app.command()
@@ -633,31 +436,8 @@ def compare(
         from .config import check_real
 
         check_real("--tol", tol)
-        report = compare_workbook(workbook, tol=tol, recalc=recalc, engine=engine)
-    _finish_report(report, as_json, _print_compare)
-
-
-def _print_compare(report) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from .engines import ENGINES
-
-    console = Console()
-    for s in report.sheets:
-        title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
-        console.print(title, soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
-        table = Table()
-        for column in ("column", "cells", "max abs diff", "worst cell", "status"):
-            table.add_column(column, justify="right" if column in ("cells", "max abs diff") else "left", no_wrap=True)
-        for c in s.columns:
-            table.add_row(c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
-        _print_table(console, table)
-        held = "none found" if s.total_workbook is None else f"{s.total_workbook!r} ({s.total_cell})"
-        console.print(f"total loss: workbook {held}, recomputed {s.total_recomputed!r}" + ("" if s.total_ok else "  DIFFERS"))
-    verdict = "agree" if report.ok else "DO NOT agree"
-    after = f" (after recalculation by {ENGINES[report.engine].title})" if report.recalculated else ""
-    console.print(f"{len(report.sheets)} sheet(s) {verdict} with torch within {report.tol:g}{after}")
+        result = compare_workbook(workbook, tol=tol, recalc=recalc, engine=engine)
+    _finish_report(result, as_json, report.print_compare)
 
 
 @app.command()
@@ -678,25 +458,11 @@ def predict(
         check_outputs({"--model": model, "--data": data}, {"--out": out})
         submission, used = predict_from_workbook(model, data, sheet, allow_overlap=allow_overlap)
         write_submission(submission, out)
-    from .datasets import registry
-
-    target, known = used.dataset.target, registry.builtin(used.dataset)
-    if known is not None and known.count_words:
-        what = known.count_words.format(n=int(submission[target.column].sum()))
-    elif target.is_regression:
-        what = f"{target.column} predicted from {submission[target.column].min():.4g} to {submission[target.column].max():.4g}"
-    elif target.task == "multiclass":
-        counts = submission[target.column].value_counts()
-        what = "predicted " + ", ".join(f"{label} {int(counts.get(label, 0))}" for label in target.labels)
-    else:
-        what = f"{int((submission[target.column] == (target.labels[1] if target.labels else 1)).sum())} predicted " \
-               f"{target.column} = {target.labels[1] if target.labels else 1}"
-    typer.echo(f"wrote {out}: {len(submission)} rows, {what} (model: sheet {used.name!r}, {used.spec.name}, {used.preset} features; "
-               f"chosen: {used.chosen_why})")
+    report.print_predictions(submission, used, out)
 
 
 @app.command()
-@_with_run_options("data", "target", "id_column", "spec", *DIALECT_OPTIONS)
+@_with_run_options("data", "dataset", "target", "id_column", "spec", *DIALECT_OPTIONS)
 def leaderboard(
     run: dict,
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold.")] = 5,
@@ -731,102 +497,22 @@ def leaderboard(
     folds (plain k-fold for a regression target, sorted by RMSE in the target's units; a
     multiclass target's log loss beside its accuracy).
     """
-    if any(run[name] is not None for name in ("target", "id_column", "spec")):
-        return _leaderboard_any(run, folds, repeats, seed, model, plot, grouped, exclude_from, as_json)
-    grouped = True if grouped is None else grouped
-    data = run["data"]
     with _errors_to_exit():
-        from .config import check_cv
-        from .data import bundled_path, default_data_path, describe_source, drop_passengers, read_titanic
-        from .files import check_outputs
-        from .leaderboard import cross_validate, find_entries, plot_leaderboard
+        from .config import RunConfig, from_command_line
+        from .leaderboard import plot_leaderboard, prepare_board
 
-        check_cv(folds, repeats, seed)
-        entries = find_entries(model)
-        path = data or default_data_path()
-        check_outputs({"--data": path, "--exclude-from": exclude_from}, {"--plot": plot})
-        df = read_titanic(path)
-        if exclude_from is not None:
-            df, dropped = drop_passengers(df, read_titanic(exclude_from, require_target=False))
-            _info(f"left out {dropped} rows that are passengers of {exclude_from}", as_json)
-        elif Path(path).resolve() == bundled_path().resolve():
-            _info("note: the bundled titanic3 holds Kaggle's 418 test passengers with their labels; before choosing a model "
-                  "for a Kaggle submission, pass --exclude-from test.csv", as_json)
-        _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
-        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, grouped),
-                                     len(entries) * folds * repeats * (2 if grouped else 1), "leaderboard")
-        if plot is not None:
-            plot_leaderboard(scores, plot)
-    if as_json:
-        typer.echo(json.dumps({"data": str(path), "folds": folds, "repeats": repeats, "seed": seed, "grouped": grouped,
-                               "models": [s.to_dict() for s in scores]}, indent=2))
-        return
-    _print_leaderboard(scores, folds, repeats, grouped, plot)
-
-
-def _leaderboard_any(run: dict, folds: int, repeats: int, seed: int, model: list[str] | None, plot: Path | None,
-                     grouped: bool | None, exclude_from: Path | None, as_json: bool) -> None:
-    """``leaderboard --target``: any CSV's board (see :func:`titanic_lab.leaderboard.cross_validate`)."""
-    with _errors_to_exit():
-        from .config import RunConfig, check_cv, from_command_line
-        from .data import default_data_path, describe_source
-        from .errors import OptionError
-        from .files import check_outputs
-        from .leaderboard import any_csv_rows, cross_validate, find_entries, plot_leaderboard
-
-        if grouped is not None:
-            raise OptionError("--grouped/--no-grouped: folds grouped by ticket are Titanic's; with --target or --spec "
-                              "every row is its own group (leave the option out)")
-        check_cv(folds, repeats, seed)
         config = RunConfig(**from_command_line(run), exclude_from=str(exclude_from) if exclude_from else None,
                            complete_rows=False)
-        check_outputs({"--data": run["data"] or default_data_path(), "--exclude-from": exclude_from, "--spec": run["spec"]},
-                      {"--plot": plot})
-        path, df, excluded, dataset = any_csv_rows(config)
-        entries = find_entries(model, dataset.target.task)
-        _info(f"data: {describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats", as_json)
-        for line in dataset.describe():
-            _info(f"  {line}", as_json)
-        if exclude_from is not None:
-            _info(f"left out {excluded} rows whose {dataset.id_column} is in {exclude_from}", as_json)
-        scores = _with_fold_progress(lambda on_fold: cross_validate(df, entries, folds, repeats, seed, on_fold, dataset=dataset,
-                                                                         infer_per_fold=config.spec is None),
-                                     len(entries) * folds * repeats, "leaderboard")
+        board = prepare_board(config, model, folds, repeats, seed, grouped, plot)
+        for line in board.notes:
+            _info(line, as_json)
+        scores = _with_fold_progress(board.run, board.total_folds, "leaderboard")
         if plot is not None:
             plot_leaderboard(scores, plot)
     if as_json:
-        typer.echo(json.dumps({"data": str(path), "target": dataset.target.column, "task": dataset.target.task,
-                               "rows": len(df), "folds": folds, "repeats": repeats, "seed": seed,
-                               "models": [s.to_dict() for s in scores]}, indent=2))
+        typer.echo(json.dumps(board.to_dict(scores), indent=2))
         return
-    _print_leaderboard(scores, folds, repeats, False, plot)
-
-
-def _print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Path | None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
-    regression = scores[0].is_regression
-    if regression:
-        columns = ("model", "by", "RMSE", "+-", "R^2", "fit s/fold")
-    else:
-        loss = "log loss" if scores[0].log_loss else "Brier loss"
-        columns = ("model", "by", "accuracy", "+-", *(("by ticket",) if grouped else ()), loss, "fit s/fold")
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("model", "by") else "right", no_wrap=column == "model")
-    for s in scores:
-        d = s.to_dict()
-        by = "titanic-lab" if s.own else "baseline"
-        if regression:
-            table.add_row(s.name, by, f"{s.rmse:.4f}", f"{s.rmse_std:.4f}", _fmt(s.r2, 4), f"{d['fit_seconds']:.3f}")
-            continue
-        table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
-                      f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
-    console = Console()
-    _print_table(console, table)
-    if plot:
-        console.print(f"plot: {plot}")
+    report.print_leaderboard(scores, folds, repeats, board.grouped, plot)
 
 
 def _with_fold_progress(job, total: int, command: str):
@@ -840,7 +526,7 @@ def _with_fold_progress(job, total: int, command: str):
 
 
 @app.command()
-@_with_run_options(*DIALECT_OPTIONS)
+@_with_run_options("dataset", *DIALECT_OPTIONS)
 def submit(
     run: dict,
     data: DataOpt = None,
@@ -857,61 +543,19 @@ def submit(
 ) -> None:
     """Train on every training row, write the Kaggle submission and its workbook, print the expected accuracy."""
     with _errors_to_exit():
-        from .config import RunConfig, check_cv
-        from .data import ID_COLUMN, default_data_path, describe_source, drop_passengers, read_titanic
-        from .errors import DataError, OptionError, TrainingError
-        from .files import check_outputs
-        from .datasets import registry
-        from .leaderboard import ENTRIES, Entry, cross_validate
-        from .preprocessing import get_preset
-        from .predict import predict_from_workbook, write_submission
-        from .runs import prepare
-        from .workbook import write_workbook
+        from .config import RunConfig, from_command_line
+        from .submit import prepare_submission
 
-        path = data or default_data_path()
-        if workbook is None and out.suffix.lower() == ".xlsx":
-            raise OptionError(f"--out {out}: the submission is a CSV and its workbook takes the same name with .xlsx; "
-                              "use --out NAME.csv, or give --workbook")
-        workbook = workbook or out.with_suffix(".xlsx")
-        check_outputs({"--data": path, "--test": test}, {"--out": out, "--workbook": workbook})
-        if preset is not None:
-            get_preset(preset)  # an unknown preset is refused before any work
-        check_cv(folds)
-        df = read_titanic(path)
-        to_predict = read_titanic(test, require_target=False)
-        if ID_COLUMN not in to_predict.columns:  # before any training
-            raise DataError(test, f"has no {ID_COLUMN} column, which a submission needs")
-        df, dropped = drop_passengers(df, to_predict)  # never train, choose or score on the answers
-        if dropped:
-            typer.echo(f"left out {dropped} of {dropped + len(df)} training rows of {describe_source(path)}: they are "
-                       f"passengers of {test} ({registry.default().same_rows_key})", err=True)
+        config = RunConfig(**from_command_line(run), data=str(data) if data else None)
+        made = prepare_submission(config, test, out, workbook, model, preset, folds)
+        for line in made.notes:
+            typer.echo(line, err=True)
+        best, scores = _with_fold_progress(made.choose, made.total_folds, "submit")
         if model is None:
-            candidates = [e for e in ENTRIES if e.own and (preset is None or e.preset == preset)]
-        else:
-            candidates = [Entry(f"{model} ({preset or 'spreadsheet'})", model, preset or "spreadsheet", True)]
-        scores = _with_fold_progress(lambda on_fold: cross_validate(df, candidates, folds=folds, repeats=1, on_fold=on_fold),
-                                     len(candidates) * folds, "submit")  # best first
-        converged = [s for s in scores if s.all_converged]
-        if not converged:
-            raise TrainingError(f"no candidate converged in every fold ({', '.join(s.name for s in scores)}); give --model and --preset")
-        expected = converged[0]
-        best = next(e for e in candidates if e.name == expected.name)
-        if model is None:
-            unconverged = [s.name for s in scores if not s.all_converged]
-            typer.echo(f"chose {best.name} by {folds}-fold cross-validation among the converged: "
-                       + ", ".join(f"{s.name} {s.accuracy:.4f}" for s in converged)
-                       + (f" (left out, not converged in every fold: {', '.join(unconverged)})" if unconverged else ""))
-        run = _train_with_progress(prepare(RunConfig(data=str(path), preset=best.preset, models=(best.model,), valid_pct=0,
-                                                     complete_rows=False, exclude_from=str(test), **dict(best.options))),
-                                   None, "submit")
-        write_workbook(run, workbook)
-        # Predict from the workbook just written: the submission comes from the model file itself.
-        submission, _ = predict_from_workbook(workbook, test)
-        write_submission(submission, out)
-    low, high = min(expected.accuracies), max(expected.accuracies)
-    typer.echo(f"wrote {out} ({len(submission)} rows, {int(submission[run.dataset.target.column].sum())} survive) and {workbook}; "
-               f"expected accuracy {expected.accuracy:.4f} +- {expected.accuracy_std:.4f} (its own {folds}-fold "
-               f"cross-validation on {len(df)} rows; folds from {low:.4f} to {high:.4f})")
+            report.print_choice(best, scores, folds)
+        run = _train_with_progress(made.prepare(best), None, "submit")
+        submission = made.write(run)
+    report.print_submission(made, best, scores, submission, run)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from .diffs import ColumnDiff, SheetDiff, within
 from .gradient_compare import gradient_sheet_diffs
 from .errors import OptionError
 from .formulas import cell
-from .layout import ModelSheet, read_model_sheets
+from .workbook.layout import ModelSheet, read_model_sheets
 from .models import sheet_columns
 from .ops import LOSSES
 from .sheet_layout import LOSS, PREDICTION, block_headers
@@ -99,7 +99,7 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
         for u, header in enumerate(block_headers(prefix, values.shape[1])):
             out[header] = values[:, u].numpy()
     preds = blocks[-1][1] if sheet.spec.outputs > 1 else blocks[-1][1][:, 0]  # (n_rows, n_classes) or (n_rows,)
-    if target.is_regression:
+    if target.record.scaled:
         out[PREDICTION] = (preds * target.divisor).numpy()
     rows = preds.unsqueeze(-2) if sheet.spec.outputs > 1 else preds.unsqueeze(-1)  # one-row batches: per-row loss
     loss = LOSSES[sheet.loss](rows, y.unsqueeze(-1)).numpy()
@@ -146,9 +146,9 @@ def compare_workbook(path: str | Path, tol: float = 1e-9, recalc: bool = False, 
 
     Raises
     ------
-    titanic_lab.layout.LayoutError
+    titanic_lab.workbook.layout.LayoutError
         No sheet is in the lesson layout.
-    titanic_lab.layout.NoCachedValuesError
+    titanic_lab.workbook.layout.NoCachedValuesError
         The formulas have no cached values and ``recalc`` is False.
     """
     path = Path(path)

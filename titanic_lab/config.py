@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .choices import GD_OPTIMIZER_NAMES, ACTIVATION_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES, PRESET_NAMES, TASK_NAMES, one_of
+from .choices import (ACTIVATION_NAMES, DATASET_NAMES, GD_OPTIMIZER_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES,
+                      PRESET_NAMES, TASK_NAMES, one_of)
 from .csv_dialect import parse_decimal, parse_encoding, parse_sep
 from .errors import OptionError
 
@@ -124,9 +125,9 @@ class RunConfig:
         "/kaggle/input/titanic/train.csv, else the bundled titanic3.", "--data", "-d",
         cli_type=Optional[Path], parse=str, show_default=False)
     dataset: str | None = _option(
-        None, "A built-in dataset by name: titanic or palmer-penguins (Palmer penguins' body mass, preset lesson). "
+        None, f"A built-in dataset by name: {one_of(DATASET_NAMES)} (Palmer penguins' body mass, preset lesson). "
         "Default: titanic, or any CSV with --target.", show_default=False)
-    preset: str = _option("spreadsheet", f"Titanic's feature preset: {one_of(PRESET_NAMES)}; another --dataset's "
+    preset: str = _option(PRESET_NAMES[0], f"Titanic's feature preset: {one_of(PRESET_NAMES)}; another --dataset's "
                           "first preset by default.", "--preset", "-p")
     models: tuple[str, ...] = _option(
         DEFAULT_MODELS, f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
@@ -235,7 +236,7 @@ class RunConfig:
                 if self.preset != RunConfig.preset:
                     raise OptionError(f"--preset {self.preset}: {self.dataset}'s presets are {', '.join(presets)}")
                 object.__setattr__(self, "preset", next(iter(presets)))  # the default preset is the dataset's first
-        if (self.target or self.spec) and self.preset != "spreadsheet":
+        if (self.target or self.spec) and self.preset != RunConfig.preset:
             raise OptionError("--preset chooses Titanic's features; with --target or --spec the features are inferred "
                               "from the file or read from the spec (edit one written by --spec-out)")
         if self.task is not None and self.task not in TASK_NAMES:

@@ -20,7 +20,7 @@ from . import sheet_layout as sl
 from .backprop import autograd_gradients, backprop, descend, layer_blocks
 from .diffs import ColumnDiff, SheetDiff, within
 from .formulas import cell
-from .layout import LayoutError, overlay
+from .workbook.layout import LayoutError, overlay
 from .models import ModelSpec, Params, init_params, parse_model
 from .reading import formula_cells, sheet_parts, sheet_values, value_at
 from .ops import ACTIVATIONS

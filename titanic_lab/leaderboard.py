@@ -23,53 +23,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import RunConfig
+from .config import RunConfig, check_cv
 from .cost import check_cross_validation, feature_count
 from .datasets import registry
 from .datasets.infer import infer_spec
-from .datasets.spec import DatasetSpec, Target
+from .datasets.spec import DatasetSpec, Entry, Target
 from .errors import DataError, OptionError
+from .files import check_outputs
 from .finite import check_features
-from .choices import PRESET_NAMES
 from .models import KINDS, forward, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
+from .runs import data_path, describe_data, load_rows
+from .tasks import get_task
 from .training import default_settings, fit, table_choices, with_overrides
 
-
-@dataclass(frozen=True)
-class Entry:
-    """A model on the leaderboard.
-
-    ``model`` is one of titanic-lab's models (``linear``, ``nnet``...) trained by hand on
-    ``preset``'s features, or a baseline: ``gender`` (female survives), ``logistic``,
-    ``forest``, ``boosting`` (scikit-learn, on ``preset``'s features). On any CSV (see
-    :data:`ANY_CSV_ENTRIES`) ``preset`` is empty: every entry uses the table's spec.
-    """
-
-    name: str
-    model: str
-    preset: str
-    own: bool
-    #: Training options on top of the model's defaults, as (name, value) pairs: (("l2", 0.01),).
-    options: tuple[tuple[str, object], ...] = ()
-
-
-ENTRIES: tuple[Entry, ...] = (
-    Entry("linear (spreadsheet)", "linear", "spreadsheet", True),
-    Entry("nnet (spreadsheet)", "nnet", "spreadsheet", True),
-    Entry("sigmoid (notebook)", "sigmoid", "notebook", True),
-    Entry("hidden (notebook)", "hidden", "notebook", True),
-    Entry("deep (notebook)", "deep", "notebook", True),
-    Entry("linear (extended)", "linear", "extended", True),
-    Entry("nnet (extended)", "nnet", "extended", True),
-    Entry("linear (groups)", "linear", "groups", True),
-    Entry("linear (groups, L2 0.01)", "linear", "groups", True, (("l2", 0.01),)),
-    Entry("nnet (groups)", "nnet", "groups", True),
-    Entry("gender rule", "gender", "notebook", False),
-    Entry("LogisticRegression (notebook)", "logistic", "notebook", False),
-    Entry("RandomForest (notebook)", "forest", "notebook", False),
-    Entry("GradientBoosting (notebook)", "boosting", "notebook", False),
-)
 
 #: Any CSV's board per task: titanic-lab's models with default settings, then the baselines
 #: (``majority`` predicts the training part's share of the positive class, so its accuracy is
@@ -198,7 +165,7 @@ def find_entries(names: list[str] | None, task: str | None = None) -> list[Entry
         A name that is none of these, or a preset that does not exist.
     """
     if not names:
-        return list(ENTRIES if task is None else ANY_CSV_ENTRIES[task])
+        return list(registry.default().board if task is None else ANY_CSV_ENTRIES[task])
     found: list[Entry] = []
     for name in names:
         found += [e for e in (_resolve(name) if task is None else _resolve_any(name, task)) if e not in found]
@@ -215,7 +182,7 @@ def _resolve_any(name: str, task: str) -> list[Entry]:
         raise OptionError(f"unknown leaderboard model {name!r} for a {task} target; give a model as train takes it "
                           f"({', '.join(KINDS)}, nnet:3...) or one of: {', '.join(f'{e.name} ({e.model})' for e in board)}")
     spec = parse_model(text)  # raises on bad sizes such as nnet:0
-    if task == "multiclass":
+    if get_task(task).per_class:
         multiclass_model(spec, 3)  # refuses a model that cannot end in a column per class
     if task == "regression" and spec.has_sigmoid:
         raise OptionError(f"leaderboard model {name!r}: a sigmoid output predicts between 0 and 1 only, and the target "
@@ -229,25 +196,29 @@ def _short_name(entry: Entry) -> str:
 
 
 def _resolve(name: str) -> list[Entry]:
+    """An entry of the default dataset's board (Titanic's), as :func:`find_entries` describes."""
+    dataset = registry.default()
+    board = dataset.board
     text = name.strip()
-    exact = [e for e in ENTRIES if e.name.lower() == text.lower()]
+    exact = [e for e in board if e.name.lower() == text.lower()]
     if exact:
         return exact
     with_preset = re.fullmatch(r"(.+?)\s*\((\w+)\)", text)
     base, preset = with_preset.groups() if with_preset else (text, None)
-    if preset is not None and preset not in PRESET_NAMES:
-        raise OptionError(f"leaderboard model {name!r}: unknown preset {preset!r}; choose one of: {', '.join(PRESET_NAMES)}")
-    same = [e for e in ENTRIES if base.lower() in (e.model, _short_name(e).lower())]
+    if preset is not None and preset not in dataset.presets:
+        raise OptionError(f"leaderboard model {name!r}: unknown preset {preset!r}; choose one of: {', '.join(dataset.presets)}")
+    same = [e for e in board if base.lower() in (e.model, _short_name(e).lower())]
     if same:
         if preset is None:
             return same
         first = same[0]
         return [Entry(f"{_short_name(first)} ({preset})", first.model, preset, first.own)]
     if base.split(":")[0] not in KINDS:
+        baselines = ", ".join(e.model for e in board if not e.own)
         raise OptionError(f"unknown leaderboard model {name!r}; give a model as train takes it ({', '.join(KINDS)}, nnet:3...), "
-                          f"a baseline (gender, logistic, forest, boosting) or an entry's name: {', '.join(e.name for e in ENTRIES)}")
+                          f"a baseline ({baselines}) or an entry's name: {', '.join(e.name for e in board)}")
     kind = parse_model(base).kind  # raises on bad sizes such as nnet:0
-    preset = preset or next(e.preset for e in ENTRIES if e.model == kind)
+    preset = preset or next(e.preset for e in board if e.model == kind)
     return [Entry(f"{base} ({preset})", base, preset, True)]
 
 
@@ -278,12 +249,12 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     check_features(X_test, "the fold's held-out rows")
     y_train = target.values(train[target.column]) / target.divisor
     if not entry.own:
-        classes = target.n_outputs if target.task == "multiclass" else 0
-        return _baseline(entry.model, seed, X_train, y_train, X_test, target.is_regression, classes) * target.divisor, True
+        classes = target.n_outputs if target.record.per_class else 0
+        return _baseline(entry.model, seed, X_train, y_train, X_test, not target.record.classifies, classes) * target.divisor, True
     spec = multiclass_model(parse_model(entry.model), target.n_outputs)
     choices = (None, None) if registry.builtin(dataset) else table_choices(spec, None, None)
     settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
-    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=not target.is_regression)
+    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=target.record.classifies)
     with torch.no_grad():
         return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy() * target.divisor, result.converged
 
@@ -372,7 +343,7 @@ def cross_validate(
     _check_work(df, entries, folds, repeats, grouped, dataset)  # before the splits are made
     target = (dataset or registry.default().default_spec()).target
     y = target.values(df[target.column])
-    if target.is_regression:
+    if not target.record.classifies:
         if len(df) < 2 * folds:
             raise OptionError(f"{folds}-fold cross-validation needs at least {2 * folds} rows (two per fold); the data has "
                               f"{len(df)} (use fewer --folds or more rows)")
@@ -391,7 +362,7 @@ def cross_validate(
                       for train_idx, _ in splits]
     scores = []
     for entry in entries:
-        score = Score(entry.name, entry.own, [], [], [], [], log_loss=target.task == "multiclass")
+        score = Score(entry.name, entry.own, [], [], [], [], log_loss="log_loss" in target.record.metrics)
         for (train_idx, test_idx), fold_spec in zip(splits, fold_specs):
             started = time.perf_counter()
             probs, done = fit_predict(entry, df.iloc[train_idx], df.iloc[test_idx], dataset=fold_spec)
@@ -423,7 +394,7 @@ def _check_work(df: pd.DataFrame, entries: list[Entry], folds: int, repeats: int
                 dataset: DatasetSpec | None) -> None:
     """Refuse, before any fit, a board whose estimated work is over the limit (:mod:`titanic_lab.cost`)."""
     def width(entry: Entry) -> int:
-        steps = (dataset or registry.default().spec(entry.preset or "spreadsheet")).features.features
+        steps = (dataset or registry.default().spec(entry.preset)).features.features
         return feature_count(steps, df)
 
     def settings_of(entry: Entry):
@@ -444,8 +415,6 @@ def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpe
     DataError
         A target value that is not one of the spec's two labels.
     """
-    from .runs import load_rows
-
     path, _, rows, excluded, dataset = load_rows(config)
     target = dataset.target
     unknown = np.isnan(target.values(rows[target.column]))
@@ -453,6 +422,96 @@ def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpe
         raise DataError(path, f"target {target.column} has value {rows[target.column][unknown.argmax()]!r} in row "
                               f"{unknown.argmax() + 1}, which is not one of its {target.describe().split(': ', 1)[1]} values")
     return path, rows, excluded, dataset
+
+
+@dataclass
+class Board:
+    """A leaderboard ready to run (:func:`prepare_board`): its rows, entries and folds, and the lines a
+    person reads about them.
+
+    ``dataset`` is None for a built-in dataset's own board (each entry on its preset's features),
+    else the table's description every entry uses.
+    """
+
+    path: Path
+    rows: pd.DataFrame
+    entries: list[Entry]
+    folds: int
+    repeats: int
+    seed: int
+    grouped: bool
+    dataset: DatasetSpec | None
+    infer_per_fold: bool
+    notes: list[str]
+
+    @property
+    def total_folds(self) -> int:
+        """How many fits :meth:`run` makes (its ``on_fold`` calls)."""
+        return len(self.entries) * self.folds * self.repeats * (2 if self.grouped else 1)
+
+    def run(self, on_fold: Callable[[str], None] | None = None) -> list[Score]:
+        """:func:`cross_validate` every entry on the board's folds; best first."""
+        return cross_validate(self.rows, self.entries, self.folds, self.repeats, self.seed, on_fold, self.grouped,
+                              dataset=self.dataset, infer_per_fold=self.infer_per_fold)
+
+    def to_dict(self, scores: list[Score]) -> dict:
+        """The JSON ``leaderboard --json`` prints."""
+        if self.dataset is None:
+            return {"data": str(self.path), "folds": self.folds, "repeats": self.repeats, "seed": self.seed,
+                    "grouped": self.grouped, "models": [s.to_dict() for s in scores]}
+        return {"data": str(self.path), "target": self.dataset.target.column, "task": self.dataset.target.task,
+                "rows": len(self.rows), "folds": self.folds, "repeats": self.repeats, "seed": self.seed,
+                "models": [s.to_dict() for s in scores]}
+
+
+def prepare_board(config: RunConfig, names: list[str] | None = None, folds: int = 5, repeats: int = 3, seed: int = 42,
+                  grouped: bool | None = None, plot: Path | None = None) -> Board:
+    """Read ``config``'s data and choose the entries ``names`` select (:func:`find_entries`), checking every
+    option and output first.
+
+    A built-in dataset with a board (Titanic's, without ``--target``) is scored on its own board, by
+    default also on grouped folds (``grouped``: its ``groups``, Titanic's tickets). Any other table,
+    and a built-in dataset without a board, is scored on its task's board (:data:`ANY_CSV_ENTRIES`)
+    with its spec's features, every row its own group.
+
+    Raises
+    ------
+    OptionError
+        A bad option: folds, repeats, seed, an entry's name, ``grouped`` where rows have no groups.
+    DataError
+        A data file that cannot be read, or a target value the spec does not know.
+    """
+    known = None if (config.target or config.spec) else registry.named(config.dataset)
+    path = data_path(config)
+    exclude_from = config.exclude_from
+    if known is not None and known.board:
+        grouped = known.groups is not None if grouped is None else grouped
+        check_cv(folds, repeats, seed)
+        entries = find_entries(names)
+        check_outputs({"--data": path, "--exclude-from": exclude_from}, {"--plot": plot})
+        df, notes = known.read(path), []
+        if exclude_from is not None:
+            overlap = known.same_rows(df, known.read(exclude_from, require_target=False))
+            df, dropped = df[~overlap].reset_index(drop=True), int(overlap.sum())
+            notes.append(f"left out {dropped} rows that are {known.row_word} of {exclude_from}")
+        elif known.source_note(path):
+            notes.append(known.source_note(path))
+        notes.append(f"data: {known.describe_source(path)}, {len(df)} rows; {folds} folds x {repeats} repeats")
+        return Board(path, df, entries, folds, repeats, seed, grouped, None, False, notes)
+    if grouped is not None:
+        raise OptionError("--grouped/--no-grouped: folds grouped by ticket are Titanic's; with --target or --spec "
+                          "every row is its own group (leave the option out)" if known is None else
+                          f"--grouped/--no-grouped: {known.name} has no groups of rows to keep on one side of a split "
+                          "(leave the option out)")
+    check_cv(folds, repeats, seed)
+    check_outputs({"--data": path, "--exclude-from": exclude_from, "--spec": config.spec}, {"--plot": plot})
+    path, df, excluded, dataset = any_csv_rows(config)
+    entries = find_entries(names, dataset.target.task)
+    notes = [f"data: {describe_data(config, path)}, {len(df)} rows; {folds} folds x {repeats} repeats",
+             *(f"  {line}" for line in dataset.describe())]
+    if exclude_from is not None:
+        notes.append(f"left out {excluded} rows whose {dataset.id_column} is in {exclude_from}")
+    return Board(path, df, entries, folds, repeats, seed, False, dataset, bool(config.target) and config.spec is None, notes)
 
 
 def group_splits(df: pd.DataFrame, folds: int, repeats: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -12,7 +12,7 @@ A record also holds what the rest of the toolkit needs to know of a kind: its de
 (how sizes parse follows from its layers), the sheets the workbook gives it (their style and
 note) and its training defaults.
 The forward pass (:mod:`titanic_lab.models`), the trainer (:mod:`titanic_lab.training`), the
-writer (:mod:`titanic_lab.workbook`) and the reader (:mod:`titanic_lab.layout`) read these
+writer (:mod:`titanic_lab.workbook`) and the reader (:mod:`titanic_lab.workbook.layout`) read these
 records, so adding a model kind is one entry in :data:`KINDS`.
 
 This module imports without torch (``titanic-lab --help`` lists the kinds): the draws work on

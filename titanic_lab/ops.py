@@ -7,7 +7,7 @@ piece of text only its formula holds), and beside an activation and a loss its d
 both sides: the torch function and the Excel text the ``backprop`` sheet writes
 (:mod:`titanic_lab.backprop`, :mod:`titanic_lab.workbook.backprop_sheet`). The trainer
 (:mod:`titanic_lab.models`, :mod:`titanic_lab.training`), the writer
-(:mod:`titanic_lab.workbook`) and the readers (:mod:`titanic_lab.layout`,
+(:mod:`titanic_lab.workbook`) and the readers (:mod:`titanic_lab.workbook.layout`,
 :mod:`titanic_lab.compare`) all look them up here, so adding an activation, a head or a loss is one
 entry in :data:`ACTIVATIONS`, :data:`HEADS` or :data:`LOSSES`.
 

@@ -44,7 +44,7 @@ def plot_history(run: "Run", path: str | Path) -> Path:
                 acc_ax.plot(epochs, [h["valid_accuracy"] for h in result.history], color=f"C{i}", label=name)
     loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss per epoch", yscale="log")
     title = ("No validation rows" if not len(run.valid_idx) else
-             "No accuracy: a regression target" if run.dataset.target.is_regression else "Validation accuracy")
+             "Validation accuracy" if run.dataset.target.record.classifies else "No accuracy: a regression target")
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title=title)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)

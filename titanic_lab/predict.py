@@ -18,7 +18,7 @@ from .datasets.spec import check_columns
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
 from .finite import check_features
-from .layout import (SEARCH_ROWS, LayoutError, ModelSheet, label_value, model_sheet_names, read_model_sheets, recorded_validation,
+from .workbook.layout import (SEARCH_ROWS, LayoutError, ModelSheet, label_value, model_sheet_names, read_model_sheets, recorded_validation,
                      stored_spec)
 from .models import forward
 from .preprocessing import TabularPreprocessor

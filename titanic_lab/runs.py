@@ -33,8 +33,8 @@ from .optim import OPTIMIZERS
 from .penalty import choose_l2
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
-from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, newton_refusal, refit_settings,
-                       split_indices, table_choices, with_overrides)
+from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, default_settings, fit, lr_find, newton_refusal,
+                       refit_settings, split_indices, table_choices, with_overrides)
 
 
 #: A multiclass target's counterpart of a default model that cannot learn classes: the nnet sums its
@@ -154,9 +154,19 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
         return _load_rows(config)
 
 
+def data_path(config: RunConfig) -> Path:
+    """The training CSV a run reads: ``--data``, else the built-in dataset's (``--dataset``, else the default's)."""
+    return Path(config.data) if config.data else registry.named(config.dataset).default_path()
+
+
+def describe_data(config: RunConfig, path: Path) -> str:
+    """How a ``data: ...`` line names ``path``: in the built-in dataset's words (a table's path as given)."""
+    return registry.named(config.dataset).describe_source(path)
+
+
 def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int, DatasetSpec]:
     known = None if (config.target or config.spec) else registry.named(config.dataset)
-    path = Path(config.data) if config.data else registry.named(config.dataset).default_path()
+    path = data_path(config)
     if known is not None:
         source = known.read(path, require_target=True)
         dataset = known.spec(config.preset)
@@ -215,6 +225,8 @@ class Prepared:
     excluded: int = 0
     #: The table's description as the run used it: levels pinned, the target's scale learned.
     dataset: DatasetSpec = field(default_factory=lambda: registry.default().default_spec())
+    #: Each model with its training settings (:func:`model_settings` for the target's outputs), computed once.
+    models: dict[str, tuple[ModelSpec, TrainSettings]] = field(default_factory=dict)
 
 
 @dataclass
@@ -327,7 +339,7 @@ class Run(Prepared):
 
     def _classes(self, name: str) -> dict:
         """Multiclass: the classes and model ``name``'s confusion matrix, for the summary; else nothing."""
-        if self.dataset.target.task != "multiclass":
+        if not self.dataset.target.record.per_class:
             return {}
         which, matrix = self.confusion(name)
         return {"classes": list(self.dataset.target.labels), "confusion": {"rows": which, "matrix": matrix.tolist()}}
@@ -358,20 +370,19 @@ def prepare(config: RunConfig) -> Prepared:
     model_settings(config)  # validates every option before any work
     path, source, frame, excluded, dataset = load_rows(config)
     target = dataset.target
-    model_settings(config, target.n_outputs)  # the models a multiclass target can have (and their sheets)
-    if target.is_regression and any(spec.has_sigmoid for spec, _ in model_settings(config).values()):
+    models = model_settings(config, target.n_outputs)  # the models a multiclass target can have (and their sheets)
+    if not target.record.classifies and any(spec.has_sigmoid for spec, _ in models.values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
-    never_negative = [s.name for s, _ in model_settings(config).values() if s.model_kind.output == "sum" and s.activation == "relu"]
-    if target.is_regression and never_negative and (target.values(frame[target.column]) < 0).any():
+    never_negative = [s.name for s, _ in models.values() if s.model_kind.output == "sum" and s.activation == "relu"]
+    if not target.record.classifies and never_negative and (target.values(frame[target.column]) < 0).any():
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
     n_train = len(frame) - int(config.valid_pct * len(frame))
     width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
-    models = model_settings(config, target.n_outputs).values()
-    for spec, settings in models:
+    for spec, settings in models.values():
         check_memory(spec, settings, n_train, width)
-    check_training(models, n_train, width)
+    check_training(models.values(), n_train, width)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
     known = registry.builtin(dataset)
     if known is None and config.spec is None and len(valid_idx):
@@ -396,7 +407,20 @@ def prepare(config: RunConfig) -> Prepared:
     X = torch.tensor(features.to_numpy(), dtype=dtype)
     check_target(y_values / dataset.target.divisor, target.column, dataset.target.divisor, path)
     y = torch.tensor(y_values / dataset.target.divisor, dtype=dtype)
-    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset)
+    return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset, models)
+
+
+def find_learning_rate(prepared: Prepared) -> tuple[ModelSpec, TrainSettings, LRFind, str]:
+    """``titanic-lab lr-find``: the learning-rate finder (:func:`~titanic_lab.training.lr_find`) on the
+    training rows of a run of one model; its spec, the settings searched, the finding, and a note
+    (``""``, or why the rate found is Adam's: a model trained by an exact step has none to find)."""
+    ((spec, settings),) = prepared.models.values()
+    note = ""
+    if OPTIMIZERS[settings.optimizer].exact and prepared.config.optimizer is None:
+        # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
+        settings = default_settings(spec, "adam", settings.loss)
+        note = "linear trains with newton on this table (no learning rate to find); showing Adam's"
+    return spec, settings, lr_find(spec, settings, prepared.X[prepared.train_idx], prepared.y[prepared.train_idx]), note
 
 
 def train_run(
@@ -419,8 +443,8 @@ def train_run(
     p = config if isinstance(config, Prepared) else prepare(config)
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
     X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
-    results, classify = {}, not p.dataset.target.is_regression
-    for name, (spec, settings) in model_settings(p.config, p.dataset.target.n_outputs).items():
+    results, classify = {}, p.dataset.target.record.classifies
+    for name, (spec, settings) in p.models.items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
         penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None
         results[name] = fit(

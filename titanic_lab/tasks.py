@@ -3,7 +3,7 @@
 A task says how a target column becomes the numbers a model learns and how a model's outputs
 become predictions in the file's words again, which head and loss a model ends in, which
 metrics a run reports and which baselines the leaderboard measures. A
-:class:`~titanic_lab.dataset.Target` names its task; what differs between tasks is looked up
+:class:`~titanic_lab.datasets.spec.Target` names its task; what differs between tasks is looked up
 here, so a new task is one entry in :data:`TASKS`.
 
 ===========  =============================  ==================  ===========================  ==========================
@@ -21,15 +21,23 @@ Imports neither torch nor scikit-learn.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError
 
-if TYPE_CHECKING:
-    from .dataset import Target
+
+class Target(Protocol):
+    """What a task's functions read of a target (:class:`titanic_lab.datasets.spec.Target`, which imports this module)."""
+
+    column: str
+    labels: tuple | None
+    scale: float | None
+
+    @property
+    def divisor(self) -> float: ...
 
 #: The most classes a multiclass target may have: a score column, a parameter block and a
 #: probability column per class, and a confusion matrix of classes x classes.
@@ -66,6 +74,22 @@ class Task:
         The validation metrics every model sheet records whatever its loss, and by which ``train``
         and ``predict`` choose a model: the first decides, the next breaks a tie (names in
         :data:`titanic_lab.choosing.METRICS`).
+    predictions : callable
+        ``(target, column)`` -> what a column of predictions holds, in words, for ``predict``'s
+        summary (a range, or a count per class).
+    describe : callable
+        ``target`` -> the target in words, after its column's name (``binary (0/1)``).
+    classifies : bool
+        The target is a class: models are trained and scored as classifiers, the leaderboard's
+        folds are stratified by class, and there is an accuracy to plot.
+    per_class : bool
+        A model ends in a column per class (the softmax), a sheet's target column holds the class
+        as the file writes it, and the run reports a confusion matrix.
+    scaled : bool
+        The model learns ``target / scale`` (the scale learned from the training rows), and its
+        outputs times the scale are predictions in the target's units.
+    metric_title : str
+        How a table heads the task's first metric (``RMSE``, ``accuracy``).
     """
 
     name: str
@@ -78,6 +102,12 @@ class Task:
     scores: Callable[[Target, np.ndarray, np.ndarray], dict[str, float | None]]
     shown: tuple[str, ...]
     choose_by: tuple[str, ...]
+    predictions: Callable[[Target, pd.Series], str]
+    describe: Callable[[Target], str]
+    classifies: bool
+    per_class: bool
+    scaled: bool
+    metric_title: str
 
 
 def same(column: pd.Series, value: object) -> np.ndarray:
@@ -103,6 +133,14 @@ def _regression_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> di
     return {"rmse": float(np.sqrt(np.mean(error**2))), "r2": None if spread == 0 else 1 - float(np.sum(error**2)) / spread}
 
 
+def _regression_words(target: Target) -> str:
+    return "regression" + ("" if target.scale is None else f", learned as {target.column} / {target.scale:g}")
+
+
+def _range(target: Target, predicted: pd.Series) -> str:
+    return f"{target.column} predicted from {predicted.min():.4g} to {predicted.max():.4g}"
+
+
 # ---- binary -------------------------------------------------------------------------------
 
 
@@ -119,6 +157,15 @@ def _binary_decode(target: Target, outputs: np.ndarray) -> np.ndarray:
         return positive.astype(int)
     negative_label, positive_label = target.labels
     return np.where(positive, positive_label, negative_label)
+
+
+def _binary_words(target: Target) -> str:
+    return "binary (0/1)" if target.labels is None else f"binary ({target.labels[0]} = 0, {target.labels[1]} = 1)"
+
+
+def _positives(target: Target, predicted: pd.Series) -> str:
+    positive = target.labels[1] if target.labels else 1
+    return f"{int((predicted == positive).sum())} predicted {target.column} = {positive}"
 
 
 def _binary_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
@@ -142,6 +189,15 @@ def _class_numbers(target: Target, column: pd.Series) -> np.ndarray:
 def _likeliest(target: Target, outputs: np.ndarray) -> np.ndarray:
     """The label of each row's largest probability (the first, on a tie, as MATCH finds it)."""
     return np.asarray(target.labels, dtype=object)[np.asarray(outputs).argmax(-1)]
+
+
+def _multiclass_words(target: Target) -> str:
+    return f"multiclass, {len(target.labels)} classes in this order: {', '.join(map(str, target.labels))}"
+
+
+def _per_class(target: Target, predicted: pd.Series) -> str:
+    counts = predicted.value_counts()
+    return "predicted " + ", ".join(f"{label} {int(counts.get(label, 0))}" for label in target.labels)
 
 
 def _multiclass_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
@@ -209,14 +265,17 @@ def plain(value: object) -> object:
 #: Every task, by name (as a spec writes ``task = ...``).
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("binary", None, None, ("accuracy",), ("majority", "logistic regression", "gradient boosting"),
-         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy"), ("accuracy", "log_loss")),
+         _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy"), ("accuracy", "log_loss"), _positives,
+         _binary_words, classifies=True, per_class=False, scaled=False, metric_title="accuracy"),
     Task("regression", None, None, ("rmse", "r2"), ("mean", "linear regression", "gradient boosting"),
          _numbers, lambda target, outputs: np.asarray(outputs, dtype=float) * target.divisor, _regression_scores,
-         ("train_rmse", "valid_rmse", "valid_r2"), ("rmse",)),
+         ("train_rmse", "valid_rmse", "valid_r2"), ("rmse",), _range,
+         _regression_words, classifies=False, per_class=False, scaled=True, metric_title="RMSE"),
     Task("multiclass", "softmax", "ce", ("accuracy", "log_loss"),
          ("majority", "multinomial logistic regression", "gradient boosting"),
          _class_numbers, _likeliest, _multiclass_scores, ("train_accuracy", "valid_accuracy", "valid_log_loss"),
-         ("accuracy", "log_loss")),
+         ("accuracy", "log_loss"), _per_class,
+         _multiclass_words, classifies=True, per_class=True, scaled=False, metric_title="accuracy"),
 )}
 
 

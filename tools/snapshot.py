@@ -93,12 +93,15 @@ def _mask(text: str) -> str:
 
 
 def record(final: Path, only: str | None) -> None:
-    """Run the commands in a fixed folder (a path's length changes how a table centres its title), then move it to ``final``."""
-    out = Path(tempfile.gettempdir()) / "titanic-lab-snapshot"
-    for folder in (out, final):
-        if folder.exists():
-            shutil.rmtree(folder)
-    out.mkdir(parents=True)
+    """Run the commands in a fresh temporary folder, then move it to ``final``.
+
+    The folder is new for each run, so two recordings at once do not collide; its name always has
+    the same length (``titanic-lab-`` and eight random characters), because a path's length
+    changes how a table centres its title.
+    """
+    if final.exists():
+        shutil.rmtree(final)
+    out = Path(tempfile.mkdtemp(prefix="titanic-lab-"))
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", PYTHONPATH=str(ROOT), COLUMNS="120", NO_COLOR="1",
                TERM="dumb", PYTHONHASHSEED="0")
     for name, args, needs in COMMANDS:

@@ -72,7 +72,7 @@ def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, n
     features (:func:`infer_features`, every column but the target and the id)."""
     found = known or infer_target(df, target, where, task)
     # The target-led choice (a skewed column's log) follows a number; a class's number orders nothing.
-    answers = None if found.task == "multiclass" else pd.Series(found.values(df[target]), index=df.index)
+    answers = None if found.record.per_class else pd.Series(found.values(df[target]), index=df.index)
     preset, left_out = infer_features(df, exclude=(target, id_column), name=name, where=where, target=answers)
     return DatasetSpec(name, found, preset, id_column, left_out)
 

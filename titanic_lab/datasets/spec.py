@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import sheet_layout as sl
-from ..errors import DataError
+from ..errors import DataError, TitanicLabError
 from ..features.registry import FEATURE_KINDS, feature_kind
 from ..features.preset import Preset
 from ..features.steps import Feature
@@ -85,7 +85,7 @@ class Target:
     @property
     def n_outputs(self) -> int:
         """How many outputs a model of this target has: one per class (multiclass), else 1."""
-        return len(self.labels) if self.task == "multiclass" else 1
+        return len(self.labels) if self.record.per_class else 1
 
     def values(self, column: pd.Series) -> np.ndarray:
         """The target as the model learns it before any scale: 0/1 (binary), the number (regression),
@@ -94,15 +94,15 @@ class Target:
 
     def sheet_values(self, column: pd.Series) -> np.ndarray:
         """The target as the sheet's target column holds it: the class as written (multiclass), else :meth:`values`."""
-        return column.to_numpy(dtype=object) if self.task == "multiclass" else self.values(column)
+        return column.to_numpy(dtype=object) if self.record.per_class else self.values(column)
 
     def sheet_numbers(self, column: pd.Series) -> np.ndarray:
         """What the model learns (before any scale) from the sheet's target column, as :meth:`sheet_values` wrote it."""
-        return self.values(column) if self.task == "multiclass" else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        return self.values(column) if self.record.per_class else pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
     def learn_scale(self, column: pd.Series) -> "Target":
         """This target with ``scale`` learned from ``column`` (kept when already set)."""
-        if not self.is_regression or self.scale is not None:
+        if not self.record.scaled or self.scale is not None:
             return self
         values = self.values(column)
         biggest = float(np.nanmax(np.abs(values))) if len(column) else 0.0
@@ -113,7 +113,7 @@ class Target:
     @property
     def divisor(self) -> float:
         """What the model's outputs are multiplied by to be in the target's units."""
-        return float(self.scale or 1.0) if self.is_regression else 1.0
+        return float(self.scale or 1.0) if self.record.scaled else 1.0
 
     def decode(self, preds: np.ndarray) -> np.ndarray:
         """Model outputs -> predictions in the file's terms: labels (binary, multiclass) or target units."""
@@ -131,14 +131,7 @@ class Target:
     def describe(self) -> str:
         """One line: ``Survived: binary (0/1)``, ``Attrition: binary (No = 0, Yes = 1)``, ``price: regression``,
         ``species: multiclass, 3 classes in this order: Adelie, Chinstrap, Gentoo``."""
-        if self.is_regression:
-            scale = "" if self.scale is None else f", learned as {self.column} / {self.scale:g}"
-            return f"{self.column}: regression{scale}"
-        if self.task == "multiclass":
-            return f"{self.column}: multiclass, {len(self.labels)} classes in this order: {', '.join(map(str, self.labels))}"
-        if self.labels is None:
-            return f"{self.column}: binary (0/1)"
-        return f"{self.column}: binary ({self.labels[0]} = 0, {self.labels[1]} = 1)"
+        return f"{self.column}: {self.record.describe(self)}"
 
 
 @dataclass(frozen=True)
@@ -174,6 +167,26 @@ class DatasetSpec:
         lines += [f"feature {describe_feature(f)}" for f in self.features.features]
         lines += [f"left out {column}: {why}" for column, why in self.left_out.items()]
         return lines
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A model on the leaderboard (:mod:`titanic_lab.leaderboard`).
+
+    ``model`` is one of titanic-lab's models (``linear``, ``nnet``...) trained by hand on
+    ``preset``'s features, or a baseline: one of the dataset's :attr:`Dataset.rules` (Titanic's
+    ``gender``: female survives), or scikit-learn's ``logistic``, ``forest``, ``boosting`` on
+    ``preset``'s features. On any CSV (see :data:`titanic_lab.leaderboard.ANY_CSV_ENTRIES`)
+    ``preset`` is empty: every entry uses the table's spec.
+    """
+
+    name: str
+    model: str
+    preset: str
+    own: bool
+    #: Training options on top of the model's defaults, as (name, value) pairs: (("l2", 0.01),).
+    options: tuple[tuple[str, object], ...] = ()
+
 
 
 @dataclass(frozen=True)
@@ -225,6 +238,18 @@ class Dataset:
     groups : callable or None
         ``rows -> keys``: rows sharing a key stay on one side of a grouped fold (Titanic's
         tickets; the leaderboard's ``--grouped``); None when the dataset has no such groups.
+    board : tuple of Entry
+        Its leaderboard (``titanic-lab leaderboard`` without ``--target``): its models on its
+        presets and its baselines; ``submit`` chooses among its own entries. Empty: the board of
+        its task (:data:`titanic_lab.leaderboard.ANY_CSV_ENTRIES`) on its default preset.
+    source_note : callable
+        ``path -> str``: a note for a leaderboard on ``path`` without ``--exclude-from`` (the bundled
+        titanic3 holds Kaggle's test answers), or ``""``.
+    row_word : str
+        What a row is, in messages about rows matched across files (``passengers``).
+    submission_words : str
+        How ``submit``'s summary counts a submission's positive predictions (``{n} survive``).
+        Empty: the dataset has no competition to submit to, and ``submit`` refuses it.
     """
 
     name: str
@@ -246,10 +271,24 @@ class Dataset:
     count_words: str = ""
     rules: Mapping[str, Callable[[pd.DataFrame], np.ndarray]] = field(default_factory=dict)
     groups: Callable[[pd.DataFrame], pd.Series] | None = None
+    board: tuple[Entry, ...] = ()
+    source_note: Callable[[Path], str] = lambda path: ""
+    row_word: str = "rows"
+    submission_words: str = ""
 
     def default_spec(self) -> "DatasetSpec":
         """The spec of its first (default) preset."""
         return self.spec(next(iter(self.presets)))
+
+    def complete_rows(self, rows: pd.DataFrame, preset: str, path: object) -> pd.DataFrame:
+        """The rows the preset's row selection keeps (``--complete-rows``): the dataset's own rule, else the
+        rows with a value in every column of the preset's ``complete_rows``; an error names the file ``path``."""
+        if self.select_rows is None:
+            return rows.dropna(subset=list(self.presets[preset].complete_rows))
+        try:
+            return self.select_rows(rows, preset)
+        except TitanicLabError as exc:
+            raise DataError(path, str(exc)) from None
 
 
 def describe_feature(feat: Feature) -> str:
@@ -280,7 +319,7 @@ def spec_to_toml(spec: DatasetSpec) -> str:
         lines.append(f"id = {_toml(spec.id_column)}")
     target = spec.target
     lines += ["", "[target]", f"column = {_toml(target.column)}", f"task = {_toml(target.task)}"]
-    if target.task == "multiclass":
+    if target.record.per_class:
         lines.append(f"classes = {_toml(list(target.labels))}  # in this order: the model's outputs, P1, P2, ...")
     elif target.labels is not None:
         lines.append(f"labels = {_toml(list(target.labels))}  # negative, positive")

@@ -32,7 +32,7 @@ from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from ..features.numeric import group_key
 from ..features.titanic import passenger_keys
 from .csv import as_text, check_text, header_of, line_of, read_csv, show
-from .spec import Dataset, DatasetSpec, Target
+from .spec import Dataset, DatasetSpec, Entry, Target
 
 #: Raw columns every preset reads.
 RAW_COLUMNS: tuple[str, ...] = ("Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
@@ -96,6 +96,14 @@ def describe_source(path: Path) -> str:
     if Path(path).resolve() == bundled_path().resolve():
         return f"{path} (bundled titanic3, 1309 passengers)"
     return str(path)
+
+
+def bundled_note(path: Path) -> str:
+    """The leaderboard's note on the bundled titanic3, which holds Kaggle's test passengers with their labels."""
+    if Path(path).resolve() != bundled_path().resolve():
+        return ""
+    return ("note: the bundled titanic3 holds Kaggle's 418 test passengers with their labels; before choosing a model "
+            "for a Kaggle submission, pass --exclude-from test.csv")
 
 
 def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -> pd.DataFrame:
@@ -421,6 +429,24 @@ def ticket_groups(rows: pd.DataFrame) -> pd.Series:
 #: What makes two rows the same passenger (:func:`same_passengers`), in words.
 SAME_PASSENGER = "same PassengerId, or same name and ticket"
 
+#: Titanic's leaderboard: the lesson's models on each preset, then the baselines.
+BOARD: tuple[Entry, ...] = (
+    Entry("linear (spreadsheet)", "linear", "spreadsheet", True),
+    Entry("nnet (spreadsheet)", "nnet", "spreadsheet", True),
+    Entry("sigmoid (notebook)", "sigmoid", "notebook", True),
+    Entry("hidden (notebook)", "hidden", "notebook", True),
+    Entry("deep (notebook)", "deep", "notebook", True),
+    Entry("linear (extended)", "linear", "extended", True),
+    Entry("nnet (extended)", "nnet", "extended", True),
+    Entry("linear (groups)", "linear", "groups", True),
+    Entry("linear (groups, L2 0.01)", "linear", "groups", True, (("l2", 0.01),)),
+    Entry("nnet (groups)", "nnet", "groups", True),
+    Entry("gender rule", "gender", "notebook", False),
+    Entry("LogisticRegression (notebook)", "logistic", "notebook", False),
+    Entry("RandomForest (notebook)", "forest", "notebook", False),
+    Entry("GradientBoosting (notebook)", "boosting", "notebook", False),
+)
+
 #: Titanic as the registry holds it (:mod:`titanic_lab.datasets.registry`).
 DATASET = Dataset(
     name="titanic",
@@ -441,4 +467,8 @@ DATASET = Dataset(
     count_words="{n} predicted to survive",
     rules={"gender": gender_rule},
     groups=ticket_groups,
+    board=BOARD,
+    source_note=bundled_note,
+    row_word="passengers",
+    submission_words="{n} survive",
 )

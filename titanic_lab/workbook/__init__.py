@@ -17,6 +17,8 @@ workbook, its formats):
 ``backprop_sheet.py`` the ``backprop`` sheets (``--backprop-sheet``): the chain rule cell by cell
 ``gd_sheet.py``      the ``gradient descent`` sheet (``--gd-sheet``)
 ``run_sheets.py``    ``README``, ``history``, ``all_rows``, ``spec``
+``table.py``         where a model sheet's data table sits, shared by the writers
+``layout.py``        the reader: finds the model sheets by their headers and reads data and params back
 ===================  =============================================================================
 """
 

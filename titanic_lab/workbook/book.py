@@ -6,7 +6,7 @@ import contextlib
 import datetime as _dt
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -16,9 +16,7 @@ from .. import __version__
 from ..rowwriter import RowWriter
 from ..runs import Run
 from .cells import Cells, _Worksheet
-
-if TYPE_CHECKING:
-    from .data_table import Table
+from .table import Table
 
 
 class Book:

@@ -13,7 +13,7 @@ confusion       ``COUNTIFS(target column, true class, Predicted column, predicte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
@@ -21,12 +21,29 @@ import torch
 from .. import formulas as fx
 from .. import sheet_layout as sl
 from ..ops import LOSSES
+from ..rowwriter import RowWriter
 from ..sheet_layout import FIRST_ROW, HEADER_ROW
 from ..tasks import confusion, plain
+from ..training import TrainResult
+from .book import Book
 from .cells import width
+from .table import Table
 
-if TYPE_CHECKING:
-    from .model_sheets import _ModelSheet
+
+class _ModelSheet(Protocol):
+    """What these columns need of the model sheet being written (:class:`.model_sheets._ModelSheet`, which calls them)."""
+
+    book: Book
+    ws: RowWriter
+    table: Table
+    result: TrainResult
+
+    @property
+    def params_col(self) -> int: ...
+
+    def estimate_cells(self, col: int) -> None: ...
+
+    def split_cells(self, col: int, loss_area: str, per_row: np.ndarray) -> None: ...
 
 
 def likeliest(classes: str, probs_row: str) -> str:

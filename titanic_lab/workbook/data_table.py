@@ -7,8 +7,6 @@ with ``--portable``, plain A1 ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .. import formulas as fx
 from .. import sheet_layout as sl
 from ..datasets import registry
@@ -18,35 +16,7 @@ from ..rowwriter import RowWriter
 from ..sheet_layout import FIRST_ROW, HEADER_ROW
 from .book import Book
 from .checks import check_fits
-
-
-@dataclass
-class Table:
-    """Where a sheet's data table sits."""
-
-    name: str
-    columns: list[str]
-    n_rows: int
-    feature_names: list[str]
-    portable: bool = False
-    #: References to the table's cells: structured, or plain A1 with ``--portable``.
-    refs: fx.TableRefs = field(init=False)
-
-    def __post_init__(self) -> None:
-        columns = {name: i for i, name in enumerate(self.columns)}
-        self.refs = fx.TableRefs(self.name, columns, FIRST_ROW, self.last_row, self.portable)
-
-    @property
-    def col(self) -> dict[str, int]:
-        return self.refs.columns
-
-    @property
-    def last_row(self) -> int:
-        return FIRST_ROW + self.n_rows - 1
-
-    def feature_area(self) -> str:
-        first, last = self.col[self.feature_names[0]], self.col[self.feature_names[-1]]
-        return fx.area(FIRST_ROW, first, self.last_row, last)
+from .table import Table
 
 
 def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:

@@ -29,7 +29,8 @@ from .book import Book
 from .cells import print_setup, width
 from .checks import sheet_name
 from .class_cells import class_checks, class_labels
-from .data_table import Table, data_table
+from .data_table import data_table
+from .table import Table
 
 #: The precision the sheets' cached values are computed in.
 DTYPE = torch.float64

@@ -113,7 +113,7 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gradient_lines
         ws.set_row(row, 15 * max(_lines(value, FACT_WIDTH), _lines(key, README_WIDTHS[0])))
         row += 1
     row += 1
-    score = "valid RMSE" if dataset.target.is_regression else "valid accuracy"
+    score = f"valid {dataset.target.record.metric_title}"
     headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs run", "restarts", "train loss", "valid loss",
                score, "seconds", "stopped", "training only (not in the formulas)"]
     for j, h in enumerate(headers):

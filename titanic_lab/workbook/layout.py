@@ -4,10 +4,14 @@ Everything is found by header names, not fixed addresses, so the lesson's own wo
 workbook titanic-lab writes, and either after a person edited it in Excel or LibreOffice are
 read the same way:
 
-* the header row is the first row with a ``Survived`` cell; data rows follow while ``Survived``
-  holds a number; a header's first occurrence is its data column;
-* the preset is recognised from the feature headers (``Age_N``, ``log_Fare``... or ``Age_N``,
-  ``LogFare_N``, ``Sex_male``...);
+* the header row is the first of a sheet's first rows with a cell holding the target's name:
+  the target of the spec the workbook stores (its ``spec`` sheet), else, for a workbook without
+  one (the lesson's own), the default dataset's (Titanic's ``Survived``); data rows follow while
+  the target's column holds a number (a multiclass target: any class); a header's first
+  occurrence is its data column;
+* the features are the stored spec's; without one, the default dataset's preset is recognised
+  from the feature headers (``Age_N``, ``log_Fare``... or ``Age_N``, ``LogFare_N``,
+  ``Sex_male``...);
 * the model from its columns: ``Linear`` (with ``Preds``: sigmoid), ``Lin1..K`` (nnet),
   ``L1_1...`` (hidden/deep);
 * params either as rows under a second copy of the feature headers (the lesson's linear and
@@ -26,18 +30,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import sheet_layout as sl
-from .choosing import VALIDATION
-from .datasets import registry
-from .datasets.registry import parse_spec
-from .datasets.spec import DatasetSpec
-from .errors import TitanicLabError
-from .finite import check_sheet
-from .formulas import cell
-from .model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
-from .models import BN_PARTS, ModelSpec, Params
-from .ops import ACTIVATIONS, Activation, loss_of_formula
-from .reading import formula_cells, sheet_heads, sheet_values, value_at
+from .. import sheet_layout as sl
+from ..choosing import VALIDATION
+from ..datasets import registry
+from ..datasets.registry import parse_spec
+from ..datasets.spec import DatasetSpec
+from ..errors import TitanicLabError
+from ..finite import check_sheet
+from ..formulas import cell
+from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
+from ..models import BN_PARTS, ModelSpec, Params
+from ..ops import ACTIVATIONS, Activation, loss_of_formula
+from ..reading import formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
 #: A workbook without a stored spec (the lesson's) is read as the flagship dataset's, its preset recognised.
