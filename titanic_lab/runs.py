@@ -33,8 +33,8 @@ from .optim import OPTIMIZERS
 from .penalty import choose_l2
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
-from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, newton_refusal, refit_settings,
-                       split_indices, table_choices, with_overrides)
+from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, choose_decay, default_settings, fit, newton_refusal,
+                       refit_settings, split_indices, table_choices, with_overrides)
 
 
 def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
@@ -56,7 +56,7 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
         overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
         optimizer, loss = overrides.pop("optimizer", None), overrides.pop("loss", None)
         if config.target or config.spec:  # any table: its own defaults (see table_choices)
-            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
+            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate, config.dropout)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
         if (config.target or config.spec) and spec.has_hidden:
@@ -415,6 +415,9 @@ def train_run(
         )
         results[name].validation = _validation(p, results[name])
         results[name].penalty = penalty.describe() if penalty else ""
+        if _decay_by_validation(p, spec, settings):
+            results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid, lambda r: _validation(p, r),
+                                         p.dataset.target.task)
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
@@ -436,6 +439,13 @@ def train_run(
         gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss) for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
                chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores)
+
+
+def _decay_by_validation(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether the nnet's weight decay is chosen on the validation rows (:func:`titanic_lab.training.choose_decay`):
+    on any table with validation rows, no ``--l2`` given, the nnet trained by newton (its fast path)."""
+    return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
+        and settings.optimizer == "newton" and spec.has_hidden
 
 
 def _penalty_by_data(config: RunConfig, spec: ModelSpec, settings: TrainSettings) -> bool:

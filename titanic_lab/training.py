@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from .choosing import choose
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
@@ -581,13 +582,14 @@ def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torc
 
 
 #: The shares of a Newton step the nnet's line search tries (:func:`_line_search`).
-STEP_SHARES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625)
+STEP_SHARES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0)
 
 
 def _line_search(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, name: str, p: torch.Tensor,
                  direction: torch.Tensor) -> torch.Tensor:
     """``direction`` (n_restarts, ...) times, per restart, the share of :data:`STEP_SHARES` whose step
-    ``p - share * direction`` has the lowest objective (the data loss plus the l2 penalty)."""
+    ``p - share * direction`` has the lowest objective (the data loss plus the l2 penalty): at lr 1
+    no step raises a restart's objective (share 0 stays where it is)."""
     best = torch.full((p.shape[0],), math.inf, dtype=p.dtype)
     chosen = torch.zeros(p.shape[0], dtype=p.dtype)
     for share in STEP_SHARES:
@@ -728,6 +730,36 @@ def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.
     perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))
     cut = int(valid_pct * n_rows)
     return perm[cut:], perm[:cut]
+
+
+#: The nnet's weight decays (``l2``) tried on the validation rows by :func:`choose_decay`, none first.
+DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tensor, y_valid: torch.Tensor,
+                 metrics: Callable[[TrainResult], dict[str, float]], task: str) -> TrainResult:
+    """The nnet's weight decay chosen by its validation metric, among :data:`DECAYS`.
+
+    ``result`` (trained without decay) is the first candidate; each other decay trains its kept
+    restart's start again (one restart, ``seed + restart``) with that ``l2``. The candidate with the
+    best validation metric of the task (:func:`titanic_lab.choosing.choose`; no decay wins a tie) is
+    returned, its ``penalty`` saying which decay and why; a refit (:func:`refit_settings`) keeps it.
+
+    Parameters
+    ----------
+    metrics : callable
+        A trained result's validation metrics (:func:`titanic_lab.choosing.validation_metrics`).
+    """
+    start = replace(result.settings, restarts=1, seed=result.settings.seed + result.restart)
+    candidates = {f"decay {DECAYS[0]:g}": result}
+    for decay in DECAYS[1:]:
+        candidates[f"decay {decay:g}"] = fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=result.valid_accuracy is not None)
+    scored = {name: metrics(r) for name, r in candidates.items()}
+    name, why = choose(task, scored)
+    kept = candidates[name]
+    kept.validation, kept.penalty = scored[name], f"l2 {kept.settings.l2:g} (weight decay) by validation: the {why}"
+    kept.seconds += sum(r.seconds for r in candidates.values() if r is not kept)
+    return kept
 
 
 def refit_settings(result: TrainResult) -> TrainSettings:
