@@ -751,9 +751,10 @@ def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid:
         A trained result's validation metrics (:func:`titanic_lab.choosing.validation_metrics`).
     """
     start = replace(result.settings, restarts=1, seed=result.settings.seed + result.restart)
+    classify = result.train_accuracy is not None
     candidates = {f"decay {DECAYS[0]:g}": result}
     for decay in DECAYS[1:]:
-        candidates[f"decay {decay:g}"] = fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=result.valid_accuracy is not None)
+        candidates[f"decay {decay:g}"] = fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=classify)
     scored = {name: metrics(r) for name, r in candidates.items()}
     name, why = choose(task, scored)
     kept = candidates[name]
