@@ -82,16 +82,18 @@ def end_to_end(ds, s, code: Path) -> dict:
         train = [sys.executable, "-m", "titanic_lab.cli", "train", "--data", str(s.train_csv), "--target", ds.target,
                  *(["--id", ds.id] if ds.id else []), "--out", str(book), "--json"]
         started = time.perf_counter()
-        done = subprocess.run(train, capture_output=True, text=True, env=env)
+        done = subprocess.run(train, capture_output=True, text=True, env=env, cwd=tmp)  # not this checkout's folder first
         seconds = time.perf_counter() - started
         if done.returncode:
             return {"error": done.stderr.strip().splitlines()[-1]}
         report = json.loads(done.stdout[done.stdout.index("{"):done.stdout.rindex("}") + 1])
         done = subprocess.run([sys.executable, "-m", "titanic_lab.cli", "predict", "--model", str(book), "--data",
-                               str(s.test_csv), "--out", str(preds)], capture_output=True, text=True, env=env)
+                               str(s.test_csv), "--out", str(preds)], capture_output=True, text=True, env=env, cwd=tmp)
         if done.returncode:
             return {"error": done.stderr.strip().splitlines()[-1]}
         nnet = report["models"].get("nnet", {})
+        assert Path(json.loads(subprocess.run([sys.executable, "-c", "import json, titanic_lab; print(json.dumps(titanic_lab.__file__))"],
+                                              capture_output=True, text=True, env=env, cwd=tmp).stdout)).is_relative_to(code)
         return {"seconds": seconds, "epochs": nnet.get("epochs_run"), "chosen": report.get("chosen"),
                 "score": score(ds.task, s.truth, pd.read_csv(preds)[ds.target])}
 
