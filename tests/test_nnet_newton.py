@@ -22,8 +22,9 @@ from titanic_lab.config import RunConfig
 from titanic_lab.models import forward, parse_model
 from titanic_lab.ops import LOSSES
 from titanic_lab.runs import model_settings, prepare, train_run
-from titanic_lab.training import (DECAYS, TABLE_TOL, choose_decay, default_settings, fit, relu_units_curvature,
-                                  table_choices)
+from titanic_lab.cost import fit_work
+from titanic_lab.training import (DECAYS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL, choose_decay, default_settings,
+                                  fit, relu_units_curvature, table_choices)
 
 PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
 runner = CliRunner()
@@ -54,7 +55,13 @@ def test_newton_is_the_nnets_default_on_a_table_only():
     assert table_choices(spec, None, None) == ("newton", None)
     assert table_choices(spec, None, None, dropout=0.2) == (None, None)  # dropout's noise: Adam
     table = model_settings(RunConfig(data=PENGUINS, target="body_mass_g"))["nnet"][1]
-    assert table.optimizer == "newton" and table.lr == 1.0 and table.tol == TABLE_TOL
+    assert table.optimizer == "newton" and table.lr == 1.0 and table.tol == TABLE_TOL and table.max_epochs == NEWTON_MAX_EPOCHS
+    # A wide table: a Newton step's Hessian grows as the weights squared, so Adam, as before.
+    widest = NEWTON_UNITS_WEIGHTS // 2  # two units
+    assert table_choices(spec, None, None, n_features=widest) == ("newton", None)
+    assert table_choices(spec, None, None, n_features=widest + 1) == (None, None)
+    wide = model_settings(RunConfig(data=PENGUINS, target="body_mass_g"), 1, widest + 1)["nnet"][1]
+    assert wide.optimizer == "adam" and wide.max_epochs == 10_000
     lesson = model_settings(RunConfig())["nnet"][1]
     assert lesson == default_settings(spec) and lesson.optimizer == "adam"
 
@@ -116,3 +123,11 @@ def test_dropout_refuses_newton_for_the_nnet(tmp_path):
     result = runner.invoke(app, ["train", "-m", "nnet", "--optimizer", "newton", "--dropout", "0.2", "--out", str(out)])
     assert result.exit_code == 2 and "no --dropout" in result.output, result.output
     assert not out.exists()
+
+
+def test_the_work_estimate_counts_the_nnets_hessian_at_every_step():
+    spec = parse_model("nnet")
+    newton = default_settings(spec, "newton")
+    weights = 40 * 2
+    assert fit_work(spec, newton, 5_000, 40) >= NEWTON_MAX_EPOCHS * 16 * 2 * 5_000 * weights**2
+    assert fit_work(spec, newton, 5_000, 40) < 2 * NEWTON_MAX_EPOCHS * 16 * (2 * 5_000 * weights**2 + 100 * weights**3)

@@ -37,12 +37,14 @@ from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, choose_dec
                        refit_settings, split_indices, table_choices, with_overrides)
 
 
-def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
+def model_settings(config: RunConfig, outputs: int | None = None,
+                   n_features: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
     """Each model of the run with its training settings (defaults, then the config's overrides).
 
     ``outputs`` is the number of classes of a multiclass target (each model then ends in a
     column per class and a softmax: :func:`multiclass_model`), else 1; None before the data is
     read, when a table's ``--loss ce`` stands for a multiclass target (checked once it is read).
+    ``n_features``, once known, decides whether a table's nnet takes newton (:func:`table_choices`).
     """
     if outputs is None:
         outputs = 3 if config.loss == "ce" and (config.target or config.spec) else 1
@@ -56,13 +58,14 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
         overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
         optimizer, loss = overrides.pop("optimizer", None), overrides.pop("loss", None)
         if config.target or config.spec:  # any table: its own defaults (see table_choices)
-            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate, config.dropout)
+            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate, config.dropout,
+                                            n_features)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
         if (config.target or config.spec) and spec.has_hidden:
             settings = replace(settings, tol=TABLE_TOL)
         if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
-            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
             if why or settings.lr == "auto":
                 raise OptionError(f"--optimizer {settings.optimizer}: {why}" if why else
                                   f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
@@ -354,7 +357,7 @@ def prepare(config: RunConfig) -> Prepared:
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
     n_train = len(frame) - int(config.valid_pct * len(frame))
     width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
-    models = model_settings(config, target.n_outputs).values()
+    models = model_settings(config, target.n_outputs, width).values()
     for spec, settings in models:
         check_memory(spec, settings, n_train, width)
     check_training(models, n_train, width)
@@ -406,7 +409,7 @@ def train_run(
     X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
     X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
     results, classify = {}, not p.dataset.target.is_regression
-    for name, (spec, settings) in model_settings(p.config, p.dataset.target.n_outputs).items():
+    for name, (spec, settings) in model_settings(p.config, p.dataset.target.n_outputs, p.X.shape[1]).items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
         penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None
         results[name] = fit(

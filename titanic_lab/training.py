@@ -166,8 +166,9 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     own = spec.model_kind.defaults  # each kind's own optimizer, loss and rate (titanic_lab.model_kinds)
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
     if _exact(chosen["optimizer"]) and not _exact(own["optimizer"]):
-        # Newton's step is exact at lr 1; the plateau then comes at once, so a short window.
-        return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW})
+        # Newton's step is exact at lr 1; the plateau then comes at once, so a short window (and for the nnet, a short cap).
+        cap = {"max_epochs": NEWTON_MAX_EPOCHS} if spec.has_hidden else {}
+        return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW, **cap})
     changed = any(chosen[k] != own[k] for k in chosen)
     return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})
 
@@ -479,8 +480,18 @@ def _batches(n_rows: int, batch_size: int | None, accumulate: int, rng: torch.Ge
 TABLE_TOL = 1e-6
 
 
+#: The nnet takes ``newton`` on a table up to this many weights (features x units). A step's Hessian
+#: and its pseudo-inverse cost about ``2 n P^2 + 100 P^3`` per restart, Adam's epoch ``3 n P``: with
+#: Newton's ~50 steps against Adam's thousands of epochs (benchmarks/nnet_fit.md) Newton is the
+#: cheaper below about 125 weights; 100 keeps a margin.
+NEWTON_UNITS_WEIGHTS = 100
+#: The nnet's cap of Newton steps: it converged in 42 to 65 steps on ten real tables.
+NEWTON_MAX_EPOCHS = 300
+
+
 def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: float = 0.0,
-                  batch_size: int | None = None, accumulate: int = 1, dropout: float = 0.0) -> tuple[str | None, str | None]:
+                  batch_size: int | None = None, accumulate: int = 1, dropout: float = 0.0,
+                  n_features: int | None = None) -> tuple[str | None, str | None]:
     """The optimizer and loss a model trains with on any table (``--target``) when none is given.
 
     The tabled defaults were tuned on Titanic's presets; on a table whose features titanic-lab
@@ -489,13 +500,16 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     (``bce``, convex for ``sigmoid``: the notebook's SGD on the absolute error at lr 100 can
     stall at predicting the majority class). A multiclass model trains on categorical
     cross-entropy (``ce``): ``linear`` (multinomial logistic regression, convex) with ``newton``,
-    its curvature computed again at every step, and the others with Adam. Anything given is kept.
+    its curvature computed again at every step, and the others with Adam. The nnet takes ``newton``
+    too (its Hessian computed again at every step) when its weights, ``n_features`` (None: not yet
+    known) times its units, are at most :data:`NEWTON_UNITS_WEIGHTS`. Anything given is kept.
     """
     if spec.outputs > 1:
         return optimizer or ("adam" if newton_refusal(spec, "ce", l1, batch_size, accumulate) else "newton"), loss or "ce"
     if optimizer is not None or loss is not None:
         return optimizer, loss
-    if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout):
+    wide = spec.has_hidden and n_features is not None and n_features * sum(hidden_sizes(spec)) > NEWTON_UNITS_WEIGHTS
+    if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout) and not wide:
         return "newton", None
     if spec.has_sigmoid:
         return "adam", "bce"
