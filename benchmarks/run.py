@@ -181,6 +181,8 @@ INCLUDED = (
     ("chosen.md", "Real tables: the model predict chooses, timed, beside its peers",
      "From `python benchmarks/any_csv.py --chosen --fastai-python PY` (issue 29; `PY` a Python where fastai is "
      "installed, e.g. a venv made with `--system-site-packages` and `pip install -c <(echo torch==2.13.0) fastai`):"),
+    ("nnet_fit.md", "The nnet on real tables: Newton steps and a decay chosen by validation, before and after",
+     "From `python benchmarks/nnet_fit.py --before DIR` (issue 29; its docstring says how each figure is made):"),
 )
 
 

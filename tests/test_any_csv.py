@@ -328,7 +328,7 @@ def test_any_table_defaults_reach_their_optimum(files):
 
     config = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear", "sigmoid", "nnet"))
     chosen = {name: (s.optimizer, s.loss) for name, (_, s) in model_settings(config).items()}
-    assert chosen == {"linear": ("newton", "mse"), "sigmoid": ("adam", "bce"), "nnet": ("adam", "mse")}
+    assert chosen == {"linear": ("newton", "mse"), "sigmoid": ("adam", "bce"), "nnet": ("newton", "mse")}
     given = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), optimizer="sgd")
     assert model_settings(given)["linear"][1].optimizer == "sgd"
     with_l1 = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), l1=0.01)

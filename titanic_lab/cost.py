@@ -5,7 +5,8 @@ converges counts its cap of epochs (``max_epochs``). Per fit of a model trained 
 descent: epochs x rows x parameters x restarts x 3 (the forward pass and the backward one), plus
 a fixed cost per epoch (Python's, about 0.1 ms); ``newton``: its Hessian (2 x rows x
 features^2) and its pseudo-inverse (100 x features^3: a symmetric eigendecomposition, counted as
-measured: 800 s at 10,001 features on a busy two-core machine, where 2,500 features trained in 82 s). A
+measured: 800 s at 10,001 features on a busy two-core machine, where 2,500 features trained in 82 s),
+for the nnet at every step and restart, over its weights, with its line search's eight passes. A
 scikit-learn baseline counts its iterations over rows x features. ``leaderboard`` multiplies
 by its fits (folds x repeats, twice with ticket-grouped folds) and adds a fixed cost per fit.
 
@@ -45,6 +46,9 @@ def fit_work(spec, settings, n_rows: int, n_features: int) -> int:
     from .models import hidden_sizes
 
     epochs = settings.epochs if settings.epochs is not None else settings.max_epochs
+    if settings.optimizer == "newton" and hidden_sizes(spec):  # the nnet's: its Hessian, pseudo-inverse and line search each step
+        weights = n_features * sum(hidden_sizes(spec))
+        return epochs * settings.restarts * (2 * n_rows * weights**2 + 100 * weights**3 + 8 * n_rows * weights + EPOCH_OVERHEAD)
     if settings.optimizer == "newton":
         return 2 * n_rows * n_features**2 + 100 * n_features**3 + epochs * (n_features**2 + EPOCH_OVERHEAD)
     sizes = (n_features, *hidden_sizes(spec), 1)

@@ -82,8 +82,9 @@ def _newton_state(learned: dict[str, Tensor], loss_at: LossAt) -> dict[str, dict
 
 
 def _newton(grad: Tensor, state: dict) -> Tensor:
-    if "curvature" in state:  # a softmax's: each restart's gradient (1, n) times its Hessian's pseudo-inverse, now
-        return (grad.reshape(grad.shape[0], 1, -1) @ state["curvature"]()).reshape(grad.shape)
+    if "curvature" in state:  # a softmax's or the nnet's: each restart's gradient (1, n) times its Hessian's pseudo-inverse, now
+        direction = (grad.reshape(grad.shape[0], 1, -1) @ state["curvature"]()).reshape(grad.shape)
+        return state["search"](direction) if "search" in state else direction  # the nnet's: a share of the step
     # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
     return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
 

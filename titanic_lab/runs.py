@@ -33,7 +33,8 @@ from .optim import OPTIMIZERS
 from .penalty import choose_l2
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
-from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, default_settings, fit, lr_find, newton_refusal,
+from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
+                       newton_refusal,
                        refit_settings, split_indices, table_choices, with_overrides)
 
 
@@ -51,12 +52,14 @@ def default_models_for(models: tuple[str, ...], outputs: int) -> tuple[str, ...]
     return models
 
 
-def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
+def model_settings(config: RunConfig, outputs: int | None = None,
+                   n_features: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
     """Each model of the run with its training settings (defaults, then the config's overrides).
 
     ``outputs`` is the number of classes of a multiclass target (each model then ends in a
     column per class and a softmax: :func:`multiclass_model`), else 1; None before the data is
     read, when a table's ``--loss ce`` stands for a multiclass target (checked once it is read).
+    ``n_features``, once known, decides whether a table's nnet takes newton (:func:`table_choices`).
     """
     if outputs is None:
         outputs = 3 if config.loss == "ce" and (config.target or config.spec) else 1
@@ -70,13 +73,14 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
         overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
         optimizer, loss = overrides.pop("optimizer", None), overrides.pop("loss", None)
         if config.target or config.spec:  # any table: its own defaults (see table_choices)
-            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate)
+            optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate, config.dropout,
+                                            n_features)
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
         if (config.target or config.spec) and spec.has_hidden:
             settings = replace(settings, tol=TABLE_TOL)
         if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
-            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
             if why or settings.lr == "auto":
                 raise OptionError(f"--optimizer {settings.optimizer}: {why}" if why else
                                   f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
@@ -370,7 +374,9 @@ def prepare(config: RunConfig) -> Prepared:
     model_settings(config)  # validates every option before any work
     path, source, frame, excluded, dataset = load_rows(config)
     target = dataset.target
-    models = model_settings(config, target.n_outputs)  # the models a multiclass target can have (and their sheets)
+    width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
+    # The models a multiclass target can have (and their sheets); the width decides whether a table's nnet takes newton.
+    models = model_settings(config, target.n_outputs, width)
     if not target.record.classifies and any(spec.has_sigmoid for spec, _ in models.values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
@@ -379,7 +385,6 @@ def prepare(config: RunConfig) -> Prepared:
         warnings.warn(f"target {target.column} has negative values, and {', '.join(never_negative)} predicts a sum of ReLUs, "
                       "never negative; linear can reach them", UserWarning, stacklevel=2)
     n_train = len(frame) - int(config.valid_pct * len(frame))
-    width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
     for spec, settings in models.values():
         check_memory(spec, settings, n_train, width)
     check_training(models.values(), n_train, width)
@@ -453,6 +458,9 @@ def train_run(
         )
         results[name].validation = _validation(p, results[name])
         results[name].penalty = penalty.describe() if penalty else ""
+        if _decay_by_validation(p, spec, settings):
+            results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid, lambda r: _validation(p, r),
+                                         p.dataset.target.task)
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
@@ -485,6 +493,13 @@ def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
         outputs = forward(result.spec, params, p.X[rows].to(torch.float64)).numpy()
     target = p.dataset.target
     return which, confusion(outputs, target.values(p.frame[target.column])[rows.numpy()] / target.divisor, target.n_outputs)
+
+
+def _decay_by_validation(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether the nnet's weight decay is chosen on the validation rows (:func:`titanic_lab.training.choose_decay`):
+    on any table with validation rows, no ``--l2`` given, the nnet trained by newton (its fast path)."""
+    return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
+        and settings.optimizer == "newton" and spec.has_hidden
 
 
 def _penalty_by_data(config: RunConfig, spec: ModelSpec, settings: TrainSettings) -> bool:

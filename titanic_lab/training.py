@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from .choosing import choose
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
@@ -165,8 +166,9 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     own = spec.model_kind.defaults  # each kind's own optimizer, loss and rate (titanic_lab.model_kinds)
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
     if _exact(chosen["optimizer"]) and not _exact(own["optimizer"]):
-        # Newton's step is exact at lr 1; the plateau then comes at once, so a short window.
-        return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW})
+        # Newton's step is exact at lr 1; the plateau then comes at once, so a short window (and for the nnet, a short cap).
+        cap = {"max_epochs": NEWTON_MAX_EPOCHS} if spec.has_hidden else {}
+        return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW, **cap})
     changed = any(chosen[k] != own[k] for k in chosen)
     return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})
 
@@ -478,8 +480,18 @@ def _batches(n_rows: int, batch_size: int | None, accumulate: int, rng: torch.Ge
 TABLE_TOL = 1e-6
 
 
+#: The nnet takes ``newton`` on a table up to this many weights (features x units). A step's Hessian
+#: and its pseudo-inverse cost about ``2 n P^2 + 100 P^3`` per restart, Adam's epoch ``3 n P``: with
+#: Newton's ~50 steps against Adam's thousands of epochs (benchmarks/nnet_fit.md) Newton is the
+#: cheaper below about 125 weights; 100 keeps a margin.
+NEWTON_UNITS_WEIGHTS = 100
+#: The nnet's cap of Newton steps: it converged in 42 to 65 steps on ten real tables.
+NEWTON_MAX_EPOCHS = 300
+
+
 def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: float = 0.0,
-                  batch_size: int | None = None, accumulate: int = 1) -> tuple[str | None, str | None]:
+                  batch_size: int | None = None, accumulate: int = 1, dropout: float = 0.0,
+                  n_features: int | None = None) -> tuple[str | None, str | None]:
     """The optimizer and loss a model trains with on any table (``--target``) when none is given.
 
     The tabled defaults were tuned on Titanic's presets; on a table whose features titanic-lab
@@ -488,20 +500,24 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     (``bce``, convex for ``sigmoid``: the notebook's SGD on the absolute error at lr 100 can
     stall at predicting the majority class). A multiclass model trains on categorical
     cross-entropy (``ce``): ``linear`` (multinomial logistic regression, convex) with ``newton``,
-    its curvature computed again at every step, and the others with Adam. Anything given is kept.
+    its curvature computed again at every step, and the others with Adam. The nnet takes ``newton``
+    too (its Hessian computed again at every step) when its weights, ``n_features`` (None: not yet
+    known) times its units, are at most :data:`NEWTON_UNITS_WEIGHTS`. Anything given is kept.
     """
     if spec.outputs > 1:
         return optimizer or ("adam" if newton_refusal(spec, "ce", l1, batch_size, accumulate) else "newton"), loss or "ce"
     if optimizer is not None or loss is not None:
         return optimizer, loss
-    if not newton_refusal(spec, loss, l1, batch_size, accumulate):
+    wide = spec.has_hidden and n_features is not None and n_features * sum(hidden_sizes(spec)) > NEWTON_UNITS_WEIGHTS
+    if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout) and not wide:
         return "newton", None
     if spec.has_sigmoid:
         return "adam", "bce"
     return None, None
 
 
-def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1) -> str | None:
+def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1,
+                   dropout: float = 0.0) -> str | None:
     """Why ``newton`` cannot train ``spec`` this way, or None when it can: its loss must be a
     quadratic of its parameters (the squared error of a model linear in them, the full batch),
     or the cross-entropy of a softmax of them (multinomial logistic regression, whose curvature
@@ -510,11 +526,21 @@ def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_siz
         if loss not in (None, "ce") or l1 or batch_size is not None or accumulate != 1:
             return "it needs --loss ce, no --l1 and the full batch (no --batch-size, --accumulate)"
         return None
+    if _relu_units(spec):
+        if loss not in (None, "mse") or l1 or dropout or batch_size is not None or accumulate != 1:
+            return ("it needs --loss mse, no --l1, no --dropout and the full batch (no --batch-size, --accumulate): only then "
+                    "is the nnet's squared error a quadratic between its ReLUs' kinks")
+        return None
     if spec.head.name != "identity" or spec.has_hidden or len(spec.chain) != 1:
         return f"{spec.name}'s loss is not a quadratic of its parameters, so its curvature changes at every step; use adam"
     if loss not in (None, "mse") or l1 or batch_size is not None or accumulate != 1:
         return "it needs --loss mse, no --l1 and the full batch (no --batch-size, --accumulate): only then is the curvature the same at every step"
     return None
+
+
+def _relu_units(spec: ModelSpec) -> bool:
+    """The nnet's design: one layer of ReLU units without batch norm, summed (:func:`relu_units_curvature`)."""
+    return spec.head.name == "sum" and spec.activation == "relu" and not spec.batchnorm and len(spec.chain) == 1
 
 
 def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, learned: Params) -> dict[str, dict]:
@@ -523,7 +549,8 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
     An exact optimizer (``newton``) takes the loss's Hessian once, at restart 0's parameters,
     where a loss quadratic in the parameters has one Hessian everywhere (the squared error, plus
     the l2 penalty, of a model linear in its one parameter tensor, over the full batch); for a
-    softmax's cross-entropy it takes :func:`softmax_curvature` anew at every step.
+    softmax's cross-entropy it takes :func:`softmax_curvature` anew at every step, and for the
+    nnet's squared error :func:`relu_units_curvature`, each step shortened by :func:`_line_search`.
 
     Raises
     ------
@@ -532,12 +559,16 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
     """
     optimizer = OPTIMIZERS[settings.optimizer]
     if optimizer.exact:
-        why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+        why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
         if why:
             raise OptionError(f"--optimizer {optimizer.name}: {why}")
-        if spec.head.name == "softmax":  # its curvature changes: the update takes it anew at every step
+        curvature = softmax_curvature if spec.head.name == "softmax" else relu_units_curvature if spec.has_hidden else None
+        if curvature is not None:  # it changes with the parameters: the update takes it anew at every step
             ((name, p),) = learned.items()
-            return {name: {"curvature": lambda: torch.linalg.pinv(softmax_curvature(X, p.detach(), settings.l2), hermitian=True)}}
+            state = {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True)}
+            if spec.has_hidden:  # a step may cross the ReLUs' kinks, past the quadratic it was the minimum of
+                state["search"] = lambda direction: _line_search(spec, settings, X, y, name, p.detach(), direction)
+            return {name: state}
 
     def loss_at(name: str, v: torch.Tensor) -> torch.Tensor:
         return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
@@ -562,6 +593,41 @@ def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torc
     H = -outer.reshape(-1, F, K, F, K)
     H += torch.diag_embed(diagonal.permute(0, 1, 3, 2)).permute(0, 1, 3, 2, 4)  # on k = l
     return H.reshape(-1, F * K, F * K) + l2 * torch.eye(F * K, dtype=X.dtype)
+
+
+#: The shares of a Newton step the nnet's line search tries (:func:`_line_search`).
+STEP_SHARES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0)
+
+
+def _line_search(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, name: str, p: torch.Tensor,
+                 direction: torch.Tensor) -> torch.Tensor:
+    """``direction`` (n_restarts, ...) times, per restart, the share of :data:`STEP_SHARES` whose step
+    ``p - share * direction`` has the lowest objective (the data loss plus the l2 penalty): at lr 1
+    no step raises a restart's objective (share 0 stays where it is)."""
+    best = torch.full((p.shape[0],), math.inf, dtype=p.dtype)
+    chosen = torch.zeros(p.shape[0], dtype=p.dtype)
+    for share in STEP_SHARES:
+        v = p - share * direction
+        objective = LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
+        better = objective < best
+        best, chosen = torch.where(better, objective, best), torch.where(better, share, chosen)
+    return direction * chosen.view(-1, *([1] * (direction.dim() - 1)))
+
+
+def relu_units_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
+    """The Hessian of the mean squared error of the nnet's ``relu(X @ W).sum(-1)`` (plus ``l2 / 2 * sum W^2``) in ``W``.
+
+    Between the kinks of its ReLUs the nnet is linear in ``W`` (unit k's output is ``x . w_k`` where
+    positive, else 0), so its squared error is a quadratic there and the Hessian is
+    ``2 / n * J^T J`` with ``J[i, (f, k)] = x_if [x_i . w_k > 0]``: the Gauss-Newton matrix, exact
+    (ReLU's second derivative is 0). For each restart's W (n_features, n_units), flattened as
+    ``W.reshape(-1)``. Returns (n_restarts, n_features * n_units, n_features * n_units). Checked
+    against autograd's Hessian in tests/test_nnet_newton.py.
+    """
+    n, F = X.shape
+    active = (X @ W > 0).to(X.dtype)  # (R, n, K)
+    J = (X[:, :, None] * active[:, :, None, :]).reshape(-1, n, F * active.shape[-1])  # (R, n, F*K)
+    return 2 / n * (J.mT @ J) + l2 * torch.eye(J.shape[-1], dtype=X.dtype)
 
 
 def _penalty(params: Params, settings: TrainSettings) -> torch.Tensor | float:
@@ -678,6 +744,37 @@ def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.
     perm = torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))
     cut = int(valid_pct * n_rows)
     return perm[cut:], perm[:cut]
+
+
+#: The nnet's weight decays (``l2``) tried on the validation rows by :func:`choose_decay`, none first.
+DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tensor, y_valid: torch.Tensor,
+                 metrics: Callable[[TrainResult], dict[str, float]], task: str) -> TrainResult:
+    """The nnet's weight decay chosen by its validation metric, among :data:`DECAYS`.
+
+    ``result`` (trained without decay) is the first candidate; each other decay trains its kept
+    restart's start again (one restart, ``seed + restart``) with that ``l2``. The candidate with the
+    best validation metric of the task (:func:`titanic_lab.choosing.choose`; no decay wins a tie) is
+    returned, its ``penalty`` saying which decay and why; a refit (:func:`refit_settings`) keeps it.
+
+    Parameters
+    ----------
+    metrics : callable
+        A trained result's validation metrics (:func:`titanic_lab.choosing.validation_metrics`).
+    """
+    start = replace(result.settings, restarts=1, seed=result.settings.seed + result.restart)
+    classify = result.train_accuracy is not None
+    candidates = {f"decay {DECAYS[0]:g}": result}
+    for decay in DECAYS[1:]:
+        candidates[f"decay {decay:g}"] = fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=classify)
+    scored = {name: metrics(r) for name, r in candidates.items()}
+    name, why = choose(task, scored)
+    kept = candidates[name]
+    kept.validation, kept.penalty = scored[name], f"l2 {kept.settings.l2:g} (weight decay) by validation: the {why}"
+    kept.seconds += sum(r.seconds for r in candidates.values() if r is not kept)
+    return kept
 
 
 def refit_settings(result: TrainResult) -> TrainSettings:

@@ -1,0 +1,133 @@
+"""The nnet's fast path on any table (issue 29): Newton steps on its squared error, and its weight decay
+chosen on the validation rows, then kept by the refit.
+
+Tolerances: the curvature equals autograd's Hessian to 1e-10 (relative to its largest entry);
+restarts trained side by side equal each restart trained alone to 1e-10 (relative); Newton's
+training loss is at most 1e-4 (relative) above Adam's converged default on the bundled penguins.
+Titanic's lesson runs keep Adam (their figures are the lesson's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from titanic_lab.choosing import validation_metrics
+from titanic_lab.cli import app
+from titanic_lab.config import RunConfig
+from titanic_lab.models import forward, parse_model
+from titanic_lab.ops import LOSSES
+from titanic_lab.runs import model_settings, prepare, train_run
+from titanic_lab.cost import fit_work
+from titanic_lab.training import (DECAYS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL, choose_decay, default_settings,
+                                  fit, relu_units_curvature, table_choices)
+
+PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def penguins():
+    """The bundled penguins' body mass as any table: its training and validation tensors."""
+    return prepare(RunConfig(data=PENGUINS, target="body_mass_g", models=("nnet",)))
+
+
+def test_curvature_is_autograds_hessian():
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(50, 4, generator=gen, dtype=torch.float64)
+    y = torch.rand(50, generator=gen, dtype=torch.float64)
+    W = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)  # three restarts of two units
+    spec = parse_model("nnet")
+    H = relu_units_curvature(X, W, l2=0.1)
+    for r in range(3):
+        def objective(v):
+            return LOSSES["mse"](forward(spec, {"W": v.reshape(4, 2)}, X), y) + 0.1 / 2 * v.pow(2).sum()
+        expected = torch.autograd.functional.hessian(objective, W[r].reshape(-1))
+        assert torch.allclose(H[r], expected, rtol=0, atol=1e-10 * expected.abs().max()), (H[r], expected)
+
+
+def test_newton_is_the_nnets_default_on_a_table_only():
+    spec = parse_model("nnet")
+    assert table_choices(spec, None, None) == ("newton", None)
+    assert table_choices(spec, None, None, dropout=0.2) == (None, None)  # dropout's noise: Adam
+    table = model_settings(RunConfig(data=PENGUINS, target="body_mass_g"))["nnet"][1]
+    assert table.optimizer == "newton" and table.lr == 1.0 and table.tol == TABLE_TOL and table.max_epochs == NEWTON_MAX_EPOCHS
+    # A wide table: a Newton step's Hessian grows as the weights squared, so Adam, as before.
+    widest = NEWTON_UNITS_WEIGHTS // 2  # two units
+    assert table_choices(spec, None, None, n_features=widest) == ("newton", None)
+    assert table_choices(spec, None, None, n_features=widest + 1) == (None, None)
+    wide = model_settings(RunConfig(data=PENGUINS, target="body_mass_g"), 1, widest + 1)["nnet"][1]
+    assert wide.optimizer == "adam" and wide.max_epochs == 10_000
+    lesson = model_settings(RunConfig())["nnet"][1]
+    assert lesson == default_settings(spec) and lesson.optimizer == "adam"
+
+
+def test_restarts_side_by_side_equal_each_alone(penguins):
+    X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
+    spec, settings = model_settings(penguins.config)["nnet"]
+    together = fit(spec, replace(settings, restarts=4, epochs=15), X, y)
+    for r in range(4):
+        alone = fit(spec, replace(settings, restarts=1, seed=settings.seed + r, epochs=15), X, y)
+        assert abs(alone.train_loss - together.restart_losses[r]) <= 1e-10 * alone.train_loss, (r, alone.train_loss,
+                                                                                                 together.restart_losses)
+
+
+def test_line_search_never_raises_the_loss(penguins):
+    X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
+    spec, settings = model_settings(penguins.config)["nnet"]
+    result = fit(spec, replace(settings, restarts=1, epochs=30), X, y)
+    losses = [h["train_loss"] for h in result.history]
+    assert all(b <= a for a, b in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_newton_reaches_adams_training_loss_in_fewer_steps(penguins):
+    X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
+    spec, newton = model_settings(penguins.config)["nnet"]
+    adam = replace(default_settings(spec), tol=TABLE_TOL)
+    fast, slow = fit(spec, newton, X, y), fit(spec, adam, X, y)
+    assert fast.converged and slow.converged
+    assert fast.train_loss <= slow.train_loss * (1 + 1e-4), (fast.train_loss, slow.train_loss)
+    assert len(fast.history) * 10 < len(slow.history), (len(fast.history), len(slow.history))
+
+
+def test_chosen_decay_is_the_best_validation_rmse_and_the_refit_keeps_it(penguins):
+    p = penguins
+    X, y, Xv, yv = p.X[p.train_idx], p.y[p.train_idx], p.X[p.valid_idx], p.y[p.valid_idx]
+    spec, settings = model_settings(p.config)["nnet"]
+
+    def rmse(result):
+        return validation_metrics("regression", forward(spec, result.params, Xv).numpy(), yv.numpy(),
+                                  p.dataset.target.divisor)
+
+    first = fit(spec, settings, X, y, Xv, yv, classify=False)
+    kept = choose_decay(first, X, y, Xv, yv, rmse, "regression")
+    start = replace(settings, restarts=1, seed=settings.seed + first.restart)
+    every = {0.0: rmse(first)["rmse"], **{d: rmse(fit(spec, replace(start, l2=d), X, y))["rmse"] for d in DECAYS[1:]}}
+    assert kept.settings.l2 == min(every, key=every.get) and kept.validation["rmse"] == min(every.values()), every
+    assert kept.penalty.startswith(f"l2 {kept.settings.l2:g} (weight decay) by validation")
+
+    run = train_run(p)  # the nnet alone: chosen, then refit on every row with the decay it chose
+    nnet = run.results["nnet"]
+    assert run.chosen == "nnet" and nnet.refit and nnet.settings.l2 == kept.settings.l2
+    assert nnet.settings.restarts == 1 and nnet.settings.seed == kept.settings.seed + kept.restart
+    assert nnet.validation == kept.validation and nnet.penalty == kept.penalty
+
+
+def test_dropout_refuses_newton_for_the_nnet(tmp_path):
+    out = tmp_path / "w.xlsx"
+    result = runner.invoke(app, ["train", "-m", "nnet", "--optimizer", "newton", "--dropout", "0.2", "--out", str(out)])
+    assert result.exit_code == 2 and "no --dropout" in result.output, result.output
+    assert not out.exists()
+
+
+def test_the_work_estimate_counts_the_nnets_hessian_at_every_step():
+    spec = parse_model("nnet")
+    newton = default_settings(spec, "newton")
+    weights = 40 * 2
+    assert fit_work(spec, newton, 5_000, 40) >= NEWTON_MAX_EPOCHS * 16 * 2 * 5_000 * weights**2
+    assert fit_work(spec, newton, 5_000, 40) < 2 * NEWTON_MAX_EPOCHS * 16 * (2 * 5_000 * weights**2 + 100 * weights**3)
