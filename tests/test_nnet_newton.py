@@ -23,8 +23,8 @@ from titanic_lab.models import forward, parse_model
 from titanic_lab.ops import LOSSES
 from titanic_lab.runs import model_settings, prepare, train_run
 from titanic_lab.cost import fit_work
-from titanic_lab.training import (DECAYS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL, choose_decay, default_settings,
-                                  fit, relu_units_curvature, table_choices)
+from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL, choose_decay, default_settings,
+                                  fit, relu_units_curvature, split_indices, table_choices)
 
 PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
 runner = CliRunner()
@@ -95,27 +95,35 @@ def test_newton_reaches_adams_training_loss_in_fewer_steps(penguins):
     assert len(fast.history) * 10 < len(slow.history), (len(fast.history), len(slow.history))
 
 
-def test_chosen_decay_is_the_best_validation_rmse_and_the_refit_keeps_it(penguins):
+def test_chosen_decay_is_the_best_on_rows_held_out_of_the_training_rows_and_the_refit_keeps_it(penguins):
     p = penguins
     X, y, Xv, yv = p.X[p.train_idx], p.y[p.train_idx], p.X[p.valid_idx], p.y[p.valid_idx]
     spec, settings = model_settings(p.config)["nnet"]
 
-    def rmse(result):
-        return validation_metrics("regression", forward(spec, result.params, Xv).numpy(), yv.numpy(),
-                                  p.dataset.target.divisor)
+    def rmse(result, X, y):
+        return validation_metrics("regression", forward(spec, result.params, X).numpy(), y.numpy(), p.dataset.target.divisor)
+
+    def never(result, X, y):  # the run's validation rows must not be what the decay is chosen on
+        assert len(X) != len(Xv) or not torch.equal(X, Xv)
+        return rmse(result, X, y)
 
     first = fit(spec, settings, X, y, Xv, yv, classify=False)
-    kept = choose_decay(first, X, y, Xv, yv, rmse, "regression")
+    kept = choose_decay(first, X, y, Xv, yv, never, "regression")
     start = replace(settings, restarts=1, seed=settings.seed + first.restart)
-    every = {0.0: rmse(first)["rmse"], **{d: rmse(fit(spec, replace(start, l2=d), X, y))["rmse"] for d in DECAYS[1:]}}
-    assert kept.settings.l2 == min(every, key=every.get) and kept.validation["rmse"] == min(every.values()), every
-    assert kept.penalty.startswith(f"l2 {kept.settings.l2:g} (weight decay) by validation")
+    inner, held = split_indices(len(X), DECAY_HOLDOUT, start.seed)
+    assert len(held) == int(DECAY_HOLDOUT * len(X)) and not set(inner.tolist()) & set(held.tolist())
+    every = {d: rmse(fit(spec, replace(start, l2=d), X[inner], y[inner]), X[held], y[held])["rmse"] for d in DECAYS}
+    best = min(every, key=every.get)
+    assert kept.settings.l2 == best, every
+    assert kept.penalty.startswith(f"l2 {best:g} (weight decay) chosen on {len(held)} of the {len(X)} training rows")
+    if best:  # the chosen decay then trains on every training row, from the kept restart's start
+        assert torch.equal(kept.params["W"], fit(spec, replace(start, l2=best), X, y).params["W"])
 
     run = train_run(p)  # the nnet alone: chosen, then refit on every row with the decay it chose
     nnet = run.results["nnet"]
     assert run.chosen == "nnet" and nnet.refit and nnet.settings.l2 == kept.settings.l2
     assert nnet.settings.restarts == 1 and nnet.settings.seed == kept.settings.seed + kept.restart
-    assert nnet.validation == kept.validation and nnet.penalty == kept.penalty
+    assert nnet.penalty == kept.penalty
 
 
 def test_dropout_refuses_newton_for_the_nnet(tmp_path):

@@ -173,8 +173,8 @@ class RunConfig:
     l1: float = _option(0.0, "L1 penalty l1 * sum|p| added to the loss minimised (training only).", setting="l1")
     l2: float | None = _option(
         None, "L2 penalty l2/2 * sum p^2, equal to weight decay l2 (training only). Default: 0; for linear on any table "
-        "(--target), chosen by leave-one-out cross-validation in closed form, as RidgeCV; for the nnet, by the validation "
-        "rows among 0, 1e-4, 1e-3, 1e-2 and 1e-1.", setting="l2", show_default=False)
+        "(--target), chosen by leave-one-out cross-validation in closed form, as RidgeCV; for the nnet, among 0, 1e-4, "
+        "1e-3, 1e-2 and 1e-1 on a fifth of its training rows held out.", setting="l2", show_default=False)
     dropout: float = _option(
         0.0, "Probability of dropping a hidden unit in training; the identity in the workbook.",
         setting="dropout", hidden_only=True)

@@ -456,11 +456,11 @@ def train_run(
             spec, settings if penalty is None else replace(settings, l2=penalty.l2), X_train, y_train, X_valid, y_valid,
             init=(init or {}).get(name), on_epoch=callback, classify=classify,
         )
-        results[name].validation = _validation(p, results[name])
         results[name].penalty = penalty.describe() if penalty else ""
-        if _decay_by_validation(p, spec, settings):
-            results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid, lambda r: _validation(p, r),
-                                         p.dataset.target.task)
+        if _decay_by_data(p, spec, settings):
+            results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid,
+                                         lambda r, X, y: _metrics_on(p, r, X, y), p.dataset.target.task)
+        results[name].validation = _validation(p, results[name])
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
@@ -495,9 +495,10 @@ def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
     return which, confusion(outputs, target.values(p.frame[target.column])[rows.numpy()] / target.divisor, target.n_outputs)
 
 
-def _decay_by_validation(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
-    """Whether the nnet's weight decay is chosen on the validation rows (:func:`titanic_lab.training.choose_decay`):
-    on any table with validation rows, no ``--l2`` given, the nnet trained by newton (its fast path)."""
+def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether the nnet's weight decay is chosen on rows held out of the training rows
+    (:func:`titanic_lab.training.choose_decay`): on any table with validation rows, no ``--l2`` given,
+    the nnet trained by newton (its fast path)."""
     return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
         and settings.optimizer == "newton" and spec.has_hidden
 
@@ -516,6 +517,14 @@ def _outputs(p: Prepared, result: TrainResult) -> np.ndarray:
     with torch.no_grad():
         params = {k: v.to(torch.float64) for k, v in result.params.items()}
         return forward(result.spec, params, p.X.to(torch.float64)).numpy()
+
+
+def _metrics_on(p: Prepared, result: TrainResult, X: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """The task's metrics (:mod:`titanic_lab.choosing`) of ``result`` on the rows ``X, y``."""
+    with torch.no_grad():
+        params = {k: v.to(torch.float64) for k, v in result.params.items()}
+        outputs = forward(result.spec, params, X.to(torch.float64)).numpy()
+    return validation_metrics(p.dataset.target.task, outputs, y.to(torch.float64).numpy(), p.dataset.target.divisor)
 
 
 def _validation(p: Prepared, result: TrainResult) -> dict[str, float]:

@@ -746,34 +746,42 @@ def split_indices(n_rows: int, valid_pct: float, seed: int = 42) -> tuple[torch.
     return perm[cut:], perm[:cut]
 
 
-#: The nnet's weight decays (``l2``) tried on the validation rows by :func:`choose_decay`, none first.
+#: The nnet's weight decays (``l2``) tried by :func:`choose_decay`, none first.
 DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+#: The share of the training rows :func:`choose_decay` holds out to choose the decay on.
+DECAY_HOLDOUT = 0.2
 
 
 def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid: torch.Tensor, y_valid: torch.Tensor,
-                 metrics: Callable[[TrainResult], dict[str, float]], task: str) -> TrainResult:
-    """The nnet's weight decay chosen by its validation metric, among :data:`DECAYS`.
+                 metrics: Callable[[TrainResult, torch.Tensor, torch.Tensor], dict[str, float]], task: str) -> TrainResult:
+    """The nnet's weight decay chosen among :data:`DECAYS` on rows held out of its training rows.
 
-    ``result`` (trained without decay) is the first candidate; each other decay trains its kept
-    restart's start again (one restart, ``seed + restart``) with that ``l2``. The candidate with the
-    best validation metric of the task (:func:`titanic_lab.choosing.choose`; no decay wins a tie) is
-    returned, its ``penalty`` saying which decay and why; a refit (:func:`refit_settings`) keeps it.
+    The run's validation rows stay out of the choice: they choose between models afterwards, and a
+    decay chosen on them would make the nnet's validation score the best of five tries, an estimate
+    biased in its favour. So :data:`DECAY_HOLDOUT` of the training rows ``X, y`` (a seeded split) are
+    held out; from the start of ``result``'s kept restart (one restart, ``seed + restart``) each decay
+    trains on the rest and is scored on them by the task's metric (:func:`titanic_lab.choosing.choose`;
+    no decay wins a tie). The chosen decay then trains on every training row (``result`` itself when
+    no decay wins), its ``penalty`` saying which decay and why; a refit (:func:`refit_settings`) keeps it.
 
     Parameters
     ----------
     metrics : callable
-        A trained result's validation metrics (:func:`titanic_lab.choosing.validation_metrics`).
+        ``(result, X, y)`` -> a trained result's metrics on those rows
+        (:func:`titanic_lab.choosing.validation_metrics` of its outputs).
     """
     start = replace(result.settings, restarts=1, seed=result.settings.seed + result.restart)
     classify = result.train_accuracy is not None
-    candidates = {f"decay {DECAYS[0]:g}": result}
-    for decay in DECAYS[1:]:
-        candidates[f"decay {decay:g}"] = fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=classify)
-    scored = {name: metrics(r) for name, r in candidates.items()}
+    inner, held = split_indices(len(X), DECAY_HOLDOUT, start.seed)
+    scored, seconds = {}, result.seconds
+    for decay in DECAYS:
+        tried = fit(result.spec, replace(start, l2=decay), X[inner], y[inner], classify=classify)
+        scored[f"decay {decay:g}"], seconds = metrics(tried, X[held], y[held]), seconds + tried.seconds
     name, why = choose(task, scored)
-    kept = candidates[name]
-    kept.validation, kept.penalty = scored[name], f"l2 {kept.settings.l2:g} (weight decay) by validation: the {why}"
-    kept.seconds += sum(r.seconds for r in candidates.values() if r is not kept)
+    decay = DECAYS[list(scored).index(name)]
+    kept = result if decay == 0.0 else fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=classify)
+    kept.penalty = f"l2 {decay:g} (weight decay) chosen on {len(held)} of the {len(X)} training rows held out: the {why}"
+    kept.seconds = seconds + (kept.seconds if kept is not result else 0.0)
     return kept
 
 
