@@ -30,7 +30,7 @@ from .backprop import Descent, descend, refusal
 from .choosing import choose, validation_metrics
 from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
-from .penalty import choose_l2
+from .penalty import choose_penalty
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
 from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_settings, fit, newton_refusal, refit_settings,
@@ -408,13 +408,11 @@ def train_run(
     results, classify = {}, not p.dataset.target.is_regression
     for name, (spec, settings) in model_settings(p.config, p.dataset.target.n_outputs).items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
-        penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None
-        results[name] = fit(
-            spec, settings if penalty is None else replace(settings, l2=penalty.l2), X_train, y_train, X_valid, y_valid,
-            init=(init or {}).get(name), on_epoch=callback, classify=classify,
-        )
+        settings, penalty = penalised(p.config, spec, settings, X_train, y_train)
+        results[name] = fit(spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,
+                            classify=classify)
         results[name].validation = _validation(p, results[name])
-        results[name].penalty = penalty.describe() if penalty else ""
+        results[name].penalty = penalty
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
@@ -438,13 +436,17 @@ def train_run(
                chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores)
 
 
-def _penalty_by_data(config: RunConfig, spec: ModelSpec, settings: TrainSettings) -> bool:
-    """Whether the model's l2 is chosen by data (:func:`titanic_lab.penalty.choose_l2`): on any table, no
-    ``--l2`` given, and a loss that is a quadratic of the parameters (linear's squared error under newton;
-    not the multinomial cross-entropy newton also trains, whose penalty has no closed-form leave-one-out)."""
-    return bool(config.target or config.spec) and config.l2 is None and settings.optimizer == "newton" \
-        and settings.loss == "mse" and spec.head.name == "identity" \
-        and not newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+def penalised(config: RunConfig, spec: ModelSpec, settings: TrainSettings, X: torch.Tensor,
+              y: torch.Tensor) -> tuple[TrainSettings, str]:
+    """The settings ``spec`` trains with on the training rows ``X``, ``y``, and how its l2 was chosen ("" when not).
+
+    On any table (``--target`` or ``--spec``) with no ``--l2`` given, the l2 is chosen by data
+    (:func:`titanic_lab.penalty.choose_penalty`: ridge's for linear's squared error, logistic regression's
+    for a sigmoid's or a softmax's log loss); Titanic's lesson runs keep their recipe. ``train`` and each
+    leaderboard fold both call this.
+    """
+    choice = choose_penalty(spec, settings, X, y) if bool(config.target or config.spec) and config.l2 is None else None
+    return (settings, "") if choice is None else (replace(settings, l2=choice.l2), choice.describe())
 
 
 def _outputs(p: Prepared, result: TrainResult) -> np.ndarray:
