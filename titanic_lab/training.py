@@ -496,19 +496,20 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
         return optimizer, loss
     if not newton_refusal(spec, loss, l1, batch_size, accumulate):
         return "newton", None
-    if spec.has_sigmoid:
-        return "adam", "bce"
+    if spec.has_sigmoid:  # logistic regression (sigmoid) by newton, as the softmax's; hidden layers by adam
+        return "adam" if newton_refusal(spec, "bce", l1, batch_size, accumulate) else "newton", "bce"
     return None, None
 
 
 def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1) -> str | None:
     """Why ``newton`` cannot train ``spec`` this way, or None when it can: its loss must be a
     quadratic of its parameters (the squared error of a model linear in them, the full batch),
-    or the cross-entropy of a softmax of them (multinomial logistic regression, whose curvature
-    :func:`softmax_curvature` computes at every step)."""
-    if spec.head.name == "softmax" and not spec.has_hidden and len(spec.chain) == 1:
-        if loss not in (None, "ce") or l1 or batch_size is not None or accumulate != 1:
-            return "it needs --loss ce, no --l1 and the full batch (no --batch-size, --accumulate)"
+    or the cross-entropy of a softmax or a sigmoid of them (logistic regression, whose curvature
+    :func:`softmax_curvature` or :func:`sigmoid_curvature` computes at every step)."""
+    if spec.head.name in ("softmax", "sigmoid") and not spec.has_hidden and len(spec.chain) == 1:
+        own = "ce" if spec.head.name == "softmax" else "bce"
+        if loss not in (own, None if own == "ce" else own) or l1 or batch_size is not None or accumulate != 1:
+            return f"it needs --loss {own}, no --l1 and the full batch (no --batch-size, --accumulate)"
         return None
     if spec.head.name != "identity" or spec.has_hidden or len(spec.chain) != 1:
         return f"{spec.name}'s loss is not a quadratic of its parameters, so its curvature changes at every step; use adam"
@@ -535,9 +536,10 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
         why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
         if why:
             raise OptionError(f"--optimizer {optimizer.name}: {why}")
-        if spec.head.name == "softmax":  # its curvature changes: the update takes it anew at every step
+        if spec.head.name in ("softmax", "sigmoid"):  # its curvature changes: the update takes it anew at every step
             ((name, p),) = learned.items()
-            return {name: {"curvature": lambda: torch.linalg.pinv(softmax_curvature(X, p.detach(), settings.l2), hermitian=True)}}
+            curvature = softmax_curvature if spec.head.name == "softmax" else sigmoid_curvature
+            return {name: {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True)}}
 
     def loss_at(name: str, v: torch.Tensor) -> torch.Tensor:
         return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
@@ -562,6 +564,13 @@ def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torc
     H = -outer.reshape(-1, F, K, F, K)
     H += torch.diag_embed(diagonal.permute(0, 1, 3, 2)).permute(0, 1, 3, 2, 4)  # on k = l
     return H.reshape(-1, F * K, F * K) + l2 * torch.eye(F * K, dtype=X.dtype)
+
+
+def sigmoid_curvature(X: torch.Tensor, w: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
+    """The Hessian of the mean log loss of ``sigmoid(X @ w)`` (plus ``l2 / 2 * sum w^2``) in ``w``:
+    ``X.T @ diag(p (1 - p)) @ X / n + l2 I``, for each restart's w (n_restarts, n_features)."""
+    p = torch.sigmoid(w @ X.T)  # (R, n)
+    return torch.einsum("rn,nf,ng->rfg", p * (1 - p), X, X) / X.shape[0] + l2 * torch.eye(X.shape[1], dtype=X.dtype)
 
 
 def _penalty(params: Params, settings: TrainSettings) -> torch.Tensor | float:
