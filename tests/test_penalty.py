@@ -117,3 +117,23 @@ def test_l2_given_overrides_and_titanic_keeps_its_recipe(penguin_runs):
     lesson = train_run(RunConfig(models=("sigmoid",), epochs=5))  # Titanic's lesson: the notebook's recipe, no penalty
     assert lesson.results["sigmoid"].settings.l2 == 0.0 and lesson.results["sigmoid"].penalty == ""
     assert lesson.results["sigmoid"].settings.optimizer != "newton"
+
+
+def test_the_penalty_is_a_readme_cell_and_in_train_json(penguin_runs, tmp_path):
+    import json
+
+    from openpyxl import load_workbook
+    from typer.testing import CliRunner
+
+    from titanic_lab.cli import app
+
+    data = penguin_runs[1].config.data
+    out = tmp_path / "s.xlsx"
+    result = CliRunner().invoke(app, ["train", "--data", data, "--target", "sex", "-m", "sigmoid", "--valid-pct", "0",
+                                      "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])["models"]["sigmoid"]
+    expected = penguin_runs[0]
+    assert summary["penalty"] == expected.penalty and summary["settings"]["l2"] == expected.settings.l2
+    cells = {row[0]: row[1] for row in load_workbook(out, read_only=True)["README"].iter_rows(values_only=True) if row[0]}
+    assert cells["l2 penalty of sigmoid (by data)"] == expected.penalty
