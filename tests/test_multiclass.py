@@ -362,3 +362,21 @@ def test_the_leaderboard_scores_accuracy_and_log_loss_on_the_same_folds(folder):
     assert all(m["loss_name"] == "log loss" and len(m["accuracies"]) == 3 for m in scores.values())
     assert scores["linear"]["accuracy"] >= scores["LogisticRegression"]["accuracy"] - 0.05
     assert scores["majority class"]["loss"] > scores["HistGradientBoosting"]["loss"]
+
+
+def test_the_default_models_of_a_multiclass_table_are_linear_and_hidden(folder):
+    """``train --target`` with no ``--model`` works on a multiclass table: the nnet (one summed output)
+    gives way to hidden; naming the nnet alone is still refused (above)."""
+    data, out = sklearn_csv(folder, "iris"), folder / "defaults.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "class", "--epochs", "30", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert list(summary["models"]) == ["linear", "hidden"]
+    assert runner.invoke(app, ["verify", str(out)]).exit_code == 0
+    # The chosen model was refit on every row, validation rows included: its confusion matrix is the one
+    # from before the refit, which agrees with the validation accuracy it was chosen by.
+    chosen = summary["models"][summary["chosen"]]
+    assert summary["refit"] and chosen["confusion"]["rows"] == "validation"
+    matrix = np.array(chosen["confusion"]["matrix"])
+    assert matrix.sum() == summary["valid_rows"]
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(chosen["valid_accuracy"], abs=1e-12)

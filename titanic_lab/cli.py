@@ -301,7 +301,8 @@ def _train_with_progress(prepared, init, command: str = "train"):
     """Train ``prepared``: a progress bar when stderr is a terminal, else a line every few seconds."""
     from .runs import model_settings, train_run
 
-    totals = {name: settings.epochs or settings.max_epochs for name, (_, settings) in model_settings(prepared.config).items()}
+    totals = {name: settings.epochs or settings.max_epochs
+              for name, (_, settings) in model_settings(prepared.config, prepared.dataset.target.n_outputs).items()}
     if not sys.stderr.isatty():
         lines = _ProgressLines(command)
         return train_run(prepared, init=init, on_epoch=lambda name, epoch: lines(f"{name} epoch {epoch}/{totals[name]}"))

@@ -130,7 +130,7 @@ class RunConfig:
                           "first preset by default.", "--preset", "-p")
     models: tuple[str, ...] = _option(
         DEFAULT_MODELS, f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
-        f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)}.", "--model", "-m",
+        f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)} (linear and hidden for a multiclass target).", "--model", "-m",
         cli_type=list[str], parse=tuple, show_default=False)
     epochs: int | None = _option(
         None, "Exactly this many epochs. Default: until converged (the lowest training loss stops improving; see the "

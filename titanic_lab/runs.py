@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from . import __version__, csv_dialect
-from .config import SHEET_COLUMNS, SHEET_ROWS, RunConfig
+from .config import DEFAULT_MODELS, SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .cost import check_matrix, check_training, feature_count
 from .datasets import registry
 from .datasets.csv import read_table
@@ -37,6 +37,20 @@ from .training import (DTYPES, TABLE_TOL, TrainResult, TrainSettings, default_se
                        split_indices, table_choices, with_overrides)
 
 
+#: A multiclass target's counterpart of a default model that cannot learn classes: the nnet sums its
+#: units into one output; ``hidden`` (one ReLU layer, then a column per class) is the net that can.
+MULTICLASS_COUNTERPARTS = {"nnet": "hidden"}
+
+
+def default_models_for(models: tuple[str, ...], outputs: int) -> tuple[str, ...]:
+    """The models to train: ``models`` as given, except that the defaults (linear and nnet) become
+    linear and hidden for a multiclass target (``outputs`` > 1), so ``train --target`` with no
+    ``--model`` works on any table. A model asked for by name is trained or refused as asked."""
+    if outputs > 1 and models == DEFAULT_MODELS:
+        return tuple(MULTICLASS_COUNTERPARTS.get(name, name) for name in models)
+    return models
+
+
 def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
     """Each model of the run with its training settings (defaults, then the config's overrides).
 
@@ -48,7 +62,7 @@ def model_settings(config: RunConfig, outputs: int | None = None) -> dict[str, t
         outputs = 3 if config.loss == "ce" and (config.target or config.spec) else 1
     out: dict[str, tuple[ModelSpec, TrainSettings]] = {}
     given: dict[str, str] = {}
-    for name in config.models:
+    for name in default_models_for(config.models, outputs):
         spec = multiclass_model(parse_model(name, config.activation, config.batchnorm), outputs)
         if spec.name in given:
             raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
@@ -277,6 +291,8 @@ class Run(Prepared):
     chosen_why: str | None = None
     #: The chosen model's scores before it was refit on every row (``config.refits``), as :meth:`scores` gives them.
     refit_valid_scores: dict = field(default_factory=dict)
+    #: Multiclass: the chosen model's validation confusion matrix before it was refit (None otherwise).
+    refit_valid_confusion: np.ndarray | None = None
 
     @property
     def target(self) -> np.ndarray:
@@ -303,13 +319,11 @@ class Run(Prepared):
 
     def confusion(self, name: str) -> tuple[str, np.ndarray]:
         """Multiclass: model ``name``'s confusion matrix (true class x likeliest class) on the validation
-        rows, or on the training rows when there are none; which rows, and the matrix."""
-        result, target = self.results[name], self.dataset.target
-        rows, which = (self.valid_idx, "validation") if len(self.valid_idx) else (self.train_idx, "training")
-        with torch.no_grad():
-            params = {k: v.to(torch.float64) for k, v in result.params.items()}
-            outputs = forward(result.spec, params, self.X[rows].to(torch.float64)).numpy()
-        return which, confusion(outputs, self.target[rows.numpy()], target.n_outputs)
+        rows, or on the training rows when there are none; which rows, and the matrix. A model refit on
+        every row has seen the validation rows: its matrix is the one from before the refit."""
+        if self.results[name].refit:
+            return "validation", self.refit_valid_confusion
+        return _confusion(self, self.results[name])
 
     def _classes(self, name: str) -> dict:
         """Multiclass: the classes and model ``name``'s confusion matrix, for the summary; else nothing."""
@@ -416,11 +430,12 @@ def train_run(
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
-    valid_scores = {}
+    valid_scores, valid_confusion = {}, None
     if chosen is not None and p.config.refits:  # the chosen settings again, on every row
         before = results[chosen]
         callback = (lambda epoch, params: on_epoch(chosen, epoch)) if on_epoch else None
         valid_scores = _scores(p, before)
+        valid_confusion = _confusion(p, before)[1] if p.dataset.target.n_outputs > 1 else None
         results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen), on_epoch=callback,
                               classify=classify)  # from the same start: the restart kept, or the parameters given
         results[chosen].validation, results[chosen].refit, results[chosen].penalty = before.validation, True, before.penalty
@@ -433,7 +448,17 @@ def train_run(
         y = torch.tensor(target.values(p.frame[target.column]) / target.divisor, dtype=torch.float64)
         gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss) for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
-               chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores)
+               chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores, refit_valid_confusion=valid_confusion)
+
+
+def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
+    """``result``'s confusion matrix on ``p``'s validation rows (its training rows when there are none)."""
+    rows, which = (p.valid_idx, "validation") if len(p.valid_idx) else (p.train_idx, "training")
+    with torch.no_grad():
+        params = {k: v.to(torch.float64) for k, v in result.params.items()}
+        outputs = forward(result.spec, params, p.X[rows].to(torch.float64)).numpy()
+    target = p.dataset.target
+    return which, confusion(outputs, target.values(p.frame[target.column])[rows.numpy()] / target.divisor, target.n_outputs)
 
 
 def penalised(config: RunConfig, spec: ModelSpec, settings: TrainSettings, X: torch.Tensor,
