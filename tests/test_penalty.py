@@ -137,3 +137,12 @@ def test_the_penalty_is_a_readme_cell_and_in_train_json(penguin_runs, tmp_path):
     assert summary["penalty"] == expected.penalty and summary["settings"]["l2"] == expected.settings.l2
     cells = {row[0]: row[1] for row in load_workbook(out, read_only=True)["README"].iter_rows(values_only=True) if row[0]}
     assert cells["l2 penalty of sigmoid (by data)"] == expected.penalty
+
+
+def test_a_wide_table_takes_a_coarser_search(monkeypatch):
+    from titanic_lab import penalty
+
+    X, y = _table(3, n=60)
+    monkeypatch.setattr(penalty, "CV_WORK", 1e3)
+    errors, folds = logistic_errors(torch.tensor(X), torch.tensor(y), 3)
+    assert folds == 3 and list(errors) == list(L2S[::2])

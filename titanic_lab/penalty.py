@@ -92,6 +92,11 @@ L2S: tuple[float, ...] = tuple(np.logspace(1, -6, 10).tolist())
 #: has fewer rows, and no choice below 2.
 FOLDS = 5
 
+#: Multiply-adds the cross-validation may spend, estimated as folds x penalties x 4 Newton steps x rows x
+#: weights² (each step's curvature); above it, 3 folds and every other penalty (a wide multiclass table:
+#: 200 one-hot columns x 10 classes on 5,000 rows would otherwise cost some 10^13).
+CV_WORK = 5e10
+
 #: Newton's stopping rule: a step whose largest change is under this (relative to the largest weight, at
 #: least 1), or this many steps.
 NEWTON_TOL, NEWTON_STEPS = 1e-10, 100
@@ -184,17 +189,20 @@ def logistic_errors(X: torch.Tensor, y: torch.Tensor, classes: int, l2s: tuple[f
                     folds: int = FOLDS, seed: int = 0) -> tuple[dict[float, float], int]:
     """Each penalty's cross-validated log loss (every row's, held out, averaged), and the folds used.
 
-    ``l2s`` are fitted strongest first, each from the last one's weights. Returns ``({}, k)`` when a
-    class has fewer than two rows (no two folds can both hold it).
+    ``l2s`` are fitted strongest first, each from the last one's weights; above :data:`CV_WORK`, 3 folds
+    and every other penalty. Returns ``({}, k)`` when a class has fewer than two rows (no two folds can
+    both hold it).
     """
     X, y = X.to(torch.float64), y.to(torch.float64)
+    weights = X.shape[1] * (1 if classes == 2 else classes)
+    if folds * len(l2s) * 4 * len(y) * weights**2 > CV_WORK:  # a wide table: a coarser search
+        folds, l2s = min(folds, 3), l2s[::2]
     smallest = int(torch.bincount(y.long(), minlength=classes).min())
     folds = min(folds, smallest)
     if folds < 2:
         return {}, folds
     fold = stratified_folds(y, folds, seed)
     losses = {l2: 0.0 for l2 in l2s}
-    weights = X.shape[1] * (1 if classes == 2 else classes)
     with _threads(len(y) * weights * weights):
         for k in range(folds):
             _fold_losses(X, y, classes, fold == k, losses)
