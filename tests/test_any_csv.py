@@ -328,11 +328,13 @@ def test_any_table_defaults_reach_their_optimum(files):
 
     config = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear", "sigmoid", "nnet"))
     chosen = {name: (s.optimizer, s.loss) for name, (_, s) in model_settings(config).items()}
-    assert chosen == {"linear": ("newton", "mse"), "sigmoid": ("adam", "bce"), "nnet": ("newton", "mse")}
+    assert chosen == {"linear": ("newton", "mse"), "sigmoid": ("newton", "bce"), "nnet": ("newton", "mse")}
     given = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), optimizer="sgd")
     assert model_settings(given)["linear"][1].optimizer == "sgd"
     with_l1 = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("linear",), l1=0.01)
     assert model_settings(with_l1)["linear"][1].optimizer == "adam"  # newton's curvature needs no l1
+    sigmoid_l1 = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("sigmoid",), l1=0.01)
+    assert (model_settings(sigmoid_l1)["sigmoid"][1].optimizer, model_settings(sigmoid_l1)["sigmoid"][1].loss) == ("adam", "bce")
     titanic = RunConfig(models=("linear", "sigmoid"))
     assert {n: s.optimizer for n, (_, s) in model_settings(titanic).items()} == {"linear": "adam", "sigmoid": "sgd"}
 

@@ -142,13 +142,15 @@ def test_the_penalty_matches_ridgecv_leave_one_out():
 
 
 def test_linear_on_any_table_takes_the_penalty_the_data_chose(penguin_run):
-    from titanic_lab.penalty import choose_l2
+    from titanic_lab.penalty import choose_l2, choose_logistic_l2
 
     run, _, _ = penguin_run
     linear = run.results["linear"]
     expected = choose_l2(run.X[run.train_idx], run.y[run.train_idx])
     assert linear.settings.l2 == pytest.approx(expected.l2, rel=1e-12) and linear.penalty == expected.describe()
-    assert run.results["sigmoid"].penalty == ""  # not a quadratic: no closed form
+    sigmoid = run.results["sigmoid"]  # logistic regression: its penalty by 5-fold cross-validation
+    chosen = choose_logistic_l2(run.X[run.train_idx], run.y[run.train_idx], 2)
+    assert sigmoid.settings.l2 == chosen.l2 and sigmoid.penalty == chosen.describe() and "5-fold" in sigmoid.penalty
 
 
 def test_refit_is_asked_or_defaults_by_table():
@@ -181,7 +183,7 @@ def test_a_multiclass_table_chooses_by_accuracy_and_refits(tmp_path):
     frame.to_csv(tmp_path / "mc.csv", index=False)
     run = train_run(RunConfig(data=str(tmp_path / "mc.csv"), target="cls", models=("linear", "hidden:4")))
     assert set(run.results["linear"].validation) == {"accuracy", "log_loss"}
-    assert run.results["linear"].penalty == ""  # newton's cross-entropy: no closed-form leave-one-out
+    assert "cross-validated log loss" in run.results["linear"].penalty  # multinomial logistic regression's, by k-fold
     assert run.chosen_why.startswith("highest validation accuracy") and run.results[run.chosen].refit
     book = write_workbook(run, tmp_path / "mc.xlsx")
     assert choose_sheet(book)[1] == run.chosen_why.replace("hidden:4", "hidden-4")

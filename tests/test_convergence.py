@@ -60,7 +60,8 @@ def test_newton_lands_on_least_squares(data, preset, complete):
 
 @pytest.mark.parametrize("model, options, message", [
     ("nnet", ["--activation", "tanh"], "nnet's loss is not a quadratic of its parameters"),
-    ("sigmoid", [], "sigmoid's loss is not a quadratic"),
+    ("sigmoid", [], "needs --loss bce"),  # logistic regression: newton on its log loss only
+    ("hidden", ["--loss", "bce"], "hidden's loss is not a quadratic"),
     ("linear", ["--loss", "mae"], "needs --loss mse"),
     ("linear", ["--l1", "0.1"], "no --l1"),
     ("linear", ["--batch-size", "32"], "the full batch"),

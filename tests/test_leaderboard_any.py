@@ -7,6 +7,7 @@ convergence rule and one restart (as tests/test_readme.py does) so the file runs
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -42,13 +43,13 @@ def table(n: int = 120, seed: int = 3) -> pd.DataFrame:
 @pytest.fixture(autouse=True)
 def quick_models(monkeypatch):
     """titanic-lab's models with a loose convergence rule and one restart."""
-    from titanic_lab import leaderboard
+    from titanic_lab import runs
     from titanic_lab.training import default_settings, with_overrides
 
     def quick(spec, optimizer=None, loss=None):
         return with_overrides(default_settings(spec, optimizer, loss), window=20, tol=1e-3, max_epochs=400, restarts=1)
 
-    monkeypatch.setattr(leaderboard, "default_settings", quick)
+    monkeypatch.setattr(runs, "default_settings", quick)  # train's settings, which every fold takes
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +171,36 @@ def test_too_few_rows_of_a_class_is_refused(tmp_path):
     assert result.exit_code == 2
     assert "needs at least 3 rows of each value of rare; the data has 2" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_each_fold_trains_with_trains_settings_and_chosen_penalty(files, monkeypatch):
+    """The board's own training takes ``train``'s settings (its tolerance for hidden layers, the penalty
+    chosen by data on the fold's training rows), or the entry's --l2 when it gives one."""
+    from titanic_lab import leaderboard
+    from titanic_lab.config import RunConfig
+    from titanic_lab.leaderboard import Entry, fit_predict
+    from titanic_lab.penalty import choose_penalty
+    from titanic_lab.runs import model_settings
+    from titanic_lab.training import TABLE_TOL
+
+    df = pd.read_csv(files / "binary.csv")
+    spec = infer_spec(df, "expensive", "house_id")
+    seen = {}
+
+    def recording_fit(model, settings, X, y, **kwargs):
+        seen[model.name] = (settings, X, y)
+        return real_fit(model, settings, X, y, **kwargs)
+
+    real_fit = leaderboard.fit
+    monkeypatch.setattr(leaderboard, "fit", recording_fit)
+    train, test = df.iloc[:90], df.iloc[90:]
+    for model in ("sigmoid", "linear", "nnet"):
+        fit_predict(Entry(model, model, "", True), train, test, dataset=spec)
+    for model in ("sigmoid", "linear", "nnet"):
+        settings, X, y = seen[model]
+        ((model_spec, trains),) = model_settings(RunConfig(target="expensive", models=(model,))).values()
+        choice = choose_penalty(model_spec, trains, X, y)
+        assert settings == (trains if choice is None else replace(trains, l2=choice.l2))
+    assert seen["nnet"][0].tol == TABLE_TOL and seen["sigmoid"][0].l2 > 0 and seen["linear"][0].l2 >= 0
+    fit_predict(Entry("sigmoid", "sigmoid", "", True, (("l2", 0.5),)), train, test, dataset=spec)
+    assert seen["sigmoid"][0].l2 == 0.5  # the entry's own --l2 wins

@@ -149,7 +149,8 @@ def test_linear_is_at_sklearns_unpenalized_multinomial_optimum(folder, table, co
         frame, target = pd.read_csv(sklearn_csv(folder, table)), "class"
     data = folder / f"{table}_{len(columns or [])}.csv"
     frame[[target, *(columns or [c for c in frame.columns if c != target])]].to_csv(data, index=False)
-    run = train_run(RunConfig(data=str(data), target=target, models=("linear",), valid_pct=0.0))
+    # --l2 0: the unpenalised optimum (tests/test_penalty.py checks the penalised ones)
+    run = train_run(RunConfig(data=str(data), target=target, models=("linear",), valid_pct=0.0, l2=0.0))
     result = run.results["linear"]
     assert (result.settings.optimizer, result.settings.loss, result.converged) == ("newton", "ce", True)
     X, y = run.X.numpy(), run.y.numpy().astype(int)

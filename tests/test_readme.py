@@ -90,14 +90,13 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture
 def quick_models(monkeypatch):
     """titanic-lab's models with a loose convergence rule and one restart (the cross-validating commands only)."""
-    from titanic_lab import leaderboard, runs
+    from titanic_lab import runs
     from titanic_lab.training import default_settings, with_overrides
 
     def quick(spec, optimizer=None, loss=None):
         return with_overrides(default_settings(spec, optimizer, loss), window=20, tol=1e-3, max_epochs=400, restarts=1)
 
-    monkeypatch.setattr(leaderboard, "default_settings", quick)
-    monkeypatch.setattr(runs, "default_settings", quick)
+    monkeypatch.setattr(runs, "default_settings", quick)  # train's and the leaderboard's (runs.model_settings)
 
 
 def _digest(path: Path) -> str | None:

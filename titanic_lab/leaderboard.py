@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -33,9 +33,9 @@ from .files import check_outputs
 from .finite import check_features
 from .models import KINDS, forward, multiclass_model, parse_model
 from .preprocessing import TabularPreprocessor
-from .runs import data_path, describe_data, load_rows
+from .runs import data_path, describe_data, load_rows, model_settings, penalised
 from .tasks import get_task
-from .training import default_settings, fit, table_choices, with_overrides
+from .training import fit
 
 
 #: Any CSV's board per task: titanic-lab's models with default settings, then the baselines
@@ -251,12 +251,23 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     if not entry.own:
         classes = target.n_outputs if target.record.per_class else 0
         return _baseline(entry.model, seed, X_train, y_train, X_test, not target.record.classifies, classes) * target.divisor, True
-    spec = multiclass_model(parse_model(entry.model), target.n_outputs)
-    choices = (None, None) if registry.builtin(dataset) else table_choices(spec, None, None)
-    settings = with_overrides(default_settings(spec, *choices), seed=seed, **dict(entry.options))
-    result = fit(spec, settings, torch.tensor(X_train.to_numpy()), torch.tensor(y_train), classify=target.record.classifies)
+    config = entry_config(entry, dataset, seed)
+    ((spec, settings),) = model_settings(config, target.n_outputs, X_train.shape[1]).values()
+    X, y = torch.tensor(X_train.to_numpy()), torch.tensor(y_train)
+    result = fit(spec, penalised(config, spec, settings, X, y)[0], X, y, classify=target.record.classifies)
     with torch.no_grad():
         return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy() * target.divisor, result.converged
+
+
+def entry_config(entry: Entry, dataset: DatasetSpec | None = None, seed: int = RunConfig.seed) -> RunConfig:
+    """The ``train`` options that train ``entry`` (one of titanic-lab's models) in a fold: its model and
+    options, and ``--target`` on any table, so that each fold takes ``train``'s settings
+    (:func:`~titanic_lab.runs.model_settings`) and its penalty chosen by data on the fold's training
+    rows (:func:`~titanic_lab.runs.penalised`). A built-in dataset (Titanic) keeps its lesson's recipe.
+    """
+    any_table = dataset is not None and registry.builtin(dataset) is None
+    return RunConfig(models=(entry.model,), seed=seed, target=dataset.target.column if any_table else None,
+                     **dict(entry.options))
 
 
 def _baseline(kind: str, seed: int, X_train: pd.DataFrame, y_train: np.ndarray, X_test: pd.DataFrame,
@@ -398,9 +409,8 @@ def _check_work(df: pd.DataFrame, entries: list[Entry], folds: int, repeats: int
         return feature_count(steps, df)
 
     def settings_of(entry: Entry):
-        spec = parse_model(entry.model)
-        choices = (None, None) if dataset is None or registry.builtin(dataset) else table_choices(spec, None, None)
-        return spec, with_overrides(default_settings(spec, *choices), **dict(entry.options))
+        ((spec, settings),) = model_settings(entry_config(entry, dataset)).values()
+        return spec, settings
 
     check_cross_validation(entries, len(df), [width(e) for e in entries], folds, repeats, grouped, settings_of)
 

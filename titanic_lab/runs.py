@@ -30,7 +30,7 @@ from .backprop import Descent, descend, refusal
 from .choosing import choose, validation_metrics
 from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
-from .penalty import choose_l2
+from .penalty import choose_penalty
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
 from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
@@ -451,12 +451,10 @@ def train_run(
     results, classify = {}, p.dataset.target.record.classifies
     for name, (spec, settings) in p.models.items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
-        penalty = choose_l2(X_train, y_train) if _penalty_by_data(p.config, spec, settings) else None
-        results[name] = fit(
-            spec, settings if penalty is None else replace(settings, l2=penalty.l2), X_train, y_train, X_valid, y_valid,
-            init=(init or {}).get(name), on_epoch=callback, classify=classify,
-        )
-        results[name].penalty = penalty.describe() if penalty else ""
+        settings, penalty = penalised(p.config, spec, settings, X_train, y_train)
+        results[name] = fit(spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,
+                            classify=classify)
+        results[name].penalty = penalty
         if _decay_by_data(p, spec, settings):
             results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid,
                                          lambda r, X, y: _metrics_on(p, r, X, y), p.dataset.target.task)
@@ -503,13 +501,18 @@ def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> boo
         and settings.optimizer == "newton" and spec.has_hidden
 
 
-def _penalty_by_data(config: RunConfig, spec: ModelSpec, settings: TrainSettings) -> bool:
-    """Whether the model's l2 is chosen by data (:func:`titanic_lab.penalty.choose_l2`): on any table, no
-    ``--l2`` given, and a loss that is a quadratic of the parameters (linear's squared error under newton;
-    not the multinomial cross-entropy newton also trains, whose penalty has no closed-form leave-one-out)."""
-    return bool(config.target or config.spec) and config.l2 is None and settings.optimizer == "newton" \
-        and settings.loss == "mse" and spec.head.name == "identity" \
-        and not newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate)
+
+def penalised(config: RunConfig, spec: ModelSpec, settings: TrainSettings, X: torch.Tensor,
+              y: torch.Tensor) -> tuple[TrainSettings, str]:
+    """The settings ``spec`` trains with on the training rows ``X``, ``y``, and how its l2 was chosen ("" when not).
+
+    On any table (``--target`` or ``--spec``) with no ``--l2`` given, the l2 is chosen by data
+    (:func:`titanic_lab.penalty.choose_penalty`: ridge's for linear's squared error, logistic regression's
+    for a sigmoid's or a softmax's log loss); Titanic's lesson runs keep their recipe. ``train`` and each
+    leaderboard fold both call this.
+    """
+    choice = choose_penalty(spec, settings, X, y) if bool(config.target or config.spec) and config.l2 is None else None
+    return (settings, "") if choice is None else (replace(settings, l2=choice.l2), choice.describe())
 
 
 def _outputs(p: Prepared, result: TrainResult) -> np.ndarray:

@@ -511,8 +511,8 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     wide = spec.has_hidden and n_features is not None and n_features * sum(hidden_sizes(spec)) > NEWTON_UNITS_WEIGHTS
     if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout) and not wide:
         return "newton", None
-    if spec.has_sigmoid:
-        return "adam", "bce"
+    if spec.has_sigmoid:  # logistic regression (sigmoid) by newton, as the softmax's; hidden layers by adam
+        return "adam" if newton_refusal(spec, "bce", l1, batch_size, accumulate) else "newton", "bce"
     return None, None
 
 
@@ -520,11 +520,12 @@ def newton_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_siz
                    dropout: float = 0.0) -> str | None:
     """Why ``newton`` cannot train ``spec`` this way, or None when it can: its loss must be a
     quadratic of its parameters (the squared error of a model linear in them, the full batch),
-    or the cross-entropy of a softmax of them (multinomial logistic regression, whose curvature
-    :func:`softmax_curvature` computes at every step)."""
-    if spec.head.name == "softmax" and not spec.has_hidden and len(spec.chain) == 1:
-        if loss not in (None, "ce") or l1 or batch_size is not None or accumulate != 1:
-            return "it needs --loss ce, no --l1 and the full batch (no --batch-size, --accumulate)"
+    or the cross-entropy of a softmax or a sigmoid of them (logistic regression, whose curvature
+    :func:`softmax_curvature` or :func:`sigmoid_curvature` computes at every step)."""
+    if spec.head.name in ("softmax", "sigmoid") and not spec.has_hidden and len(spec.chain) == 1:
+        own = "ce" if spec.head.name == "softmax" else "bce"
+        if loss not in (own, None if own == "ce" else own) or l1 or batch_size is not None or accumulate != 1:
+            return f"it needs --loss {own}, no --l1 and the full batch (no --batch-size, --accumulate)"
         return None
     if _relu_units(spec):
         if loss not in (None, "mse") or l1 or dropout or batch_size is not None or accumulate != 1:
@@ -562,7 +563,10 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
         why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
         if why:
             raise OptionError(f"--optimizer {optimizer.name}: {why}")
-        curvature = softmax_curvature if spec.head.name == "softmax" else relu_units_curvature if spec.has_hidden else None
+        if spec.has_hidden:
+            curvature = relu_units_curvature
+        else:
+            curvature = {"softmax": softmax_curvature, "sigmoid": sigmoid_curvature}.get(spec.head.name)
         if curvature is not None:  # it changes with the parameters: the update takes it anew at every step
             ((name, p),) = learned.items()
             state = {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True)}
@@ -628,6 +632,13 @@ def relu_units_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> t
     active = (X @ W > 0).to(X.dtype)  # (R, n, K)
     J = (X[:, :, None] * active[:, :, None, :]).reshape(-1, n, F * active.shape[-1])  # (R, n, F*K)
     return 2 / n * (J.mT @ J) + l2 * torch.eye(J.shape[-1], dtype=X.dtype)
+
+
+def sigmoid_curvature(X: torch.Tensor, w: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
+    """The Hessian of the mean log loss of ``sigmoid(X @ w)`` (plus ``l2 / 2 * sum w^2``) in ``w``:
+    ``X.T @ diag(p (1 - p)) @ X / n + l2 I``, for each restart's w (n_restarts, n_features)."""
+    p = torch.sigmoid(w @ X.T)  # (R, n)
+    return torch.einsum("rn,nf,ng->rfg", p * (1 - p), X, X) / X.shape[0] + l2 * torch.eye(X.shape[1], dtype=X.dtype)
 
 
 def _penalty(params: Params, settings: TrainSettings) -> torch.Tensor | float:
