@@ -7,7 +7,7 @@ import pytest
 from titanic_lab import sheet_layout as sl
 from titanic_lab.compare import compare_workbook
 from titanic_lab.config import RunConfig
-from titanic_lab.layout import read_model_sheets
+from titanic_lab.workbook.layout import read_model_sheets
 from titanic_lab.reading import sheet_values
 from titanic_lab.runs import train_run
 from titanic_lab.workbook import sheet_name, write_workbook
