@@ -3,6 +3,7 @@ XML as the XML parser reads them, and a faster writer's workbooks, byte for byte
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -102,13 +103,21 @@ def test_an_unknown_entity_is_refused_as_the_parser_refuses_it(tmp_path):
 @pytest.mark.parametrize("config", [RunConfig(epochs=20), RunConfig(epochs=5, portable=True, gd_sheet=True, gd_epochs=2)],
                          ids=["default", "portable-gd-sheet"])
 def test_the_fast_cell_writer_writes_what_xlsxwriter_writes(config, tmp_path, monkeypatch):
-    """The patched worksheet's numbers and formulas, byte for byte as XlsxWriter's own methods write them."""
+    """The patched worksheet's numbers and formulas, its columns written many rows at a time and its tables
+    added over one row, byte for byte as XlsxWriter's own methods write them cell by cell."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     run = train_run(config)
     fast = write_workbook(run, tmp_path / "fast.xlsx").read_bytes()
+    _cell_by_cell(monkeypatch)
+    assert write_workbook(run, tmp_path / "slow.xlsx").read_bytes() == fast
+
+
+def _cell_by_cell(monkeypatch) -> None:
+    """Turn the patched worksheet's fast paths off: every cell through XlsxWriter's own methods."""
     for method in ("write_number", "write_formula", "_write_single_row"):
         monkeypatch.setattr(cells._Worksheet, method, getattr(xlsxwriter.worksheet.Worksheet, method))
-    assert write_workbook(run, tmp_path / "slow.xlsx").read_bytes() == fast
+    monkeypatch.setattr(cells._Worksheet, "write_rows", None)  # RowWriter then calls each column's rule row by row
+    monkeypatch.setattr(cells._Worksheet, "_plain_table", lambda *args: False)
 
 
 def test_the_fast_cell_writer_leaves_other_cells_to_xlsxwriter(tmp_path):
@@ -174,3 +183,83 @@ def test_verify_still_names_a_tampered_data_row_formula(default_book, tmp_path):
     report = verify_workbook(book)
     assert not report.ok and report.worst == f"nnet!{address}" and report.max_diff > 0.005
     assert verify_workbook(default_book).ok
+
+
+
+class _CellByCell(cells._Worksheet):
+    """The patched worksheet with its fast paths off (formulas still written verbatim): XlsxWriter's own cell writers."""
+
+    write_number = xlsxwriter.worksheet.Worksheet.write_number
+    write_formula = xlsxwriter.worksheet.Worksheet.write_formula
+    _write_single_row = xlsxwriter.worksheet.Worksheet._write_single_row
+    write_rows = None  # RowWriter calls each column's rule row by row
+
+
+def _cells_book(path: Path, worksheet_class: type, last: tuple[float, float] = (2.0, 1.0)) -> dict[str, bytes]:
+    """A sheet of every kind of data column over 2,500 rows (three chunks), written by
+    :class:`~titanic_lab.workbook.cells.Cells` through a RowWriter over ``worksheet_class``; the file's members.
+    ``last``: a two-row column's values."""
+    import datetime
+
+    import numpy as np
+
+    from titanic_lab import formulas as fx
+    from titanic_lab.rowwriter import RowWriter
+    from titanic_lab.sheet_layout import FIRST_ROW
+
+    n = 2500
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "strings_to_numbers": False})
+    wb.set_properties({"created": datetime.datetime(2026, 1, 1)})
+    c = cells.Cells(wb)
+    ws = RowWriter(wb.add_worksheet("s", worksheet_class=worksheet_class))
+    mixed = np.array([1.5, None, "text", float("nan"), True, 3, "  spaced ", "a&b<c>", "_x0041_", "\x01ctrl",
+                      np.float64(2.5), "<r>rich</r>", np.float32(0.1), "", -0.0, 1e300, 5e-324], dtype=object)
+    values = np.resize(mixed, n)
+    values[590:710][values[590:710] == "<r>rich</r>"] = "rich"  # no row XlsxWriter writes (rich text) near "+late"
+    values[700] = "+late"  # the first text that starts like a formula, far down: formats are numbered as first used
+    values[720:2520:40] = ["=1+1", "-x", "@home", "\tTab", "\r"] * 9
+    numbers = np.linspace(-1, 1, n)
+    numbers[::7] = np.nan  # blanks
+    c.text(ws, 0, 0, "Data", c.bold)
+    c.column_values(ws, FIRST_ROW, 0, numbers, c.center)
+    c.column_values(ws, FIRST_ROW, 1, np.arange(n), None)  # no format of its own: its column's (set below)
+    ws.set_column(1, 1, 12, c.seconds)
+    c.column_values(ws, FIRST_ROW, 2, values, c.num)
+    c.column_formulas(ws, 3, lambda r: f"IF({fx.cell(r, 0)}<0,0,{fx.cell(r, 0)})", np.abs(numbers), c.num)
+    c.column_formulas(ws, 4, lambda r: 'Data[[#This Row],[x]]&"<b>"', values.astype(str), cached=str)
+    c.column_formulas(ws, 5, lambda r: "SORT(A4:A9)" if r == 900 else f"{fx.cell(r, 1)}*2", 2.0 * np.arange(n), c.num)
+    c.column_values(ws, FIRST_ROW + 10, 6, np.array(["#N/A", "", "x"] * 100, dtype=object))
+    c.array(ws, FIRST_ROW, 8, "MMULT(A4:B2503,K1:L2)", np.ones((n, 2)), c.num)
+    later = np.full(n, np.nan)
+    later[600:] = 1.0  # a format first used above "+late", in a column right of it: numbered before it
+    c.column_values(ws, FIRST_ROW, 10, later, c.torch)
+    ws.write_number(FIRST_ROW + 1, 7, 0.25, c.param)  # a single cell among the columns' rows
+    ws.set_row(FIRST_ROW + 1200, 30)  # a row with a height of its own
+    c.column_values(ws, FIRST_ROW + 1500, 7, np.array(last), None)
+    ws.write()
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+def test_columns_written_many_rows_at_a_time_are_what_xlsxwriter_writes_cell_by_cell(tmp_path):
+    """Numbers, blanks, texts (one that starts like a formula gets the quote-prefix format: text from data is never
+    a formula), booleans, formulas with number and text cached values, a dynamic array function, array formulas,
+    a single cell, a row with a height, a column's format: the whole file byte for byte as cell by cell."""
+    fast = _cells_book(tmp_path / "fast.xlsx", cells._Worksheet)
+    slow = _cells_book(tmp_path / "slow.xlsx", _CellByCell)
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        assert fast[name] == slow[name], name
+    sheet = fast["xl/worksheets/sheet1.xml"].decode()
+    late, text = (re.search(f'<c r="{address}"[^>]*>.*?</c>', sheet).group(0) for address in ("C704", "C706"))
+    assert 't="inlineStr"' in late and ">+late<" in late and "<f>" not in late  # text, never a formula
+    assert late.split('"')[3] != text.split('"')[3]  # ... with the quote prefix: a style of its own
+    assert 'cm="1"' in re.search('<c r="F901"[^>]*>', sheet).group(0)  # SORT: a dynamic array, as XlsxWriter writes it
+
+
+def test_a_column_with_an_infinity_is_refused_as_cell_by_cell(tmp_path):
+    for worksheet_class in (cells._Worksheet, _CellByCell):
+        with pytest.raises(TypeError, match="NAN/INF"):
+            _cells_book(tmp_path / "inf.xlsx", worksheet_class, last=(float("inf"), 1.0))

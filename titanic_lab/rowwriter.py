@@ -91,12 +91,20 @@ class RowWriter:
         stop = max([row + 1 for row in self._cells] + [end for _, end, _ in self._rules], default=0)
         # Rows are written in stretches where the same rules apply, so the inner loop does no tests.
         bounds = sorted({0, stop, *(b for first, end, _ in self._rules for b in (first, end))})
+        write_rows = getattr(ws, "write_rows", None)
         for lo, hi in zip(bounds, bounds[1:]):
             active = [(first, rule) for first, end, rule in self._rules if first <= lo and hi <= end]
-            for row in range(lo, hi):
+
+            def write_row(row: int, active=active) -> None:
                 for method, args in self._cells.pop(row, ()):
                     method(*args)
                 for first, rule in active:
                     rule(ws, row, row - first)
+
+            if write_rows is not None and active and all(hasattr(rule, "chunk") for _, rule in active):
+                write_rows(lo, hi, active, {row for row in self._cells if lo <= row < hi}, write_row)
+            else:
+                for row in range(lo, hi):
+                    write_row(row)
         self._cells.clear()
         self._rules.clear()

@@ -13,15 +13,17 @@ from typing import Callable
 import numpy as np
 import xlsxwriter
 import xlsxwriter.worksheet
-from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.utility import xl_col_to_name, xl_range, xl_rowcol_to_cell_fast
 from xlsxwriter.worksheet import CellFormulaTuple, CellNumberTuple, re_dynamic_function
 
 from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
 from ..sheet_layout import FILL, FILL_DATE, FIRST_ROW, MAX, MEAN, SD
+from .columns import BLANK, FORMULA_START, SLOW, Column, FormulaColumn, NumberColumn, ValueColumn
 
-#: Leading characters that would let a spreadsheet treat text as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Rows a data column gives at a time to :meth:`_Worksheet.write_rows` (its memory: a chunk's cells).
+CHUNK = 1024
+
 
 
 class _Worksheet(xlsxwriter.worksheet.Worksheet):
@@ -127,6 +129,85 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
             formula = formula.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         return f'<c r="{address}"{style}><f>{formula}</f><v>{cell.value}</v></c>'
 
+    def write_rows(self, lo: int, hi: int, columns: list[tuple[int, Column]], single: set[int],
+                   write_row: Callable[[int], None]) -> None:
+        """Rows ``lo..hi-1``, each holding a cell of every column (``(first_row, column)``), written
+        :data:`CHUNK` rows at a time, each row's XML joined from the columns' (the same XML, byte for byte).
+
+        ``write_row(row)`` writes a row cell by cell through XlsxWriter: rows in ``single`` (which hold
+        single cells too), rows with a height or format, rows with a cell only XlsxWriter writes, and
+        the row where a format is first used (formats are numbered in the order of first use).
+        """
+        columns = sorted(columns, key=lambda fc: fc[1].col)
+        cols = [c.col for _, c in columns]
+        if (not self.constant_memory or self.default_row_height != self.original_row_height
+                or self.excel_version == 2010 or len(set(cols)) < len(cols) or cols[-1] >= self.xls_colmax):
+            for row in range(lo, hi):
+                write_row(row)
+            return
+        letters = [xl_col_to_name(col) for col in cols]
+        for start in range(lo, min(hi, self.xls_rowmax), CHUNK):
+            stop = min(hi, self.xls_rowmax, start + CHUNK)
+            chunks = [c.chunk(start - first, stop - first, self) for first, c in columns]
+            slow = np.zeros(stop - start, dtype=bool)
+            for kinds, _ in chunks:
+                slow |= kinds == SLOW
+            for row in (*single, *self.row_info, *self.comments):
+                if start <= row < stop:
+                    slow[row - start] = True
+            at = 0
+            while at < len(slow):
+                # A row up to the one held (which may have cells already) goes cell by cell, as XlsxWriter takes it.
+                end = at if start + at <= self.previous_row else self._fast_rows_end(columns, chunks, slow, at)
+                if end == at:
+                    write_row(start + at)
+                    at += 1
+                else:
+                    self._write_fast_rows(start, at, end, columns, chunks, letters)
+                    at = end
+        for row in range(min(hi, self.xls_rowmax), hi):  # beyond the sheet: XlsxWriter refuses them
+            write_row(row)
+
+    def _fast_rows_end(self, columns: list[tuple[int, Column]], chunks: list, slow: np.ndarray, at: int) -> int:
+        """The end of the run of a chunk's rows from ``at`` that :meth:`_write_fast_rows` can write:
+        up to the next slow row, or the next row using a format not yet numbered."""
+        stops = slow[at:].copy()
+        for (_, column), (kinds, _) in zip(columns, chunks):
+            new = [kind for kind, fmt in column.formats.items() if not _numbered(self._format(fmt, column.col))]
+            if new:
+                stops |= np.isin(kinds[at:], new)
+        return at + int(np.argmax(stops)) if stops.any() else len(slow)
+
+    def _write_fast_rows(self, start: int, at: int, end: int, columns: list[tuple[int, Column]], chunks: list,
+                         letters: list[str]) -> None:
+        """Rows ``start+at..start+end-1`` (no single cells, no row settings, formats all numbered)."""
+        first_row, last_row = start + at, start + end - 1
+        if first_row > self.previous_row:
+            self._write_single_row(first_row)  # out with the row held
+        cells = []
+        for (_, column), (kinds, data), letter in zip(columns, chunks, letters):
+            written = np.flatnonzero(kinds[at:end] != BLANK)
+            if len(written):
+                self._check_dimensions(first_row + int(written[0]), column.col)
+                self._check_dimensions(first_row + int(written[-1]), column.col)
+            present = set(np.unique(kinds[at:end]).tolist())  # only these: asking numbers a format not yet used
+            styles = {kind: _style(self._format(fmt, column.col)) for kind, fmt in column.formats.items() if kind in present}
+            cells.append(column.xml(kinds, data, at, end, start + 1, letter, styles))
+        rows = []
+        for number, row in zip(range(first_row + 1, last_row + 2), zip(*cells)):
+            body = "".join(row)
+            if body:  # a row without cells is not written
+                rows.append(f'<row r="{number}">{body}</row>')
+        self.fh.write("".join(rows))
+        self.previous_row = last_row
+
+    def _format(self, fmt: xlsxwriter.format.Format | None, col: int) -> xlsxwriter.format.Format | None:
+        """A cell's format: its own, else its column's (rows with a format of their own are not written fast)."""
+        if fmt:
+            return fmt
+        info = self.col_info.get(col)
+        return None if info is None else info.column_format
+
     def add_table(self, first_row: int, first_col: int, last_row: int, last_col: int, options: dict) -> int:
         """An Excel Table in ``constant_memory`` mode, added when its header row is written.
 
@@ -134,19 +215,44 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
         table writes its header cells, which must come in row order (:class:`RowWriter` adds
         the table when its header row is reached), and it records every cell of its range to
         refuse overlapping tables (rows x columns entries; titanic-lab's tables never overlap).
+        A table of plain columns (no filter, totals, data or formulas given to XlsxWriter) over no
+        merged cell is added over its first data row, then given its whole range: XlsxWriter's
+        check of every cell of the range against merged cells would find nothing.
         """
         streaming, cells = self.constant_memory, self.table_cells
         if streaming and first_row > self.previous_row:
             self._write_single_row(first_row)  # out with the row above, as any write to first_row would
+        plain = self._plain_table(first_row, first_col, last_row, last_col, options)
         self.constant_memory, self.table_cells = 0, _Forgetful()
         try:
-            result = super().add_table(first_row, first_col, last_row, last_col, options)
+            result = super().add_table(first_row, first_col, min(last_row, first_row + 1) if plain else last_row,
+                                       last_col, options)
         finally:
             self.constant_memory, self.table_cells = streaming, cells
+        if plain and result == 0:
+            self.tables[-1]["range"] = self.tables[-1]["a_range"] = xl_range(first_row, first_col, last_row, last_col)
         # With the mode off, the headers went in as shared strings: write them again in line.
         for j, column in enumerate(options["columns"]):
             self.write_string(first_row, first_col + j, column["header"], column.get("header_format"))
         return result
+
+    def _plain_table(self, first_row: int, first_col: int, last_row: int, last_col: int, options: dict) -> bool:
+        """A table of plain columns (no filter, totals, data or formulas for XlsxWriter to write) within the
+        sheet, over no merged cell."""
+        return (options.get("autofilter") is False and not {"total_row", "data"} & set(options)
+                and not any({"formula", "total_function", "total_string"} & set(c) for c in options["columns"])
+                and last_row < self.xls_rowmax
+                and not any(first_row <= r <= last_row and first_col <= c <= last_col for r, c in self.merged_cells))
+
+
+def _numbered(fmt: xlsxwriter.format.Format | None) -> bool:
+    """Has the format its index in the workbook's list of cell formats yet (assigned at its first use)?"""
+    return fmt is None or fmt.xf_index is not None or fmt._get_format_key() in fmt.xf_format_indices
+
+
+def _style(fmt: xlsxwriter.format.Format | None) -> str:
+    """A cell's style attribute: `` s="3"``, or "" without a format."""
+    return "" if fmt is None else f' s="{fmt._get_xf_index()}"'
 
 
 class _Forgetful(dict):
@@ -194,7 +300,7 @@ class Cells:
     def text(self, ws, row: int, col: int, value: str, fmt=None) -> None:
         """Write a string as text; one that starts like a formula gets a quote prefix."""
         value = str(value)
-        if value.startswith(_FORMULA_START):
+        if value.startswith(FORMULA_START):
             fmt = self.text_safe
         ws.write_string(row, col, value, fmt)
 
@@ -227,24 +333,19 @@ class Cells:
         """
         values = np.asarray(values, dtype=float).reshape(values.shape[0], -1)  # (block rows, block columns)
         last_row, last_col = row + values.shape[0] - 1, col + values.shape[1] - 1
-
-        def rule(w, r: int, i: int) -> None:
-            for j in range(values.shape[1]):
-                if i == 0 and j == 0:
-                    w.write_dynamic_array_formula(row, col, last_row, last_col, "=" + formula, fmt, float(values[0, 0]))
-                else:
-                    w.write_number(r, col + j, float(values[i, j]), fmt)
-
-        ws.column(row, values.shape[0], rule)
+        ws.write_dynamic_array_formula(row, col, last_row, last_col, "=" + formula, fmt, float(values[0, 0]))
+        for j in range(values.shape[1]):
+            below = 0 if j else 1  # the formula's own cell holds the first value
+            ws.column(row + below, values.shape[0] - below, NumberColumn(row + below, col + j, values[below:, j], fmt))
 
     def column_values(self, ws: RowWriter, first_row: int, col: int, values: np.ndarray, fmt=None) -> None:
         """A column of values from ``first_row`` down: numbers, text, or blanks where missing."""
-        ws.column(first_row, len(values), lambda w, r, i: self.value(w, r, col, values[i], fmt))
+        ws.column(first_row, len(values), ValueColumn(first_row, col, values, fmt, self.text_safe, self.value))
 
     def column_formulas(self, ws: RowWriter, col: int, build: Callable[[int], str], values: np.ndarray, fmt=None,
                         cached: type = float) -> None:
         """A data column of formulas, ``build(row)`` in each row, each with its cached value."""
-        ws.column(FIRST_ROW, len(values), lambda w, r, i: self.formula(w, r, col, build(r), values[i], fmt, cached))
+        ws.column(FIRST_ROW, len(values), FormulaColumn(FIRST_ROW, col, build, values, fmt, cached, self.formula))
 
 
 def labelled_format(label: str, number: str) -> str:

@@ -1,0 +1,257 @@
+"""Data columns that are written a thousand rows at a time, each cell's XML as XlsxWriter writes it.
+
+A model sheet is mostly columns (raw values, features, the model's formulas, the loss), each one
+kind of cell in every row. Each column here is a :class:`~titanic_lab.rowwriter.RowWriter` rule:
+called as ``column(ws, row, i)`` it writes its ``i``-th cell through XlsxWriter, as any rule; and
+:meth:`Column.chunk` and :meth:`Column.xml` give many rows' cells at once, which
+:meth:`~.cells._Worksheet.write_rows` joins into rows. A chunk says, per row, the kind of its
+cell: ``BLANK`` (no cell), ``SLOW`` (a cell only XlsxWriter writes: a non-finite number, a
+dynamic-array formula, an over-long text...), or a kind this module writes, with its format.
+"""
+
+from __future__ import annotations
+
+from math import isfinite
+from typing import Any, Callable
+
+import numpy as np
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet, _preserve_whitespace, re_dynamic_function
+from xlsxwriter.xmlwriter import XMLwriter
+
+#: A row with no cell in this column.
+BLANK = 0
+#: A cell XlsxWriter writes itself (the rule's own path).
+SLOW = 1
+#: Cells written here: a number, a text, a text that starts like a formula (quote-prefixed), a formula.
+NUMBER, TEXT, TEXT_SAFE, FORMULA, FORMULA_TEXT = 2, 3, 4, 5, 6
+
+#: Leading characters that would let a spreadsheet treat text as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: The longest text a cell holds (XlsxWriter truncates a longer one, with a warning).
+_MAX_TEXT = 32767
+#: Cached formula texts that XlsxWriter writes as an error value (``t="e"``).
+_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"})
+
+
+def escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` escaped, as XlsxWriter escapes a cell's text and formula."""
+    return XMLwriter._escape_data(None, text)
+
+
+def _text_tail(text: str) -> str | None:
+    """What follows the style in an inline text cell, as XlsxWriter writes ``text`` in ``constant_memory``
+    mode; None for a text it writes another way (too long, or rich text markup)."""
+    if len(text) > _MAX_TEXT:
+        return None
+    text = Worksheet._escape_control_characters(text)
+    if text.startswith("<r>") and text.endswith("</r>"):
+        return None
+    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    return f' t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+
+
+class Column:
+    """A data column at ``col`` from ``first_row`` (subclasses: what its cells are).
+
+    ``formats`` maps each kind of cell the column writes to its format.
+    """
+
+    col: int
+    first_row: int
+    formats: dict[int, Format | None]
+
+    def __call__(self, ws: Any, row: int, i: int) -> None:  # pragma: no cover - each subclass's own
+        raise NotImplementedError
+
+    def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
+        """Cells ``i0..i1-1``: each one's kind (int8 array) and what :meth:`xml` needs of it."""
+        raise NotImplementedError  # pragma: no cover
+
+    def xml(self, kinds: np.ndarray, data: list, start: int, stop: int, row: int, letter: str,
+            styles: dict[int, str]) -> list[str]:
+        """The ``<c>`` elements of a chunk's cells ``start..stop-1`` ("" where blank): ``row`` is the A1 row
+        number of the chunk's first cell, ``letter`` the column's name (``AB``), ``styles`` each kind's style
+        attribute (`` s="3"`` or "")."""
+        rows, part = range(row + start, row + stop), kinds[start:stop]
+        if (part == NUMBER).all():
+            style = styles[NUMBER]
+            return [f'<c r="{letter}{r}"{style}><v>{x:.16G}</v></c>' for r, x in zip(rows, data[start:stop])]
+        if (part == FORMULA).all():
+            style = styles[FORMULA]
+            return [f'<c r="{letter}{r}"{style}><f>{f}</f><v>{x}</v></c>' for r, (f, x) in zip(rows, data[start:stop])]
+        out = []
+        for i, kind in zip(range(start, stop), part.tolist()):
+            if kind == BLANK:
+                out.append("")
+            elif kind == NUMBER:
+                out.append(f'<c r="{letter}{row + i}"{styles[NUMBER]}><v>{data[i]:.16G}</v></c>')
+            elif kind == FORMULA:
+                formula, value = data[i]
+                out.append(f'<c r="{letter}{row + i}"{styles[FORMULA]}><f>{formula}</f><v>{value}</v></c>')
+            else:  # TEXT, TEXT_SAFE, FORMULA_TEXT: the rest of the cell after its style is ready
+                out.append(f'<c r="{letter}{row + i}"{styles[kind]}{data[i]}')
+        return out
+
+
+class ValueColumn(Column):
+    """:meth:`.cells.Cells.value` down a column: a number, a text (quote-prefixed where it starts like a
+    formula: text from data is never a formula), or no cell for ``None`` and NaN."""
+
+    def __init__(self, first_row: int, col: int, values: np.ndarray, fmt: Format | None, text_safe: Format,
+                 write: Callable[..., None]) -> None:
+        self.first_row, self.col, self.values, self.fmt, self.write = first_row, col, values, fmt, write
+        self.formats = {NUMBER: fmt, TEXT: fmt, TEXT_SAFE: text_safe}
+        self.tails: dict[str, str | None] = {}  # text -> its cell's tail (texts repeat: categories)
+
+    def __call__(self, ws: Any, row: int, i: int) -> None:
+        self.write(ws, row, self.col, self.values[i], self.fmt)
+
+    def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
+        values = np.asarray(self.values[i0:i1])
+        if values.dtype.kind in "iub" or values.dtype == np.float64:  # written as float(value); NaN (float64) blank
+            numbers = values.astype(np.float64)
+            kinds = np.full(len(numbers), NUMBER, dtype=np.int8)
+            kinds[np.isinf(numbers)] = SLOW
+            kinds[np.isnan(numbers)] = BLANK
+            return kinds, numbers.tolist()
+        kinds, data = np.empty(len(values), dtype=np.int8), []
+        for i, value in enumerate(values):
+            kind, item = self._cell(value)
+            kinds[i] = kind
+            data.append(item)
+        return kinds, data
+
+    def _cell(self, value: object) -> tuple[int, object]:
+        """One value's kind and what its XML needs, as :meth:`.cells.Cells.value` writes it."""
+        if value is None or (isinstance(value, float) and value != value):
+            return BLANK, None
+        if isinstance(value, str):
+            text = str(value)
+            tail = self.tails.get(text, False)
+            if tail is False:
+                tail = self.tails[text] = _text_tail(text)
+            if tail is None:
+                return SLOW, None
+            return (TEXT_SAFE if text.startswith(FORMULA_START) else TEXT), tail
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return SLOW, None
+        return (NUMBER, number) if isfinite(number) else (SLOW, None)  # XlsxWriter refuses NaN and infinities
+
+
+class NumberColumn(Column):
+    """A number in every row (``write_number``: NaN and infinities are XlsxWriter's to refuse)."""
+
+    def __init__(self, first_row: int, col: int, values: np.ndarray, fmt: Format | None) -> None:
+        self.first_row, self.col, self.values, self.fmt = first_row, col, values, fmt
+        self.formats = {NUMBER: fmt}
+
+    def __call__(self, ws: Any, row: int, i: int) -> None:
+        ws.write_number(row, self.col, float(self.values[i]), self.fmt)
+
+    def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
+        numbers = np.asarray(self.values[i0:i1], dtype=np.float64)
+        kinds = np.where(np.isfinite(numbers), NUMBER, SLOW).astype(np.int8)
+        return kinds, numbers.tolist()
+
+
+class FormulaColumn(Column):
+    """A formula in every row, ``build(row)``, with its cached value: a number, or with ``cached=str`` a text."""
+
+    def __init__(self, first_row: int, col: int, build: Callable[[int], str], values: np.ndarray, fmt: Format | None,
+                 cached: type, write: Callable[..., None]) -> None:
+        self.first_row, self.col, self.build, self.values, self.fmt = first_row, col, build, values, fmt
+        self.cached, self.write = cached, write
+        self.formats = {FORMULA: fmt, FORMULA_TEXT: fmt}
+        self.prepared: dict[str, str | None] = {}  # formula -> its escaped text in the cell, None: XlsxWriter's
+        self.template: list[str] | None | bool = False  # not built yet
+
+    def __call__(self, ws: Any, row: int, i: int) -> None:
+        self.write(ws, row, self.col, self.build(row), self.values[i], self.fmt, self.cached)
+
+    def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
+        values = self.values[i0:i1]
+        values = values.tolist() if isinstance(values, np.ndarray) and values.dtype == np.float64 else list(values)
+        rows = range(self.first_row + i0, self.first_row + i1)
+        parts = self._template_for(rows, ws)
+        if parts is None:
+            return self._chunk_by_row(rows, values, ws)
+        texts = [parts[0]] * len(rows) if len(parts) == 1 else [str(row + 1).join(parts) for row in rows]
+        if self.cached is float:
+            return np.full(len(rows), FORMULA, dtype=np.int8), list(zip(texts, map(float, values)))
+        return (np.full(len(rows), FORMULA_TEXT, dtype=np.int8),
+                [_text_result(text, self.cached(value)) for text, value in zip(texts, values)])
+
+    def _template_for(self, rows: range, ws: Any) -> list[str] | None:
+        """The column's formula cut where its A1 row number goes (built once, with :class:`_ThisRow`),
+        when it gives this chunk's first and last formulas exactly; None: build each row's."""
+        if self.template is False:
+            try:
+                text = self._prepare("=" + self.build(_ThisRow()), ws)
+            except Exception:  # a formula that does more with its row than write it: built row by row
+                text = None
+            self.template = None if text is None else text.split(_ROW_MARK)
+        parts = self.template
+        if parts is not None and any(str(row + 1).join(parts) != self._prepare("=" + self.build(row), ws)
+                                     for row in (rows[0], rows[-1])):
+            parts = self.template = None
+        return parts
+
+    def _chunk_by_row(self, rows: range, values: list, ws: Any) -> tuple[np.ndarray, list]:
+        kinds, data = np.empty(len(rows), dtype=np.int8), []
+        if len(self.prepared) > 4096:  # portable references change every row: keep the cache small
+            self.prepared.clear()
+        for i, (row, value) in enumerate(zip(rows, values)):
+            formula = "=" + self.build(row)
+            text = self.prepared.get(formula, False)
+            if text is False:
+                text = self.prepared[formula] = self._prepare(formula, ws)
+            if text is None:
+                kinds[i] = SLOW
+                data.append(None)
+            elif self.cached is float:
+                kinds[i] = FORMULA
+                data.append((text, float(value)))
+            else:
+                kinds[i] = FORMULA_TEXT
+                data.append(_text_result(text, self.cached(value)))
+        return kinds, data
+
+    @staticmethod
+    def _prepare(formula: str, ws: Any) -> str | None:
+        """The formula's text in its cell (escaped), as ``ws.write_formula`` stores it; None for a formula
+        XlsxWriter writes another way (a dynamic array function, an array formula in braces)."""
+        if re_dynamic_function.search(formula) or (formula.startswith("{") and formula.endswith("}")):
+            return None
+        return escape(ws._prepare_formula(formula))
+
+
+#: What ``row + 1`` of a :class:`_ThisRow` gives: where the A1 row number goes in a formula's template.
+_ROW_MARK = "\x00"
+
+
+class _ThisRow:
+    """The row, while a column's formula is built once as a template: ``row + 1`` (its A1 number) gives
+    :data:`_ROW_MARK`; any other use of it (a comparison, other arithmetic, its text) raises TypeError."""
+
+    __slots__ = ()
+
+    def __add__(self, other: object) -> str:
+        if other.__class__ is int and other == 1:
+            return _ROW_MARK
+        raise TypeError("a template row is only written, as row + 1")
+
+    def _refuse(self, *args: object) -> None:
+        raise TypeError("a template row is only written, as row + 1")
+
+    __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __truediv__ = __mod__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = __bool__ = __index__ = __int__ = _refuse
+    __str__ = __repr__ = __format__ = _refuse
+
+
+def _text_result(formula: str, value: str) -> str:
+    """What follows the style in a formula cell whose cached value is text, as XlsxWriter writes it."""
+    kind = "" if value == "" else ' t="e"' if value in _ERRORS else ' t="str"'
+    return f"{kind}><f>{formula}</f><v>{escape(value)}</v></c>"
