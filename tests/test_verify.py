@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import openpyxl
 import pytest
@@ -101,3 +102,29 @@ def test_the_default_engine_is_ironcalc_and_verifies_the_lessons_workbook(lesson
     assert report["engine"] == "ironcalc" and report["cells"] > 20_000
     assert {c["sheet"] for c in report["columns"]} == {"linear", "nnet", "mmult"}
     assert all(c["max_diff"] <= 1e-9 for c in report["columns"])
+
+
+def test_compare_groups_cells_under_their_header_and_names_the_first_worst_cell():
+    """Cells under a header form its column; a cell a label names stands alone; the worst cell is the first with
+    the largest difference; a cell without a cached value is counted, a text or NaN compared as relative_diff does."""
+    from titanic_lab.verify import compare_cached
+
+    nan = float("nan")
+    cached = [["Total loss:", 0.5, "", ""],
+              ["", "", "", ""],
+              ["Preds", "Loss", "x", ""],
+              [1.0, 2.0, 1.0, ""],
+              [1.0, "", "b", nan],
+              [1.0, 2.0, "", ""]]
+    fresh = {(0, 1): 0.5, (3, 0): 1.5, (4, 0): 1.0, (5, 0): 1.5, (3, 1): 2.0, (5, 1): 2.0, (3, 2): 1.0, (4, 2): "c",
+             (4, 3): 1.0}
+    formulas = {"s": dict.fromkeys([(0, 1), (3, 0), (4, 0), (5, 0), (3, 1), (4, 1), (5, 1), (3, 2), (4, 2), (4, 3)], "=1")}
+    report = compare_cached("b.xlsx", {"s": fresh}, 1e-9, formulas, {"s": cached})
+    got = {c.label: (c.cells, c.max_diff, c.worst, c.missing_cached) for c in report.columns}
+    assert list(got) == ["Preds (A3)", "B1 Total loss:", "Loss (B3)", "x (C3)", "D5"]
+    assert got["Preds (A3)"] == (3, 0.5, "A4", 0)  # A4 and A6 both 0.5 off: the first
+    assert got["B1 Total loss:"] == (1, 0.0, "B1", 0)
+    assert got["Loss (B3)"] == (3, 0.0, "B4", 1)  # B5 has no cached value
+    assert got["x (C3)"] == (2, math.inf, "C5", 0)  # "b" recalculated as "c"
+    assert got["D5"][2] == "D5" and got["D5"][1] != got["D5"][1]  # NaN cached: its difference is NaN, as before
+    assert not report.ok

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .engines import DEFAULT_ENGINE, Engine, Values, select_engines
 from .formulas import cell, col_letter
-from .reading import check_sheets, formula_cells, sheet_values, value_at
+from .reading import check_sheets, formula_cells, sheet_values
 from .sheet_layout import is_label
 
 @dataclass
@@ -104,25 +104,40 @@ def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict,
         cached_rows, fresh = cached_values.get(sheet, []), fresh_values.get(sheet, {})
         groups: dict[object, ColumnCheck] = {}
         headers = _Headers(cached_rows)
-        for (row, col) in sorted(cells, key=lambda rc: (rc[1], rc[0])):
-            key, label = _label(headers, row, col)
-            check = groups.get(key)
-            if check is None:
-                check = groups[key] = ColumnCheck(sheet, label)
-            check.cells += 1
-            cached = value_at(cached_rows, row, col)
-            if cached == "":
-                check.missing_cached += 1
-                continue
-            now = fresh.get((row, col), "")
-            if cached.__class__ is float and now.__class__ is float:  # relative_diff's usual case, inline
-                diff = abs(now - cached) / max(1.0, abs(cached))
-            else:
-                diff = relative_diff(cached, now)
-            if diff > check.max_diff or not check.worst:
-                check.max_diff, check.worst = diff, cell(row, col)
+        rows_of: dict[int, list[int]] = {}
+        for row, col in cells:
+            rows_of.setdefault(col, []).append(row)
+        for col in sorted(rows_of):  # column by column, each top down
+            for key, label, rows in headers.groups(col, sorted(rows_of[col])):
+                check = groups.get(key)
+                if check is None:
+                    check = groups[key] = ColumnCheck(sheet, label)
+                _compare_cells(check, rows, col, cached_rows, fresh)
         columns.extend(groups.values())
     return VerifyReport(Path(path), tol, columns)
+
+
+def _compare_cells(check: ColumnCheck, rows: list[int], col: int, cached_rows: list[list[object]], fresh: dict) -> None:
+    """Count ``rows`` of column ``col`` into ``check``: cells without a cached value, and the largest difference
+    (the worst cell: the first with it)."""
+    check.cells += len(rows)
+    n_rows = len(cached_rows)
+    cached = [(line[col] if col < len(line := cached_rows[row]) else "") if row < n_rows else "" for row in rows]
+    now = [fresh.get((row, col), "") for row in rows]
+    if all(v.__class__ is float for v in cached) and all(v.__class__ is float for v in now):  # the usual case, at once
+        diffs = [abs(b - a) / max(1.0, abs(a)) for a, b in zip(cached, now)]  # relative_diff's, inline
+        largest = max(diffs)
+        if largest == largest and not any(d != d for d in diffs):  # no NaN
+            if largest > check.max_diff or not check.worst:
+                check.max_diff, check.worst = largest, cell(rows[diffs.index(largest)], col)
+            return
+    for row, was, value in zip(rows, cached, now):
+        if was == "":
+            check.missing_cached += 1
+            continue
+        diff = relative_diff(was, value)
+        if diff > check.max_diff or not check.worst:
+            check.max_diff, check.worst = diff, cell(row, col)
 
 
 class _Headers:
@@ -140,11 +155,9 @@ class _Headers:
                     self.text_rows.setdefault(c, []).append(r)
                     if is_label(v):
                         self.label_cells[(r, c)] = v
-
-    def above(self, row: int, col: int) -> tuple[int, str] | None:
-        rows = self.text_rows.get(col, [])
-        i = bisect.bisect_left(rows, row) - 1
-        return (rows[i], self.rows[rows[i]][col]) if i >= 0 else None
+        #: The cells a label names (its right neighbour, else the cell under it), by (row, col): the label.
+        self.labelled = {(r + 1, c): v for (r, c), v in self.label_cells.items()}
+        self.labelled.update({(r, c + 1): v for (r, c), v in self.label_cells.items()})
 
     def label(self, header_row: int, col: int) -> str:
         """The report's name of the column under the header at (header_row, col): ``Lin1 (V3)``."""
@@ -153,22 +166,34 @@ class _Headers:
             name = self.labels[(header_row, col)] = f"{self.rows[header_row][col]} ({col_letter(col)}{header_row + 1})"
         return name
 
+    def groups(self, col: int, rows: list[int]) -> Iterator[tuple[object, str, list[int]]]:
+        """How the formula cells at ``rows`` (ascending) of column ``col`` are grouped and named in the report:
+        ``(key, name, rows)`` for each run of rows of one group, top down.
 
-def _label(headers: _Headers, row: int, col: int) -> tuple[object, str]:
-    """How a formula cell is grouped and named in the report.
-
-    A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) stands
-    alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
-    column under its nearest header (``Lin1 (V)``).
-    """
-    for neighbour in ((row, col - 1), (row - 1, col)):
-        text = headers.label_cells.get(neighbour)
-        if text is not None:
-            return (row, col), f"{cell(row, col)} {text}"
-    header = headers.above(row, col)
-    if header is None:
-        return (row, col), cell(row, col)
-    return (header[0], col), headers.label(header[0], col)
+        A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) stands
+        alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
+        column under its nearest header above (``Lin1 (V)``), or without one stands alone.
+        """
+        texts, above = self.text_rows.get(col, []), 0  # texts[:above] are the text rows above the row
+        run_key, run_name, run = None, "", []
+        for row in rows:
+            while above < len(texts) and texts[above] < row:
+                above += 1
+            text = self.labelled.get((row, col))
+            if text is not None:
+                key, name = (row, col), f"{cell(row, col)} {text}"
+            elif above == 0:
+                key, name = (row, col), cell(row, col)
+            else:
+                key = (texts[above - 1], col)
+                name = run_name if key == run_key else self.label(texts[above - 1], col)
+            if key != run_key and run:
+                yield run_key, run_name, run
+                run = []
+            run_key, run_name = key, name
+            run.append(row)
+        if run:
+            yield run_key, run_name, run
 
 
 def verify_workbook(path: str | Path, tol: float = 1e-9, engine: str = DEFAULT_ENGINE) -> VerifyReport:
