@@ -263,3 +263,27 @@ def test_a_column_with_an_infinity_is_refused_as_cell_by_cell(tmp_path):
     for worksheet_class in (cells._Worksheet, _CellByCell):
         with pytest.raises(TypeError, match="NAN/INF"):
             _cells_book(tmp_path / "inf.xlsx", worksheet_class, last=(float("inf"), 1.0))
+
+
+def test_verify_stops_ironcalc_when_it_cannot_read_the_formulas(tmp_path, monkeypatch):
+    """IronCalc waits, after recalculating, to be told the formula cells; a workbook whose formulas cannot be read
+    is refused by name, and the engine's process is stopped (not left waiting)."""
+    import subprocess as sp
+
+    from titanic_lab import engines
+    from titanic_lab.verify import verify_workbook
+
+    book = tmp_path / "b.xlsx"
+    _sheet_xml(book, '<row r="1"><c><f>1+1</f><v>2</v></c></row>')  # a formula cell without its address
+    started = []
+    popen = sp.Popen
+
+    class Recorded(popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(engines.subprocess, "Popen", Recorded)
+    with pytest.raises(reading.WorkbookError, match="sheet 's' cannot be read"):
+        verify_workbook(book)
+    assert len(started) == 1 and started[0].returncode is not None  # the child ended, and was waited for

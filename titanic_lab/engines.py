@@ -33,6 +33,9 @@ from .recalc import RecalcError
 
 #: ``{sheet: {(row, col): value}}``: every non-empty cell after recalculation, 0-based.
 Values = dict[str, dict[tuple[int, int], object]]
+#: The cells whose values a caller needs, ``{sheet: [(row, col), ...]}``, given by a call that may wait until
+#: the caller knows them (an engine may return more cells).
+Wanted = Callable[[], dict[str, list[tuple[int, int]]]]
 
 #: The tested range of the ironcalc package (also in pyproject.toml).
 IRONCALC_REQUIREMENT = "ironcalc>=0.9.1,<0.10"
@@ -63,7 +66,7 @@ class Engine:
     install: str
     reads_tables: bool
     _found: Callable[[], bool]
-    _run: Callable[[Path], Values]
+    _run: Callable[[Path, Wanted | None], Values]
 
     def available(self) -> bool:
         """True when the engine is installed on this machine."""
@@ -74,8 +77,9 @@ class Engine:
         if not self.available():
             raise RecalcError(f"{self.title} ({self.program}) is not installed; install it ({self.install})")
 
-    def recalculate(self, path: str | Path) -> Values:
-        """Every non-empty cell of ``path`` after the engine recomputed every formula.
+    def recalculate(self, path: str | Path, wanted: Wanted | None = None) -> Values:
+        """Every non-empty cell of ``path`` after the engine recomputed every formula (or, with ``wanted``, at
+        least those cells: IronCalc then returns only them, asking for them once it has recomputed).
 
         Raises
         ------
@@ -83,7 +87,7 @@ class Engine:
             When the engine is missing, fails on the file, or times out.
         """
         self.require()
-        return self._run(Path(path))
+        return self._run(Path(path), wanted)
 
 
 # ---- IronCalc ------------------------------------------------------------------------------
@@ -93,8 +97,9 @@ def _ironcalc_found() -> bool:
     return importlib.util.find_spec("ironcalc") is not None
 
 
-#: Run as ``python -c`` in a child process: it needs only ironcalc, and writes a pickle of
-#: ``(True, values)`` or ``(False, reason)`` on stdout.
+#: Run as ``python -c`` in a child process: it needs only ironcalc. Once it has recomputed the workbook it reads
+#: a pickle on stdin, the cells wanted (``{sheet: [(row, col)]}``, 0-based) or None for every cell, and writes a
+#: pickle of ``(True, values)`` or ``(False, reason)`` on stdout.
 _IRONCALC_CHILD = """
 import pickle, sys
 try:
@@ -102,9 +107,15 @@ try:
     model = ironcalc.load_from_xlsx(sys.argv[1], "en", "UTC")
     model.evaluate()
     names = [sheet["name"] for sheet in model.get_worksheets_properties()]
+    wanted = pickle.load(sys.stdin.buffer)
+    if wanted is None:
+        cells = model.get_all_cells()  # 1-based rows and columns
+    else:
+        index = {name: i for i, name in enumerate(names)}
+        cells = [(index[name], row + 1, col + 1) for name, found in wanted.items() if name in index for row, col in found]
     values = {name: {} for name in names}
     value = model.get_cell_value
-    for sheet, row, col in model.get_all_cells():  # 1-based rows and columns
+    for sheet, row, col in cells:
         v = value(sheet, row, col)
         if v is not None and v != "":
             values[names[sheet]][(row - 1, col - 1)] = v
@@ -116,25 +127,32 @@ sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 """
 
 
-def _ironcalc_values(path: Path) -> Values:
+def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
     # A child process: the caller reads the cached values meanwhile, and a crash in the engine
-    # (or the backtrace a Rust panic prints) stays there.
+    # (or the backtrace a Rust panic prints) stays there. It loads and recomputes the workbook
+    # while the caller finds its formula cells, the only values it then sends back.
     command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve())]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        try:
+            request = pickle.dumps(None if wanted is None else wanted(), protocol=pickle.HIGHEST_PROTOCOL)
+            stdout, _ = child.communicate(request, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            child.kill()
+            raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
+        except BaseException:  # the caller could not say which cells (a workbook it cannot read): no result wanted
+            child.kill()
+            raise
     try:
-        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
-    try:
-        ok, result = pickle.loads(done.stdout)
+        ok, result = pickle.loads(stdout)
     except Exception as exc:  # no result: the child died (a crash, out of memory)
-        raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {done.returncode})") from exc
+        raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {child.returncode})") from exc
     if not ok:
         raise RecalcError(f"{path}: IronCalc could not recalculate it ({result})")
     return result
 
 
 # ---- LibreOffice ---------------------------------------------------------------------------
-def _libreoffice_values(path: Path) -> Values:
+def _libreoffice_values(path: Path, wanted: Wanted | None) -> Values:
     with tempfile.TemporaryDirectory(prefix="titanic-lab-lo-") as tmp:
         rows = sheet_values(recalc.recalculate(path, Path(tmp)))
     return {
@@ -149,7 +167,7 @@ def find_ssconvert() -> str | None:
     return shutil.which("ssconvert")
 
 
-def _gnumeric_values(path: Path) -> Values:
+def _gnumeric_values(path: Path, wanted: Wanted | None) -> Values:
     ssconvert = find_ssconvert()
     with tempfile.TemporaryDirectory(prefix="titanic-lab-gnumeric-") as tmp:
         out = Path(tmp) / "recalculated.xlsx"

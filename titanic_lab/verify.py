@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .engines import DEFAULT_ENGINE, Engine, Values, select_engines
+from .engines import DEFAULT_ENGINE, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
 from .reading import check_sheets, formula_cells, sheet_values
 from .sheet_layout import is_label
@@ -235,11 +235,20 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
         engine.require()
     reports = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # The first engine recalculates in its own process while this one reads the original file.
-        pending = pool.submit(_timed, engines[0], path)
-        formulas, cached_values = formula_cells(path), sheet_values(path)
+        # The first engine recalculates in its own process while this one reads the original file; it is
+        # told which cells hold formulas (the only values compared) once they are found.
+        found: Future = Future()
+        pending = pool.submit(_timed, engines[0], path, found.result)
+        try:
+            formulas = formula_cells(path)
+        except BaseException as exc:
+            found.set_exception(exc)
+            raise
+        wanted = {sheet: list(cells) for sheet, cells in formulas.items()}
+        found.set_result(wanted)
+        cached_values = sheet_values(path)
         for i, engine in enumerate(engines):
-            fresh, seconds = pending.result() if i == 0 else _timed(engine, path)
+            fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: wanted)
             report = compare_cached(path, fresh, tol, formulas, cached_values)
             report.engine, report.seconds = engine.name, seconds
             if not report.ok and not engine.reads_tables and _has_table_references(formulas):
@@ -253,7 +262,7 @@ def _has_table_references(formulas: dict[str, dict[tuple[int, int], str]]) -> bo
     return any("[" in text for cells in formulas.values() for text in cells.values())
 
 
-def _timed(engine: Engine, path: Path) -> tuple[Values, float]:
+def _timed(engine: Engine, path: Path, wanted: Wanted) -> tuple[Values, float]:
     started = time.perf_counter()
-    fresh = engine.recalculate(path)
+    fresh = engine.recalculate(path, wanted)
     return fresh, time.perf_counter() - started
