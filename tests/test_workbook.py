@@ -134,13 +134,14 @@ def test_output_folder_is_created(spreadsheet_book, tmp_path):
 
 
 def test_export_streams_one_row_at_a_time(spreadsheet_book, tmp_path, monkeypatch):
-    """Every sheet is written in row order with constant_memory: XlsxWriter holds one row."""
+    """Every sheet is written in row order with constant_memory: XlsxWriter holds one row, and a model sheet's
+    data columns are written at most a chunk of rows (CHUNK) at a time."""
     import xlsxwriter.worksheet
 
-    from titanic_lab.workbook.cells import _Worksheet
+    from titanic_lab.workbook.cells import CHUNK, _Worksheet
 
     run, _ = spreadsheet_book
-    held, flushes = [], []
+    held, flushes, chunks = [], [], []
 
     def spying(original):
         def spy(self, current_row_num=0):
@@ -152,7 +153,15 @@ def test_export_streams_one_row_at_a_time(spreadsheet_book, tmp_path, monkeypatc
     # XlsxWriter's own (the README sheet) and the patched worksheet's (every other sheet).
     for cls in (xlsxwriter.worksheet.Worksheet, _Worksheet):
         monkeypatch.setattr(cls, "_write_single_row", spying(cls.__dict__["_write_single_row"]))
+    fast_rows = _Worksheet._write_fast_rows
+
+    def spy_rows(self, start, at, end, *args):
+        chunks.append((self.name, end - at))
+        fast_rows(self, start, at, end, *args)
+
+    monkeypatch.setattr(_Worksheet, "_write_fast_rows", spy_rows)
     write_workbook(run, tmp_path / "streamed.xlsx")
-    assert max(held) <= 1
-    # One flush per row written: the model sheets' rows, all_rows' rows.
-    assert flushes.count("linear") >= len(run.frame) and flushes.count("all_rows") >= len(run.source)
+    assert max(held) <= 1 and 0 < max(n for _, n in chunks) <= CHUNK
+    # Every row written once: a flush per row, or in a chunk (the model sheets' data rows).
+    written = flushes.count("linear") + sum(n for name, n in chunks if name == "linear")
+    assert written >= len(run.frame) and flushes.count("all_rows") + sum(n for name, n in chunks if name == "all_rows") >= len(run.source)

@@ -10,7 +10,9 @@ planned first and written afterwards:
   a reference to its values and building each formula string when its row is written.
 
 :meth:`RowWriter.write` then emits row 0, row 1, ..., so the workbook's memory stays one row
-of cells whatever the number of rows.
+of cells whatever the number of rows. A stretch of rows whose rules can also give many rows'
+cells at once (a ``chunk`` method: :mod:`titanic_lab.workbook.columns`) goes to the worksheet's
+``write_rows`` when it has one, which holds a chunk of rows instead of one.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ workbook, its formats):
 ===================  =============================================================================
 ``book.py``          :class:`~.book.Book`, what every sheet writer shares
 ``cells.py``         formats, cell and column writers, XlsxWriter's patched worksheet
+``columns.py``       data columns written a thousand rows at a time, each cell's XML as XlsxWriter's
 ``checks.py``        sheet names; does the run fit in Excel's sheets (checked before training)
 ``data_table.py``    a model sheet's data table: raw columns, fills, divisors, features as formulas
 ``model_sheets.py``  params, the model's columns, loss and checks (linear, units, chain styles)

@@ -1,8 +1,9 @@
 """Cells: the formats, and writers of a cell or a column that store each formula's cached value.
 
 Text from data is always written as text, never as a formula. :class:`_Worksheet` patches
-two XlsxWriter internals: formulas are written verbatim, and Excel Tables are allowed in
-``constant_memory`` mode.
+XlsxWriter's worksheet: formulas are written verbatim, data columns (:mod:`.columns`) many rows
+at a time, and Excel Tables are allowed in ``constant_memory`` mode; every cell's XML is what
+XlsxWriter's own methods write, byte for byte (tests/test_fast_paths.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from .columns import BLANK, FORMULA_START, SLOW, Column, FormulaColumn, NumberCo
 
 #: Rows a data column gives at a time to :meth:`_Worksheet.write_rows` (its memory: a chunk's cells).
 CHUNK = 1024
-
 
 
 class _Worksheet(xlsxwriter.worksheet.Worksheet):

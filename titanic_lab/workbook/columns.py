@@ -36,7 +36,7 @@ _ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#
 
 def escape(text: str) -> str:
     """``&``, ``<`` and ``>`` escaped, as XlsxWriter escapes a cell's text and formula."""
-    return XMLwriter._escape_data(None, text)
+    return XMLwriter._escape_data(None, text)  # XlsxWriter's own function (it uses nothing of its writer)
 
 
 def _text_tail(text: str) -> str | None:
@@ -52,21 +52,17 @@ def _text_tail(text: str) -> str | None:
 
 
 class Column:
-    """A data column at ``col`` from ``first_row`` (subclasses: what its cells are).
+    """A data column at ``col`` from ``first_row``; each subclass says what its cells are with
 
-    ``formats`` maps each kind of cell the column writes to its format.
+    * ``column(ws, row, i)``: its ``i``-th cell, through the worksheet's own methods;
+    * ``column.chunk(i0, i1, ws)``: cells ``i0..i1-1``, each one's kind (an int8 array) and what
+      :meth:`xml` needs of it;
+    * ``column.formats``: each kind of cell it writes -> that cell's format.
     """
 
     col: int
     first_row: int
     formats: dict[int, Format | None]
-
-    def __call__(self, ws: Any, row: int, i: int) -> None:  # pragma: no cover - each subclass's own
-        raise NotImplementedError
-
-    def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
-        """Cells ``i0..i1-1``: each one's kind (int8 array) and what :meth:`xml` needs of it."""
-        raise NotImplementedError  # pragma: no cover
 
     def xml(self, kinds: np.ndarray, data: list, start: int, stop: int, row: int, letter: str,
             styles: dict[int, str]) -> list[str]:
@@ -130,6 +126,8 @@ class ValueColumn(Column):
             text = str(value)
             tail = self.tails.get(text, False)
             if tail is False:
+                if len(self.tails) > 4096:  # a column of names, not categories: keep the cache small
+                    self.tails.clear()
                 tail = self.tails[text] = _text_tail(text)
             if tail is None:
                 return SLOW, None
