@@ -64,7 +64,9 @@ def seconds(checkout: Path | None, args: list[str]) -> tuple[float, float]:
     command = [sys.executable, "-m", "titanic_lab", *args] if checkout else [sys.executable, "-c", args[0]]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
+    # Run from the temporary folder: ``python -m`` puts the working directory first on sys.path, so run from a
+    # checkout it would import that checkout's titanic_lab whatever PYTHONPATH says.
+    subprocess.run(command, check=True, capture_output=True, env=env, cwd=tempfile.gettempdir())
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
