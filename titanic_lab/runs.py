@@ -34,7 +34,7 @@ from .penalty import choose_penalty
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
 from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
-                       newton_refusal,
+                       exact_refusal,
                        refit_settings, split_indices, table_choices, with_overrides)
 
 
@@ -80,7 +80,8 @@ def model_settings(config: RunConfig, outputs: int | None = None,
         if (config.target or config.spec) and spec.has_hidden:
             settings = replace(settings, tol=TABLE_TOL)
         if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
-            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
+            why = exact_refusal(settings.optimizer, spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate,
+                                settings.dropout)
             if why or settings.lr == "auto":
                 raise OptionError(f"--optimizer {settings.optimizer}: {why}" if why else
                                   f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
@@ -498,7 +499,7 @@ def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> boo
     (:func:`titanic_lab.training.choose_decay`): on any table with validation rows, no ``--l2`` given,
     the nnet trained by newton (its fast path)."""
     return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
-        and settings.optimizer == "newton" and spec.has_hidden
+        and settings.optimizer in ("newton", "lbfgs") and spec.has_hidden
 
 
 

@@ -19,7 +19,7 @@ from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES, softmax
-from .optim import OPTIMIZERS
+from .optim import LBFGS_MEMORY, OPTIMIZERS, two_loop
 
 #: The convergence rule's window for ``newton``: after its first step nothing is left to improve.
 NEWTON_WINDOW = 10
@@ -167,7 +167,7 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
     if _exact(chosen["optimizer"]) and not _exact(own["optimizer"]):
         # Newton's step is exact at lr 1; the plateau then comes at once, so a short window (and for the nnet, a short cap).
-        cap = {"max_epochs": NEWTON_MAX_EPOCHS} if spec.has_hidden else {}
+        cap = {"max_epochs": LBFGS_MAX_EPOCHS if chosen["optimizer"] == "lbfgs" else NEWTON_MAX_EPOCHS} if spec.has_hidden else {}
         return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW, **cap})
     changed = any(chosen[k] != own[k] for k in chosen)
     return TrainSettings(**{**own, **chosen, "lr": "auto" if changed else own["lr"]})
@@ -487,6 +487,9 @@ TABLE_TOL = 1e-6
 NEWTON_UNITS_WEIGHTS = 100
 #: The nnet's cap of Newton steps: it converged in 42 to 65 steps on ten real tables.
 NEWTON_MAX_EPOCHS = 300
+#: The cap of lbfgs's steps for a model with hidden layers: ``hidden`` on iris, its weight decay 1e-4
+#: or 1e-3, converged in 547 and 744 steps (benchmarks/nnet_fit.md).
+LBFGS_MAX_EPOCHS = 1_000
 
 
 def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: float = 0.0,
@@ -505,7 +508,10 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     known) times its units, are at most :data:`NEWTON_UNITS_WEIGHTS`. Anything given is kept.
     """
     if spec.outputs > 1:
-        return optimizer or ("adam" if newton_refusal(spec, "ce", l1, batch_size, accumulate) else "newton"), loss or "ce"
+        if optimizer is None:
+            optimizer = "newton" if not newton_refusal(spec, "ce", l1, batch_size, accumulate) else (
+                "adam" if lbfgs_refusal(spec, "ce", l1, batch_size, accumulate, dropout) else "lbfgs")
+        return optimizer, loss or "ce"
     if optimizer is not None or loss is not None:
         return optimizer, loss
     wide = spec.has_hidden and n_features is not None and n_features * sum(hidden_sizes(spec)) > NEWTON_UNITS_WEIGHTS
@@ -559,6 +565,12 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
         For an exact optimizer and any other model, loss or batching.
     """
     optimizer = OPTIMIZERS[settings.optimizer]
+    if optimizer.name == "lbfgs":
+        why = lbfgs_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
+        if why:
+            raise OptionError(f"--optimizer lbfgs: {why}")
+        joint = _QuasiNewton(spec, settings, X, y, learned)
+        return {name: {"joint": joint, "name": name} for name in learned}
     if optimizer.exact:
         why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
         if why:
@@ -578,6 +590,88 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
         return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
 
     return optimizer.init(learned, loss_at)
+
+
+def lbfgs_refusal(spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None, accumulate: int = 1,
+                  dropout: float = 0.0) -> str | None:
+    """Why ``lbfgs`` cannot train ``spec`` this way, or None when it can: its line search compares the
+    objective of the full batch at several points of a step, so the objective must be the same function
+    at each (no dropout, no batch norm, whose running statistics would move at every point tried, the
+    full batch) and smooth enough for its curvature estimate (no ``--l1``, no ``mae``)."""
+    if spec.batchnorm or dropout or batch_size is not None or accumulate != 1 or l1 or loss == "mae":
+        return ("it needs the full batch (no --batch-size, --accumulate), no --dropout, no --batchnorm, no --l1 and a smooth "
+                "loss (not mae): its line search compares one objective at several points of each step")
+    return None
+
+
+def exact_refusal(optimizer: str, spec: ModelSpec, loss: str | None, l1: float = 0.0, batch_size: int | None = None,
+                  accumulate: int = 1, dropout: float = 0.0) -> str | None:
+    """Why the exact optimizer ``optimizer`` (``newton`` or ``lbfgs``) cannot train ``spec`` this way, or None."""
+    refusal = lbfgs_refusal if optimizer == "lbfgs" else newton_refusal
+    return refusal(spec, loss, l1, batch_size, accumulate, dropout)
+
+
+#: Armijo's sufficient decrease in lbfgs's line search: a share of the step is taken when the objective
+#: falls by at least this fraction of the fall its gradient promises (Nocedal and Wright's 1e-4).
+ARMIJO = 1e-4
+
+
+class _QuasiNewton:
+    """L-BFGS (:func:`titanic_lab.optim.two_loop`) over every learned tensor of a model, restarts side by side.
+
+    The loop asks each parameter for its step in turn; at step ``t`` the first to ask computes the step
+    of them all from their positions and gradients (of the data loss plus the penalty, from the loop's
+    ``backward``), and each takes its part. The line search tries the shares of :data:`STEP_SHARES`,
+    the largest first, and takes the first whose objective falls by Armijo's sufficient decrease
+    (:data:`ARMIJO`); a restart where none does stays where it is (share 0), so no step raises a
+    restart's objective, and forgets its pairs (its next step follows the gradient).
+    """
+
+    def __init__(self, spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, learned: Params) -> None:
+        self.spec, self.settings, self.X, self.y, self.learned = spec, settings, X, y, learned
+        self.t, self.parts, self.pairs, self.previous, self.reached = 0, {}, [], None, None
+
+    def direction(self, name: str, t: int) -> torch.Tensor:
+        if t != self.t:
+            self.t, self.parts = t, self._step()
+        return self.parts[name]
+
+    def _objective(self, x: torch.Tensor) -> torch.Tensor:
+        params = self._unflat(x)
+        return LOSSES[self.settings.loss](forward(self.spec, params, self.X), self.y) + _penalty(params, self.settings)
+
+    def _unflat(self, x: torch.Tensor) -> Params:
+        sizes = [p[0].numel() for p in self.learned.values()]
+        return {name: part.reshape(p.shape) for (name, p), part in zip(self.learned.items(), x.split(sizes, -1))}
+
+    def _step(self) -> Params:
+        x = torch.cat([p.detach().reshape(p.shape[0], -1) for p in self.learned.values()], -1)  # (n_restarts, n)
+        g = torch.cat([p.grad.reshape(p.shape[0], -1) for p in self.learned.values()], -1)
+        if self.previous is not None:
+            s, change = x - self.previous[0], g - self.previous[1]
+            sy = (s * change).sum(-1, keepdim=True)
+            positive = sy > 1e-10 * s.norm(dim=-1, keepdim=True) * change.norm(dim=-1, keepdim=True)
+            self.pairs = [*self.pairs, (s, change, torch.where(positive, 1 / sy.where(positive, 1.0), 0.0))][-LBFGS_MEMORY:]
+        d = two_loop(g, self.pairs)
+        slope = (g * d).sum(-1)  # how fast the objective falls along -d
+        descent = (slope > 0)[:, None]
+        d = d.where(descent, g * (1 / g.abs().sum(-1, keepdim=True)).clamp(max=1.0))
+        slope = (g * d).sum(-1)
+        start = self.reached[1] if self.reached is not None and torch.equal(self.reached[0], x) else self._objective(x)
+        share, searching = torch.zeros_like(slope), torch.ones_like(slope, dtype=torch.bool)
+        reached = start.clone()
+        for a in STEP_SHARES[:-1]:
+            objective = self._objective(x - a * d)
+            taken = searching & (objective <= start - ARMIJO * a * slope)
+            share, searching = torch.where(taken, a, share), searching & ~taken
+            reached = torch.where(taken, objective, reached)
+            if not searching.any():
+                break
+        moved = (share > 0)[:, None]
+        self.pairs = [(s, change, rho.where(moved, 0.0)) for s, change, rho in self.pairs]
+        self.previous, step = (x, g), d * share[:, None]
+        self.reached = (x - step, reached)  # where a step at lr 1 lands, and its objective: the next step's start
+        return self._unflat(step)
 
 
 def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
@@ -784,13 +878,17 @@ def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid:
     start = replace(result.settings, restarts=1, seed=result.settings.seed + result.restart)
     classify = result.train_accuracy is not None
     inner, held = split_indices(len(X), DECAY_HOLDOUT, start.seed)
-    scored, seconds = {}, result.seconds
-    for decay in DECAYS:
-        tried = fit(result.spec, replace(start, l2=decay), X[inner], y[inner], classify=classify)
-        scored[f"decay {decay:g}"], seconds = metrics(tried, X[held], y[held]), seconds + tried.seconds
+    path = start.optimizer == "lbfgs"  # each decay from the last one's weights, the largest first (a regularisation path)
+    scored, trained, seconds = {}, {}, result.seconds
+    for decay in sorted(DECAYS, reverse=True) if path else DECAYS:
+        init = trained[min(d for d in trained)].params if path and trained else None
+        trained[decay] = fit(result.spec, replace(start, l2=decay), X[inner], y[inner], init=init, classify=classify)
+        seconds += trained[decay].seconds
+    scored = {f"decay {decay:g}": metrics(trained[decay], X[held], y[held]) for decay in DECAYS}
     name, why = choose(task, scored)
     decay = DECAYS[list(scored).index(name)]
-    kept = result if decay == 0.0 else fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid, classify=classify)
+    kept = result if decay == 0.0 else fit(result.spec, replace(start, l2=decay), X, y, X_valid, y_valid,
+                                           init=trained[decay].params if path else None, classify=classify)
     kept.penalty = f"l2 {decay:g} (weight decay) chosen on {len(held)} of the {len(X)} training rows held out: the {why}"
     kept.seconds = seconds + (kept.seconds if kept is not result else 0.0)
     return kept
