@@ -35,7 +35,7 @@ from .preprocessing import TabularPreprocessor
 from .tasks import confusion
 from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
                        exact_refusal,
-                       refit_settings, split_indices, table_choices, with_overrides)
+                       refit_settings, refit_start, split_indices, table_choices, with_overrides)
 
 
 #: A multiclass target's counterpart of a default model that cannot learn classes: the nnet sums its
@@ -469,8 +469,8 @@ def train_run(
         callback = (lambda epoch, params: on_epoch(chosen, epoch)) if on_epoch else None
         valid_scores = _scores(p, before)
         valid_confusion = _confusion(p, before)[1] if p.dataset.target.n_outputs > 1 else None
-        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen), on_epoch=callback,
-                              classify=classify)  # from the same start: the restart kept, or the parameters given
+        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen, refit_start(before)),
+                              on_epoch=callback, classify=classify)  # the restart kept's start (lbfgs: its end), or the parameters given
         results[chosen].validation, results[chosen].refit, results[chosen].penalty = before.validation, True, before.penalty
         results[chosen].seconds += before.seconds
     gd_paths = {}
