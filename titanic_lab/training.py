@@ -483,7 +483,9 @@ TABLE_TOL = 1e-6
 #: The nnet takes ``newton`` on a table up to this many weights (features x units). A step's Hessian
 #: and its pseudo-inverse cost about ``2 n P^2 + 100 P^3`` per restart, Adam's epoch ``3 n P``: with
 #: Newton's ~50 steps against Adam's thousands of epochs (benchmarks/nnet_fit.md) Newton is the
-#: cheaper below about 125 weights; 100 keeps a margin.
+#: cheaper below about 125 weights; 100 keeps a margin. Above it the nnet takes ``lbfgs``, whose step
+#: costs about an Adam epoch and a forward pass: on a 60-feature table (122 weights, 16 restarts) it
+#: converged in 55 steps against Adam's 2,258 epochs, its training loss 0.25% above (benchmarks/nnet_fit.md).
 NEWTON_UNITS_WEIGHTS = 100
 #: The nnet's cap of Newton steps: it converged in 42 to 65 steps on ten real tables.
 NEWTON_MAX_EPOCHS = 300
@@ -505,9 +507,11 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     (``bce``, convex for ``sigmoid``: the notebook's SGD on the absolute error at lr 100 can
     stall at predicting the majority class). A multiclass model trains on categorical
     cross-entropy (``ce``): ``linear`` (multinomial logistic regression, convex) with ``newton``,
-    its curvature computed again at every step, and the others with Adam. The nnet takes ``newton``
+    its curvature computed again at every step, and ``hidden``/``deep`` with ``lbfgs`` (Adam where
+    :func:`lbfgs_refusal` refuses it: dropout, batch norm, mini-batches). The nnet takes ``newton``
     too (its Hessian computed again at every step) when its weights, ``n_features`` (None: not yet
-    known) times its units, are at most :data:`NEWTON_UNITS_WEIGHTS`. Anything given is kept.
+    known) times its units, are at most :data:`NEWTON_UNITS_WEIGHTS`, and ``lbfgs`` above (a Newton
+    step's Hessian grows as the weights squared). Anything given is kept.
     """
     if spec.outputs > 1:
         if optimizer is None:
@@ -517,8 +521,8 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
     if optimizer is not None or loss is not None:
         return optimizer, loss
     wide = spec.has_hidden and n_features is not None and n_features * sum(hidden_sizes(spec)) > NEWTON_UNITS_WEIGHTS
-    if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout) and not wide:
-        return "newton", None
+    if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout):
+        return ("lbfgs" if wide else "newton"), None
     if spec.has_sigmoid:  # logistic regression (sigmoid) by newton, as the softmax's; hidden layers by adam
         return "adam" if newton_refusal(spec, "bce", l1, batch_size, accumulate) else "newton", "bce"
     return None, None
