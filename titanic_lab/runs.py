@@ -423,9 +423,9 @@ def find_learning_rate(prepared: Prepared) -> tuple[ModelSpec, TrainSettings, LR
     ((spec, settings),) = prepared.models.values()
     note = ""
     if OPTIMIZERS[settings.optimizer].exact and prepared.config.optimizer is None:
-        # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
+        # a model's own exact optimizer on any table needs no rate; find Adam's, the rate --optimizer adam would take
+        note = f"{spec.name} trains with {settings.optimizer} on this table (no learning rate to find); showing Adam's"
         settings = default_settings(spec, "adam", settings.loss)
-        note = "linear trains with newton on this table (no learning rate to find); showing Adam's"
     return spec, settings, lr_find(spec, settings, prepared.X[prepared.train_idx], prepared.y[prepared.train_idx]), note
 
 
