@@ -497,7 +497,7 @@ def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
 def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
     """Whether the nnet's weight decay is chosen on rows held out of the training rows
     (:func:`titanic_lab.training.choose_decay`): on any table with validation rows, no ``--l2`` given,
-    the nnet trained by newton (its fast path)."""
+    a model with hidden layers trained by newton or lbfgs (their fast paths)."""
     return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
         and settings.optimizer in ("newton", "lbfgs") and spec.has_hidden
 

@@ -166,7 +166,8 @@ def default_settings(spec: ModelSpec, optimizer: str | None = None, loss: str | 
     own = spec.model_kind.defaults  # each kind's own optimizer, loss and rate (titanic_lab.model_kinds)
     chosen = {"optimizer": optimizer or own["optimizer"], "loss": loss or own["loss"]}
     if _exact(chosen["optimizer"]) and not _exact(own["optimizer"]):
-        # Newton's step is exact at lr 1; the plateau then comes at once, so a short window (and for the nnet, a short cap).
+        # Newton's step is exact at lr 1 (lbfgs's line search sets its own); the plateau then comes soon, so a short
+        # window (and for the hidden layers, a short cap).
         cap = {"max_epochs": LBFGS_MAX_EPOCHS if chosen["optimizer"] == "lbfgs" else NEWTON_MAX_EPOCHS} if spec.has_hidden else {}
         return TrainSettings(**{**own, **chosen, "lr": 1.0, "window": NEWTON_WINDOW, **cap})
     changed = any(chosen[k] != own[k] for k in chosen)
@@ -564,6 +565,7 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
     the l2 penalty, of a model linear in its one parameter tensor, over the full batch); for a
     softmax's cross-entropy it takes :func:`softmax_curvature` anew at every step, and for the
     nnet's squared error :func:`relu_units_curvature`, each step shortened by :func:`_line_search`.
+    ``lbfgs`` shares one :class:`_QuasiNewton` between every parameter.
 
     Raises
     ------
@@ -878,6 +880,9 @@ def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid:
     trains on the rest and is scored on them by the task's metric (:func:`titanic_lab.choosing.choose`;
     no decay wins a tie). The chosen decay then trains on every training row (``result`` itself when
     no decay wins), its ``penalty`` saying which decay and why; a refit (:func:`refit_settings`) keeps it.
+    Trained by ``lbfgs``, the decays are a path: the largest first from that start, each next one
+    from the last one's weights for at most :data:`DECAY_PATH_STEPS` steps, and the chosen decay
+    continues from its own on every training row.
 
     Parameters
     ----------
@@ -889,7 +894,7 @@ def choose_decay(result: TrainResult, X: torch.Tensor, y: torch.Tensor, X_valid:
     classify = result.train_accuracy is not None
     inner, held = split_indices(len(X), DECAY_HOLDOUT, start.seed)
     path = start.optimizer == "lbfgs"  # each decay from the last one's weights, the largest first (a regularisation path)
-    scored, trained, seconds = {}, {}, result.seconds
+    trained, seconds = {}, result.seconds
     for decay in sorted(DECAYS, reverse=True) if path else DECAYS:
         init, tried = (trained[min(trained)].params, replace(start, l2=decay, max_epochs=DECAY_PATH_STEPS)) if path and trained \
             else (None, replace(start, l2=decay))
