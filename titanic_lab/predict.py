@@ -42,8 +42,9 @@ def choose_sheet(model: str | Path, name: str | None = None) -> tuple[str, str]:
 
     The sheet called ``name``; else the one with the best validation metric of the target's task
     (:func:`titanic_lab.choosing.choose`: the one-standard-error rule where the sheets record their
-    paired standard errors, else accuracy then log loss, or RMSE) among the sheets that record it; else (a workbook written before they were recorded) the lowest ``Valid loss:``
-    when every sheet has one; else the lowest total loss (the lesson's workbook); else the first.
+    paired standard errors, else accuracy then log loss, or RMSE) among the sheets that record it;
+    else (a workbook written before they were recorded) the lowest ``Valid loss:`` when every sheet
+    has one; else the lowest total loss (the lesson's workbook); else the first.
     """
     heads = sheet_heads(model, SEARCH_ROWS)
     stored = stored_spec(model, heads)

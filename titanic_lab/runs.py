@@ -467,7 +467,8 @@ def train_run(
                                          lambda r, X, y: _metrics_on(p, r, X, y), p.dataset.target.task)
         results[name].validation = _validation(p, results[name])
     if (p.config.target or p.config.spec) and len(p.valid_idx) and results:  # any table: the one-standard-error rule
-        for name, se in paired_standard_errors(p.dataset.target.task, {n: _valid_losses(p, r) for n, r in results.items()}).items():
+        losses = {name: _valid_losses(p, r) for name, r in results.items()}
+        for name, se in paired_standard_errors(p.dataset.target.task, losses).items():
             results[name].validation[PAIRED_SE] = se
     chosen = why = None
     if len(p.valid_idx) and len(results):
