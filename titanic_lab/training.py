@@ -17,6 +17,7 @@ import torch
 from .choosing import choose
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
+from .exact_backward import loss_and_gradients, refusal
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES, softmax
 from .optim import OPTIMIZERS
@@ -333,7 +334,8 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     if has_valid:
         X_valid, y_valid = X_valid.to(dtype), y_valid.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
-    learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
+    by_hand = _by_hand(spec, settings)  # autograd's gradients, bit for bit, without its graph (titanic_lab.exact_backward)
+    learned = {k: p if by_hand else p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
     states = _states(spec, settings, X, y, learned)
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
@@ -345,16 +347,13 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
         lr = settings.lr * (convergence.lr_scale if convergence else 1.0)
         for group in _batches(len(X), settings.batch_size, settings.accumulate, rng):
             for idx, weight, share in group:  # the group's mini-batch gradients add up before one update
-                preds = forward(spec, params, X[idx], train=True, dropout=settings.dropout, generator=rng)
-                loss = loss_fn(preds, y[idx])  # (n_restarts,)
+                loss = _backward(spec, settings, params, learned, X[idx], y[idx], weight, rng, by_hand)  # (n_restarts,)
                 if not torch.isfinite(loss).all():
                     raise TrainingError(
-                        f"{spec.name}: the loss became {loss.detach().max().item()} at epoch {epoch} with lr={settings.lr}; "
+                        f"{spec.name}: the loss became {loss.max().item()} at epoch {epoch} with lr={settings.lr}; "
                         "training diverged, try a smaller learning rate (--lr, or --lr auto)"
                     )
-                # Restarts are independent, so the gradient of the sum is each restart's own gradient.
-                ((loss + _penalty(learned, settings)) * weight).sum().backward()
-                epoch_loss = epoch_loss + loss.detach() * share  # the epoch's mean loss over its rows
+                epoch_loss = epoch_loss + loss * share  # the epoch's mean loss over its rows
             with torch.no_grad():
                 for name, p in learned.items():
                     p -= lr * _update(settings.optimizer, p.grad, states[name])
@@ -383,6 +382,31 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     if stopper is not None:
         result.best_epoch = stopper.epoch[result.restart].item()
     return result
+
+
+def _by_hand(spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether :func:`_backward` takes the gradients by hand: the lesson's models, full batch, not by an exact optimizer."""
+    return not OPTIMIZERS[settings.optimizer].exact and refusal(
+        spec, settings.loss, batch_size=settings.batch_size, accumulate=settings.accumulate, dropout=settings.dropout,
+        l1=settings.l1, l2=settings.l2) is None
+
+
+def _backward(spec, settings, params, learned, X, y, weight, rng, by_hand) -> torch.Tensor:
+    """One batch's loss (n_restarts,), its gradient (times ``weight``) added to each learned parameter's ``.grad``.
+
+    By autograd, ``loss.backward()``: restarts are independent, so the gradient of their sum is each
+    restart's own. ``by_hand`` (:func:`_by_hand`): :func:`titanic_lab.exact_backward.loss_and_gradients`,
+    the same bits, added to ``.grad`` as autograd adds them (the first taken as it is, then ``+=``).
+    """
+    if not by_hand:
+        loss = LOSSES[settings.loss](forward(spec, params, X, train=True, dropout=settings.dropout, generator=rng), y)
+        ((loss + _penalty(learned, settings)) * weight).sum().backward()
+        return loss.detach()
+    with torch.no_grad():
+        loss, grads = loss_and_gradients(spec, params, X, y, settings.loss)
+        for name, p in learned.items():
+            p.grad = grads[name].contiguous() if p.grad is None else p.grad.add_(grads[name])
+    return loss
 
 
 def _stop_reason(settings, history, stopper, convergence, restart) -> tuple[str, bool]:
@@ -878,7 +902,8 @@ def lr_find(
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
-    learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
+    by_hand = _by_hand(spec, settings)  # autograd's gradients, bit for bit, without its graph (titanic_lab.exact_backward)
+    learned = {k: p if by_hand else p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
     states = _states(spec, settings, X, y, learned)
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     lrs, losses, average, lowest = [], [], 0.0, math.inf
