@@ -17,7 +17,7 @@ The steps, from the loss back:
   the tensor's dtype), times the loss's derivative record (:data:`titanic_lab.ops.LOSSES`),
   ``2 (p - y)`` or ``sign(p - y)``: autograd's ``grad * (2 * self)`` and ``grad * self.sgn()``;
 - the units' sum ``A @ ones(K, 1)``: each unit's gradient is the row's times 1, exactly the row's;
-- ReLU: ``threshold_backward(grad, result, 0)``, 0 where the unit's output is at most 0;
+- ReLU: ``threshold_backward(grad, result, 0)``, autograd's kernel: 0 where the unit's output is at most 0;
 - the nnet's ``X @ W`` (the restarts' weights side by side, column-major, as
   :func:`titanic_lab.models.side_by_side` lays them out): ``mm_mat2_backward``, ``(grad.T @ X).T``;
 - the linear model's ``w @ X.T``: ``mm_mat1_backward``, ``grad @ X``.
@@ -79,11 +79,14 @@ def loss_and_gradients(spec: ModelSpec, params: Params, X: torch.Tensor, y: torc
     grad = share * record.derivative(preds, y)  # d(mean loss)/d(preds), (R, n)
     if layer.vector:  # mm_mat1_backward with mat1 = w, mat2 = X.T
         return record(preds, y), {layer.weight: X.mT.mm(grad.t()).t() if _column_major(W) else grad.mm(X)}
-    delta = torch.where(units.view(*grad.t().shape, -1) <= 0, 0.0, grad.t().unsqueeze(-1))  # threshold_backward, (n, R, K)
-    delta = delta.view(X.shape[0], -1)  # (n, R*K): the product's layout
+    # ReLU's backward, autograd's kernel, on each row's gradient repeated for its restart's K units: (n, R*K), the product's layout
+    delta = torch.ops.aten.threshold_backward(grad.t().repeat_interleave(W.shape[2], dim=1), units, 0)
     # mm_mat2_backward with mat2 = the side-by-side weights (F, R*K), then back to (R, F, K)
-    product = delta.t().mm(X).t() if _column_major(side) else X.t().mm(delta)  # (F, R*K)
-    return record(preds, y), {layer.weight: product.reshape(-1, W.shape[0], W.shape[2]).transpose(0, 1)}
+    if _column_major(side):
+        gradient = delta.t().mm(X).view(W.shape[0], W.shape[2], -1).transpose(1, 2)  # (grad.T @ X).T, viewed as (R, F, K)
+    else:
+        gradient = X.t().mm(delta).reshape(-1, W.shape[0], W.shape[2]).transpose(0, 1)
+    return record(preds, y), {layer.weight: gradient}
 
 
 def _column_major(m: torch.Tensor) -> bool:

@@ -691,6 +691,12 @@ class _Best:
         """Keep ``params`` for the restarts whose ``loss`` (n_restarts,) is their lowest yet."""
         loss = loss.detach().to(torch.float64)
         improved = loss < self.loss
+        if not improved.any():
+            return
+        if improved.all():  # every restart: no selection to make
+            self.loss, self.epoch = loss, torch.full_like(self.epoch, epoch)
+            self.params = {k: v.detach().clone() for k, v in params.items()}
+            return
         self.loss = torch.where(improved, loss, self.loss)
         self.epoch = torch.where(improved, torch.tensor(epoch), self.epoch)
         for k, v in params.items():
