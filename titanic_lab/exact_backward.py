@@ -28,6 +28,8 @@ no step copies them into another: that and the graph are what is saved (benchmar
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .models import ModelSpec, Params, side_by_side
@@ -75,8 +77,7 @@ def loss_and_gradients(spec: ModelSpec, params: Params, X: torch.Tensor, y: torc
         side = side_by_side(W)
         units = (X @ side).relu_()
         preds = spec.head(units.view(X.shape[0], W.shape[0], W.shape[2])).view(X.shape[0], -1).t().contiguous()  # (R, n)
-    share = torch.ones((), dtype=preds.dtype) / X.shape[0]  # the mean's backward: grad / n
-    grad = share * record.derivative(preds, y)  # d(mean loss)/d(preds), (R, n)
+    grad = _share(X.shape[0], preds.dtype) * record.derivative(preds, y)  # d(mean loss)/d(preds), (R, n)
     if layer.vector:  # mm_mat1_backward with mat1 = w, mat2 = X.T
         return record(preds, y), {layer.weight: X.mT.mm(grad.t()).t() if _column_major(W) else grad.mm(X)}
     # ReLU's backward, autograd's kernel, on each row's gradient repeated for its restart's K units: (n, R*K), the product's layout
@@ -87,6 +88,12 @@ def loss_and_gradients(spec: ModelSpec, params: Params, X: torch.Tensor, y: torc
     else:
         gradient = X.t().mm(delta).reshape(-1, W.shape[0], W.shape[2]).transpose(0, 1)
     return record(preds, y), {layer.weight: gradient}
+
+
+@functools.lru_cache(maxsize=None)
+def _share(n_rows: int, dtype: torch.dtype) -> torch.Tensor:
+    """The mean's backward, ``grad / n`` at grad 1, in ``dtype`` as autograd divides (made once per size and dtype)."""
+    return torch.ones((), dtype=dtype) / n_rows
 
 
 def _column_major(m: torch.Tensor) -> bool:
