@@ -18,23 +18,15 @@ import argparse
 import datetime
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_paths import ROOT, seconds  # noqa: E402  (a fresh process's wall seconds, from one checkout)
+
 KAGGLE = Path(os.environ.get("TITANIC_LAB_KAGGLE", "/work/shared/data/kaggle")) / "train.csv"
-
-
-def seconds(checkout: Path | None, args: list[str], cwd: Path) -> float:
-    """Wall seconds of ``python -m titanic_lab ARGS`` from ``checkout`` (None: ``python -c ARGS[0]``)."""
-    env = {**os.environ, "PYTHONPATH": str(checkout or ROOT)}
-    command = [sys.executable, "-m", "titanic_lab", *args] if checkout else [sys.executable, "-c", args[0]]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env, cwd=cwd)
-    return time.perf_counter() - started
 
 
 def fit_seconds(repeats: int) -> dict[tuple[str, str], list[float]]:
@@ -65,18 +57,18 @@ def main() -> int:
     args = parser.parse_args()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     floor = f"import torch, pandas; pandas.read_csv({str(KAGGLE)!r})"
-    steps = {
-        f"`titanic-lab train --data {KAGGLE.name}`": ["train", "--data", str(KAGGLE), "--out", "t.xlsx"],
-        "`titanic-lab train` (bundled titanic3)": ["train", "--out", "t.xlsx"],
+    steps = {  # name -> arguments, given the folder to write in
+        f"`titanic-lab train --data {KAGGLE.name}`": lambda d: ["train", "--data", str(KAGGLE), "--out", str(d / "t.xlsx")],
+        "`titanic-lab train` (bundled titanic3)": lambda d: ["train", "--out", str(d / "t.xlsx")],
     }
     sides = {"before": args.before.resolve(), "after": ROOT}
     times: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
-            times.setdefault(("floor", ""), []).append(seconds(None, [floor], Path(tmp)))
+            times.setdefault(("floor", ""), []).append(seconds(None, [floor]))
             for name, step in steps.items():
                 for side, checkout in sides.items():
-                    times.setdefault((name, side), []).append(seconds(checkout, step, Path(tmp)))
+                    times.setdefault((name, side), []).append(seconds(checkout, step(Path(tmp))))
     fits = fit_seconds(args.repeats)
     load_after = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     floor_med, floor_min = statistics.median(times[("floor", "")]), min(times[("floor", "")])
