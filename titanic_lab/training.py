@@ -1,7 +1,9 @@
 """Gradient descent written by hand: ``loss.backward()``, then updates under ``torch.no_grad()``.
 
 No ``torch.optim`` and no ``nn.Module``: the optimizers are records of a few lines each in
-:mod:`titanic_lab.optim`, and the training loop in :func:`fit` fits on one screen.
+:mod:`titanic_lab.optim`, and the training loop in :func:`fit` fits on one screen. The lesson's
+models (linear, the nnet) trained full batch take the same gradient, bit for bit, from
+:mod:`titanic_lab.exact_backward` instead of autograd's graph (:func:`_backward`).
 """
 
 from __future__ import annotations
@@ -325,7 +327,7 @@ def _guess(spec: ModelSpec, y: torch.Tensor) -> torch.Tensor:
 
 
 def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=True) -> TrainResult:
-    """The training loop: every epoch ``loss.backward()``, then ``p -= lr * direction`` for each parameter."""
+    """The training loop: every epoch the loss's gradient (:func:`_backward`), then ``p -= lr * direction`` for each parameter."""
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     has_valid = X_valid is not None and len(X_valid) > 0
