@@ -80,7 +80,7 @@ def loss_and_gradients(spec: ModelSpec, params: Params, X: torch.Tensor, y: torc
     grad = _share(X.shape[0], preds.dtype) * record.derivative(preds, y)  # d(mean loss)/d(preds), (R, n)
     if layer.vector:  # mm_mat1_backward with mat1 = w, mat2 = X.T
         return record(preds, y), {layer.weight: X.mT.mm(grad.t()).t() if _column_major(W) else grad.mm(X)}
-    # ReLU's backward, autograd's kernel, on each row's gradient repeated for its restart's K units: (n, R*K), the product's layout
+    # ReLU's backward (autograd's kernel) on each row's gradient repeated for its restart's K units: (n, R*K)
     delta = torch.ops.aten.threshold_backward(grad.t().repeat_interleave(W.shape[2], dim=1), units, 0)
     # mm_mat2_backward with mat2 = the side-by-side weights (F, R*K), then back to (R, F, K)
     if _column_major(side):
