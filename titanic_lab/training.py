@@ -910,8 +910,7 @@ def lr_find(
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
-    by_hand = _by_hand(spec, settings)  # autograd's gradients, bit for bit, without its graph (titanic_lab.exact_backward)
-    learned = {k: p if by_hand else p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
+    learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
     states = _states(spec, settings, X, y, learned)
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     lrs, losses, average, lowest = [], [], 0.0, math.inf
