@@ -398,7 +398,8 @@ def _backward(spec, settings, params, learned, X, y, weight, rng, by_hand) -> to
 
     By autograd, ``loss.backward()``: restarts are independent, so the gradient of their sum is each
     restart's own. ``by_hand`` (:func:`_by_hand`): :func:`titanic_lab.exact_backward.loss_and_gradients`,
-    the same bits, added to ``.grad`` as autograd adds them (the first taken as it is, then ``+=``).
+    the same bits, added to ``.grad`` as autograd adds them (the first taken as it is, then ``+=``); it takes
+    the full batch only, whose ``weight`` is 1.
     """
     if not by_hand:
         loss = LOSSES[settings.loss](forward(spec, params, X, train=True, dropout=settings.dropout, generator=rng), y)
