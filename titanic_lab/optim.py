@@ -54,14 +54,20 @@ class Optimizer:
     exact: bool = False
 
 
+def _zeros(state: dict, name: str, grad: Tensor) -> Tensor:
+    """The state's ``name``, zeros like ``grad`` the first time (made once, not at every step)."""
+    if name not in state:
+        state[name] = grad.new_zeros(grad.shape)
+    return state[name]
+
+
 def _momentum(grad: Tensor, state: dict) -> Tensor:
-    v = state.setdefault("v", grad.new_zeros(grad.shape))
+    v = _zeros(state, "v", grad)
     return v.mul_(0.9).add_(grad)  # v = 0.9 v + g, as torch.optim.SGD(momentum=0.9)
 
 
 def _adam(grad: Tensor, state: dict) -> Tensor:
-    m = state.setdefault("m", grad.new_zeros(grad.shape))
-    s = state.setdefault("s", grad.new_zeros(grad.shape))
+    m, s = _zeros(state, "m", grad), _zeros(state, "s", grad)
     m.mul_(0.9).add_(grad, alpha=0.1)  # first moment
     s.mul_(0.999).addcmul_(grad, grad, value=0.001)  # second moment
     t = state["t"]  # bias-corrected m / (sqrt(s) + eps), as torch.optim.Adam

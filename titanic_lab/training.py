@@ -1,7 +1,9 @@
 """Gradient descent written by hand: ``loss.backward()``, then updates under ``torch.no_grad()``.
 
 No ``torch.optim`` and no ``nn.Module``: the optimizers are records of a few lines each in
-:mod:`titanic_lab.optim`, and the training loop in :func:`fit` fits on one screen.
+:mod:`titanic_lab.optim`, and the training loop in :func:`fit` fits on one screen. The lesson's
+models (linear, the nnet) trained full batch take the same gradient, bit for bit, from
+:mod:`titanic_lab.exact_backward` instead of autograd's graph (:func:`_backward`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from .choosing import choose
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
+from .exact_backward import loss_and_gradients, refusal
 from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
 from .ops import LOSSES, softmax
 from .optim import LBFGS_MEMORY, OPTIMIZERS, two_loop
@@ -325,7 +328,7 @@ def _guess(spec: ModelSpec, y: torch.Tensor) -> torch.Tensor:
 
 
 def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=True) -> TrainResult:
-    """The training loop: every epoch ``loss.backward()``, then ``p -= lr * direction`` for each parameter."""
+    """The training loop: every epoch the loss's gradient (:func:`_backward`), then ``p -= lr * direction`` for each parameter."""
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     has_valid = X_valid is not None and len(X_valid) > 0
@@ -334,7 +337,8 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     if has_valid:
         X_valid, y_valid = X_valid.to(dtype), y_valid.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)
-    learned = {k: p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
+    by_hand = _by_hand(spec, settings)  # autograd's gradients, bit for bit, without its graph (titanic_lab.exact_backward)
+    learned = {k: p if by_hand else p.requires_grad_() for k, p in params.items() if not is_buffer(k)}
     states = _states(spec, settings, X, y, learned)
     loss_fn, rng = LOSSES[settings.loss], torch.Generator().manual_seed(settings.seed)
     stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
@@ -346,16 +350,13 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
         lr = settings.lr * (convergence.lr_scale if convergence else 1.0)
         for group in _batches(len(X), settings.batch_size, settings.accumulate, rng):
             for idx, weight, share in group:  # the group's mini-batch gradients add up before one update
-                preds = forward(spec, params, X[idx], train=True, dropout=settings.dropout, generator=rng)
-                loss = loss_fn(preds, y[idx])  # (n_restarts,)
+                loss = _backward(spec, settings, params, learned, X[idx], y[idx], weight, rng, by_hand)  # (n_restarts,)
                 if not torch.isfinite(loss).all():
                     raise TrainingError(
-                        f"{spec.name}: the loss became {loss.detach().max().item()} at epoch {epoch} with lr={settings.lr}; "
+                        f"{spec.name}: the loss became {loss.max().item()} at epoch {epoch} with lr={settings.lr}; "
                         "training diverged, try a smaller learning rate (--lr, or --lr auto)"
                     )
-                # Restarts are independent, so the gradient of the sum is each restart's own gradient.
-                ((loss + _penalty(learned, settings)) * weight).sum().backward()
-                epoch_loss = epoch_loss + loss.detach() * share  # the epoch's mean loss over its rows
+                epoch_loss = epoch_loss + loss * share  # the epoch's mean loss over its rows
             with torch.no_grad():
                 for name, p in learned.items():
                     p -= lr * _update(settings.optimizer, p.grad, states[name])
@@ -384,6 +385,32 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     if stopper is not None:
         result.best_epoch = stopper.epoch[result.restart].item()
     return result
+
+
+def _by_hand(spec: ModelSpec, settings: TrainSettings) -> bool:
+    """Whether :func:`_backward` takes the gradients by hand: the lesson's models, full batch, not by an exact optimizer."""
+    return not OPTIMIZERS[settings.optimizer].exact and refusal(
+        spec, settings.loss, batch_size=settings.batch_size, accumulate=settings.accumulate, dropout=settings.dropout,
+        l1=settings.l1, l2=settings.l2) is None
+
+
+def _backward(spec, settings, params, learned, X, y, weight, rng, by_hand) -> torch.Tensor:
+    """One batch's loss (n_restarts,), its gradient (times ``weight``) added to each learned parameter's ``.grad``.
+
+    By autograd, ``loss.backward()``: restarts are independent, so the gradient of their sum is each
+    restart's own. ``by_hand`` (:func:`_by_hand`): :func:`titanic_lab.exact_backward.loss_and_gradients`,
+    the same bits, added to ``.grad`` as autograd adds them (the first taken as it is, then ``+=``); it takes
+    the full batch only, whose ``weight`` is 1.
+    """
+    if not by_hand:
+        loss = LOSSES[settings.loss](forward(spec, params, X, train=True, dropout=settings.dropout, generator=rng), y)
+        ((loss + _penalty(learned, settings)) * weight).sum().backward()
+        return loss.detach()
+    with torch.no_grad():
+        loss, grads = loss_and_gradients(spec, params, X, y, settings.loss)
+        for name, p in learned.items():
+            p.grad = grads[name].contiguous() if p.grad is None else p.grad.add_(grads[name])
+    return loss
 
 
 def _stop_reason(settings, history, stopper, convergence, restart) -> tuple[str, bool]:
@@ -768,6 +795,12 @@ class _Best:
         """Keep ``params`` for the restarts whose ``loss`` (n_restarts,) is their lowest yet."""
         loss = loss.detach().to(torch.float64)
         improved = loss < self.loss
+        if not improved.any():
+            return
+        if improved.all():  # every restart: no selection to make
+            self.loss, self.epoch = loss, torch.full_like(self.epoch, epoch)
+            self.params = {k: v.detach().clone() for k, v in params.items()}
+            return
         self.loss = torch.where(improved, loss, self.loss)
         self.epoch = torch.where(improved, torch.tensor(epoch), self.epoch)
         for k, v in params.items():
