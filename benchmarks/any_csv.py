@@ -447,7 +447,8 @@ def render_chosen(outcomes: list[Chosen], skipped: dict[str, str], load: str) ->
     lines = [
         f"Written by `python benchmarks/any_csv.py --chosen` on {datetime.date.today().isoformat()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}; load average at the start {load}). Seeded 80/20 split "
-        f"(seed {SEED}); `titanic-lab train` with its defaults (linear and nnet, 20% validation to choose on, the chosen "
+        f"(seed {SEED}); `titanic-lab train` with its defaults (linear and nnet; a binary table linear, sigmoid and nnet; a "
+        "multiclass table linear and hidden; 20% validation to choose on by the one-standard-error rule, the chosen "
         "model refit on every row), `predict` without `--sheet` (the sheet it chooses), `verify` (IronCalc). Targets: the "
         f"chosen model's RMSE <= {CHOSEN_RMSE_RATIO:.2f}x RidgeCV, accuracy >= LogisticRegressionCV - {CHOSEN_ACCURACY_SLACK}; "
         f"train + predict + verify <= {CHOSEN_FLOOR_RATIO:g}x the floor (a fresh Python importing torch and pandas and "

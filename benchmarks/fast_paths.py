@@ -57,7 +57,12 @@ def fair_table(folder: Path) -> tuple[Path, Path]:
     return train, test
 
 
-def seconds(checkout: Path | None, args: list[str]) -> tuple[float, float]:
+def seconds(checkout: Path | None, args: list[str]) -> float:
+    """Wall seconds of ``python -m titanic_lab ARGS`` from ``checkout`` (None: ``python -c ARGS[0]``)."""
+    return timed(checkout, args)[0]
+
+
+def timed(checkout: Path | None, args: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, the command's own children included: IronCalc's) of
     ``python -m titanic_lab ARGS`` from ``checkout`` (None: ``python -c ARGS[0]``)."""
     env = {**os.environ, "PYTHONPATH": str(checkout or ROOT)}
@@ -102,17 +107,17 @@ def main() -> int:
         times: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for _ in range(args.repeats):
             for name, floor in floors.items():
-                times.setdefault((f"floor {name}", ""), []).append(seconds(None, [floor]))
+                times.setdefault((f"floor {name}", ""), []).append(timed(None, [floor]))
             for name, (_, step) in steps.items():
                 for side, checkout in sides.items():
                     folder = work / side
                     folder.mkdir(exist_ok=True)
-                    times.setdefault((name, side), []).append(seconds(checkout, step(folder)))
+                    times.setdefault((name, side), []).append(timed(checkout, step(folder)))
     # Medians of wall and of CPU seconds, each on its own: on a loaded machine the CPU time is the steadier.
     median = {k: tuple(statistics.median(t[j] for t in v) for j in (0, 1)) for k, v in times.items()}
     floor_s = {name: median[(f"floor {name}", "")] for name in tables}
     lines = [
-        f"## {datetime.date.today().isoformat()}: `python benchmarks/fast_paths.py --before DIR --repeats {args.repeats}`",
+        f"### {datetime.date.today().isoformat()}: `python benchmarks/fast_paths.py --before DIR --repeats {args.repeats}`",
         "",
         f"Load average at the start {load}, at the end {_load()} (2 cores). Medians of {args.repeats} fresh processes, "
         "before and after taking turns; wall seconds, and CPU seconds (user + system, IronCalc's child process "

@@ -3,6 +3,7 @@ and train choose by the task's metric and say why, and the chosen model is refit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from titanic_lab.choosing import choose, validation_metrics
+from titanic_lab.choosing import PAIRED_SE, choose, paired_standard_errors, row_losses, validation_metrics
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
 from titanic_lab.workbook.layout import read_model_sheets
@@ -64,12 +65,22 @@ def test_every_sheet_records_the_metrics_and_predict_chooses_by_them(penguin_run
     run, book, folder = penguin_run
     sheets = {s.name: s for s in read_model_sheets(book)}
     for name, result in run.results.items():
-        assert set(sheets[name].validation) == {"accuracy", "log_loss"}
+        assert set(sheets[name].validation) == {"accuracy", "log_loss", PAIRED_SE}
         assert sheets[name].validation == pytest.approx(result.validation, rel=1e-12)
     chosen, why = choose_sheet(book)
-    best = max(run.results, key=lambda n: (run.results[n].validation["accuracy"], -run.results[n].validation["log_loss"]))
-    assert chosen == best == run.chosen
-    assert why == run.chosen_why and why.startswith("highest validation accuracy")
+    assert chosen == run.chosen and why == run.chosen_why  # predict re-chooses from the sheets' cells, as train chose
+    assert why.startswith("one-standard-error rule on validation accuracy")
+    # The rule, from the validation rows themselves: linear unless sigmoid's error rate is lower by more than one SE.
+    valid = run.valid_idx.numpy()
+    y = run.y.to(torch.float64).numpy()[valid]
+    with torch.no_grad():
+        losses = {n: row_losses("binary", forward(r.spec, {k: v.to(torch.float64) for k, v in r.params.items()},
+                                                  run.X[valid].to(torch.float64)).numpy(), y)
+                  for n, r in run.results.items() if not r.refit}
+    if "linear" in losses and "sigmoid" in losses:
+        diff = losses["linear"] - losses["sigmoid"]
+        expected = "sigmoid" if diff.mean() > diff.std(ddof=1) / np.sqrt(len(diff)) else "linear"
+        assert run.chosen == expected
 
 
 def test_the_chosen_model_is_refit_on_every_row(penguin_run):
@@ -182,8 +193,71 @@ def test_a_multiclass_table_chooses_by_accuracy_and_refits(tmp_path):
     frame = pd.DataFrame({"a": a, "b": rng.normal(size=240), "cls": np.where(a > 0.5, "hi", np.where(a < -0.5, "lo", "mid"))})
     frame.to_csv(tmp_path / "mc.csv", index=False)
     run = train_run(RunConfig(data=str(tmp_path / "mc.csv"), target="cls", models=("linear", "hidden:4")))
-    assert set(run.results["linear"].validation) == {"accuracy", "log_loss"}
+    assert set(run.results["linear"].validation) == {"accuracy", "log_loss", PAIRED_SE}
     assert "cross-validated log loss" in run.results["linear"].penalty  # multinomial logistic regression's, by k-fold
-    assert run.chosen_why.startswith("highest validation accuracy") and run.results[run.chosen].refit
+    assert run.chosen_why.startswith("one-standard-error rule on validation accuracy") and run.results[run.chosen].refit
     book = write_workbook(run, tmp_path / "mc.xlsx")
     assert choose_sheet(book)[1] == run.chosen_why.replace("hidden:4", "hidden-4")
+
+
+def _scored(task: str, outputs: dict[str, np.ndarray], y: np.ndarray) -> dict[str, dict[str, float]]:
+    """Each model's validation metrics and paired standard error, as train records them."""
+    se = paired_standard_errors(task, {n: row_losses(task, o, y) for n, o in outputs.items()})
+    return {n: {**validation_metrics(task, o, y), PAIRED_SE: se[n]} for n, o in outputs.items()}
+
+
+def test_the_one_standard_error_rule_keeps_the_simpler_model_unless_the_gain_beats_the_noise():
+    y = np.zeros(100)
+    right = np.full(100, 0.2)  # every row right
+    # nnet right on 2 more rows than linear: a gain of 0.02 with a paired standard error of 0.0141
+    linear = right.copy()
+    linear[:2] = 0.8
+    scored = _scored("binary", {"linear": linear, "nnet": right}, y)
+    assert scored["nnet"][PAIRED_SE] == 0.0 and scored["linear"][PAIRED_SE] == pytest.approx(np.sqrt(0.02 * 0.98 / 99 * 100 / 100))
+    name, why = choose("binary", scored)
+    assert name == "nnet" and why.startswith("one-standard-error rule on validation accuracy (linear 0.98, nnet 1)")
+    assert "nnet is the best and beats each simpler model's error rate by more than one paired standard error" in why
+    # nnet right on 2 rows where linear is wrong, wrong on 1 where linear is right: 0.01 < one SE (0.0174)
+    nnet = right.copy()
+    nnet[2] = 0.8
+    name, why = choose("binary", _scored("binary", {"linear": linear, "nnet": nnet}, y))
+    assert name == "linear" and "linear is within one paired standard error (0.0174) of the best, nnet" in why
+    # a tie (the same rows right): the simpler, whatever the log loss says
+    confident = np.full(100, 0.01)
+    assert choose("binary", _scored("binary", {"linear": right, "nnet": confident}, y))[0] == "linear"
+    assert choose("binary", {"linear": {"accuracy": 1.0, "log_loss": 0.2}, "nnet": {"accuracy": 1.0, "log_loss": 0.01}})[0] \
+        == "nnet"  # without standard errors (Titanic's lesson runs), the tie is broken by the log loss as before
+
+
+def test_the_one_standard_error_rule_on_squared_errors():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=400)
+    simple = y + rng.normal(scale=1.0, size=400)
+    noisy = y + 0.999 * (simple - y)[::-1]  # the same errors on other rows, a hair smaller: a gain far inside the noise
+    assert choose("regression", _scored("regression", {"linear": simple, "nnet": noisy}, y))[0] == "linear"
+    better = y + rng.normal(scale=0.5, size=400)  # far better: chosen
+    name, why = choose("regression", _scored("regression", {"linear": simple, "nnet": better}, y))
+    assert name == "nnet" and "mean squared error by more than one paired standard error (linear " in why
+    # three models, simplest first: the simplest within one SE of the best is chosen, not the best
+    scored = {"linear": {"rmse": 2.0, PAIRED_SE: 0.1}, "sigmoid": {"rmse": 1.9, PAIRED_SE: 0.5}, "nnet": {"rmse": 1.8, PAIRED_SE: 0.0}}
+    assert choose("regression", scored)[0] == "sigmoid"  # 3.61 - 3.24 = 0.37 <= 0.5; linear's 0.76 > 0.1
+
+
+def test_train_and_predict_name_the_rule_and_agree(tmp_path):
+    """Any binary table's defaults (linear, sigmoid, nnet), chosen by the rule; predict chooses the same sheet."""
+    data = pd.read_csv(PENGUINS).dropna(subset=["sex"]).sample(frac=1, random_state=1)
+    data.iloc[:250].to_csv(tmp_path / "train.csv", index=False)
+    data.iloc[250:].drop(columns="sex").to_csv(tmp_path / "test.csv", index=False)
+    book = tmp_path / "w.xlsx"
+    trained = runner.invoke(app, ["train", "--data", str(tmp_path / "train.csv"), "--target", "sex", "--out", str(book),
+                                  "--json"])
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout[trained.stdout.index("{"):])
+    assert list(summary["models"]) == ["linear", "sigmoid", "nnet"]
+    assert summary["chosen_by"].startswith("one-standard-error rule on validation accuracy")
+    predicted = runner.invoke(app, ["predict", "--model", str(book), "--data", str(tmp_path / "test.csv"),
+                                    "--out", str(tmp_path / "p.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    line = " ".join(predicted.stdout.split())
+    assert f"sheet '{summary['chosen']}'" in line and "chosen: one-standard-error rule on validation accuracy" in line
+    assert choose_sheet(book)[0] == summary["chosen"]

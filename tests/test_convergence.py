@@ -22,7 +22,7 @@ from titanic_lab.data import read_titanic, same_passengers
 from titanic_lab.errors import OptionError
 from titanic_lab.models import LOSSES, parse_model
 from titanic_lab.runs import prepare
-from titanic_lab.training import VALLEY_FACTOR, TrainSettings, default_settings, fit, lr_find, newton_refusal, threads_for
+from titanic_lab.training import VALLEY_FACTOR, TrainSettings, default_settings, fit, lr_find, exact_refusal, threads_for
 
 runner = CliRunner()
 
@@ -104,7 +104,8 @@ def small():
 
 # ce is a multiclass target's loss: its combinations are tests/test_multiclass.py's.
 COMBINATIONS = [(k, o, l) for k, o, l in itertools.product(MODEL_KINDS, OPTIMIZER_NAMES, LOSS_NAMES) if l != "ce"
-                and (l != "bce" or parse_model(k).has_sigmoid) and (o != "newton" or not newton_refusal(parse_model(k), l))]
+                and (l != "bce" or parse_model(k).has_sigmoid)
+                and (o not in ("newton", "lbfgs") or not exact_refusal(o, parse_model(k), l))]
 
 
 @pytest.mark.parametrize("kind, optimizer, loss", COMBINATIONS)
@@ -116,7 +117,7 @@ def test_default_lr_never_diverges_nor_loses_to_the_mean(small, kind, optimizer,
     mean_loss = LOSSES[loss](y.mean().expand_as(y), y).item()
     assert math.isfinite(result.train_loss) and result.train_loss <= mean_loss, (result.settings.lr, result.train_loss, mean_loss)
     own = default_settings(spec)
-    assert (result.lr_source == "given") == (optimizer == "newton" or (optimizer == own.optimizer and loss == own.loss))
+    assert (result.lr_source == "given") == (optimizer in ("newton", "lbfgs") or (optimizer == own.optimizer and loss == own.loss))
 
 
 @pytest.mark.parametrize("kind", ["linear", "nnet"])

@@ -193,7 +193,8 @@ def iris_tensors(folder):
 
 
 @pytest.mark.parametrize("kind, optimizer", [(k, o) for k in ("linear", "hidden", "deep")
-                                             for o in ("sgd", "momentum", "adam", "newton") if o != "newton" or k == "linear"])
+                                             for o in ("sgd", "momentum", "adam", "newton", "lbfgs")
+                                             if o != "newton" or k == "linear"])
 def test_no_optimizer_diverges_nor_loses_to_the_class_frequencies(iris_tensors, kind, optimizer):
     from dataclasses import replace
 

@@ -23,8 +23,8 @@ from titanic_lab.models import forward, parse_model
 from titanic_lab.ops import LOSSES
 from titanic_lab.runs import model_settings, prepare, train_run
 from titanic_lab.cost import fit_work
-from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL, choose_decay, default_settings,
-                                  fit, relu_units_curvature, split_indices, table_choices)
+from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, LBFGS_MAX_EPOCHS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL,
+                                  choose_decay, default_settings, fit, relu_units_curvature, split_indices, table_choices)
 
 PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
 runner = CliRunner()
@@ -56,12 +56,12 @@ def test_newton_is_the_nnets_default_on_a_table_only():
     assert table_choices(spec, None, None, dropout=0.2) == (None, None)  # dropout's noise: Adam
     table = model_settings(RunConfig(data=PENGUINS, target="body_mass_g"))["nnet"][1]
     assert table.optimizer == "newton" and table.lr == 1.0 and table.tol == TABLE_TOL and table.max_epochs == NEWTON_MAX_EPOCHS
-    # A wide table: a Newton step's Hessian grows as the weights squared, so Adam, as before.
+    # A wide table: a Newton step's Hessian grows as the weights squared, so L-BFGS.
     widest = NEWTON_UNITS_WEIGHTS // 2  # two units
     assert table_choices(spec, None, None, n_features=widest) == ("newton", None)
-    assert table_choices(spec, None, None, n_features=widest + 1) == (None, None)
+    assert table_choices(spec, None, None, n_features=widest + 1) == ("lbfgs", None)
     wide = model_settings(RunConfig(data=PENGUINS, target="body_mass_g"), 1, widest + 1)["nnet"][1]
-    assert wide.optimizer == "adam" and wide.max_epochs == 10_000
+    assert wide.optimizer == "lbfgs" and wide.max_epochs == LBFGS_MAX_EPOCHS and wide.restarts == 16
     lesson = model_settings(RunConfig())["nnet"][1]
     assert lesson == default_settings(spec) and lesson.optimizer == "adam"
 

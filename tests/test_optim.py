@@ -30,8 +30,8 @@ def rmsprop(monkeypatch):
 
 
 def test_every_optimizer_is_a_record():
-    assert list(OPTIMIZERS) == ["sgd", "momentum", "adam", "newton"]
-    assert [o.name for o in OPTIMIZERS.values() if o.exact] == ["newton"]
+    assert list(OPTIMIZERS) == ["sgd", "momentum", "adam", "newton", "lbfgs"]
+    assert [o.name for o in OPTIMIZERS.values() if o.exact] == ["newton", "lbfgs"]
 
 
 @pytest.mark.parametrize("model", ["linear", "nnet"])

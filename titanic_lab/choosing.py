@@ -11,6 +11,15 @@ multiclass      (clipped into [PROB_EPS, 1 - PROB_EPS])                  loss on
 regression      RMSE in the target's units                               RMSE
 ==============  ======================================================  ===================
 
+On any table (``--target``, ``--spec``) the choice follows the one-standard-error rule
+(:func:`choose`): the simplest model (the first trained: the defaults are listed simplest first)
+whose validation loss per row is within one paired standard error of the best model's, so that a
+more complex model is chosen only when it is better by more than the noise of the validation rows.
+The loss per row is the metric's own (:func:`row_losses`: an error 0/1 for accuracy, a squared error
+for RMSE); each sheet records the paired standard error against the best (``Valid paired SE:``) so
+that ``predict`` reaches the same choice from the sheets' first rows. A run or workbook without
+those standard errors (Titanic's lesson runs) is chosen by the metric alone, as before.
+
 Imports neither torch nor scikit-learn.
 """
 
@@ -82,6 +91,65 @@ def validation_metrics(task: str, outputs: np.ndarray, y: np.ndarray, divisor: f
     return {m.name: m.compute(outputs, y, divisor) for m in VALIDATION[task]}
 
 
+#: The key of a model's validation metrics holding the paired standard error of its mean loss per row
+#: minus the best model's (:func:`paired_standard_errors`; 0 for the best itself).
+PAIRED_SE = "paired_se"
+#: How many paired standard errors a more complex model must beat a simpler one by to be chosen.
+SE_MULTIPLE = 1.0
+
+
+def row_losses(task: str, outputs: np.ndarray, y: np.ndarray, divisor: float = 1.0) -> np.ndarray:
+    """The loss per row whose mean the task's choosing metric is made of: a classification's error (0
+    or 1; the mean is 1 - accuracy), a regression's squared error in the target's units (the mean is
+    RMSE squared)."""
+    outputs, y = np.asarray(outputs, dtype=float), np.asarray(y, dtype=float)
+    if task == "regression":
+        return ((outputs - y) * divisor) ** 2
+    if outputs.ndim == 2:
+        return (outputs.argmax(-1) != y.astype(int)).astype(float)
+    return ((outputs > 0.5) != (y > 0.5)).astype(float)
+
+
+def mean_loss(task: str, metrics: dict[str, float]) -> float:
+    """The mean loss per row (:func:`row_losses`) that a model's recorded choosing metric stands for."""
+    first = VALIDATION[task][0]
+    value = metrics[first.name]
+    return value ** 2 if first is RMSE else 1.0 - value
+
+
+def paired_standard_errors(task: str, losses: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per model, the standard error of the mean of its loss per row minus the best model's, on the same rows.
+
+    ``losses``: model name -> :func:`row_losses` on the validation rows, models listed simplest first.
+    The best is the lowest mean loss (the first of a tie); its own standard error is 0.
+    """
+    best = min(losses, key=lambda name: losses[name].mean())
+    out = {}
+    for name, loss in losses.items():
+        diff = loss - losses[best]
+        out[name] = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    return out
+
+
+def _one_se(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
+    """The one-standard-error rule (see the module's docstring)."""
+    first = VALIDATION[task][0]
+    losses = {name: mean_loss(task, values) for name, values in scored.items()}
+    best = min(losses, key=losses.get)
+    chosen = next(n for n in scored if losses[n] - losses[best] <= SE_MULTIPLE * scored[n][PAIRED_SE] + 1e-12)
+    shown = ", ".join(f"{name} {values[first.name]:.4g}" for name, values in scored.items())
+    loss_words = "error rate" if first is not RMSE else "mean squared error"
+    if chosen == best:
+        simpler = list(scored)[:list(scored).index(best)]
+        errors = ", ".join(f"{n} {scored[n][PAIRED_SE]:.3g}" for n in simpler)
+        reason = (f"{best} is the best and beats each simpler model's {loss_words} by more than one paired standard "
+                  f"error ({errors})" if simpler else f"{best} is the best and the simplest")
+    else:
+        reason = (f"{chosen} is within one paired standard error ({scored[chosen][PAIRED_SE]:.3g}) of the best, {best}, "
+                  f"in {loss_words}, and simpler")
+    return chosen, f"one-standard-error rule on validation {first.words} ({shown}): {reason}"
+
+
 def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     """The model with the best validation metric of the task, and why, in one line.
 
@@ -96,7 +164,13 @@ def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     (name, why) : tuple of str
         ``why`` names the metric and every model's value: ``"highest validation accuracy
         (linear 0.8889, sigmoid 0.9036)"``. The first name wins a full tie.
+
+    When every model's metrics hold its :data:`PAIRED_SE` (any table), the one-standard-error
+    rule chooses (models listed simplest first): the simplest model whose mean loss per row is
+    within :data:`SE_MULTIPLE` paired standard errors of the best's, and ``why`` says so.
     """
+    if scored and all(PAIRED_SE in values for values in scored.values()):
+        return _one_se(task, scored)
     metrics = VALIDATION[task]
 
     def key(name: str) -> tuple[float, ...]:

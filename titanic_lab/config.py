@@ -131,7 +131,8 @@ class RunConfig:
                           "first preset by default.", "--preset", "-p")
     models: tuple[str, ...] = _option(
         DEFAULT_MODELS, f"Model to train; repeat for several: {one_of(MODEL_KINDS)}, with sizes as nnet:3, hidden:20, "
-        f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)} (linear and hidden for a multiclass target).", "--model", "-m",
+        f"deep:10,10. Default: {' and '.join(DEFAULT_MODELS)} (linear, sigmoid and nnet for a binary --target; linear and "
+        "hidden for a multiclass target).", "--model", "-m",
         cli_type=list[str], parse=tuple, show_default=False)
     epochs: int | None = _option(
         None, "Exactly this many epochs. Default: until converged (the lowest training loss stops improving; see the "
@@ -153,8 +154,9 @@ class RunConfig:
     split_seed: int = _option(42, "Seed of the validation split (fastai's RandomSplitter seed 42).")
     valid_pct: float = _option(0.2, "Share of rows held out for validation; 0 trains on all rows.")
     refit: bool | None = _option(
-        None, "After choosing the model with the best validation metric (accuracy, or RMSE), train it again with the "
-        "same settings on every row; the workbook keeps the validation estimate. Default: yes for any table "
+        None, "After choosing the model by its validation metric (accuracy, or RMSE; on any table by the "
+        "one-standard-error rule), train it again with the same settings on every row; the workbook keeps the "
+        "validation estimate. Default: yes for any table "
         "(--target, --spec), no for Titanic's lesson runs (their 80/20 layout).", "--refit/--no-refit", show_default=False)
     complete_rows: bool | None = _option(
         None, "Keep only rows with Age and Embarked, as the lesson's workbook does. Default: yes for the "

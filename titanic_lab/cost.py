@@ -2,7 +2,8 @@
 
 The estimate counts multiply-adds, and bounds them from above: a model trained until it
 converges counts its cap of epochs (``max_epochs``). Per fit of a model trained by gradient
-descent: epochs x rows x parameters x restarts x 3 (the forward pass and the backward one), plus
+descent: epochs x rows x parameters x restarts x 3 (the forward pass and the backward one; ``lbfgs`` 4,
+with its line search's forward pass), plus
 a fixed cost per epoch (Python's, about 0.1 ms); ``newton``: its Hessian (2 x rows x
 features^2) and its pseudo-inverse (100 x features^3: a symmetric eigendecomposition, counted as
 measured: 800 s at 10,001 features on a busy two-core machine, where 2,500 features trained in 82 s),
@@ -53,7 +54,8 @@ def fit_work(spec, settings, n_rows: int, n_features: int) -> int:
         return 2 * n_rows * n_features**2 + 100 * n_features**3 + epochs * (n_features**2 + EPOCH_OVERHEAD)
     sizes = (n_features, *hidden_sizes(spec), 1)
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-    return epochs * (3 * n_rows * params * settings.restarts + EPOCH_OVERHEAD)
+    passes = 4 if settings.optimizer == "lbfgs" else 3  # lbfgs: its line search's forward pass (or more)
+    return epochs * (passes * n_rows * params * settings.restarts + EPOCH_OVERHEAD)
 
 
 def baseline_work(kind: str, n_rows: int, n_features: int) -> int:

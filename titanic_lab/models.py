@@ -293,9 +293,15 @@ def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """
     if X.dim() != 2 or W.dim() != 3:
         return X @ W
+    n_restarts, _, n_out = W.shape
+    return (X @ side_by_side(W)).reshape(X.shape[0], n_restarts, n_out).transpose(0, 1).contiguous()
+
+
+def side_by_side(W: torch.Tensor) -> torch.Tensor:
+    """The restarts' weights W (n_restarts, n_in, n_out) side by side, (n_in, n_restarts * n_out), column-major:
+    column ``r * n_out + k`` is restart r's unit k (:func:`_matmul`)."""
     n_restarts, n_in, n_out = W.shape
-    side_by_side = W.transpose(0, 1).reshape(n_in, n_restarts * n_out).T.contiguous().T  # (n_in, n_restarts * n_out)
-    return (X @ side_by_side).reshape(X.shape[0], n_restarts, n_out).transpose(0, 1).contiguous()
+    return W.transpose(0, 1).reshape(n_in, n_restarts * n_out).T.contiguous().T
 
 
 def _batchnorm(pre: torch.Tensor, params: Params, i: int, train: bool) -> torch.Tensor:

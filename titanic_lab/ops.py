@@ -17,6 +17,7 @@ works on the tensors it is given, and ``torch.nn.functional`` is imported at its
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -185,9 +186,16 @@ def softmax_formula(cells: Sequence[str], u: int) -> str:
 def _sum_of_units(x: Tensor) -> Tensor:
     """The units' sum as a product with a column of ones: torch's sum over a last dimension this
     narrow is about 20x slower than the matmul on a CPU (benchmarks/scale.py)."""
-    import torch
+    return x @ _ones_column(x.shape[-1], x.dtype)
 
-    return x @ torch.ones(x.shape[-1], 1, dtype=x.dtype)
+
+@functools.lru_cache(maxsize=None)
+def _ones_column(units: int, dtype) -> Tensor:
+    """A column of ``units`` ones, made once per size and dtype (training calls the sum at every epoch), never
+    an inference tensor (autograd may save it for a backward)."""
+    torch = _torch()
+    with torch.inference_mode(False):
+        return torch.ones(units, 1, dtype=dtype)
 
 
 def _cross_entropy(probs: Tensor, y: Tensor) -> Tensor:

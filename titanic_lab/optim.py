@@ -42,8 +42,9 @@ class Optimizer:
         ``loss_at(name, values)`` is restart 0's loss as a function of that parameter's values
         (``newton`` takes its Hessian from it); most optimizers start from empty dicts.
     exact : bool
-        The step needs no learning rate (lr 1 lands on the minimum): there is no rate to find,
-        and the convergence rule's window is short (``newton``).
+        The step needs no learning rate (``newton``'s lands on the minimum at lr 1, ``lbfgs``'s
+        line search sets its own length): there is no rate to find, and the convergence rule's
+        window is short.
     """
 
     name: str
@@ -53,14 +54,20 @@ class Optimizer:
     exact: bool = False
 
 
+def _zeros(state: dict, name: str, grad: Tensor) -> Tensor:
+    """The state's ``name``, zeros like ``grad`` the first time (made once, not at every step)."""
+    if name not in state:
+        state[name] = grad.new_zeros(grad.shape)
+    return state[name]
+
+
 def _momentum(grad: Tensor, state: dict) -> Tensor:
-    v = state.setdefault("v", grad.new_zeros(grad.shape))
+    v = _zeros(state, "v", grad)
     return v.mul_(0.9).add_(grad)  # v = 0.9 v + g, as torch.optim.SGD(momentum=0.9)
 
 
 def _adam(grad: Tensor, state: dict) -> Tensor:
-    m = state.setdefault("m", grad.new_zeros(grad.shape))
-    s = state.setdefault("s", grad.new_zeros(grad.shape))
+    m, s = _zeros(state, "m", grad), _zeros(state, "s", grad)
     m.mul_(0.9).add_(grad, alpha=0.1)  # first moment
     s.mul_(0.999).addcmul_(grad, grad, value=0.001)  # second moment
     t = state["t"]  # bias-corrected m / (sqrt(s) + eps), as torch.optim.Adam
@@ -89,10 +96,45 @@ def _newton(grad: Tensor, state: dict) -> Tensor:
     return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
 
 
+#: The pairs of steps and gradient changes L-BFGS keeps (torch.optim.LBFGS's ``history_size`` is 100, scipy's 10).
+LBFGS_MEMORY = 10
+
+
+def two_loop(grad: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+    """L-BFGS's direction: ``grad`` (n_restarts, n) times its estimate of the inverse Hessian.
+
+    ``pairs`` holds, oldest first, each step ``s``, its change of gradient ``y`` and ``rho = 1 /
+    (s . y)`` per restart (0 for a pair without positive curvature, which then counts for nothing),
+    all (n_restarts, n) or (n_restarts, 1). The two-loop recursion (Nocedal and Wright, Algorithm
+    7.4), scaled by ``s . y / y . y`` of the newest pair with positive curvature (without one:
+    ``min(1, 1 / sum|grad|)``, torch.optim.LBFGS's first step).
+    """
+    q, alphas = grad.clone(), []
+    for s, y, rho in reversed(pairs):
+        alpha = rho * (s * q).sum(-1, keepdim=True)
+        q -= alpha * y
+        alphas.append(alpha)
+    gamma = (1 / grad.abs().sum(-1, keepdim=True)).clamp(max=1.0)
+    for s, y, rho in pairs:  # the newest pair with positive curvature is the last to set it
+        gamma = (1 / (rho * (y * y).sum(-1, keepdim=True)).clamp(min=1e-300)).where(rho > 0, gamma)
+    r = gamma * q
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas)):
+        beta = rho * (y * r).sum(-1, keepdim=True)
+        r += s * (alpha - beta)
+    return r
+
+
+def _lbfgs(grad: Tensor, state: dict) -> Tensor:
+    # every parameter's part of one step over them all, computed at the first parameter's call of step t
+    return state["joint"].direction(state["name"], state["t"])
+
+
 #: Every optimizer by name, in the order ``--help`` lists them.
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
     Optimizer("sgd", "p -= lr * grad, the lesson's", lambda grad, state: grad),
     Optimizer("momentum", "v = 0.9 v + grad, p -= lr * v, as torch.optim.SGD(momentum=0.9)", _momentum),
     Optimizer("adam", "betas 0.9, 0.999, eps 1e-8, as torch.optim.Adam", _adam),
     Optimizer("newton", "p -= lr * pinv(H) @ grad, exact at lr 1 for linear with mse", _newton, _newton_state, exact=True),
+    Optimizer("lbfgs", "L-BFGS (10 pairs) over every parameter, a line search sets each step; full batch", _lbfgs,
+              exact=True),
 )}

@@ -41,9 +41,10 @@ def choose_sheet(model: str | Path, name: str | None = None) -> tuple[str, str]:
     """The model sheet to predict with, and why, read from the first rows of each sheet only.
 
     The sheet called ``name``; else the one with the best validation metric of the target's task
-    (:func:`titanic_lab.choosing.choose`: accuracy then log loss, or RMSE) among the sheets that
-    record it; else (a workbook written before they were recorded) the lowest ``Valid loss:``
-    when every sheet has one; else the lowest total loss (the lesson's workbook); else the first.
+    (:func:`titanic_lab.choosing.choose`: the one-standard-error rule where the sheets record their
+    paired standard errors, else accuracy then log loss, or RMSE) among the sheets that record it;
+    else (a workbook written before they were recorded) the lowest ``Valid loss:`` when every sheet
+    has one; else the lowest total loss (the lesson's workbook); else the first.
     """
     heads = sheet_heads(model, SEARCH_ROWS)
     stored = stored_spec(model, heads)
@@ -56,7 +57,7 @@ def choose_sheet(model: str | Path, name: str | None = None) -> tuple[str, str]:
         read_model_sheets(model)  # raises the reader's error, naming what is missing
     task = stored.target.task if stored is not None else "binary"
     recorded = {n: recorded_validation(heads[n], task) for n in names}
-    scored = {n: v for n, v in recorded.items() if len(v) == len(VALIDATION.get(task, ())) and v}
+    scored = {n: v for n, v in recorded.items() if v and all(m.name in v for m in VALIDATION.get(task, ()))}
     if scored:
         return choose(task, scored)
     valid = {n: label_value(heads[n], 0, sl.VALID_LOSS) for n in names}

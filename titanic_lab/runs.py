@@ -27,45 +27,52 @@ from .errors import DataError, OptionError, TitanicLabError
 from .finite import check_features, check_target
 from .limits import human, max_memory
 from .backprop import Descent, descend, refusal
-from .choosing import choose, validation_metrics
+from .choosing import PAIRED_SE, choose, paired_standard_errors, row_losses, validation_metrics
 from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
 from .penalty import choose_penalty
 from .preprocessing import TabularPreprocessor
 from .tasks import confusion
 from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
-                       newton_refusal,
-                       refit_settings, split_indices, table_choices, with_overrides)
+                       exact_refusal,
+                       refit_settings, refit_start, split_indices, table_choices, with_overrides)
 
 
 #: A multiclass target's counterpart of a default model that cannot learn classes: the nnet sums its
 #: units into one output; ``hidden`` (one ReLU layer, then a column per class) is the net that can.
 MULTICLASS_COUNTERPARTS = {"nnet": "hidden"}
+#: A binary table's defaults (``--target`` or ``--spec``; not Titanic's lesson runs), simplest first: logistic
+#: regression (``sigmoid``, its penalty chosen by cross-validation) beside linear and the nnet.
+BINARY_TABLE_MODELS = ("linear", "sigmoid", "nnet")
 
 
-def default_models_for(models: tuple[str, ...], outputs: int) -> tuple[str, ...]:
+def default_models_for(models: tuple[str, ...], outputs: int, binary_table: bool = False) -> tuple[str, ...]:
     """The models to train: ``models`` as given, except that the defaults (linear and nnet) become
     linear and hidden for a multiclass target (``outputs`` > 1), so ``train --target`` with no
-    ``--model`` works on any table. A model asked for by name is trained or refused as asked."""
+    ``--model`` works on any table, and linear, sigmoid and nnet for a binary table (``binary_table``).
+    A model asked for by name is trained or refused as asked."""
     if outputs > 1 and models == DEFAULT_MODELS:
         return tuple(MULTICLASS_COUNTERPARTS.get(name, name) for name in models)
+    if binary_table and models == DEFAULT_MODELS:
+        return BINARY_TABLE_MODELS
     return models
 
 
-def model_settings(config: RunConfig, outputs: int | None = None,
-                   n_features: int | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
+def model_settings(config: RunConfig, outputs: int | None = None, n_features: int | None = None,
+                   task: str | None = None) -> dict[str, tuple[ModelSpec, TrainSettings]]:
     """Each model of the run with its training settings (defaults, then the config's overrides).
 
     ``outputs`` is the number of classes of a multiclass target (each model then ends in a
     column per class and a softmax: :func:`multiclass_model`), else 1; None before the data is
     read, when a table's ``--loss ce`` stands for a multiclass target (checked once it is read).
     ``n_features``, once known, decides whether a table's nnet takes newton (:func:`table_choices`).
+    ``task``, once known, gives a binary table its defaults (:func:`default_models_for`).
     """
     if outputs is None:
         outputs = 3 if config.loss == "ce" and (config.target or config.spec) else 1
     out: dict[str, tuple[ModelSpec, TrainSettings]] = {}
     given: dict[str, str] = {}
-    for name in default_models_for(config.models, outputs):
+    for name in default_models_for(config.models, outputs, task == "binary" and bool(config.target or config.spec)):
         spec = multiclass_model(parse_model(name, config.activation, config.batchnorm), outputs)
         if spec.name in given:
             raise OptionError(f"--model {given[spec.name]} and --model {name} are the same model ({spec.name}); give it once")
@@ -80,7 +87,8 @@ def model_settings(config: RunConfig, outputs: int | None = None,
         if (config.target or config.spec) and spec.has_hidden:
             settings = replace(settings, tol=TABLE_TOL)
         if OPTIMIZERS[settings.optimizer].exact:  # refused before any data is read
-            why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
+            why = exact_refusal(settings.optimizer, spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate,
+                                settings.dropout)
             if why or settings.lr == "auto":
                 raise OptionError(f"--optimizer {settings.optimizer}: {why}" if why else
                                   f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
@@ -376,7 +384,7 @@ def prepare(config: RunConfig) -> Prepared:
     target = dataset.target
     width = feature_count(dataset.features.features, frame)  # the memory and the work, bounded before any work
     # The models a multiclass target can have (and their sheets); the width decides whether a table's nnet takes newton.
-    models = model_settings(config, target.n_outputs, width)
+    models = model_settings(config, target.n_outputs, width, target.task)
     if not target.record.classifies and any(spec.has_sigmoid for spec, _ in models.values()):
         raise OptionError(f"target {target.column} is a regression target: models with a sigmoid output (sigmoid, hidden, "
                           "deep) predict between 0 and 1 only; train linear or nnet")
@@ -422,9 +430,9 @@ def find_learning_rate(prepared: Prepared) -> tuple[ModelSpec, TrainSettings, LR
     ((spec, settings),) = prepared.models.values()
     note = ""
     if OPTIMIZERS[settings.optimizer].exact and prepared.config.optimizer is None:
-        # linear's own on any table needs no rate; find Adam's, the rate --optimizer adam would take
+        # a model's own exact optimizer on any table needs no rate; find Adam's, the rate --optimizer adam would take
+        note = f"{spec.name} trains with {settings.optimizer} on this table (no learning rate to find); showing Adam's"
         settings = default_settings(spec, "adam", settings.loss)
-        note = "linear trains with newton on this table (no learning rate to find); showing Adam's"
     return spec, settings, lr_find(spec, settings, prepared.X[prepared.train_idx], prepared.y[prepared.train_idx]), note
 
 
@@ -459,6 +467,10 @@ def train_run(
             results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid,
                                          lambda r, X, y: _metrics_on(p, r, X, y), p.dataset.target.task)
         results[name].validation = _validation(p, results[name])
+    if (p.config.target or p.config.spec) and len(p.valid_idx) and results:  # any table: the one-standard-error rule
+        losses = {name: _valid_losses(p, r) for name, r in results.items()}
+        for name, se in paired_standard_errors(p.dataset.target.task, losses).items():
+            results[name].validation[PAIRED_SE] = se
     chosen = why = None
     if len(p.valid_idx) and len(results):
         chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
@@ -468,8 +480,8 @@ def train_run(
         callback = (lambda epoch, params: on_epoch(chosen, epoch)) if on_epoch else None
         valid_scores = _scores(p, before)
         valid_confusion = _confusion(p, before)[1] if p.dataset.target.n_outputs > 1 else None
-        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen), on_epoch=callback,
-                              classify=classify)  # from the same start: the restart kept, or the parameters given
+        results[chosen] = fit(before.spec, refit_settings(before), p.X, p.y, init=(init or {}).get(chosen, refit_start(before)),
+                              on_epoch=callback, classify=classify)  # the restart kept's start (lbfgs: its end), or the parameters given
         results[chosen].validation, results[chosen].refit, results[chosen].penalty = before.validation, True, before.penalty
         results[chosen].seconds += before.seconds
     gd_paths = {}
@@ -496,9 +508,9 @@ def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
 def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
     """Whether the nnet's weight decay is chosen on rows held out of the training rows
     (:func:`titanic_lab.training.choose_decay`): on any table with validation rows, no ``--l2`` given,
-    the nnet trained by newton (its fast path)."""
+    a model with hidden layers trained by newton or lbfgs (their fast paths)."""
     return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
-        and settings.optimizer == "newton" and spec.has_hidden
+        and settings.optimizer in ("newton", "lbfgs") and spec.has_hidden
 
 
 
@@ -535,6 +547,13 @@ def _validation(p: Prepared, result: TrainResult) -> dict[str, float]:
     valid = p.valid_idx.numpy()
     y = p.y.to(torch.float64).numpy()
     return validation_metrics(p.dataset.target.task, _outputs(p, result)[valid], y[valid], p.dataset.target.divisor)
+
+
+def _valid_losses(p: Prepared, result: TrainResult) -> np.ndarray:
+    """``result``'s loss on each of the run's validation rows (:func:`titanic_lab.choosing.row_losses`)."""
+    valid = p.valid_idx.numpy()
+    y = p.y.to(torch.float64).numpy()
+    return row_losses(p.dataset.target.task, _outputs(p, result)[valid], y[valid], p.dataset.target.divisor)
 
 
 def _scores(p: Prepared, result: TrainResult) -> dict[str, float | None]:

@@ -53,6 +53,9 @@ VALID_LOSS = "Valid loss:"
 VALID_ACCURACY = "Valid accuracy:"
 VALID_LOG_LOSS = "Valid log loss:"
 VALID_RMSE = "Valid RMSE:"
+#: Any table: the paired standard error of the model's validation loss per row minus the best model's (the
+#: one-standard-error rule, :mod:`titanic_lab.choosing`).
+VALID_PAIRED_SE = "Valid paired SE:"
 FITTED_ON = "Fitted on:"
 #: The params header over the bias column (the feature ``Ones``), as in the lesson.
 ONES, CONST = "Ones", "Const"
@@ -85,7 +88,7 @@ TARGET_SCALE = "Target scale:"
 PREDICTION = "Prediction"
 #: Cells a reader looks for by their text: a data column must not be named like one of them.
 _RESERVED = {DATA, FILL, MAX, SCALE, PARAMS, MODEL, LOSS, TOTAL_LOSS, TORCH, MAX_DIFF, VALID, TRAIN_LOSS, VALID_LOSS,
-             VALID_ACCURACY, VALID_LOG_LOSS, VALID_RMSE, FITTED_ON,
+             VALID_ACCURACY, VALID_LOG_LOSS, VALID_RMSE, VALID_PAIRED_SE, FITTED_ON,
              CONST, COLUMN, LINEAR, OUT, PREDS, TARGET_SCALE, PREDICTION, CLASSES, PREDICTED}
 
 

@@ -18,7 +18,7 @@ import torch
 
 from .. import formulas as fx
 from .. import sheet_layout as sl
-from ..choosing import VALIDATION
+from ..choosing import PAIRED_SE, VALIDATION
 from ..model_kinds import MMULT, ROW, UNITS
 from ..models import BN_PARTS, ModelSpec, forward, layers, sheet_columns
 from ..ops import ACTIVATIONS, LOSSES
@@ -200,6 +200,9 @@ class _ModelSheet:
         for row, metric in enumerate(VALIDATION[run.dataset.target.task]):
             cells.text(ws, row, col, metric.label, cells.bold)
             ws.write_number(row, col + 1, result.validation[metric.name], cells.num)
+        if PAIRED_SE in result.validation:  # any table: what the one-standard-error rule chose by, under "Fitted on:"
+            cells.text(ws, 1, col + 2, sl.VALID_PAIRED_SE, cells.bold)
+            ws.write_number(1, col + 3, result.validation[PAIRED_SE], cells.num)
         fitted = (f"every row ({len(run.frame)}), refit after choosing on {len(run.valid_idx)} validation rows"
                   if result.refit else f"the {len(run.train_idx)} training rows")
         cells.text(ws, 0, col + 2, sl.FITTED_ON, cells.bold)
