@@ -337,6 +337,14 @@ def test_any_table_defaults_reach_their_optimum(files):
     assert (model_settings(sigmoid_l1)["sigmoid"][1].optimizer, model_settings(sigmoid_l1)["sigmoid"][1].loss) == ("adam", "bce")
     titanic = RunConfig(models=("linear", "sigmoid"))
     assert {n: s.optimizer for n, (_, s) in model_settings(titanic).items()} == {"linear": "adam", "sigmoid": "sgd"}
+    # an optimizer asked for keeps the defaults' sigmoid on its log loss (newton is refused on mae)
+    newton = RunConfig(data=str(files / "binary.csv"), target="expensive", optimizer="newton")
+    assert {n: (s.optimizer, s.loss) for n, (_, s) in model_settings(newton, task="binary").items()} == \
+        {"linear": ("newton", "mse"), "sigmoid": ("newton", "bce"), "nnet": ("newton", "mse")}
+    # a learning rate asked for, no optimizer: a wide nnet takes Adam at that rate, not lbfgs's line search
+    rate = RunConfig(data=str(files / "binary.csv"), target="expensive", models=("nnet",), lr=0.01)
+    assert (model_settings(rate, n_features=200)["nnet"][1].optimizer, model_settings(rate, n_features=200)["nnet"][1].lr) == ("adam", 0.01)
+    assert model_settings(RunConfig(data=str(files / "binary.csv"), target="expensive", models=("nnet",)), n_features=200)["nnet"][1].optimizer == "lbfgs"
 
 
 def test_review_findings_on_predict(tmp_path):

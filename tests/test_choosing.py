@@ -243,6 +243,13 @@ def test_the_one_standard_error_rule_on_squared_errors():
     assert choose("regression", scored)[0] == "sigmoid"  # 3.61 - 3.24 = 0.37 <= 0.5; linear's 0.76 > 0.1
 
 
+def test_the_one_standard_error_rule_passes_over_losses_that_are_not_numbers():
+    overflowed = {"linear": {"rmse": float("inf"), PAIRED_SE: float("nan")}, "nnet": {"rmse": 3.0, PAIRED_SE: 0.0}}
+    assert choose("regression", overflowed)[0] == "nnet"
+    nothing = {"linear": {"rmse": float("nan"), PAIRED_SE: float("nan")}, "nnet": {"rmse": float("inf"), PAIRED_SE: 0.0}}
+    assert choose("regression", nothing)[0] in nothing  # a choice, not a StopIteration
+
+
 def test_train_and_predict_name_the_rule_and_agree(tmp_path):
     """Any binary table's defaults (linear, sigmoid, nnet), chosen by the rule; predict chooses the same sheet."""
     data = pd.read_csv(PENGUINS).dropna(subset=["sex"]).sample(frac=1, random_state=1)

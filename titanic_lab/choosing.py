@@ -135,8 +135,9 @@ def _one_se(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     """The one-standard-error rule (see the module's docstring)."""
     first = VALIDATION[task][0]
     losses = {name: mean_loss(task, values) for name, values in scored.items()}
-    best = min(losses, key=losses.get)
-    chosen = next(n for n in scored if losses[n] - losses[best] <= SE_MULTIPLE * scored[n][PAIRED_SE] + 1e-12)
+    # A loss that is not a number (outputs that overflowed) is never the best nor within reach of it.
+    best = min(losses, key=lambda n: (not np.isfinite(losses[n]), losses[n] if np.isfinite(losses[n]) else 0.0))
+    chosen = next((n for n in scored if losses[n] - losses[best] <= SE_MULTIPLE * scored[n][PAIRED_SE] + 1e-12), best)
     shown = ", ".join(f"{name} {values[first.name]:.4g}" for name, values in scored.items())
     loss_words = "error rate" if first is not RMSE else "mean squared error"
     if chosen == best:

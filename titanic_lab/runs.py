@@ -80,8 +80,11 @@ def model_settings(config: RunConfig, outputs: int | None = None, n_features: in
         overrides = config.overrides(spec.has_hidden)  # optimizer and loss choose the defaults (and the rate)
         optimizer, loss = overrides.pop("optimizer", None), overrides.pop("loss", None)
         if config.target or config.spec:  # any table: its own defaults (see table_choices)
+            asked_optimizer = optimizer
             optimizer, loss = table_choices(spec, optimizer, loss, config.l1, config.batch_size, config.accumulate, config.dropout,
                                             n_features)
+            if asked_optimizer is None and optimizer == "lbfgs" and overrides.get("lr") is not None:
+                optimizer = "adam"  # a learning rate asked for is Adam's: lbfgs's line-searched step has none to scale
         defaults = default_settings(spec, optimizer, loss)
         settings = with_overrides(defaults, **overrides)
         if (config.target or config.spec) and spec.has_hidden:

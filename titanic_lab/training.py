@@ -546,8 +546,8 @@ def table_choices(spec: ModelSpec, optimizer: str | None, loss: str | None, l1: 
             optimizer = "newton" if not newton_refusal(spec, "ce", l1, batch_size, accumulate) else (
                 "adam" if lbfgs_refusal(spec, "ce", l1, batch_size, accumulate, dropout) else "lbfgs")
         return optimizer, loss or "ce"
-    if optimizer is not None or loss is not None:
-        return optimizer, loss
+    if optimizer is not None or loss is not None:  # a sigmoid output keeps its log loss whatever optimizer is asked for
+        return optimizer, loss or ("bce" if spec.has_sigmoid else None)
     wide = spec.has_hidden and n_features is not None and n_features * sum(hidden_sizes(spec)) > NEWTON_UNITS_WEIGHTS
     if not newton_refusal(spec, loss, l1, batch_size, accumulate, dropout):
         return ("lbfgs" if wide else "newton"), None
