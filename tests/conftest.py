@@ -65,6 +65,19 @@ def write_csv(tmp_path: Path, text: str, name: str = "train.csv") -> Path:
     return path
 
 
+def written_formulas(path: Path, sheet: str) -> dict[tuple[int, int], str]:
+    """A sheet's formulas ``{(row, col): text}`` (0-based, no ``=``) with each shared formula written out in
+    every cell it covers, as openpyxl's reader translates it (``formula_cells`` gives those cells empty text)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {(r, c): value[1:] for r, row in enumerate(book[sheet].iter_rows(values_only=True))
+                for c, value in enumerate(row) if isinstance(value, str) and value.startswith("=")}
+    finally:
+        book.close()
+
+
 KAGGLE_HEADER = "PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked\n"
 KAGGLE_ROWS = (
     '1,0,3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S\n'

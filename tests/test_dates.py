@@ -10,14 +10,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import written_formulas
 from titanic_lab.cli import app
 from titanic_lab.compare import compare_workbook
 from titanic_lab.dataset import infer_spec, read_spec, spec_from_toml, spec_to_toml
 from titanic_lab.engines import ENGINES
 from titanic_lab.errors import TitanicLabError
 from titanic_lab.features.dates import date_format, date_formula, serials
+from titanic_lab.formulas import col_letter
 from titanic_lab.preprocessing import TabularPreprocessor
-from titanic_lab.reading import formula_cells, sheet_values
+from titanic_lab.reading import sheet_values
 from titanic_lab.sheet_layout import FILL_ROW, FIRST_ROW, HEADER_ROW
 from titanic_lab.verify import verify_workbook
 
@@ -117,9 +119,10 @@ def test_the_sheet_computes_them_from_date_cells(shop_book):
     date = header.index("date")
     assert values[FIRST_ROW][date] == dt.date(2019, 12, 30)  # a date cell, not text
     assert isinstance(values[FILL_ROW][date], dt.date)  # the median date fills the blank one
-    formulas = formula_cells(shop_book)["linear"]
-    ref = "IF(ISBLANK(Data_linear[[#This Row],[date]]),$B$2,Data_linear[[#This Row],[date]])"
-    row = FIRST_ROW + 1
+    formulas = written_formulas(shop_book, "linear")
+    row = FIRST_ROW + 1  # a shared formula's member: read back written out; any table's sheet uses A1 references
+    this_row = f"${col_letter(date)}{row + 1}"
+    ref = f"IF(ISBLANK({this_row}),$B$2,{this_row})"
     assert formulas[row, header.index("date_month")].startswith(f"MONTH({ref})/")
     assert formulas[row, header.index("date_weekday")].startswith(f"WEEKDAY({ref},2)/")
     assert formulas[row, header.index("date_days")].startswith(f"({ref}-DATE(2019,12,30))/")

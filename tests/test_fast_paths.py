@@ -1,5 +1,6 @@
 """The fast paths (issue 29) give what the slow ones gave: formula cells scanned from a sheet's
-XML as the XML parser reads them, and a faster writer's workbooks, byte for byte."""
+XML as the XML parser reads them, and a faster writer's workbooks, byte for byte once its shared
+formulas are written out whole in every cell (by openpyxl's translator, not the writer's code)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 import xlsxwriter
 import xlsxwriter.utility
 import xlsxwriter.worksheet
+
+from openpyxl.formula.translate import Translator
 
 from titanic_lab import RunConfig, reading, train_run
 from titanic_lab.reading import _member_chunks, _open_zip, _parse_formulas, formula_cells, sheet_parts
@@ -107,9 +110,46 @@ def test_the_fast_cell_writer_writes_what_xlsxwriter_writes(config, tmp_path, mo
     added over one row, byte for byte as XlsxWriter's own methods write them cell by cell."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     run = train_run(config)
-    fast = write_workbook(run, tmp_path / "fast.xlsx").read_bytes()
+    fast = _members(write_workbook(run, tmp_path / "fast.xlsx"))
     _cell_by_cell(monkeypatch)
-    assert write_workbook(run, tmp_path / "slow.xlsx").read_bytes() == fast
+    slow = _members(write_workbook(run, tmp_path / "slow.xlsx"))
+    assert any(b't="shared"' in xml for xml in fast.values())  # the A1 columns (ReLU, Preds...) are shared
+    assert not any(b't="shared"' in xml for xml in slow.values())
+    assert _written_out(fast) == slow
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename: zf.read(info) for info in zf.infolist()}
+
+
+_SHARED = re.compile(rb'<c r="([A-Z]+[0-9]+)"([^>]*)><f t="shared" (?:ref="[A-Z0-9:]+" si="([0-9]+)">([^<]*)</f>|si="([0-9]+)"/>)')
+
+
+def _written_out(members: dict[str, bytes]) -> dict[str, bytes]:
+    """Every shared formula of the worksheets written out whole in each of its cells, as XlsxWriter writes a
+    formula: the first cell's text moved to each cell by openpyxl's :class:`Translator`."""
+    out = {}
+    for name, xml in members.items():
+        anchors: dict[bytes, tuple[str, str]] = {}
+
+        def whole(match: re.Match) -> bytes:
+            address, attrs = match.group(1).decode(), match.group(2)
+            if match.group(3) is not None:
+                anchors[match.group(3)] = (address, match.group(4).decode())
+                text = match.group(4).decode()
+            else:
+                origin, first = anchors[match.group(5)]
+                moved = Translator("=" + _unescape(first), origin=origin).translate_formula(address)[1:]
+                text = moved.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            return b'<c r="' + address.encode() + b'"' + attrs + b"><f>" + text.encode() + b"</f>"
+
+        out[name] = _SHARED.sub(whole, xml) if name.startswith("xl/worksheets/") else xml
+    return out
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _cell_by_cell(monkeypatch) -> None:
@@ -250,9 +290,14 @@ def test_columns_written_many_rows_at_a_time_are_what_xlsxwriter_writes_cell_by_
     fast = _cells_book(tmp_path / "fast.xlsx", cells._Worksheet)
     slow = _cells_book(tmp_path / "slow.xlsx", _CellByCell)
     assert fast.keys() == slow.keys()
+    whole = _written_out(fast)
     for name in fast:
-        assert fast[name] == slow[name], name
+        assert whole[name] == slow[name], name
     sheet = fast["xl/worksheets/sheet1.xml"].decode()
+    assert re.search(r'<f t="shared" ref="D(\d+):D\d+" si="\d+">IF\(A\1&lt;0,0,A\1\)</f>', sheet)  # D: shared
+    spans = [(int(a), int(b)) for a, b in re.findall(r'<f t="shared" ref="F(\d+):F(\d+)"', sheet)]
+    assert not any(a <= 901 <= b for a, b in spans)  # F: never shared over SORT in F901
+    assert not re.search(r'<c r="E[0-9]+"[^>]*><f t="shared"', sheet)  # E: structured references, never shared
     late, text = (re.search(f'<c r="{address}"[^>]*>.*?</c>', sheet).group(0) for address in ("C704", "C706"))
     assert 't="inlineStr"' in late and ">+late<" in late and "<f>" not in late  # text, never a formula
     assert late.split('"')[3] != text.split('"')[3]  # ... with the quote prefix: a style of its own

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import written_formulas
 from titanic_lab import features
 from titanic_lab.compare import compare_workbook
 from titanic_lab.config import RunConfig
@@ -19,9 +20,9 @@ from titanic_lab.dataset import DatasetSpec, SpecError, Target, describe_feature
 from titanic_lab.engines import ENGINES
 from titanic_lab.errors import OptionError
 from titanic_lab.features.numeric import numbers
-from titanic_lab.formulas import cell
+from titanic_lab.formulas import cell, col_letter
 from titanic_lab.preprocessing import PRESETS, Feature, NotFittedError, Preset, TabularPreprocessor, number, ones
-from titanic_lab.reading import formula_cells, sheet_values
+from titanic_lab.reading import sheet_values
 from titanic_lab.runs import train_run
 from titanic_lab.sheet_layout import FILL_ROW, FIRST_ROW, HEADER_ROW, SCALE_ROW
 from titanic_lab.verify import verify_workbook
@@ -117,13 +118,14 @@ def test_a_new_kind_is_written_as_formulas(sqrt_book):
     run, book = sqrt_book
     assert "feature side_N = sqrt(area (blank: median)) / max" in run.dataset.describe()
     header = sheet_values(book)["linear"][HEADER_ROW]
-    formulas = formula_cells(book)["linear"]
+    formulas = written_formulas(book, "linear")
     col, area = header.index("side_N"), header.index("area")
     fill, divisor = cell(FILL_ROW, area, absolute=True), cell(SCALE_ROW, col, absolute=True)
-    this_row = "Data_linear[[#This Row],[area]]"
-    for row in (FIRST_ROW, FIRST_ROW + 149):
+    for row in (FIRST_ROW, FIRST_ROW + 149):  # any table's sheet uses A1 references (README: flavours)
+        this_row = f"${col_letter(area)}{row + 1}"
         assert formulas[row, col] == f"SQRT(IF(ISBLANK({this_row}),{fill},{this_row}))/{divisor}"
-    assert formulas[SCALE_ROW, col] == "SQRT(MAX(Data_linear[area]))"  # the kind's formula of the MAX
+    column = f"{cell(FIRST_ROW, area, absolute=True)}:{cell(FIRST_ROW + 149, area, absolute=True)}"
+    assert formulas[SCALE_ROW, col] == f"SQRT(MAX({column}))"  # the kind's formula of the MAX
     values = sheet_values(book)["linear"]
     assert values[FILL_ROW][area] == pytest.approx(run.preprocessor.fill_values_["area"], rel=1e-15)  # as XlsxWriter rounds it
     np.testing.assert_allclose([r[col] for r in values[FIRST_ROW:FIRST_ROW + 150]], run.features["side_N"], rtol=1e-15)

@@ -104,3 +104,25 @@ def test_extended_feature_formulas():
     assert fx.title("B4") == 'IFERROR(MID(B4,FIND(", ",B4)+2,FIND(".",B4,FIND(", ",B4))-FIND(", ",B4)-2),"")'
     assert fx.one_of("t", ["Miss", "Ms"]) == 'IF(OR(t="Miss",t="Ms"),1,0)'
     assert fx.count_equal("T[Ticket]", "K4") == "SUMPRODUCT((T[Ticket]=K4)*1)"
+
+
+_M = "\x00"  # where a column's template puts the A1 row number (titanic_lab.workbook.columns)
+
+
+@pytest.mark.parametrize("formula, shared", [
+    (f"IF(CE{_M}&lt;0,0,CE{_M})", True),  # escaped as in the cell: relative rows move down
+    (f"SUMPRODUCT($U{_M}:$AX{_M},$AZ$4:$CC$4)", True),  # column-absolute, row-relative; an absolute block
+    (f'IF($Q{_M}="level_1",1,0)', True),  # a string literal without the row
+    (f"LOG10($E{_M}+1)/$Y$1", True),  # LOG10( is a function, not the cell LOG10
+    ("AVERAGE($CK$4:$CK$5003)", True),  # the same text in every row, absolute references only
+    ("AVERAGE(CK4:CK5003)", False),  # the same text in every row, but moving it down would move its references
+    (f"$A${_M}*2", False),  # the row in an absolute reference: moving would not change it
+    (f"ROW()-{_M}", False),  # the row as a number
+    (f'"row {_M}"&A{_M}', False),  # the row in a string literal
+    (f"Data[[#This Row],[x]]*A{_M}", False),  # structured references: Excel refuses them in a shared formula
+    (f"Other!A{_M}", False),  # another sheet: Excel refuses relative references to it in a shared formula
+])
+def test_a_column_formula_is_shared_only_when_moving_it_down_gives_each_row(formula, shared):
+    from titanic_lab.workbook.columns import shares
+
+    assert shares(formula.split(_M), 3) is shared

@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import written_formulas
 from titanic_lab import ops
 from titanic_lab.cli import app
 from titanic_lab.compare import compare_workbook
@@ -17,7 +18,7 @@ from titanic_lab.config import RunConfig
 from titanic_lab.engines import ENGINES
 from titanic_lab.models import forward, init_params, parse_model, sheet_columns
 from titanic_lab.formulas import cell
-from titanic_lab.reading import formula_cells, sheet_values
+from titanic_lab.reading import sheet_values
 from titanic_lab.runs import train_run
 from titanic_lab.sheet_layout import FIRST_ROW, HEADER_ROW
 from titanic_lab.verify import verify_workbook
@@ -66,7 +67,7 @@ def test_a_new_activation_is_in_the_workbook(softplus_book, sheet, before, after
     run, book = softplus_book
     assert {r.spec.activation for r in run.results.values()} == {"softplus"}
     headers = sheet_values(book)[sheet][HEADER_ROW]
-    formulas = formula_cells(book)[sheet]
+    formulas = written_formulas(book, sheet)
     col, source = headers.index(after), headers.index(before)
     for row in (FIRST_ROW, FIRST_ROW + 119):
         assert formulas[row, col] == f"LN(1+EXP({cell(row, source)}))"

@@ -200,9 +200,11 @@ class RunConfig:
     exclude_from: str | None = _option(
         None, "Leave out of the training data every passenger this CSV holds (same PassengerId, or same name and "
         "ticket), e.g. the test.csv you will predict.", cli_type=Optional[Path], parse=str, show_default=False)
-    portable: bool = _option(
-        False, "Plain A1 references instead of structured table references, so Gnumeric and Google Sheets compute "
-        "the workbook too.")
+    portable: bool | None = _option(
+        None, "Plain A1 references, which every engine computes (Gnumeric and Google Sheets too), each column's "
+        "formula shared down its rows as Excel writes a filled formula; or structured table references "
+        "(Data[[#This Row],[Age]]: Excel, LibreOffice, IronCalc). Default: A1 for any table (--target, --spec), "
+        "table references for Titanic's lesson runs.", "--portable/--table-references", show_default=False)
     target: str | None = _option(
         None, "Any CSV: the column to learn (two values: binary classification; numbers: regression). The features "
         "are inferred from the other columns and printed. Default: Titanic's Survived, with --preset.",
@@ -284,6 +286,11 @@ class RunConfig:
     def gd_l2(self) -> float:
         """The gradient-descent sheets' L2: ``--l2`` as given, else 0 (a penalty chosen by data is the trained model's)."""
         return 0.0 if self.l2 is None else self.l2
+
+    @property
+    def plain_references(self) -> bool:
+        """Whether the workbook's formulas use plain A1 references (see ``portable``), else structured ones."""
+        return self.portable if self.portable is not None else bool(self.target or self.spec)
 
     @property
     def refits(self) -> bool:

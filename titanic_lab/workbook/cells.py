@@ -87,6 +87,12 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
             cache = self.__dict__["_prepared_formulas"] = {}
         return cache
 
+    def _shared_index(self) -> int:
+        """A new shared formula's number (``si``) on this sheet: 0, 1, 2..."""
+        index = self.__dict__.get("_shared_formulas", 0)
+        self.__dict__["_shared_formulas"] = index + 1
+        return index
+
     def _write_single_row(self, current_row_num: int = 0) -> None:
         """Write the row held (``constant_memory``), its cells' XML joined into one write."""
         row_num = self.previous_row
@@ -192,7 +198,7 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
                 self._check_dimensions(first_row + int(written[-1]), column.col)
             present = set(np.unique(kinds[at:end]).tolist())  # only these: asking numbers a format not yet used
             styles = {kind: _style(self._format(fmt, column.col)) for kind, fmt in column.formats.items() if kind in present}
-            cells.append(column.xml(kinds, data, at, end, start + 1, letter, styles))
+            cells.append(column.xml(kinds, data, at, end, start + 1, letter, styles, self._shared_index))
         rows = []
         for number, row in zip(range(first_row + 1, last_row + 2), zip(*cells)):
             body = "".join(row)

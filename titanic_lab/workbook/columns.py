@@ -15,6 +15,7 @@ from math import isfinite
 from typing import Any, Callable
 
 import numpy as np
+from openpyxl.formula.translate import Translator
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet, _preserve_whitespace, re_dynamic_function
 from xlsxwriter.xmlwriter import XMLwriter
@@ -37,6 +38,11 @@ _ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#
 def escape(text: str) -> str:
     """``&``, ``<`` and ``>`` escaped, as XlsxWriter escapes a cell's text and formula."""
     return XMLwriter._escape_data(None, text)  # XlsxWriter's own function (it uses nothing of its writer)
+
+
+def unescape(text: str) -> str:
+    """:func:`escape` undone."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _text_tail(text: str) -> str | None:
@@ -65,10 +71,10 @@ class Column:
     formats: dict[int, Format | None]
 
     def xml(self, kinds: np.ndarray, data: list, start: int, stop: int, row: int, letter: str,
-            styles: dict[int, str]) -> list[str]:
+            styles: dict[int, str], shared_index: Callable[[], int]) -> list[str]:
         """The ``<c>`` elements of a chunk's cells ``start..stop-1`` ("" where blank): ``row`` is the A1 row
         number of the chunk's first cell, ``letter`` the column's name (``AB``), ``styles`` each kind's style
-        attribute (`` s="3"`` or "")."""
+        attribute (`` s="3"`` or ""), ``shared_index()`` a new shared formula's number on the sheet."""
         rows, part = range(row + start, row + stop), kinds[start:stop]
         if (part == NUMBER).all():
             style = styles[NUMBER]
@@ -165,6 +171,22 @@ class FormulaColumn(Column):
         self.formats = {FORMULA: fmt, FORMULA_TEXT: fmt}
         self.prepared: dict[str, str | None] = {}  # formula -> its escaped text in the cell, None: XlsxWriter's
         self.template: list[str] | None | bool = False  # not built yet
+        self.shared = False  # whether the template is written as one shared formula per run of rows
+
+    def xml(self, kinds: np.ndarray, data: list, start: int, stop: int, row: int, letter: str,
+            styles: dict[int, str], shared_index: Callable[[], int]) -> list[str]:
+        """As :meth:`Column.xml`; a run of two or more formulas of a :func:`shares` template is written as one
+        shared formula, as Excel writes a formula filled down: its text in the run's first cell, which names
+        the run (``<f t="shared" ref="D4:D1027" si="0">``), and ``<f t="shared" si="0"/>`` in the others."""
+        if not self.shared or stop - start < 2 or not (kinds[start:stop] == FORMULA).all():
+            return super().xml(kinds, data, start, stop, row, letter, styles, shared_index)
+        style, index, first, last = styles[FORMULA], shared_index(), row + start, row + stop - 1
+        formula, value = data[start]
+        out = [f'<c r="{letter}{first}"{style}><f t="shared" ref="{letter}{first}:{letter}{last}" si="{index}">'
+               f'{formula}</f><v>{value}</v></c>']
+        child = f'"{style}><f t="shared" si="{index}"/><v>'
+        out += [f'<c r="{letter}{r}{child}{x}</v></c>' for r, (_, x) in zip(range(first + 1, last + 1), data[start + 1:stop])]
+        return out
 
     def __call__(self, ws: Any, row: int, i: int) -> None:
         self.write(ws, row, self.col, self.build(row), self.values[i], self.fmt, self.cached)
@@ -191,10 +213,12 @@ class FormulaColumn(Column):
             except Exception:  # a formula that does more with its row than write it: built row by row
                 text = None
             self.template = None if text is None else text.split(_ROW_MARK)
+            self.shared = self.template is not None and shares(self.template, self.first_row)
         parts = self.template
         if parts is not None and any(str(row + 1).join(parts) != self._prepare("=" + self.build(row), ws)
                                      for row in (rows[0], rows[-1])):
             parts = self.template = None
+            self.shared = False
         return parts
 
     def _chunk_by_row(self, rows: range, values: list, ws: Any) -> tuple[np.ndarray, list]:
@@ -224,6 +248,23 @@ class FormulaColumn(Column):
         if re_dynamic_function.search(formula) or (formula.startswith("{") and formula.endswith("}")):
             return None
         return escape(ws._prepare_formula(formula))
+
+
+def shares(template: list[str], first_row: int) -> bool:
+    """Whether a column's formula (its escaped text cut where the A1 row number goes) can be written as a
+    shared formula: each row's text is the first row's with its relative references moved down, as
+    openpyxl's :class:`~openpyxl.formula.translate.Translator` moves them (checked on two rows), and it holds
+    no structured reference (``[``) and no reference to another sheet (``!``), which Excel refuses in a
+    shared formula."""
+    text = "".join(template)
+    if "[" in text or "!" in text:
+        return False
+    first, second = (unescape(str(row + 1).join(template)) for row in (first_row, first_row + 1))
+    try:
+        moved = Translator("=" + first, origin=f"A{first_row + 1}").translate_formula(f"A{first_row + 2}")
+    except Exception:  # a formula the translator cannot read: written whole in every row
+        return False
+    return moved == "=" + second
 
 
 #: What ``row + 1`` of a :class:`_ThisRow` gives: where the A1 row number goes in a formula's template.

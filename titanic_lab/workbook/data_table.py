@@ -33,7 +33,7 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     raw = [c for c in raw if c not in passthrough]
     # Columns the features' formulas read (the woman-child-group features' Surname).
     helpers = list({h.name: h for _, kind in kinds for h in kind.helpers}.values())
-    table = Table(table_name, raw + [h.name for h in helpers] + features, len(run.frame), features, run.config.portable)
+    table = Table(table_name, raw + [h.name for h in helpers] + features, len(run.frame), features, run.config.plain_references)
     refs = table.refs
     check_fits(table.n_rows)
     ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,

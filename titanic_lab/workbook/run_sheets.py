@@ -101,8 +101,10 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gradient_lines
         *[(f"l2 penalty of {name} (by data)", r.penalty) for name, r in run.results.items() if r.penalty],
         ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
         ("dtype", config.dtype),
-        ("references", "plain A1 (--portable: for Gnumeric, Google Sheets and every engine)" if config.portable
-         else "structured table references (Excel, LibreOffice, IronCalc; --portable for Gnumeric, Google Sheets)"),
+        ("references", "plain A1 (--portable: every engine computes them, Gnumeric and Google Sheets too), each "
+                       "column's formula shared down its rows" if config.plain_references
+         else "structured table references (--table-references: Excel, LibreOffice, IronCalc; --portable for "
+              "Gnumeric, Google Sheets)"),
         ("written", book.when.isoformat(timespec="seconds")),
         ("titanic-lab version", __version__),
     ]
