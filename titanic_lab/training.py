@@ -590,8 +590,9 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
     An exact optimizer (``newton``) takes the loss's Hessian once, at restart 0's parameters,
     where a loss quadratic in the parameters has one Hessian everywhere (the squared error, plus
     the l2 penalty, of a model linear in its one parameter tensor, over the full batch); for a
-    softmax's cross-entropy it takes :func:`softmax_curvature` anew at every step, and for the
-    nnet's squared error :func:`relu_units_curvature`, each step shortened by :func:`_line_search`.
+    softmax's or a sigmoid's cross-entropy it takes :func:`softmax_curvature` (:func:`sigmoid_curvature`)
+    anew at every step, each step halved until it does not raise the objective (:func:`_backtrack`), and
+    for the nnet's squared error :func:`relu_units_curvature`, each step shortened by :func:`_line_search`.
     ``lbfgs`` shares one :class:`_QuasiNewton` between every parameter.
 
     Raises
@@ -619,6 +620,8 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
             state = {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True)}
             if spec.has_hidden:  # a step may cross the ReLUs' kinks, past the quadratic it was the minimum of
                 state["search"] = lambda direction: _line_search(spec, settings, X, y, name, p.detach(), direction)
+            else:  # far from its optimum a cross-entropy's full Newton step can overshoot (weak l2, nearly separable classes)
+                state["search"] = lambda direction: _backtrack(spec, settings, X, y, name, p.detach(), direction)
             return {name: state}
 
     def loss_at(name: str, v: torch.Tensor) -> torch.Tensor:
@@ -743,6 +746,30 @@ def _line_search(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: t
         objective = LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
         better = objective < best
         best, chosen = torch.where(better, objective, best), torch.where(better, share, chosen)
+    return direction * chosen.view(-1, *([1] * (direction.dim() - 1)))
+
+
+#: The shares of a Newton step :func:`_backtrack` tries, halving (as :func:`titanic_lab.penalty.logistic_fit`).
+HALVINGS = tuple(0.5**k for k in range(34))
+
+
+def _backtrack(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, name: str, p: torch.Tensor,
+               direction: torch.Tensor) -> torch.Tensor:
+    """``direction`` (n_restarts, ...) times, per restart, the first share of :data:`HALVINGS` (1, 1/2, 1/4...)
+    whose step ``p - share * direction`` does not raise the objective (the data loss plus the l2 penalty),
+    0 when none: damped Newton, which takes the full step wherever that step descends."""
+
+    def objective(v: torch.Tensor) -> torch.Tensor:
+        return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
+
+    start = objective(p)
+    chosen = torch.zeros(p.shape[0], dtype=p.dtype)
+    searching = torch.ones(p.shape[0], dtype=torch.bool)
+    for share in HALVINGS:
+        taken = searching & (objective(p - share * direction) <= start)
+        chosen, searching = torch.where(taken, share, chosen), searching & ~taken
+        if not searching.any():
+            break
     return direction * chosen.view(-1, *([1] * (direction.dim() - 1)))
 
 
