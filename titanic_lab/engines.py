@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -98,8 +99,9 @@ def _ironcalc_found() -> bool:
 
 
 #: Run as ``python -c`` in a child process: it needs only ironcalc. Once it has recomputed the workbook it reads
-#: a pickle on stdin, the cells wanted (``{sheet: [(row, col)]}``, 0-based) or None for every cell, and writes a
-#: pickle of ``(True, values)`` or ``(False, reason)`` on stdout.
+#: a pickle on stdin, the cells wanted (``{sheet: (rows, cols)}``, two ``array("l")`` of 0-based indices) or None for
+#: every cell, and writes a pickle of ``(True, values)`` or ``(False, reason)`` on stdout: for wanted cells, per sheet
+#: a list of their values in the order asked (None for an empty cell); else ``{sheet: {(row, col): value}}``.
 _IRONCALC_CHILD = """
 import pickle, sys
 try:
@@ -108,17 +110,17 @@ try:
     model.evaluate()
     names = [sheet["name"] for sheet in model.get_worksheets_properties()]
     wanted = pickle.load(sys.stdin.buffer)
+    value = model.get_cell_value
     if wanted is None:
-        cells = model.get_all_cells()  # 1-based rows and columns
+        values = {name: {} for name in names}
+        for sheet, row, col in model.get_all_cells():  # 1-based rows and columns
+            v = value(sheet, row, col)
+            if v is not None and v != "":
+                values[names[sheet]][(row - 1, col - 1)] = v
     else:
         index = {name: i for i, name in enumerate(names)}
-        cells = [(index[name], row + 1, col + 1) for name, found in wanted.items() if name in index for row, col in found]
-    values = {name: {} for name in names}
-    value = model.get_cell_value
-    for sheet, row, col in cells:
-        v = value(sheet, row, col)
-        if v is not None and v != "":
-            values[names[sheet]][(row - 1, col - 1)] = v
+        values = {name: [value(index[name], row + 1, col + 1) for row, col in zip(*found)]
+                  for name, found in wanted.items() if name in index}
     result = (True, values)
 except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
     reason = str(exc).strip().splitlines()
@@ -134,8 +136,10 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
     command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve())]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
         try:
-            request = pickle.dumps(None if wanted is None else wanted(), protocol=pickle.HIGHEST_PROTOCOL)
-            stdout, _ = child.communicate(request, timeout=TIMEOUT)
+            cells = None if wanted is None else wanted()
+            request = None if cells is None else {name: (array("l", [r for r, _ in found]), array("l", [c for _, c in found]))
+                                                  for name, found in cells.items()}  # flat arrays pickle fast
+            stdout, _ = child.communicate(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), timeout=TIMEOUT)
         except subprocess.TimeoutExpired as exc:
             child.kill()
             raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
@@ -148,7 +152,10 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
         raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {child.returncode})") from exc
     if not ok:
         raise RecalcError(f"{path}: IronCalc could not recalculate it ({result})")
-    return result
+    if cells is None:
+        return result
+    return {name: {cell: v for cell, v in zip(found, result.get(name, ())) if v is not None and v != ""}
+            for name, found in cells.items()}
 
 
 # ---- LibreOffice ---------------------------------------------------------------------------
