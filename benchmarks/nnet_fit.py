@@ -44,7 +44,7 @@ from any_csv import floor_seconds, score, split  # noqa: E402
 from datasets import available  # noqa: E402
 
 from titanic_lab.config import RunConfig  # noqa: E402
-from titanic_lab.runs import _validation, model_settings, prepare  # noqa: E402
+from titanic_lab.runs import _metrics_on, _validation, model_settings, prepare  # noqa: E402
 from titanic_lab.training import TABLE_TOL, choose_decay, default_settings, fit  # noqa: E402
 
 DEFAULT_DATASETS = ("fair", "breast_cancer", "diabetes", "penguins_sex", "anes96", "seattle_weather", "grunfeld", "cars",
@@ -68,9 +68,10 @@ def same_rows(ds, train_csv: Path) -> str:
         seconds = time.perf_counter() - started
         cells += [f"{len(result.history):,}", f"{seconds:.2f}", f"{result.train_loss:.6g}", _metric(_validation(p, result))]
     started = time.perf_counter()
-    decayed = choose_decay(result, X, y, Xv, yv, lambda r: _validation(p, r), p.dataset.target.task)
+    decayed = choose_decay(result, X, y, Xv, yv, lambda r, rows, target: _metrics_on(p, r, rows, target),
+                           p.dataset.target.task)
     seconds = time.perf_counter() - started + result.seconds
-    cells += [f"{decayed.settings.l2:g}", f"{seconds:.2f}", _metric(decayed.validation)]
+    cells += [f"{decayed.settings.l2:g}", f"{seconds:.2f}", _metric(_validation(p, decayed))]
     return f"| {ds.name} | {len(X)}/{len(Xv)} | " + " | ".join(cells) + " |"
 
 

@@ -23,8 +23,11 @@ from titanic_lab.models import forward, parse_model
 from titanic_lab.ops import LOSSES
 from titanic_lab.runs import model_settings, prepare, train_run
 from titanic_lab.cost import fit_work
+from titanic_lab import training
+from titanic_lab.optim import OPTIMIZERS
 from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, LBFGS_MAX_EPOCHS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL,
-                                  choose_decay, default_settings, fit, relu_units_curvature, split_indices, table_choices)
+                                  _UnitsInverse, choose_decay, default_settings, fit, relu_units_curvature, split_indices,
+                                  table_choices)
 
 PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
 runner = CliRunner()
@@ -48,6 +51,40 @@ def test_curvature_is_autograds_hessian():
             return LOSSES["mse"](forward(spec, {"W": v.reshape(4, 2)}, X), y) + 0.1 / 2 * v.pow(2).sum()
         expected = torch.autograd.functional.hessian(objective, W[r].reshape(-1))
         assert torch.allclose(H[r], expected, rtol=0, atol=1e-10 * expected.abs().max()), (H[r], expected)
+
+
+def test_the_inverse_kept_between_steps_is_the_one_computed_again():
+    """Only the restarts whose units' pattern changed are computed again; every restart's inverse is, bit for
+    bit, the pseudo-inverse of the curvature at its current W."""
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(60, 4, generator=gen, dtype=torch.float64)
+    W = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)  # three restarts of two units
+    inverse = _UnitsInverse(X, W, 0.0)
+    for moved in ([0, 1, 2], [1], [], [0, 2]):
+        W[moved] += 0.3 * torch.randn(len(moved), 4, 2, generator=gen, dtype=torch.float64)
+        expected = torch.linalg.pinv(relu_units_curvature(X, W), hermitian=True)
+        assert torch.equal(inverse(), expected), moved
+    W[1] *= 1.001  # a step within the same kinks: the pattern and the curvature stay
+    assert torch.equal(inverse(), torch.linalg.pinv(relu_units_curvature(X, W), hermitian=True))
+
+
+def test_epochs_that_move_nothing_are_not_computed_again_and_change_nothing(penguins, monkeypatch):
+    """Once an epoch moves no parameter, its repeats at the same rate are not computed, and the history, the
+    stopping epoch and the parameters are those of computing every epoch."""
+    X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
+    Xv, yv = penguins.X[penguins.valid_idx], penguins.y[penguins.valid_idx]
+    spec, settings = model_settings(penguins.config)["nnet"]
+    calls = []
+    search = training._line_search
+    monkeypatch.setattr(training, "_line_search", lambda *args: calls.append(1) or search(*args))
+    skipping = fit(spec, settings, X, y, Xv, yv, classify=False)
+    skipped = len(skipping.history) - len(calls)
+    monkeypatch.setitem(OPTIMIZERS, "newton", replace(OPTIMIZERS["newton"], memoryless=False))
+    calls.clear()
+    every = fit(spec, settings, X, y, Xv, yv, classify=False)
+    assert len(calls) == len(every.history) and skipped > 0  # the default nnet on penguins: its last epochs move nothing
+    assert skipping.history == every.history and skipping.restart_losses == every.restart_losses
+    assert all(torch.equal(skipping.params[k], every.params[k]) for k in every.params)
 
 
 def test_newton_is_the_nnets_default_on_a_table_only():

@@ -45,6 +45,10 @@ class Optimizer:
         The step needs no learning rate (``newton``'s lands on the minimum at lr 1, ``lbfgs``'s
         line search sets its own length): there is no rate to find, and the convergence rule's
         window is short.
+    memoryless : bool
+        The direction depends on the parameters (and their gradient) alone, nothing carried from
+        earlier steps (``sgd``, ``newton``): a full-batch epoch that moved no parameter would
+        repeat itself at the same rate, so the training loop does not compute it again.
     """
 
     name: str
@@ -52,6 +56,7 @@ class Optimizer:
     update: Callable[[Tensor, dict], Tensor]
     init: Callable[[dict[str, Tensor], LossAt], dict[str, dict]] = _fresh
     exact: bool = False
+    memoryless: bool = False
 
 
 def _zeros(state: dict, name: str, grad: Tensor) -> Tensor:
@@ -131,10 +136,11 @@ def _lbfgs(grad: Tensor, state: dict) -> Tensor:
 
 #: Every optimizer by name, in the order ``--help`` lists them.
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (
-    Optimizer("sgd", "p -= lr * grad, the lesson's", lambda grad, state: grad),
+    Optimizer("sgd", "p -= lr * grad, the lesson's", lambda grad, state: grad, memoryless=True),
     Optimizer("momentum", "v = 0.9 v + grad, p -= lr * v, as torch.optim.SGD(momentum=0.9)", _momentum),
     Optimizer("adam", "betas 0.9, 0.999, eps 1e-8, as torch.optim.Adam", _adam),
-    Optimizer("newton", "p -= lr * pinv(H) @ grad, exact at lr 1 for linear with mse", _newton, _newton_state, exact=True),
+    Optimizer("newton", "p -= lr * pinv(H) @ grad, exact at lr 1 for linear with mse", _newton, _newton_state, exact=True,
+              memoryless=True),
     Optimizer("lbfgs", "L-BFGS (10 pairs) over every parameter, a line search sets each step; full batch", _lbfgs,
               exact=True),
 )}

@@ -344,23 +344,32 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     stopper = _EarlyStopping(settings.patience, params) if settings.patience else None
     convergence = _Convergence(settings, params) if settings.epochs is None else None
     history: list[tuple] = []
+    # An epoch that moved no parameter repeats itself at the same rate when it is a function of the parameters and
+    # the rate alone: the full batch, no dropout, an optimizer without memory. ``still`` is such an epoch's (lr, loss).
+    repeats = settings.batch_size is None and not settings.dropout and OPTIMIZERS[settings.optimizer].memoryless
+    still: tuple[float, torch.Tensor] | None = None
     started = time.perf_counter()
     for epoch in range(1, (settings.epochs if convergence is None else settings.max_epochs) + 1):
         epoch_loss, at_start = 0, convergence and convergence.snapshot(params)
         lr = settings.lr * (convergence.lr_scale if convergence else 1.0)
-        for group in _batches(len(X), settings.batch_size, settings.accumulate, rng):
-            for idx, weight, share in group:  # the group's mini-batch gradients add up before one update
-                loss = _backward(spec, settings, params, learned, X[idx], y[idx], weight, rng, by_hand)  # (n_restarts,)
-                if not torch.isfinite(loss).all():
-                    raise TrainingError(
-                        f"{spec.name}: the loss became {loss.max().item()} at epoch {epoch} with lr={settings.lr}; "
-                        "training diverged, try a smaller learning rate (--lr, or --lr auto)"
-                    )
-                epoch_loss = epoch_loss + loss * share  # the epoch's mean loss over its rows
-            with torch.no_grad():
-                for name, p in learned.items():
-                    p -= lr * _update(settings.optimizer, p.grad, states[name])
-                    p.grad.zero_()
+        if still is not None and still[0] == lr:  # the last epoch moved no parameter at this rate: this one repeats it
+            epoch_loss = still[1]
+        else:
+            for group in _batches(len(X), settings.batch_size, settings.accumulate, rng):
+                for idx, weight, share in group:  # the group's mini-batch gradients add up before one update
+                    loss = _backward(spec, settings, params, learned, X[idx], y[idx], weight, rng, by_hand)  # (n_restarts,)
+                    if not torch.isfinite(loss).all():
+                        raise TrainingError(
+                            f"{spec.name}: the loss became {loss.max().item()} at epoch {epoch} with lr={settings.lr}; "
+                            "training diverged, try a smaller learning rate (--lr, or --lr auto)"
+                        )
+                    epoch_loss = epoch_loss + loss * share  # the epoch's mean loss over its rows
+                with torch.no_grad():
+                    for name, p in learned.items():
+                        p -= lr * _update(settings.optimizer, p.grad, states[name])
+                        p.grad.zero_()
+            unmoved = repeats and at_start and all(torch.equal(v, at_start[k]) for k, v in params.items())
+            still = (lr, epoch_loss) if unmoved else None
         with torch.no_grad():
             if has_valid:
                 valid_preds = forward(spec, params, X_valid)
@@ -592,7 +601,8 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
     the l2 penalty, of a model linear in its one parameter tensor, over the full batch); for a
     softmax's or a sigmoid's cross-entropy it takes :func:`softmax_curvature` (:func:`sigmoid_curvature`)
     anew at every step, each step halved until it does not raise the objective (:func:`_backtrack`), and
-    for the nnet's squared error :func:`relu_units_curvature`, each step shortened by :func:`_line_search`.
+    for the nnet's squared error :func:`relu_units_curvature` (its pseudo-inverse kept per restart while
+    the restart's ReLU pattern stays, :class:`_UnitsInverse`), each step shortened by :func:`_line_search`.
     ``lbfgs`` shares one :class:`_QuasiNewton` between every parameter.
 
     Raises
@@ -611,18 +621,17 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
         why = newton_refusal(spec, settings.loss, settings.l1, settings.batch_size, settings.accumulate, settings.dropout)
         if why:
             raise OptionError(f"--optimizer {optimizer.name}: {why}")
-        if spec.has_hidden:
-            curvature = relu_units_curvature
-        else:
-            curvature = {"softmax": softmax_curvature, "sigmoid": sigmoid_curvature}.get(spec.head.name)
-        if curvature is not None:  # it changes with the parameters: the update takes it anew at every step
+        if spec.has_hidden:  # the curvature changes with the parameters: the update takes it anew at every step
             ((name, p),) = learned.items()
-            state = {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True)}
-            if spec.has_hidden:  # a step may cross the ReLUs' kinks, past the quadratic it was the minimum of
-                state["search"] = lambda direction: _line_search(spec, settings, X, y, name, p.detach(), direction)
-            else:  # far from its optimum a cross-entropy's full Newton step can overshoot (weak l2, nearly separable classes)
-                state["search"] = lambda direction: _backtrack(spec, settings, X, y, name, p.detach(), direction)
-            return {name: state}
+            # a step may cross the ReLUs' kinks, past the quadratic it was the minimum of
+            return {name: {"curvature": _UnitsInverse(X, p.detach(), settings.l2),
+                           "search": lambda direction: _line_search(spec, settings, X, y, name, p.detach(), direction)}}
+        curvature = {"softmax": softmax_curvature, "sigmoid": sigmoid_curvature}.get(spec.head.name)
+        if curvature is not None:
+            ((name, p),) = learned.items()
+            # far from its optimum a cross-entropy's full Newton step can overshoot (weak l2, nearly separable classes)
+            return {name: {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True),
+                           "search": lambda direction: _backtrack(spec, settings, X, y, name, p.detach(), direction)}}
 
     def loss_at(name: str, v: torch.Tensor) -> torch.Tensor:
         return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
@@ -783,10 +792,47 @@ def relu_units_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> t
     ``W.reshape(-1)``. Returns (n_restarts, n_features * n_units, n_features * n_units). Checked
     against autograd's Hessian in tests/test_nnet_newton.py.
     """
+    return _units_curvature(X, X @ W > 0, l2)
+
+
+def _units_curvature(X: torch.Tensor, active: torch.Tensor, l2: float) -> torch.Tensor:
+    """:func:`relu_units_curvature` from the units' pattern ``active`` (n_restarts, n_rows, n_units), ``X @ W > 0``:
+    the Hessian depends on W through that pattern alone."""
     n, F = X.shape
-    active = (X @ W > 0).to(X.dtype)  # (R, n, K)
-    J = (X[:, :, None] * active[:, :, None, :]).reshape(-1, n, F * active.shape[-1])  # (R, n, F*K)
+    J = (X[:, :, None] * active.to(X.dtype)[:, :, None, :]).reshape(-1, n, F * active.shape[-1])  # (R, n, F*K)
     return 2 / n * (J.mT @ J) + l2 * torch.eye(J.shape[-1], dtype=X.dtype)
+
+
+class _UnitsInverse:
+    """The pseudo-inverse of :func:`relu_units_curvature` at each restart's current W, for the nnet's Newton steps.
+
+    The curvature depends on W only through the units' pattern (which rows each unit is active on,
+    ``X @ W > 0``). A call computes the pattern, and the curvature and its pseudo-inverse only for the
+    restarts whose pattern changed since the last call; the others keep theirs, the bits computing them
+    again would give. Late in training most restarts stay between the same kinks from step to step.
+
+    Parameters
+    ----------
+    X : Tensor, shape (n_rows, n_features)
+    W : Tensor, shape (n_restarts, n_features, n_units)
+        The weights being trained, read at every call (updated in place between calls).
+    l2 : float
+    """
+
+    def __init__(self, X: torch.Tensor, W: torch.Tensor, l2: float) -> None:
+        self.X, self.W, self.l2 = X, W, l2
+        self.active: torch.Tensor | None = None
+        self.inverse: torch.Tensor | None = None
+
+    def __call__(self) -> torch.Tensor:
+        """Every restart's pseudo-inverse, (n_restarts, n_features * n_units, n_features * n_units)."""
+        active = self.X @ self.W > 0
+        changed = torch.ones(len(active), dtype=torch.bool) if self.active is None else (active != self.active).flatten(1).any(-1)
+        if changed.any():
+            fresh = torch.linalg.pinv(_units_curvature(self.X, active[changed], self.l2), hermitian=True)
+            self.inverse = fresh if self.inverse is None else self.inverse.index_put((changed,), fresh)
+        self.active = active
+        return self.inverse
 
 
 def sigmoid_curvature(X: torch.Tensor, w: torch.Tensor, l2: float = 0.0) -> torch.Tensor:
