@@ -290,6 +290,29 @@ def test_more_bad_input_gets_one_line(files, tmp_path):
     assert pd.read_csv(files / "train.csv").shape == (200, 10)  # --spec-out never overwrote the data
 
 
+def test_predict_reads_the_first_rows_once_and_the_sheet_as_a_whole_read_does(files, tmp_path, monkeypatch):
+    """predict reads each sheet's first rows and the stored spec once, to choose the sheet and to read it; the
+    sheet read with them is the sheet read on its own (params, raw rows, fills, what it records)."""
+    from titanic_lab.predict import predict_from_workbook
+    from titanic_lab.reading import sheet_heads
+    from titanic_lab.workbook import layout
+
+    book = tmp_path / "w.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id",
+                                 "-m", "linear", "-m", "nnet", "--epochs", "30", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    whole = {s.name: s for s in layout.read_model_sheets(book, formulas=False)}
+    reads = []
+    monkeypatch.setattr(layout, "sheet_heads", lambda *args: reads.append(args) or sheet_heads(*args))
+    _, chosen = predict_from_workbook(book, files / "test.csv")
+    assert len(reads) == 1
+    alone = whole[chosen.name]
+    assert chosen.params.keys() == alone.params.keys() and all(torch.equal(chosen.params[k], alone.params[k]) for k in alone.params)
+    pd.testing.assert_frame_equal(chosen.frame, alone.frame)
+    assert (chosen.fills, chosen.validation, chosen.valid_loss, chosen.total, chosen.spec, chosen.dataset) == \
+        (alone.fills, alone.validation, alone.valid_loss, alone.total, alone.spec, alone.dataset)
+
+
 def test_predict_refuses_rows_without_a_feature_column(files, tmp_path):
     book, rows = tmp_path / "w.xlsx", tmp_path / "rows.csv"
     assert runner.invoke(app, ["train", "--data", str(files / "train.csv"), "--target", "price", "--id", "house_id", "-m", "linear",

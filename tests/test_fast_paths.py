@@ -304,6 +304,30 @@ def test_columns_written_many_rows_at_a_time_are_what_xlsxwriter_writes_cell_by_
     assert 'cm="1"' in re.search('<c r="F901"[^>]*>', sheet).group(0)  # SORT: a dynamic array, as XlsxWriter writes it
 
 
+def test_a_shared_columns_chunk_builds_each_text_only_when_asked_and_as_row_by_row(tmp_path):
+    """A shared column's chunk holds its cached values and builds a formula's text only when asked for (the
+    writer asks for a run's first cell only): each one, by index, negative index or slice, is the text that
+    building that row's formula gives."""
+    import numpy as np
+
+    from titanic_lab import formulas as fx
+    from titanic_lab.workbook.columns import FORMULA, FormulaColumn, RowFormulas
+
+    wb = xlsxwriter.Workbook(str(tmp_path / "s.xlsx"), {"constant_memory": True})
+    ws = wb.add_worksheet("s", worksheet_class=cells._Worksheet)
+    values = np.linspace(-1, 1, 50)
+    column = FormulaColumn(3, 3, lambda r: f"IF({fx.cell(r, 0)}<0,0,{fx.cell(r, 0)})", values, None, float, cells.Cells.formula)
+    kinds, data = column.chunk(10, 40, ws)
+    assert column.shared and isinstance(data, RowFormulas) and (kinds == FORMULA).all()
+    eager = [(FormulaColumn._prepare("=" + column.build(row), ws), x) for row, x in zip(range(13, 43), values[10:40])]
+    assert eager[0][0] == "IF(A14&lt;0,0,A14)"
+    assert len(data) == 30 and list(data) == eager and data[-1] == eager[-1] and data[5:9] == eager[5:9]
+    assert data[::-7] == eager[::-7] and data[-3:] == eager[-3:]
+    with pytest.raises(IndexError):
+        data[30]
+    wb.close()
+
+
 def test_a_column_with_an_infinity_is_refused_as_cell_by_cell(tmp_path):
     for worksheet_class in (cells._Worksheet, _CellByCell):
         with pytest.raises(TypeError, match="NAN/INF"):

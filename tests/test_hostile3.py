@@ -310,6 +310,10 @@ BOOK_EDITS = {
     "Scale: 1e308": ("E1", '<c r="E1"><v>1e308</v></c>', "sheet 'linear' cell E1: value 1e+308, beyond"),
     "Scale: nan": ("E1", '<c r="E1"><v>nan</v></c>', "sheet 'linear' cell E1: non-finite value nan"),
     "a parameter 1e309": ("N4", '<c r="N4"><v>1e309</v></c>', "sheet 'linear' cell N4: non-finite value inf"),
+    "a parameter text": ("N4", _inline("N4", "abc"),
+                         "no sheet in the lesson layout (sheet 'linear' row 3: param b_missing of unit 1 at N4 is not a number)"),
+    # A feature far down: predict checks the whole sheet, not only the raw columns and the params it reads.
+    "a feature 1e309 far down": ("E62", '<c r="E62"><v>1e309</v></c>', "sheet 'linear' cell E62: non-finite value inf"),
 }
 
 

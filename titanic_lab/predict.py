@@ -18,11 +18,11 @@ from .datasets.spec import check_columns
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
 from .finite import check_features
-from .workbook.layout import (SEARCH_ROWS, LayoutError, ModelSheet, label_value, model_sheet_names, read_model_sheets, recorded_validation,
-                     stored_spec)
+from .workbook.layout import (FirstRows, LayoutError, ModelSheet, first_rows, label_value, model_sheet_names, read_model_sheets,
+                               recorded_validation)
 from .models import forward
 from .preprocessing import TabularPreprocessor
-from .reading import sheet_heads, sheet_values
+from .reading import sheet_values
 from .tasks import check_known_classes
 
 
@@ -37,8 +37,9 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
-def choose_sheet(model: str | Path, name: str | None = None) -> tuple[str, str]:
-    """The model sheet to predict with, and why, read from the first rows of each sheet only.
+def choose_sheet(model: str | Path, name: str | None = None, *, heads: FirstRows | None = None) -> tuple[str, str]:
+    """The model sheet to predict with, and why, read from the first rows of each sheet only (``heads``:
+    :func:`~titanic_lab.workbook.layout.first_rows` of ``model``, when the caller has read them).
 
     The sheet called ``name``; else the one with the best validation metric of the target's task
     (:func:`titanic_lab.choosing.choose`: the one-standard-error rule where the sheets record their
@@ -46,15 +47,14 @@ def choose_sheet(model: str | Path, name: str | None = None) -> tuple[str, str]:
     else (a workbook written before they were recorded) the lowest ``Valid loss:`` when every sheet
     has one; else the lowest total loss (the lesson's workbook); else the first.
     """
-    heads = sheet_heads(model, SEARCH_ROWS)
-    stored = stored_spec(model, heads)
+    heads, stored = first_rows(model) if heads is None else heads
     names = model_sheet_names(heads, stored)
     if name is not None:
         if name not in names:
             raise LayoutError(f"no model sheet named {name!r} (model sheets: {', '.join(names)})")
         return name, "asked for with --sheet"
     if not names:
-        read_model_sheets(model)  # raises the reader's error, naming what is missing
+        read_model_sheets(model, heads=(heads, stored))  # raises the reader's error, naming what is missing
     task = stored.target.task if stored is not None else "binary"
     recorded = {n: recorded_validation(heads[n], task) for n in names}
     scored = {n: v for n, v in recorded.items() if v and all(m.name in v for m in VALIDATION.get(task, ()))}
@@ -110,8 +110,10 @@ def predict_from_workbook(
         passengers, or the same ids): predicting them would score the model on its own
         training answers.
     """
-    chosen_name, why = choose_sheet(model, sheet)
-    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False)  # that sheet's values only, no formula parsed
+    heads = first_rows(model)  # read once, to choose the sheet and to read it
+    chosen_name, why = choose_sheet(model, sheet, heads=heads)
+    # That sheet's values only, no formula parsed.
+    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False, heads=heads)
     chosen.chosen_why = why
     dataset = chosen.dataset
     id_column = dataset.id_column

@@ -461,8 +461,8 @@ class Extent:
 
 
 _R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,10})"')
-_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
-_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+#: A cell's or a row's start tag (its name, ``c`` or ``row``): one scan counts both.
+_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row)[\s/>]")
 
 
 def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
@@ -489,8 +489,10 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
             else:
                 row_refs += 1
             rows.add(row)
-        cells += len(_CELL_TAG.findall(text))
-        row_tags += len(_ROW_TAG.findall(text))
+        tags = _TAG.findall(text)
+        found = tags.count(b"c")
+        cells += found
+        row_tags += len(tags) - found
     max_row = max((int(r) for r in rows), default=0)
     max_col = max((_column_number(c) for c in letters), default=0)
     return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells)
@@ -518,6 +520,12 @@ def value_at(rows: list[list[object]], row: int, col: int) -> object:
     if row < len(rows) and col < len(rows[row]):
         return rows[row][col]
     return ""
+
+
+def column_at(rows: list[list[object]], first: int, n: int, col: int) -> list[object]:
+    """:func:`value_at` of rows ``first..first+n-1`` in column ``col``."""
+    stored = rows[first:first + n]
+    return [row[col] if col < len(row) else "" for row in stored] + [""] * (n - len(stored))
 
 
 #: How much of a sheet's XML :func:`sheet_heads` reads at most to find its first rows.

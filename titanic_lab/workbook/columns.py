@@ -12,7 +12,7 @@ dynamic-array formula, an over-long text...), or a kind this module writes, with
 from __future__ import annotations
 
 from math import isfinite
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, overload
 
 import numpy as np
 from openpyxl.formula.translate import Translator
@@ -177,7 +177,8 @@ class FormulaColumn(Column):
             styles: dict[int, str], shared_index: Callable[[], int]) -> list[str]:
         """As :meth:`Column.xml`; a run of two or more formulas of a :func:`shares` template is written as one
         shared formula, as Excel writes a formula filled down: its text in the run's first cell, which names
-        the run (``<f t="shared" ref="D4:D1027" si="0">``), and ``<f t="shared" si="0"/>`` in the others."""
+        the run (``<f t="shared" ref="D4:D1027" si="0">``), and ``<f t="shared" si="0"/>`` in the others (a
+        shared column's ``data`` is a :class:`RowFormulas`: only the first cell's text is built)."""
         if not self.shared or stop - start < 2 or not (kinds[start:stop] == FORMULA).all():
             return super().xml(kinds, data, start, stop, row, letter, styles, shared_index)
         style, index, first, last = styles[FORMULA], shared_index(), row + start, row + stop - 1
@@ -185,7 +186,7 @@ class FormulaColumn(Column):
         out = [f'<c r="{letter}{first}"{style}><f t="shared" ref="{letter}{first}:{letter}{last}" si="{index}">'
                f'{formula}</f><v>{value}</v></c>']
         child = f'"{style}><f t="shared" si="{index}"/><v>'
-        out += [f'<c r="{letter}{r}{child}{x}</v></c>' for r, (_, x) in zip(range(first + 1, last + 1), data[start + 1:stop])]
+        out += [f'<c r="{letter}{r}{child}{x}</v></c>' for r, x in zip(range(first + 1, last + 1), data.values[start + 1:stop])]
         return out
 
     def __call__(self, ws: Any, row: int, i: int) -> None:
@@ -198,11 +199,10 @@ class FormulaColumn(Column):
         parts = self._template_for(rows, ws)
         if parts is None:
             return self._chunk_by_row(rows, values, ws)
-        texts = [parts[0]] * len(rows) if len(parts) == 1 else [str(row + 1).join(parts) for row in rows]
         if self.cached is float:
-            return np.full(len(rows), FORMULA, dtype=np.int8), list(zip(texts, map(float, values)))
+            return np.full(len(rows), FORMULA, dtype=np.int8), RowFormulas(parts, rows[0] + 1, list(map(float, values)))
         return (np.full(len(rows), FORMULA_TEXT, dtype=np.int8),
-                [_text_result(text, self.cached(value)) for text, value in zip(texts, values)])
+                [_text_result(str(row + 1).join(parts), self.cached(value)) for row, value in zip(rows, values)])
 
     def _template_for(self, rows: range, ws: Any) -> list[str] | None:
         """The column's formula cut where its A1 row number goes (built once, with :class:`_ThisRow`),
@@ -248,6 +248,33 @@ class FormulaColumn(Column):
         if re_dynamic_function.search(formula) or (formula.startswith("{") and formula.endswith("}")):
             return None
         return escape(ws._prepare_formula(formula))
+
+
+class RowFormulas(Sequence):
+    """A chunk's formulas of one template with their cached values: item ``i`` is ``(text, value)``, the
+    text (its A1 row number ``first + i`` put in the template) built only when asked for, since a shared
+    formula's run writes the text of its first cell only (:meth:`FormulaColumn.xml`)."""
+
+    __slots__ = ("parts", "first", "values")
+
+    def __init__(self, parts: list[str], first: int, values: list[float]) -> None:
+        self.parts, self.first, self.values = parts, first, values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, float]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, float]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[str, float] | list[tuple[str, float]]:
+        if isinstance(i, slice):
+            numbers = range(self.first, self.first + len(self.values))[i]
+            return [(str(number).join(self.parts), value) for number, value in zip(numbers, self.values[i])]
+        i = range(len(self.values))[i]  # a negative index counts from the end; IndexError beyond
+        return str(self.first + i).join(self.parts), self.values[i]
 
 
 def shares(template: list[str], first_row: int) -> bool:

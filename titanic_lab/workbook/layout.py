@@ -41,7 +41,7 @@ from ..formulas import cell
 from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
 from ..models import BN_PARTS, ModelSpec, Params
 from ..ops import ACTIVATIONS, Activation, loss_of_formula
-from ..reading import formula_cells, sheet_heads, sheet_values, value_at
+from ..reading import column_at, formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
 #: A workbook without a stored spec (the lesson's) is read as the flagship dataset's, its preset recognised.
@@ -103,7 +103,7 @@ class ModelSheet:
 
     def column_values(self, header: str) -> np.ndarray:
         col = self.columns[header]
-        return np.array([_number(value_at(self.values, self.first_row + i, col)) for i in range(self.n_rows)])
+        return np.array([_number(v) for v in column_at(self.values, self.first_row, self.n_rows, col)])
 
 
 def _number(value: object) -> float:
@@ -120,14 +120,15 @@ def _is_number(value: object) -> bool:
 
 def read_model_sheets(
     path: str | Path, sheets: list[str] | None = None, recalculated: dict[str, dict[tuple[int, int], object]] | None = None,
-    *, formulas: bool = True,
+    *, formulas: bool = True, heads: FirstRows | None = None,
 ) -> list[ModelSheet]:
     """Every sheet of ``path`` in the lesson layout (or only ``sheets``), in workbook order.
 
     ``recalculated`` (from :meth:`titanic_lab.engines.Engine.recalculate`) replaces the cached
     value of every formula cell. ``formulas=False`` reads the cached values only, never the
     formulas (what predicting needs: the params are values): then ``loss`` is the default loss
-    and cached values are not checked.
+    and cached values are not checked. ``heads`` is what :func:`first_rows` gives for ``path``, when
+    the caller has read it already.
 
     Raises
     ------
@@ -137,13 +138,15 @@ def read_model_sheets(
         The formulas of a model sheet have no cached values.
     """
     path = Path(path)
-    heads = sheet_heads(path, SEARCH_ROWS)  # headers first: a sheet that is no model sheet is never read whole
+    # Headers first: a sheet that is no model sheet is never read whole.
+    head_rows, stored = heads if heads is not None else (sheet_heads(path, SEARCH_ROWS), None)
     if sheets is not None:
-        missing = [s for s in sheets if s not in heads]
+        missing = [s for s in sheets if s not in head_rows]
         if missing:
-            raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(heads)})")
-    stored = stored_spec(path, heads)
-    candidates = [name for name in model_sheet_names(heads, stored) if sheets is None or name in sheets]
+            raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(head_rows)})")
+    if heads is None:  # read after the sheets asked for are found
+        stored = stored_spec(path, head_rows)
+    candidates = [name for name in model_sheet_names(head_rows, stored) if sheets is None or name in sheets]
     values = sheet_values(path, candidates) if candidates else {}
     cells = formula_cells(path, candidates) if candidates and formulas else {}
     if recalculated is not None:
@@ -177,6 +180,17 @@ def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object
         if len(line) <= col:
             line.extend([""] * (col + 1 - len(line)))
         line[col] = fresh.get((row, col), "")
+
+
+#: A workbook's first rows (:func:`~titanic_lab.reading.sheet_heads`, :data:`SEARCH_ROWS` of each sheet) and its stored spec.
+FirstRows = tuple[dict[str, list[list[object]]], DatasetSpec | None]
+
+
+def first_rows(path: str | Path) -> FirstRows:
+    """Each sheet's first :data:`SEARCH_ROWS` rows and the table description the workbook stores
+    (:func:`stored_spec`), what a reader looks at before it reads a sheet whole."""
+    heads = sheet_heads(path, SEARCH_ROWS)
+    return heads, stored_spec(path, heads)
 
 
 def stored_spec(path: str | Path, heads: dict[str, list[list[object]]] | None = None) -> DatasetSpec | None:
@@ -255,9 +269,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
     missing_raw = [c for c in raw_columns if c not in columns]
     if missing_raw:
         raise LayoutError(f"{where}: missing raw column header(s) {', '.join(missing_raw)}")
-    frame = pd.DataFrame(
-        {c: [_raw(value_at(rows, header_row + 1 + i, columns[c])) for i in range(n_rows)] for c in raw_columns}
-    )
+    frame = pd.DataFrame({c: [_raw(v) for v in column_at(rows, header_row + 1, n_rows, columns[c])] for c in raw_columns})
     spec, params, params_at = _read_model(rows, header_row, headers, columns, features, where)
     loss = _loss_kind(formulas, header_row + 1, columns.get(sl.LOSS))
     if sl.LOSS not in columns:
@@ -373,9 +385,8 @@ def _find_block(rows, start_row, corner, labels) -> tuple[torch.Tensor, str] | N
     """A params block: ``corner`` then unit headers on one row, ``labels`` down its first column."""
     for r in range(start_row, len(rows)):
         row = rows[r]
-        for c, v in enumerate(row):
-            if v == corner:
-                return _block_at(rows, r, c, labels, corner)
+        if corner in row:  # the row's first cell holding it (a search in C: a sheet has thousands of rows)
+            return _block_at(rows, r, row.index(corner), labels, corner)
     return None
 
 
@@ -458,13 +469,13 @@ def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: s
 def _find_label_values(rows, start_row, label, width) -> list[float] | None:
     """The ``width`` numbers right of the cell holding ``label``; None when no cell holds it."""
     for r in range(start_row, len(rows)):
-        for c, v in enumerate(rows[r]):
-            if v == label:
-                values = [value_at(rows, r, c + 1 + u) for u in range(width)]
-                bad = next((u for u, x in enumerate(values) if not _is_number(x)), None)
-                if bad is not None:
-                    raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
-                return [float(x) for x in values]
+        if label in rows[r]:
+            c = rows[r].index(label)
+            values = [value_at(rows, r, c + 1 + u) for u in range(width)]
+            bad = next((u for u, x in enumerate(values) if not _is_number(x)), None)
+            if bad is not None:
+                raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
+            return [float(x) for x in values]
     return None
 
 
@@ -481,6 +492,8 @@ def _loss_kind(formulas: dict[tuple[int, int], str], row: int, col: int | None) 
 
 def _total_loss(rows, last_row) -> tuple[str, float] | None:
     for r in range(min(len(rows), last_row)):
+        if sl.TOTAL_LOSS not in rows[r]:
+            continue
         for c, v in enumerate(rows[r]):
             if v == sl.TOTAL_LOSS and _is_number(value_at(rows, r, c + 1)):
                 return cell(r, c + 1), float(value_at(rows, r, c + 1))
