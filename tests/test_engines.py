@@ -193,3 +193,19 @@ def test_all_engines_on_a_default_workbook_do_not_fail_for_gnumeric(books):
     assert result.exit_code == 0, result.output
     if ENGINES["gnumeric"].available():
         assert "cannot read" in result.stdout and "--portable" in result.stdout
+
+
+def test_ironcalc_returns_the_cells_asked_for_in_any_order(tmp_path):
+    import xlsxwriter
+
+    book = tmp_path / "small.xlsx"
+    with xlsxwriter.Workbook(book) as wb:
+        sheet = wb.add_worksheet("a")
+        sheet.write_number(0, 0, 2)
+        sheet.write_formula(0, 1, "=A1*3", None, 0)  # a wrong cached value: IronCalc computes 6
+        sheet.write_formula(0, 2, '=""', None, "")
+        wb.add_worksheet("b")
+    ironcalc = ENGINES["ironcalc"]
+    wanted = {"a": iter([(0, 2), (0, 1), (0, 0), (5, 5)]), "b": [], "missing": [(0, 0)]}
+    assert ironcalc.recalculate(book, lambda: wanted) == {"a": {(0, 1): 6.0, (0, 0): 2.0}, "b": {}, "missing": {}}
+    assert ironcalc.recalculate(book)["a"] == {(0, 0): 2.0, (0, 1): 6.0}  # every cell

@@ -136,7 +136,7 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
     command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve())]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
         try:
-            cells = None if wanted is None else wanted()
+            cells = None if wanted is None else {name: list(found) for name, found in wanted().items()}  # read thrice below
             request = None if cells is None else {name: (array("l", [r for r, _ in found]), array("l", [c for _, c in found]))
                                                   for name, found in cells.items()}  # flat arrays pickle fast
             stdout, _ = child.communicate(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), timeout=TIMEOUT)

@@ -37,8 +37,8 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
-def choose_sheet(model: str | Path, name: str | None = None, *, heads: FirstRows | None = None) -> tuple[str, str]:
-    """The model sheet to predict with, and why, read from the first rows of each sheet only (``heads``:
+def choose_sheet(model: str | Path, name: str | None = None, *, first: FirstRows | None = None) -> tuple[str, str]:
+    """The model sheet to predict with, and why, read from the first rows of each sheet only (``first``:
     :func:`~titanic_lab.workbook.layout.first_rows` of ``model``, when the caller has read them).
 
     The sheet called ``name``; else the one with the best validation metric of the target's task
@@ -47,7 +47,7 @@ def choose_sheet(model: str | Path, name: str | None = None, *, heads: FirstRows
     else (a workbook written before they were recorded) the lowest ``Valid loss:`` when every sheet
     has one; else the lowest total loss (the lesson's workbook); else the first.
     """
-    heads, stored = first_rows(model) if heads is None else heads
+    heads, stored = first_rows(model) if first is None else first
     names = model_sheet_names(heads, stored)
     if name is not None:
         if name not in names:
@@ -110,10 +110,10 @@ def predict_from_workbook(
         passengers, or the same ids): predicting them would score the model on its own
         training answers.
     """
-    heads = first_rows(model)  # read once, to choose the sheet and to read it
-    chosen_name, why = choose_sheet(model, sheet, heads=heads)
+    first = first_rows(model)  # read once, to choose the sheet and to read it
+    chosen_name, why = choose_sheet(model, sheet, first=first)
     # That sheet's values only, no formula parsed.
-    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False, heads=heads)
+    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False, heads=first)
     chosen.chosen_why = why
     dataset = chosen.dataset
     id_column = dataset.id_column

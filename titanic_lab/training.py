@@ -346,6 +346,7 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     history: list[tuple] = []
     # An epoch that moved no parameter repeats itself at the same rate when it is a function of the parameters and
     # the rate alone: the full batch, no dropout, an optimizer without memory. ``still`` is such an epoch's (lr, loss).
+    # Only under the convergence rule (its snapshot tells whether the epoch moved): ``--epochs N`` computes every epoch.
     repeats = settings.batch_size is None and not settings.dropout and OPTIMIZERS[settings.optimizer].memoryless
     still: tuple[float, torch.Tensor] | None = None
     started = time.perf_counter()
@@ -739,6 +740,13 @@ def softmax_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> torc
     return H / n + l2 * torch.eye(F * K, dtype=X.dtype)
 
 
+def _objective(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, name: str,
+               v: torch.Tensor) -> torch.Tensor:
+    """What a Newton step's search lowers, per restart (n_restarts,): the data loss of ``spec`` with its one
+    parameter tensor ``name`` at ``v`` (n_restarts, ...), plus ``l2 / 2 * sum v^2``."""
+    return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
+
+
 #: The shares of a Newton step the nnet's line search tries (:func:`_line_search`).
 STEP_SHARES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0)
 
@@ -751,8 +759,7 @@ def _line_search(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: t
     best = torch.full((p.shape[0],), math.inf, dtype=p.dtype)
     chosen = torch.zeros(p.shape[0], dtype=p.dtype)
     for share in STEP_SHARES:
-        v = p - share * direction
-        objective = LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
+        objective = _objective(spec, settings, X, y, name, p - share * direction)
         better = objective < best
         best, chosen = torch.where(better, objective, best), torch.where(better, share, chosen)
     return direction * chosen.view(-1, *([1] * (direction.dim() - 1)))
@@ -767,15 +774,11 @@ def _backtrack(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: tor
     """``direction`` (n_restarts, ...) times, per restart, the first share of :data:`HALVINGS` (1, 1/2, 1/4...)
     whose step ``p - share * direction`` does not raise the objective (the data loss plus the l2 penalty),
     0 when none: damped Newton, which takes the full step wherever that step descends."""
-
-    def objective(v: torch.Tensor) -> torch.Tensor:
-        return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
-
-    start = objective(p)
+    start = _objective(spec, settings, X, y, name, p)
     chosen = torch.zeros(p.shape[0], dtype=p.dtype)
     searching = torch.ones(p.shape[0], dtype=torch.bool)
     for share in HALVINGS:
-        taken = searching & (objective(p - share * direction) <= start)
+        taken = searching & (_objective(spec, settings, X, y, name, p - share * direction) <= start)
         chosen, searching = torch.where(taken, share, chosen), searching & ~taken
         if not searching.any():
             break
