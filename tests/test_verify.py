@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -12,6 +13,7 @@ from conftest import LEAST_SQUARES_OPTIMUM
 from titanic_lab.cli import app
 from titanic_lab.engines import ENGINES
 from titanic_lab.reading import sheet_values
+from titanic_lab.verify import verify_workbook
 from titanic_lab.recalc import find_soffice
 
 runner = CliRunner()
@@ -128,3 +130,18 @@ def test_compare_groups_cells_under_their_header_and_names_the_first_worst_cell(
     assert got["x (C3)"] == (2, math.inf, "C5", 0)  # "b" recalculated as "c"
     assert got["D5"][2] == "D5" and got["D5"][1] != got["D5"][1]  # NaN cached: its difference is NaN, as before
     assert not report.ok
+
+
+def test_a_column_of_predicted_classes_is_one_row_of_the_report(tmp_path):
+    from titanic_lab.config import RunConfig
+    from titanic_lab.runs import train_run
+    from titanic_lab.workbook import write_workbook
+
+    data = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
+    out = tmp_path / "species.xlsx"
+    write_workbook(train_run(RunConfig(data=str(data), target="species", models=("linear",))), out)
+    report = verify_workbook(out)
+    # The predicted class is a formula whose value is text ("Adelie"): it is no header of the cell below it.
+    predicted = [c for c in report.columns if c.label.startswith("Predicted")]
+    assert report.ok and len(predicted) == 1 and predicted[0].cells == 344
+    assert len(report.columns) < 60

@@ -103,7 +103,7 @@ def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict,
             continue
         cached_rows, fresh = cached_values.get(sheet, []), fresh_values.get(sheet, {})
         groups: dict[object, ColumnCheck] = {}
-        headers = _Headers(cached_rows)
+        headers = _Headers(cached_rows, cells)
         rows_of: dict[int, list[int]] = {}
         for row, col in cells:
             rows_of.setdefault(col, []).append(row)
@@ -141,9 +141,10 @@ def _compare_cells(check: ColumnCheck, rows: list[int], col: int, cached_rows: l
 
 
 class _Headers:
-    """For each column, the rows that hold text: a data cell's header is the nearest one above."""
+    """For each column, the rows that hold text (not a formula's: a predicted class is text): a data cell's
+    header is the nearest one above."""
 
-    def __init__(self, rows: list[list[object]]) -> None:
+    def __init__(self, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> None:
         self.rows = rows
         self.labels: dict[tuple[int, int], str] = {}
         self.text_rows: dict[int, list[int]] = {}
@@ -151,7 +152,7 @@ class _Headers:
         self.label_cells: dict[tuple[int, int], str] = {}
         for r, row in enumerate(rows):
             for c, v in enumerate(row):
-                if isinstance(v, str) and v:
+                if isinstance(v, str) and v and (r, c) not in formulas:
                     self.text_rows.setdefault(c, []).append(r)
                     if is_label(v):
                         self.label_cells[(r, c)] = v
