@@ -54,7 +54,7 @@ def choose_sheet(model: str | Path, name: str | None = None, *, first: FirstRows
             raise LayoutError(f"no model sheet named {name!r} (model sheets: {', '.join(names)})")
         return name, "asked for with --sheet"
     if not names:
-        read_model_sheets(model, heads=(heads, stored))  # raises the reader's error, naming what is missing
+        read_model_sheets(model, first=(heads, stored))  # raises the reader's error, naming what is missing
     task = stored.target.task if stored is not None else "binary"
     recorded = {n: recorded_validation(heads[n], task) for n in names}
     scored = {n: v for n, v in recorded.items() if v and all(m.name in v for m in VALIDATION.get(task, ()))}
@@ -113,7 +113,7 @@ def predict_from_workbook(
     first = first_rows(model)  # read once, to choose the sheet and to read it
     chosen_name, why = choose_sheet(model, sheet, first=first)
     # That sheet's values only, no formula parsed.
-    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False, heads=first)
+    (chosen,) = read_model_sheets(model, [chosen_name], formulas=False, first=first)
     chosen.chosen_why = why
     dataset = chosen.dataset
     id_column = dataset.id_column

@@ -120,14 +120,14 @@ def _is_number(value: object) -> bool:
 
 def read_model_sheets(
     path: str | Path, sheets: list[str] | None = None, recalculated: dict[str, dict[tuple[int, int], object]] | None = None,
-    *, formulas: bool = True, heads: FirstRows | None = None,
+    *, formulas: bool = True, first: FirstRows | None = None,
 ) -> list[ModelSheet]:
     """Every sheet of ``path`` in the lesson layout (or only ``sheets``), in workbook order.
 
     ``recalculated`` (from :meth:`titanic_lab.engines.Engine.recalculate`) replaces the cached
     value of every formula cell. ``formulas=False`` reads the cached values only, never the
     formulas (what predicting needs: the params are values): then ``loss`` is the default loss
-    and cached values are not checked. ``heads`` is what :func:`first_rows` gives for ``path``, when
+    and cached values are not checked. ``first`` is what :func:`first_rows` gives for ``path``, when
     the caller has read it already.
 
     Raises
@@ -139,12 +139,12 @@ def read_model_sheets(
     """
     path = Path(path)
     # Headers first: a sheet that is no model sheet is never read whole.
-    head_rows, stored = heads if heads is not None else (sheet_heads(path, SEARCH_ROWS), None)
+    head_rows, stored = first if first is not None else (sheet_heads(path, SEARCH_ROWS), None)
     if sheets is not None:
         missing = [s for s in sheets if s not in head_rows]
         if missing:
             raise LayoutError(f"{path}: no sheet named {', '.join(map(repr, missing))} (sheets: {', '.join(head_rows)})")
-    if heads is None:  # read after the sheets asked for are found
+    if first is None:  # read after the sheets asked for are found
         stored = stored_spec(path, head_rows)
     candidates = [name for name in model_sheet_names(head_rows, stored) if sheets is None or name in sheets]
     values = sheet_values(path, candidates) if candidates else {}
