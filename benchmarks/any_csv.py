@@ -234,7 +234,7 @@ def least_squares(book: Path, sheet: str = "linear", l2: float = 0.0) -> tuple[f
     (ms,) = read_model_sheets(book, [sheet])
     X = np.column_stack([ms.column_values(f) for f in ms.features])
     y = _trained_target(ms)
-    w = np.array(ms.params["w"].detach().double().numpy()).reshape(-1)
+    w = np.asarray(ms.params["w"], dtype=np.float64).reshape(-1)
     ours = float(np.mean((X @ w - y) ** 2))
     penalty = np.sqrt(len(y) * l2 / 2) * np.eye(X.shape[1])
     beta, *_ = np.linalg.lstsq(np.vstack([X, penalty]), np.concatenate([y, np.zeros(X.shape[1])]), rcond=None)
@@ -262,7 +262,7 @@ def multinomial_optimum(book: Path, sheet: str = "linear", l2: float = 0.0) -> t
         probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
         return float(log_loss(y, probs, labels=labels) + l2 / 2 * (W**2).sum())
 
-    ours = objective(ms.params["w"].detach().double().numpy())
+    ours = objective(np.asarray(ms.params["w"], dtype=np.float64))
     with warnings.catch_warnings():  # penalty=None's deprecation notice (scikit-learn 1.8)
         warnings.simplefilter("ignore", FutureWarning)
         model = (LogisticRegression(C=1 / (l2 * len(y)), fit_intercept=False, tol=1e-12, max_iter=1000, solver="newton-cholesky")

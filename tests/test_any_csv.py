@@ -307,7 +307,7 @@ def test_predict_reads_the_first_rows_once_and_the_sheet_as_a_whole_read_does(fi
     _, chosen = predict_from_workbook(book, files / "test.csv")
     assert len(reads) == 1
     alone = whole[chosen.name]
-    assert chosen.params.keys() == alone.params.keys() and all(torch.equal(chosen.params[k], alone.params[k]) for k in alone.params)
+    assert chosen.params.keys() == alone.params.keys() and all(np.array_equal(chosen.params[k], alone.params[k]) for k in alone.params)
     pd.testing.assert_frame_equal(chosen.frame, alone.frame)
     assert (chosen.fills, chosen.validation, chosen.valid_loss, chosen.total, chosen.spec, chosen.dataset) == \
         (alone.fills, alone.validation, alone.valid_loss, alone.total, alone.spec, alone.dataset)

@@ -336,7 +336,7 @@ def test_edit_the_start_let_the_sheet_train_and_continue_from_its_last_row(gd_bo
     from titanic_lab.workbook.layout import read_model_sheets
 
     (continued,) = [s for s in read_model_sheets(out) if s.name == "hidden-3"]
-    assert max(_close(continued.params[k], expected[k]) for k in expected) <= 1e-9
+    assert max(_close(torch.as_tensor(continued.params[k]), expected[k]) for k in expected) <= 1e-9
 
 
 def test_init_epoch_needs_init_from(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import xlsxwriter
 
 from titanic_lab.rowwriter import RowWriter
-from titanic_lab.workbook import _Worksheet
+from titanic_lab.workbook.cells import _Worksheet
 
 
 def _streaming_book(path):

@@ -120,7 +120,7 @@ def test_atomic_write_keeps_the_previous_workbook(spreadsheet_book, tmp_path, mo
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("titanic_lab.workbook.history_sheet", boom)
+    monkeypatch.setattr("titanic_lab.workbook.writer.history_sheet", boom)
     with pytest.raises(KeyboardInterrupt):
         write_workbook(run, target)
     assert target.read_bytes() == before

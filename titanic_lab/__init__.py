@@ -6,8 +6,9 @@ each name loads its module (pandas, scikit-learn, torch...) when first used.
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 __version__ = "0.1.0"
 
@@ -92,12 +93,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .training import TrainResult, TrainSettings, default_settings, fit, lr_find, split_indices
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'titanic_lab' has no attribute {name!r}")
+def _lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` (PEP 562) that imports each name of ``exports`` (name -> its module, relative
+    to ``package``) at its first use, and keeps it in the package."""
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            value = getattr(import_module(f".{exports[name]}", package), name)
+            setattr(sys.modules[package], name, value)
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = _lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

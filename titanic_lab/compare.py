@@ -21,7 +21,7 @@ from .gradient_compare import gradient_sheet_diffs
 from .errors import OptionError
 from .formulas import cell
 from .workbook.layout import ModelSheet, read_model_sheets
-from .models import sheet_columns
+from .models import sheet_columns, tensors
 from .ops import LOSSES
 from .sheet_layout import LOSS, PREDICTION, block_headers
 from .errors import UnseenCategoryWarning
@@ -94,7 +94,7 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
     target = sheet.dataset.target
     y = torch.tensor(target.sheet_numbers(sheet.frame[target.column]) / target.divisor, dtype=torch.float64)
     out = {name: features[name].to_numpy() for name in sheet.features}
-    blocks = sheet_columns(sheet.spec, sheet.params, X)
+    blocks = sheet_columns(sheet.spec, tensors(sheet.params), X)
     for prefix, values in blocks:
         for u, header in enumerate(block_headers(prefix, values.shape[1])):
             out[header] = values[:, u].numpy()

@@ -98,8 +98,8 @@ def check_sheet(sheet, path: object) -> None:
         for c, value in enumerate(row):
             if isinstance(value, float) and (not math.isfinite(value) or (r < sheet.header_row and _bad(np.array([value])).any())):
                 raise refuse(r, c, value, "")
-    for name, tensor in sheet.params.items():
-        values = tensor.detach().double().numpy().ravel()
+    for name, array in sheet.params.items():
+        values = np.asarray(array, dtype=np.float64).ravel()
         if _bad(values).any():
             bad = float(values[_bad(values).argmax()])
             r, c = _find(sheet.values, bad)

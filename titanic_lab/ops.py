@@ -11,8 +11,12 @@ both sides: the torch function and the Excel text the ``backprop`` sheet writes
 :mod:`titanic_lab.compare`) all look them up here, so adding an activation, a head or a loss is one
 entry in :data:`ACTIVATIONS`, :data:`HEADS` or :data:`LOSSES`.
 
-This module imports without torch (``titanic-lab --help`` lists these names): the torch side
-works on the tensors it is given, and ``torch.nn.functional`` is imported at its first call.
+An activation and a head also hold their numpy side (``array_function``): ``predict`` runs a
+workbook's model in numpy (:mod:`titanic_lab.array_forward`) and never imports torch.
+
+This module imports without torch or numpy (``titanic-lab --help`` lists these names): the torch
+side works on the tensors it is given, the numpy side on arrays, and ``torch.nn.functional`` and
+numpy are imported at their first call.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from . import sheet_layout as sl
 from .errors import OptionError
 
 if TYPE_CHECKING:
+    from numpy import ndarray
     from torch import Tensor
 
 
@@ -49,6 +54,8 @@ class Activation:
     derivative_formula : callable or None
         ``(z, a)`` cell references (the pre-activation and the activation) -> the Excel formula of
         the slope (``IF(z>0,1,0)``; ``a*(1-a)`` for the sigmoid). None: no backprop sheet for it.
+    array_function : callable or None
+        :attr:`function` on a numpy array (predict's forward). None: predict runs the activation in torch.
     """
 
     name: str
@@ -57,6 +64,7 @@ class Activation:
     formula: Callable[[str], str]
     derivative: Callable[[Tensor], Tensor] | None = None
     derivative_formula: Callable[[str, str], str] | None = None
+    array_function: Callable[[ndarray], ndarray] | None = None
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.function(x)
@@ -115,12 +123,15 @@ class Head:
     header : str or None
         The block its outputs are written under (``Preds``; ``P`` numbered per class: ``P1``...);
         a reader recognises the head by it. None for the identity.
+    array_function : callable
+        :attr:`function` on a numpy array (predict's forward).
     """
 
     name: str
     function: Callable[[Tensor], Tensor]
     formula: Callable[[Sequence[str], int], str] | None
     header: str | None
+    array_function: Callable[[ndarray], ndarray]
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.function(x)
@@ -138,6 +149,26 @@ def _torch():
     import torch
 
     return torch
+
+
+def _numpy():
+    """numpy, imported at the first call rather than with this module."""
+    import numpy
+
+    return numpy
+
+
+def _array_sigmoid(x: ndarray) -> ndarray:
+    """The logistic sigmoid on an array: ``1 / (1 + exp(-x))`` (0 where ``exp(-x)`` overflows, as torch's)."""
+    np = _numpy()
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def _array_softmax(scores: ndarray) -> ndarray:
+    """:func:`softmax` on an array: ``exp(s - max) / sum`` across the last axis."""
+    shifted = _numpy().exp(scores - scores.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)
 
 
 def _clamped(pred: str) -> str:
@@ -213,24 +244,27 @@ def _cross_entropy(probs: Tensor, y: Tensor) -> Tensor:
 #: Every output head, by name: the linear's and the lesson's nnet's (the sum of its units), the
 #: notebook's sigmoid, and the softmax of a multiclass target (one output per class).
 HEADS: dict[str, Head] = {h.name: h for h in (
-    Head("identity", lambda x: x, None, None),
-    Head("sum", _sum_of_units, lambda cells, u: "+".join(cells), sl.PREDS),
-    Head("sigmoid", lambda x: x.sigmoid(), lambda cells, u: fx.sigmoid(cells[u]), sl.PREDS),
-    Head("softmax", softmax, softmax_formula, sl.PROBS),
+    Head("identity", lambda x: x, None, None, lambda x: x),
+    Head("sum", _sum_of_units, lambda cells, u: "+".join(cells), sl.PREDS, lambda x: x.sum(-1, keepdims=True)),
+    Head("sigmoid", lambda x: x.sigmoid(), lambda cells, u: fx.sigmoid(cells[u]), sl.PREDS, _array_sigmoid),
+    Head("softmax", softmax, softmax_formula, sl.PROBS, _array_softmax),
 )}
 
 #: Every activation, by name, with its slope beside it; ``relu`` is the lesson's.
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("relu", "ReLU", lambda x: x.relu(), fx.relu,
-               lambda z: (z > 0).to(z.dtype), lambda z, a: f"IF({z}>0,1,0)"),
+               lambda z: (z > 0).to(z.dtype), lambda z, a: f"IF({z}>0,1,0)",
+               lambda x: _numpy().maximum(x, 0.0)),
     Activation("leaky_relu", "LReLU", lambda x: _functional().leaky_relu(x, 0.01), lambda x: f"IF({x}<0,0.01*{x},{x})",
-               lambda z: _torch().where(z > 0, z.new_ones(()), z.new_full((), 0.01)), lambda z, a: f"IF({z}>0,1,0.01)"),
+               lambda z: _torch().where(z > 0, z.new_ones(()), z.new_full((), 0.01)), lambda z, a: f"IF({z}>0,1,0.01)",
+               lambda x: _numpy().where(x > 0, x, 0.01 * x)),
     Activation("elu", "ELU", lambda x: _functional().elu(x), lambda x: f"IF({x}<0,EXP({x})-1,{x})",
-               lambda z: _torch().where(z > 0, z.new_ones(()), z.exp()), lambda z, a: f"IF({z}>0,1,EXP({z}))"),
+               lambda z: _torch().where(z > 0, z.new_ones(()), z.exp()), lambda z, a: f"IF({z}>0,1,EXP({z}))",
+               lambda x: _numpy().where(x > 0, x, _numpy().expm1(_numpy().minimum(x, 0.0)))),
     Activation("tanh", "Tanh", lambda x: x.tanh(), lambda x: f"TANH({x})",
-               lambda z: 1 - z.tanh() ** 2, lambda z, a: f"1-{a}^2"),
+               lambda z: 1 - z.tanh() ** 2, lambda z, a: f"1-{a}^2", lambda x: _numpy().tanh(x)),
     Activation("sigmoid", "Sigm", lambda x: x.sigmoid(), fx.sigmoid,
-               lambda z: z.sigmoid() * (1 - z.sigmoid()), lambda z, a: f"{a}*(1-{a})"),
+               lambda z: z.sigmoid() * (1 - z.sigmoid()), lambda z, a: f"{a}*(1-{a})", _array_sigmoid),
 )}
 
 #: Every loss, by name, with its derivative beside it: the spreadsheet's mean squared error

@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import sheet_layout as sl
+from .array_forward import predict_array
 from .choosing import VALIDATION, choose
 from .datasets import registry
 from .datasets.csv import read_table
@@ -20,7 +20,6 @@ from .files import atomic_output
 from .finite import check_features
 from .workbook.layout import (FirstRows, LayoutError, ModelSheet, first_rows, label_value, model_sheet_names, read_model_sheets,
                                recorded_validation)
-from .models import forward
 from .preprocessing import TabularPreprocessor
 from .reading import sheet_values
 from .tasks import check_known_classes
@@ -155,9 +154,7 @@ def predict_from_workbook(
     for unseen in caught:  # named after the file; the Titanic reader has already warned of its own
         if issubclass(unseen.category, UnseenCategoryWarning) and known is None:
             warnings.warn(f"{data}: {unseen.message}", UserWarning, stacklevel=2)
-    X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
-    with torch.no_grad():
-        preds = forward(chosen.spec, chosen.params, X).numpy()
+    preds = predict_array(chosen.spec, chosen.params, features.to_numpy(dtype=np.float64))  # numpy: no torch imported
     ids = rows[id_column].to_numpy() if id_column else np.arange(1, len(rows) + 1)
     return pd.DataFrame({id_column or ROW_COLUMN: ids, dataset.target.column: dataset.target.decode(preds)}), chosen
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import OptionError
 from ..files import OutputError
-from ..models import ModelSpec, hidden_sizes
+from ..model_spec import ModelSpec, hidden_sizes
 from ..sheet_layout import FIRST_ROW
 
 EXCEL_MAX_ROWS = 1_048_576

@@ -25,10 +25,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .. import sheet_layout as sl
 from ..choosing import PAIRED_SE, VALIDATION
@@ -39,11 +39,16 @@ from ..errors import TitanicLabError
 from ..finite import check_sheet
 from ..formulas import cell
 from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
-from ..models import BN_PARTS, ModelSpec, Params
+from ..model_spec import BN_PARTS, ModelSpec
+
+if TYPE_CHECKING:
+    from ..models import Params
 from ..ops import ACTIVATIONS, Activation, loss_of_formula
 from ..reading import column_at, formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
+#: A sheet's parameters as numpy arrays, by the names :mod:`titanic_lab.models` gives them (no torch: predict reads them).
+ArrayParams = dict[str, np.ndarray]
 #: A workbook without a stored spec (the lesson's) is read as the flagship dataset's, its preset recognised.
 _FALLBACK = registry.default()
 
@@ -66,8 +71,9 @@ class ModelSheet:
         The sheet's raw columns (``Survived``, ``Pclass``, ``Sex``, ...), one row per data row.
     columns : dict of str to int
         Header -> column (0-based) of the data table and the model columns.
-    params : dict of Tensor
-        In ``titanic_lab.models`` shapes, rows in the preset's feature order.
+    params : dict of numpy.ndarray
+        In ``titanic_lab.models`` shapes, rows in the preset's feature order (float64; :func:`titanic_lab.models.tensors`
+        makes them torch's).
     """
 
     name: str
@@ -78,7 +84,7 @@ class ModelSheet:
     #: The table's description: the workbook's stored spec, or Titanic's with the recognised preset.
     dataset: DatasetSpec
     spec: ModelSpec
-    params: Params
+    params: ArrayParams
     params_at: str
     loss: str
     frame: pd.DataFrame
@@ -99,7 +105,7 @@ class ModelSheet:
 
     @property
     def n_params(self) -> int:
-        return sum(p.numel() for p in self.params.values())
+        return sum(p.size for p in self.params.values())
 
     def column_values(self, header: str) -> np.ndarray:
         col = self.columns[header]
@@ -336,7 +342,7 @@ def _units(columns: dict[str, int], prefix: str) -> int:
     return k
 
 
-def _read_model(rows, header_row, headers, columns, features, where) -> tuple[ModelSpec, Params, str]:
+def _read_model(rows, header_row, headers, columns, features, where) -> tuple[ModelSpec, ArrayParams, str]:
     nnet_first, chain_first = sl.unit_header(sl.LIN, 0), sl.unit_header(sl.hidden_blocks(1, "").layer, 0)
     if nnet_first in columns:
         k = _units(columns, sl.LIN)
@@ -361,7 +367,7 @@ def _read_model(rows, header_row, headers, columns, features, where) -> tuple[Mo
     raise LayoutError(f"{where}: no model columns ({sl.LINEAR}, {nnet_first}, or {chain_first})")
 
 
-def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple[torch.Tensor, str]:
+def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple[np.ndarray, str]:
     """Params as rows under a second copy of the feature headers (the last ``Ones``, or the lesson's ``Const``)."""
     start = None
     for labels in (list(features), sl.param_labels(features)):
@@ -371,7 +377,7 @@ def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple
             break
     if start is None:
         raise LayoutError(f"{where}: no params block (the feature headers {labels[0]}..{labels[-1]} repeated over the params)")
-    W = torch.empty(len(features), k, dtype=torch.float64)
+    W = np.empty((len(features), k))
     for u in range(k):
         for j in range(len(features)):
             v = value_at(rows, header_row + 1 + u, start + j)
@@ -381,7 +387,7 @@ def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple
     return W, f"{cell(header_row + 1, start)}:{cell(header_row + k, start + len(features) - 1)}"
 
 
-def _find_block(rows, start_row, corner, labels) -> tuple[torch.Tensor, str] | None:
+def _find_block(rows, start_row, corner, labels) -> tuple[np.ndarray, str] | None:
     """A params block: ``corner`` then unit headers on one row, ``labels`` down its first column."""
     for r in range(start_row, len(rows)):
         row = rows[r]
@@ -390,14 +396,14 @@ def _find_block(rows, start_row, corner, labels) -> tuple[torch.Tensor, str] | N
     return None
 
 
-def _block_at(rows, r, c, labels, corner) -> tuple[torch.Tensor, str]:
+def _block_at(rows, r, c, labels, corner) -> tuple[np.ndarray, str]:
     width = 0
     while value_at(rows, r, c + 1 + width) not in ("", None) and isinstance(value_at(rows, r, c + 1 + width), str):
         width += 1
     found = [value_at(rows, r + 1 + i, c) for i in range(len(labels))]
     if found != list(labels):
         raise LayoutError(f"params block {corner!r} at {cell(r, c)}: row labels {found} differ from {list(labels)}")
-    W = torch.empty(len(labels), width, dtype=torch.float64)
+    W = np.empty((len(labels), width))
     for i in range(len(labels)):
         for j in range(width):
             v = value_at(rows, r + 1 + i, c + 1 + j)
@@ -407,7 +413,7 @@ def _block_at(rows, r, c, labels, corner) -> tuple[torch.Tensor, str]:
     return W, f"{cell(r + 1, c + 1)}:{cell(r + len(labels), c + width)}"
 
 
-def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, Params, str]:
+def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, ArrayParams, str]:
     """``W1``, ``c1``, ``W2``... blocks: hidden (no c1) or deep."""
     activation, blocks = _activation(columns, 1)
     batchnorm = sl.unit_header(blocks.batchnorm, 0) in columns
@@ -425,15 +431,15 @@ def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, 
         i += 1
     if len(weights) < 2:
         raise LayoutError(f"{where}: {sl.unit_header(blocks.layer, 0)} columns need params blocks {sl.weights_corner(1)} and {sl.weights_corner(2)}")
-    bn: Params = {}
+    bn: ArrayParams = {}
     for n, W in enumerate(weights[:-1], start=1):
         bn.update(_bn_params(rows, header_row, n, W.shape[1], batchnorm, where))
     spec, params = _model_of(CHAIN, weights, consts, columns, activation.name, batchnorm, where)
     return spec, {**params, **bn}, first_at
 
 
-def _model_of(style: str, weights: list[torch.Tensor], consts: list[float | None], columns: dict[str, int], activation: str,
-              batchnorm: bool, where: str) -> tuple[ModelSpec, Params]:
+def _model_of(style: str, weights: list[np.ndarray], consts: list[float | None], columns: dict[str, int], activation: str,
+              batchnorm: bool, where: str) -> tuple[ModelSpec, ArrayParams]:
     """The model whose kind has these layers (weights (n_in, n_out), constants or None) and the
     sheet's ``Preds`` column or its absence (or a multiclass softmax's ``P1``...); its params named as its kind names them."""
     preds, outputs = sl.PREDS in columns, max(1, _units(columns, sl.PROBS))
@@ -444,15 +450,15 @@ def _model_of(style: str, weights: list[torch.Tensor], consts: list[float | None
                           f"{len(weights)} layer(s) of {', '.join(str(W.shape[1]) for W in weights)} column(s) with "
                           f"constants {', '.join(given) or 'none'} and {'a' if preds else 'no'} {sl.PREDS} column")
     kind, sizes = found
-    params: Params = {}
+    params: ArrayParams = {}
     for layer, W, c in zip(kind.chain(sizes, outputs), weights, consts):
         params[layer.weight] = W[:, 0] if layer.vector else W
         if layer.const:
-            params[layer.const] = torch.tensor(c, dtype=torch.float64)
+            params[layer.const] = np.array(c, dtype=np.float64)
     return ModelSpec(kind.name, sizes, activation, batchnorm, outputs), params
 
 
-def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> Params:
+def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> ArrayParams:
     """Batch norm's ``mean{i}``, ``var{i}``, ``gamma{i}``, ``beta{i}`` rows (label, then a value per unit)."""
     if not present:
         return {}
@@ -462,7 +468,7 @@ def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: s
         values = _find_label_values(rows, header_row, label, width)
         if values is None:
             raise LayoutError(f"{where}: batch norm columns need a row labelled {label} with {width} numbers")
-        params[f"bn{layer}_{part}"] = torch.tensor(values, dtype=torch.float64)
+        params[f"bn{layer}_{part}"] = np.array(values, dtype=np.float64)
     return params
 
 
@@ -512,7 +518,7 @@ def _check_cached(rows, formulas, name) -> None:
 
 
 def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: list[str]) -> dict[str, Params]:
-    """Starting parameters for each model of a run, read from a workbook's model sheets.
+    """Starting parameters for each model of a run, read from a workbook's model sheets, as float64 tensors.
 
     A model takes the params of a sheet holding the same model (kind and sizes); a sheet
     named like the model kind (``linear``, ``nnet``) is preferred over others (``mmult``).
@@ -522,6 +528,8 @@ def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: lis
     LayoutError
         When no sheet holds a model, or its features differ from the run's.
     """
+    from ..models import tensors  # torch: a run trains
+
     sheets = read_model_sheets(path)
     out = {}
     for name, spec in models.items():
@@ -535,5 +543,5 @@ def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: lis
                 f"{path}: sheet {sheet.name!r} has features {', '.join(sheet.features)}, the run has "
                 f"{', '.join(features)}; use the same --preset"
             )
-        out[name] = sheet.params
+        out[name] = tensors(sheet.params)
     return out
