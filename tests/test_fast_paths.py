@@ -356,3 +356,44 @@ def test_verify_stops_ironcalc_when_it_cannot_read_the_formulas(tmp_path, monkey
     with pytest.raises(reading.WorkbookError, match="sheet 's' cannot be read"):
         verify_workbook(book)
     assert len(started) == 1 and started[0].returncode is not None  # the child ended, and was waited for
+
+
+def _extent_parsed(xml: bytes) -> reading.Extent:
+    """:func:`reading.sheet_extent`'s rule, by the XML parser: the furthest ``r`` of a row or a cell, and the rows
+    and cells without one counted as if they followed it."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(xml)
+    rows = [e for e in root.iter() if e.tag.rpartition("}")[2] == "row"]
+    cells = [e for e in root.iter() if e.tag.rpartition("}")[2] == "c"]
+    refs = [re.fullmatch(r"([A-Z]{0,4})([0-9]+)", e.get("r")).groups() for e in cells if e.get("r")]
+    max_row = max([int(e.get("r")) for e in rows if e.get("r")] + [int(r) for _, r in refs], default=0)
+    max_col = max((int(xlsxwriter.utility.xl_cell_to_rowcol(c + "1")[1]) + 1 for c, _ in refs), default=0)
+    return reading.Extent(max_row + sum(1 for e in rows if not e.get("r")), max_col + len(cells) - len(refs), len(cells))
+
+
+MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+SHEETS = {
+    "spaces only": f'<worksheet {MAIN}><sheetData><row r="1"><c r="A1"><v>1</v></c><c r="C1" t="inlineStr">'
+                   '<is><t>ratio:c and :row</t></is></c></row><row r="4"><c r="AB4"><f>A1</f><v>1</v></c></row>'
+                   '</sheetData></worksheet>',
+    "newlines and tabs": f'<worksheet {MAIN}>\n<sheetData>\n<row\tr="2">\n<c\nr="B2"\ts="1"><v>1</v></c>'
+                         '<c\r\nr="D7"/><c/></row><row>\n<c r="E3"/></row></sheetData></worksheet>',
+    "prefixed tags": '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+                     '<x:row r="3"><x:c r="F3"><x:v>2</x:v></x:c><x:c><x:v>3</x:v></x:c></x:row><x:row/></x:sheetData>'
+                     '</x:worksheet>',
+    "cells without a reference": f'<worksheet {MAIN}><sheetData><row><c><v>1</v></c><c><v>2</v></c></row>'
+                                 '<row r="9"><c r="B9"/></row><row/></sheetData></worksheet>',
+}
+
+
+@pytest.mark.parametrize("name", list(SHEETS))
+def test_a_sheets_extent_is_the_xml_parsers_whatever_its_whitespace_and_prefixes(name, tmp_path):
+    """The bound check counts tags with ``bytes.count`` where only spaces separate attributes and no tag has a
+    prefix, and with regular expressions otherwise: the same extent as the XML parser's either way."""
+    xml = SHEETS[name].encode()
+    book = tmp_path / "b.zip"
+    with zipfile.ZipFile(book, "w") as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", xml)
+    with _open_zip(book) as zf:
+        assert reading.sheet_extent(book, zf, "xl/worksheets/sheet1.xml") == _extent_parsed(xml)

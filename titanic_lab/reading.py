@@ -461,6 +461,8 @@ class Extent:
 
 
 _R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,10})"')
+#: :data:`_R_ATTR` where every whitespace is a space (as XlsxWriter writes): a literal start, which ``re`` finds fast.
+_R_SPACE = re.compile(rb' r="([A-Z]{0,4})([0-9]{1,10})"')
 #: A cell's or a row's start tag (its name, ``c`` or ``row``): one scan counts both.
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row)[\s/>]")
 
@@ -482,17 +484,22 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
             tail = data  # no tag ends in this chunk yet
             continue
         text, tail = (data[:cut], data[cut:]) if cut else (data, b"")
-        for col, row in _R_ATTR.findall(text):
+        spaces = not (b"\t" in text or b"\n" in text or b"\r" in text)  # XML's only other whitespace
+        for col, row in (_R_SPACE if spaces else _R_ATTR).findall(text):
             if col:
                 letters.add(col)
                 refs += 1
             else:
                 row_refs += 1
             rows.add(row)
-        tags = _TAG.findall(text)
-        found = tags.count(b"c")
+        if spaces and b":c" not in text and b":row" not in text:  # no prefixed tag: count the tags as _TAG finds them
+            found = text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/")
+            tags = found + text.count(b"<row ") + text.count(b"<row>") + text.count(b"<row/")
+        else:
+            names = _TAG.findall(text)
+            found, tags = names.count(b"c"), len(names)
         cells += found
-        row_tags += len(tags) - found
+        row_tags += tags - found
     max_row = max((int(r) for r in rows), default=0)
     max_col = max((_column_number(c) for c in letters), default=0)
     return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells)
