@@ -85,6 +85,17 @@ def _sheet_xml(path: Path, body: str) -> None:
     ('<row r="1"><c r="A1"><v>2</v><f>1+1</f></c><c r="B1"><f>2+2</f><v>4</v></c></row>', {(0, 0): "1+1", (0, 1): "2+2"}),
     # a cell without its address: the parser refuses it by name
     ('<row r="1"><c><f>1+1</f><v>2</v></c></row>', None),
+    # prefixed tags (the formula tags are counted by regular expression, not bytes.count)
+    ('<row r="1" xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:c r="A1"><x:f>1+1</x:f><x:v>2</x:v>'
+     '</x:c><c r="B1"><f>A1</f><v>2</v></c></row>', {(0, 0): "1+1", (0, 1): "A1"}),
+    # tabs and newlines between attributes
+    ('<row r="1"><c\nr="A1"\ts="1"><f\n>1+1</f><v>2</v></c><c r="B1"><f\tt="shared" ref="B1:B3" si="0">A1</f><v>2</v></c></row>'
+     '<row r="2"><c r="B2"><f t="shared"\nsi="0"/><v>2</v></c></row>', {(0, 0): "1+1", (0, 1): "A1", (1, 1): ""}),
+    # shared formulas' other cells, then one of them with a text of its own (the text is kept, as the parser keeps it)
+    ('<row r="1"><c r="A1"><f t="shared" ref="A1:A4" si="0">B1</f><v>0</v></c></row>'
+     '<row r="2"><c r="A2"><f t="shared" si="0"/><v>0</v></c></row><row r="3"><c r="A3"><f t="shared" si="0"/><v>0</v></c></row>'
+     '<row r="4"><c r="A4"><f t="shared" si="0">B9</f><v>0</v></c></row>',
+     {(0, 0): "B1", (1, 0): "", (2, 0): "", (3, 0): "B9"}),
 ])
 def test_the_scan_or_the_parser_reads_any_sheet(tmp_path, body, expected):
     book = tmp_path / "b.xlsx"

@@ -263,7 +263,10 @@ def _scan_formulas(chunks: Iterator[bytes], where: str) -> dict[tuple[int, int],
                 raise _Unusual
             first = False
         data = tail + data
-        starts = list(_CELL_START.finditer(data, max(0, len(data) - (1 << 20))))
+        for window in (1 << 12, 1 << 16, 1 << 20):  # the last cell start: in the last 4 KiB, as a rule
+            starts = list(_CELL_START.finditer(data, max(0, len(data) - window)))
+            if starts or window >= len(data):
+                break
         if not starts:
             tail = data
             if len(tail) > (64 << 20):
@@ -279,14 +282,22 @@ def _scan_formulas(chunks: Iterator[bytes], where: str) -> dict[tuple[int, int],
 def _scan_piece(piece: bytes, cells: dict[tuple[int, int], str], texts: dict[bytes, str], where: str) -> None:
     if b"<!" in piece or b"<?" in piece[1:]:
         raise _Unusual
-    found = 0
-    columns: dict[bytes, int] = {}
+    columns = _Columns()
     kinds: dict[bytes, tuple[str, str | None]] = {}  # a formula's attributes -> its type and ref (each read once)
-    tags = len(_FORMULA_TAG.findall(piece))
+    children: set[bytes] = set()  # the attributes of a shared formula's other cells (no ref): no text of their own
+    if b":f" in piece or b"\t" in piece or b"\n" in piece or b"\r" in piece:
+        tags = len(_FORMULA_TAG.findall(piece))
+    else:  # no prefixed tag, only spaces between attributes: count the formula tags as _FORMULA_TAG finds them
+        tags = piece.count(b"<f>") + piece.count(b"<f ") + piece.count(b"<f/")
     matches = _PLAIN_FORMULA_CELL.findall(piece)
     if len(matches) != tags:
         matches = _FORMULA_CELL.findall(piece)
+        if len(matches) != tags:
+            raise _Unusual  # a formula that is not its cell's first child, or not in a cell, or a cell without its address
     for letters, digits, formula_attrs, raw in matches:
+        if not raw and formula_attrs in children:  # most cells of a filled-down column: the shortest way through
+            cells[(int(digits) - 1, columns[letters])] = ""
+            continue
         text = texts.get(raw)
         if text is None:
             text = texts[raw] = _unescape(raw)
@@ -298,21 +309,22 @@ def _scan_piece(piece: bytes, cells: dict[tuple[int, int], str], texts: dict[byt
                     raise _Unusual
                 ref = f_attrs.get(b"ref")
                 kind = kinds[formula_attrs] = (f_attrs.get(b"t", b"").decode("ascii"), ref.decode("ascii") if ref else None)
+                if kind == ("shared", None):
+                    children.add(formula_attrs)
             if kind[0] == "shared" and kind[1] is None:  # a shared formula's other cell: no text of its own
-                col = columns.get(letters)
-                if col is None:
-                    col = columns[letters] = parse_cell(letters.decode("ascii") + "1")[1]
-                cells[(int(digits) - 1, col)] = text
+                cells[(int(digits) - 1, columns[letters])] = text
             else:
                 _add_formula(cells, (letters + digits).decode("ascii"), text, kind[0], kind[1], where)
         else:
-            col = columns.get(letters)
-            if col is None:
-                col = columns[letters] = parse_cell(letters.decode("ascii") + "1")[1]
-            cells[(int(digits) - 1, col)] = text
-        found += 1
-    if found != tags:
-        raise _Unusual  # a formula that is not its cell's first child, or not in a cell, or a cell without its address
+            cells[(int(digits) - 1, columns[letters])] = text
+
+
+class _Columns(dict):
+    """Column letters (bytes) -> the 0-based column, each computed at its first lookup."""
+
+    def __missing__(self, letters: bytes) -> int:
+        col = self[letters] = parse_cell(letters.decode("ascii") + "1")[1]
+        return col
 
 
 def _parse_formulas(chunks: Iterator[bytes], where: str) -> dict[tuple[int, int], str]:
