@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left, bisect_right
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,10 @@ class _Headers:
         #: The cells a label names (its right neighbour, else the cell under it), by (row, col): the label.
         self.labelled = {(r + 1, c): v for (r, c), v in self.label_cells.items()}
         self.labelled.update({(r, c + 1): v for (r, c), v in self.label_cells.items()})
+        #: The rows of the labelled cells, by column, ascending.
+        self.labelled_rows: dict[int, list[int]] = {}
+        for r, c in sorted(self.labelled):
+            self.labelled_rows.setdefault(c, []).append(r)
 
     def label(self, header_row: int, col: int) -> str:
         """The report's name of the column under the header at (header_row, col): ``Lin1 (V3)``."""
@@ -173,28 +178,36 @@ class _Headers:
 
         A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) stands
         alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
-        column under its nearest header above (``Lin1 (V)``), or without one stands alone.
+        column under its nearest header above (``Lin1 (V)``), or without one stands alone. The text
+        rows cut the column into runs, found by bisection: a column of thousands of rows is a few
+        slices, not a step per cell.
         """
-        texts, above = self.text_rows.get(col, []), 0  # texts[:above] are the text rows above the row
-        run_key, run_name, run = None, "", []
-        for row in rows:
-            while above < len(texts) and texts[above] < row:
-                above += 1
-            text = self.labelled.get((row, col))
-            if text is not None:
-                key, name = (row, col), f"{cell(row, col)} {text}"
-            elif above == 0:
-                key, name = (row, col), cell(row, col)
-            else:
-                key = (texts[above - 1], col)
-                name = run_name if key == run_key else self.label(texts[above - 1], col)
-            if key != run_key and run:
-                yield run_key, run_name, run
-                run = []
-            run_key, run_name = key, name
-            run.append(row)
-        if run:
-            yield run_key, run_name, run
+        texts = self.text_rows.get(col, [])
+        marked = self.labelled_rows.get(col, [])
+        cuts = [bisect_left(rows, t) for t in texts] + [len(rows)]  # rows[cuts[k-1]:cuts[k]] lie under texts[k-1]
+        for row in rows[:cuts[0]]:  # no header above: each cell alone
+            yield (row, col), self._alone(row, col), [row]
+        for k in range(1, len(cuts)):
+            start, stop = cuts[k - 1], cuts[k]
+            if start == stop:
+                continue
+            key = (texts[k - 1], col)
+            first, last = rows[start], rows[stop - 1]
+            for row in marked[bisect_left(marked, first):bisect_right(marked, last)]:  # labelled cells stand alone
+                at = bisect_left(rows, row, start, stop)
+                if at == stop or rows[at] != row:
+                    continue
+                if at > start:
+                    yield key, self.label(texts[k - 1], col), rows[start:at]
+                yield (row, col), self._alone(row, col), [row]
+                start = at + 1
+            if start < stop:
+                yield key, self.label(texts[k - 1], col), rows[start:stop]
+
+    def _alone(self, row: int, col: int) -> str:
+        """The report's name of a formula cell that stands alone: its address, and its label if it has one."""
+        text = self.labelled.get((row, col))
+        return cell(row, col) if text is None else f"{cell(row, col)} {text}"
 
 
 def verify_workbook(path: str | Path, tol: float = 1e-9, engine: str = DEFAULT_ENGINE) -> VerifyReport:
@@ -247,7 +260,7 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
             raise
         wanted = {sheet: list(cells) for sheet, cells in formulas.items()}
         found.set_result(wanted)
-        cached_values = sheet_values(path)
+        cached_values = sheet_values(path, [sheet for sheet, cells in formulas.items() if cells])  # no other sheet is compared
         for i, engine in enumerate(engines):
             fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: wanted)
             report = compare_cached(path, fresh, tol, formulas, cached_values)
