@@ -159,3 +159,20 @@ def test_old_import_paths_still_work():
     from titanic_lab.preprocessing import PRESETS, Feature, Preset, TabularPreprocessor, TitanicPreprocessor  # noqa: F401
 
     assert set(PRESETS) == {"spreadsheet", "notebook", "extended", "groups"}
+
+
+def test_every_public_name_loads_and_is_listed():
+    """Each name a package exports lazily (the package root, ``titanic_lab.workbook``) loads in a fresh Python, and
+    ``dir()`` lists it before it is loaded; ``from titanic_lab import *`` works."""
+    import subprocess
+    import sys
+
+    code = ("import titanic_lab, titanic_lab.workbook as w\n"
+            "listed = [n for p in (titanic_lab, w) for n in p.__all__ if n not in dir(p)]\n"
+            "assert not listed, listed\n"
+            "for p in (titanic_lab, w):\n"
+            "    for n in p.__all__: getattr(p, n)\n"
+            "from titanic_lab import *\n"
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr

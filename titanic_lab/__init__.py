@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "ModelSpec": "models",
     "parse_model": "models",
     "forward": "models",
+    "predict_array": "array_forward",
     "TrainSettings": "training",
     "TrainResult": "training",
     "fit": "training",
@@ -55,7 +56,7 @@ _EXPORTS: dict[str, str] = {
     "write_workbook": "workbook",
     "verify_workbook": "verify",
     "compare_workbook": "compare",
-    "read_model_sheets": "layout",
+    "read_model_sheets": "workbook.layout",
     "predict_from_workbook": "predict",
     "cross_validate": "leaderboard",
 }
@@ -85,6 +86,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
         select_complete_rows,
     )
     from .errors import DataError, OptionError, TitanicLabError, TrainingError
+    from .array_forward import predict_array
     from .models import ModelSpec, forward, parse_model
     from .features.preset import Preset
     from .features.steps import Feature
@@ -93,9 +95,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .training import TrainResult, TrainSettings, default_settings, fit, lr_find, split_indices
 
 
-def _lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
-    """A package's ``__getattr__`` (PEP 562) that imports each name of ``exports`` (name -> its module, relative
-    to ``package``) at its first use, and keeps it in the package."""
+def _lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``__getattr__`` and ``__dir__`` (PEP 562): each name of ``exports`` (name -> its module,
+    relative to ``package``) is imported at its first use and kept in the package, and listed before."""
 
     def __getattr__(name: str) -> Any:
         if name in exports:
@@ -104,14 +106,12 @@ def _lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]
             return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted({*vars(sys.modules[package]), *exports})
+
+    return __getattr__, __dir__
 
 
-__getattr__ = _lazy_exports(__name__, _EXPORTS)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
 
 __all__ = ["__version__", *_EXPORTS]

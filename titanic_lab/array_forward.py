@@ -33,11 +33,11 @@ def predict_array(spec: ModelSpec, params: dict[str, np.ndarray], X: np.ndarray)
 
     Notes
     -----
-    An activation registered without its numpy side (``array_function`` None) runs in torch:
-    registering one stays one entry.
+    A model with an activation or a head registered without its numpy side (``array_function``
+    None) runs in torch, imported then: registering one stays one entry.
     """
     activation = ACTIVATIONS[spec.activation]
-    if spec.has_hidden and activation.array_function is None:
+    if (spec.has_hidden and activation.array_function is None) or spec.head.array_function is None:
         import torch
 
         from .models import forward, tensors

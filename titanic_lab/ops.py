@@ -55,7 +55,7 @@ class Activation:
         ``(z, a)`` cell references (the pre-activation and the activation) -> the Excel formula of
         the slope (``IF(z>0,1,0)``; ``a*(1-a)`` for the sigmoid). None: no backprop sheet for it.
     array_function : callable or None
-        :attr:`function` on a numpy array (predict's forward). None: predict runs the activation in torch.
+        :attr:`function` on a numpy array (predict's forward). None: predict runs the model in torch.
     """
 
     name: str
@@ -123,15 +123,15 @@ class Head:
     header : str or None
         The block its outputs are written under (``Preds``; ``P`` numbered per class: ``P1``...);
         a reader recognises the head by it. None for the identity.
-    array_function : callable
-        :attr:`function` on a numpy array (predict's forward).
+    array_function : callable or None
+        :attr:`function` on a numpy array (predict's forward). None: predict runs the model in torch.
     """
 
     name: str
     function: Callable[[Tensor], Tensor]
     formula: Callable[[Sequence[str], int], str] | None
     header: str | None
-    array_function: Callable[[ndarray], ndarray]
+    array_function: Callable[[ndarray], ndarray] | None = None
 
     def __call__(self, x: Tensor) -> Tensor:
         return self.function(x)

@@ -51,4 +51,4 @@ __all__ = [
     "sheet_name", "write_workbook", "written_at",
 ]
 
-__getattr__ = _lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
