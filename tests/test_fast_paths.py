@@ -214,6 +214,44 @@ def test_each_sheet_is_bounded_once_until_the_file_changes(tmp_path, monkeypatch
         reading.check_sheets(book)  # a refusal is not remembered as checked
 
 
+def test_checked_sheets_says_which_sheets_may_hold_formulas(default_book):
+    """A sheet without a formula tag is flagged so (verify does not read its values); every sheet with formulas is not."""
+    flags = dict(reading.checked_sheets(default_book))
+    formulas = formula_cells(default_book)
+    assert list(flags) == list(formulas)
+    assert all(flags[name] for name, cells in formulas.items() if cells)
+    assert not flags["README"] and not flags["all_rows"]
+
+
+def test_verify_reads_a_sheet_with_formulas_that_was_not_flagged(default_book, monkeypatch):
+    """The flag only saves time: a sheet with formulas flagged as without them is read when its formulas are found."""
+    from titanic_lab import verify
+
+    honest = verify.verify_workbook(default_book)
+    monkeypatch.setattr(verify, "checked_sheets", lambda path: ((name, False) for name, _ in reading.checked_sheets(path)))
+    unflagged = verify.verify_workbook(default_book)
+    assert unflagged.ok and unflagged.to_dict()["columns"] == honest.to_dict()["columns"]
+
+
+def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
+    """A sheet refused by the bound check stops verify before any engine starts, with no later sheet read."""
+    from titanic_lab import verify
+
+    book = tmp_path / "b.xlsx"
+    wb = xlsxwriter.Workbook(str(book))
+    wb.add_worksheet("a").write_formula(0, 0, "=1+1", None, 2)
+    wb.add_worksheet("b").write_number(1999, 0, 2)
+    wb.add_worksheet("c").write_formula(0, 0, "=2+2", None, 4)
+    wb.close()
+    monkeypatch.setenv("TITANIC_LAB_MAX_CELLS", "1000")
+    read = []
+    monkeypatch.setattr(verify, "sheet_values", lambda path, sheets: read.extend(sheets) or {})
+    monkeypatch.setattr(verify, "formula_cells", lambda path: pytest.fail("the formula cells were looked for"))
+    with pytest.raises(reading.WorkbookError, match="sheet 'b' reaches row 2,000"):
+        verify.verify_workbook(book)
+    assert "c" not in read
+
+
 def test_verify_still_names_a_tampered_data_row_formula(default_book, tmp_path):
     """A data row's formula cell whose cached value was changed in the XML: verify (IronCalc) fails on that cell."""
     from titanic_lab.verify import verify_workbook

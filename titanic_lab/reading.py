@@ -13,7 +13,7 @@ import re
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 from xml.etree import ElementTree
@@ -426,9 +426,9 @@ def _stored_value(element: ElementTree.Element, shared: list[str]) -> object:
     return float(text) if text else ""
 
 
-#: What :func:`check_sheets` has checked: ``(file, sheet)`` for a sheet, ``(file, None)`` for the other members;
-#: ``file`` is the path, its modification time and its size.
-_CHECKED: dict[tuple, None] = {}
+#: What :func:`check_sheets` has checked: ``(file, sheet)`` for a sheet (whether it may hold formulas),
+#: ``(file, None)`` for the other members; ``file`` is the path, its modification time and its size.
+_CHECKED: dict[tuple, bool] = {}
 
 
 def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
@@ -438,24 +438,38 @@ def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
     besides the sheets (shared strings, styles, the workbook) is unpacked once to check it holds
     what it declares. A sheet checked once is not checked again until the file changes.
     """
+    for _ in checked_sheets(path, sheets):
+        pass
+
+
+def checked_sheets(path: str | Path, sheets: list[str] | None = None) -> Iterator[tuple[str, bool]]:
+    """:func:`check_sheets` one sheet at a time: each sheet's name once it is checked (a reader may
+    take it while the next is checked), and whether it may hold formulas (False: no formula tag).
+
+    The members besides the sheets are checked first; a sheet checked before is yielded at once.
+    """
     path = Path(path)
     parts = sheet_parts(path)
     stat = path.stat()
     file = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    todo = [(name, part) for name, part in parts.items() if (sheets is None or name in sheets) and (file, name) not in _CHECKED]
-    if not todo and (file, None) in _CHECKED:
+    wanted = [(name, part) for name, part in parts.items() if sheets is None or name in sheets]
+    if all((file, name) in _CHECKED for name, _ in wanted) and (file, None) in _CHECKED:
+        yield from ((name, _CHECKED[(file, name)]) for name, _ in wanted)
         return
     with _open_zip(path) as zf:
         present = set(zf.namelist())
-        for name, part in todo:
-            if part in present:
-                _check_extent(path, name, sheet_extent(path, zf, part))
         if (file, None) not in _CHECKED:
             for member in sorted(present):  # what calamine reads besides the sheets
                 if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
                     for _ in _member_chunks(path, zf.getinfo(member)):
                         pass
-    _CHECKED.update(dict.fromkeys([(file, name) for name, _ in todo] + [(file, None)]))
+            _CHECKED[(file, None)] = True
+        for name, part in wanted:
+            if (file, name) not in _CHECKED:
+                extent = sheet_extent(path, zf, part) if part in present else Extent(0, 0, 0, formulas=False)
+                _check_extent(path, name, extent)
+                _CHECKED[(file, name)] = extent.formulas
+            yield name, _CHECKED[(file, name)]
 
 
 @dataclass
@@ -465,6 +479,8 @@ class Extent:
     rows: int
     columns: int
     cells: int
+    #: False when the sheet holds no formula tag (``<f``, ``<x:f``); a sheet with one may hold a formula.
+    formulas: bool = field(default=True, compare=False)
 
     @property
     def area(self) -> int:
@@ -488,6 +504,7 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
     letters: set[bytes] = set()
     rows: set[bytes] = set()
     refs = cells = row_tags = row_refs = 0
+    formulas = False
     tail = b""
     for data in _member_chunks(path, zf.getinfo(part)):
         data = tail + data
@@ -496,6 +513,7 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
             tail = data  # no tag ends in this chunk yet
             continue
         text, tail = (data[:cut], data[cut:]) if cut else (data, b"")
+        formulas = formulas or b"<f" in text or b":f" in text  # a tag cut at the chunk's end is in the next text
         spaces = not (b"\t" in text or b"\n" in text or b"\r" in text)  # XML's only other whitespace
         for col, row in (_R_SPACE if spaces else _R_ATTR).findall(text):
             if col:
@@ -514,7 +532,8 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
         row_tags += tags - found
     max_row = max((int(r) for r in rows), default=0)
     max_col = max((_column_number(c) for c in letters), default=0)
-    return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells)
+    formulas = formulas or b"<f" in tail or b":f" in tail
+    return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells, formulas)
 
 
 def _column_number(letters: bytes) -> int:

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from .engines import DEFAULT_ENGINE, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
-from .reading import check_sheets, formula_cells, sheet_values
+from .reading import checked_sheets, formula_cells, sheet_values
 from .sheet_layout import is_label
 
 @dataclass
@@ -244,11 +244,21 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    check_sheets(path)  # before any engine starts: fails fast on a file that is not a workbook, or a hostile one
-    for engine in engines:
-        engine.require()
     reports = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=1) as reader:
+        # python-calamine reads each sheet that may hold formulas (their cached values) in a thread of its own,
+        # as soon as that sheet is checked, while this one checks the next and then finds the formula cells.
+        reading: dict[str, Future] = {}
+        try:
+            for name, may_hold_formulas in checked_sheets(path):
+                if may_hold_formulas:
+                    reading[name] = reader.submit(sheet_values, path, [name])
+            # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
+            for engine in engines:
+                engine.require()
+        except BaseException:
+            reader.shutdown(cancel_futures=True)  # no sheet read after the first failure
+            raise
         # The first engine recalculates in its own process while this one reads the original file; it is
         # told which cells hold formulas (the only values compared) once they are found.
         found: Future = Future()
@@ -257,10 +267,13 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
             formulas = formula_cells(path)
         except BaseException as exc:
             found.set_exception(exc)
+            reader.shutdown(cancel_futures=True)
             raise
         wanted = {sheet: list(cells) for sheet, cells in formulas.items()}
         found.set_result(wanted)
-        cached_values = sheet_values(path, [sheet for sheet, cells in formulas.items() if cells])  # no other sheet is compared
+        cached_values = {}  # only the sheets with formulas are compared
+        for sheet in [sheet for sheet, cells in formulas.items() if cells]:
+            cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
         for i, engine in enumerate(engines):
             fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: wanted)
             report = compare_cached(path, fresh, tol, formulas, cached_values)
