@@ -446,3 +446,24 @@ def test_a_sheets_extent_is_the_xml_parsers_whatever_its_whitespace_and_prefixes
         zf.writestr("xl/worksheets/sheet1.xml", xml)
     with _open_zip(book) as zf:
         assert reading.sheet_extent(book, zf, "xl/worksheets/sheet1.xml") == _extent_parsed(xml)
+
+
+def test_the_workbook_is_zipped_at_its_level_and_xlsxwriter_is_left_as_it_was(default_book):
+    """Every member is deflated at book.ZIP_LEVEL (its compressed size is zlib's at that level, not at the default
+    level 6), and XlsxWriter's own ZipFile is restored after the write."""
+    import zlib
+
+    import xlsxwriter.workbook
+
+    from titanic_lab.workbook import book
+
+    def deflated(data: bytes, level: int) -> int:
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+        return len(packer.compress(data) + packer.flush())
+
+    with zipfile.ZipFile(default_book) as zf:
+        sizes = {info.filename: (info.compress_size, zf.read(info)) for info in zf.infolist()}
+    largest = max(sizes, key=lambda name: len(sizes[name][1]))
+    assert deflated(sizes[largest][1], 6) != deflated(sizes[largest][1], book.ZIP_LEVEL)  # the test can tell them apart
+    assert all(size == deflated(data, book.ZIP_LEVEL) for size, data in sizes.values())
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
