@@ -354,7 +354,7 @@ def test_columns_written_many_rows_at_a_time_are_what_xlsxwriter_writes_cell_by_
 
 
 def test_a_shared_columns_chunk_builds_each_text_only_when_asked_and_as_row_by_row(tmp_path):
-    """A shared column's chunk holds its cached values and builds a formula's text only when asked for (the
+    """A shared column's chunk holds its cached values' texts and builds a formula's text only when asked for (the
     writer asks for a run's first cell only): each one, by index, negative index or slice, is the text that
     building that row's formula gives."""
     import numpy as np
@@ -368,7 +368,7 @@ def test_a_shared_columns_chunk_builds_each_text_only_when_asked_and_as_row_by_r
     column = FormulaColumn(3, 3, lambda r: f"IF({fx.cell(r, 0)}<0,0,{fx.cell(r, 0)})", values, None, float, cells.Cells.formula)
     kinds, data = column.chunk(10, 40, ws)
     assert column.shared and isinstance(data, RowFormulas) and (kinds == FORMULA).all()
-    eager = [(FormulaColumn._prepare("=" + column.build(row), ws), x) for row, x in zip(range(13, 43), values[10:40])]
+    eager = [(FormulaColumn._prepare("=" + column.build(row), ws), str(float(x))) for row, x in zip(range(13, 43), values[10:40])]
     assert eager[0][0] == "IF(A14&lt;0,0,A14)"
     assert len(data) == 30 and list(data) == eager and data[-1] == eager[-1] and data[5:9] == eager[5:9]
     assert data[::-7] == eager[::-7] and data[-3:] == eager[-3:]
@@ -467,3 +467,21 @@ def test_the_workbook_is_zipped_at_its_level_and_xlsxwriter_is_left_as_it_was(de
     assert deflated(sizes[largest][1], 6) != deflated(sizes[largest][1], book.ZIP_LEVEL)  # the test can tell them apart
     assert all(size == deflated(data, book.ZIP_LEVEL) for size, data in sizes.values())
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+
+
+def test_number_texts_are_python_s_and_each_chunk_is_formatted_once(monkeypatch):
+    """NumberTexts gives f"{x:.16G}" and str(x) of every float64, edge values too; a chunk seen before is not
+    formatted again, and beyond its limit nothing more is kept."""
+    import numpy as np
+
+    from titanic_lab.workbook.columns import NumberTexts
+
+    numbers = np.array([1.5, -0.0, 0.1 + 0.2, 1e300, 5e-324, 123456789012345678.0, np.nan, np.inf, -np.inf, 3.0])
+    texts = NumberTexts()
+    assert texts.general(numbers) == [f"{x:.16G}" for x in numbers.tolist()]
+    assert texts.shortest(numbers) == [str(x) for x in numbers.tolist()]
+    assert texts.general(numbers[:0]) == [] and texts.shortest(numbers[:0]) == []
+    assert texts.general(numbers.copy()) is texts.general(numbers)  # the same chunk: its texts again
+    assert texts.general(numbers[::-1].copy()) is not texts.general(numbers)
+    small = NumberTexts(limit=5)
+    assert small.shortest(numbers) is not small.shortest(numbers) and small.kept == 0

@@ -20,7 +20,7 @@ from xlsxwriter.worksheet import CellFormulaTuple, CellNumberTuple, re_dynamic_f
 from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
 from ..sheet_layout import FILL, FILL_DATE, FIRST_ROW, MAX, MEAN, SD
-from .columns import BLANK, FORMULA_START, SLOW, Column, FormulaColumn, NumberColumn, ValueColumn
+from .columns import BLANK, FORMULA_START, SLOW, Column, FormulaColumn, NumberColumn, NumberTexts, ValueColumn
 
 #: Rows a data column gives at a time to :meth:`_Worksheet.write_rows` (its memory: a chunk's cells).
 CHUNK = 1024
@@ -275,6 +275,8 @@ class Cells:
     """
 
     def __init__(self, wb: xlsxwriter.Workbook) -> None:
+        #: The numbers' texts of the workbook's data columns, shared by its sheets (a model sheet repeats the others' data).
+        self.number_texts = NumberTexts()
         add = wb.add_format
         self.bold = add({"bold": True})
         self.title = add({"bold": True, "font_size": 14})
@@ -330,8 +332,7 @@ class Cells:
         """A formula and its cached value (a number, or with ``cached=str`` a text)."""
         ws.write_formula(row, col, "=" + formula, fmt, cached(value))
 
-    @staticmethod
-    def array(ws: RowWriter, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
+    def array(self, ws: RowWriter, row: int, col: int, formula: str, values: np.ndarray, fmt=None) -> None:
         """One array formula over a block, each cell carrying its cached value.
 
         Written as a dynamic array (``cm="1"``), as the lesson's own MMULT: Excel 365 shows it as
@@ -342,16 +343,18 @@ class Cells:
         ws.write_dynamic_array_formula(row, col, last_row, last_col, "=" + formula, fmt, float(values[0, 0]))
         for j in range(values.shape[1]):
             below = 0 if j else 1  # the formula's own cell holds the first value
-            ws.column(row + below, values.shape[0] - below, NumberColumn(row + below, col + j, values[below:, j], fmt))
+            ws.column(row + below, values.shape[0] - below, NumberColumn(row + below, col + j, values[below:, j], fmt, self.number_texts))
 
     def column_values(self, ws: RowWriter, first_row: int, col: int, values: np.ndarray, fmt=None) -> None:
         """A column of values from ``first_row`` down: numbers, text, or blanks where missing."""
-        ws.column(first_row, len(values), ValueColumn(first_row, col, values, fmt, self.text_safe, self.value))
+        ws.column(first_row, len(values), ValueColumn(first_row, col, values, fmt, self.text_safe, self.value,
+                                                         self.number_texts))
 
     def column_formulas(self, ws: RowWriter, col: int, build: Callable[[int], str], values: np.ndarray, fmt=None,
                         cached: type = float) -> None:
         """A data column of formulas, ``build(row)`` in each row, each with its cached value."""
-        ws.column(FIRST_ROW, len(values), FormulaColumn(FIRST_ROW, col, build, values, fmt, cached, self.formula))
+        ws.column(FIRST_ROW, len(values), FormulaColumn(FIRST_ROW, col, build, values, fmt, cached, self.formula,
+                                                                self.number_texts))
 
 
 def labelled_format(label: str, number: str) -> str:

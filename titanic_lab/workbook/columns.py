@@ -57,12 +57,46 @@ def _text_tail(text: str) -> str | None:
     return f' t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
 
 
+class NumberTexts:
+    """Numbers as a cell's XML writes them, a chunk of a column at a time, each distinct chunk once per workbook.
+
+    A model sheet repeats the data and the features of every other model sheet (each sheet stands on
+    its own, as the lesson's): their texts are formatted for the first sheet and reused by the next
+    ones. At most ``limit`` texts are kept; beyond, chunks are formatted every time.
+    """
+
+    def __init__(self, limit: int = 1 << 20) -> None:
+        self.limit, self.kept = limit, 0
+        self.cache: dict[tuple[str, bytes], list[str]] = {}
+
+    def general(self, numbers: np.ndarray) -> list[str]:
+        """``f"{x:.16G}"`` of each float64 (a number cell's value, as ``write_number`` writes it)."""
+        return self._texts("%.16G", numbers)
+
+    def shortest(self, numbers: np.ndarray) -> list[str]:
+        """``str(x)`` of each float64 (a formula's cached number, as ``write_formula`` writes it)."""
+        return self._texts("%r", numbers)
+
+    def _texts(self, style: str, numbers: np.ndarray) -> list[str]:
+        key = (style, numbers.tobytes())
+        texts = self.cache.get(key)
+        if texts is None:
+            floats = numbers.tolist()
+            # One %-format of the whole chunk: the texts of f"{x:.16G}" and str(x), made in one call.
+            texts = (style + "\n") * len(floats) % tuple(floats)
+            texts = texts.split("\n")[:-1]
+            if self.kept + len(texts) <= self.limit:
+                self.cache[key] = texts
+                self.kept += len(texts)
+        return texts
+
+
 class Column:
     """A data column at ``col`` from ``first_row``; each subclass says what its cells are with
 
     * ``column(ws, row, i)``: its ``i``-th cell, through the worksheet's own methods;
     * ``column.chunk(i0, i1, ws)``: cells ``i0..i1-1``, each one's kind (an int8 array) and what
-      :meth:`xml` needs of it;
+      :meth:`xml` needs of it (a number as its text, :class:`NumberTexts`);
     * ``column.formats``: each kind of cell it writes -> that cell's format.
     """
 
@@ -78,7 +112,7 @@ class Column:
         rows, part = range(row + start, row + stop), kinds[start:stop]
         if (part == NUMBER).all():
             style = styles[NUMBER]
-            return [f'<c r="{letter}{r}"{style}><v>{x:.16G}</v></c>' for r, x in zip(rows, data[start:stop])]
+            return [f'<c r="{letter}{r}"{style}><v>{x}</v></c>' for r, x in zip(rows, data[start:stop])]
         if (part == FORMULA).all():
             style = styles[FORMULA]
             return [f'<c r="{letter}{r}"{style}><f>{f}</f><v>{x}</v></c>' for r, (f, x) in zip(rows, data[start:stop])]
@@ -87,7 +121,7 @@ class Column:
             if kind == BLANK:
                 out.append("")
             elif kind == NUMBER:
-                out.append(f'<c r="{letter}{row + i}"{styles[NUMBER]}><v>{data[i]:.16G}</v></c>')
+                out.append(f'<c r="{letter}{row + i}"{styles[NUMBER]}><v>{data[i]}</v></c>')
             elif kind == FORMULA:
                 formula, value = data[i]
                 out.append(f'<c r="{letter}{row + i}"{styles[FORMULA]}><f>{formula}</f><v>{value}</v></c>')
@@ -101,8 +135,9 @@ class ValueColumn(Column):
     formula: text from data is never a formula), or no cell for ``None`` and NaN."""
 
     def __init__(self, first_row: int, col: int, values: np.ndarray, fmt: Format | None, text_safe: Format,
-                 write: Callable[..., None]) -> None:
+                 write: Callable[..., None], texts: NumberTexts | None = None) -> None:
         self.first_row, self.col, self.values, self.fmt, self.write = first_row, col, values, fmt, write
+        self.texts = NumberTexts(limit=0) if texts is None else texts
         self.formats = {NUMBER: fmt, TEXT: fmt, TEXT_SAFE: text_safe}
         self.tails: dict[str, str | None] = {}  # text -> its cell's tail (texts repeat: categories)
 
@@ -116,7 +151,7 @@ class ValueColumn(Column):
             kinds = np.full(len(numbers), NUMBER, dtype=np.int8)
             kinds[np.isinf(numbers)] = SLOW
             kinds[np.isnan(numbers)] = BLANK
-            return kinds, numbers.tolist()
+            return kinds, self.texts.general(numbers)
         kinds, data = np.empty(len(values), dtype=np.int8), []
         for i, value in enumerate(values):
             kind, item = self._cell(value)
@@ -142,14 +177,16 @@ class ValueColumn(Column):
             number = float(value)
         except (TypeError, ValueError):
             return SLOW, None
-        return (NUMBER, number) if isfinite(number) else (SLOW, None)  # XlsxWriter refuses NaN and infinities
+        return (NUMBER, f"{number:.16G}") if isfinite(number) else (SLOW, None)  # XlsxWriter refuses NaN and infinities
 
 
 class NumberColumn(Column):
     """A number in every row (``write_number``: NaN and infinities are XlsxWriter's to refuse)."""
 
-    def __init__(self, first_row: int, col: int, values: np.ndarray, fmt: Format | None) -> None:
+    def __init__(self, first_row: int, col: int, values: np.ndarray, fmt: Format | None,
+                 texts: NumberTexts | None = None) -> None:
         self.first_row, self.col, self.values, self.fmt = first_row, col, values, fmt
+        self.texts = NumberTexts(limit=0) if texts is None else texts
         self.formats = {NUMBER: fmt}
 
     def __call__(self, ws: Any, row: int, i: int) -> None:
@@ -158,16 +195,17 @@ class NumberColumn(Column):
     def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
         numbers = np.asarray(self.values[i0:i1], dtype=np.float64)
         kinds = np.where(np.isfinite(numbers), NUMBER, SLOW).astype(np.int8)
-        return kinds, numbers.tolist()
+        return kinds, self.texts.general(numbers)
 
 
 class FormulaColumn(Column):
     """A formula in every row, ``build(row)``, with its cached value: a number, or with ``cached=str`` a text."""
 
     def __init__(self, first_row: int, col: int, build: Callable[[int], str], values: np.ndarray, fmt: Format | None,
-                 cached: type, write: Callable[..., None]) -> None:
+                 cached: type, write: Callable[..., None], texts: NumberTexts | None = None) -> None:
         self.first_row, self.col, self.build, self.values, self.fmt = first_row, col, build, values, fmt
         self.cached, self.write = cached, write
+        self.texts = NumberTexts(limit=0) if texts is None else texts
         self.formats = {FORMULA: fmt, FORMULA_TEXT: fmt}
         self.prepared: dict[str, str | None] = {}  # formula -> its escaped text in the cell, None: XlsxWriter's
         self.template: list[str] | None | bool = False  # not built yet
@@ -194,13 +232,16 @@ class FormulaColumn(Column):
 
     def chunk(self, i0: int, i1: int, ws: Any) -> tuple[np.ndarray, list]:
         values = self.values[i0:i1]
-        values = values.tolist() if isinstance(values, np.ndarray) and values.dtype == np.float64 else list(values)
         rows = range(self.first_row + i0, self.first_row + i1)
+        if self.cached is float:  # each cached number as its text
+            values = self.texts.shortest(np.asarray(values, dtype=np.float64))
+        else:
+            values = values.tolist() if isinstance(values, np.ndarray) and values.dtype == np.float64 else list(values)
         parts = self._template_for(rows, ws)
         if parts is None:
             return self._chunk_by_row(rows, values, ws)
         if self.cached is float:
-            return np.full(len(rows), FORMULA, dtype=np.int8), RowFormulas(parts, rows[0] + 1, list(map(float, values)))
+            return np.full(len(rows), FORMULA, dtype=np.int8), RowFormulas(parts, rows[0] + 1, values)
         return (np.full(len(rows), FORMULA_TEXT, dtype=np.int8),
                 [_text_result(str(row + 1).join(parts), self.cached(value)) for row, value in zip(rows, values)])
 
@@ -233,9 +274,9 @@ class FormulaColumn(Column):
             if text is None:
                 kinds[i] = SLOW
                 data.append(None)
-            elif self.cached is float:
+            elif self.cached is float:  # value: the number's text
                 kinds[i] = FORMULA
-                data.append((text, float(value)))
+                data.append((text, value))
             else:
                 kinds[i] = FORMULA_TEXT
                 data.append(_text_result(text, self.cached(value)))
@@ -251,7 +292,7 @@ class FormulaColumn(Column):
 
 
 class RowFormulas(Sequence):
-    """A chunk's formulas of one template with their cached values: item ``i`` is ``(text, value)``, the
+    """A chunk's formulas of one template with their cached values' texts: item ``i`` is ``(text, value)``, the
     text (its A1 row number ``first + i`` put in the template) built only when asked for, since a shared
     formula's run writes the text of its first cell only (:meth:`FormulaColumn.xml`)."""
 
