@@ -55,6 +55,15 @@ class Book:
         self.valid[run.valid_idx.numpy()] = 1
         self.sheets: list[tuple[str, str]] = []
         self.tables: dict[str, Table] = {}
+        self._longest: dict[str, int] = {}
+
+    def longest(self, column: str) -> int:
+        """The characters of the raw column's longest value as a sheet shows it (at most 30; a date is 10),
+        found once for every sheet that shows the column."""
+        if column not in self._longest:
+            shown = self.run.frame[column].dropna().astype(str)
+            self._longest[column] = min(30, int(shown.str.len().max())) if len(shown) else 0
+        return self._longest[column]
 
     @contextlib.contextmanager
     def sheet(self, name: str, note: str) -> Iterator[RowWriter]:

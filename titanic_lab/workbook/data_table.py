@@ -75,15 +75,9 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     ws.freeze_panes(FIRST_ROW, 0)
     labelled = {*fills, *(name for name in scales)}
     for name, col in table.col.items():  # the header whole, the values ("0.0000", "female"), "Max: 2.7108", no more
-        longest = 6 if name in features else _longest(run.frame[name]) if name in run.frame else 6
+        longest = 6 if name in features else book.longest(name) if name in run.frame else 6
         ws.set_column(col, col, max(len(name) * 1.05 + 1, longest + 1.5, 10 if name in labelled else 0))
     return table
-
-
-def _longest(values) -> int:
-    """The characters of a column's longest value as the sheet shows it (at most 30; a date is 10)."""
-    shown = values.dropna().astype(str)
-    return min(30, int(shown.str.len().max())) if len(shown) else 0
 
 
 def _fill_cells(book: Book, ws: RowWriter, table: Table) -> dict[str, str]:
