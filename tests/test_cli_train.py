@@ -83,3 +83,31 @@ def test_bad_options_exit_2(tmp_path):
         result = runner.invoke(app, ["train", *args, "--out", str(tmp_path / "r.json")] if "--out" not in args else ["train", *args])
         assert result.exit_code == 2, (args, result.output)
         assert message in result.stderr
+
+
+def _main_with_torch(tmp_path, *lines: str):
+    """``titanic_lab.__main__.main()`` run in a fresh Python that has imported torch, after ``lines``."""
+    import subprocess
+    import sys
+
+    code = "\n".join(["import sys, torch", *lines])
+    env = {**__import__("os").environ, "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+
+
+def test_a_command_that_loaded_torch_ends_with_its_code_its_output_and_its_exit_handlers(tmp_path):
+    """With torch loaded the command line ends without the interpreter's teardown: still with the command's exit
+    code, every line it printed, the exit handlers run (a temporary folder's cleanup among them) and no file
+    left in TMPDIR."""
+    done = _main_with_torch(tmp_path, "import atexit, pathlib", "atexit.register(pathlib.Path('handler-ran').touch)",
+                            "sys.argv = ['titanic-lab', 'train', '--epochs', '3', '--out', 'run.xlsx']",
+                            "from titanic_lab.__main__ import main", "main()")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("saved: run.xlsx") and (tmp_path / "run.xlsx").exists()
+    assert (tmp_path / "handler-ran").exists() and list((tmp_path / "tmp").iterdir()) == []
+    done = _main_with_torch(tmp_path, "sys.argv = ['titanic-lab', 'train', '--data', 'missing.csv']",
+                            "from titanic_lab.__main__ import main", "main()")
+    assert done.returncode == 2 and done.stderr.strip() == "error: missing.csv: no such file" and "Traceback" not in done.stderr
+    done = _main_with_torch(tmp_path, "from titanic_lab.__main__ import _exit", "print('before', end='')", "_exit('why')")
+    assert (done.returncode, done.stdout, done.stderr) == (1, "before", "why\n")

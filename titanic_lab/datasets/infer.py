@@ -123,9 +123,9 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             continue
         values = df[column]
         present = values.dropna()
-        levels = sorted(present.unique(), key=lambda v: (str(type(v)), v))
-        if len(levels) == 2:
-            positive = _positive(levels)
+        distinct = present.unique()
+        if len(distinct) == 2:
+            positive = _positive(sorted(distinct, key=lambda v: (str(type(v)), v)))
             steps.append(binary(column, plain(positive), new_name(f"{column}_{plain(positive)}"), fill="mode"))
         elif pd.api.types.is_numeric_dtype(values):
             low, high = float(present.min()), float(present.max())
