@@ -209,3 +209,23 @@ def test_ironcalc_returns_the_cells_asked_for_in_any_order(tmp_path):
     wanted = {"a": iter([(0, 2), (0, 1), (0, 0), (5, 5)]), "b": [], "missing": [(0, 0)]}
     assert ironcalc.recalculate(book, lambda: wanted) == {"a": {(0, 1): 6.0, (0, 0): 2.0}, "b": {}, "missing": {}}
     assert ironcalc.recalculate(book)["a"] == {(0, 0): 2.0, (0, 1): 6.0}  # every cell
+
+
+def test_ironcalcs_process_has_bounded_memory(tmp_path, monkeypatch):
+    """IronCalc's process may take 1 GiB and four times what the workbook's members declare; one that needs more
+    than its limit is stopped and reported by name (a zip bomb's members unpack to more than they declare)."""
+    import xlsxwriter
+
+    from titanic_lab import engines
+
+    book = tmp_path / "b.xlsx"
+    wb = xlsxwriter.Workbook(str(book))
+    wb.add_worksheet("s").write_formula(0, 0, "=1+1", None, 2)
+    wb.close()
+    with zipfile.ZipFile(book) as zf:
+        declared = sum(info.file_size for info in zf.infolist())
+    assert engines._memory_limit(book) == (1 << 30) + 4 * declared
+    assert engines._ironcalc_values(book, None) == {"s": {(0, 0): 2.0}}
+    monkeypatch.setattr(engines, "_memory_limit", lambda path: 16 << 20)  # less than Python itself takes
+    with pytest.raises(RecalcError, match=r"b\.xlsx: IronCalc (stopped while recalculating it|could not recalculate it)"):
+        engines._ironcalc_values(book, None)
