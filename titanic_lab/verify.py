@@ -7,11 +7,8 @@ import time
 from bisect import bisect_left, bisect_right
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Iterator
-
-import numpy as np
 
 from .engines import DEFAULT_ENGINE, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
@@ -105,108 +102,61 @@ def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict,
     for sheet, cells in formulas.items():
         if not cells:
             continue
-        grid, fresh = _grid(cached_values.get(sheet, [])), fresh_values.get(sheet, {})
-        headers = _Headers(grid, cells)
-        keys = list(cells)
-        at = np.fromiter(chain.from_iterable(keys), dtype=np.int64, count=2 * len(keys)).reshape(-1, 2)
-        order = np.lexsort((at[:, 0], at[:, 1]))  # column by column, each top down
-        rows, cols = at[order, 0], at[order, 1]
-        cells_now = _Cells(_values_at(grid, rows, cols), [fresh.get(keys[i], "") for i in order.tolist()])
+        cached_rows, fresh = cached_values.get(sheet, []), fresh_values.get(sheet, {})
         groups: dict[object, ColumnCheck] = {}
-        starts = [0, *(np.flatnonzero(cols[1:] != cols[:-1]) + 1).tolist(), len(cols)]
-        for lo, hi in zip(starts, starts[1:]):
-            col, column_rows = int(cols[lo]), rows[lo:hi].tolist()
-            for key, label, first, last in headers.groups(col, column_rows):
+        headers = _Headers(cached_rows, cells)
+        rows_of: dict[int, list[int]] = {}
+        for row, col in cells:
+            rows_of.setdefault(col, []).append(row)
+        for col in sorted(rows_of):  # column by column, each top down
+            for key, label, rows in headers.groups(col, sorted(rows_of[col])):
                 check = groups.get(key)
                 if check is None:
                     check = groups[key] = ColumnCheck(sheet, label)
-                cells_now.count(check, lo + first, lo + last, column_rows[first:last], col)
+                _compare_cells(check, rows, col, cached_rows, fresh)
         columns.extend(groups.values())
     return VerifyReport(Path(path), tol, columns)
 
 
-def _grid(rows: list[list[object]]) -> np.ndarray:
-    """A sheet's values (rows from A1, as python-calamine gives them) as a 2-D object array, short rows padded with ``""``."""
-    width = max(map(len, rows), default=0)
-    grid = np.full((len(rows), width), "", dtype=object)
-    for r, row in enumerate(rows):
-        grid[r, :len(row)] = row
-    return grid
-
-
-def _values_at(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list[object]:
-    """The values at (rows[i], cols[i]); ``""`` outside the grid."""
-    inside = (rows < grid.shape[0]) & (cols < grid.shape[1])
-    values = np.full(len(rows), "", dtype=object)
-    values[inside] = grid[rows[inside], cols[inside]]
-    return values.tolist()
-
-
-#: The type of each item of an object array, as an object array.
-_types = np.frompyfunc(type, 1, 1)
-
-
-def _objects(values: list[object]) -> np.ndarray:
-    """``values`` as a 1-D object array (whatever the items are)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
-
-
-class _Cells:
-    """The formula cells' cached values and an engine's values, side by side, with each pair's relative difference
-    where both are numbers (:func:`relative_diff`'s)."""
-
-    def __init__(self, cached: list[object], now: list[object]) -> None:
-        self.cached, self.now = cached, now
-        was, value = _objects(cached), _objects(now)
-        numbers = (_types(was) == float) & (_types(value) == float)
-        a = np.where(numbers, was, 0.0).astype(np.float64)
-        b = np.where(numbers, value, 0.0).astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            self.diffs = np.abs(b - a) / np.maximum(1.0, np.abs(a))
-        #: Number of pairs up to each index that are not two numbers with a difference (a text, a blank, a NaN).
-        self.other = np.concatenate(([0], np.cumsum(~numbers | np.isnan(self.diffs))))
-
-    def count(self, check: ColumnCheck, lo: int, hi: int, rows: list[int], col: int) -> None:
-        """Count the cells ``lo..hi-1`` (at ``rows`` of column ``col``) into ``check``: cells without a cached value, and
-        the largest difference (the worst cell: the first with it)."""
-        check.cells += hi - lo
-        if self.other[hi] == self.other[lo]:  # two numbers in every cell, at once
-            at = int(np.argmax(self.diffs[lo:hi]))  # the first of the largest
-            largest = float(self.diffs[lo + at])
+def _compare_cells(check: ColumnCheck, rows: list[int], col: int, cached_rows: list[list[object]], fresh: dict) -> None:
+    """Count ``rows`` of column ``col`` into ``check``: cells without a cached value, and the largest difference
+    (the worst cell: the first with it)."""
+    check.cells += len(rows)
+    n_rows = len(cached_rows)
+    cached = [(line[col] if col < len(line := cached_rows[row]) else "") if row < n_rows else "" for row in rows]
+    now = [fresh.get((row, col), "") for row in rows]
+    if all(v.__class__ is float for v in cached) and all(v.__class__ is float for v in now):  # the usual case, at once
+        diffs = [abs(b - a) / max(1.0, abs(a)) for a, b in zip(cached, now)]  # relative_diff's, inline
+        largest = max(diffs)
+        if largest == largest and not any(d != d for d in diffs):  # no NaN
             if largest > check.max_diff or not check.worst:
-                check.max_diff, check.worst = largest, cell(rows[at], col)
+                check.max_diff, check.worst = largest, cell(rows[diffs.index(largest)], col)
             return
-        for row, was, value in zip(rows, self.cached[lo:hi], self.now[lo:hi]):
-            if was == "":
-                check.missing_cached += 1
-                continue
-            diff = relative_diff(was, value)
-            if diff > check.max_diff or not check.worst:
-                check.max_diff, check.worst = diff, cell(row, col)
+    for row, was, value in zip(rows, cached, now):
+        if was == "":
+            check.missing_cached += 1
+            continue
+        diff = relative_diff(was, value)
+        if diff > check.max_diff or not check.worst:
+            check.max_diff, check.worst = diff, cell(row, col)
 
 
 class _Headers:
     """For each column, the rows that hold text (not a formula's: a predicted class is text): a data cell's
     header is the nearest one above."""
 
-    def __init__(self, grid: np.ndarray, formulas: dict[tuple[int, int], str]) -> None:
-        self.grid = grid
+    def __init__(self, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> None:
+        self.rows = rows
         self.labels: dict[tuple[int, int], str] = {}
         self.text_rows: dict[int, list[int]] = {}
         #: The cells that hold a label (``Total loss:``), by (row, col).
         self.label_cells: dict[tuple[int, int], str] = {}
-        flat = grid.ravel()
-        texts = (_types(flat) == str) & (flat != "")
-        width = max(grid.shape[1], 1)
-        for at in np.flatnonzero(texts).tolist():  # row by row
-            r, c = divmod(at, width)
-            if (r, c) not in formulas:
-                v = flat[at]
-                self.text_rows.setdefault(c, []).append(r)
-                if is_label(v):
-                    self.label_cells[(r, c)] = v
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row):
+                if isinstance(v, str) and v and (r, c) not in formulas:
+                    self.text_rows.setdefault(c, []).append(r)
+                    if is_label(v):
+                        self.label_cells[(r, c)] = v
         #: The cells a label names (its right neighbour, else the cell under it), by (row, col): the label.
         self.labelled = {(r + 1, c): v for (r, c), v in self.label_cells.items()}
         self.labelled.update({(r, c + 1): v for (r, c), v in self.label_cells.items()})
@@ -219,12 +169,12 @@ class _Headers:
         """The report's name of the column under the header at (header_row, col): ``Lin1 (V3)``."""
         name = self.labels.get((header_row, col))
         if name is None:
-            name = self.labels[(header_row, col)] = f"{self.grid[header_row, col]} ({col_letter(col)}{header_row + 1})"
+            name = self.labels[(header_row, col)] = f"{self.rows[header_row][col]} ({col_letter(col)}{header_row + 1})"
         return name
 
-    def groups(self, col: int, rows: list[int]) -> Iterator[tuple[object, str, int, int]]:
+    def groups(self, col: int, rows: list[int]) -> Iterator[tuple[object, str, list[int]]]:
         """How the formula cells at ``rows`` (ascending) of column ``col`` are grouped and named in the report:
-        ``(key, name, first, last)`` for each run ``rows[first:last]`` of one group, top down.
+        ``(key, name, rows)`` for each run of rows of one group, top down.
 
         A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) stands
         alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
@@ -235,8 +185,8 @@ class _Headers:
         texts = self.text_rows.get(col, [])
         marked = self.labelled_rows.get(col, [])
         cuts = [bisect_left(rows, t) for t in texts] + [len(rows)]  # rows[cuts[k-1]:cuts[k]] lie under texts[k-1]
-        for i, row in enumerate(rows[:cuts[0]]):  # no header above: each cell alone
-            yield (row, col), self._alone(row, col), i, i + 1
+        for row in rows[:cuts[0]]:  # no header above: each cell alone
+            yield (row, col), self._alone(row, col), [row]
         for k in range(1, len(cuts)):
             start, stop = cuts[k - 1], cuts[k]
             if start == stop:
@@ -248,11 +198,11 @@ class _Headers:
                 if at == stop or rows[at] != row:
                     continue
                 if at > start:
-                    yield key, self.label(texts[k - 1], col), start, at
-                yield (row, col), self._alone(row, col), at, at + 1
+                    yield key, self.label(texts[k - 1], col), rows[start:at]
+                yield (row, col), self._alone(row, col), [row]
                 start = at + 1
             if start < stop:
-                yield key, self.label(texts[k - 1], col), start, stop
+                yield key, self.label(texts[k - 1], col), rows[start:stop]
 
     def _alone(self, row: int, col: int) -> str:
         """The report's name of a formula cell that stands alone: its address, and its label if it has one."""
