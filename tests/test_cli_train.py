@@ -85,29 +85,56 @@ def test_bad_options_exit_2(tmp_path):
         assert message in result.stderr
 
 
-def _main_with_torch(tmp_path, *lines: str):
+def _main_with_torch(tmp_path, *lines: str, closed_stdout: bool = False):
     """``titanic_lab.__main__.main()`` run in a fresh Python that has imported torch, after ``lines``."""
+    import os
+    import shlex
     import subprocess
     import sys
 
     code = "\n".join(["import sys, torch", *lines])
-    env = {**__import__("os").environ, "TMPDIR": str(tmp_path / "tmp")}
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    command = [sys.executable, "-c", code]
+    if closed_stdout:  # started with no standard output at all: sys.stdout is None
+        command = ["bash", "-c", shlex.join(command) + " >&-"]
+    return subprocess.run(command, capture_output=not closed_stdout, stderr=subprocess.PIPE if closed_stdout else None,
+                          text=True, cwd=tmp_path, env=env, timeout=600)
+
+
+#: Lines that make a file when the interpreter tears down (a module global's __del__), which main() skips once torch is
+#: loaded, and one an exit handler makes, which it runs.
+_TEARDOWN_PROBES = ["import atexit, pathlib", "atexit.register(pathlib.Path('handler-ran').touch)",
+                    "class Probe:", "    def __del__(self, touch=pathlib.Path('teardown-ran').touch): touch()", "probe = Probe()"]
 
 
 def test_a_command_that_loaded_torch_ends_with_its_code_its_output_and_its_exit_handlers(tmp_path):
     """With torch loaded the command line ends without the interpreter's teardown: still with the command's exit
     code, every line it printed, the exit handlers run (a temporary folder's cleanup among them) and no file
-    left in TMPDIR."""
-    done = _main_with_torch(tmp_path, "import atexit, pathlib", "atexit.register(pathlib.Path('handler-ran').touch)",
-                            "sys.argv = ['titanic-lab', 'train', '--epochs', '3', '--out', 'run.xlsx']",
+    left in TMPDIR; with no standard output, an error is still its one line and exit 2."""
+    done = _main_with_torch(tmp_path, *_TEARDOWN_PROBES, "sys.argv = ['titanic-lab', 'train', '--epochs', '3', '--out', 'run.xlsx']",
                             "from titanic_lab.__main__ import main", "main()")
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith("saved: run.xlsx") and (tmp_path / "run.xlsx").exists()
     assert (tmp_path / "handler-ran").exists() and list((tmp_path / "tmp").iterdir()) == []
-    done = _main_with_torch(tmp_path, "sys.argv = ['titanic-lab', 'train', '--data', 'missing.csv']",
-                            "from titanic_lab.__main__ import main", "main()")
-    assert done.returncode == 2 and done.stderr.strip() == "error: missing.csv: no such file" and "Traceback" not in done.stderr
+    assert not (tmp_path / "teardown-ran").exists()  # the teardown was skipped
+    for closed in (False, True):
+        done = _main_with_torch(tmp_path, "sys.argv = ['titanic-lab', 'train', '--data', 'missing.csv']",
+                                "from titanic_lab.__main__ import main", "main()", closed_stdout=closed)
+        assert done.returncode == 2 and done.stderr.strip() == "error: missing.csv: no such file", done.stderr
     done = _main_with_torch(tmp_path, "from titanic_lab.__main__ import _exit", "print('before', end='')", "_exit('why')")
     assert (done.returncode, done.stdout, done.stderr) == (1, "before", "why\n")
+    for code, status in (("None", 0), ("True", 1), ("3", 3)):
+        done = _main_with_torch(tmp_path, "from titanic_lab.__main__ import _exit", f"_exit({code})")
+        assert done.returncode == status
+
+
+def test_an_interactive_session_is_left_running(tmp_path):
+    """In an interactive session (here IPython loaded) main() raises SystemExit as any command line does: the
+    teardown runs, and a caller may catch it."""
+    done = _main_with_torch(tmp_path, *_TEARDOWN_PROBES, "sys.modules['IPython'] = type(sys)('IPython')",
+                            "sys.argv = ['titanic-lab', 'train', '--data', 'missing.csv']",
+                            "from titanic_lab.__main__ import main",
+                            "try:\n    main()\nexcept SystemExit as exc:\n    print('caught', exc.code)")
+    assert done.returncode == 0 and done.stdout.strip() == "caught 2"
+    assert (tmp_path / "teardown-ran").exists()

@@ -234,22 +234,31 @@ def test_verify_reads_a_sheet_with_formulas_that_was_not_flagged(default_book, m
 
 
 def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
-    """A sheet refused by the bound check stops verify before any engine starts, with no later sheet read."""
+    """A sheet refused by the bound check stops verify before any engine starts: the sheets checked before it and
+    still waiting to be read are not read."""
+    import time
+
     from titanic_lab import verify
 
     book = tmp_path / "b.xlsx"
     wb = xlsxwriter.Workbook(str(book))
-    wb.add_worksheet("a").write_formula(0, 0, "=1+1", None, 2)
-    wb.add_worksheet("b").write_number(1999, 0, 2)
-    wb.add_worksheet("c").write_formula(0, 0, "=2+2", None, 4)
+    for name in ("a", "b", "c"):
+        wb.add_worksheet(name).write_formula(0, 0, "=1+1", None, 2)
+    wb.add_worksheet("d").write_number(1999, 0, 2)
     wb.close()
     monkeypatch.setenv("TITANIC_LAB_MAX_CELLS", "1000")
     read = []
-    monkeypatch.setattr(verify, "sheet_values", lambda path, sheets: read.extend(sheets) or {})
+
+    def slow_values(path, sheets):
+        read.extend(sheets)
+        time.sleep(0.5)  # 'a' is being read while b and c wait and d is refused
+        return {}
+
+    monkeypatch.setattr(verify, "sheet_values", slow_values)
     monkeypatch.setattr(verify, "formula_cells", lambda path: pytest.fail("the formula cells were looked for"))
-    with pytest.raises(reading.WorkbookError, match="sheet 'b' reaches row 2,000"):
+    with pytest.raises(reading.WorkbookError, match="sheet 'd' reaches row 2,000"):
         verify.verify_workbook(book)
-    assert "c" not in read
+    assert read == ["a"]
 
 
 def test_verify_still_names_a_tampered_data_row_formula(default_book, tmp_path):
@@ -483,5 +492,6 @@ def test_number_texts_are_python_s_and_each_chunk_is_formatted_once(monkeypatch)
     assert texts.general(numbers[:0]) == [] and texts.shortest(numbers[:0]) == []
     assert texts.general(numbers.copy()) is texts.general(numbers)  # the same chunk: its texts again
     assert texts.general(numbers[::-1].copy()) is not texts.general(numbers)
+    assert texts.shortest(numbers.astype(np.float32)) == [str(x) for x in numbers.astype(np.float32).astype(np.float64).tolist()]
     small = NumberTexts(limit=5)
     assert small.shortest(numbers) is not small.shortest(numbers) and small.kept == 0

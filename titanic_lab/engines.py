@@ -110,9 +110,9 @@ try:
     try:
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        limit = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
+        limit = min([int(sys.argv[2])] + [bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY])
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError):  # no such limit here
+    except (ImportError, ValueError, OSError, OverflowError, AttributeError):  # no such limit here
         pass
     import ironcalc
     model = ironcalc.load_from_xlsx(sys.argv[1], "en", "UTC")

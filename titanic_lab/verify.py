@@ -244,44 +244,46 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
         When ``path`` is not a readable workbook.
     """
     path = Path(path)
-    reports = []
     with ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=1) as reader:
-        # python-calamine reads each sheet that may hold formulas (their cached values) in a thread of its own,
-        # as soon as that sheet is checked, while this one checks the next and then finds the formula cells.
-        reading: dict[str, Future] = {}
         try:
-            for name, may_hold_formulas in checked_sheets(path):
-                if may_hold_formulas:
-                    reading[name] = reader.submit(sheet_values, path, [name])
-            # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
-            for engine in engines:
-                engine.require()
-        except BaseException:
-            reader.shutdown(cancel_futures=True)  # no sheet read after the first failure
-            raise
-        # The first engine recalculates in its own process while this one reads the original file; it is
-        # told which cells hold formulas (the only values compared) once they are found.
-        found: Future = Future()
-        pending = pool.submit(_timed, engines[0], path, found.result)
-        try:
-            formulas = formula_cells(path)
-        except BaseException as exc:
-            found.set_exception(exc)
-            reader.shutdown(cancel_futures=True)
-            raise
-        wanted = {sheet: list(cells) for sheet, cells in formulas.items()}
-        found.set_result(wanted)
-        cached_values = {}  # only the sheets with formulas are compared
-        for sheet in [sheet for sheet, cells in formulas.items() if cells]:
-            cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
-        for i, engine in enumerate(engines):
-            fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: wanted)
-            report = compare_cached(path, fresh, tol, formulas, cached_values)
-            report.engine, report.seconds = engine.name, seconds
-            if not report.ok and not engine.reads_tables and _has_table_references(formulas):
-                report.note = (f"{engine.title} does not read Excel table references (Table[[#This Row],[Col]]); "
-                               "titanic-lab train --portable writes workbooks with plain A1 references, which it computes")
-            reports.append(report)
+            return _verify(path, engines, tol, pool, reader)
+        finally:
+            reader.shutdown(cancel_futures=True)  # no sheet read once verify has what it needs, or has failed
+
+
+def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecutor,
+            reader: ThreadPoolExecutor) -> list[VerifyReport]:
+    """:func:`verify_with`, the engine's thread ``pool`` and the sheets' ``reader`` given."""
+    # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as soon
+    # as that sheet is checked, while this one checks the next and then finds the formula cells.
+    reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
+               if may_hold_formulas}
+    # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
+    for engine in engines:
+        engine.require()
+    # The first engine recalculates in its own process while this one reads the original file; it is
+    # told which cells hold formulas (the only values compared) once they are found.
+    found: Future = Future()
+    pending = pool.submit(_timed, engines[0], path, found.result)
+    try:
+        formulas = formula_cells(path)
+    except BaseException as exc:
+        found.set_exception(exc)  # the engine asks for the cells, is told this, and is stopped
+        raise
+    wanted = {sheet: list(cells) for sheet, cells in formulas.items()}
+    found.set_result(wanted)
+    cached_values = {}  # only the sheets with formulas are compared
+    for sheet in [sheet for sheet, cells in formulas.items() if cells]:
+        cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
+    reports = []
+    for i, engine in enumerate(engines):
+        fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: wanted)
+        report = compare_cached(path, fresh, tol, formulas, cached_values)
+        report.engine, report.seconds = engine.name, seconds
+        if not report.ok and not engine.reads_tables and _has_table_references(formulas):
+            report.note = (f"{engine.title} does not read Excel table references (Table[[#This Row],[Col]]); "
+                           "titanic-lab train --portable writes workbooks with plain A1 references, which it computes")
+        reports.append(report)
     return reports
 
 

@@ -6,6 +6,7 @@ import contextlib
 import datetime as _dt
 import functools
 import os
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -75,8 +76,13 @@ class Book:
 
 
 #: zlib's level for the workbook's zip (XlsxWriter's is zlib's default, 6). The 5,000 x 20 table's 52 MB of sheet XML
-#: compress in 0.33 s at level 1, 0.49 s at 3 and 0.96 s at 6, to 11.0, 9.7 and 8.7 MB (benchmarks/fast_paths.md).
+#: compress in 0.33 s at level 1, 0.49 s at 3 and 0.96 s at 6, to 11.0, 9.7 and 8.7 MB (BENCHMARKS.md, session 11).
 ZIP_LEVEL = 1
+
+
+#: Held while XlsxWriter's module has its ZipFile at :data:`ZIP_LEVEL`: workbooks closed in two threads at once
+#: take turns, so the module's own ZipFile is always put back.
+_ZIP_LOCK = threading.Lock()
 
 
 class _Workbook(xlsxwriter.Workbook):
@@ -86,12 +92,13 @@ class _Workbook(xlsxwriter.Workbook):
         # XlsxWriter makes its ZipFile at zlib's default level, with no option for another: its module's
         # ZipFile takes the level for the time of this call.
         module = xlsxwriter.workbook
-        original = module.ZipFile
-        module.ZipFile = functools.partial(original, compresslevel=ZIP_LEVEL)
-        try:
-            super()._store_workbook()
-        finally:
-            module.ZipFile = original
+        with _ZIP_LOCK:
+            original = module.ZipFile
+            module.ZipFile = functools.partial(original, compresslevel=ZIP_LEVEL)
+            try:
+                super()._store_workbook()
+            finally:
+                module.ZipFile = original
 
 
 def reproducible() -> bool:

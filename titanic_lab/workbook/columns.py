@@ -78,6 +78,7 @@ class NumberTexts:
         return self._texts("%r", numbers)
 
     def _texts(self, style: str, numbers: np.ndarray) -> list[str]:
+        numbers = np.asarray(numbers, dtype=np.float64)  # the key is its bytes: as float64, whatever it came as
         key = (style, numbers.tobytes())
         texts = self.cache.get(key)
         if texts is None:
