@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from titanic_lab.choosing import validation_metrics
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
-from titanic_lab.models import forward, parse_model
+from titanic_lab.models import forward, parse_model, restarts_matmul
 from titanic_lab.ops import LOSSES
 from titanic_lab.runs import model_settings, prepare, train_run
 from titanic_lab.cost import fit_work
@@ -27,7 +27,7 @@ from titanic_lab import training
 from titanic_lab.optim import OPTIMIZERS
 from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, LBFGS_MAX_EPOCHS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL,
                                   _UnitsInverse, choose_decay, default_settings, fit, relu_units_curvature, split_indices,
-                                  table_choices)
+                                  TrainSettings, table_choices)
 
 PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
 runner = CliRunner()
@@ -39,38 +39,71 @@ def penguins():
     return prepare(RunConfig(data=PENGUINS, target="body_mass_g", models=("nnet",)))
 
 
-def test_curvature_is_autograds_hessian():
+@pytest.mark.parametrize("rows, units", [(50, 2), (50, 3)])
+def test_curvature_is_autograds_hessian(rows, units):
     gen = torch.Generator().manual_seed(0)
-    X = torch.randn(50, 4, generator=gen, dtype=torch.float64)
-    y = torch.rand(50, generator=gen, dtype=torch.float64)
-    W = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)  # three restarts of two units
-    spec = parse_model("nnet")
+    X = torch.randn(rows, 4, generator=gen, dtype=torch.float64)
+    y = torch.rand(rows, generator=gen, dtype=torch.float64)
+    W = torch.randn(3, 4, units, generator=gen, dtype=torch.float64)  # three restarts
+    spec = parse_model(f"nnet:{units}")
     H = relu_units_curvature(X, W, l2=0.1)
     for r in range(3):
         def objective(v):
-            return LOSSES["mse"](forward(spec, {"W": v.reshape(4, 2)}, X), y) + 0.1 / 2 * v.pow(2).sum()
+            return LOSSES["mse"](forward(spec, {"W": v.reshape(4, units)}, X), y) + 0.1 / 2 * v.pow(2).sum()
         expected = torch.autograd.functional.hessian(objective, W[r].reshape(-1))
         assert torch.allclose(H[r], expected, rtol=0, atol=1e-10 * expected.abs().max()), (H[r], expected)
 
 
-def test_the_inverse_kept_between_steps_is_the_one_computed_again():
-    """Only the restarts whose units' pattern changed are computed again; every restart's inverse is, bit for
-    bit, the pseudo-inverse of the curvature at its current W."""
+@pytest.mark.parametrize("updated_rows", [0.25, 0.0])  # a few rows crossing a kink update it; any recomputes it
+def test_the_inverse_kept_between_steps_is_the_one_computed_again(updated_rows, monkeypatch):
+    """Only the restarts whose units' pattern changed are computed again, each from the rows that changed (or
+    from every row); every restart's inverse is the pseudo-inverse of the curvature at its current W."""
+    monkeypatch.setattr(training, "UPDATED_ROWS", updated_rows)
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(60, 4, generator=gen, dtype=torch.float64)
     W = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)  # three restarts of two units
     inverse = _UnitsInverse(X, W, 0.0)
-    for moved in ([0, 1, 2], [1], [], [0, 2]):
-        W[moved] += 0.3 * torch.randn(len(moved), 4, 2, generator=gen, dtype=torch.float64)
+    for moved, scale in (([0, 1, 2], 0.3), ([1], 0.3), ([], 0.3), ([0, 2], 0.3), ([0, 1], 0.02), ([2], 0.05)):
+        kept = inverse.inverse.clone() if inverse.inverse is not None else None
+        before = restarts_matmul(X, W) > 0
+        W[moved] += scale * torch.randn(len(moved), 4, 2, generator=gen, dtype=torch.float64)
         expected = torch.linalg.pinv(relu_units_curvature(X, W), hermitian=True)
-        assert torch.equal(inverse(), expected), moved
+        got = inverse()
+        assert torch.allclose(got, expected, rtol=1e-9, atol=1e-12 * expected.abs().max()), moved
+        if kept is not None:
+            same = ((restarts_matmul(X, W) > 0) == before).flatten(1).all(-1)
+            assert all(torch.equal(got[r], kept[r]) for r in range(3) if same[r]), moved  # not computed again
     W[1] *= 1.001  # a step within the same kinks: the pattern and the curvature stay
-    assert torch.equal(inverse(), torch.linalg.pinv(relu_units_curvature(X, W), hermitian=True))
+    kept = inverse.inverse.clone()
+    assert torch.equal(inverse(), kept)
+
+
+def test_a_restart_crossing_a_kink_on_a_few_rows_is_updated_by_those_rows(monkeypatch):
+    """The update by the rows that changed is used (not a fresh computation) and agrees with one."""
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(400, 5, generator=gen, dtype=torch.float64)
+    W = torch.randn(2, 5, 2, generator=gen, dtype=torch.float64)
+    inverse = _UnitsInverse(X, W, 0.01)
+    inverse()
+    computed = []
+    gauss_newton = training._gauss_newton
+    monkeypatch.setattr(training, "_gauss_newton", lambda X, active: computed.append(len(X)) or gauss_newton(X, active))
+    before = restarts_matmul(X, W) > 0
+    W[0] += 0.01 * torch.randn(5, 2, generator=gen, dtype=torch.float64)
+    crossed = ((restarts_matmul(X, W) > 0) != before)[0].any(-1).sum().item()
+    assert 0 < crossed <= 0.25 * 400
+    got = inverse()
+    assert computed == [crossed, crossed]  # the changed rows' new and old terms, never all 400 rows
+    expected = torch.linalg.pinv(relu_units_curvature(X, W, 0.01), hermitian=True)
+    assert torch.allclose(got, expected, rtol=1e-9, atol=1e-12 * expected.abs().max())
 
 
 def test_epochs_that_move_nothing_are_not_computed_again_and_change_nothing(penguins, monkeypatch):
     """Once an epoch moves no parameter, its repeats at the same rate are not computed, and the history, the
-    stopping epoch and the parameters are those of computing every epoch."""
+    stopping epoch and the parameters are those of computing every epoch. Newton stops at its first plateau
+    (``NO_LR_DROPS``); with the learning-rate drops of the other optimizers, its epochs at a tenth of the rate
+    move nothing on penguins."""
+    monkeypatch.setattr(training, "NO_LR_DROPS", frozenset())
     X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
     Xv, yv = penguins.X[penguins.valid_idx], penguins.y[penguins.valid_idx]
     spec, settings = model_settings(penguins.config)["nnet"]
@@ -82,7 +115,7 @@ def test_epochs_that_move_nothing_are_not_computed_again_and_change_nothing(peng
     monkeypatch.setitem(OPTIMIZERS, "newton", replace(OPTIMIZERS["newton"], memoryless=False))
     calls.clear()
     every = fit(spec, settings, X, y, Xv, yv, classify=False)
-    assert len(calls) == len(every.history) and skipped > 0  # the default nnet on penguins: its last epochs move nothing
+    assert len(calls) == len(every.history) and skipped > 0  # the nnet on penguins: its last epochs move nothing
     assert skipping.history == every.history and skipping.restart_losses == every.restart_losses
     assert all(torch.equal(skipping.params[k], every.params[k]) for k in every.params)
 
@@ -111,6 +144,35 @@ def test_restarts_side_by_side_equal_each_alone(penguins):
         alone = fit(spec, replace(settings, restarts=1, seed=settings.seed + r, epochs=15), X, y)
         assert abs(alone.train_loss - together.restart_losses[r]) <= 1e-10 * alone.train_loss, (r, alone.train_loss,
                                                                                                  together.restart_losses)
+
+
+@pytest.mark.parametrize("values", [training.SEARCH_VALUES, 1])  # every share at once; one share at a time
+def test_line_search_takes_the_share_whose_forward_pass_is_lowest(penguins, values, monkeypatch):
+    """The search's objectives come from two products (the units' inputs are linear in the weights): each
+    restart's share is the one a full forward pass at every share ranks lowest."""
+    monkeypatch.setattr(training, "SEARCH_VALUES", values)
+    X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
+    spec, settings = model_settings(penguins.config)["nnet"]
+    settings = replace(settings, l2=0.01)
+    gen = torch.Generator().manual_seed(1)
+    W = torch.randn(8, X.shape[1], 2, generator=gen, dtype=torch.float64) * 0.5
+    direction = torch.randn(8, X.shape[1], 2, generator=gen, dtype=torch.float64) * 0.5
+    step = training._line_search(spec, settings, X, y, "W", W, direction)
+    objectives = torch.stack([LOSSES["mse"](forward(spec, {"W": W - a * direction}, X), y)
+                              + 0.01 / 2 * (W - a * direction).pow(2).flatten(1).sum(-1) for a in training.STEP_SHARES])
+    expected = torch.tensor(training.STEP_SHARES, dtype=torch.float64)[objectives.argmin(0)]
+    assert torch.allclose(step, direction * expected[:, None, None], rtol=0, atol=0), (expected, step)
+    assert len(set(expected.tolist())) > 1  # restarts took different shares
+
+
+@pytest.mark.parametrize("optimizer, plateaus", [("newton", 1), ("adam", 3)])
+def test_newton_stops_at_its_first_plateau_the_others_drop_the_rate_twice(optimizer, plateaus):
+    settings = TrainSettings(optimizer=optimizer, lr=1.0, window=3, tol=1e-6)
+    rule = training._Convergence(settings, {"W": torch.zeros(1, 2)})
+    epoch = 0
+    while not rule.step(epoch := epoch + 1, torch.tensor([1.0]), {"W": torch.zeros(1, 2)}):
+        assert epoch < 100
+    assert rule.plateaus == plateaus and epoch == 4 * plateaus  # a plateau every window + 1 epochs of one loss
 
 
 def test_line_search_never_raises_the_loss(penguins):

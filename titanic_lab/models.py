@@ -147,7 +147,7 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
             # for any number of restarts (1.3x faster than X @ w at a million rows).
             out = (params[layer.weight] @ out.mT).unsqueeze(-1)
         else:
-            out = _matmul(out, params[layer.weight])
+            out = restarts_matmul(out, params[layer.weight])
         if layer.const:
             out = out + params[layer.const][..., None, None]
         if layer.activation:
@@ -160,7 +160,7 @@ def _run(spec, params, X, train, dropout, generator, blocks) -> torch.Tensor:
     return out if spec.outputs > 1 else out.squeeze(-1)
 
 
-def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+def restarts_matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     """``X @ W`` for rows X (n_rows, n_in) and weights W (n_in, n_out) or (n_restarts, n_in, n_out).
 
     With restarts, torch would broadcast X into a batched product; one 2-D product with the
@@ -178,7 +178,7 @@ def _matmul(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
 
 def side_by_side(W: torch.Tensor) -> torch.Tensor:
     """The restarts' weights W (n_restarts, n_in, n_out) side by side, (n_in, n_restarts * n_out), column-major:
-    column ``r * n_out + k`` is restart r's unit k (:func:`_matmul`)."""
+    column ``r * n_out + k`` is restart r's unit k (:func:`restarts_matmul`)."""
     n_restarts, n_in, n_out = W.shape
     return W.transpose(0, 1).reshape(n_in, n_restarts * n_out).T.contiguous().T
 

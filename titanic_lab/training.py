@@ -20,8 +20,8 @@ from .choosing import choose
 from .config import MAX_EPOCHS, SEED_MAX
 from .errors import OptionError, TrainingError
 from .exact_backward import loss_and_gradients, refusal
-from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer
-from .ops import LOSSES, softmax
+from .models import KINDS, ModelSpec, Params, accuracy, forward, hidden_sizes, init_params, is_buffer, restarts_matmul
+from .ops import ACTIVATIONS, LOSSES, softmax
 from .optim import LBFGS_MEMORY, OPTIMIZERS, two_loop
 
 #: The convergence rule's window for ``newton``: after its first step nothing is left to improve.
@@ -34,10 +34,16 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 CONVERGENCE_RULE = (
     "a plateau is when the lowest training loss so far has improved by less than tol (relative) over the last "
     "window epochs; at the first two plateaus the learning rate is divided by 10, at the third training stops "
-    "(converged), and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
+    "(converged; newton stops at the first: its steps are searched along their line, so a smaller rate finds "
+    "nothing), and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
 )
 #: Plateaus at which the convergence rule divides the learning rate by 10 before it stops at the next.
 LR_DROPS = 2
+#: The optimizers whose convergence stops at the first plateau: ``newton``'s step is exact (a quadratic loss) or
+#: searched along its line (:func:`_line_search`, :func:`_backtrack`), so a tenth of the rate only searches a
+#: shorter stretch of the same line. Measured: on 17 tables no model's training loss moved by more than 2e-14 in the
+#: epochs the drops took (benchmarks/lr_drops.md).
+NO_LR_DROPS = frozenset({"newton"})
 #: Multiply-adds per matrix product above which torch may use more than one thread (:func:`threads_for`).
 #: On this project's 2-core machine with other work running, two threads were slower than one at
 #: every size measured, up to 400,000 rows x 16 restarts (benchmarks/notes.md).
@@ -747,21 +753,36 @@ def _objective(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: tor
     return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).flatten(1).sum(-1)
 
 
+#: The share of the rows above which a restart's curvature is computed again rather than updated by the rows
+#: whose units' pattern changed (:class:`_UnitsInverse`).
+UPDATED_ROWS = 0.25
 #: The shares of a Newton step the nnet's line search tries (:func:`_line_search`).
 STEP_SHARES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0)
+#: The units' values (shares x restarts x rows x units) :func:`_line_search` computes at once: 32 MB in float64.
+SEARCH_VALUES = 1 << 22
 
 
 def _line_search(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.Tensor, name: str, p: torch.Tensor,
                  direction: torch.Tensor) -> torch.Tensor:
     """``direction`` (n_restarts, ...) times, per restart, the share of :data:`STEP_SHARES` whose step
-    ``p - share * direction`` has the lowest objective (the data loss plus the l2 penalty): at lr 1
-    no step raises a restart's objective (share 0 stays where it is)."""
-    best = torch.full((p.shape[0],), math.inf, dtype=p.dtype)
-    chosen = torch.zeros(p.shape[0], dtype=p.dtype)
-    for share in STEP_SHARES:
-        objective = _objective(spec, settings, X, y, name, p - share * direction)
-        better = objective < best
-        best, chosen = torch.where(better, objective, best), torch.where(better, share, chosen)
+    ``p - share * direction`` has the lowest objective (the data loss plus the l2 penalty), the first of
+    equals: at lr 1 no step raises a restart's objective (share 0 stays where it is).
+
+    The nnet's units' inputs are linear in its weights, ``X @ (p - share * direction) = X @ p - share *
+    (X @ direction)``: two products, then every share's objective at once (the units, their sum, the loss).
+    """
+    shares = torch.tensor(STEP_SHARES, dtype=p.dtype)
+    pre, along = restarts_matmul(X, p), restarts_matmul(X, direction)  # (n_restarts, n_rows, n_units)
+
+    def objective(group: torch.Tensor) -> torch.Tensor:  # (len(group), n_restarts)
+        units = ACTIVATIONS[spec.activation](pre - group[:, None, None, None] * along)
+        steps = p - group.view(-1, *[1] * p.dim()) * direction
+        return LOSSES[settings.loss](spec.head(units).squeeze(-1), y) + settings.l2 / 2 * steps.pow(2).flatten(2).sum(-1)
+
+    size = max(1, SEARCH_VALUES // pre.numel())  # shares side by side, within SEARCH_VALUES units' values
+    objectives = torch.cat([objective(shares[i:i + size]) for i in range(0, len(shares), size)])
+    chosen = shares[objectives.nan_to_num(nan=math.inf).argmin(0)]  # the first lowest; NaN never
+    chosen = chosen.where(objectives.isfinite().any(0), 0.0)  # no finite objective: stay
     return direction * chosen.view(-1, *([1] * (direction.dim() - 1)))
 
 
@@ -795,15 +816,20 @@ def relu_units_curvature(X: torch.Tensor, W: torch.Tensor, l2: float = 0.0) -> t
     ``W.reshape(-1)``. Returns (n_restarts, n_features * n_units, n_features * n_units). Checked
     against autograd's Hessian in tests/test_nnet_newton.py.
     """
-    return _units_curvature(X, X @ W > 0, l2)
+    return _curvature(_gauss_newton(X, restarts_matmul(X, W) > 0), len(X), l2)
 
 
-def _units_curvature(X: torch.Tensor, active: torch.Tensor, l2: float) -> torch.Tensor:
-    """:func:`relu_units_curvature` from the units' pattern ``active`` (n_restarts, n_rows, n_units), ``X @ W > 0``:
-    the Hessian depends on W through that pattern alone."""
+def _gauss_newton(X: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """``J^T J`` (n_restarts, F * K, F * K) over the rows of ``X`` (n_rows, F), ``J[i, (f, k)] = x_if a_ik`` for the units'
+    pattern ``active`` (n_restarts, n_rows, K), ``X @ W > 0``: the Hessian depends on W through that pattern alone."""
     n, F = X.shape
     J = (X[:, :, None] * active.to(X.dtype)[:, :, None, :]).reshape(-1, n, F * active.shape[-1])  # (R, n, F*K)
-    return 2 / n * (J.mT @ J) + l2 * torch.eye(J.shape[-1], dtype=X.dtype)
+    return J.mT @ J
+
+
+def _curvature(gauss_newton: torch.Tensor, n_rows: int, l2: float) -> torch.Tensor:
+    """:func:`relu_units_curvature` from ``J^T J`` over ``n_rows`` rows (:func:`_gauss_newton`)."""
+    return 2 / n_rows * gauss_newton + l2 * torch.eye(gauss_newton.shape[-1], dtype=gauss_newton.dtype)
 
 
 class _UnitsInverse:
@@ -811,8 +837,10 @@ class _UnitsInverse:
 
     The curvature depends on W only through the units' pattern (which rows each unit is active on,
     ``X @ W > 0``). A call computes the pattern, and the curvature and its pseudo-inverse only for the
-    restarts whose pattern changed since the last call; the others keep theirs, the bits computing them
-    again would give. Late in training most restarts stay between the same kinks from step to step.
+    restarts whose pattern changed since the last call; the others keep theirs. Late in training most
+    restarts stay between the same kinks from step to step, and one that crosses a kink does so on a few
+    rows: its ``J^T J`` is updated by those rows alone (their new ``j j^T`` added, their old taken away),
+    unless more than :data:`UPDATED_ROWS` of the rows changed, when it is computed again.
 
     Parameters
     ----------
@@ -825,14 +853,28 @@ class _UnitsInverse:
     def __init__(self, X: torch.Tensor, W: torch.Tensor, l2: float) -> None:
         self.X, self.W, self.l2 = X, W, l2
         self.active: torch.Tensor | None = None
+        self.gauss_newton: torch.Tensor | None = None
         self.inverse: torch.Tensor | None = None
 
     def __call__(self) -> torch.Tensor:
         """Every restart's pseudo-inverse, (n_restarts, n_features * n_units, n_features * n_units)."""
-        active = self.X @ self.W > 0
-        changed = torch.ones(len(active), dtype=torch.bool) if self.active is None else (active != self.active).flatten(1).any(-1)
+        X, n = self.X, len(self.X)
+        active = restarts_matmul(X, self.W) > 0
+        if self.active is None:
+            self.gauss_newton = _gauss_newton(X, active)
+            changed = torch.ones(len(active), dtype=torch.bool)
+        else:
+            rows = (active != self.active).any(-1)  # (n_restarts, n_rows): the rows whose pattern changed
+            counts = rows.sum(-1)
+            changed, again = counts > 0, counts > UPDATED_ROWS * n
+            if again.any():
+                self.gauss_newton[again] = _gauss_newton(X, active[again])
+            for r in (changed & ~again).nonzero().flatten().tolist():
+                at = rows[r].nonzero().flatten()
+                self.gauss_newton[r] += (_gauss_newton(X[at], active[r, at].unsqueeze(0))
+                                         - _gauss_newton(X[at], self.active[r, at].unsqueeze(0)))[0]
         if changed.any():
-            fresh = torch.linalg.pinv(_units_curvature(self.X, active[changed], self.l2), hermitian=True)
+            fresh = torch.linalg.pinv(_curvature(self.gauss_newton[changed], n, self.l2), hermitian=True)
             self.inverse = fresh if self.inverse is None else self.inverse.index_put((changed,), fresh)
         self.active = active
         return self.inverse
@@ -912,6 +954,7 @@ class _Convergence(_Best):
     def __init__(self, settings: TrainSettings, params: Params) -> None:
         super().__init__(params)
         self.window, self.tol = settings.window, settings.tol
+        self.drops = 0 if settings.optimizer in NO_LR_DROPS else LR_DROPS
         self.lowest: list[float] = []  # per epoch, the lowest objective of any restart so far
         self.plateaus, self.since = 0, 0  # plateaus met, and the epoch of the last one
         self.converged = False
@@ -919,7 +962,7 @@ class _Convergence(_Best):
     @property
     def lr_scale(self) -> float:
         """What the learning rate is multiplied by now: 1, then 0.1 and 0.01 after plateaus."""
-        return 0.1 ** min(self.plateaus, LR_DROPS)
+        return 0.1 ** min(self.plateaus, self.drops)
 
     @staticmethod
     def snapshot(params: Params) -> Params:
@@ -933,7 +976,7 @@ class _Convergence(_Best):
             before, now = self.lowest[-1 - self.window], self.lowest[-1]
             if before - now <= self.tol * abs(now):
                 self.plateaus, self.since = self.plateaus + 1, epoch
-        self.converged = self.plateaus > LR_DROPS
+        self.converged = self.plateaus > self.drops
         return self.converged
 
 
