@@ -214,3 +214,15 @@ def test_predict_reads_a_european_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"read {rows}: separator ';'")
     assert len(pd.read_csv(out)) == 80
+
+
+def test_a_dialect_is_not_copied_with_the_frame_it_describes():
+    """pandas deep-copies ``attrs`` at every column taken from a frame: the (immutable) dialect is itself."""
+    import copy
+
+    import pandas as pd
+
+    dialect = Dialect(sep=";", decimal=",", given=frozenset({"sep"}))
+    frame = pd.DataFrame({"a": [1.0]})
+    frame.attrs["dialect"] = dialect
+    assert copy.deepcopy(dialect) is dialect and frame["a"].attrs["dialect"] is dialect

@@ -332,6 +332,10 @@ def _cells_book(path: Path, worksheet_class: type, last: tuple[float, float] = (
     later = np.full(n, np.nan)
     later[600:] = 1.0  # a format first used above "+late", in a column right of it: numbered before it
     c.column_values(ws, FIRST_ROW, 10, later, c.torch)
+    # Text columns with blanks (each value's cell made once): one with numbers among its texts, one with 0.0 and -0.0
+    # (equal, but written "0" and "-0": cell by cell).
+    c.column_values(ws, FIRST_ROW, 11, np.resize(np.array(["b", None, float("nan"), "=no", "b", 2.5, "<t>"], dtype=object), n))
+    c.column_values(ws, FIRST_ROW, 12, np.resize(np.array(["z", 0.0, -0.0, None], dtype=object), n))
     ws.write_number(FIRST_ROW + 1, 7, 0.25, c.param)  # a single cell among the columns' rows
     ws.set_row(FIRST_ROW + 1200, 30)  # a row with a height of its own
     c.column_values(ws, FIRST_ROW + 1500, 7, np.array(last), None)

