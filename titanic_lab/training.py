@@ -840,7 +840,7 @@ class _UnitsInverse:
     restarts whose pattern changed since the last call; the others keep theirs. Late in training most
     restarts stay between the same kinks from step to step, and one that crosses a kink does so on a few
     rows: its ``J^T J`` is updated by those rows alone (their new ``j j^T`` added, their old taken away),
-    unless more than :data:`UPDATED_ROWS` of the rows changed, when it is computed again.
+    unless more than :data:`UPDATED_ROWS` of the rows changed, or in float32, when it is computed again.
 
     Parameters
     ----------
@@ -866,7 +866,9 @@ class _UnitsInverse:
         else:
             rows = (active != self.active).any(-1)  # (n_restarts, n_rows): the rows whose pattern changed
             counts = rows.sum(-1)
-            changed, again = counts > 0, counts > UPDATED_ROWS * n
+            # float32 sums drift as a float64 one does not (a few ulps per update): computed again at every change
+            changed = counts > 0
+            again = counts > (UPDATED_ROWS * n if X.dtype == torch.float64 else -1)
             if again.any():
                 self.gauss_newton[again] = _gauss_newton(X, active[again])
             for r in (changed & ~again).nonzero().flatten().tolist():
