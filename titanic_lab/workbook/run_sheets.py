@@ -196,7 +196,7 @@ def _lines(text: str, chars: float) -> int:
 
 def text_width(header: str, values) -> float:
     """A column width that shows its header and its longest value whole, at most 60 characters."""
-    longest = max((len(str(v)) for v in values.dropna()), default=0)
+    longest = max(map(len, map(str, values.dropna().tolist())), default=0)  # (as Python's values: str of each)
     return min(60, max(width(header, 8), longest * 1.05 + 2))
 
 
