@@ -68,3 +68,23 @@ def test_train_summary_prints_whole_numbers_at_any_width(bundled, tmp_path, widt
         (row,) = [line for line in shown.stdout.splitlines() if line.lstrip("│┃ ").startswith(f"{name} (")]
         cells = [c.strip() for c in row.strip("│┃ ").split("│")]
         assert cells[3:5] == [f"{models[name]['train_loss']:.6f}", f"{models[name]['valid_loss']:.6f}"], row
+
+
+def test_text_from_data_in_a_printed_table_is_never_markup(tmp_path):
+    """A header or a class written like rich's markup (``[/]`` closes nothing and raised MarkupError: a traceback)
+    is printed as it is written: train's confusion tables, verify's and compare's columns."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=90)
+    classes = np.where(x < -0.5, "[/]", np.where(x < 0.5, "[bold]b", "c[red]"))
+    pd.DataFrame({"a[/]x": x, "z": rng.normal(size=90), "k[/]": classes}).to_csv(tmp_path / "c.csv", index=False)
+    book = tmp_path / "c.xlsx"
+    trained = runner.invoke(app, ["train", "--data", str(tmp_path / "c.csv"), "--target", "k[/]", "--out", str(book)])
+    assert trained.exit_code == 0, trained.output
+    assert "[/]" in trained.stdout and "[bold]b" in trained.stdout and "c[red]" in trained.stdout  # the classes
+    for command in (["verify", str(book)], ["compare", str(book)]):
+        done = runner.invoke(app, command)
+        assert done.exit_code == 0, done.output
+        assert "a[/]x" in done.stdout, done.stdout

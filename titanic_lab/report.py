@@ -29,7 +29,7 @@ def print_table(console, table) -> None:
 
     needed = console.measure(table, options=console.options.update_width(10_000)).maximum
     if needed > console.width:
-        console = Console(width=needed, stderr=console.stderr)
+        console = Console(width=needed, stderr=console.stderr, markup=False)
     console.print(table)
 
 
@@ -55,7 +55,7 @@ def print_summary(run, out: Path) -> None:
             *(_fmt(measured[k], 4 if k.endswith(("accuracy", "r2", "log_loss")) else 2) for k in scores),
             f"{r.seconds:.2f}",
         )
-    console = Console()
+    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     print_table(console, table)
     for name, r in run.results.items():
         console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
@@ -90,7 +90,7 @@ def print_verify(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}")
     for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
         table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
@@ -116,7 +116,7 @@ def print_engines(reports) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     first = reports[0]
     detail = Table(title=f"{first.path}: {first.cells} formula cells, max. relative difference per engine")
     for column in ("sheet", "column", "cells", *(ENGINES[r.engine].title for r in reports)):
@@ -144,7 +144,7 @@ def print_compare(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     for s in report.sheets:
         title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
         console.print(title, soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
@@ -182,7 +182,7 @@ def print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pat
             continue
         table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
                       f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
-    console = Console()
+    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     print_table(console, table)
     if plot:
         console.print(f"plot: {plot}")
