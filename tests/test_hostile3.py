@@ -467,3 +467,22 @@ def test_a_folder_that_refuses_files_is_found_before_any_work(work, tmpdir_env):
     _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--target", "y", "-m", "linear", "--epochs", "2",
                                 "--out", str(work / "new" / "o.xlsx"), "--plot", "/proc/plot.png"], "/proc/plot.png: cannot write there")
     assert not (work / "new").exists()
+
+
+def test_a_sheets_rows_are_looked_at_cell_by_cell_only_where_their_sum_is_not_finite():
+    """Below the headers a row is refused for an infinity or NaN alone: a row of large finite numbers whose sum
+    overflows is looked at cell by cell, and passes; the first non-finite cell is named."""
+    from types import SimpleNamespace
+
+    from titanic_lab.errors import DataError
+    from titanic_lab.finite import check_sheet
+
+    def sheet(rows):
+        dataset = SimpleNamespace(target=SimpleNamespace(scale=None), features=SimpleNamespace(features=()))
+        return SimpleNamespace(name="s", values=rows, header_row=1, params={}, dataset=dataset, fills={}, columns={})
+
+    check_sheet(sheet([["y", "x"], [1e308, 1e308, "text", ""], [2.0, -1e308]]), "b.xlsx")  # overflowing sums: no refusal
+    with pytest.raises(DataError, match=r"sheet 's' cell D3: non-finite value nan"):
+        check_sheet(sheet([["y", "x"], [1.0, 2.0], [1e308, 1e308, "t", float("nan")]]), "b.xlsx")
+    with pytest.raises(DataError, match=r"sheet 's' cell B3: non-finite value -inf"):
+        check_sheet(sheet([["y", "x"], [1.0, 2.0], ["a", float("-inf"), float("inf")]]), "b.xlsx")

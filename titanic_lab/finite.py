@@ -95,6 +95,8 @@ def check_sheet(sheet, path: object) -> None:
         return DataError(path, f"sheet {sheet.name!r} cell {cell(r, c)}{what}: {_problem(value)}; fix the cell")
 
     for r, row in enumerate(sheet.values):  # every number; above the headers (scales, maxima, fills) within the bound too
+        if r >= sheet.header_row and math.isfinite(sum([v for v in row if isinstance(v, float)])):
+            continue  # no infinity or NaN in the row (their sum is not finite; nor is one that overflows: looked at below)
         for c, value in enumerate(row):
             if isinstance(value, float) and (not math.isfinite(value) or (r < sheet.header_row and _bad(np.array([value])).any())):
                 raise refuse(r, c, value, "")
