@@ -120,8 +120,13 @@ def two_loop(grad: Tensor, pairs: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor
         q -= alpha * y
         alphas.append(alpha)
     gamma = (1 / grad.abs().sum(-1, keepdim=True)).clamp(max=1.0)
-    for s, y, rho in pairs:  # the newest pair with positive curvature is the last to set it
-        gamma = (1 / (rho * (y * y).sum(-1, keepdim=True)).clamp(min=1e-300)).where(rho > 0, gamma)
+    unset = gamma.new_ones(gamma.shape).bool()
+    for s, y, rho in reversed(pairs):  # the newest pair with positive curvature sets it: as a rule the newest of all
+        taken = unset & (rho > 0)
+        gamma = (1 / (rho * (y * y).sum(-1, keepdim=True)).clamp(min=1e-300)).where(taken, gamma)
+        unset = unset & ~taken
+        if not unset.any():
+            break
     r = gamma * q
     for (s, y, rho), alpha in zip(pairs, reversed(alphas)):
         beta = rho * (y * r).sum(-1, keepdim=True)
