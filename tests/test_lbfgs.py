@@ -42,7 +42,8 @@ def _objective(spec, settings, params, X, y) -> torch.Tensor:
     return LOSSES[settings.loss](forward(spec, params, X), y) + _penalty(params, settings)
 
 
-def test_two_loop_is_the_bfgs_inverse_update():
+@pytest.mark.parametrize("skipped", [1, 3])  # restart 0 skips an older pair, or the newest (its scaling: the one before)
+def test_two_loop_is_the_bfgs_inverse_update(skipped):
     gen = torch.Generator().manual_seed(0)
     n, R = 6, 2
     A = torch.randn(R, n, n, generator=gen, dtype=torch.float64)
@@ -52,7 +53,8 @@ def test_two_loop_is_the_bfgs_inverse_update():
         s = torch.randn(R, n, generator=gen, dtype=torch.float64)
         y = (hessians @ s[..., None])[..., 0]
         pairs.append((s, y, 1 / (s * y).sum(-1, keepdim=True)))
-    pairs[1] = (pairs[1][0], pairs[1][1], torch.tensor([[0.0], [pairs[1][2][1, 0]]], dtype=torch.float64))  # restart 0 skips it
+    pairs[skipped] = (pairs[skipped][0], pairs[skipped][1],
+                      torch.tensor([[0.0], [pairs[skipped][2][1, 0]]], dtype=torch.float64))  # restart 0 skips it
     g = torch.randn(R, n, generator=gen, dtype=torch.float64)
     got = two_loop(g, pairs)
     eye = torch.eye(n, dtype=torch.float64)
