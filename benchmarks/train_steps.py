@@ -48,9 +48,10 @@ print(json.dumps({"chosen": run.chosen, "seconds": seconds, "models": {
 
 
 def train(checkout: Path, csv: Path, target: str, id_column: str | None, drops: bool = False) -> dict:
+    # Run in the checkout: ``python -c`` puts the current folder before PYTHONPATH.
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     done = subprocess.run([sys.executable, "-c", RUN, str(csv), target, id_column or "", "drops" if drops else ""],
-                          capture_output=True, text=True, env=env, check=True)
+                          capture_output=True, text=True, env=env, check=True, cwd=checkout)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -91,9 +92,10 @@ def main() -> int:
             folder.mkdir()
             tables.append((ds.name, split(ds, folder).train_csv, ds.target, ds.id))
         tables.append(("5,000 x 20", table(Path(tmp))[0], "y", None))
-        for name, csv, target, id_column in tables:
-            before = train(args.before or ROOT, csv, target, id_column, args.drops)
-            after = train(ROOT, csv, target, id_column)
+        for i, (name, csv, target, id_column) in enumerate(tables):  # before first, then after first, in turn
+            runs = [lambda: train(args.before or ROOT, csv, target, id_column, args.drops),
+                    lambda: train(ROOT, csv, target, id_column)]
+            before, after = (runs[0](), runs[1]()) if i % 2 == 0 else reversed([runs[1](), runs[0]()])
             lines += rows(name, before, after)
             print(lines[-1], file=sys.stderr)
     lines.append(f"\nLoad average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.")

@@ -499,3 +499,17 @@ def test_number_texts_are_python_s_and_each_chunk_is_formatted_once(monkeypatch)
     assert texts.shortest(numbers.astype(np.float32)) == [str(x) for x in numbers.astype(np.float32).astype(np.float64).tolist()]
     small = NumberTexts(limit=5)
     assert small.shortest(numbers) is not small.shortest(numbers) and small.kept == 0
+
+
+def test_a_float32_columns_nan_is_left_for_xlsxwriter_to_refuse_as_cell_by_cell():
+    """Only an object column's values are made once per distinct value: a float32 column's NaN is a cell
+    XlsxWriter refuses (SLOW), as the per-row loop found it, not a blank."""
+    import numpy as np
+
+    from titanic_lab.workbook.columns import BLANK, NUMBER, SLOW, ValueColumn
+
+    column = ValueColumn(3, 0, np.array([1.5, np.nan], dtype=np.float32), None, None, lambda *a: None)
+    kinds, _ = column.chunk(0, 2, None)
+    assert kinds.tolist() == [NUMBER, SLOW]
+    texts = ValueColumn(3, 0, np.array(["a", None, float("nan")], dtype=object), None, None, lambda *a: None)
+    assert texts.chunk(0, 3, None)[0].tolist()[1:] == [BLANK, BLANK]

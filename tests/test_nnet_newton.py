@@ -97,9 +97,35 @@ def test_a_restart_crossing_a_kink_on_a_few_rows_is_updated_by_those_rows(dtype,
     got = inverse()
     # float64: the changed rows' new and old terms, never all 400 rows; float32: every row, again
     assert computed == ([crossed, crossed] if dtype == torch.float64 else [400])
+    W[1] *= 1.0001  # within its kinks: nothing computed
+    assert inverse() is not None and computed == ([crossed, crossed] if dtype == torch.float64 else [400])
     expected = torch.linalg.pinv(relu_units_curvature(X, W, 0.01), hermitian=True)
     tol = 1e-9 if dtype == torch.float64 else 1e-4
     assert torch.allclose(got, expected, rtol=tol, atol=tol * 1e-3 * expected.abs().max())
+
+
+def test_a_unit_that_dies_by_updates_leaves_the_curvature_it_would_have_computed_again():
+    """A unit crossing kinks on a few rows at a time (many updates, features of very different scales) until it
+    is active on none: its blocks are exact zeros, as computed again, not the updates' rounding (which moved the
+    Newton direction by 1e-6 of its size)."""
+    gen = torch.Generator().manual_seed(2)
+    n, F, K = 2000, 6, 2
+    X = torch.randn(n, F, generator=gen, dtype=torch.float64) * torch.tensor([1, 1e3, 1, 50, 1e-2, 7.0], dtype=torch.float64)
+    X[:, 0] = 1.0
+    W = torch.randn(1, F, K, generator=gen, dtype=torch.float64)
+    pre, base = X @ W[0, :, 0], W[0, 0, 0].item()
+    inverse = _UnitsInverse(X, W, 0.0)
+    for q in torch.rand(200, generator=gen, dtype=torch.float64) * 0.1 + 0.85:  # unit 0 on 5-15% of the rows
+        W[0, 0, 0] = base - torch.quantile(pre, q.item())
+        inverse()
+    W[0, 0, 0] -= 1e12  # dead on every row
+    W[0, 1, 1] += 1e-3  # and unit 1 moves a little
+    got, expected = inverse(), torch.linalg.pinv(relu_units_curvature(X, W), hermitian=True)
+    assert (inverse.gauss_newton[0].view(F, K, F, K)[:, 0, :, :] == 0).all()  # unit 0's blocks: exact zeros
+    grad = torch.randn(F, K, generator=gen, dtype=torch.float64)
+    grad[:, 0] = 0  # a dead unit's gradient
+    direction, expected_direction = got[0] @ grad.reshape(-1), expected[0] @ grad.reshape(-1)
+    assert torch.allclose(direction, expected_direction, rtol=0, atol=1e-11 * expected_direction.abs().max())
 
 
 def test_epochs_that_move_nothing_are_not_computed_again_and_change_nothing(penguins, monkeypatch):
@@ -169,9 +195,11 @@ def test_line_search_takes_the_share_whose_forward_pass_is_lowest(penguins, valu
     assert len(set(expected.tolist())) > 1  # restarts took different shares
 
 
-@pytest.mark.parametrize("optimizer, plateaus", [("newton", 1), ("adam", 3)])
-def test_newton_stops_at_its_first_plateau_the_others_drop_the_rate_twice(optimizer, plateaus):
-    settings = TrainSettings(optimizer=optimizer, lr=1.0, window=3, tol=1e-6)
+@pytest.mark.parametrize("optimizer, lr, plateaus", [("newton", 1.0, 1), ("newton", 0.5, 1), ("newton", 2.0, 3),
+                                                     ("adam", 1.0, 3)])
+def test_newton_stops_at_its_first_plateau_the_others_drop_the_rate_twice(optimizer, lr, plateaus):
+    """newton at a rate above 1 overshoots the step it searches: the drops stay for it."""
+    settings = TrainSettings(optimizer=optimizer, lr=lr, window=3, tol=1e-6)
     rule = training._Convergence(settings, {"W": torch.zeros(1, 2)})
     epoch = 0
     while not rule.step(epoch := epoch + 1, torch.tensor([1.0]), {"W": torch.zeros(1, 2)}):

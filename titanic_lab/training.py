@@ -34,14 +34,14 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 CONVERGENCE_RULE = (
     "a plateau is when the lowest training loss so far has improved by less than tol (relative) over the last "
     "window epochs; at the first two plateaus the learning rate is divided by 10, at the third training stops "
-    "(converged; newton stops at the first: its steps are searched along their line, so a smaller rate finds "
-    "nothing), and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
+    "(converged; newton at a rate of at most 1 stops at the first: its steps are exact or searched along their line, "
+    "so a smaller rate finds nothing), and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
 )
 #: Plateaus at which the convergence rule divides the learning rate by 10 before it stops at the next.
 LR_DROPS = 2
-#: The optimizers whose convergence stops at the first plateau: ``newton``'s step is exact (a quadratic loss) or
-#: searched along its line (:func:`_line_search`, :func:`_backtrack`), so a tenth of the rate only searches a
-#: shorter stretch of the same line. Measured: on 17 tables no model's training loss moved by more than 2e-14 in the
+#: The optimizers whose convergence stops at the first plateau at a rate of at most 1 (``newton``'s is 1): its step
+#: is exact (a quadratic loss) or searched along its line (:func:`_line_search`, :func:`_backtrack`), so a tenth of
+#: the rate only searches a shorter stretch of the same line. Above 1 a step overshoots, and the drops stay. Measured: on 17 tables no model's training loss moved by more than 2e-14 in the
 #: epochs the drops took (benchmarks/lr_drops.md).
 NO_LR_DROPS = frozenset({"newton"})
 #: Multiply-adds per matrix product above which torch may use more than one thread (:func:`threads_for`).
@@ -781,7 +781,7 @@ def _line_search(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: t
 
     size = max(1, SEARCH_VALUES // pre.numel())  # shares side by side, within SEARCH_VALUES units' values
     objectives = torch.cat([objective(shares[i:i + size]) for i in range(0, len(shares), size)])
-    chosen = shares[objectives.nan_to_num(nan=math.inf).argmin(0)]  # the first lowest; NaN never
+    chosen = shares[objectives.nan_to_num(nan=math.inf, posinf=math.inf, neginf=-math.inf).argmin(0)]  # the first lowest; NaN never
     chosen = chosen.where(objectives.isfinite().any(0), 0.0)  # no finite objective: stay
     return direction * chosen.view(-1, *([1] * (direction.dim() - 1)))
 
@@ -866,15 +866,22 @@ class _UnitsInverse:
         else:
             rows = (active != self.active).any(-1)  # (n_restarts, n_rows): the rows whose pattern changed
             counts = rows.sum(-1)
-            # float32 sums drift as a float64 one does not (a few ulps per update): computed again at every change
             changed = counts > 0
-            again = counts > (UPDATED_ROWS * n if X.dtype == torch.float64 else -1)
+            # float32 sums drift as a float64 one does not (a few ulps per update): computed again at every change
+            again = changed & ((counts > UPDATED_ROWS * n) | (X.dtype != torch.float64))
             if again.any():
                 self.gauss_newton[again] = _gauss_newton(X, active[again])
+            F, K = X.shape[1], active.shape[-1]
             for r in (changed & ~again).nonzero().flatten().tolist():
                 at = rows[r].nonzero().flatten()
                 self.gauss_newton[r] += (_gauss_newton(X[at], active[r, at].unsqueeze(0))
                                          - _gauss_newton(X[at], self.active[r, at].unsqueeze(0)))[0]
+                # Two units active on no row together (a unit active on none) have a block of exact zeros, not
+                # what the updates' rounding left: its pseudo-inverse would be huge where the curvature is 0.
+                a = active[r].to(X.dtype)
+                apart = (a.T @ a) == 0  # (K, K): units k and l share no active row
+                if apart.any():
+                    self.gauss_newton[r].view(F, K, F, K).permute(1, 3, 0, 2)[apart] = 0.0
         if changed.any():
             fresh = torch.linalg.pinv(_curvature(self.gauss_newton[changed], n, self.l2), hermitian=True)
             self.inverse = fresh if self.inverse is None else self.inverse.index_put((changed,), fresh)
@@ -956,7 +963,8 @@ class _Convergence(_Best):
     def __init__(self, settings: TrainSettings, params: Params) -> None:
         super().__init__(params)
         self.window, self.tol = settings.window, settings.tol
-        self.drops = 0 if settings.optimizer in NO_LR_DROPS else LR_DROPS
+        # (newton at a rate above 1 overshoots the step it searches: its drops stay)
+        self.drops = 0 if settings.optimizer in NO_LR_DROPS and settings.lr <= 1 else LR_DROPS
         self.lowest: list[float] = []  # per epoch, the lowest objective of any restart so far
         self.plateaus, self.since = 0, 0  # plateaus met, and the epoch of the last one
         self.converged = False

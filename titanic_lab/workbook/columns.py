@@ -154,7 +154,8 @@ class ValueColumn(Column):
             kinds[np.isnan(numbers)] = BLANK
             return kinds, self.texts.general(numbers)
         items = values.tolist()
-        distinct = dict.fromkeys(items) if set(map(type, items)) <= _TEXT_COLUMN else {}  # (all hashable)
+        # (an object column's values: a float32 column's NaN stays for XlsxWriter to refuse, as cell by cell)
+        distinct = dict.fromkeys(items) if values.dtype == object and set(map(type, items)) <= _TEXT_COLUMN else {}
         if distinct and not any(v == 0 for v in distinct if v.__class__ is float):
             # A text column repeats its categories: each one's cell made once.
             made = {v: self._cell(v) for v in distinct}  # (no 0.0 beside -0.0: equal keys whose texts differ)
