@@ -88,3 +88,30 @@ def test_text_from_data_in_a_printed_table_is_never_markup(tmp_path):
         done = runner.invoke(app, command)
         assert done.exit_code == 0, done.output
         assert "a[/]x" in done.stdout, done.stdout
+
+
+def test_control_characters_from_data_reach_the_terminal_escaped(tmp_path):
+    """A header holding an escape sequence or a bell is printed with each control character escaped (``\\x1b``),
+    never as itself: in train's lines, verify's and compare's tables, and an error listing the columns. A class
+    holding one is refused (a formula's text cannot hold it in the sheet's XML), named escaped."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=90)
+    classes = np.where(x < -0.5, "a", np.where(x < 0.5, "b", "c"))
+    frame = pd.DataFrame({"x\x1b[31mred": x, "z\x07": rng.normal(size=90), "k": classes})
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    frame.assign(k=np.where(classes == "b", "b\x07", classes)).to_csv(tmp_path / "bell.csv", index=False)
+    book = tmp_path / "c.xlsx"
+    runs = [runner.invoke(app, ["train", "--data", str(tmp_path / "c.csv"), "--target", "k", "--out", str(book)])]
+    runs += [runner.invoke(app, ["verify", str(book)]), runner.invoke(app, ["compare", str(book)])]
+    runs.append(runner.invoke(app, ["train", "--data", str(tmp_path / "c.csv"), "--target", "q", "--out", str(tmp_path / "d.xlsx")]))
+    runs.append(runner.invoke(app, ["train", "--data", str(tmp_path / "bell.csv"), "--target", "k", "--out", str(tmp_path / "e.xlsx")]))
+    for done, code in zip(runs, (0, 0, 0, 2, 2)):
+        assert done.exit_code == code, done.output
+        assert "\x1b" not in done.output and "\x07" not in done.output, repr(done.output)
+    assert "x\\x1b[31mred" in runs[1].stdout and "z\\x07" in runs[1].stdout and "x\\x1b[31mred" in runs[0].stdout
+    assert "x\\x1b[31mred" in runs[3].output  # the error lists the columns
+    assert "class 'b\\x07' holds a control character" in runs[4].output and len(runs[4].output.splitlines()) == 1
+    assert not (tmp_path / "e.xlsx").exists()

@@ -91,7 +91,8 @@ def _install_handlers():
     from .errors import UnseenCategoryWarning
 
     shown, filters = warnings.showwarning, warnings.filters[:]
-    warnings.showwarning = lambda message, category, *args, **kwargs: typer.echo(f"warning: {message}", err=True)
+    warnings.showwarning = lambda message, category, *args, **kwargs: typer.echo(f"warning: {report.printable(message)}",
+                                                                              err=True)
     # read_titanic already warned about the file's unknown categories, naming the file and line.
     warnings.filterwarnings("ignore", category=UnseenCategoryWarning)
 
@@ -105,7 +106,7 @@ def _install_handlers():
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {report.printable(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -136,7 +137,7 @@ def _errors_to_exit() -> Iterator[None]:
 
 def _info(message: str, as_json: bool) -> None:
     # With --json, stdout carries only the JSON document.
-    typer.echo(message, err=as_json)
+    typer.echo(report.printable(message), err=as_json)
 
 
 def _typer_option(option: Option):
@@ -360,8 +361,8 @@ def features(
         from .design_matrix import write_design_matrix
 
         table, names = write_design_matrix(RunConfig(**from_command_line(run)), out, fit_on, complete_rows,
-                                           note=lambda line: typer.echo(line, err=True))
-    typer.echo(f"wrote {out}: {len(table)} rows x {len(names)} features ({', '.join(names)})")
+                                           note=lambda line: typer.echo(report.printable(line), err=True))
+    typer.echo(report.printable(f"wrote {out}: {len(table)} rows x {len(names)} features ({', '.join(names)})"))
 
 
 EngineOpt = Annotated[
@@ -549,7 +550,7 @@ def submit(
         config = RunConfig(**from_command_line(run), data=str(data) if data else None)
         made = prepare_submission(config, test, out, workbook, model, preset, folds)
         for line in made.notes:
-            typer.echo(line, err=True)
+            typer.echo(report.printable(line), err=True)
         best, scores = _with_fold_progress(made.choose, made.total_folds, "submit")
         if model is None:
             report.print_choice(best, scores, folds)

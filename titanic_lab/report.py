@@ -8,11 +8,28 @@ the top: ``titanic-lab --help`` imports the CLI, and must not pay for rich (star
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
 
 from .engines import ENGINES
+
+
+#: Control characters (C0 but tab and newline, DEL, C1): a header or a class holding an escape sequence would
+#: otherwise reach the terminal as one (colours, a cleared screen, a line overwritten by a carriage return).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """``text`` as a terminal shows it literally: each control character as its escape (``\\x1b``), tab and
+    newline kept. Every line and table cell the command line prints goes through it: text from data."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def _row(table, *cells: object) -> None:
+    """Add a row of cells, each :func:`printable`."""
+    table.add_row(*(printable(c) for c in cells))
 
 
 def _fmt(value: float | None, digits: int = 6) -> str:
@@ -46,7 +63,7 @@ def print_summary(run, out: Path) -> None:
         table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():
         measured = run.scores(name)
-        table.add_row(
+        _row(table, 
             f"{name} ({r.settings.loss})",
             str(len(r.history)),
             f"{r.settings.lr:.3g}" + (" (found)" if r.lr_source.startswith("lr-find") else ""),
@@ -80,9 +97,9 @@ def confusion_table(name: str, which: str, matrix, labels):
     table = Table(title=f"{name}: confusion on the {which} rows (rows: true class, columns: predicted)")
     table.add_column("true \\ predicted", overflow="fold")
     for label in labels:
-        table.add_column(str(label), justify="right", overflow="fold")
+        table.add_column(printable(label), justify="right", overflow="fold")
     for label, counts in zip(labels, matrix):
-        table.add_row(str(label), *(str(int(n)) for n in counts))
+        _row(table, str(label), *(str(int(n)) for n in counts))
     return table
 
 
@@ -91,12 +108,12 @@ def print_verify(report) -> None:
     from rich.table import Table
 
     console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
-    table = Table(title=f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}")
+    table = Table(title=printable(f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}"))
     for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
         table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
     for check in report.columns:
         status = "ok" if check.ok(report.tol) else ("NO CACHED VALUE" if check.missing_cached else "DIFFERS")
-        table.add_row(check.sheet, check.label, str(check.cells), f"{check.max_diff:.2e}", check.worst, status)
+        _row(table, check.sheet, check.label, str(check.cells), f"{check.max_diff:.2e}", check.worst, status)
     print_table(console, table)
     if report.ok:
         console.print(f"all {report.cells} formula cells within {report.tol:g} of their cached values")
@@ -118,18 +135,18 @@ def print_engines(reports) -> None:
 
     console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     first = reports[0]
-    detail = Table(title=f"{first.path}: {first.cells} formula cells, max. relative difference per engine")
+    detail = Table(title=printable(f"{first.path}: {first.cells} formula cells, max. relative difference per engine"))
     for column in ("sheet", "column", "cells", *(ENGINES[r.engine].title for r in reports)):
         detail.add_column(column, justify="left" if column in ("sheet", "column") else "right")
     for i, check in enumerate(first.columns):
         cells = [f"{c.max_diff:.2e}" + ("" if c.ok(r.tol) else " DIFFERS") for r in reports for c in [r.columns[i]]]
-        detail.add_row(check.sheet, check.label, str(check.cells), *cells)
+        _row(detail, check.sheet, check.label, str(check.cells), *cells)
     print_table(console, detail)
     summary = Table(title=f"within {first.tol:g}?")
     for column in ("engine", "cells", "max rel. diff", "worst cell", "seconds", ""):
         summary.add_column(column, justify="left" if column in ("engine", "worst cell", "") else "right")
     for r in reports:
-        summary.add_row(ENGINES[r.engine].title, str(r.cells), f"{r.max_diff:.2e}", r.worst, f"{r.seconds:.2f}",
+        _row(summary, ENGINES[r.engine].title, str(r.cells), f"{r.max_diff:.2e}", r.worst, f"{r.seconds:.2f}",
                         "ok" if r.ok else ("cannot read tables" if r.note else "DIFFERS"))
     print_table(console, summary)
     for r in reports:
@@ -147,12 +164,12 @@ def print_compare(report) -> None:
     console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     for s in report.sheets:
         title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
-        console.print(title, soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
+        console.print(printable(title), soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
         table = Table()
         for column in ("column", "cells", "max abs diff", "worst cell", "status"):
             table.add_column(column, justify="right" if column in ("cells", "max abs diff") else "left", no_wrap=True)
         for c in s.columns:
-            table.add_row(c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
+            _row(table, c.column, str(c.cells), f"{c.max_abs_diff:.2e}", c.worst_cell, "ok" if c.ok else "DIFFERS")
         print_table(console, table)
         held = "none found" if s.total_workbook is None else f"{s.total_workbook!r} ({s.total_cell})"
         console.print(f"total loss: workbook {held}, recomputed {s.total_recomputed!r}" + ("" if s.total_ok else "  DIFFERS"))
@@ -178,9 +195,9 @@ def print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pat
         d = s.to_dict()
         by = "titanic-lab" if s.own else "baseline"
         if regression:
-            table.add_row(s.name, by, f"{s.rmse:.4f}", f"{s.rmse_std:.4f}", _fmt(s.r2, 4), f"{d['fit_seconds']:.3f}")
+            _row(table, s.name, by, f"{s.rmse:.4f}", f"{s.rmse_std:.4f}", _fmt(s.r2, 4), f"{d['fit_seconds']:.3f}")
             continue
-        table.add_row(s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
+        _row(table, s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
                       f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
     console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
     print_table(console, table)

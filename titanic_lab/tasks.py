@@ -20,6 +20,7 @@ Imports neither torch nor scikit-learn.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -42,6 +43,8 @@ class Target(Protocol):
 #: The most classes a multiclass target may have: a score column, a parameter block and a
 #: probability column per class, and a confusion matrix of classes x classes.
 MAX_CLASSES = 50
+#: The control characters XML 1.0 refuses (all of C0 but tab, newline and carriage return).
+_XML_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,11 @@ def check_classes(column: pd.Series, name: str, where: object) -> tuple:
     if len(classes) < 3:
         raise DataError(where, f"target {name} has {len(classes)} classes; a multiclass target needs 3 or more "
                                "(two values are binary: leave --task out)")
+    control = [c for c in classes if isinstance(c, str) and _XML_CONTROL.search(c)]
+    if control:
+        raise DataError(where, f"target {name}: class {control[0]!r} holds a control character, which a workbook "
+                               "cannot hold as the text a formula gives (it is not valid in the sheet's XML); "
+                               "replace it in the column")
     single = [c for c, v in zip(classes, sorted(counts.index, key=lambda v: (isinstance(v, str), v))) if counts[v] == 1]
     if single:
         raise DataError(where, f"target {name}: class {single[0]!r} has a single row ({len(single)} class(es) do); a "
