@@ -132,6 +132,23 @@ def test_compare_groups_cells_under_their_header_and_names_the_first_worst_cell(
     assert not report.ok
 
 
+def test_compare_reads_short_rows_cells_past_the_stored_area_and_numbers_that_are_not_floats():
+    """python-calamine's rows may be short, a formula cell may lie past them (no cached value), and an int or a
+    bool is compared as relative_diff compares it, not as a float: each column as the cell-by-cell rule says."""
+    from titanic_lab.verify import compare_cached, relative_diff
+
+    cached = [["a", "b", "c"],
+              [1.0, 3, True],
+              [2.0]]  # a short row: B3 and C3 are empty
+    fresh = {(1, 0): 1.0, (2, 0): 2.5, (1, 1): 3.0, (2, 1): 4.0, (1, 2): 1.0, (2, 2): 1.0, (9, 0): 7.0}
+    formulas = {"s": dict.fromkeys([(1, 0), (2, 0), (9, 0), (1, 1), (2, 1), (1, 2), (2, 2)], "=1")}
+    report = compare_cached("b.xlsx", {"s": fresh}, 1e-9, formulas, {"s": cached})
+    got = {c.label: (c.cells, c.max_diff, c.worst, c.missing_cached) for c in report.columns}
+    assert got["a (A1)"] == (3, 0.25, "A3", 1)  # A10 lies past the stored rows: no cached value
+    assert got["b (B1)"] == (2, relative_diff(3, 3.0), "B2", 1)  # the int 3 against 3.0; B3 empty
+    assert got["c (C1)"] == (2, relative_diff(True, 1.0), "C2", 1)  # a bool is not a number to compare
+
+
 def test_a_column_of_predicted_classes_is_one_row_of_the_report(tmp_path):
     from titanic_lab.config import RunConfig
     from titanic_lab.runs import train_run

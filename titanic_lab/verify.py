@@ -7,8 +7,11 @@ import time
 from bisect import bisect_left, bisect_right
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 from .engines import DEFAULT_ENGINE, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
@@ -102,61 +105,101 @@ def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict,
     for sheet, cells in formulas.items():
         if not cells:
             continue
-        cached_rows, fresh = cached_values.get(sheet, []), fresh_values.get(sheet, {})
         groups: dict[object, ColumnCheck] = {}
-        headers = _Headers(cached_rows, cells)
-        rows_of: dict[int, list[int]] = {}
-        for row, col in cells:
-            rows_of.setdefault(col, []).append(row)
-        for col in sorted(rows_of):  # column by column, each top down
-            for key, label, rows in headers.groups(col, sorted(rows_of[col])):
+        grid = _grid(cached_values.get(sheet, []))
+        headers = _Headers(grid, cells)
+        sheet_cells = _SheetCells(cells, grid, fresh_values.get(sheet, {}))
+        for col, first, last in sheet_cells.columns():  # column by column, each top down
+            rows = sheet_cells.rows[first:last].tolist()
+            for key, label, start, stop in headers.groups(col, rows):
                 check = groups.get(key)
                 if check is None:
                     check = groups[key] = ColumnCheck(sheet, label)
-                _compare_cells(check, rows, col, cached_rows, fresh)
+                sheet_cells.compare(check, first + start, first + stop)
         columns.extend(groups.values())
     return VerifyReport(Path(path), tol, columns)
 
 
-def _compare_cells(check: ColumnCheck, rows: list[int], col: int, cached_rows: list[list[object]], fresh: dict) -> None:
-    """Count ``rows`` of column ``col`` into ``check``: cells without a cached value, and the largest difference
-    (the worst cell: the first with it)."""
-    check.cells += len(rows)
-    n_rows = len(cached_rows)
-    cached = [(line[col] if col < len(line := cached_rows[row]) else "") if row < n_rows else "" for row in rows]
-    now = [fresh.get((row, col), "") for row in rows]
-    if all(v.__class__ is float for v in cached) and all(v.__class__ is float for v in now):  # the usual case, at once
-        diffs = [abs(b - a) / max(1.0, abs(a)) for a, b in zip(cached, now)]  # relative_diff's, inline
-        largest = max(diffs)
-        if largest == largest and not any(d != d for d in diffs):  # no NaN
+class _SheetCells:
+    """A sheet's formula cells sorted by column, then row, with their cached and fresh values side by side, and the
+    relative differences of the cells where both are floats, computed for all cells at once."""
+
+    def __init__(self, cells: dict[tuple[int, int], str], grid: np.ndarray, fresh: dict) -> None:
+        n = len(cells)
+        at = np.fromiter(chain.from_iterable(cells), np.int64, 2 * n).reshape(n, 2)
+        order = np.lexsort((at[:, 0], at[:, 1]))
+        self.rows, self.cols = at[order, 0], at[order, 1]
+        inside = (self.rows < grid.shape[0]) & (self.cols < grid.shape[1])
+        self.cached = np.full(n, "", dtype=object)
+        self.cached[inside] = grid[self.rows[inside], self.cols[inside]]
+        self.now = np.fromiter(map(fresh.get, cells, repeat("")), object, n)[order]
+        self.floats = _is_float(self.cached) & _is_float(self.now)
+        self.diffs = np.full(n, np.nan)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: compared cell by cell below
+            a, b = self.cached[self.floats].astype(float), self.now[self.floats].astype(float)
+            self.diffs[self.floats] = np.abs(b - a) / np.maximum(1.0, np.abs(a))  # relative_diff's, at once
+
+    def columns(self) -> Iterator[tuple[int, int, int]]:
+        """Each column with formula cells and the slice of the sorted cells it holds: ``(col, first, last)``."""
+        starts = np.flatnonzero(np.diff(self.cols)) + 1
+        bounds = [0, *starts.tolist(), len(self.cols)]
+        return ((int(self.cols[first]), first, last) for first, last in zip(bounds, bounds[1:]))
+
+    def compare(self, check: ColumnCheck, start: int, stop: int) -> None:
+        """Count the sorted cells ``start:stop`` (one column's) into ``check``: cells without a cached value, and
+        the largest difference (the worst cell: the first with it)."""
+        check.cells += stop - start
+        diffs = self.diffs[start:stop]
+        if self.floats[start:stop].all() and not np.isnan(diffs).any():  # the usual case, at once
+            at = int(np.argmax(diffs))
+            largest = float(diffs[at])
             if largest > check.max_diff or not check.worst:
-                check.max_diff, check.worst = largest, cell(rows[diffs.index(largest)], col)
+                check.max_diff, check.worst = largest, cell(int(self.rows[start + at]), int(self.cols[start + at]))
             return
-    for row, was, value in zip(rows, cached, now):
-        if was == "":
-            check.missing_cached += 1
-            continue
-        diff = relative_diff(was, value)
-        if diff > check.max_diff or not check.worst:
-            check.max_diff, check.worst = diff, cell(row, col)
+        for i in range(start, stop):
+            was = self.cached[i]
+            if was == "":
+                check.missing_cached += 1
+                continue
+            diff = relative_diff(was, self.now[i])
+            if diff > check.max_diff or not check.worst:
+                check.max_diff, check.worst = diff, cell(int(self.rows[i]), int(self.cols[i]))
+
+
+def _grid(rows: list[list[object]]) -> np.ndarray:
+    """A sheet's cached values (rows from A1, as python-calamine reads them) as a 2-D object array, short rows
+    padded with ``""`` (an empty cell)."""
+    width = max(map(len, rows), default=0)
+    if any(len(line) != width for line in rows):
+        rows = [line + [""] * (width - len(line)) for line in rows]
+    return np.array(rows, dtype=object).reshape(len(rows), width)
+
+
+def _is_float(values: np.ndarray) -> np.ndarray:
+    """Which of an object array's values are floats (not ints, not bools, not numpy's)."""
+    return np.fromiter(map(_FLOAT.__contains__, map(type, values)), bool, len(values))
+
+
+_FLOAT, _STR = frozenset({float}), frozenset({str})
 
 
 class _Headers:
     """For each column, the rows that hold text (not a formula's: a predicted class is text): a data cell's
     header is the nearest one above."""
 
-    def __init__(self, rows: list[list[object]], formulas: dict[tuple[int, int], str]) -> None:
-        self.rows = rows
+    def __init__(self, grid: np.ndarray, formulas: dict[tuple[int, int], str]) -> None:
+        self.grid = grid
         self.labels: dict[tuple[int, int], str] = {}
         self.text_rows: dict[int, list[int]] = {}
         #: The cells that hold a label (``Total loss:``), by (row, col).
         self.label_cells: dict[tuple[int, int], str] = {}
-        for r, row in enumerate(rows):
-            for c, v in enumerate(row):
-                if isinstance(v, str) and v and (r, c) not in formulas:
-                    self.text_rows.setdefault(c, []).append(r)
-                    if is_label(v):
-                        self.label_cells[(r, c)] = v
+        texts = np.fromiter(map(_STR.__contains__, map(type, grid.flat)), bool, grid.size).reshape(grid.shape)
+        for r, c in zip(*(found.tolist() for found in np.nonzero(texts))):  # row by row, each left to right
+            v = grid[r, c]
+            if v and (r, c) not in formulas:
+                self.text_rows.setdefault(c, []).append(r)
+                if is_label(v):
+                    self.label_cells[(r, c)] = v
         #: The cells a label names (its right neighbour, else the cell under it), by (row, col): the label.
         self.labelled = {(r + 1, c): v for (r, c), v in self.label_cells.items()}
         self.labelled.update({(r, c + 1): v for (r, c), v in self.label_cells.items()})
@@ -169,12 +212,12 @@ class _Headers:
         """The report's name of the column under the header at (header_row, col): ``Lin1 (V3)``."""
         name = self.labels.get((header_row, col))
         if name is None:
-            name = self.labels[(header_row, col)] = f"{self.rows[header_row][col]} ({col_letter(col)}{header_row + 1})"
+            name = self.labels[(header_row, col)] = f"{self.grid[header_row, col]} ({col_letter(col)}{header_row + 1})"
         return name
 
-    def groups(self, col: int, rows: list[int]) -> Iterator[tuple[object, str, list[int]]]:
+    def groups(self, col: int, rows: list[int]) -> Iterator[tuple[object, str, int, int]]:
         """How the formula cells at ``rows`` (ascending) of column ``col`` are grouped and named in the report:
-        ``(key, name, rows)`` for each run of rows of one group, top down.
+        ``(key, name, start, stop)`` for each run ``rows[start:stop]`` of one group, top down.
 
         A cell labelled by its neighbour (``Total loss:`` to its left, or a label above it) stands
         alone, named by address and label (``AH1 Total loss:``). Any other cell belongs to the
@@ -185,8 +228,8 @@ class _Headers:
         texts = self.text_rows.get(col, [])
         marked = self.labelled_rows.get(col, [])
         cuts = [bisect_left(rows, t) for t in texts] + [len(rows)]  # rows[cuts[k-1]:cuts[k]] lie under texts[k-1]
-        for row in rows[:cuts[0]]:  # no header above: each cell alone
-            yield (row, col), self._alone(row, col), [row]
+        for at in range(cuts[0]):  # no header above: each cell alone
+            yield (rows[at], col), self._alone(rows[at], col), at, at + 1
         for k in range(1, len(cuts)):
             start, stop = cuts[k - 1], cuts[k]
             if start == stop:
@@ -198,11 +241,11 @@ class _Headers:
                 if at == stop or rows[at] != row:
                     continue
                 if at > start:
-                    yield key, self.label(texts[k - 1], col), rows[start:at]
-                yield (row, col), self._alone(row, col), [row]
+                    yield key, self.label(texts[k - 1], col), start, at
+                yield (row, col), self._alone(row, col), at, at + 1
                 start = at + 1
             if start < stop:
-                yield key, self.label(texts[k - 1], col), rows[start:stop]
+                yield key, self.label(texts[k - 1], col), start, stop
 
     def _alone(self, row: int, col: int) -> str:
         """The report's name of a formula cell that stands alone: its address, and its label if it has one."""
