@@ -231,3 +231,86 @@ def test_ironcalcs_process_has_bounded_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(engines, "_memory_limit", lambda path: 16 << 20)  # less than Python itself takes
     with pytest.raises(RecalcError, match=r"b\.xlsx: IronCalc (stopped while recalculating it|could not recalculate it)"):
         engines._ironcalc_values(book, None)
+
+
+def test_ironcalc_reads_each_sheet_as_it_is_told(tmp_path):
+    """The cells may come a sheet at a time (an iterator of pairs, as verify gives them while it scans the next
+    sheet): the values are those of the whole request given at once."""
+    import threading
+
+    import xlsxwriter
+
+    book = tmp_path / "two.xlsx"
+    with xlsxwriter.Workbook(book) as wb:
+        for name, factor in (("a", 3), ("b", 5)):
+            sheet = wb.add_worksheet(name)
+            sheet.write_number(0, 0, 2)
+            sheet.write_formula(0, 1, f"=A1*{factor}", None, 0)
+    asked, second = [], threading.Event()
+
+    def one_at_a_time():
+        asked.append("a")
+        yield "a", [(0, 1)]
+        second.wait(5)  # the child has the first sheet's request while the second is not yet known
+        asked.append("b")
+        yield "b", iter([(0, 1), (0, 0)])
+
+    threading.Timer(0.5, second.set).start()
+    assert ENGINES["ironcalc"].recalculate(book, one_at_a_time) == {"a": {(0, 1): 6.0}, "b": {(0, 1): 10.0, (0, 0): 2.0}}
+    assert asked == ["a", "b"]
+
+
+def test_ironcalc_that_is_never_told_its_cells_stops_at_the_time_limit(tmp_path, monkeypatch):
+    """The child waits for the cells it is to return; a caller that never says them does not hold it forever."""
+    import threading
+
+    import xlsxwriter
+
+    from titanic_lab import engines
+
+    book = tmp_path / "b.xlsx"
+    with xlsxwriter.Workbook(book) as wb:
+        wb.add_worksheet("s").write_formula(0, 0, "=1+1", None, 2)
+    monkeypatch.setattr(engines, "TIMEOUT", 2.0)
+    never = threading.Event()
+
+    def silent():
+        never.wait(30)  # the caller is stuck: the child is stopped meanwhile, and the wait ends with the test
+        yield from ()
+
+    threading.Timer(4, never.set).start()
+    with pytest.raises(RecalcError, match=r"b\.xlsx: IronCalc did not finish within 2 s"):
+        engines._ironcalc_values(book, silent)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the processes' command lines from /proc")
+def test_a_sheet_refused_while_ironcalc_runs_stops_it(tmp_path):
+    """IronCalc starts once the zip's sizes are checked, while the sheets are; a sheet refused then (a cell past
+    Excel's last row) is the one line said, exit 2, and IronCalc's process is gone when verify returns."""
+    import xlsxwriter
+
+    book = tmp_path / "far.xlsx"
+    with xlsxwriter.Workbook(book) as wb:
+        wb.add_worksheet("s").write_formula(0, 0, "=1+1", None, 2)
+    with zipfile.ZipFile(book) as zf:
+        members = {info.filename: zf.read(info) for info in zf.infolist()}
+    members["xl/worksheets/sheet1.xml"] = members["xl/worksheets/sheet1.xml"].replace(
+        b"</sheetData>", b'<row r="2000000"><c r="A2000000"><v>1</v></c></row></sheetData>')
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    result = runner.invoke(app, ["verify", str(book)])
+    assert result.exit_code == 2, result.output
+    assert "far.xlsx: refused, sheet 's' reaches row 2,000,000" in result.output and "Traceback" not in result.output
+    from pathlib import Path
+
+    children = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
+    running = []
+    for proc in children:
+        try:
+            command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"load_from_xlsx" in command and str(book).encode() in command:
+            running.append(proc.name)
+    assert running == []

@@ -234,8 +234,9 @@ def test_verify_reads_a_sheet_with_formulas_that_was_not_flagged(default_book, m
 
 
 def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
-    """A sheet refused by the bound check stops verify before any engine starts: the sheets checked before it and
-    still waiting to be read are not read."""
+    """A sheet refused by the bound check stops verify before any formula is looked for (IronCalc, started once
+    the zip's sizes were checked, is stopped): the sheets checked before it and still waiting to be read are not
+    read."""
     import time
 
     from titanic_lab import verify
@@ -255,7 +256,7 @@ def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
         return {}
 
     monkeypatch.setattr(verify, "sheet_values", slow_values)
-    monkeypatch.setattr(verify, "formula_cells", lambda path: pytest.fail("the formula cells were looked for"))
+    monkeypatch.setattr(verify, "sheet_formula_cells", lambda path: pytest.fail("the formula cells were looked for"))
     with pytest.raises(reading.WorkbookError, match="sheet 'd' reaches row 2,000"):
         verify.verify_workbook(book)
     assert read == ["a"]

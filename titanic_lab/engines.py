@@ -22,11 +22,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 from . import recalc
 from .errors import OptionError
@@ -35,9 +36,10 @@ from .recalc import RecalcError
 
 #: ``{sheet: {(row, col): value}}``: every non-empty cell after recalculation, 0-based.
 Values = dict[str, dict[tuple[int, int], object]]
-#: The cells whose values a caller needs, ``{sheet: [(row, col), ...]}``, given by a call that may wait until
-#: the caller knows them (an engine may return more cells).
-Wanted = Callable[[], dict[str, list[tuple[int, int]]]]
+#: The cells whose values a caller needs, ``{sheet: [(row, col), ...]}`` or its items, given by a call that may wait
+#: until the caller knows them (an engine may return more cells). Items may come one sheet at a time, each as soon
+#: as the caller has found it: IronCalc reads one sheet's values while the caller finds the next sheet's cells.
+Wanted = Callable[[], Mapping[str, Iterable[tuple[int, int]]] | Iterable[tuple[str, Iterable[tuple[int, int]]]]]
 
 #: The tested range of the ironcalc package (also in pyproject.toml).
 IRONCALC_REQUIREMENT = "ironcalc>=0.9.1,<0.10"
@@ -60,6 +62,9 @@ class Engine:
         One line saying how to install it.
     reads_tables : bool
         Whether it computes structured references (``Table[[#This Row],[Age]]``).
+    contained : bool
+        Whether it runs in a child process whose memory is bounded (where the system allows it) and which is
+        stopped when its caller fails: it may start once the zip's sizes are checked, before its sheets are.
     """
 
     name: str
@@ -69,6 +74,7 @@ class Engine:
     reads_tables: bool
     _found: Callable[[], bool]
     _run: Callable[[Path, Wanted | None], Values]
+    contained: bool = False
 
     def available(self) -> bool:
         """True when the engine is installed on this machine."""
@@ -100,10 +106,11 @@ def _ironcalc_found() -> bool:
 
 
 #: Run as ``python -c`` in a child process: it needs only ironcalc. Its address space is limited first to
-#: ``sys.argv[2]`` bytes (:func:`_memory_limit`), where the system allows it. Once it has recomputed the workbook it reads
-#: a pickle on stdin, the cells wanted (``{sheet: (rows, cols)}``, two ``array("l")`` of 0-based indices) or None for
-#: every cell, and writes a pickle of ``(True, values)`` or ``(False, reason)`` on stdout: for wanted cells, per sheet
-#: a list of their values in the order asked (None for an empty cell); else ``{sheet: {(row, col): value}}``.
+#: ``sys.argv[2]`` bytes (:func:`_memory_limit`), where the system allows it. Once it has recomputed the workbook it
+#: reads pickles on stdin: None for every cell, else one ``(sheet, rows, cols)`` per sheet (two ``array("l")`` of
+#: 0-based indices), each read as it comes, then None. It writes a pickle of ``(True, values)`` or ``(False, reason)``
+#: on stdout: for wanted cells, per sheet a list of their values in the order asked (None for an empty cell); else
+#: ``{sheet: {(row, col): value}}``.
 _IRONCALC_CHILD = """
 import pickle, sys
 try:
@@ -118,8 +125,8 @@ try:
     model = ironcalc.load_from_xlsx(sys.argv[1], "en", "UTC")
     model.evaluate()
     names = [sheet["name"] for sheet in model.get_worksheets_properties()]
-    wanted = pickle.load(sys.stdin.buffer)
     value = model.get_cell_value
+    wanted = pickle.load(sys.stdin.buffer)
     if wanted is None:
         values = {name: {} for name in names}
         for sheet, row, col in model.get_all_cells():  # 1-based rows and columns
@@ -128,8 +135,12 @@ try:
                 values[names[sheet]][(row - 1, col - 1)] = v
     else:
         index = {name: i for i, name in enumerate(names)}
-        values = {name: [value(index[name], row + 1, col + 1) for row, col in zip(*found)]
-                  for name, found in wanted.items() if name in index}
+        values = {}
+        while wanted is not None:
+            name, rows, cols = wanted
+            if name in index:
+                values[name] = [value(index[name], row + 1, col + 1) for row, col in zip(rows, cols)]
+            wanted = pickle.load(sys.stdin.buffer)
     result = (True, values)
 except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
     reason = str(exc).strip().splitlines()
@@ -153,23 +164,38 @@ def _memory_limit(path: Path) -> int:
 def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
     # A child process: the caller reads the cached values meanwhile, and a crash in the engine
     # (or the backtrace a Rust panic prints) stays there. It loads and recomputes the workbook
-    # while the caller finds its formula cells, the only values it then sends back.
+    # while the caller finds its formula cells, the only values it then sends back, a sheet at a time.
     command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve()), str(_memory_limit(path))]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+    cells: dict[str, list[tuple[int, int]]] | None = None if wanted is None else {}
+    expired = threading.Event()
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as child:
+        def stop() -> None:
+            expired.set()
+            child.kill()
+
+        watchdog = threading.Timer(TIMEOUT, stop)  # a write to a child that stopped reading would wait forever
+        watchdog.start()
         try:
-            cells = None if wanted is None else {name: list(found) for name, found in wanted().items()}  # read thrice below
-            request = None if cells is None else {name: (array("l", [r for r, _ in found]), array("l", [c for _, c in found]))
-                                                  for name, found in cells.items()}  # flat arrays pickle fast
-            stdout, _ = child.communicate(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), timeout=TIMEOUT)
-        except subprocess.TimeoutExpired as exc:
-            child.kill()
-            raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
-        except BaseException:  # the caller could not say which cells (a workbook it cannot read): no result wanted
-            child.kill()
-            raise
+            try:
+                if cells is not None:
+                    asked = wanted()
+                    for name, sheet_cells in (asked.items() if isinstance(asked, Mapping) else asked):
+                        cells[name] = sheet_cells = list(sheet_cells)  # read thrice below
+                        _send(child, (name, array("l", [r for r, _ in sheet_cells]), array("l", [c for _, c in sheet_cells])))
+                _send(child, None)
+            except BrokenPipeError:  # the child stopped reading: it failed (its reason is on stdout), or was stopped
+                pass
+            except BaseException:  # the caller could not say which cells (a workbook it cannot read): no result wanted
+                child.kill()
+                raise
+            stdout, _ = child.communicate()
+        finally:
+            watchdog.cancel()
     try:
         ok, result = pickle.loads(stdout)
-    except Exception as exc:  # no result: the child died (a crash, out of memory)
+    except Exception as exc:  # no result: the child died (a crash, out of memory) or was stopped
+        if expired.is_set():
+            raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
         raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {child.returncode})") from exc
     if not ok:
         raise RecalcError(f"{path}: IronCalc could not recalculate it ({result})")
@@ -177,6 +203,12 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
         return result
     return {name: {cell: v for cell, v in zip(found, result.get(name, ())) if v is not None and v != ""}
             for name, found in cells.items()}
+
+
+def _send(child: subprocess.Popen, item: object) -> None:
+    """Write one pickle to the child's stdin, at once."""
+    child.stdin.write(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+    child.stdin.flush()
 
 
 # ---- LibreOffice ---------------------------------------------------------------------------
@@ -214,7 +246,8 @@ def _gnumeric_values(path: Path, wanted: Wanted | None) -> Values:
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
-        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, lambda: _ironcalc_found(), _ironcalc_values),
+        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, lambda: _ironcalc_found(), _ironcalc_values,
+               contained=True),
         Engine("libreoffice", "LibreOffice", "soffice", "Debian/Ubuntu: apt-get install libreoffice-calc-nogui", True,
                lambda: recalc.find_soffice() is not None, _libreoffice_values),
         Engine("gnumeric", "Gnumeric", "ssconvert", "Debian/Ubuntu: apt-get install gnumeric", False,

@@ -190,8 +190,12 @@ def formula_cells(path: str | Path, sheets: list[str] | None = None) -> dict[str
     for (a comment, CDATA, an entity it does not know, a formula it cannot place) is parsed
     with the XML parser instead, which gives the same cells for the same XML.
     """
+    return dict(sheet_formula_cells(path, sheets))
+
+
+def sheet_formula_cells(path: str | Path, sheets: list[str] | None = None) -> Iterator[tuple[str, dict[tuple[int, int], str]]]:
+    """:func:`formula_cells` a sheet at a time: ``(sheet, cells)`` as soon as each sheet is scanned."""
     path = Path(path)
-    out: dict[str, dict[tuple[int, int], str]] = {}
     parts = sheet_parts(path)
     with _open_zip(path) as zf:
         for name, part in parts.items():
@@ -201,12 +205,12 @@ def formula_cells(path: str | Path, sheets: list[str] | None = None) -> dict[str
             try:
                 info = zf.getinfo(part)
                 try:
-                    out[name] = _scan_formulas(_member_chunks(path, info), where)
+                    cells = _scan_formulas(_member_chunks(path, info), where)
                 except _Unusual:
-                    out[name] = _parse_formulas(_member_chunks(path, info), where)
+                    cells = _parse_formulas(_member_chunks(path, info), where)
             except (KeyError, ValueError, ElementTree.ParseError) as exc:
                 raise WorkbookError(f"{path}: sheet {name!r} cannot be read ({exc})") from exc
-    return out
+            yield name, cells
 
 
 class _Unusual(Exception):

@@ -5,17 +5,18 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_left, bisect_right
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
+from queue import Queue
 from typing import Iterator
 
 import numpy as np
 
 from .engines import DEFAULT_ENGINE, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
-from .reading import checked_sheets, formula_cells, sheet_values
+from .reading import check_workbook, checked_sheets, sheet_formula_cells, sheet_values
 from .sheet_layout import is_label
 
 @dataclass
@@ -297,30 +298,36 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
 def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecutor,
             reader: ThreadPoolExecutor) -> list[VerifyReport]:
     """:func:`verify_with`, the engine's thread ``pool`` and the sheets' ``reader`` given."""
-    # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as soon
-    # as that sheet is checked, while this one checks the next and then finds the formula cells.
-    reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
-               if may_hold_formulas}
-    # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
-    for engine in engines:
-        engine.require()
-    # The first engine recalculates in its own process while this one reads the original file; it is
-    # told which cells hold formulas (the only values compared) once they are found.
-    found: Future = Future()
-    pending = pool.submit(_timed, engines[0], path, found.result)
+    check_workbook(path)  # the zip's directory: a file that is not a workbook, or would unpack too far, fails here
+    # The first engine recalculates in its own process while this one checks and reads the original file; it is
+    # told which cells hold formulas (the only values compared) a sheet at a time, as each is found. A contained
+    # engine (IronCalc) starts at once; another once every sheet is checked: a hostile file fails before it starts.
+    found: Queue = Queue()
+    first = engines[0]
+    pending = pool.submit(_timed, first, path, lambda: _as_found(found)) if first.contained and first.available() else None
+    formulas = {}
     try:
-        formulas = formula_cells(path)
+        # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as
+        # soon as that sheet is checked, while this one checks the next and then finds the formula cells.
+        reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
+                   if may_hold_formulas}
+        for engine in engines:
+            engine.require()
+        if pending is None:
+            pending = pool.submit(_timed, first, path, lambda: _as_found(found))
+        for sheet, cells in sheet_formula_cells(path):
+            formulas[sheet] = cells
+            found.put((sheet, list(cells)))
     except BaseException as exc:
-        found.set_exception(exc)  # the engine asks for the cells, is told this, and is stopped
+        found.put(exc)  # the engine asks for the cells, is told this, and is stopped
         raise
-    wanted = {sheet: list(cells) for sheet, cells in formulas.items()}
-    found.set_result(wanted)
+    found.put(None)
     cached_values = {}  # only the sheets with formulas are compared
     for sheet in [sheet for sheet, cells in formulas.items() if cells]:
         cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
     reports = []
     for i, engine in enumerate(engines):
-        fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: wanted)
+        fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: formulas)
         report = compare_cached(path, fresh, tol, formulas, cached_values)
         report.engine, report.seconds = engine.name, seconds
         if not report.ok and not engine.reads_tables and _has_table_references(formulas):
@@ -328,6 +335,14 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
                            "titanic-lab train --portable writes workbooks with plain A1 references, which it computes")
         reports.append(report)
     return reports
+
+
+def _as_found(found: Queue) -> Iterator[tuple[str, list[tuple[int, int]]]]:
+    """The sheets' formula cells as the verifying thread puts them in ``found``, until None (or its exception)."""
+    while (item := found.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _has_table_references(formulas: dict[str, dict[tuple[int, int], str]]) -> bool:
