@@ -162,3 +162,24 @@ def test_a_column_of_predicted_classes_is_one_row_of_the_report(tmp_path):
     predicted = [c for c in report.columns if c.label.startswith("Predicted")]
     assert report.ok and len(predicted) == 1 and predicted[0].cells == 344
     assert len(report.columns) < 60
+
+
+def test_an_engines_values_in_the_order_asked_compare_as_the_same_mapping():
+    """IronCalc's values come in the order the cells were asked for (None: an empty cell); read in that order, or
+    as a mapping of the non-empty ones (in another order, or for other cells), the report is the same."""
+    from titanic_lab.engines import AskedValues
+    from titanic_lab.verify import compare_cached
+
+    cached = [["a", "b"], [1.0, "x"], [2.0, ""], [3.0, 4.0]]
+    formulas = {"s": dict.fromkeys([(1, 0), (2, 0), (3, 0), (1, 1), (2, 1), (3, 1)], "=1")}
+    asked = list(formulas["s"])
+    values = [1.0, 2.5, None, "x", "", 4.0]  # A4 and B3 empty now
+    as_dict = {cell: v for cell, v in zip(asked, values) if v is not None and v != ""}
+    expected = compare_cached("b.xlsx", {"s": as_dict}, 1e-9, formulas, {"s": cached}).to_dict()
+    for fresh in (AskedValues(asked, values), AskedValues(asked[::-1], values[::-1]), AskedValues(asked[:3], values[:3])):
+        report = compare_cached("b.xlsx", {"s": fresh}, 1e-9, formulas, {"s": cached}).to_dict()
+        assert report == compare_cached("b.xlsx", {"s": dict(fresh)}, 1e-9, formulas, {"s": cached}).to_dict()
+        if len(fresh.asked) == len(asked):
+            assert dict(fresh) == as_dict and report == expected
+    assert [(c["worst_cell"], c["max_diff"], c["missing_cached"]) for c in expected["columns"]] == [
+        ("A4", math.inf, 0), ("B2", 0.0, 1)]  # A4 is empty now; B3 has no cached value

@@ -16,6 +16,7 @@ returns every non-empty cell's value as ``{sheet: {(row, col): value}}``, 0-base
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import shutil
@@ -27,15 +28,16 @@ import zipfile
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from . import recalc
 from .errors import OptionError
 from .reading import cell_values, sheet_values
 from .recalc import RecalcError
 
-#: ``{sheet: {(row, col): value}}``: every non-empty cell after recalculation, 0-based.
-Values = dict[str, dict[tuple[int, int], object]]
+#: ``{sheet: {(row, col): value}}``: every non-empty cell after recalculation, 0-based (or of the cells asked for:
+#: :class:`AskedValues`).
+Values = dict[str, Mapping[tuple[int, int], object]]
 #: The cells whose values a caller needs, ``{sheet: [(row, col), ...]}`` or its items, given by a call that may wait
 #: until the caller knows them (an engine may return more cells). Items may come one sheet at a time, each as soon
 #: as the caller has found it: IronCalc reads one sheet's values while the caller finds the next sheet's cells.
@@ -201,8 +203,28 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
         raise RecalcError(f"{path}: IronCalc could not recalculate it ({result})")
     if cells is None:
         return result
-    return {name: {cell: v for cell, v in zip(found, result.get(name, ())) if v is not None and v != ""}
-            for name, found in cells.items()}
+    return {name: AskedValues(found, result.get(name, [])) for name, found in cells.items()}
+
+
+class AskedValues(Mapping):
+    """An engine's values of the cells asked for: ``{(row, col): value}`` of the non-empty ones (made at the first
+    look), and ``asked`` and ``values``, the cells and their values (None: empty) in the order asked."""
+
+    def __init__(self, asked: list[tuple[int, int]], values: list[object]) -> None:
+        self.asked, self.values = asked, values
+
+    @functools.cached_property
+    def _cells(self) -> dict[tuple[int, int], object]:
+        return {cell: v for cell, v in zip(self.asked, self.values) if v is not None and v != ""}
+
+    def __getitem__(self, cell: tuple[int, int]) -> object:
+        return self._cells[cell]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self._cells)
+
+    def __len__(self) -> int:
+        return len(self._cells)
 
 
 def _send(child: subprocess.Popen, item: object) -> None:

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
 from queue import Queue
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import numpy as np
 
-from .engines import DEFAULT_ENGINE, Engine, Values, Wanted, select_engines
+from .engines import DEFAULT_ENGINE, AskedValues, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
 from .reading import check_workbook, checked_sheets, sheet_formula_cells, sheet_values
 from .sheet_layout import is_label
@@ -102,43 +102,81 @@ def compare_cached(path: Path, fresh_values: Values, tol: float, formulas: dict,
 
     ``formulas`` and ``cached_values`` are ``formula_cells(path)`` and ``sheet_values(path)``.
     """
-    columns: list[ColumnCheck] = []
-    for sheet, cells in formulas.items():
-        if not cells:
-            continue
-        groups: dict[object, ColumnCheck] = {}
-        grid = _grid(cached_values.get(sheet, []))
-        headers = _Headers(grid, cells)
-        sheet_cells = _SheetCells(cells, grid, fresh_values.get(sheet, {}))
-        for col, first, last in sheet_cells.columns():  # column by column, each top down
-            rows = sheet_cells.rows[first:last].tolist()
-            for key, label, start, stop in headers.groups(col, rows):
+    return _Comparison(formulas, cached_values).report(path, fresh_values, tol)
+
+
+class _Comparison:
+    """The cached side of :func:`compare_cached`, made once before any engine's values are known: each sheet's
+    formula cells with their cached values, and the runs of cells each report row counts."""
+
+    def __init__(self, formulas: dict[str, dict[tuple[int, int], str]], cached_values: dict) -> None:
+        self.sheets: list[tuple[str, _SheetCells, list[tuple[object, str, int, int]]]] = []
+        for sheet, cells in formulas.items():
+            if not cells:
+                continue
+            grid = _grid(cached_values.get(sheet, []))
+            headers, sheet_cells = _Headers(grid, cells), _SheetCells(cells, grid)
+            runs = [(key, label, first + start, first + stop)
+                    for col, first, last in sheet_cells.columns()  # column by column, each top down
+                    for key, label, start, stop in headers.groups(col, sheet_cells.rows[first:last].tolist())]
+            self.sheets.append((sheet, sheet_cells, runs))
+
+    def report(self, path: Path, fresh_values: Values, tol: float) -> VerifyReport:
+        """The report on one engine's ``fresh_values``."""
+        columns: list[ColumnCheck] = []
+        for sheet, sheet_cells, runs in self.sheets:
+            fresh = sheet_cells.against(fresh_values.get(sheet, {}))
+            groups: dict[object, ColumnCheck] = {}
+            for key, label, start, stop in runs:
                 check = groups.get(key)
                 if check is None:
                     check = groups[key] = ColumnCheck(sheet, label)
-                sheet_cells.compare(check, first + start, first + stop)
-        columns.extend(groups.values())
-    return VerifyReport(Path(path), tol, columns)
+                sheet_cells.compare(check, fresh, start, stop)
+            columns.extend(groups.values())
+        return VerifyReport(Path(path), tol, columns)
+
+
+@dataclass
+class _Fresh:
+    """An engine's values of a sheet's formula cells (in :class:`_SheetCells`' order), which of them are floats
+    beside a float cached value, and those cells' relative differences (NaN elsewhere)."""
+
+    values: np.ndarray
+    floats: np.ndarray
+    diffs: np.ndarray
 
 
 class _SheetCells:
-    """A sheet's formula cells sorted by column, then row, with their cached and fresh values side by side, and the
-    relative differences of the cells where both are floats, computed for all cells at once."""
+    """A sheet's formula cells sorted by column, then row, with their cached values."""
 
-    def __init__(self, cells: dict[tuple[int, int], str], grid: np.ndarray, fresh: dict) -> None:
+    def __init__(self, cells: dict[tuple[int, int], str], grid: np.ndarray) -> None:
         n = len(cells)
+        self.cells = cells
         at = np.fromiter(chain.from_iterable(cells), np.int64, 2 * n).reshape(n, 2)
-        order = np.lexsort((at[:, 0], at[:, 1]))
-        self.rows, self.cols = at[order, 0], at[order, 1]
+        self.order = np.lexsort((at[:, 0], at[:, 1]))
+        self.rows, self.cols = at[self.order, 0], at[self.order, 1]
         inside = (self.rows < grid.shape[0]) & (self.cols < grid.shape[1])
         self.cached = np.full(n, "", dtype=object)
         self.cached[inside] = grid[self.rows[inside], self.cols[inside]]
-        self.now = np.fromiter(map(fresh.get, cells, repeat("")), object, n)[order]
-        self.floats = _is_float(self.cached) & _is_float(self.now)
-        self.diffs = np.full(n, np.nan)
+        self.cached_floats = _is_float(self.cached)
+        self.cached_numbers = self.cached[self.cached_floats].astype(float)
+
+    def against(self, fresh: Mapping[tuple[int, int], object]) -> _Fresh:
+        """An engine's values of these cells beside the cached ones: the relative differences of every float
+        pair at once (relative_diff's)."""
+        n = len(self.cells)
+        if isinstance(fresh, AskedValues) and len(fresh.values) == n and fresh.asked == list(self.cells):
+            values = np.fromiter(fresh.values, object, n)  # in the order asked: these cells' own
+            values[values == None] = ""  # noqa: E711 (elementwise): an empty cell, as a mapping leaves it out
+            values = values[self.order]
+        else:
+            values = np.fromiter(map(fresh.get, self.cells, repeat("")), object, n)[self.order]
+        floats = self.cached_floats & _is_float(values)
+        diffs = np.full(len(values), np.nan)
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: compared cell by cell below
-            a, b = self.cached[self.floats].astype(float), self.now[self.floats].astype(float)
-            self.diffs[self.floats] = np.abs(b - a) / np.maximum(1.0, np.abs(a))  # relative_diff's, at once
+            a = self.cached_numbers[floats[self.cached_floats]]
+            diffs[floats] = np.abs(values[floats].astype(float) - a) / np.maximum(1.0, np.abs(a))
+        return _Fresh(values, floats, diffs)
 
     def columns(self) -> Iterator[tuple[int, int, int]]:
         """Each column with formula cells and the slice of the sorted cells it holds: ``(col, first, last)``."""
@@ -146,12 +184,12 @@ class _SheetCells:
         bounds = [0, *starts.tolist(), len(self.cols)]
         return ((int(self.cols[first]), first, last) for first, last in zip(bounds, bounds[1:]))
 
-    def compare(self, check: ColumnCheck, start: int, stop: int) -> None:
+    def compare(self, check: ColumnCheck, fresh: _Fresh, start: int, stop: int) -> None:
         """Count the sorted cells ``start:stop`` (one column's) into ``check``: cells without a cached value, and
         the largest difference (the worst cell: the first with it)."""
         check.cells += stop - start
-        diffs = self.diffs[start:stop]
-        if self.floats[start:stop].all() and not np.isnan(diffs).any():  # the usual case, at once
+        diffs = fresh.diffs[start:stop]
+        if fresh.floats[start:stop].all() and not np.isnan(diffs).any():  # the usual case, at once
             at = int(np.argmax(diffs))
             largest = float(diffs[at])
             if largest > check.max_diff or not check.worst:
@@ -162,7 +200,7 @@ class _SheetCells:
             if was == "":
                 check.missing_cached += 1
                 continue
-            diff = relative_diff(was, self.now[i])
+            diff = relative_diff(was, fresh.values[i])
             if diff > check.max_diff or not check.worst:
                 check.max_diff, check.worst = diff, cell(int(self.rows[i]), int(self.cols[i]))
 
@@ -325,10 +363,11 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
     cached_values = {}  # only the sheets with formulas are compared
     for sheet in [sheet for sheet, cells in formulas.items() if cells]:
         cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
+    comparison = _Comparison(formulas, cached_values)  # while the first engine finishes
     reports = []
     for i, engine in enumerate(engines):
         fresh, seconds = pending.result() if i == 0 else _timed(engine, path, lambda: formulas)
-        report = compare_cached(path, fresh, tol, formulas, cached_values)
+        report = comparison.report(path, fresh, tol)
         report.engine, report.seconds = engine.name, seconds
         if not report.ok and not engine.reads_tables and _has_table_references(formulas):
             report.note = (f"{engine.title} does not read Excel table references (Table[[#This Row],[Col]]); "
