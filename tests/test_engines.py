@@ -279,8 +279,27 @@ def test_ironcalc_that_is_never_told_its_cells_stops_at_the_time_limit(tmp_path,
         yield from ()
 
     threading.Timer(4, never.set).start()
-    with pytest.raises(RecalcError, match=r"b\.xlsx: IronCalc did not finish within 2 s"):
-        engines._ironcalc_values(book, silent)
+    with pytest.raises(RecalcError, match=r"b\.xlsx: its formula cells were not found within 2 s, IronCalc's time limit"):
+        engines._ironcalc_values(book, silent)  # the time ran out on the caller's side, not IronCalc's
+
+
+def test_a_caller_that_fails_while_finding_the_cells_keeps_its_own_error(tmp_path):
+    """An error of the caller's own iterator reaches the caller as it is (even a BrokenPipeError, which is not the
+    child's pipe), and the child is stopped."""
+    import xlsxwriter
+
+    from titanic_lab import engines
+
+    book = tmp_path / "b.xlsx"
+    with xlsxwriter.Workbook(book) as wb:
+        wb.add_worksheet("s").write_formula(0, 0, "=1+1", None, 2)
+
+    def failing():
+        yield "s", [(0, 0)]
+        raise BrokenPipeError("the caller's own pipe")
+
+    with pytest.raises(BrokenPipeError, match="the caller's own pipe"):
+        engines._ironcalc_values(book, failing)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the processes' command lines from /proc")

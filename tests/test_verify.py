@@ -183,3 +183,44 @@ def test_an_engines_values_in_the_order_asked_compare_as_the_same_mapping():
             assert dict(fresh) == as_dict and report == expected
     assert [(c["worst_cell"], c["max_diff"], c["missing_cached"]) for c in expected["columns"]] == [
         ("A4", math.inf, 0), ("B2", 0.0, 1)]  # A4 is empty now; B3 has no cached value
+
+
+def test_compare_reads_tuples_sequences_and_a_str_subclass_as_cell_values():
+    """Rows may be tuples of different lengths, a cell may hold a sequence, a header may be a str subclass: each
+    is one cell's value, as the cell-by-cell rule reads it."""
+    from titanic_lab.verify import compare_cached
+
+    class Text(str):
+        pass
+
+    cached = [(Text("p"), "q"), (1.0, [1, 2]), (2.0,)]
+    fresh = {(1, 0): 1.0, (2, 0): 2.0, (1, 1): 3.0}
+    formulas = {"s": dict.fromkeys([(1, 0), (2, 0), (1, 1)], "=1")}
+    got = {c.label: (c.cells, c.max_diff, c.worst, c.missing_cached)
+           for c in compare_cached("b.xlsx", {"s": fresh}, 1e-9, formulas, {"s": cached}).columns}
+    assert got == {"p (A1)": (2, 0.0, "A2", 0), "q (B1)": (1, math.inf, "B2", 0)}
+
+
+def test_a_failure_while_finding_the_formula_cells_is_raised_as_it_is(tmp_path, monkeypatch):
+    """verify's own error (here in its scan of the second sheet) reaches the caller with its own traceback, not the
+    engine thread's, and IronCalc is stopped."""
+    import traceback
+
+    import xlsxwriter
+
+    from titanic_lab import verify
+
+    book = tmp_path / "b.xlsx"
+    with xlsxwriter.Workbook(book) as wb:
+        for name in ("a", "b"):
+            wb.add_worksheet(name).write_formula(0, 0, "=1+1", None, 2)
+
+    def failing(path, sheets=None):
+        yield "a", {(0, 0): "1+1"}
+        raise ValueError("the scan failed")
+
+    monkeypatch.setattr(verify, "sheet_formula_cells", failing)
+    with pytest.raises(ValueError, match="the scan failed") as caught:
+        verify.verify_workbook(book)
+    frames = [frame.name for frame in traceback.extract_tb(caught.value.__traceback__)]
+    assert "_as_found" not in frames and "_ironcalc_values" not in frames and frames[-1] == "failing"

@@ -1,7 +1,8 @@
 """The spreadsheet engines that recalculate a workbook: IronCalc, LibreOffice and Gnumeric.
 
 Each engine reads an .xlsx, recomputes every formula (never trusting a cached value) and
-returns every non-empty cell's value as ``{sheet: {(row, col): value}}``, 0-based.
+returns every non-empty cell's value as ``{sheet: {(row, col): value}}``, 0-based (IronCalc, told
+the cells wanted, returns theirs as :class:`AskedValues`, a mapping of the same shape).
 
 * ``ironcalc``: the pip package `ironcalc <https://www.ironcalc.com>`_ (Rust), installed with
   titanic-lab, so verification needs nothing else. It is pre-1.0: titanic-lab only loads and
@@ -169,9 +170,11 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
     # while the caller finds its formula cells, the only values it then sends back, a sheet at a time.
     command = [sys.executable, "-c", _IRONCALC_CHILD, str(path.resolve()), str(_memory_limit(path))]
     cells: dict[str, list[tuple[int, int]]] | None = None if wanted is None else {}
-    expired = threading.Event()
+    expired, asking, unknown = threading.Event(), threading.Event(), threading.Event()
     with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as child:
         def stop() -> None:
+            if asking.is_set():
+                unknown.set()  # the time ran out while the caller was finding the cells, not in IronCalc
             expired.set()
             child.kill()
 
@@ -179,14 +182,19 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
         watchdog.start()
         try:
             try:
+                sent = True
                 if cells is not None:
+                    asking.set()  # the time limit may come while the caller is still finding the cells
                     asked = wanted()
                     for name, sheet_cells in (asked.items() if isinstance(asked, Mapping) else asked):
                         cells[name] = sheet_cells = list(sheet_cells)  # read thrice below
-                        _send(child, (name, array("l", [r for r, _ in sheet_cells]), array("l", [c for _, c in sheet_cells])))
-                _send(child, None)
-            except BrokenPipeError:  # the child stopped reading: it failed (its reason is on stdout), or was stopped
-                pass
+                        asking.clear()
+                        sent = sent and _send(child, (name, array("l", [r for r, _ in sheet_cells]),
+                                                      array("l", [c for _, c in sheet_cells])))
+                        asking.set()
+                    asking.clear()
+                if sent:
+                    _send(child, None)
             except BaseException:  # the caller could not say which cells (a workbook it cannot read): no result wanted
                 child.kill()
                 raise
@@ -196,6 +204,8 @@ def _ironcalc_values(path: Path, wanted: Wanted | None) -> Values:
     try:
         ok, result = pickle.loads(stdout)
     except Exception as exc:  # no result: the child died (a crash, out of memory) or was stopped
+        if unknown.is_set():
+            raise RecalcError(f"{path}: its formula cells were not found within {TIMEOUT:.0f} s, IronCalc's time limit") from exc
         if expired.is_set():
             raise RecalcError(f"{path}: IronCalc did not finish within {TIMEOUT:.0f} s") from exc
         raise RecalcError(f"{path}: IronCalc stopped while recalculating it (exit {child.returncode})") from exc
@@ -227,10 +237,15 @@ class AskedValues(Mapping):
         return len(self._cells)
 
 
-def _send(child: subprocess.Popen, item: object) -> None:
-    """Write one pickle to the child's stdin, at once."""
-    child.stdin.write(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
-    child.stdin.flush()
+def _send(child: subprocess.Popen, item: object) -> bool:
+    """Write one pickle to the child's stdin, at once; False when the child no longer reads (it failed, and its
+    reason is on stdout, or it was stopped)."""
+    try:
+        child.stdin.write(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+        child.stdin.flush()
+    except BrokenPipeError:
+        return False
+    return True
 
 
 # ---- LibreOffice ---------------------------------------------------------------------------

@@ -207,11 +207,10 @@ class _SheetCells:
 
 def _grid(rows: list[list[object]]) -> np.ndarray:
     """A sheet's cached values (rows from A1, as python-calamine reads them) as a 2-D object array, short rows
-    padded with ``""`` (an empty cell)."""
+    padded with ``""`` (an empty cell); each value one element, whatever it holds."""
     width = max(map(len, rows), default=0)
-    if any(len(line) != width for line in rows):
-        rows = [line + [""] * (width - len(line)) for line in rows]
-    return np.array(rows, dtype=object).reshape(len(rows), width)
+    values = chain.from_iterable(chain(line, repeat("", width - len(line))) for line in rows)
+    return np.fromiter(values, object, len(rows) * width).reshape(len(rows), width)
 
 
 def _is_float(values: np.ndarray) -> np.ndarray:
@@ -219,7 +218,7 @@ def _is_float(values: np.ndarray) -> np.ndarray:
     return np.fromiter(map(_FLOAT.__contains__, map(type, values)), bool, len(values))
 
 
-_FLOAT, _STR = frozenset({float}), frozenset({str})
+_FLOAT = frozenset({float})
 
 
 class _Headers:
@@ -232,7 +231,7 @@ class _Headers:
         self.text_rows: dict[int, list[int]] = {}
         #: The cells that hold a label (``Total loss:``), by (row, col).
         self.label_cells: dict[tuple[int, int], str] = {}
-        texts = np.fromiter(map(_STR.__contains__, map(type, grid.flat)), bool, grid.size).reshape(grid.shape)
+        texts = np.fromiter(map(isinstance, grid.flat, repeat(str)), bool, grid.size).reshape(grid.shape)
         for r, c in zip(*(found.tolist() for found in np.nonzero(texts))):  # row by row, each left to right
             v = grid[r, c]
             if v and (r, c) not in formulas:
@@ -356,8 +355,8 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
         for sheet, cells in sheet_formula_cells(path):
             formulas[sheet] = cells
             found.put((sheet, list(cells)))
-    except BaseException as exc:
-        found.put(exc)  # the engine asks for the cells, is told this, and is stopped
+    except BaseException:
+        found.put(_FAILED)  # the engine asks for the cells, is told there are none, and is stopped
         raise
     found.put(None)
     cached_values = {}  # only the sheets with formulas are compared
@@ -376,11 +375,19 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
     return reports
 
 
+class _CallerFailed(Exception):
+    """Raised in the engine's thread when verify failed before it found every formula cell (verify raises its own)."""
+
+
+#: What verify puts in the engine's queue when it failed: the engine's thread raises :class:`_CallerFailed`.
+_FAILED = object()
+
+
 def _as_found(found: Queue) -> Iterator[tuple[str, list[tuple[int, int]]]]:
-    """The sheets' formula cells as the verifying thread puts them in ``found``, until None (or its exception)."""
+    """The sheets' formula cells as the verifying thread puts them in ``found``, until None (or :data:`_FAILED`)."""
     while (item := found.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
+        if item is _FAILED:
+            raise _CallerFailed
         yield item
 
 
