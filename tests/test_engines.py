@@ -303,9 +303,9 @@ def test_a_caller_that_fails_while_finding_the_cells_keeps_its_own_error(tmp_pat
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the processes' command lines from /proc")
-def test_a_sheet_refused_while_ironcalc_runs_stops_it(tmp_path):
-    """IronCalc starts once the zip's sizes are checked, while the sheets are; a sheet refused then (a cell past
-    Excel's last row) is the one line said, exit 2, and IronCalc's process is gone when verify returns."""
+def test_a_refused_sheet_leaves_no_ironcalc_process(tmp_path):
+    """A sheet refused by the bound check (a cell past Excel's last row) is the one line said, exit 2, and no
+    IronCalc process is left when verify returns."""
     import xlsxwriter
 
     book = tmp_path / "far.xlsx"

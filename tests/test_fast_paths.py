@@ -234,9 +234,8 @@ def test_verify_reads_a_sheet_with_formulas_that_was_not_flagged(default_book, m
 
 
 def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
-    """A sheet refused by the bound check stops verify before any formula is looked for (IronCalc, started once
-    the zip's sizes were checked, is stopped): the sheets checked before it and still waiting to be read are not
-    read."""
+    """A sheet refused by the bound check stops verify before any engine starts: the sheets checked before it and
+    still waiting to be read are not read."""
     import time
 
     from titanic_lab import verify

@@ -16,7 +16,7 @@ import numpy as np
 
 from .engines import DEFAULT_ENGINE, AskedValues, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
-from .reading import check_workbook, checked_sheets, sheet_formula_cells, sheet_values
+from .reading import checked_sheets, sheet_formula_cells, sheet_values
 from .sheet_layout import is_label
 
 @dataclass
@@ -335,23 +335,20 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
 def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecutor,
             reader: ThreadPoolExecutor) -> list[VerifyReport]:
     """:func:`verify_with`, the engine's thread ``pool`` and the sheets' ``reader`` given."""
-    check_workbook(path)  # the zip's directory: a file that is not a workbook, or would unpack too far, fails here
-    # The first engine recalculates in its own process while this one checks and reads the original file; it is
-    # told which cells hold formulas (the only values compared) a sheet at a time, as each is found. A contained
-    # engine (IronCalc) starts at once; another once every sheet is checked: a hostile file fails before it starts.
+    # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as soon
+    # as that sheet is checked, while this one checks the next and then finds the formula cells.
+    reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
+               if may_hold_formulas}
+    # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
+    for engine in engines:
+        engine.require()
+    # The first engine recalculates in its own process while this one reads the original file; it is told which
+    # cells hold formulas (the only values compared) a sheet at a time, as each is found: IronCalc reads a sheet's
+    # values while this one scans the next.
     found: Queue = Queue()
-    first = engines[0]
-    pending = pool.submit(_timed, first, path, lambda: _as_found(found)) if first.contained and first.available() else None
+    pending = pool.submit(_timed, engines[0], path, lambda: _as_found(found))
     formulas = {}
     try:
-        # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as
-        # soon as that sheet is checked, while this one checks the next and then finds the formula cells.
-        reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
-                   if may_hold_formulas}
-        for engine in engines:
-            engine.require()
-        if pending is None:
-            pending = pool.submit(_timed, first, path, lambda: _as_found(found))
         for sheet, cells in sheet_formula_cells(path):
             formulas[sheet] = cells
             found.put((sheet, list(cells)))
