@@ -482,6 +482,39 @@ def test_the_workbook_is_zipped_at_its_level_and_xlsxwriter_is_left_as_it_was(de
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
 
 
+@pytest.mark.parametrize("held", [1 << 30, 100_000])
+def test_the_workbook_zip_deflated_in_threads_is_zipfiles_own_bytes(tmp_path, monkeypatch, held):
+    """Members deflated in threads and written in the order given are byte for byte what zipfile writes itself
+    at book.ZIP_LEVEL: headers, deflate streams, CRCs, sizes, order; also when the bytes held run over the
+    bound (the oldest written first) and a member larger than it takes zipfile's own way."""
+    import os
+    import random
+
+    from titanic_lab.workbook import book
+
+    monkeypatch.setattr(book, "DEFLATING_BYTES", held)
+    deflated = []
+    monkeypatch.setattr(book, "_deflated", lambda data, deflate=book._deflated: deflated.append(len(data)) or deflate(data))
+    rng = random.Random(0)
+    sizes = {"a.xml": 60_000, "big.xml": 300_000, "empty.xml": 0, "b.xml": 90_000, "c.xml": 5, "d.xml": 120_000}
+    files = []
+    for name, size in sizes.items():
+        path = tmp_path / name
+        path.write_bytes(bytes(rng.choice(b"<c r=\"A1\"><v>0123456789.</v></c>") for _ in range(size)))
+        os.utime(path, (315_532_800, 315_532_800))  # 1980-01-01
+        files.append((path, f"xl/{name}"))
+    with zipfile.ZipFile(tmp_path / "own.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=book.ZIP_LEVEL) as zf:
+        for path, arcname in files:
+            zf.write(path, arcname)
+    with book._ZipFile(tmp_path / "threads.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path, arcname in files:
+            zf.write(path, arcname)
+    assert (tmp_path / "threads.zip").read_bytes() == (tmp_path / "own.zip").read_bytes()
+    assert sorted(deflated) == sorted(size for size in sizes.values() if size <= held)  # in threads, but the largest
+    with zipfile.ZipFile(tmp_path / "threads.zip") as zf:
+        assert zf.testzip() is None and [info.filename for info in zf.infolist()] == [a for _, a in files]
+
+
 def test_number_texts_are_python_s_and_each_chunk_is_formatted_once(monkeypatch):
     """NumberTexts gives f"{x:.16G}" and str(x) of every float64, edge values too; a chunk seen before is not
     formatted again, and beyond its limit nothing more is kept."""

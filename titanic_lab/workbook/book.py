@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import os
 import threading
+import zipfile
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -86,19 +88,84 @@ _ZIP_LOCK = threading.Lock()
 
 
 class _Workbook(xlsxwriter.Workbook):
-    """XlsxWriter's workbook, zipped at :data:`ZIP_LEVEL`."""
+    """XlsxWriter's workbook, zipped at :data:`ZIP_LEVEL`, its members deflated in threads (:class:`_ZipFile`)."""
 
     def _store_workbook(self) -> None:
         # XlsxWriter makes its ZipFile at zlib's default level, with no option for another: its module's
-        # ZipFile takes the level for the time of this call.
+        # ZipFile is ours for the time of this call.
         module = xlsxwriter.workbook
         with _ZIP_LOCK:
             original = module.ZipFile
-            module.ZipFile = functools.partial(original, compresslevel=ZIP_LEVEL)
+            module.ZipFile = _ZipFile
             try:
                 super()._store_workbook()
             finally:
                 module.ZipFile = original
+
+
+#: The bytes of members read and not yet written that :class:`_ZipFile` holds at most (beyond, it writes the
+#: oldest first): a workbook of a million rows stays within memory.
+DEFLATING_BYTES = 128 << 20
+
+
+class _ZipFile(zipfile.ZipFile):
+    """A ZipFile at :data:`ZIP_LEVEL` whose members, given by ``write(filename, arcname)`` as XlsxWriter gives
+    them, are deflated in two threads (zlib lets go of Python's lock while it compresses) and written in the
+    order given, each with the bytes zipfile writes itself: the same deflate stream, header, size and CRC.
+    A workbook's sheets are most of its bytes: 0.28 s of zlib for the 5,000 x 20 table's 52 MB."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, compresslevel=ZIP_LEVEL, **kwargs)
+        self._deflating: list[tuple[zipfile.ZipInfo, bytes, Future]] = []
+        self._threads = ThreadPoolExecutor(max_workers=2)
+
+    def write(self, filename: str, arcname: str | None = None, compress_type: int | None = None,
+              compresslevel: int | None = None) -> None:
+        if compress_type not in (None, self.compression) or compresslevel not in (None, ZIP_LEVEL) \
+                or self.compression != zipfile.ZIP_DEFLATED or os.path.getsize(filename) > DEFLATING_BYTES:
+            while self._deflating:  # a member too large to hold (or another kind): zipfile's own way, in order
+                self._write_oldest()
+            super().write(filename, arcname, compress_type, compresslevel)
+            return
+        zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=self._strict_timestamps)
+        zinfo.compress_type, zinfo._compresslevel = zipfile.ZIP_DEFLATED, ZIP_LEVEL  # as ZipFile.write sets them
+        data = Path(filename).read_bytes()  # XlsxWriter removes the file once this returns
+        self._deflating.append((zinfo, data, self._threads.submit(_deflated, data)))
+        while sum(len(data) for _, data, _ in self._deflating) > DEFLATING_BYTES:
+            self._write_oldest()
+
+    def _write_oldest(self) -> None:
+        zinfo, data, deflating = self._deflating.pop(0)
+        with self.open(zinfo, "w") as dest:  # zipfile's own header, CRC and sizes, its deflate stream made already
+            dest._compressor = _Deflated(deflating.result())
+            dest.write(data)
+
+    def close(self) -> None:
+        try:
+            while self._deflating and self.fp is not None:
+                self._write_oldest()
+        finally:
+            self._threads.shutdown(cancel_futures=True)
+            super().close()
+
+
+def _deflated(data: bytes) -> bytes:
+    """``data`` deflated as zipfile deflates a member at :data:`ZIP_LEVEL` (a raw stream, zlib's window)."""
+    compressor = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+class _Deflated:
+    """A compressor for zipfile's writer that hands back a stream deflated beforehand, all of it at ``flush``."""
+
+    def __init__(self, stream: bytes) -> None:
+        self.stream = stream
+
+    def compress(self, data: bytes) -> bytes:
+        return b""
+
+    def flush(self) -> bytes:
+        return self.stream
 
 
 def reproducible() -> bool:
