@@ -82,7 +82,7 @@ class Book:
 ZIP_LEVEL = 1
 
 
-#: Held while XlsxWriter's module has its ZipFile at :data:`ZIP_LEVEL`: workbooks closed in two threads at once
+#: Held while XlsxWriter's module has :class:`_ZipFile` as its ZipFile: workbooks closed in two threads at once
 #: take turns, so the module's own ZipFile is always put back.
 _ZIP_LOCK = threading.Lock()
 
