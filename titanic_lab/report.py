@@ -27,6 +27,13 @@ def printable(text: object) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
+def _console(**options: object):
+    """A rich console that never reads markup: text from data (a header, a class, a sheet name) prints as it is."""
+    from rich.console import Console
+
+    return Console(markup=False, **options)
+
+
 def _row(table, *cells: object) -> None:
     """Add a row of cells, each :func:`printable`."""
     table.add_row(*(printable(c) for c in cells))
@@ -42,16 +49,14 @@ def print_table(console, table) -> None:
     Piped output (a log file) and narrow terminals get the table at the width it needs; a
     terminal then wraps the long lines instead of rich cutting the cells.
     """
-    from rich.console import Console
 
     needed = console.measure(table, options=console.options.update_width(10_000)).maximum
     if needed > console.width:
-        console = Console(width=needed, stderr=console.stderr, markup=False)
+        console = _console(width=needed, stderr=console.stderr)
     console.print(table)
 
 
 def print_summary(run, out: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{len(run.frame)} rows ({len(run.train_idx)} train, {len(run.valid_idx)} valid), {len(run.features.columns)} features")
@@ -63,7 +68,8 @@ def print_summary(run, out: Path) -> None:
         table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():
         measured = run.scores(name)
-        _row(table, 
+        _row(
+            table,
             f"{name} ({r.settings.loss})",
             str(len(r.history)),
             f"{r.settings.lr:.3g}" + (" (found)" if r.lr_source.startswith("lr-find") else ""),
@@ -72,7 +78,7 @@ def print_summary(run, out: Path) -> None:
             *(_fmt(measured[k], 4 if k.endswith(("accuracy", "r2", "log_loss")) else 2) for k in scores),
             f"{r.seconds:.2f}",
         )
-    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
+    console = _console()
     print_table(console, table)
     for name, r in run.results.items():
         console.print(f"{name}: {r.stop_reason}" + (f"; lr {r.settings.lr:.3g} from the learning-rate finder" if r.lr_source.startswith("lr-find") else ""))
@@ -104,10 +110,9 @@ def confusion_table(name: str, which: str, matrix, labels):
 
 
 def print_verify(report) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
+    console = _console()
     table = Table(title=printable(f"{report.path}: {report.cells} formula cells recalculated by {ENGINES[report.engine].title}"))
     for column in ("sheet", "column", "cells", "max rel. diff", "worst cell", "status"):
         table.add_column(column, justify="right" if column in ("cells", "max rel. diff") else "left")
@@ -130,10 +135,9 @@ def print_verify(report) -> None:
 
 def print_engines(reports) -> None:
     """``verify --engine all``: every column with each engine's largest difference, then one row per engine."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
+    console = _console()
     first = reports[0]
     detail = Table(title=printable(f"{first.path}: {first.cells} formula cells, max. relative difference per engine"))
     for column in ("sheet", "column", "cells", *(ENGINES[r.engine].title for r in reports)):
@@ -147,7 +151,7 @@ def print_engines(reports) -> None:
         summary.add_column(column, justify="left" if column in ("engine", "worst cell", "") else "right")
     for r in reports:
         _row(summary, ENGINES[r.engine].title, str(r.cells), f"{r.max_diff:.2e}", r.worst, f"{r.seconds:.2f}",
-                        "ok" if r.ok else ("cannot read tables" if r.note else "DIFFERS"))
+             "ok" if r.ok else ("cannot read tables" if r.note else "DIFFERS"))
     print_table(console, summary)
     for r in reports:
         if r.note:
@@ -158,10 +162,9 @@ def print_engines(reports) -> None:
 
 
 def print_compare(report) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
+    console = _console()
     for s in report.sheets:
         title = f"{s.sheet}: {s.model} model, {s.preset} preset, {s.loss} loss; {s.rows} rows, {s.params} params at {s.params_at}"
         console.print(printable(title), soft_wrap=True, markup=False, highlight=False)  # one line, never wrapped mid-phrase
@@ -179,7 +182,6 @@ def print_compare(report) -> None:
 
 
 def print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{folds}-fold x {repeats} cross-validation, the same folds for every model")
@@ -198,8 +200,8 @@ def print_leaderboard(scores, folds: int, repeats: int, grouped: bool, plot: Pat
             _row(table, s.name, by, f"{s.rmse:.4f}", f"{s.rmse_std:.4f}", _fmt(s.r2, 4), f"{d['fit_seconds']:.3f}")
             continue
         _row(table, s.name, by, f"{s.accuracy:.4f}", f"{s.accuracy_std:.4f}", *((f"{s.grouped_accuracy:.4f}",) if grouped else ()),
-                      f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
-    console = Console(markup=False)  # text from data (a header, a class, a sheet name) is never markup
+             f"{d['loss']:.4f}", f"{d['fit_seconds']:.3f}")
+    console = _console()
     print_table(console, table)
     if plot:
         console.print(f"plot: {plot}")
