@@ -21,8 +21,9 @@ from titanic_lab.config import RunConfig
 from titanic_lab.models import forward, init_params, multiclass_model, parse_model
 from titanic_lab.ops import LOSSES
 from titanic_lab.optim import two_loop
+from titanic_lab import training
 from titanic_lab.runs import model_settings, prepare
-from titanic_lab.training import (LBFGS_MAX_EPOCHS, TABLE_TOL, _penalty, default_settings, fit, lbfgs_refusal,
+from titanic_lab.training import (KEEP_AFTER, KEPT_RESTARTS, LBFGS_MAX_EPOCHS, TABLE_TOL, _penalty, default_settings, fit, lbfgs_refusal,
                                   refit_settings, refit_start, table_choices)
 
 PENGUINS = Path(__file__).resolve().parents[1] / "titanic_lab" / "datasets" / "penguins.csv"
@@ -145,3 +146,32 @@ def test_a_refit_by_lbfgs_starts_where_it_ended(species):
     assert refit.train_loss <= cold.train_loss * (1 + 1e-3), (refit.train_loss, cold.train_loss)
     newton = replace(first, settings=replace(first.settings, optimizer="newton"))
     assert refit_start(newton) is None  # the nnet's newton refits from its kept restart's start, as before
+
+
+def test_after_its_first_steps_only_the_best_restarts_go_on(species, monkeypatch):
+    """After KEEP_AFTER["lbfgs"] steps the KEPT_RESTARTS restarts with the lowest objective go on, with their pairs:
+    each ends where it ends when every restart trains to the end (its loss within 1e-10 relative). The result
+    names the kept restart by its own number, its history whole, every restart's loss."""
+    spec, settings, X, y = species
+    after = KEEP_AFTER["lbfgs"]
+    settings = replace(settings, l2=1e-2, restarts=8, max_epochs=after + 20)
+    widths, objectives = [], []
+
+    def record(epoch, params):
+        widths.append(params["W1"].shape[0])
+        if epoch == after - 1:  # where step ``after`` starts: what the restarts are ranked by
+            objectives.append(_objective(spec, settings, params, X, y))
+
+    result = fit(spec, settings, X, y, on_epoch=record)
+    assert widths[:after] == [8] * after and set(widths[after:]) == {KEPT_RESTARTS}, widths
+    best_then = set(objectives[0].argsort()[:KEPT_RESTARTS].tolist())
+    assert result.restart in best_then, (result.restart, best_then)
+    assert len(result.restart_losses) == 8 and result.restart_losses[result.restart] == result.train_loss
+    assert len(result.history) == after + 20 and all(h["train_loss"] == h["train_loss"] for h in result.history)
+    assert "reached the cap" in result.stop_reason and not result.converged
+    monkeypatch.setattr(training, "KEEP_AFTER", {})
+    every = fit(spec, settings, X, y)
+    for r in best_then:
+        assert abs(every.restart_losses[r] - result.restart_losses[r]) <= 1e-10 * every.restart_losses[r], (
+            r, every.restart_losses, result.restart_losses)
+    assert result.restart == min(best_then, key=every.restart_losses.__getitem__)

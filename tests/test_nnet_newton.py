@@ -25,7 +25,7 @@ from titanic_lab.runs import model_settings, prepare, train_run
 from titanic_lab.cost import fit_work
 from titanic_lab import training
 from titanic_lab.optim import OPTIMIZERS
-from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, LBFGS_MAX_EPOCHS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL,
+from titanic_lab.training import (DECAY_HOLDOUT, DECAYS, KEEP_AFTER, KEPT_RESTARTS, LBFGS_MAX_EPOCHS, NEWTON_MAX_EPOCHS, NEWTON_UNITS_WEIGHTS, TABLE_TOL,
                                   _UnitsInverse, choose_decay, default_settings, fit, relu_units_curvature, split_indices,
                                   TrainSettings, table_choices)
 
@@ -268,5 +268,29 @@ def test_the_work_estimate_counts_the_nnets_hessian_at_every_step():
     spec = parse_model("nnet")
     newton = default_settings(spec, "newton")
     weights = 40 * 2
-    assert fit_work(spec, newton, 5_000, 40) >= NEWTON_MAX_EPOCHS * 16 * 2 * 5_000 * weights**2
-    assert fit_work(spec, newton, 5_000, 40) < 2 * NEWTON_MAX_EPOCHS * 16 * (2 * 5_000 * weights**2 + 100 * weights**3)
+    after = KEEP_AFTER["newton"]  # every restart's steps, then the best few restarts'
+    runs = after * 16 + (NEWTON_MAX_EPOCHS - after) * KEPT_RESTARTS
+    assert fit_work(spec, newton, 5_000, 40) >= runs * 2 * 5_000 * weights**2
+    assert fit_work(spec, newton, 5_000, 40) < 2 * runs * (2 * 5_000 * weights**2 + 100 * weights**3)
+    assert fit_work(spec, replace(newton, epochs=NEWTON_MAX_EPOCHS), 5_000, 40) >= NEWTON_MAX_EPOCHS * 16 * 2 * 5_000 * weights**2
+
+
+def test_after_some_steps_only_the_best_restarts_train_and_the_kept_one_is_as_without(penguins, monkeypatch):
+    """After KEEP_AFTER steps the KEPT_RESTARTS restarts with the lowest objective train on: on penguins the
+    restart kept is the one every restart trained to the end keeps, at the same loss; its number is its own
+    (trained alone from its seed it ends where it ended)."""
+    X, y = penguins.X[penguins.train_idx], penguins.y[penguins.train_idx]
+    spec, settings = model_settings(penguins.config)["nnet"]
+    assert settings.optimizer == "newton" and settings.restarts == 16 and settings.epochs is None
+    widths = []
+    pruned = fit(spec, settings, X, y, on_epoch=lambda epoch, params: widths.append(params["W"].shape[0]))
+    after = KEEP_AFTER["newton"]
+    assert len(widths) > after and widths[:after] == [16] * after and set(widths[after:]) == {KEPT_RESTARTS}, widths
+    assert len(pruned.restart_losses) == 16 and pruned.restart_losses[pruned.restart] == min(pruned.restart_losses)
+    assert all(h["train_loss"] == h["train_loss"] for h in pruned.history)  # the kept restart's: no gap
+    monkeypatch.setattr(training, "KEEP_AFTER", {})
+    every = fit(spec, settings, X, y)
+    assert pruned.restart == every.restart
+    assert abs(pruned.train_loss - every.train_loss) <= 1e-10 * every.train_loss, (pruned.train_loss, every.train_loss)
+    alone = fit(spec, replace(settings, restarts=1, seed=settings.seed + pruned.restart), X, y)
+    assert torch.allclose(alone.params["W"], pruned.params["W"], rtol=1e-8, atol=1e-10)

@@ -45,17 +45,19 @@ def max_work() -> int:
 def fit_work(spec, settings, n_rows: int, n_features: int) -> int:
     """An upper estimate of the multiply-adds of training ``spec`` once (see the module's docstring)."""
     from .models import hidden_sizes
+    from .training import restart_epochs
 
     epochs = settings.epochs if settings.epochs is not None else settings.max_epochs
+    runs = restart_epochs(settings, epochs)  # restarts x epochs, fewer restarts late (training.KEPT_RESTARTS)
     if settings.optimizer == "newton" and hidden_sizes(spec):  # the nnet's: its Hessian, pseudo-inverse and line search each step
         weights = n_features * sum(hidden_sizes(spec))
-        return epochs * settings.restarts * (2 * n_rows * weights**2 + 100 * weights**3 + 8 * n_rows * weights + EPOCH_OVERHEAD)
+        return runs * (2 * n_rows * weights**2 + 100 * weights**3 + 8 * n_rows * weights + EPOCH_OVERHEAD)
     if settings.optimizer == "newton":
         return 2 * n_rows * n_features**2 + 100 * n_features**3 + epochs * (n_features**2 + EPOCH_OVERHEAD)
     sizes = (n_features, *hidden_sizes(spec), 1)
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     passes = 4 if settings.optimizer == "lbfgs" else 3  # lbfgs: its line search's forward pass (or more)
-    return epochs * (passes * n_rows * params * settings.restarts + EPOCH_OVERHEAD)
+    return runs * passes * n_rows * params + epochs * EPOCH_OVERHEAD
 
 
 def baseline_work(kind: str, n_rows: int, n_features: int) -> int:
