@@ -214,39 +214,28 @@ def test_each_sheet_is_bounded_once_until_the_file_changes(tmp_path, monkeypatch
         reading.check_sheets(book)  # a refusal is not remembered as checked
 
 
-def test_verify_checks_each_sheet_in_the_pass_that_finds_its_formulas(default_book, monkeypatch):
-    """verify unpacks each sheet once (python-calamine and IronCalc read it on their own): its extent is counted
-    in the pass that finds its formula cells, and python-calamine's read of it is not checked again."""
+def test_checked_sheets_says_which_sheets_may_hold_formulas(default_book):
+    """A sheet without a formula tag is flagged so (verify does not read its values); every sheet with formulas is not."""
+    flags = dict(reading.checked_sheets(default_book))
+    formulas = formula_cells(default_book)
+    assert list(flags) == list(formulas)
+    assert all(flags[name] for name, cells in formulas.items() if cells)
+    assert not flags["README"] and not flags["all_rows"]
+
+
+def test_verify_reads_a_sheet_with_formulas_that_was_not_flagged(default_book, monkeypatch):
+    """The flag only saves time: a sheet with formulas flagged as without them is read when its formulas are found."""
     from titanic_lab import verify
 
-    reading._CHECKED.clear()
-    unpacked = []
-    chunks = reading._member_chunks
-    monkeypatch.setattr(reading, "_member_chunks", lambda path, info: unpacked.append(info.filename) or chunks(path, info))
-    monkeypatch.setattr(reading, "sheet_extent", lambda *args: pytest.fail("a sheet was scanned for its extent alone"))
-    report = verify.verify_workbook(default_book)
-    sheets = [name for name in unpacked if name.startswith("xl/worksheets/")]
-    assert report.ok and sorted(sheets) == sorted(set(sheets)) and len(sheets) == len(reading.sheet_parts(default_book))
-
-
-@pytest.mark.parametrize("size", [7, 100, 1 << 20])
-@pytest.mark.parametrize("name", ["spaces only", "newlines and tabs", "prefixed tags", "cells without a reference"])
-def test_the_formula_scan_counts_the_extent_the_bound_check_counts(name, size, tmp_path):
-    """The extent counted piece by piece as the formula scan cuts the XML (before a cell's start) is the bound
-    check's (cut after a tag's end), in chunks of any size."""
-    xml = SHEETS[name].encode()
-    book = tmp_path / "b.zip"
-    with zipfile.ZipFile(book, "w") as zf:
-        zf.writestr("xl/worksheets/sheet1.xml", xml)
-    counted = reading._ExtentCount()
-    reading._scan_formulas(iter([xml[i:i + size] for i in range(0, len(xml), size)]), "s", counted)
-    with _open_zip(book) as zf:
-        assert counted.extent() == reading.sheet_extent(book, zf, "xl/worksheets/sheet1.xml") == _extent_parsed(xml)
+    honest = verify.verify_workbook(default_book)
+    monkeypatch.setattr(verify, "checked_sheets", lambda path: ((name, False) for name, _ in reading.checked_sheets(path)))
+    unflagged = verify.verify_workbook(default_book)
+    assert unflagged.ok and unflagged.to_dict()["columns"] == honest.to_dict()["columns"]
 
 
 def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
-    """A sheet refused by the bound check stops verify (and its engine): the sheets checked before it and still
-    waiting to be read are not read."""
+    """A sheet refused by the bound check stops verify before any engine starts: the sheets checked before it and
+    still waiting to be read are not read."""
     import time
 
     from titanic_lab import verify
@@ -266,6 +255,7 @@ def test_verify_reads_no_sheet_after_a_refused_one(tmp_path, monkeypatch):
         return {}
 
     monkeypatch.setattr(verify, "sheet_values", slow_values)
+    monkeypatch.setattr(verify, "sheet_formula_cells", lambda path: pytest.fail("the formula cells were looked for"))
     with pytest.raises(reading.WorkbookError, match="sheet 'd' reaches row 2,000"):
         verify.verify_workbook(book)
     assert read == ["a"]

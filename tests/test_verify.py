@@ -215,7 +215,7 @@ def test_a_failure_while_finding_the_formula_cells_is_raised_as_it_is(tmp_path, 
         for name in ("a", "b"):
             wb.add_worksheet(name).write_formula(0, 0, "=1+1", None, 2)
 
-    def failing(path, sheets=None, check=False):
+    def failing(path, sheets=None):
         yield "a", {(0, 0): "1+1"}
         raise ValueError("the scan failed")
 

@@ -65,9 +65,6 @@ class Engine:
         One line saying how to install it.
     reads_tables : bool
         Whether it computes structured references (``Table[[#This Row],[Age]]``).
-    contained : bool
-        Whether it runs within a memory limit of its own (IronCalc's process): it may open a workbook before
-        titanic-lab has checked every sheet (verify checks them as it finds the formula cells).
     """
 
     name: str
@@ -77,7 +74,6 @@ class Engine:
     reads_tables: bool
     _found: Callable[[], bool]
     _run: Callable[[Path, Wanted | None], Values]
-    contained: bool = False
 
     def available(self) -> bool:
         """True when the engine is installed on this machine."""
@@ -283,8 +279,7 @@ def _gnumeric_values(path: Path, wanted: Wanted | None) -> Values:
 ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
-        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, lambda: _ironcalc_found(), _ironcalc_values,
-               contained=True),
+        Engine("ironcalc", "IronCalc", "the ironcalc package", f"pip install '{IRONCALC_REQUIREMENT}'", True, lambda: _ironcalc_found(), _ironcalc_values),
         Engine("libreoffice", "LibreOffice", "soffice", "Debian/Ubuntu: apt-get install libreoffice-calc-nogui", True,
                lambda: recalc.find_soffice() is not None, _libreoffice_values),
         Engine("gnumeric", "Gnumeric", "ssconvert", "Debian/Ubuntu: apt-get install gnumeric", False,

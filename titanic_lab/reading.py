@@ -13,7 +13,7 @@ import re
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 from xml.etree import ElementTree
@@ -193,38 +193,23 @@ def formula_cells(path: str | Path, sheets: list[str] | None = None) -> dict[str
     return dict(sheet_formula_cells(path, sheets))
 
 
-def sheet_formula_cells(path: str | Path, sheets: list[str] | None = None, *,
-                        check: bool = False) -> Iterator[tuple[str, dict[tuple[int, int], str]]]:
-    """:func:`formula_cells` a sheet at a time: ``(sheet, cells)`` as soon as each sheet is scanned.
-
-    ``check``: each sheet is checked as :func:`check_sheets` checks it (the members besides the sheets
-    first), its extent counted in the same pass as its formulas, before it is yielded; a sheet checked
-    before is not counted again, and one checked here is not checked again by :func:`sheet_values`.
-    """
+def sheet_formula_cells(path: str | Path, sheets: list[str] | None = None) -> Iterator[tuple[str, dict[tuple[int, int], str]]]:
+    """:func:`formula_cells` a sheet at a time: ``(sheet, cells)`` as soon as each sheet is scanned."""
     path = Path(path)
     parts = sheet_parts(path)
-    file = _file_key(path)
     with _open_zip(path) as zf:
-        if check:
-            _check_members(path, zf, file)
         for name, part in parts.items():
             if sheets is not None and name not in sheets:
                 continue
             where = f"{path}: sheet {name!r}"
-            counted = _ExtentCount() if check and (file, name) not in _CHECKED else None
             try:
                 info = zf.getinfo(part)
                 try:
-                    cells = _scan_formulas(_member_chunks(path, info), where, counted)
+                    cells = _scan_formulas(_member_chunks(path, info), where)
                 except _Unusual:
                     cells = _parse_formulas(_member_chunks(path, info), where)
-                    if counted is not None:  # the parser counts nothing: the extent in a pass of its own
-                        counted = None
-                        _record_extent(path, name, sheet_extent(path, zf, part), file)
             except (KeyError, ValueError, ElementTree.ParseError) as exc:
                 raise WorkbookError(f"{path}: sheet {name!r} cannot be read ({exc})") from exc
-            if counted is not None:
-                _record_extent(path, name, counted.extent(), file)
             yield name, cells
 
 
@@ -264,13 +249,12 @@ def _unescape(text: bytes) -> str:
     return _ENTITY.sub(one, decoded)
 
 
-def _scan_formulas(chunks: Iterator[bytes], where: str, counted: _ExtentCount | None = None) -> dict[tuple[int, int], str]:
+def _scan_formulas(chunks: Iterator[bytes], where: str) -> dict[tuple[int, int], str]:
     """A sheet's formula cells from its XML, found by regular expressions (10x faster than parsing it).
 
     The XML is cut before the last cell that starts in each chunk, so every cell is scanned
     whole; each piece must hold as many formula elements as formula cells found, with no
-    comment, CDATA or processing instruction, or :class:`_Unusual` is raised. ``counted``, when
-    given, counts each piece's references too (:func:`sheet_extent` in the same pass).
+    comment, CDATA or processing instruction, or :class:`_Unusual` is raised.
     """
     cells: dict[tuple[int, int], str] = {}
     texts: dict[bytes, str] = {}  # a column repeats its formula: each distinct text decoded once
@@ -294,12 +278,8 @@ def _scan_formulas(chunks: Iterator[bytes], where: str, counted: _ExtentCount | 
             continue
         cut = starts[-1].start()
         _scan_piece(data[:cut], cells, texts, where)
-        if counted is not None:
-            counted.add(data[:cut])
         tail = data[cut:]
     _scan_piece(tail, cells, texts, where)
-    if counted is not None:
-        counted.add(tail)
     return cells
 
 
@@ -450,9 +430,9 @@ def _stored_value(element: ElementTree.Element, shared: list[str]) -> object:
     return float(text) if text else ""
 
 
-#: What :func:`check_sheets` has checked: ``(file, sheet)`` for a sheet, ``(file, None)`` for the other
-#: members; ``file`` is the path, its modification time and its size.
-_CHECKED: set[tuple] = set()
+#: What :func:`check_sheets` has checked: ``(file, sheet)`` for a sheet (whether it may hold formulas),
+#: ``(file, None)`` for the other members; ``file`` is the path, its modification time and its size.
+_CHECKED: dict[tuple, bool] = {}
 
 
 def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
@@ -462,40 +442,38 @@ def check_sheets(path: str | Path, sheets: list[str] | None = None) -> None:
     besides the sheets (shared strings, styles, the workbook) is unpacked once to check it holds
     what it declares. A sheet checked once is not checked again until the file changes.
     """
+    for _ in checked_sheets(path, sheets):
+        pass
+
+
+def checked_sheets(path: str | Path, sheets: list[str] | None = None) -> Iterator[tuple[str, bool]]:
+    """:func:`check_sheets` one sheet at a time: each sheet's name once it is checked (a reader may
+    take it while the next is checked), and whether it may hold formulas (False: no formula tag).
+
+    The members besides the sheets are checked first; a sheet checked before is yielded at once.
+    """
     path = Path(path)
     parts = sheet_parts(path)
-    file = _file_key(path)
+    stat = path.stat()
+    file = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     wanted = [(name, part) for name, part in parts.items() if sheets is None or name in sheets]
     if all((file, name) in _CHECKED for name, _ in wanted) and (file, None) in _CHECKED:
+        yield from ((name, _CHECKED[(file, name)]) for name, _ in wanted)
         return
     with _open_zip(path) as zf:
         present = set(zf.namelist())
-        _check_members(path, zf, file)
+        if (file, None) not in _CHECKED:
+            for member in sorted(present):  # what calamine reads besides the sheets
+                if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
+                    for _ in _member_chunks(path, zf.getinfo(member)):
+                        pass
+            _CHECKED[(file, None)] = True
         for name, part in wanted:
             if (file, name) not in _CHECKED:
-                _record_extent(path, name, sheet_extent(path, zf, part) if part in present else Extent(0, 0, 0), file)
-
-
-def _file_key(path: Path) -> tuple:
-    """What :data:`_CHECKED` knows a file by: its path, time and size (a file changed is checked again)."""
-    stat = path.stat()
-    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
-
-
-def _check_members(path: Path, zf: zipfile.ZipFile, file: tuple) -> None:
-    """Unpack once every member python-calamine reads besides the sheets (:func:`check_sheets`)."""
-    if (file, None) not in _CHECKED:
-        for member in sorted(zf.namelist()):
-            if member.startswith("xl/") and not member.startswith(("xl/worksheets/", "xl/media/")):
-                for _ in _member_chunks(path, zf.getinfo(member)):
-                    pass
-        _CHECKED.add((file, None))
-
-
-def _record_extent(path: Path, sheet: str, extent: Extent, file: tuple) -> None:
-    """Refuse a sheet beyond the limits, or remember it as checked."""
-    _check_extent(path, sheet, extent)
-    _CHECKED.add((file, sheet))
+                extent = sheet_extent(path, zf, part) if part in present else Extent(0, 0, 0, formulas=False)
+                _check_extent(path, name, extent)
+                _CHECKED[(file, name)] = extent.formulas
+            yield name, _CHECKED[(file, name)]
 
 
 @dataclass
@@ -505,6 +483,8 @@ class Extent:
     rows: int
     columns: int
     cells: int
+    #: False when the sheet holds no formula tag (``<f``, ``<x:f``); a sheet with one may hold a formula.
+    formulas: bool = field(default=True, compare=False)
 
     @property
     def area(self) -> int:
@@ -525,7 +505,10 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
     Every ``r="..."`` of a row or cell counts, whatever the ``<dimension>`` claims; cells and
     rows without a reference are counted as if they followed the furthest one.
     """
-    counted = _ExtentCount()
+    letters: set[bytes] = set()
+    rows: set[bytes] = set()
+    refs = cells = row_tags = row_refs = 0
+    formulas = False
     tail = b""
     for data in _member_chunks(path, zf.getinfo(part)):
         data = tail + data
@@ -534,28 +517,14 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
             tail = data  # no tag ends in this chunk yet
             continue
         text, tail = (data[:cut], data[cut:]) if cut else (data, b"")
-        counted.add(text)
-    return counted.extent()
-
-
-class _ExtentCount:
-    """:func:`sheet_extent` over a sheet's XML given in pieces, each cut between tags (a tag cut at a piece's end
-    is in the next piece): the references, cells and rows seen so far."""
-
-    def __init__(self) -> None:
-        self.letters: set[bytes] = set()
-        self.rows: set[bytes] = set()
-        self.refs = self.cells = self.row_tags = self.row_refs = 0
-
-    def add(self, text: bytes) -> None:
+        formulas = formulas or b"<f" in text or b":f" in text  # a tag cut at the chunk's end is in the next text
         spaces = not (b"\t" in text or b"\n" in text or b"\r" in text)  # XML's only other whitespace
-        letters, rows = self.letters, self.rows
         for col, row in (_R_SPACE if spaces else _R_ATTR).findall(text):
             if col:
                 letters.add(col)
-                self.refs += 1
+                refs += 1
             else:
-                self.row_refs += 1
+                row_refs += 1
             rows.add(row)
         if spaces and b":c" not in text and b":row" not in text:  # no prefixed tag: count the tags as _TAG finds them
             found = text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/")
@@ -563,14 +532,12 @@ class _ExtentCount:
         else:
             names = _TAG.findall(text)
             found, tags = names.count(b"c"), len(names)
-        self.cells += found
-        self.row_tags += tags - found
-
-    def extent(self) -> Extent:
-        """The extent of what was added."""
-        max_row = max((int(r) for r in self.rows), default=0)
-        max_col = max((_column_number(c) for c in self.letters), default=0)
-        return Extent(max_row + max(0, self.row_tags - self.row_refs), max_col + max(0, self.cells - self.refs), self.cells)
+        cells += found
+        row_tags += tags - found
+    max_row = max((int(r) for r in rows), default=0)
+    max_col = max((_column_number(c) for c in letters), default=0)
+    formulas = formulas or b"<f" in tail or b":f" in tail
+    return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells, formulas)
 
 
 def _column_number(letters: bytes) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .engines import DEFAULT_ENGINE, AskedValues, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
-from .reading import check_sheets, sheet_formula_cells, sheet_values
+from .reading import checked_sheets, sheet_formula_cells, sheet_values
 from .sheet_layout import is_label
 
 @dataclass
@@ -335,32 +335,30 @@ def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> l
 def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecutor,
             reader: ThreadPoolExecutor) -> list[VerifyReport]:
     """:func:`verify_with`, the engine's thread ``pool`` and the sheets' ``reader`` given."""
-    # The members besides the sheets are checked first: a file that is not a workbook fails fast.
-    check_sheets(path, [])
+    # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as soon
+    # as that sheet is checked, while this one checks the next and then finds the formula cells.
+    reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
+               if may_hold_formulas}
+    # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
     for engine in engines:
         engine.require()
-    if not engines[0].contained:  # an engine without a memory limit of its own opens only a workbook checked whole
-        check_sheets(path)
     # The first engine recalculates in its own process while this one reads the original file; it is told which
     # cells hold formulas (the only values compared) a sheet at a time, as each is found: IronCalc reads a sheet's
-    # values while this one scans the next. Each sheet is checked in the same pass as it is scanned (a hostile one
-    # stops the engine), then python-calamine reads its cached values in the reader's thread.
+    # values while this one scans the next.
     found: Queue = Queue()
     pending = pool.submit(_timed, engines[0], path, lambda: _as_found(found))
-    formulas, reading = {}, {}
+    formulas = {}
     try:
-        for sheet, cells in sheet_formula_cells(path, check=True):
+        for sheet, cells in sheet_formula_cells(path):
             formulas[sheet] = cells
-            if cells:  # only the sheets with formulas are compared
-                reading[sheet] = reader.submit(sheet_values, path, [sheet])
             found.put((sheet, list(cells)))
     except BaseException:
         found.put(_FAILED)  # the engine asks for the cells, is told there are none, and is stopped
         raise
     found.put(None)
-    cached_values = {}
-    for done in reading.values():
-        cached_values.update(done.result())
+    cached_values = {}  # only the sheets with formulas are compared
+    for sheet in [sheet for sheet, cells in formulas.items() if cells]:
+        cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
     comparison = _Comparison(formulas, cached_values)  # while the first engine finishes
     reports = []
     for i, engine in enumerate(engines):
