@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from conftest import KAGGLE_HEADER, KAGGLE_ROWS, signal_when, write_csv
 from titanic_lab.cli import app
-from titanic_lab.reading import WorkbookError, formula_cells
+from titanic_lab.reading import WorkbookError, check_sheets, formula_cells
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,6 +229,60 @@ def test_a_sheet_reaching_the_last_cell_is_refused_before_it_is_read(tmp_path):
         result = runner.invoke(app, command)
         _one_line_error(result, "refused, sheet 'Sheet1' reaches row 1,048,576 and column 16,384")
     assert not (tmp_path / "o.xlsx").exists() and not (tmp_path / "s.csv").exists()
+
+
+FAR = b'<row r="2">%s<v>1</v></c></row>'  # a cell at row 50,000, column T (20), written some other way
+#: Cell references python-calamine reads (a sheet 50,000 rows x 20 columns from one cell) written as the bound
+#: check's regular expression does not read them: each sheet is bounded by the XML parser instead.
+ODD_REFERENCES = {
+    "lowercase letters": FAR % b'<c r="t50000">',
+    "leading zeros": FAR % b'<c r="T00000050000">',
+    "five letters": FAR % b'<c r="AAAAT50">',
+    "single quotes": FAR % b"<c r='T50000'>",
+    "spaces around =": FAR % b'<c r = "T50000">',
+    "after another attribute": FAR % b'<c t="n" r="T50000">',
+    "after a newline": FAR % b'<c\nr="T50000">',
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_REFERENCES))
+def test_a_reference_written_oddly_is_bounded_too(case, tmp_path, monkeypatch):
+    """A reference in another case, quoting, spacing or attribute order is counted as python-calamine reads it."""
+    from python_calamine import CalamineWorkbook
+
+    book = _book(tmp_path / "odd.xlsx", [b'<row r="1"><c r="A1"><v>1</v></c></row>' + ODD_REFERENCES[case]])
+    rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Sheet1").to_python(skip_empty_area=False)
+    assert len(rows) * max(map(len, rows)) > 500_000  # what python-calamine would allocate
+    monkeypatch.setenv("TITANIC_LAB_MAX_CELLS", "500000")
+    with pytest.raises(WorkbookError, match="refused, sheet 'Sheet1' reaches row"):
+        check_sheets(book)
+
+
+def test_references_in_a_cells_text_do_not_hide_cells_without_one(tmp_path, monkeypatch):
+    """Text that looks like references (r="A1", in a cell's text) is not counted as the cells' own."""
+    text = b'<row r="1"><c r="A1" t="inlineStr"><is><t>' + b' r="A1"' * 3000 + b"</t></is></c>"
+    book = _book(tmp_path / "text.xlsx", [text + b"<c><v>1</v></c>" * 3000 + b"</row>"])
+    monkeypatch.setenv("TITANIC_LAB_MAX_CELLS", "2000")
+    with pytest.raises(WorkbookError, match="column 3,001"):
+        check_sheets(book)
+
+
+def test_a_tag_longer_than_a_mebibyte_is_refused(tmp_path):
+    """No spreadsheet writes 1 MiB without a tag's end; a reference there could straddle the bound check's chunks."""
+    book = _book(tmp_path / "long.xlsx", [b'<row r="1"><c r="A1" t="' + b"x" * (2 << 20) + b'" r="T50000"><v>1</v></c></row>'])
+    with pytest.raises(WorkbookError, match="more than 1 MiB without a tag's end"):
+        check_sheets(book)
+
+
+def test_two_sheets_of_one_name_are_refused(tmp_path):
+    """python-calamine would read one and the bound check the other."""
+    members = _members([b'<row r="1"><c r="A1"><v>1</v></c></row>', b'<row r="50000"><c r="T50000"><v>1</v></c></row>'])
+    members = [(name, data.replace(b'name="Sheet2"', b'name="Sheet1"')) for name, data in members]
+    book = tmp_path / "twice.xlsx"
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    _one_line_error(runner.invoke(app, ["verify", str(book)]), "refused, two sheets are named 'Sheet1'")
 
 
 def test_cells_without_references_count_too(tmp_path):

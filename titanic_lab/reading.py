@@ -175,7 +175,10 @@ def sheet_parts(path: Path) -> dict[str, str]:
     parts = {}
     for sheet in book.iter(f"{_MAIN}sheet"):
         target = targets.get(sheet.get(f"{_REL}id"), "")
-        parts[sheet.get("name")] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        name = sheet.get("name")
+        if name in parts:  # a reader would take one and the checks the other: Excel forbids it
+            raise WorkbookError(f"{path}: refused, two sheets are named {name!r}; a workbook names each sheet once")
+        parts[name] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
     return parts
 
 
@@ -492,18 +495,23 @@ class Extent:
         return self.rows * self.columns
 
 
-_R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,10})"')
-#: :data:`_R_ATTR` where every whitespace is a space (as XlsxWriter writes): a literal start, which ``re`` finds fast.
-_R_SPACE = re.compile(rb' r="([A-Z]{0,4})([0-9]{1,10})"')
-#: A cell's or a row's start tag (its name, ``c`` or ``row``): one scan counts both.
-_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row)[\s/>]")
+#: A cell's or a row's start tag whose first attribute is its reference, as spreadsheets write them: the tag's
+#: name, and the reference's letters and digits (any number of each: python-calamine reads ``r="t00050000"`` as T50000).
+_FIRST_REF = re.compile(rb'<(c|row) r="([A-Za-z]*)([0-9]+)"')
+#: A cell's or a row's start tag, whatever whitespace follows its name (its name: ``c`` or ``row``).
+_TAG = re.compile(rb"<(c|row)[\s/>]")
 
 
 def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
     """Scan a sheet's XML (without parsing it) for the furthest cell reference.
 
-    Every ``r="..."`` of a row or cell counts, whatever the ``<dimension>`` claims; cells and
-    rows without a reference are counted as if they followed the furthest one.
+    Every ``r`` of a row or cell counts, whatever the ``<dimension>`` claims; cells and rows without
+    a reference are counted as if they followed the furthest one. Where every cell and row tag of a
+    stretch of XML starts with its reference, as spreadsheets write them, they are found by one
+    regular expression; a sheet with any other tag (a reference after another attribute, in single
+    quotes, spaces around ``=``, a prefixed tag, other whitespace) is read by the XML parser instead
+    (:func:`_parsed_extent`). A stretch of more than 1 MiB without a tag's end is refused: no
+    spreadsheet writes a tag (or a cell's text) that long.
     """
     letters: set[bytes] = set()
     rows: set[bytes] = set()
@@ -513,38 +521,110 @@ def sheet_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
     for data in _member_chunks(path, zf.getinfo(part)):
         data = tail + data
         cut = data.rfind(b">") + 1
-        if cut == 0 and len(data) < (1 << 20):
+        if cut == 0:
+            if len(data) >= (1 << 20):
+                raise WorkbookError(f"{path}: refused, {part} holds more than 1 MiB without a tag's end; not a sheet "
+                                    "as spreadsheets write them")
             tail = data  # no tag ends in this chunk yet
             continue
-        text, tail = (data[:cut], data[cut:]) if cut else (data, b"")
+        text, tail = data[:cut], data[cut:]
         formulas = formulas or b"<f" in text or b":f" in text  # a tag cut at the chunk's end is in the next text
-        spaces = not (b"\t" in text or b"\n" in text or b"\r" in text)  # XML's only other whitespace
-        for col, row in (_R_SPACE if spaces else _R_ATTR).findall(text):
-            if col:
-                letters.add(col)
-                refs += 1
-            else:
-                row_refs += 1
-            rows.add(row)
-        if spaces and b":c" not in text and b":row" not in text:  # no prefixed tag: count the tags as _TAG finds them
-            found = text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/")
-            tags = found + text.count(b"<row ") + text.count(b"<row>") + text.count(b"<row/")
-        else:
+        if b":c" in text or b":row" in text:  # a prefixed tag
+            return _parsed_extent(path, zf, part)
+        if b"\t" in text or b"\n" in text or b"\r" in text or b"\x0b" in text or b"\x0c" in text:
             names = _TAG.findall(text)
             found, tags = names.count(b"c"), len(names)
+        else:  # only spaces between attributes: the tags counted as _TAG finds them, faster
+            found = text.count(b"<c ") + text.count(b"<c>") + text.count(b"<c/")
+            tags = found + text.count(b"<row ") + text.count(b"<row>") + text.count(b"<row/")
+        matched = _FIRST_REF.findall(text)
+        cell_refs = 0
+        for tag, col, row in matched:
+            if tag == b"c":
+                cell_refs += 1
+                if col:
+                    letters.add(col)
+                    refs += 1
+            else:
+                row_refs += 1
+                if col:  # a row's reference with letters: python-calamine refuses it; the parser says so
+                    return _parsed_extent(path, zf, part)
+            rows.add(row)
+        if cell_refs != found or len(matched) - cell_refs != tags - found:
+            return _parsed_extent(path, zf, part)  # a tag whose reference is not its first attribute, or is written otherwise
         cells += found
         row_tags += tags - found
-    max_row = max((int(r) for r in rows), default=0)
+    max_row = max((_row_number(r) for r in rows), default=0)
     max_col = max((_column_number(c) for c in letters), default=0)
     formulas = formulas or b"<f" in tail or b":f" in tail
     return Extent(max_row + max(0, row_tags - row_refs), max_col + max(0, cells - refs), cells, formulas)
 
 
+def _row_number(digits: bytes) -> int:
+    """A reference's row (``b"007"`` is 7; past the sheet's last row: one more than it)."""
+    digits = digits.lstrip(b"0")
+    return int(digits) if len(digits) <= 8 else MAX_ROWS + 1
+
+
 def _column_number(letters: bytes) -> int:
+    """A reference's column, its letters in either case (past the sheet's last column: one more than it)."""
+    if len(letters) > 4:
+        return MAX_COLUMNS + 1
     number = 0
-    for ch in letters:
+    for ch in letters.upper():
         number = number * 26 + ch - 64
     return number
+
+
+class _References:
+    """An XML parser's target that counts a sheet's cells and rows and their furthest references (:func:`_parsed_extent`)."""
+
+    def __init__(self) -> None:
+        self.max_row = self.max_col = self.cells = self.refs = self.rows = self.row_refs = 0
+        self.formulas = False
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = tag.rpartition("}")[2]
+        if name not in ("c", "row"):
+            self.formulas = self.formulas or name == "f"
+            return
+        ref = _REFERENCE.fullmatch(attrib.get("r", "").encode("ascii", "replace"))
+        if name == "c":
+            self.cells += 1
+            if ref and ref.group(1):  # a reference python-calamine cannot read counts as none: past the furthest
+                self.refs += 1
+                self.max_col = max(self.max_col, _column_number(ref.group(1)))
+                self.max_row = max(self.max_row, _row_number(ref.group(2)))
+        else:
+            self.rows += 1
+            if ref and not ref.group(1):
+                self.row_refs += 1
+                self.max_row = max(self.max_row, _row_number(ref.group(2)))
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, data: str) -> None:
+        pass
+
+    def close(self) -> Extent:
+        return Extent(self.max_row + max(0, self.rows - self.row_refs), self.max_col + max(0, self.cells - self.refs), self.cells,
+                      self.formulas)
+
+
+_REFERENCE = re.compile(rb"([A-Za-z]*)([0-9]+)")
+
+
+def _parsed_extent(path: Path, zf: zipfile.ZipFile, part: str) -> Extent:
+    """:func:`sheet_extent` by the XML parser, keeping no tree: the ``r`` of every ``c`` and ``row`` element, in
+    any quotes, spacing, attribute order and prefix."""
+    parser = ElementTree.XMLParser(target=_References())
+    try:
+        for data in _member_chunks(path, zf.getinfo(part)):
+            parser.feed(data)
+        return parser.close()
+    except ElementTree.ParseError as exc:
+        raise WorkbookError(f"{path}: {part} cannot be read ({exc})") from exc
 
 
 def _check_extent(path: Path, sheet: str, extent: Extent) -> None:

@@ -203,7 +203,9 @@ class TrainResult:
     train_loss, valid_loss, valid_accuracy : float
         Of the kept parameters.
     restart : int
-        Which restart was kept; ``restart_losses`` has every restart's final training loss.
+        Which restart was kept; ``restart_losses`` has every restart's training loss: its final one, or for a
+        restart that stopped after :data:`KEEP_AFTER` steps the loss it stopped at (a data loss: with a penalty
+        it may be below the kept one's, which had the lowest objective then).
     stop_reason : str
         Why training stopped: ``converged at epoch k``, ``reached the cap of N epochs``,
         ``ran the N epochs asked for`` or ``early stopping: ...``.
