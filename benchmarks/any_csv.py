@@ -533,6 +533,21 @@ def synthetic_table(n: int, seed: int = SEED) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def wide_table(seed: int, n: int, n_numeric: int, n_text: int, levels: int, task: str) -> pd.DataFrame:
+    """``n`` rows of numeric columns and text columns of ``levels`` levels each (uneven shares), target ``y``."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, np.ndarray] = {f"x{j}": rng.normal(size=n).round(3) for j in range(n_numeric)}
+    names = [f"v{k}" for k in range(levels)]
+    for j in range(n_text):
+        cols[f"cat{j}"] = rng.choice(names, size=n, p=rng.dirichlet(np.ones(levels)))
+    signal = sum(np.tanh(cols[f"x{j}"] * rng.normal()) for j in range(n_numeric)) + np.maximum(cols["x0"] * cols["x1"], 0)
+    for j in range(n_text):
+        signal = signal + pd.Series(cols[f"cat{j}"]).map(dict(zip(names, rng.normal(size=levels)))).to_numpy()
+    y = signal + rng.normal(size=n) * 0.7
+    cols["y"] = (y > np.median(y)).astype(int) if task == "binary" else (y * 10 + 50).round(2)
+    return pd.DataFrame(cols)
+
+
 def titanic_shaped(n: int, seed: int = SEED) -> pd.DataFrame:
     """The bundled titanic3 resampled with replacement to ``n`` rows (as ``scale.py`` exports)."""
     from titanic_lab import bundled_path, read_titanic

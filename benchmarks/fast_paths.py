@@ -12,8 +12,9 @@ Tables: Titanic (the bundled titanic3, ``titanic-lab train`` with no options); a
 synthetic table of 5,000 training rows and 20 columns (15 numeric with blanks, 4 text, a
 numeric target: the first columns of ``any_csv.synthetic_table``), 1,000 rows to predict; and
 statsmodels' ``fair`` (5,092 training rows, 9 columns, binary; 1,274 to predict: the 80/20
-split of ``benchmarks/any_csv.py``, seed 0). A table's floor is a fresh Python importing torch
-and pandas and reading its training CSV.
+split of ``benchmarks/any_csv.py``, seed 0); and a seeded binary table of 5,000 training rows and
+20 columns whose 9 text columns of 15 levels make 135 features (``any_csv.wide_table``), 1,000 to
+predict. A table's floor is a fresh Python importing torch and pandas and reading its training CSV.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from any_csv import synthetic_table  # noqa: E402
+from any_csv import synthetic_table, wide_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,16 @@ def table(folder: Path) -> tuple[Path, Path]:
     frame = synthetic_table(6000)
     frame = frame[[f"x{j:02d}" for j in range(15)] + [f"cat{j}" for j in range(4)] + ["y"]]
     train, test = folder / "t20_train.csv", folder / "t20_test.csv"
+    frame.iloc[:5000].to_csv(train, index=False)
+    frame.iloc[5000:].drop(columns="y").to_csv(test, index=False)
+    return train, test
+
+
+def wide(folder: Path) -> tuple[Path, Path]:
+    """A binary table of 5,000 training rows, 10 numeric and 9 text columns of 15 levels each (135 features),
+    1,000 rows to predict: ``any_csv.wide_table``, the dummy columns that make a workbook large."""
+    frame = wide_table(1, 6000, 10, 9, 15, "binary")
+    train, test = folder / "wide_train.csv", folder / "wide_test.csv"
     frame.iloc[:5000].to_csv(train, index=False)
     frame.iloc[5000:].drop(columns="y").to_csv(test, index=False)
     return train, test
@@ -90,14 +101,15 @@ def main() -> int:
     load = _load()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        tables = {"5,000 x 20": (*table(work), "y"), "fair": (*fair_table(work), "affair")}
+        tables = {"5,000 x 20": (*table(work), "y"), "fair": (*fair_table(work), "affair"),
+                  "5,000 x 20, 135 features": (*wide(work), "y")}
         floors = {name: f"import torch, pandas; pandas.read_csv({str(train)!r})" for name, (train, _, _) in tables.items()}
         steps = {  # name -> (table whose floor it is measured against, arguments given the checkout's own folder)
             "Titanic: train (no options)": ("5,000 x 20", lambda d: ["train", "--out", str(d / "t.xlsx")]),
             "Titanic: verify (IronCalc)": ("5,000 x 20", lambda d: ["verify", str(d / "t.xlsx")]),
         }
         for name, (train, test, target) in tables.items():
-            book = f"{name[:4].strip(',')}.xlsx"
+            book = f"{name[:4].strip(',')}{len(name)}.xlsx"
             steps[f"{name}: train"] = (name, lambda d, train=train, target=target, book=book: [
                 "train", "--data", str(train), "--target", target, "--out", str(d / book)])
             steps[f"{name}: predict"] = (name, lambda d, test=test, book=book: [

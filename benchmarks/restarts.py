@@ -12,7 +12,7 @@ lower of two), the restart each keeps, the rank at step ``KEEP_AFTER`` (0: the l
 
 Tables: the real ones of ``benchmarks/datasets.py`` whose target is a number or two classes (the
 80% of ``any_csv.py``'s seeded split), the 5,000 x 20 table of ``fast_paths.py``, and five synthetic
-tables of many dummy columns (:func:`wide_table`, 77 to 137 features: the nnet takes ``lbfgs``).
+tables of many dummy columns (``any_csv.wide_table``, 77 to 135 features: the nnet takes ``lbfgs``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,23 +44,9 @@ WIDE = {"wide_a": (2, 4000, 8, 8, 12, "regression"), "wide_b": (3, 3000, 5, 12, 
         "wide_e": (1, 5000, 10, 9, 15, "binary")}
 
 
-def wide_table(seed: int, n: int, n_numeric: int, n_text: int, levels: int, task: str) -> pd.DataFrame:
-    """``n`` rows of numeric columns and text columns of ``levels`` levels each (uneven shares), target ``y``."""
-    rng = np.random.default_rng(seed)
-    cols: dict[str, np.ndarray] = {f"x{j}": rng.normal(size=n).round(3) for j in range(n_numeric)}
-    names = [f"v{k}" for k in range(levels)]
-    for j in range(n_text):
-        cols[f"cat{j}"] = rng.choice(names, size=n, p=rng.dirichlet(np.ones(levels)))
-    signal = sum(np.tanh(cols[f"x{j}"] * rng.normal()) for j in range(n_numeric)) + np.maximum(cols["x0"] * cols["x1"], 0)
-    for j in range(n_text):
-        signal = signal + pd.Series(cols[f"cat{j}"]).map(dict(zip(names, rng.normal(size=levels)))).to_numpy()
-    y = signal + rng.normal(size=n) * 0.7
-    cols["y"] = (y > np.median(y)).astype(int) if task == "binary" else (y * 10 + 50).round(2)
-    return pd.DataFrame(cols)
-
-
 def tables(folder: Path, names: list[str] | None) -> list[tuple[str, Path, str, str | None]]:
     """(name, training CSV, target, id column) of every table measured."""
+    from any_csv import wide_table
     from datasets import available
     from fast_paths import table
     from sklearn.model_selection import train_test_split
