@@ -586,7 +586,7 @@ NEWTON_UNITS_WEIGHTS = 100
 #: How many restarts an exact optimizer trains to the end: after :data:`KEEP_AFTER` steps the restarts with
 #: the lowest objective so far go on, each as it would beside the others (:func:`_kept_states`), and the others
 #: stop. Against every restart trained to the end (benchmarks/restarts.md): newton kept the same restart at the
-#: same loss on 13 real tables and the 5,000 x 20 table but seattle_weather (another, the same loss to 6 digits);
+#: same loss on 12 of 13 real tables and the 5,000 x 20 table (seattle_weather another, the same loss to 6 digits);
 #: lbfgs on four of five synthetic tables of 77 to 135 features, the fifth's loss 2.3% higher. The nnet's fit
 #: took 0.88 -> 0.55 s on the 5,000 x 20 table, 1.76-3.99 -> 0.85-1.59 s on the wide ones.
 KEPT_RESTARTS = 4
