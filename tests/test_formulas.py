@@ -121,8 +121,95 @@ _M = "\x00"  # where a column's template puts the A1 row number (titanic_lab.wor
     (f'"row {_M}"&A{_M}', False),  # the row in a string literal
     (f"Data[[#This Row],[x]]*A{_M}", False),  # structured references: Excel refuses them in a shared formula
     (f"Other!A{_M}", False),  # another sheet: Excel refuses relative references to it in a shared formula
+    (f'IF($Q{_M}="say ""A{_M}""",1,0)', False),  # the row in a literal with a quote in it
+    (f'IF($Q{_M}="say ""A5""",1,0)', True),  # a reference's text in a literal: not a reference
+    (f"a{_M}*2", False),  # small letters: not written here, never shared
+    (f"SUM($A$4:$A$9)+ZZZ5*A{_M}", True),  # ZZZ5 is past the last column (XFD): a name, not moved
+    (f"SUM($4:$5)*A{_M}", False),  # a range of whole rows: never shared
+    (f"1E5*A{_M}", True),  # an exponent, not the cell E5
+    (f"A{_M}*B4", False),  # a relative reference to a fixed row
 ])
 def test_a_column_formula_is_shared_only_when_moving_it_down_gives_each_row(formula, shared):
     from titanic_lab.workbook.columns import shares
 
-    assert shares(formula.split(_M), 3) is shared
+    assert shares(formula.split(_M)) is shared
+
+
+def _translator_shares(template: list[str]) -> bool:
+    """The rule as openpyxl's formula translator gives it: the first row's text, moved down a row, is the next row's."""
+    from openpyxl.formula.translate import Translator
+
+    from titanic_lab.workbook.columns import unescape
+
+    text = "".join(template)
+    if "[" in text or "!" in text:
+        return False
+    first, second = (unescape(str(row).join(template)) for row in (4, 5))
+    try:
+        moved = Translator("=" + first, origin="A4").translate_formula("A5")
+    except Exception:  # a formula the translator cannot read
+        return False
+    return moved == "=" + second
+
+
+def test_the_shared_formula_rule_agrees_with_openpyxls_translator_on_random_formulas():
+    """Formulas made of references (relative or absolute in row and column, on the row or a fixed one), function
+    names with digits, numbers with exponents, string literals (holding the row, a reference's text, quotes) and
+    operators: wherever the rule shares a formula, the translator moves it to the next row's text; and they agree
+    on every formula without a range of whole rows (which the rule never shares)."""
+    import random
+
+    from titanic_lab.workbook.columns import shares
+
+    rng = random.Random(0)
+
+    def reference() -> str:
+        col = rng.choice(["A", "Q", "CE", "AX", "XFD"])
+        row = rng.choice([_M, _M, "4", "715"])
+        return rng.choice(["", "$"]) + col + rng.choice(["", "$"]) + row
+
+    def operand() -> str:
+        kind = rng.randrange(7)
+        if kind <= 2:
+            return reference()
+        if kind == 3:
+            return reference() + ":" + reference()
+        if kind == 4:
+            return rng.choice(["LOG10(", "ATAN2(", "IF(", "SUMPRODUCT("]) + reference() + ")"
+        if kind == 5:
+            return rng.choice(["1E5", "2.5", "0", "3"])
+        return '"' + rng.choice(["level_1", "A5", 'say ""hi""', "row " + _M, ""]) + '"'
+
+    agreed = shared = 0
+    for _ in range(3000):
+        formula = rng.choice(["+", "-", "*", "&", "&lt;", "="]).join(operand() for _ in range(rng.randint(1, 4)))
+        template = formula.split(_M)
+        mine, theirs = shares(template), _translator_shares(template)
+        assert not mine or theirs, formula
+        assert mine == theirs, formula
+        agreed += 1
+        shared += mine
+    assert 300 < shared < agreed - 300  # both kinds were drawn
+
+
+def test_the_shared_formula_rule_agrees_with_openpyxls_translator_on_every_column_written(tmp_path, bundled, monkeypatch):
+    """Every column formula the writer builds for the lesson's workbook (with the backprop and gradient descent
+    sheets), the same with plain A1 references, and a table with dates and text levels."""
+    from titanic_lab.config import RunConfig
+    from titanic_lab.runs import train_run
+    from titanic_lab.workbook import columns, write_workbook
+
+    seen: list[list[str]] = []
+    rule = columns.shares
+    monkeypatch.setattr(columns, "shares", lambda template: seen.append(template) or rule(template))
+    lesson = tmp_path / "lesson.csv"
+    bundled.head(60).to_csv(lesson, index=False)
+    dated = tmp_path / "dated.csv"
+    dated.write_text("when,kind,size,y\n" + "".join(f"2024-01-{d:02d},{'abc'[d % 3]},{d * 1.5},{d % 2}\n" for d in range(1, 29)))
+    for data in ({"data": str(lesson)}, {"data": str(dated), "target": "y"}):
+        for portable in (False, True):
+            config = RunConfig(**data, epochs=2, restarts=1, lr=0.01, portable=portable, backprop_sheet=True, gd_sheet=True)
+            write_workbook(train_run(config), tmp_path / "book.xlsx")
+    assert len(seen) > 100 and any(rule(t) for t in seen) and not all(rule(t) for t in seen)
+    for template in seen:
+        assert rule(template) == _translator_shares(template), _M.join(template)

@@ -11,11 +11,11 @@ dynamic-array formula, an over-long text...), or a kind this module writes, with
 
 from __future__ import annotations
 
+import re
 from math import isfinite
 from typing import Any, Callable, Sequence, overload
 
 import numpy as np
-from openpyxl.formula.translate import Translator
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet, _preserve_whitespace, re_dynamic_function
 from xlsxwriter.xmlwriter import XMLwriter
@@ -267,7 +267,7 @@ class FormulaColumn(Column):
             except Exception:  # a formula that does more with its row than write it: built row by row
                 text = None
             self.template = None if text is None else text.split(_ROW_MARK)
-            self.shared = self.template is not None and shares(self.template, self.first_row)
+            self.shared = self.template is not None and shares(self.template)
         parts = self.template
         if parts is not None and any(str(row + 1).join(parts) != self._prepare("=" + self.build(row), ws)
                                      for row in (rows[0], rows[-1])):
@@ -331,21 +331,43 @@ class RowFormulas(Sequence):
         return str(self.first + i).join(self.parts), self.values[i]
 
 
-def shares(template: list[str], first_row: int) -> bool:
+def shares(template: list[str]) -> bool:
     """Whether a column's formula (its escaped text cut where the A1 row number goes) can be written as a
-    shared formula: each row's text is the first row's with its relative references moved down, as
-    openpyxl's :class:`~openpyxl.formula.translate.Translator` moves them (checked on two rows), and it holds
-    no structured reference (``[``) and no reference to another sheet (``!``), which Excel refuses in a
-    shared formula."""
-    text = "".join(template)
+    shared formula: each row's text is the first row's with its relative references moved down, as Excel moves
+    them. That holds when the row number (:data:`_ROW_MARK`) appears only as the row of a reference relative in
+    its row (``A5``, ``$A5``), outside string literals, and every other reference is absolute in its row
+    (``$U$1``, ``U$1``); a row range (``4:5``) or a reference Excel refuses in a shared formula, a structured
+    one (``[``) or one to another sheet (``!``), is never shared. openpyxl's formula translator, which moves the
+    first row's text down a row, agrees (``tests/test_formulas.py``), but importing it takes 0.2 s."""
+    text = unescape(_ROW_MARK.join(template))
     if "[" in text or "!" in text:
         return False
-    first, second = (unescape(str(row + 1).join(template)) for row in (first_row, first_row + 1))
-    try:
-        moved = Translator("=" + first, origin=f"A{first_row + 1}").translate_formula(f"A{first_row + 2}")
-    except Exception:  # a formula the translator cannot read: written whole in every row
-        return False
-    return moved == "=" + second
+    outside = text.split('"')[::2]  # the text outside string literals ("a""b" is one literal: its "" splits in two)
+    if sum(part.count(_ROW_MARK) for part in outside) != text.count(_ROW_MARK):
+        return False  # the row in a string literal
+    marks = 0
+    for part in outside:
+        if _ROW_RANGE.search(part):
+            return False
+        for letters, row_dollar, row in _REFERENCE.findall(part):
+            if not letters.isupper():
+                return False  # a reference in small letters: not written here, so not shared
+            if len(letters) == 3 and letters > "XFD":
+                continue  # past the last column: a name, which Excel does not move
+            if row == _ROW_MARK and not row_dollar:
+                marks += 1
+            elif not row_dollar:
+                return False  # a relative reference to a fixed row: moving it down would move it
+            elif row == _ROW_MARK:
+                return False  # the row in an absolute reference: moving it down would not change it
+    return marks == text.count(_ROW_MARK)  # else the row stands alone, as a number (ROW()-5)
+
+
+#: A cell reference outside string literals, as a formula's tokenizer reads one (not a function's name: LOG10( ;
+#: not a number's exponent: 1E5): its column's letters, its row's ``$`` and its row (digits, or :data:`_ROW_MARK`).
+_REFERENCE = re.compile(r"(?<![A-Za-z0-9_.$])\$?([A-Za-z]{1,3})(\$?)([0-9]+|\x00)(?![A-Za-z0-9_(.])")
+#: A range of whole rows (``4:5``, ``$4:$5``): never shared (a formula written here has none).
+_ROW_RANGE = re.compile(r"(?<![A-Za-z0-9_.$])\$?(?:[0-9]+|\x00):\$?(?:[0-9]+|\x00)(?![A-Za-z0-9_(.])")
 
 
 #: What ``row + 1`` of a :class:`_ThisRow` gives: where the A1 row number goes in a formula's template.
