@@ -128,6 +128,12 @@ _M = "\x00"  # where a column's template puts the A1 row number (titanic_lab.wor
     (f"SUM($4:$5)*A{_M}", False),  # a range of whole rows: never shared
     (f"1E5*A{_M}", True),  # an exponent, not the cell E5
     (f"A{_M}*B4", False),  # a relative reference to a fixed row
+    (f"ÉA{_M}*2", False),  # a name (letters beyond ASCII join the reference's): Excel does not move it
+    (f"A{_M}中", False),
+    (f"A{_M}١", False),  # an Arabic-Indic digit: a name too
+    (f"\\A{_M}", False),  # a backslash or a question mark may be part of a name
+    (f"x?A{_M}", False),
+    (f'IF($Q{_M}="Größe",1,0)', True),  # beyond ASCII in a string literal: a literal
 ])
 def test_a_column_formula_is_shared_only_when_moving_it_down_gives_each_row(formula, shared):
     from titanic_lab.workbook.columns import shares
