@@ -68,6 +68,7 @@ LICENCES: dict[str, str] = {
     "penguins_species": "palmerpenguins: data CC0 (Palmer Station LTER), package MIT",
     "iris": "scikit-learn (BSD-3): Fisher 1936",
     "wine": "scikit-learn (BSD-3): UCI Wine (Forina et al.), CC BY 4.0",
+    "airports": "vega_datasets (MIT; vega-datasets BSD-3): FAA airports, public domain",
 }
 
 #: What each loader changes from the table as shipped.
@@ -88,6 +89,7 @@ NOTES: dict[str, str] = {
     "penguins_species": "species (Adelie, Chinstrap, Gentoo) as a multiclass target; every row kept",
     "iris": "target as the species' names (setosa, versicolor, virginica); headers with spaces",
     "wine": "target as class_0, class_1, class_2 (scikit-learn's target_names)",
+    "airports": "US rows only; latitude from state (56 levels: a many-valued categorical), longitude and city (free text); iata the id",
 }
 
 
@@ -220,10 +222,19 @@ def wine() -> Dataset:
     return _sklearn_classes("wine")
 
 
+def airports() -> Dataset:
+    """vega_datasets' airports in the US: latitude (regression) from state, a text column of 56 levels, and longitude."""
+    from vega_datasets import local_data
+
+    frame = local_data.airports()
+    frame = frame[frame["country"] == "USA"].drop(columns=["name", "country"]).reset_index(drop=True)
+    return Dataset("airports", frame, "latitude", "iata", "regression")
+
+
 LOADERS: dict[str, Callable[[], Dataset]] = {
     f.__name__: f
     for f in (penguins_mass, penguins_sex, diabetes, breast_cancer, cars, seattle_weather, barley, fair, spector, star98,
-              randhie, anes96, grunfeld, penguins_species, iris, wine)
+              randhie, anes96, grunfeld, penguins_species, iris, wine, airports)
 }
 
 

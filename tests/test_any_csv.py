@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from titanic_lab.cli import app
 from titanic_lab.config import RunConfig
 from titanic_lab.dataset import (
+    MAX_LEVELS,
     SpecError,
     Target,
     infer_spec,
@@ -89,6 +90,25 @@ def test_inferred_features_follow_the_rules():
     assert set(spec.left_out) == {"note", "country"} and "house_id" not in steps and "price" not in steps
     assert spec.features.features[-1].kind == "ones"
     assert spec.target == Target("price", "regression")
+
+
+def test_a_text_column_of_many_levels_becomes_dummies_up_to_max_levels():
+    """A column such as a US state (here 56 levels, 6 rows each and 12 of the first) is dummies, its most common
+    level the baseline; one more level than MAX_LEVELS, and it is left out with the count."""
+    rng = np.random.default_rng(4)
+    for levels, kept in ((56, True), (MAX_LEVELS + 1, False)):
+        names = [f"s{k:03d}" for k in range(levels)]
+        state = np.concatenate([np.repeat(names, 6), [names[0]] * 6])  # s000 the most common: the baseline
+        effect = dict(zip(names, rng.normal(0, 10, levels)))
+        df = pd.DataFrame({"state": state, "x": rng.normal(size=len(state))})
+        df["y"] = df["state"].map(effect) + df["x"] + rng.normal(0, 0.1, len(df))
+        spec = infer_spec(df, "y")
+        if kept:
+            (step,) = [f for f in spec.features.features if f.column == "state"]
+            assert (step.kind, step.baseline, len(step.levels)) == ("dummies", "s000", levels - 1)
+            assert "state" not in spec.left_out
+        else:
+            assert spec.left_out["state"] == f"{levels} different values, more than the {MAX_LEVELS} that become dummy columns"
 
 
 def test_feature_names_never_repeat_a_column():

@@ -1,6 +1,6 @@
 """Real tables through every command: train -> verify (IronCalc) -> predict, on a seeded 80/20 split.
 
-The tables come from pip packages (palmerpenguins, scikit-learn), loaded by
+The tables come from pip packages (palmerpenguins, scikit-learn, vega_datasets), loaded by
 ``benchmarks/datasets.py``; nothing is downloaded and no data file is in the repository. The
 harness is ``benchmarks/any_csv.py``'s, run here through typer's CliRunner with ``--model linear``.
 Tolerances (issue 16): held-out RMSE at most 1.10x RidgeCV's, held-out accuracy at least
@@ -27,7 +27,8 @@ from datasets import LOADERS  # noqa: E402
 runner = CliRunner()
 
 #: Dataset -> the package it needs beyond titanic-lab's own dependencies.
-CASES = {"penguins_mass": "palmerpenguins", "penguins_sex": "palmerpenguins", "diabetes": None, "breast_cancer": None}
+CASES = {"penguins_mass": "palmerpenguins", "penguins_sex": "palmerpenguins", "diabetes": None, "breast_cancer": None,
+         "airports": "vega_datasets"}  # airports: a text column of 56 levels (titanic_lab.dataset.MAX_LEVELS)
 
 
 def cli_invoke(args: list[str]) -> tuple[int, str, str]:
