@@ -26,8 +26,8 @@ from .spec import DatasetSpec, Target, check_columns, plain
 #: A text column with at most this many levels becomes dummies; more, and it is left out. US states (56
 #: levels in vega's airports) are a table's usual many-valued column: at 20 they were left out and the
 #: held-out RMSE of latitude was 5.86 against scikit-learn's one-hot RidgeCV's 1.84; at 100, 1.82
-#: (BENCHMARKS.md, session 15). A column with more levels still takes more dummy columns than
-#: most tables have rows to fit them.
+#: (BENCHMARKS.md, session 15). The cap bounds a workbook's width: each level is a formula column on
+#: every model sheet.
 MAX_LEVELS = 100
 #: A text column whose values are unique in more than this share of rows is free text or an id.
 FREE_TEXT_SHARE = 0.5
