@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,32 @@ def test_a_text_column_of_many_levels_becomes_dummies_up_to_max_levels():
             assert "state" not in spec.left_out
         else:
             assert spec.left_out["state"] == f"{levels} different values, more than the {MAX_LEVELS} that become dummy columns"
+
+
+def test_text_levels_that_differ_only_in_case_are_one_level_as_a_spreadsheet_compares_them(tmp_path):
+    """IF(cell="Yes",1,0) is 1 for "yes" and "YES" in every spreadsheet: a column of Yes/yes/No/no is one 0/1 column,
+    and MIT Press/MIT press one dummy (two would have one header without case, which a table refuses); the features
+    computed here equal the recalculated sheet's (verify), and a level in another case is not unseen."""
+    answer = ["Yes", "yes", "No", "no", "YES", "No", "yes", "no", "Yes", "No", "yes", "no"]
+    pub = ["MIT Press", "MIT press", "Oxford", "oxford", "Wiley", "Wiley", "MIT Press", "Oxford", "Wiley", "MIT Press",
+           "Oxford", "Wiley"]
+    df = pd.DataFrame({"answer": answer, "pub": pub, "size": np.linspace(0.5, 3.5, 12), "y": np.linspace(1, 4, 12)})
+    steps = {f.column: f for f in infer_spec(df, "y").features.features}
+    assert (steps["answer"].kind, steps["answer"].positive) == ("binary", "yes")
+    assert (steps["pub"].kind, steps["pub"].baseline, steps["pub"].levels) == ("dummies", "Wiley", ("MIT Press", "Oxford"))
+    out = TabularPreprocessor(target="y").fit(df).transform(df)
+    assert out["answer_yes"].tolist() == [float(a.lower() == "yes") for a in answer]
+    assert out["pub_MIT Press"].tolist() == [float(p.lower() == "mit press") for p in pub]
+    data = tmp_path / "case.csv"
+    df.to_csv(data, index=False)
+    book = tmp_path / "case.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "y", "--model", "linear", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["verify", str(book)])
+    assert result.exit_code == 0 and "all " in result.output, result.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "mit PRESS" is the level MIT Press: no unseen-value warning
+        TabularPreprocessor(target="y").fit(df).transform(pd.DataFrame({"answer": ["YES"], "pub": ["mit PRESS"], "size": [1.0]}))
 
 
 def test_feature_names_never_repeat_a_column():

@@ -39,6 +39,7 @@ from .datasets.titanic import (  # noqa: F401  (the presets and row selection, p
     select_complete_rows,
 )
 from .errors import OptionError, TitanicLabError, UnseenCategoryWarning
+from .features.categorical import level_columns, text_key
 from .features.kind import FeatureKind
 from .features.numeric import group_key  # noqa: F401  (public here too)
 from .features.registry import feature_kind
@@ -260,8 +261,9 @@ class TabularPreprocessor:
             kind = feature_kind(feat.kind)
             filled = None if kind.source is None else self._filled(df, feat, kind)
             if kind.per_level:
-                for name, level in kind.columns(feat, self.levels_[feat.name]):
-                    out[name] = (filled == level).to_numpy(dtype=float)
+                columns = kind.columns(feat, self.levels_[feat.name])
+                for (name, _), values in zip(columns, level_columns(filled, [level for _, level in columns])):
+                    out[name] = values
                 continue
             values = kind.values(feat, filled, df, self)
             if feat.output_name in self.scales_:
@@ -388,8 +390,8 @@ def _learn_scale(values: np.ndarray, feat: Feature) -> tuple[float, float]:
 
 
 def _warn_unseen(filled: pd.Series, feat: Feature, kind: FeatureKind, levels: Sequence) -> None:
-    known = set(levels) | ({feat.baseline} if feat.baseline is not None else set())
-    unseen = sorted({str(v) for v in filled.unique() if v not in known})
+    known = {text_key(v) for v in levels} | ({text_key(feat.baseline)} if feat.baseline is not None else set())
+    unseen = sorted({str(v) for v in filled.unique() if text_key(v) not in known})
     if unseen:
         effect = f"their {feat.name}* dummy columns are all 0" if kind.per_level else f"they map to 0 in {feat.name}"
         warnings.warn(

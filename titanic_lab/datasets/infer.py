@@ -127,7 +127,7 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             continue
         values = df[column]
         present = values.dropna()
-        distinct = present.unique()
+        distinct = list(_spellings(present)) if _all_text(present) else present.unique()
         if len(distinct) == 2:
             positive = _positive(sorted(distinct, key=lambda v: (str(type(v)), v)))
             steps.append(binary(column, plain(positive), new_name(f"{column}_{plain(positive)}"), fill="mode"))
@@ -140,9 +140,9 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             else:
                 steps.append(number(column, new_name(f"{column}_N"), scale="max", fill="median"))
         else:
-            counts = present.astype(str).value_counts()
-            baseline = counts.index[0]
-            kept = tuple(sorted(str(v) for v in counts.index if v != baseline))
+            spellings = _spellings(present)  # the most common first
+            baseline = next(iter(spellings))
+            kept = tuple(sorted(v for v in spellings if v != baseline))
             prefix = f"{column}_"
             while any(f"{prefix}{level}".lower() in taken for level in kept):
                 prefix += "_"
@@ -173,6 +173,24 @@ def _log_fits(present: pd.Series, target: pd.Series | None) -> bool:
     return bool(np.nan_to_num(logged) >= np.nan_to_num(raw))
 
 
+def _all_text(present: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(present) and all(isinstance(v, str) for v in present)
+
+
+def _spellings(present: pd.Series) -> dict[str, int]:
+    """A text column's levels as a spreadsheet compares them, without case (``IF(cell="yes",1,0)`` is 1 for
+    ``Yes`` too): one spelling per level, its most common, with the level's row count, the most common first."""
+    counts = present.astype(str).value_counts()
+    totals: dict[str, int] = {}
+    spelling: dict[str, str] = {}
+    for value, n in counts.items():  # the most common spelling first
+        key = value.lower()
+        spelling.setdefault(key, value)
+        totals[key] = totals.get(key, 0) + int(n)
+    ranked = sorted(totals, key=lambda key: -totals[key])  # stable: a tie keeps the order of its first spelling
+    return {spelling[key]: totals[key] for key in ranked}
+
+
 def _positive(levels: list) -> object:
     """Of two sorted values, the one that is 1: a word such as Yes or True, else the larger."""
     return next((v for v in levels if isinstance(v, str) and v.strip().lower() in POSITIVE_WORDS), levels[1])
@@ -183,7 +201,7 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
     present = values.dropna()
     if present.empty:
         return "blank in every row"
-    distinct = present.nunique()
+    distinct = len(_spellings(present)) if _all_text(present) else present.nunique()
     if distinct == 1:
         return f"the same value ({plain(present.iloc[0])}) in every row"
     unique_per_row = distinct == len(values) and len(values) > 2

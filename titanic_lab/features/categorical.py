@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,10 +38,30 @@ def as_written(values: pd.Series) -> pd.Series:
     return values.map(text, na_action="ignore").astype(object).where(values.notna(), np.nan)
 
 
+def text_key(value: object) -> object:
+    """What a spreadsheet compares of a value: a text without case (``"MIT Press"="MIT press"`` is TRUE in
+    Excel, LibreOffice, Gnumeric and IronCalc), any other value as it is."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def level_columns(filled: pd.Series, levels: Sequence) -> list[np.ndarray]:
+    """Per level, 1.0 where ``filled`` is that level as the sheet's ``IF(cell="level",1,0)`` finds it (a text
+    without case), else 0.0."""
+    keys = filled.map(text_key, na_action="ignore") if any(isinstance(level, str) for level in levels) else filled
+    return [(keys == text_key(level)).to_numpy(dtype=float) for level in levels]
+
+
 def kept_levels(feat: Feature, filled: pd.Series) -> tuple:
-    """The levels given (else the sorted levels seen in ``fit``), less the baseline."""
-    levels = feat.levels if feat.levels is not None else tuple(sorted(filled.dropna().unique()))
-    return tuple(level for level in levels if level != feat.baseline)
+    """The levels given (else the sorted levels seen in ``fit``, one spelling of a text however its case
+    varies), less the baseline."""
+    if feat.levels is not None:
+        levels = feat.levels
+    else:
+        spellings: dict[object, object] = {}
+        for level in sorted(filled.dropna().unique()):
+            spellings.setdefault(text_key(level), level)
+        levels = tuple(spellings.values())
+    return tuple(level for level in levels if text_key(level) != text_key(feat.baseline))
 
 
 def level_words(feat: Feature, source: str) -> str:
@@ -55,7 +75,7 @@ NEEDS_PREFIX = (("name", 'dummies need name = "PREFIX_" (the start of each colum
 KINDS = (
     # 1 where the value equals ``positive``; fit keeps the values it saw, to warn of others.
     FeatureKind("binary", lambda f, source: named(f, f"1 where {source} is {f.positive!r}, else 0"),
-                lambda f, ref, at: fx.indicator(ref, f.positive), values=lambda f, filled, df, fitted: (filled == f.positive).to_numpy(dtype=float),
+                lambda f, ref, at: fx.indicator(ref, f.positive), values=lambda f, filled, df, fitted: level_columns(filled, [f.positive])[0],
                 source=lambda df, f: as_written(df[f.column]) if isinstance(f.positive, str) else df[f.column],
                 levels=lambda f, filled: tuple(sorted({f.positive, *filled.dropna().unique()})), scalable=False,
                 needs=(("positive", "a binary feature needs positive = VALUE (the value that gives 1)"),)),
