@@ -138,6 +138,28 @@ def test_text_levels_that_differ_only_in_case_are_one_level_as_a_spreadsheet_com
         TabularPreprocessor(target="y").fit(df).transform(pd.DataFrame({"answer": ["YES"], "pub": ["mit PRESS"], "size": [1.0]}))
 
 
+def test_a_given_baseline_or_fill_or_class_that_differs_only_in_case_follows_the_sheet():
+    """A spec's baseline 'a' beside a level 'A' is the baseline, in the names known before fit as in fit's; blanks
+    take the most common level without case; a woman is 'Female' too; a multiclass target whose classes differ
+    only in case is refused in one line (the sheet's MATCH would take them for one class)."""
+    from titanic_lab.features.preset import Preset
+    from titanic_lab.features.steps import dummies, ones
+    from titanic_lab.features.titanic import woman_child
+    from titanic_lab.tasks import check_classes
+
+    preset = Preset("p", (dummies("c", "c_", levels=("A", "b"), baseline="a"), ones("Ones")))
+    df = pd.DataFrame({"c": ["A", "a", "b", "B", "a"], "y": [1.0, 2, 3, 4, 5]})
+    pre = TabularPreprocessor(preset, target="y").fit(df)
+    assert preset.feature_names == tuple(pre.feature_names_out_) == ("c_b", "Ones")
+    assert pre.transform(df)["c_b"].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
+    blanks = pd.DataFrame({"c": ["b", "b", "b", "A", "A", "a", "a", "d", "d", None], "y": np.arange(10.0)})
+    fitted = TabularPreprocessor(target="y").fit(blanks)
+    assert fitted.fill_values_["c"] == "A" and fitted.preset_.features[0].baseline == "A"  # A and a: 4 rows, b: 3
+    assert woman_child(pd.DataFrame({"Sex": ["Female", "male"], "Name": ["Doe, Mrs. A", "Doe, Mr. B"]})).tolist() == [1.0, 0.0]
+    with pytest.raises(DataError, match="classes 'Setosa' and 'setosa' differ only in case"):
+        check_classes(pd.Series(["setosa", "Setosa", "virginica", "versicolor"] * 2), "species", "t.csv")
+
+
 def test_feature_names_never_repeat_a_column():
     df = pd.DataFrame({"a": [1.0, 2, 3, 4], "a_N": [5.0, 1, 2, 3], "Ones": [1.0, 0, 1, 1], "y": [0, 1, 0, 1]})
     names = [f.output_name for f in infer_spec(df, "y").features.features]

@@ -83,7 +83,7 @@ def test_the_class_formulas_as_strings():
     assert likeliest("$E$2:$G$2", "E4:G4") == "INDEX($E$2:$G$2,1,MATCH(MAX(E4:G4),E4:G4,0))"
     assert probability_of("E4:G4", "$E$2:$G$2", "A4") == "INDEX(E4:G4,1,MATCH(A4,$E$2:$G$2,0))"
     assert LOSSES["ce"].formula("p", "") == "-LN(MAX(p,1E-300))"
-    assert count_both("A4:A9", "$X$4", "$Y$4:$Y$9", "Y$3") == "COUNTIFS(A4:A9,$X$4,$Y$4:$Y$9,Y$3)"
+    assert count_both("A4:A9", "$X$4", "$Y$4:$Y$9", "Y$3") == "SUMPRODUCT((A4:A9=$X$4)*($Y$4:$Y$9=Y$3))"
 
 
 def test_newton_curvature_equals_autograd():
@@ -255,7 +255,7 @@ def test_the_sheet_holds_a_block_per_class_softmax_formulas_and_a_confusion_matr
     assert formulas[(FIRST_ROW, headers.index("Loss"))].startswith("-LN(MAX(INDEX(")
     corner = headers.index("true \\ predicted")
     matrix = [[values[FIRST_ROW + i][corner + 1 + j] for j in range(3)] for i in range(3)]
-    assert all(formulas[(FIRST_ROW + i, corner + 1 + j)].startswith("COUNTIFS(") for i in range(3) for j in range(3))
+    assert all(formulas[(FIRST_ROW + i, corner + 1 + j)].startswith("SUMPRODUCT((") for i in range(3) for j in range(3))
     assert sum(map(sum, matrix)) == summary["rows"]  # every row, training and validation
     # The summary's confusion is on the validation rows; its diagonal is its accuracy.
     valid = np.array(summary["models"]["linear"]["confusion"]["matrix"])
@@ -381,3 +381,18 @@ def test_the_default_models_of_a_multiclass_table_are_linear_and_hidden(folder):
     matrix = np.array(chosen["confusion"]["matrix"])
     assert matrix.sum() == summary["valid_rows"]
     assert np.trace(matrix) / matrix.sum() == pytest.approx(chosen["valid_accuracy"], abs=1e-12)
+
+
+def test_classes_that_read_as_conditions_are_counted_as_values(tmp_path):
+    """Classes '<10', '10-20', '>20' (and 'a*'): the confusion matrix counts each as the value it is, so the
+    recalculated sheet agrees with its cached values (COUNTIFS read '<10' as a condition: 3 columns differed)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=60)
+    label = np.where(x < -0.4, "<10", np.where(x < 0.4, "10-20", np.where(x < 1.0, ">20", "a*")))
+    data = tmp_path / "bands.csv"
+    pd.DataFrame({"x": x, "z": rng.normal(size=60), "band": label}).to_csv(data, index=False)
+    book = tmp_path / "bands.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "band", "--model", "linear", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["verify", str(book)])
+    assert result.exit_code == 0 and "formula cells within" in result.output, result.output

@@ -376,6 +376,9 @@ def _learn_fill(raw: pd.Series, feat: Feature) -> object:
         raise TitanicLabError(f"column {feat.column} has no values to learn a {feat.fill} from; every row is missing")
     if feat.fill == "median":
         return float(present.median())
+    if pd.api.types.infer_dtype(present, skipna=True) == "string":  # the most common level without case, as a
+        keys = present.str.lower()                                   # dummy's IF(cell="level",1,0) compares it
+        present = present[keys == keys.value_counts().index[0]]      # (its most common spelling)
     mode = present.mode().iloc[0]
     return mode.item() if isinstance(mode, np.generic) else mode  # plain Python, so it serialises
 

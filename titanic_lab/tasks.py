@@ -245,6 +245,12 @@ def check_classes(column: pd.Series, name: str, where: object) -> tuple:
         raise DataError(where, f"target {name}: class {control[0]!r} holds a control character, which a workbook "
                                "cannot hold as the text a formula gives (it is not valid in the sheet's XML); "
                                "replace it in the column")
+    seen: dict[str, str] = {}
+    for c in classes:
+        if isinstance(c, str) and seen.setdefault(c.lower(), c) != c:
+            raise DataError(where, f"target {name}: classes {seen[c.lower()]!r} and {c!r} differ only in case, and a "
+                                   "spreadsheet compares text without case (the sheet's MATCH and its confusion counts would take "
+                                   "them for one class): write them alike in the column")
     single = [c for c, v in zip(classes, sorted(counts.index, key=lambda v: (isinstance(v, str), v))) if counts[v] == 1]
     if single:
         raise DataError(where, f"target {name}: class {single[0]!r} has a single row ({len(single)} class(es) do); a "

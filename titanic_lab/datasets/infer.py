@@ -174,21 +174,18 @@ def _log_fits(present: pd.Series, target: pd.Series | None) -> bool:
 
 
 def _all_text(present: pd.Series) -> bool:
-    return not pd.api.types.is_numeric_dtype(present) and all(isinstance(v, str) for v in present)
+    return pd.api.types.infer_dtype(present, skipna=True) == "string"
 
 
 def _spellings(present: pd.Series) -> dict[str, int]:
     """A text column's levels as a spreadsheet compares them, without case (``IF(cell="yes",1,0)`` is 1 for
     ``Yes`` too): one spelling per level, its most common, with the level's row count, the most common first."""
-    counts = present.astype(str).value_counts()
-    totals: dict[str, int] = {}
-    spelling: dict[str, str] = {}
-    for value, n in counts.items():  # the most common spelling first
-        key = value.lower()
-        spelling.setdefault(key, value)
-        totals[key] = totals.get(key, 0) + int(n)
-    ranked = sorted(totals, key=lambda key: -totals[key])  # stable: a tie keeps the order of its first spelling
-    return {spelling[key]: totals[key] for key in ranked}
+    counts = present.astype(str).value_counts()  # each spelling's rows, the most common first
+    keys = counts.index.str.lower()
+    totals = counts.groupby(keys, sort=False).sum().sort_values(ascending=False, kind="stable")
+    first = ~keys.duplicated()  # each level's most common spelling
+    spelling = dict(zip(keys[first], counts.index[first]))
+    return {spelling[key]: int(n) for key, n in totals.items()}
 
 
 def _positive(levels: list) -> object:
@@ -201,7 +198,7 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
     present = values.dropna()
     if present.empty:
         return "blank in every row"
-    distinct = len(_spellings(present)) if _all_text(present) else present.nunique()
+    distinct = present.astype(str).str.lower().nunique() if _all_text(present) else present.nunique()
     if distinct == 1:
         return f"the same value ({plain(present.iloc[0])}) in every row"
     unique_per_row = distinct == len(values) and len(values) > 2

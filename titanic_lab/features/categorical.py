@@ -51,9 +51,9 @@ def level_columns(filled: pd.Series, levels: Sequence) -> list[np.ndarray]:
     return [(keys == text_key(level)).to_numpy(dtype=float) for level in levels]
 
 
-def kept_levels(feat: Feature, filled: pd.Series) -> tuple:
+def kept_levels(feat: Feature, filled: pd.Series | None) -> tuple:
     """The levels given (else the sorted levels seen in ``fit``, one spelling of a text however its case
-    varies), less the baseline."""
+    varies), less the baseline (a text in any case)."""
     if feat.levels is not None:
         levels = feat.levels
     else:

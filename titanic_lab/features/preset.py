@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .categorical import kept_levels
 from .registry import feature_kind
 from .steps import Feature
 
@@ -43,5 +44,5 @@ class Preset:
             kind = feature_kind(f.kind)
             if kind.per_level and f.levels is None:
                 return None
-            names.extend(name for name, _ in kind.columns(f, tuple(lv for lv in f.levels or () if lv != f.baseline)))
+            names.extend(name for name, _ in kind.columns(f, kept_levels(f, None) if kind.per_level else ()))
         return tuple(names)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import formulas as fx
 from ..errors import TitanicLabError
-from .categorical import NEEDS_PREFIX, kept_levels, level_words
+from .categorical import NEEDS_PREFIX, kept_levels, level_words, text_key
 from .kind import Cell, FeatureKind, HelperColumn, kind_of
 from .numeric import group_key
 
@@ -48,7 +48,8 @@ def title_group(name: object) -> str:
 
 def woman_child(df: pd.DataFrame) -> pd.Series:
     """1.0 for a woman (Sex female) or a boy (title Master in Name), else 0.0."""
-    return ((df["Sex"] == "female") | (df["Name"].map(title_group) == "Master")).astype(float)
+    woman = df["Sex"].map(text_key, na_action="ignore") == "female"  # without case, as its formula compares
+    return (woman | (df["Name"].map(title_group) == "Master")).astype(float)
 
 
 #: The raw columns that tell passengers apart when a name is blank: those the ``groups`` preset

@@ -7,7 +7,7 @@ them) a multiclass sheet writes, each formula cached with torch's value:
 ``Predicted``   ``INDEX(classes, MATCH(MAX(P row), P row, 0))``: the likeliest class, in the file's words
 ``Loss``        ``-LN(MAX(INDEX(P row, MATCH(target, classes, 0)), 1E-300))``: -ln p of the true class
 ``torch1``...   torch's probabilities, as plain values, and ``Max |Preds-torch|:`` over the P block
-confusion       ``COUNTIFS(target column, true class, Predicted column, predicted class)``, classes x classes
+confusion       ``SUMPRODUCT((target column=true class)*(Predicted column=predicted class))``, classes x classes
 ==============  ====================================================================================
 """
 
@@ -58,8 +58,9 @@ def probability_of(probs_row: str, classes: str, label_ref: str) -> str:
 
 
 def count_both(a_area: str, a_ref: str, b_area: str, b_ref: str) -> str:
-    """``COUNTIFS(A4:A300,$X5,Y4:Y300,Y$4)``: rows where both columns hold the given values."""
-    return f"COUNTIFS({a_area},{a_ref},{b_area},{b_ref})"
+    """``SUMPRODUCT((A4:A300=$X5)*(Y4:Y300=Y$4))``: rows where both columns hold the given values, each compared
+    as ``=`` compares (not COUNTIFS, which reads a class such as ``<10`` or ``a*`` as a condition)."""
+    return f"SUMPRODUCT(({a_area}={a_ref})*({b_area}={b_ref}))"
 
 
 def class_labels(sheet: _ModelSheet, labels: Sequence) -> None:
@@ -132,7 +133,7 @@ def class_checks(sheet: _ModelSheet, probs_col: int, labels: Sequence, preds: to
 
 def _confusion_block(sheet: _ModelSheet, col: int, labels: list, target_area: str, predicted_area: str,
                      counts: np.ndarray) -> None:
-    """The confusion matrix as COUNTIFS formulas: a row per true class, a column per predicted class."""
+    """The confusion matrix as formulas counting rows (:func:`count_both`): a row per true class, a column per predicted class."""
     ws, cells = sheet.ws, sheet.book.cells
     cells.text(ws, 0, col, sl.CONFUSION, cells.bold)
     cells.text(ws, HEADER_ROW, col, "true \\ predicted", cells.header)
