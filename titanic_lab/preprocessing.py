@@ -39,7 +39,7 @@ from .datasets.titanic import (  # noqa: F401  (the presets and row selection, p
     select_complete_rows,
 )
 from .errors import OptionError, TitanicLabError, UnseenCategoryWarning
-from .features.categorical import level_columns, text_key
+from .features.categorical import level_columns, spellings, text_key
 from .features.kind import FeatureKind
 from .features.numeric import group_key  # noqa: F401  (public here too)
 from .features.registry import feature_kind
@@ -376,9 +376,8 @@ def _learn_fill(raw: pd.Series, feat: Feature) -> object:
         raise TitanicLabError(f"column {feat.column} has no values to learn a {feat.fill} from; every row is missing")
     if feat.fill == "median":
         return float(present.median())
-    if pd.api.types.infer_dtype(present, skipna=True) == "string":  # the most common level without case, as a
-        keys = present.str.lower()                                   # dummy's IF(cell="level",1,0) compares it
-        present = present[keys == keys.value_counts().index[0]]      # (its most common spelling)
+    if pd.api.types.infer_dtype(present, skipna=True) == "string":  # the most common level without case (its
+        return next(iter(spellings(present)))                        # most common spelling): the baseline
     mode = present.mode().iloc[0]
     return mode.item() if isinstance(mode, np.generic) else mode  # plain Python, so it serialises
 

@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import DataError, OptionError
 from ..features.dates import EPOCH, FIRST_DATE, date_format, first_date, serials
 from ..features.preset import Preset
+from ..features.categorical import spellings
 from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from .csv import read_table
 from .registry import read_spec
@@ -127,7 +128,7 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             continue
         values = df[column]
         present = values.dropna()
-        distinct = list(_spellings(present)) if _all_text(present) else present.unique()
+        distinct = list(spellings(present)) if _all_text(present) else present.unique()
         if len(distinct) == 2:
             positive = _positive(sorted(distinct, key=lambda v: (str(type(v)), v)))
             steps.append(binary(column, plain(positive), new_name(f"{column}_{plain(positive)}"), fill="mode"))
@@ -140,9 +141,9 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             else:
                 steps.append(number(column, new_name(f"{column}_N"), scale="max", fill="median"))
         else:
-            spellings = _spellings(present)  # the most common first
-            baseline = next(iter(spellings))
-            kept = tuple(sorted(v for v in spellings if v != baseline))
+            counted = spellings(present)  # the most common first
+            baseline = next(iter(counted))
+            kept = tuple(sorted(v for v in counted if v != baseline))
             prefix = f"{column}_"
             while any(f"{prefix}{level}".lower() in taken for level in kept):
                 prefix += "_"
@@ -175,17 +176,6 @@ def _log_fits(present: pd.Series, target: pd.Series | None) -> bool:
 
 def _all_text(present: pd.Series) -> bool:
     return pd.api.types.infer_dtype(present, skipna=True) == "string"
-
-
-def _spellings(present: pd.Series) -> dict[str, int]:
-    """A text column's levels as a spreadsheet compares them, without case (``IF(cell="yes",1,0)`` is 1 for
-    ``Yes`` too): one spelling per level, its most common, with the level's row count, the most common first."""
-    counts = present.astype(str).value_counts()  # each spelling's rows, the most common first
-    keys = counts.index.str.lower()
-    totals = counts.groupby(keys, sort=False).sum().sort_values(ascending=False, kind="stable")
-    first = ~keys.duplicated()  # each level's most common spelling
-    spelling = dict(zip(keys[first], counts.index[first]))
-    return {spelling[key]: int(n) for key, n in totals.items()}
 
 
 def _positive(levels: list) -> object:

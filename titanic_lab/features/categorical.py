@@ -44,6 +44,17 @@ def text_key(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def spellings(present: pd.Series) -> dict[str, int]:
+    """A text column's levels as a spreadsheet compares them, without case (``IF(cell="yes",1,0)`` is 1 for
+    ``Yes`` too): one spelling per level, its most common, with the level's row count, the most common first."""
+    counts = present.astype(str).value_counts()  # each spelling's rows, the most common first
+    keys = counts.index.str.lower()
+    totals = counts.groupby(keys, sort=False).sum().sort_values(ascending=False, kind="stable")
+    first = ~keys.duplicated()  # each level's most common spelling
+    spelling = dict(zip(keys[first], counts.index[first]))
+    return {spelling[key]: int(n) for key, n in totals.items()}
+
+
 def level_columns(filled: pd.Series, levels: Sequence) -> list[np.ndarray]:
     """Per level, 1.0 where ``filled`` is that level as the sheet's ``IF(cell="level",1,0)`` finds it (a text
     without case), else 0.0."""
@@ -57,10 +68,10 @@ def kept_levels(feat: Feature, filled: pd.Series | None) -> tuple:
     if feat.levels is not None:
         levels = feat.levels
     else:
-        spellings: dict[object, object] = {}
+        first: dict[object, object] = {}
         for level in sorted(filled.dropna().unique()):
-            spellings.setdefault(text_key(level), level)
-        levels = tuple(spellings.values())
+            first.setdefault(text_key(level), level)
+        levels = tuple(first.values())
     return tuple(level for level in levels if text_key(level) != text_key(feat.baseline))
 
 
