@@ -28,6 +28,8 @@ MAX_EPOCHS = 1_000_000
 #: Rows of one Excel sheet: the gradient descent sheet's epochs must fit in it.
 SHEET_ROWS = 1_048_576
 SHEET_COLUMNS = 16_384
+#: Past this many feature cells on the model sheets after the first, the features are written once (``features_once``).
+FEATURES_ONCE_CELLS = 200_000
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,12 @@ class RunConfig:
         "formula shared down its rows as Excel writes a filled formula; or structured table references "
         "(Data[[#This Row],[Age]]: Excel, LibreOffice, IronCalc). Default: A1 for any table (--target, --spec), "
         "table references for Titanic's lesson runs.", "--portable/--table-references", show_default=False)
+    features_once: bool | None = _option(
+        None, "Write the features as formulas on the first model sheet only; every later model sheet keeps its raw "
+        "columns (values) and its formulas read the features there. Default: only when the later model sheets would "
+        "otherwise hold more than "
+        f"{FEATURES_ONCE_CELLS:,} feature cells (a large table of many categories), so that each sheet stands "
+        "alone, as the lesson's do.", "--features-once/--features-on-every-sheet", show_default=False)
     target: str | None = _option(
         None, "Any CSV: the column to learn (two values: binary classification; numbers: regression). The features "
         "are inferred from the other columns and printed. Default: Titanic's Survived, with --preset.",

@@ -31,6 +31,11 @@ def cell(row: int, col: int, absolute: bool = False) -> str:
     return f"{dollar}{col_letter(col)}{dollar}{row + 1}"
 
 
+def column_fixed(row: int, col: int) -> str:
+    """``column_fixed(3, 20)`` -> ``$U4``: the column fixed, the row moving down a filled column."""
+    return f"${col_letter(col)}{row + 1}"
+
+
 def area(first_row: int, first_col: int, last_row: int, last_col: int, absolute: bool = False) -> str:
     """``area(3, 6, 714, 15)`` -> ``G4:P715``."""
     return f"{cell(first_row, first_col, absolute)}:{cell(last_row, last_col, absolute)}"
@@ -86,7 +91,7 @@ class TableRefs:
         """Row ``row``'s cell of ``column``: ``Data[[#This Row],[Age]]`` or ``$E4``."""
         if not self.portable:
             return this_row(self.name, column)
-        return f"${col_letter(self.columns[column])}{row + 1}"
+        return column_fixed(row, self.columns[column])
 
     def this_row_span(self, first: str, last: str, row: int) -> str:
         """Row ``row`` from ``first`` to ``last``: ``Data[[#This Row],[SibSp]:[Ones]]`` or ``$G4:$P4``."""

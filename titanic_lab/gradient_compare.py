@@ -311,7 +311,7 @@ def gradient_sheet_diffs(path: str | Path, tol: float, fresh: dict[str, dict[tup
     ``fresh`` (an engine's recalculated values) replaces the cached value of every formula cell.
     """
     path = Path(path)
-    names = [n for n in sheet_parts(path) if n.startswith((gl.BACKPROP_PREFIX, gl.GD_ROWS_PREFIX)) or n == gl.GD_SHEET]
+    names = [n for n in sheet_parts(path) if gl.is_gradient_sheet(n)]
     if not names:
         return []
     values = sheet_values(path, names)

@@ -13,6 +13,13 @@ BACKPROP_PREFIX = "backprop-"
 GD_SHEET = "gradient descent"
 GD_ROWS_PREFIX = "gd-"
 
+
+def is_gradient_sheet(name: str) -> bool:
+    """Whether sheet ``name`` is a backprop or gradient descent sheet: never a model sheet, even where a table's
+    target is named like its passes' target column (:data:`Y`)."""
+    return name.startswith((BACKPROP_PREFIX, GD_ROWS_PREFIX)) or name == GD_SHEET
+
+
 # Facts, each label followed by its value (row 1 of a backprop sheet, the title row of a gd section).
 MODEL, ACTIVATION, LOSS, ROWS, DATA_SHEET, PASSES = "Model:", "Activation:", "Loss:", "Rows (N):", "Data from sheet:", "Passes:"
 MEAN_LOSS, TORCH_LOSS, MAX_DIFF = "Mean loss:", "torch loss:", "Max |dL/dparam - torch .grad|:"

@@ -31,6 +31,9 @@ FILL_ROW = 1
 
 # Labels; a label ending in ":" names the cell to its right.
 DATA = "Data"
+#: A model sheet whose formulas read the features on another sheet (``--features-once``): this label in row 0, the
+#: sheet's name right of it.
+FEATURES_ON = "Features on sheet:"
 FILL = "Fill:"
 MAX = "Max:"
 SCALE = "Scale:"

@@ -248,7 +248,7 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, tar
     for j, f in enumerate(features, start=1):
         cells.text(ws, first_row - 1, j, f, cells.header)
         ws.set_column(j, j, width(f, 8))
-    cells.text(ws, first_row - 2, 1, f"inputs: the features of sheet {source}")
+    cells.text(ws, first_row - 2, 1, f"inputs: the features of sheet {(table.features_at or table).sheet}")
     X, y = book.X.numpy(), book.y.numpy()
 
     def rule(w, r: int, row: int) -> None:
@@ -256,7 +256,7 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, tar
         ref = fx.sheet_area(source, fx.cell(src, table.col[target]))
         w.write_formula(r, 0, "=" + (fx.divided(ref, target_scale) if target_scale else ref), book.cells.num, float(y[row]))
         for j, f in enumerate(features):
-            w.write_formula(r, 1 + j, "=" + fx.sheet_area(source, fx.cell(src, table.col[f])), book.cells.num, float(X[row, j]))
+            w.write_formula(r, 1 + j, "=" + table.feature_cell(f, src), book.cells.num, float(X[row, j]))
 
     ws.column(first_row, len(y), rule)
     return list(range(1, 1 + len(features))), 0, source

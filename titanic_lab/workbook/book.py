@@ -18,6 +18,7 @@ import xlsxwriter
 import xlsxwriter.workbook
 
 from .. import __version__
+from ..config import FEATURES_ONCE_CELLS
 from ..rowwriter import RowWriter
 from ..runs import Run
 from .cells import Cells, _Worksheet
@@ -58,6 +59,9 @@ class Book:
         self.valid[run.valid_idx.numpy()] = 1
         self.sheets: list[tuple[str, str]] = []
         self.tables: dict[str, Table] = {}
+        #: The first model sheet's table, which holds the features for every model sheet (None: each holds its own).
+        self.features_table: Table | None = None
+        self.features_once = writes_features_once(run)
         self._longest: dict[str, int] = {}
 
     def longest(self, column: str) -> int:
@@ -75,6 +79,15 @@ class Book:
         self.sheets.append((name, note))
         yield ws
         ws.write()
+
+
+def writes_features_once(run: Run) -> bool:
+    """Whether the features are written once, on the first model sheet (``--features-once``); by default only when
+    the later model sheets would hold more than :data:`~titanic_lab.config.FEATURES_ONCE_CELLS` feature cells."""
+    if run.config.features_once is not None:
+        return run.config.features_once
+    sheets = sum(len(result.spec.model_kind.sheets) for result in run.results.values())
+    return len(run.frame) * run.features.shape[1] * (sheets - 1) > FEATURES_ONCE_CELLS
 
 
 #: zlib's level for the workbook's zip (XlsxWriter's is zlib's default, 6). The 5,000 x 20 table's 52 MB of sheet XML

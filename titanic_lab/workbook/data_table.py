@@ -19,8 +19,12 @@ from .checks import check_fits
 from .table import Table
 
 
-def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
-    """Write the run's data table into ``ws`` as Excel Table ``table_name``; return where it sits."""
+def data_table(book: Book, ws: RowWriter, table_name: str, sheet: str, features_at: Table | None = None) -> Table:
+    """Write the run's data table into ``ws`` (sheet ``sheet``) as Excel Table ``table_name``; return where it sits.
+
+    With ``features_at`` (the features written once), the table holds the raw columns only, and row 0 names the
+    sheet whose table holds the features as formulas (:data:`~titanic_lab.sheet_layout.FEATURES_ON`).
+    """
     run, pre, cells = book.run, book.run.preprocessor, book.cells
     features = list(pre.feature_names_out_)
     kinds = [(f, feature_kind(f.kind)) for f in pre.preset_.features]  # each step and its record: its formula
@@ -32,8 +36,9 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     raw += [c for c in pre.preset_.raw_columns if c not in raw]
     raw = [c for c in raw if c not in passthrough]
     # Columns the features' formulas read (the woman-child-group features' Surname).
-    helpers = list({h.name: h for _, kind in kinds for h in kind.helpers}.values())
-    table = Table(table_name, raw + [h.name for h in helpers] + features, len(run.frame), features, run.config.plain_references)
+    helpers = list({h.name: h for _, kind in kinds for h in kind.helpers}.values()) if features_at is None else []
+    columns = raw + [h.name for h in helpers] + (features if features_at is None else [f for f in features if f in passthrough])
+    table = Table(table_name, columns, len(run.frame), features, run.config.plain_references, sheet, features_at)
     refs = table.refs
     check_fits(table.n_rows)
     ws.add_table(HEADER_ROW, 0, table.last_row, len(table.columns) - 1,
@@ -53,8 +58,11 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
         cells.column_formulas(ws, table.col[helper.name], refs.per_row(lambda r, helper=helper: helper.formula(Cell(refs, r, target=target))),
                           helper.values(run.frame), cached=str)
     fills = _fill_cells(book, ws, table)
-    scales = _scale_cells(book, ws, table)
-    for feat, kind in kinds:
+    if features_at is not None:
+        cells.text(ws, sl.SCALE_ROW, 1, sl.FEATURES_ON, cells.bold)
+        cells.text(ws, sl.SCALE_ROW, 2, features_at.sheet)
+    scales = _scale_cells(book, ws, table) if features_at is None else {}
+    for feat, kind in kinds if features_at is None else ():
         if kind.is_passthrough(feat):
             continue
         if kind.formula is None:  # the bias: values
@@ -76,7 +84,9 @@ def data_table(book: Book, ws: RowWriter, table_name: str) -> Table:
     labelled = {*fills, *(name for name in scales)}
     for name, col in table.col.items():  # the header whole, the values ("0.0000", "female"), "Max: 2.7108", no more
         longest = 6 if name in features else book.longest(name) if name in run.frame else 6
-        ws.set_column(col, col, max(len(name) * 1.05 + 1, longest + 1.5, 10 if name in labelled else 0))
+        # Row 0's labels whole where the features are on another sheet: "Data" over A, then the label over B.
+        shown = {0: len(sl.DATA) + 2, 1: len(sl.FEATURES_ON) + 1}.get(col, 0) if features_at is not None else 0
+        ws.set_column(col, col, max(len(name) * 1.05 + 1, longest + 1.5, 10 if name in labelled else 0, shown))
     return table
 
 

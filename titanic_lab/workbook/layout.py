@@ -38,6 +38,7 @@ from ..datasets.spec import DatasetSpec
 from ..errors import TitanicLabError
 from ..finite import check_sheet
 from ..formulas import cell
+from ..gradient_layout import is_gradient_sheet
 from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
 from ..model_spec import BN_PARTS, ModelSpec
 
@@ -98,6 +99,8 @@ class ModelSheet:
     validation: dict[str, float] = field(default_factory=dict)
     #: Why :func:`titanic_lab.predict.choose_sheet` chose this sheet (set by predict).
     chosen_why: str | None = None
+    #: The sheet whose table holds this sheet's features (``--features-once``); None: this sheet's own table.
+    features_on: str | None = None
 
     @property
     def first_row(self) -> int:
@@ -168,6 +171,7 @@ def read_model_sheets(
         if sheet is not None:
             check_sheet(sheet, path)  # the cells the reader takes: finite numbers, a number for a numeric Fill:
             found.append(sheet)
+    _data_from_features_sheet(found, problems, sheets is None)
     if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
         raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")
     if not found:
@@ -175,6 +179,27 @@ def read_model_sheets(
             f"no sheet has a {_FALLBACK.default_spec().target.column!r} header in its first rows"
         raise LayoutError(f"{path}: no sheet in the lesson layout ({detail})")
     return found
+
+
+def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], every_sheet: bool) -> None:
+    """A sheet whose formulas read the features on another sheet (``--features-once``) computes from that sheet's
+    raw columns and fills: they become its own (its raw columns are a copy). When every sheet was read, that sheet
+    must be among them with the same rows; otherwise (predict reads one sheet, for its params) its own stay."""
+    by_name = {s.name: s for s in found}
+    for sheet in found:
+        if sheet.features_on is None:
+            continue
+        held = by_name.get(sheet.features_on)
+        if held is None or held.features_on is not None:
+            if every_sheet:
+                problems.append(f"sheet {sheet.name!r}: its features are on sheet {sheet.features_on!r} (the cell right "
+                                f"of {sl.FEATURES_ON!r}), which is no model sheet holding them")
+            continue
+        if held.n_rows != sheet.n_rows:
+            problems.append(f"sheet {sheet.name!r}: {sheet.n_rows} data rows, but sheet {held.name!r}, which holds its "
+                            f"features, has {held.n_rows}")
+            continue
+        sheet.frame, sheet.fills = held.frame, held.fills
 
 
 def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
@@ -212,7 +237,8 @@ def stored_spec(path: str | Path, heads: dict[str, list[list[object]]] | None = 
 
 def model_sheet_names(heads: dict[str, list[list[object]]], stored: DatasetSpec | None) -> list[str]:
     """The sheets whose first rows (``heads``, from :func:`~titanic_lab.reading.sheet_heads`) may hold a model, in workbook order."""
-    return [name for name, rows in heads.items() if name != sl.SPEC_SHEET and _may_be_model(name, rows, stored)]
+    return [name for name, rows in heads.items()
+            if name != sl.SPEC_SHEET and not is_gradient_sheet(name) and _may_be_model(name, rows, stored)]
 
 
 def recorded_validation(rows: list[list[object]], task: str) -> dict[str, float]:
@@ -232,6 +258,8 @@ def _may_be_model(name: str, head: list[list[object]], stored: DatasetSpec | Non
     if header_row is None:
         return False
     columns = {h: c for c, h in reversed(list(enumerate(head[header_row]))) if isinstance(h, str) and h}
+    if stored is not None and any(sl.FEATURES_ON in row for row in head[:header_row]):
+        return True  # its features are on another sheet (--features-once)
     if stored is not None:  # a sheet with a derived feature's header (a raw-data sheet has none)
         names = stored.features.feature_names or ()
         derived = [n for n in names if n not in stored.raw_columns] or names
@@ -254,9 +282,12 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         if isinstance(h, str) and h and h not in columns:
             columns[h] = col
     where = f"sheet {name!r} row {header_row + 1}"
+    features_on = label_text(rows[:header_row], sl.FEATURES_ON)
     if stored is not None:
         dataset, features = stored, stored.features.feature_names or ()
-        missing = [n for n in features if n not in columns]
+        if features_on is not None:  # the features' headers here head the params only
+            columns = {h: c for h, c in columns.items() if h not in features or h in stored.raw_columns}
+        missing = [n for n in features if n not in columns] if features_on is None else []
         if missing:
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
             raise LayoutError(f"{where}: missing feature header(s) {shown} of the workbook's spec")
@@ -293,6 +324,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         fills=_fills(rows, header_row, columns, raw_columns[1:]),
         valid_loss=label_value(rows, 0, sl.VALID_LOSS),
         validation=recorded_validation(rows[:header_row], dataset.target.task),
+        features_on=features_on,
     )
 
 
@@ -482,6 +514,24 @@ def _find_label_values(rows, start_row, label, width) -> list[float] | None:
             if bad is not None:
                 raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
             return [float(x) for x in values]
+    return None
+
+
+def label_text(rows: list[list[object]], label: str) -> str | None:
+    """The text right of the first cell holding ``label``; None when no cell holds it.
+
+    Raises
+    ------
+    LayoutError
+        The cell right of the label holds no text.
+    """
+    for r, row in enumerate(rows):
+        if label in row:
+            c = row.index(label)
+            value = value_at(rows, r, c + 1)
+            if not isinstance(value, str) or not value:
+                raise LayoutError(f"{cell(r, c + 1)}, right of {label!r}, holds {value!r}, not a sheet's name")
+            return value
     return None
 
 

@@ -226,8 +226,13 @@ class _ModelSheet:
 @contextlib.contextmanager
 def _model_sheet(book: Book, name: str, note: str, result: TrainResult) -> Iterator[_ModelSheet]:
     """A new model sheet, its data table written; the model's cells go in the ``with`` block."""
+    held = book.features_table
+    if held is not None:
+        note += f" Its formulas read the features on sheet {held.sheet} (written once: --features-once)."
     with book.sheet(name, note) as ws:
-        book.tables[name] = data_table(book, ws, f"Data_{name.replace('-', '_')}")
+        book.tables[name] = data_table(book, ws, f"Data_{name.replace('-', '_')}", name, held)
+        if book.features_once and held is None:
+            book.features_table = book.tables[name]
         sheet = _ModelSheet(book, ws, book.tables[name], result)
         yield sheet
     # Printed: the data table, then the params, then the model's columns, each from its page's left (with the headers' rows).
@@ -241,11 +246,10 @@ def linear_sheet(book: Book, name: str, result: TrainResult, note: str) -> None:
         params_refs, headers = sheet.param_rows(layers(result.spec, result.params)[0][0].to(DTYPE))  # a row per class
         if result.spec.outputs > 1:
             class_labels(sheet, book.run.dataset.target.labels)
-        refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
 
         def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
             for u, params_ref in enumerate(params_refs):
-                formula = refs.per_row(lambda r, params_ref=params_ref: fx.sumproduct(refs.this_row_span(first, last, r), params_ref))
+                formula = table.feature_formula(lambda span, params_ref=params_ref: fx.sumproduct(span, params_ref))
                 cells.column_formulas(sheet.ws, col + u, formula, values[:, u], cells.num)
 
         pred_col = sheet.model_blocks(p0 + len(headers) + 1, layer, {})
@@ -268,14 +272,13 @@ def units_sheet(book: Book, name: str, result: TrainResult, as_mmult: bool, note
             unit_params, headers = sheet.param_rows(W)
             bn_row, m0 = FIRST_ROW + k + 1, p0 + len(headers) + 1
         bn = sheet.bn_rows(bn_row, 1) if result.spec.batchnorm else {}
-        refs, first, last = table.refs, table.feature_names[0], table.feature_names[-1]
 
         def layer(index: int, col: int, values: np.ndarray, source: str) -> None:
             if as_mmult:
                 cells.array(ws, FIRST_ROW, col, fx.mmult(source, block), values, cells.num)
                 return
             for u in range(k):
-                formula = refs.per_row(lambda r, u=u: fx.sumproduct(refs.this_row_span(first, last, r), unit_params[u]))
+                formula = table.feature_formula(lambda span, u=u: fx.sumproduct(span, unit_params[u]))
                 cells.column_formulas(ws, col + u, formula, values[:, u], cells.num)
 
         pred_col = sheet.model_blocks(m0, layer, bn)
