@@ -129,3 +129,29 @@ def test_not_a_workbook(tmp_path):
     fake.write_bytes(b"not a zip")
     result = runner.invoke(app, ["compare", str(fake)])
     assert result.exit_code == 2 and "not an .xlsx workbook" in result.stderr
+
+
+def test_an_edited_number_under_a_z_score_is_compared_as_the_sheet_computes_it(tmp_path):
+    """A z-score's mean and standard deviation are values above its column, so a spreadsheet computes an edited
+    number with them; compare used to refit them on the edited rows and report every row of the column as differing."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=80).round(3), "colour": rng.choice(["red", "blue"], 80)})
+    frame["y"] = (frame.a + (frame.colour == "red") + rng.normal(size=80) > 0.5).astype(int)
+    data, book, edited = tmp_path / "t.csv", tmp_path / "t.xlsx", tmp_path / "edited.xlsx"
+    frame.to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "y", "-m", "linear", "--epochs", "5",
+                                 "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(book)
+    ws = wb["linear"]
+    header = [c.value for c in ws[3]]
+    assert "a_Z" in header and ws.cell(2, header.index("a_Z") + 1).value is not None  # the mean, a value
+    ws.cell(5, header.index("a") + 1, 40.0)  # far from the others: refitting would move the mean and SD a lot
+    wb.save(edited)
+    result, report = _compare(str(edited), "--recalc")
+    assert result.exit_code == 0, result.output
+    a_z = next(c for s in report["sheets"] if s["sheet"] == "linear" for c in s["columns"] if c["column"] == "a_Z")
+    assert a_z["ok"] and a_z["max_abs_diff"] < 1e-9

@@ -113,9 +113,8 @@ def test_verify_compare_and_predict_read_it(books, tmp_path):
 
 
 def test_the_later_sheets_compute_from_the_first_sheets_rows(books, tmp_path):
-    """A text changed on the features' sheet changes every sheet's predictions (a spreadsheet recalculates them
-    from there); compare recomputes each sheet from that sheet's rows, not from its own copy. (A number would move
-    the z-score's mean, which the sheet holds as a value and compare refits: not what this checks.)"""
+    """A text and a number changed on the features' sheet change every sheet's predictions (a spreadsheet
+    recalculates them from there); compare recomputes each sheet from that sheet's rows, not from its own copy."""
     if not ENGINES["ironcalc"].available():
         pytest.skip("IronCalc is not installed")
     edited = tmp_path / "edited.xlsx"
@@ -124,6 +123,7 @@ def test_the_later_sheets_compute_from_the_first_sheets_rows(books, tmp_path):
     header = [c.value for c in ws[sl.HEADER_ROW + 1]]
     colour = ws.cell(sl.FIRST_ROW + 1, header.index("colour") + 1)
     colour.value = "blue" if colour.value == "red" else "red"
+    ws.cell(sl.FIRST_ROW + 2, header.index("a") + 1, 2.5)
     wb.save(edited)
     result = runner.invoke(app, ["compare", str(edited), "--recalc", "--json"])
     assert result.exit_code == 0, result.output

@@ -68,13 +68,15 @@ class CompareReport:
 def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
     """The sheet's features as its own formulas compute them.
 
-    Maxima come from the sheet's rows (``MAX(Table[Age])``). A blank raw cell takes the sheet's
+    Maxima come from the sheet's rows (``MAX(Table[Age])``); a divisor or offset the sheet holds as a value (a
+    z-score's mean and standard deviation) is that value, whatever the rows now hold. A blank raw cell takes the sheet's
     ``Fill:`` value where it has one; otherwise it is what a spreadsheet makes of a blank:
     0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
     """
     pre = TabularPreprocessor(sheet.dataset.features, sheet.dataset.target.column).fit(sheet.frame)
     blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in pre.fill_values_ if sheet.frame[c].isna().any()}
     pre.set_fills({**blank, **{c: v for c, v in sheet.fills.items() if c in pre.fill_values_}})
+    pre.scales_.update({name: held for name, held in sheet.scales.items() if name in pre.scales_})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnseenCategoryWarning)  # a blank category matches no dummy, as in the sheet
         return pre.transform(sheet.frame)[sheet.features]

@@ -101,6 +101,10 @@ class ModelSheet:
     chosen_why: str | None = None
     #: The sheet whose table holds this sheet's features (``--features-once``); None: this sheet's own table.
     features_on: str | None = None
+    #: Scaled feature -> (offset, divisor) the sheet holds as values above its column (a z-score's mean and standard
+    #: deviation): its formulas read these, not statistics of its rows. A divisor that is a formula (``MAX(...)``) is
+    #: not here: it is recomputed from the rows.
+    scales: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def first_row(self) -> int:
@@ -199,7 +203,7 @@ def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], ever
             problems.append(f"sheet {sheet.name!r}: {sheet.n_rows} data rows, but sheet {held.name!r}, which holds its "
                             f"features, has {held.n_rows}")
             continue
-        sheet.frame, sheet.fills = held.frame, held.fills
+        sheet.frame, sheet.fills, sheet.scales = held.frame, held.fills, held.scales
 
 
 def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
@@ -325,7 +329,27 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         valid_loss=label_value(rows, 0, sl.VALID_LOSS),
         validation=recorded_validation(rows[:header_row], dataset.target.task),
         features_on=features_on,
+        scales=_held_scales(rows, formulas, header_row, columns, dataset),
     )
+
+
+def _held_scales(rows, formulas, header_row, columns, dataset: DatasetSpec) -> dict[str, tuple[float, float]]:
+    """Each scaled feature's offset and divisor held as values above its column (:data:`~.sheet_layout.SCALE_ROW`,
+    a z-score's mean in :data:`~.sheet_layout.FILL_ROW`); a feature whose divisor is a formula, or whose cells hold
+    no number, is left out. Read only with the formulas known (compare), so that a formula is told from a value."""
+    if not formulas:
+        return {}
+    scale_row, offset_row = (header_row - (sl.HEADER_ROW - r) for r in (sl.SCALE_ROW, sl.FILL_ROW))
+    out = {}
+    for feat in dataset.features.features:
+        col = columns.get(feat.output_name)
+        if feat.scale is None or col is None or scale_row < 0 or (scale_row, col) in formulas:
+            continue
+        divisor = value_at(rows, scale_row, col)
+        offset = value_at(rows, offset_row, col) if feat.scale == "zscore" else 0.0
+        if _is_number(divisor) and _is_number(offset) and divisor != 0:
+            out[feat.output_name] = (float(offset), float(divisor))
+    return out
 
 
 def _fills(rows, header_row, columns, raw_columns) -> dict[str, object]:
