@@ -14,7 +14,7 @@ numeric target: the first columns of ``any_csv.synthetic_table``), 1,000 rows to
 statsmodels' ``fair`` (5,092 training rows, 9 columns, binary; 1,274 to predict: the 80/20
 split of ``benchmarks/any_csv.py``, seed 0); and a seeded binary table of 5,000 training rows and
 20 columns whose 9 text columns of 15 levels make 135 features (``any_csv.wide_table``), 1,000 to
-predict. A table's floor is a fresh Python importing torch and pandas and reading its training CSV.
+predict; and one of 12 numeric and 7 text columns of 8 levels (62 features, ``categories``). A table's floor is a fresh Python importing torch and pandas and reading its training CSV.
 """
 
 from __future__ import annotations
@@ -51,6 +51,16 @@ def wide(folder: Path) -> tuple[Path, Path]:
     1,000 rows to predict: ``any_csv.wide_table``, the dummy columns that make a workbook large."""
     frame = wide_table(1, 6000, 10, 9, 15, "binary")
     train, test = folder / "wide_train.csv", folder / "wide_test.csv"
+    frame.iloc[:5000].to_csv(train, index=False)
+    frame.iloc[5000:].drop(columns="y").to_csv(test, index=False)
+    return train, test
+
+
+def categories(folder: Path) -> tuple[Path, Path]:
+    """A binary table of 5,000 training rows and 20 columns, 12 numeric and 7 text columns of 8 levels each (62
+    features), 1,000 rows to predict: ``any_csv.wide_table`` again, the size of many real tables of categories."""
+    frame = wide_table(1, 6000, 12, 7, 8, "binary")
+    train, test = folder / "cat62_train.csv", folder / "cat62_test.csv"
     frame.iloc[:5000].to_csv(train, index=False)
     frame.iloc[5000:].drop(columns="y").to_csv(test, index=False)
     return train, test
@@ -102,7 +112,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         tables = {"5,000 x 20": (*table(work), "y"), "fair": (*fair_table(work), "affair"),
-                  "5,000 x 20, 135 features": (*wide(work), "y")}
+                  "5,000 x 20, 62 features": (*categories(work), "y"), "5,000 x 20, 135 features": (*wide(work), "y")}
         floors = {name: f"import torch, pandas; pandas.read_csv({str(train)!r})" for name, (train, _, _) in tables.items()}
         steps = {  # name -> (table whose floor it is measured against, arguments given the checkout's own folder)
             "Titanic: train (no options)": ("5,000 x 20", lambda d: ["train", "--out", str(d / "t.xlsx")]),
