@@ -187,3 +187,21 @@ def test_a_target_named_y_beside_a_backprop_sheet(books):
     result = runner.invoke(app, ["compare", str(books["every"])])
     assert result.exit_code == 0, result.output
     assert "sheet(s) agree with torch" in result.output
+
+
+@pytest.mark.libreoffice
+def test_titanic_with_table_references_verifies_written_once(tmp_path):
+    """Titanic's lesson run keeps structured references on its features' sheet; the later sheets reach it by plain
+    A1 references, which IronCalc and LibreOffice compute beside the structured ones."""
+    book = tmp_path / "t.xlsx"
+    result = runner.invoke(app, ["train", "--features-once", "--epochs", "50", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    cells = formula_cells(book, ["linear", "nnet"])
+    assert any("[#This Row]" in f for f in cells["linear"].values())
+    assert any(f.startswith("SUMPRODUCT(linear!$") for f in cells["nnet"].values())
+    engines = [e for e in ("ironcalc", "libreoffice") if ENGINES[e].available()]
+    for engine in engines:
+        result = runner.invoke(app, ["verify", str(book), "--engine", engine])
+        assert result.exit_code == 0, (engine, result.output)
+    result = runner.invoke(app, ["compare", str(book)])
+    assert result.exit_code == 0, result.output
