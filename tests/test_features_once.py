@@ -6,6 +6,8 @@ the formula cells; verify, compare and predict read such a workbook; the default
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +179,7 @@ def test_read_model_sheets_names_where_the_features_are(books):
     sheets = {s.name: s for s in read_model_sheets(books["once"])}
     assert sheets["linear"].features_on is None
     assert {sheets[n].features_on for n in ("sigmoid", "nnet", "mmult")} == {"linear"}
-    assert sheets["nnet"].frame is sheets["linear"].frame
+    assert sheets["nnet"].frame.equals(sheets["linear"].frame)  # a copy: the target is the sheet's own
     assert "a_Z" not in sheets["nnet"].columns and "a_Z" in sheets["linear"].columns
 
 
@@ -205,3 +207,83 @@ def test_titanic_with_table_references_verifies_written_once(tmp_path):
         assert result.exit_code == 0, (engine, result.output)
     result = runner.invoke(app, ["compare", str(book)])
     assert result.exit_code == 0, result.output
+
+
+def _edited(book: Path, out: Path, edit) -> Path:
+    wb = openpyxl.load_workbook(book)
+    edit(wb)
+    wb.save(out)  # openpyxl keeps no cached values: the commands below recalculate, or read values only
+    return out
+
+
+def _value_edited(book: Path, out: Path, column: str, row: int, value: float) -> Path:
+    """``book`` with the number in ``column``'s cell of 0-based ``row`` on sheet ``linear`` replaced, every cached
+    value kept (as a spreadsheet saves an edited input before it recalculates)."""
+    header = sheet_values(book, ["linear"])["linear"][sl.HEADER_ROW]
+    ref = f"{openpyxl.utils.get_column_letter(header.index(column) + 1)}{row + 1}"
+    with zipfile.ZipFile(book) as source, zipfile.ZipFile(out, "w") as edited:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet2.xml":  # linear, after the README
+                data, n = re.subn(rf'(<c r="{ref}"[^>]*><v>)[^<]*(</v>)'.encode(), rb"\g<1>%r\g<2>" % value, data)
+                assert n == 1
+            edited.writestr(item, data)
+    return out
+
+
+def test_predict_takes_a_z_scores_mean_and_sd_from_the_sheet(books, tmp_path):
+    """The sheet's z-score reads its mean and standard deviation from the cells above the column: an edited number
+    among the training rows changes no prediction (predict refitted them on the rows, and moved every one)."""
+    book, out = tmp_path / "reg.xlsx", {}
+    result = runner.invoke(app, ["train", "--data", str(books["data"]), "--target", "b", "-m", "linear", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    edited = _value_edited(book, tmp_path / "edited.xlsx", "a", sl.FIRST_ROW + 3, 40.0)
+    rows = tmp_path / "rows.csv"
+    pd.read_csv(books["test"]).assign(y=[0, 1] * 30).to_csv(rows, index=False)  # y is a feature here
+    for name, path in (("before", book), ("after", edited)):
+        out[name] = tmp_path / f"{name}.csv"
+        result = runner.invoke(app, ["predict", "--model", str(path), "--data", str(rows), "--out", str(out[name])])
+        assert result.exit_code == 0, result.output
+    assert out["before"].read_bytes() == out["after"].read_bytes()
+
+
+def test_each_sheet_keeps_its_own_target(books, tmp_path):
+    """A later sheet's loss reads its own target column: an edited target on the first sheet changes that sheet's
+    loss only, and compare agrees with what the engine computes on every sheet."""
+    def edit(wb):
+        wb["linear"].cell(sl.FIRST_ROW + 2, 1).value = 1 - wb["linear"].cell(sl.FIRST_ROW + 2, 1).value
+    edited = _edited(books["once"], tmp_path / "target.xlsx", edit)
+    result = runner.invoke(app, ["compare", str(edited), "--recalc"])
+    assert result.exit_code == 0, result.output
+
+
+def test_predict_from_a_later_sheet_reads_the_features_sheets_fills(books, tmp_path):
+    """The later sheet's own Fill: cells feed no formula: an edited fill on the features' sheet is the one a
+    prediction from any sheet takes, as the sheet computes."""
+    from titanic_lab.predict import predict_from_workbook
+
+    edited = _value_edited(books["once"], tmp_path / "fill.xlsx", "a", sl.FILL_ROW, 5.0)
+    _, sheet = predict_from_workbook(edited, books["test"], "sigmoid")
+    assert sheet.name == "sigmoid" and sheet.fills["a"] == 5.0
+    result = runner.invoke(app, ["compare", str(edited), "--recalc"])
+    assert result.exit_code == 0, result.output
+
+
+def test_rows_that_differ_from_the_features_sheet_are_one_line(books, tmp_path):
+    edited = _edited(books["once"], tmp_path / "rows.xlsx", lambda wb: wb["sigmoid"].delete_rows(sl.FIRST_ROW + 200))
+    result = runner.invoke(app, ["compare", str(edited), "--recalc"])
+    assert result.exit_code == 2, result.output
+    assert "200 data rows against its 199" in result.output and "'linear'" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_without_its_spec_sheet_a_later_sheet_is_one_line(tmp_path):
+    """Titanic's workbook is read without its spec sheet (the lesson's has none), so a later sheet must say why it
+    cannot be: its params' headers are no features of its own."""
+    book = tmp_path / "t.xlsx"
+    result = runner.invoke(app, ["train", "--features-once", "--portable", "--epochs", "20", "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    edited = _edited(book, tmp_path / "nospec.xlsx", lambda wb: wb.remove(wb["spec"]))
+    result = runner.invoke(app, ["compare", str(edited), "--recalc"])
+    assert result.exit_code == 2, result.output
+    assert "no 'spec' sheet" in result.output and len(result.output.strip().splitlines()) == 1

@@ -25,7 +25,6 @@ from .models import sheet_columns, tensors
 from .ops import LOSSES
 from .sheet_layout import LOSS, PREDICTION, block_headers
 from .errors import UnseenCategoryWarning
-from .preprocessing import TabularPreprocessor
 
 
 @dataclass
@@ -73,10 +72,8 @@ def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
     ``Fill:`` value where it has one; otherwise it is what a spreadsheet makes of a blank:
     0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
     """
-    pre = TabularPreprocessor(sheet.dataset.features, sheet.dataset.target.column).fit(sheet.frame)
-    blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in pre.fill_values_ if sheet.frame[c].isna().any()}
-    pre.set_fills({**blank, **{c: v for c, v in sheet.fills.items() if c in pre.fill_values_}})
-    pre.scales_.update({name: held for name, held in sheet.scales.items() if name in pre.scales_})
+    blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in sheet.frame.columns if sheet.frame[c].isna().any()}
+    pre = sheet.preprocessor(blank)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnseenCategoryWarning)  # a blank category matches no dummy, as in the sheet
         return pre.transform(sheet.frame)[sheet.features]

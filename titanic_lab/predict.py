@@ -20,7 +20,6 @@ from .files import atomic_output
 from .finite import check_features
 from .workbook.layout import (FirstRows, LayoutError, ModelSheet, first_rows, label_value, model_sheet_names, read_model_sheets,
                                recorded_validation)
-from .preprocessing import TabularPreprocessor
 from .reading import sheet_values
 from .tasks import check_known_classes
 
@@ -142,8 +141,7 @@ def predict_from_workbook(
             f"{overlap} of its {what.format(model=model)}: that is training on the answers. Retrain without them "
             f"(titanic-lab train --exclude-from {data}) or pass --allow-overlap",
         )
-    pre = TabularPreprocessor(dataset.features, dataset.target.column).fit(chosen.frame)
-    pre.set_fills({c: v for c, v in chosen.fills.items() if c in pre.fill_values_})  # the sheet's Fill: cells, as edited
+    pre = chosen.preprocessor()  # the sheet's Fill: cells and held scales, as edited
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnseenCategoryWarning)
         try:

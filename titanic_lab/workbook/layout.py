@@ -45,6 +45,7 @@ from ..model_spec import BN_PARTS, ModelSpec
 if TYPE_CHECKING:
     from ..models import Params
 from ..ops import ACTIVATIONS, Activation, loss_of_formula
+from ..preprocessing import TabularPreprocessor
 from ..reading import column_at, formula_cells, sheet_heads, sheet_values, value_at
 
 SEARCH_ROWS = 20
@@ -114,6 +115,16 @@ class ModelSheet:
     def n_params(self) -> int:
         return sum(p.size for p in self.params.values())
 
+    def preprocessor(self, blanks: dict[str, object] | None = None) -> TabularPreprocessor:
+        """The sheet's features as its formulas compute them: the table's spec fitted on the sheet's rows, its
+        ``Fill:`` cells (over ``blanks``, raw column -> what a blank counts as where the sheet has no fill) and the
+        offsets and divisors it holds as values (:attr:`scales`)."""
+        pre = TabularPreprocessor(self.dataset.features, self.dataset.target.column).fit(self.frame)
+        given = {**(blanks or {}), **self.fills}
+        pre.set_fills({c: v for c, v in given.items() if c in pre.fill_values_})
+        pre.scales_.update({name: held for name, held in self.scales.items() if name in pre.scales_})
+        return pre
+
     def column_values(self, header: str) -> np.ndarray:
         col = self.columns[header]
         return np.array([_number(v) for v in column_at(self.values, self.first_row, self.n_rows, col)])
@@ -160,6 +171,9 @@ def read_model_sheets(
     if first is None:  # read after the sheets asked for are found
         stored = stored_spec(path, head_rows)
     candidates = [name for name in model_sheet_names(head_rows, stored) if sheets is None or name in sheets]
+    if sheets is not None:  # a sheet whose features are on another sheet computes from that sheet's rows: read it too
+        holding = {_features_sheet_named(head_rows[name]) for name in candidates} - {None}
+        candidates = [name for name in head_rows if name in candidates or name in holding]
     values = sheet_values(path, candidates) if candidates else {}
     cells = formula_cells(path, candidates) if candidates and formulas else {}
     if recalculated is not None:
@@ -175,7 +189,8 @@ def read_model_sheets(
         if sheet is not None:
             check_sheet(sheet, path)  # the cells the reader takes: finite numbers, a number for a numeric Fill:
             found.append(sheet)
-    _data_from_features_sheet(found, problems, sheets is None)
+    _data_from_features_sheet(found, problems)
+    found = [sheet for sheet in found if sheets is None or sheet.name in sheets]
     if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
         raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")
     if not found:
@@ -185,25 +200,34 @@ def read_model_sheets(
     return found
 
 
-def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], every_sheet: bool) -> None:
+def _features_sheet_named(head: list[list[object]]) -> str | None:
+    """The sheet a sheet's first rows name right of :data:`~titanic_lab.sheet_layout.FEATURES_ON`, if any (a text)."""
+    for r, row in enumerate(head):
+        if sl.FEATURES_ON in row:
+            named = value_at(head, r, row.index(sl.FEATURES_ON) + 1)
+            return named if isinstance(named, str) else None
+    return None
+
+
+def _data_from_features_sheet(found: list[ModelSheet], problems: list[str]) -> None:
     """A sheet whose formulas read the features on another sheet (``--features-once``) computes from that sheet's
-    raw columns and fills: they become its own (its raw columns are a copy). When every sheet was read, that sheet
-    must be among them with the same rows; otherwise (predict reads one sheet, for its params) its own stay."""
+    raw columns, fills and held scales: they become its own (its raw columns are a copy), all but its target,
+    which its own loss reads. That sheet must be a model sheet holding its features, with the same rows."""
     by_name = {s.name: s for s in found}
     for sheet in found:
         if sheet.features_on is None:
             continue
         held = by_name.get(sheet.features_on)
+        where = f"sheet {sheet.name!r}: its features are on sheet {sheet.features_on!r}"
         if held is None or held.features_on is not None:
-            if every_sheet:
-                problems.append(f"sheet {sheet.name!r}: its features are on sheet {sheet.features_on!r} (the cell right "
-                                f"of {sl.FEATURES_ON!r}), which is no model sheet holding them")
+            problems.append(f"{where} (the cell right of {sl.FEATURES_ON!r}), which is no model sheet holding them")
             continue
         if held.n_rows != sheet.n_rows:
-            problems.append(f"sheet {sheet.name!r}: {sheet.n_rows} data rows, but sheet {held.name!r}, which holds its "
-                            f"features, has {held.n_rows}")
+            problems.append(f"{where}, which has {held.n_rows} data rows against its {sheet.n_rows}")
             continue
-        sheet.frame, sheet.fills, sheet.scales = held.frame, held.fills, held.scales
+        target = sheet.dataset.target.column
+        sheet.frame = held.frame.assign(**{target: sheet.frame[target].to_numpy()})
+        sheet.fills, sheet.scales = held.fills, held.scales
 
 
 def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
@@ -296,6 +320,9 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
             raise LayoutError(f"{where}: missing feature header(s) {shown} of the workbook's spec")
     else:
+        if features_on is not None:
+            raise LayoutError(f"{where}: its features are on sheet {features_on!r}, and the workbook has no "
+                              f"{sl.SPEC_SHEET!r} sheet naming them; restore that sheet, or train again")
         preset, features = _detect_preset(columns, where)
         if preset is None:
             return None
@@ -334,11 +361,10 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
 
 
 def _held_scales(rows, formulas, header_row, columns, dataset: DatasetSpec) -> dict[str, tuple[float, float]]:
-    """Each scaled feature's offset and divisor held as values above its column (:data:`~.sheet_layout.SCALE_ROW`,
-    a z-score's mean in :data:`~.sheet_layout.FILL_ROW`); a feature whose divisor is a formula, or whose cells hold
-    no number, is left out. Read only with the formulas known (compare), so that a formula is told from a value."""
-    if not formulas:
-        return {}
+    """Each scaled feature's offset and divisor held above its column (:data:`~.sheet_layout.SCALE_ROW`, a
+    z-score's mean in :data:`~.sheet_layout.FILL_ROW`); a feature whose cells hold no number is left out. With the
+    formulas known (compare), a divisor that is a formula (``MAX(...)``) is left out too, to be recomputed from
+    the rows; without (predict), its cached value is what the sheet computed."""
     scale_row, offset_row = (header_row - (sl.HEADER_ROW - r) for r in (sl.SCALE_ROW, sl.FILL_ROW))
     out = {}
     for feat in dataset.features.features:
