@@ -287,3 +287,14 @@ def test_without_its_spec_sheet_a_later_sheet_is_one_line(tmp_path):
     result = runner.invoke(app, ["compare", str(edited), "--recalc"])
     assert result.exit_code == 2, result.output
     assert "no 'spec' sheet" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_hostile_fill_on_the_features_sheet_is_one_line_in_predict(books, tmp_path):
+    """predict from a later sheet reads the features sheet's first rows only: what it takes there is checked as a
+    whole sheet's cells are."""
+    edited = _value_edited(books["once"], tmp_path / "huge.xlsx", "a", sl.FILL_ROW, 1e200)
+    result = runner.invoke(app, ["predict", "--model", str(edited), "--data", str(books["test"]), "--sheet", "sigmoid",
+                                 "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2, result.output
+    assert "'linear'" in result.output and "1e+200" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "p.csv").exists()

@@ -36,7 +36,7 @@ from ..datasets import registry
 from ..datasets.registry import parse_spec
 from ..datasets.spec import DatasetSpec
 from ..errors import TitanicLabError
-from ..finite import check_sheet
+from ..finite import MAX_MAGNITUDE, NUMERIC_KINDS, check_sheet
 from ..formulas import cell
 from ..gradient_layout import is_gradient_sheet
 from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
@@ -171,9 +171,6 @@ def read_model_sheets(
     if first is None:  # read after the sheets asked for are found
         stored = stored_spec(path, head_rows)
     candidates = [name for name in model_sheet_names(head_rows, stored) if sheets is None or name in sheets]
-    if sheets is not None:  # a sheet whose features are on another sheet computes from that sheet's rows: read it too
-        holding = {_features_sheet_named(head_rows[name]) for name in candidates} - {None}
-        candidates = [name for name in head_rows if name in candidates or name in holding]
     values = sheet_values(path, candidates) if candidates else {}
     cells = formula_cells(path, candidates) if candidates and formulas else {}
     if recalculated is not None:
@@ -189,8 +186,7 @@ def read_model_sheets(
         if sheet is not None:
             check_sheet(sheet, path)  # the cells the reader takes: finite numbers, a number for a numeric Fill:
             found.append(sheet)
-    _data_from_features_sheet(found, problems)
-    found = [sheet for sheet in found if sheets is None or sheet.name in sheets]
+    _data_from_features_sheet(found, problems, head_rows)
     if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
         raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")
     if not found:
@@ -209,16 +205,25 @@ def _features_sheet_named(head: list[list[object]]) -> str | None:
     return None
 
 
-def _data_from_features_sheet(found: list[ModelSheet], problems: list[str]) -> None:
+def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], heads: dict[str, list[list[object]]]) -> None:
     """A sheet whose formulas read the features on another sheet (``--features-once``) computes from that sheet's
     raw columns, fills and held scales: they become its own (its raw columns are a copy), all but its target,
-    which its own loss reads. That sheet must be a model sheet holding its features, with the same rows."""
+    which its own loss reads. That sheet must be a model sheet holding its features, with the same rows. When
+    that sheet was not read (predict reads the one it predicts with), its fills and scales come from its first
+    rows (``heads``) and the sheet's own raw columns stay."""
     by_name = {s.name: s for s in found}
     for sheet in found:
         if sheet.features_on is None:
             continue
         held = by_name.get(sheet.features_on)
         where = f"sheet {sheet.name!r}: its features are on sheet {sheet.features_on!r}"
+        if held is None and sheet.features_on in heads:
+            try:
+                sheet.fills, sheet.scales = _head_fills_and_scales(heads[sheet.features_on], sheet)
+                continue
+            except LayoutError as exc:
+                problems.append(f"{where}, {exc}")
+                continue
         if held is None or held.features_on is not None:
             problems.append(f"{where} (the cell right of {sl.FEATURES_ON!r}), which is no model sheet holding them")
             continue
@@ -228,6 +233,32 @@ def _data_from_features_sheet(found: list[ModelSheet], problems: list[str]) -> N
         target = sheet.dataset.target.column
         sheet.frame = held.frame.assign(**{target: sheet.frame[target].to_numpy()})
         sheet.fills, sheet.scales = held.fills, held.scales
+
+
+def _head_fills_and_scales(head: list[list[object]], sheet: ModelSheet) -> tuple[dict[str, object], dict[str, tuple[float, float]]]:
+    """The ``Fill:`` cells and held scales of the features' sheet whose first rows are ``head``, for ``sheet``."""
+    header_row = _header_row(head, sheet.dataset.target.column)
+    if header_row is None or _features_sheet_named(head[:header_row]) is not None:
+        raise LayoutError(f"which is no model sheet holding them (the cell right of {sl.FEATURES_ON!r})")
+    columns: dict[str, int] = {}
+    for col, h in enumerate(head[header_row]):
+        if isinstance(h, str) and h and h not in columns:
+            columns[h] = col
+    missing = [c for c in (*sheet.features, *sheet.frame.columns) if c not in columns]
+    if missing:
+        raise LayoutError(f"which lacks the header(s) {', '.join(missing[:10])}")
+    for r in range(header_row):  # the fills and scales read: finite numbers within the bound, as check_sheet asks
+        for c, value in enumerate(head[r]):
+            if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= MAX_MAGNITUDE):
+                raise LayoutError(f"whose cell {cell(r, c)} holds {value!r}, not a finite number of at most {MAX_MAGNITUDE:g}")
+    raw = [c for c in sheet.frame.columns if c != sheet.dataset.target.column]
+    fills = _fills(head, header_row, columns, raw)
+    numeric = {f.column for f in sheet.dataset.features.features if f.kind in NUMERIC_KINDS}
+    text = next((c for c, v in fills.items() if c in numeric and (isinstance(v, bool) or not isinstance(v, (int, float)))), None)
+    if text is not None:
+        fill_at = cell(header_row - (sl.HEADER_ROW - sl.FILL_ROW), columns[text])
+        raise LayoutError(f"whose cell {fill_at} ({sl.FILL} of column {text}) holds {fills[text]!r}, not a number")
+    return fills, _held_scales(head, {}, header_row, columns, sheet.dataset)
 
 
 def overlay(rows: list[list[object]], cells, fresh: dict[tuple[int, int], object]) -> None:
