@@ -102,9 +102,9 @@ class ModelSheet:
     chosen_why: str | None = None
     #: The sheet whose table holds this sheet's features (``--features-once``); None: this sheet's own table.
     features_on: str | None = None
-    #: Scaled feature -> (offset, divisor) the sheet holds as values above its column (a z-score's mean and standard
-    #: deviation): its formulas read these, not statistics of its rows. A divisor that is a formula (``MAX(...)``) is
-    #: not here: it is recomputed from the rows.
+    #: Scaled feature -> (offset, divisor) the sheet holds above its column (a z-score's mean and standard deviation):
+    #: its formulas read these, not statistics of its rows. Read with the formulas (compare), a divisor that is a
+    #: formula (``MAX(...)``) is not here: it is recomputed from the rows.
     scales: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
@@ -196,15 +196,6 @@ def read_model_sheets(
     return found
 
 
-def _features_sheet_named(head: list[list[object]]) -> str | None:
-    """The sheet a sheet's first rows name right of :data:`~titanic_lab.sheet_layout.FEATURES_ON`, if any (a text)."""
-    for r, row in enumerate(head):
-        if sl.FEATURES_ON in row:
-            named = value_at(head, r, row.index(sl.FEATURES_ON) + 1)
-            return named if isinstance(named, str) else None
-    return None
-
-
 def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], heads: dict[str, list[list[object]]]) -> None:
     """A sheet whose formulas read the features on another sheet (``--features-once``) computes from that sheet's
     raw columns, fills and held scales: they become its own (its raw columns are a copy), all but its target,
@@ -238,7 +229,7 @@ def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], head
 def _head_fills_and_scales(head: list[list[object]], sheet: ModelSheet) -> tuple[dict[str, object], dict[str, tuple[float, float]]]:
     """The ``Fill:`` cells and held scales of the features' sheet whose first rows are ``head``, for ``sheet``."""
     header_row = _header_row(head, sheet.dataset.target.column)
-    if header_row is None or _features_sheet_named(head[:header_row]) is not None:
+    if header_row is None or any(sl.FEATURES_ON in row for row in head[:header_row]):
         raise LayoutError(f"which is no model sheet holding them (the cell right of {sl.FEATURES_ON!r})")
     columns: dict[str, int] = {}
     for col, h in enumerate(head[header_row]):
