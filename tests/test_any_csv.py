@@ -85,7 +85,7 @@ def test_inferred_features_follow_the_rules():
     assert (steps["size"].kind, steps["size"].scale, steps["size"].fill, steps["size"].output_name) == ("number", "max", "median", "size_N")
     assert (steps["income"].kind, steps["income"].output_name) == ("log", "log_income")  # skewed, positive
     assert (steps["change"].scale, steps["year"].scale) == ("zscore", "zscore")  # negative; far from 0
-    assert (steps["colour"].kind, steps["colour"].baseline, steps["colour"].levels) == ("dummies", "red", ("blue", "green"))
+    assert (steps["colour"].kind, steps["colour"].baseline, steps["colour"].levels) == ("dummies", None, ("blue", "green", "red"))
     assert (steps["owner"].kind, steps["owner"].positive) == ("binary", "yes")
     assert {f.output_name for f in spec.features.features if f.kind == "missing"} == {"size_missing", "colour_missing"}
     assert set(spec.left_out) == {"note", "country"} and "house_id" not in steps and "price" not in steps
@@ -94,19 +94,19 @@ def test_inferred_features_follow_the_rules():
 
 
 def test_a_text_column_of_many_levels_becomes_dummies_up_to_max_levels():
-    """A column such as a US state (here 56 levels, 6 rows each and 12 of the first) is dummies, its most common
-    level the baseline; one more level than MAX_LEVELS, and it is left out with the count."""
+    """A column such as a US state (here 56 levels, 6 rows each and 12 of the first) is dummies, one per level (no
+    baseline); one more level than MAX_LEVELS, and it is left out with the count."""
     rng = np.random.default_rng(4)
     for levels, kept in ((56, True), (MAX_LEVELS + 1, False)):
         names = [f"s{k:03d}" for k in range(levels)]
-        state = np.concatenate([np.repeat(names, 6), [names[0]] * 6])  # s000 the most common: the baseline
+        state = np.concatenate([np.repeat(names, 6), [names[0]] * 6])  # s000 the most common: a column too
         effect = dict(zip(names, rng.normal(0, 10, levels)))
         df = pd.DataFrame({"state": state, "x": rng.normal(size=len(state))})
         df["y"] = df["state"].map(effect) + df["x"] + rng.normal(0, 0.1, len(df))
         spec = infer_spec(df, "y")
         if kept:
             (step,) = [f for f in spec.features.features if f.column == "state"]
-            assert (step.kind, step.baseline, len(step.levels)) == ("dummies", "s000", levels - 1)
+            assert (step.kind, step.baseline, len(step.levels)) == ("dummies", None, levels)
             assert "state" not in spec.left_out
         else:
             assert spec.left_out["state"] == f"{levels} different values, more than the {MAX_LEVELS} that become dummy columns"
@@ -122,7 +122,7 @@ def test_text_levels_that_differ_only_in_case_are_one_level_as_a_spreadsheet_com
     df = pd.DataFrame({"answer": answer, "pub": pub, "size": np.linspace(0.5, 3.5, 12), "y": np.linspace(1, 4, 12)})
     steps = {f.column: f for f in infer_spec(df, "y").features.features}
     assert (steps["answer"].kind, steps["answer"].positive) == ("binary", "yes")
-    assert (steps["pub"].kind, steps["pub"].baseline, steps["pub"].levels) == ("dummies", "Wiley", ("MIT Press", "Oxford"))
+    assert (steps["pub"].kind, steps["pub"].baseline, steps["pub"].levels) == ("dummies", None, ("MIT Press", "Oxford", "Wiley"))
     out = TabularPreprocessor(target="y").fit(df).transform(df)
     assert out["answer_yes"].tolist() == [float(a.lower() == "yes") for a in answer]
     assert out["pub_MIT Press"].tolist() == [float(p.lower() == "mit press") for p in pub]
@@ -154,7 +154,7 @@ def test_a_given_baseline_or_fill_or_class_that_differs_only_in_case_follows_the
     assert pre.transform(df)["c_b"].tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
     blanks = pd.DataFrame({"c": ["b", "b", "b", "A", "A", "a", "a", "d", "d", None], "y": np.arange(10.0)})
     fitted = TabularPreprocessor(target="y").fit(blanks)
-    assert fitted.fill_values_["c"] == "A" and fitted.preset_.features[0].baseline == "A"  # A and a: 4 rows, b: 3
+    assert fitted.fill_values_["c"] == "A" and fitted.preset_.features[0].levels == ("A", "b", "d")  # A and a: 4 rows, b: 3
     assert woman_child(pd.DataFrame({"Sex": ["Female", "male"], "Name": ["Doe, Mrs. A", "Doe, Mr. B"]})).tolist() == [1.0, 0.0]
     with pytest.raises(DataError, match="classes 'Setosa' and 'setosa' differ only in case"):
         check_classes(pd.Series(["setosa", "Setosa", "virginica", "versicolor"] * 2), "species", "t.csv")

@@ -177,13 +177,13 @@ SPEC_CASES = {
     "name a number": (lambda s: _spec_edit(s, 'name = "a_Z"', "name = 5"), "entry 1 (number): name = 5; write it as text"),
     "column a number": (lambda s: _spec_edit(s, 'column = "a"', "column = 5"), "entry 1 (number): column = 5"),
     "target column a number": (lambda s: _spec_edit(s, 'column = "y"', "column = 5"), "[target]: column = 5"),
-    "baseline a list": (lambda s: _spec_edit(s, 'baseline = "z"', 'baseline = ["z"]'), "entry 4 (dummies): baseline is a list"),
-    "levels nested": (lambda s: _spec_edit(s, 'levels = ["x", "y"]', 'levels = [["x"], "y"]'), "levels[0] is a list"),
-    "levels as dates": (lambda s: _spec_edit(s, 'levels = ["x", "y"]', "levels = [1979-05-27, 1980-01-01]"),
+    "baseline a list": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', 'levels = ["x", "y"]\nbaseline = ["z"]'), "entry 4 (dummies): baseline is a list"),
+    "levels nested": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', 'levels = [["x"], "y"]'), "levels[0] is a list"),
+    "levels as dates": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', "levels = [1979-05-27, 1980-01-01]"),
                         "levels[0] is a date or time"),
-    "levels as tables": (lambda s: _spec_edit(s, 'levels = ["x", "y"]', 'levels = [{a = 1}, "y"]'), "levels[0] is a table"),
-    "levels given twice": (lambda s: _spec_edit(s, 'levels = ["x", "y"]', 'levels = ["x", "x"]'), "levels gives 'x' twice"),
-    "20,000 levels": (lambda s: _spec_edit(s, 'levels = ["x", "y"]', "levels = [" + ", ".join(f'"l{i}"' for i in range(20_000)) + "]"),
+    "levels as tables": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', 'levels = [{a = 1}, "y"]'), "levels[0] is a table"),
+    "levels given twice": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', 'levels = ["x", "x"]'), "levels gives 'x' twice"),
+    "20,000 levels": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', "levels = [" + ", ".join(f'"l{i}"' for i in range(20_000)) + "]"),
                       "levels lists 20,000 values, more than 10,000"),
     "20,000 steps": (lambda s: s + "".join(f'\n[[features]]\ncolumn = "a"\nname = "a{i}"\n' for i in range(20_000)),
                      "has 20,005 [[features]] entries, more than the 16,384"),
@@ -258,7 +258,7 @@ def test_a_100_mb_spec_is_refused_before_it_is_read(work, tmpdir_env):
 
 def test_a_spec_with_a_million_levels_is_refused_by_its_size(work):
     spec = work / "levels.toml"
-    spec.write_text(_spec_edit((work / "spec.toml").read_text(), 'levels = ["x", "y"]',
+    spec.write_text(_spec_edit((work / "spec.toml").read_text(), 'levels = ["x", "y", "z"]',
                                "levels = [" + ", ".join(f'"l{i}"' for i in range(1_000_000)) + "]"))
     _refused_in_subprocess(work, ["train", "--data", "data.csv", "--spec", "levels.toml", "--out", "o.xlsx"],
                            "more than the limit of 4.2 MB for a spec")
@@ -311,7 +311,7 @@ BOOK_EDITS = {
     "Scale: nan": ("E1", '<c r="E1"><v>nan</v></c>', "sheet 'linear' cell E1: non-finite value nan"),
     "a parameter 1e309": ("N4", '<c r="N4"><v>1e309</v></c>', "sheet 'linear' cell N4: non-finite value inf"),
     "a parameter text": ("N4", _inline("N4", "abc"),
-                         "no sheet in the lesson layout (sheet 'linear' row 3: param b_missing of unit 1 at N4 is not a number)"),
+                         "no sheet in the lesson layout (sheet 'linear' row 3: param b_N of unit 1 at N4 is not a number)"),
     # A feature far down: predict checks the whole sheet, not only the raw columns and the params it reads.
     "a feature 1e309 far down": ("E62", '<c r="E62"><v>1e309</v></c>', "sheet 'linear' cell E62: non-finite value inf"),
 }

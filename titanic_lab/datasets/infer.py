@@ -92,7 +92,10 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
     closely as the column itself (:func:`_log_fits`); a z-score instead when the column has negative values
     or its values sit far from 0 (a year: dividing by the maximum would leave them all near 1).
     Two-valued columns: one 0/1 column. Text columns with at most :data:`MAX_LEVELS` levels:
-    dummies, the most common level the baseline (blanks filled with it). Ids, free text,
+    dummies, one per level, none left out as a baseline (blanks filled with the most common): a
+    value unseen in training is then no level at all, its dummies all 0, where a baseline would
+    have given it the baseline's effect; the penalty chosen by data keeps the columns apart
+    from ``Ones``, as scikit-learn's ``OneHotEncoder`` beside ``RidgeCV`` does. Ids, free text,
     constant, blank and high-cardinality columns are left out. A ``Ones`` column carries the
     bias. Feature names never repeat a column's name, without case.
 
@@ -142,13 +145,12 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
                 steps.append(number(column, new_name(f"{column}_N"), scale="max", fill="median"))
         else:
             counted = spellings(present)  # the most common first
-            baseline = next(iter(counted))
-            kept = tuple(sorted(v for v in counted if v != baseline))
+            kept = tuple(sorted(counted))
             prefix = f"{column}_"
             while any(f"{prefix}{level}".lower() in taken for level in kept):
                 prefix += "_"
             taken.update(f"{prefix}{level}".lower() for level in kept)
-            steps.append(dummies(column, prefix, levels=kept, baseline=baseline, fill="mode"))
+            steps.append(dummies(column, prefix, levels=kept, fill="mode"))
         if values.isna().any():
             steps.append(Feature(column, "missing", new_name(f"{column}_missing"), fill=None))
     if not steps:
