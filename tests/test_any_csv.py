@@ -188,10 +188,15 @@ def test_target_encoding_and_decoding():
     assert text.values(pd.Series(["Yes", "No", "Yes"])).tolist() == [1.0, 0.0, 1.0]
     assert text.decode(np.array([0.7, 0.2])).tolist() == ["Yes", "No"]
     money = Target("y", "regression").learn_scale(pd.Series([10.0, -250.0, 40.0]))
-    assert money.scale == pytest.approx(np.sqrt((10**2 + 250**2 + 40**2) / 3))  # the root mean square
-    assert money.decode(np.array([0.5])).tolist() == [0.5 * money.scale]
+    assert money.offset == -250.0  # the smallest: what the model learns starts at 0
+    assert money.scale == pytest.approx(np.sqrt((260**2 + 0 + 290**2) / 3))  # the root mean square above it
+    assert money.learned(np.array([10.0, -250.0, 40.0])).tolist() == pytest.approx([260 / money.scale, 0.0, 290 / money.scale])
+    assert money.decode(np.array([0.5])).tolist() == [0.5 * money.scale - 250.0]
+    assert money.in_units(money.learned(np.array([7.0, 1e6]))) == pytest.approx([7.0, 1e6])
     scores = money.scores(np.array([0.1, 0.2]), np.array([0.1, 0.4]))
     assert scores["rmse"] == pytest.approx(np.sqrt((0.2 * money.scale) ** 2 / 2))
+    given = Target("y", "regression", scale=2.0)  # a spec's scale alone: learned as y / 2, as before the offset
+    assert given.learn_scale(pd.Series([10.0, 20.0])) == given and given.learned(np.array([4.0])).tolist() == [2.0]
 
 
 def test_spec_round_trips_through_toml():
@@ -479,7 +484,7 @@ def test_a_spec_feature_named_like_a_column_and_a_table_too_wide_are_refused(fil
 def test_target_scale_of_extreme_magnitudes_is_finite():
     for size in (1e-200, 1e200):
         target = Target("y", "regression").learn_scale(pd.Series([size, -2 * size, 3 * size]))
-        assert target.scale == pytest.approx(size * np.sqrt(14 / 3))
+        assert target.offset == -2 * size and target.scale == pytest.approx(size * np.sqrt((9 + 0 + 25) / 3))
 
 
 def test_lr_find_on_any_table_shows_adams_rate(files):

@@ -7,6 +7,7 @@ Tolerances: gradients and parameters within 1e-12 of torch's relative to max(1, 
 from __future__ import annotations
 
 import json
+import re
 
 import openpyxl
 import pytest
@@ -215,7 +216,8 @@ def test_a_regression_target_learns_target_over_scale(tmp_path):
                                  "--gd-epochs", "10", "--out", str(out)])
     assert result.exit_code == 0, result.output
     y = formula_cells(out)["backprop-nnet"]
-    assert any(t.endswith("/$R$2)") and t.startswith("(nnet!A") for t in y.values())  # y = body_mass_g / Target scale:
+    # y = (body_mass_g - Target mean:) / Target scale:, both facts of row 2
+    assert any(re.fullmatch(r"\(\(nnet!A\d+-\$U\$2\)/\$R\$2\)", t) for t in y.values()), sorted(set(y.values()))[:3]
     result = runner.invoke(app, ["compare", str(out), "--recalc", "--json"])
     assert result.exit_code == 0, result.output
     sheets = [s["sheet"] for s in json.loads(result.stdout)["sheets"]]

@@ -91,7 +91,7 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
     features = sheet_features(sheet)
     X = torch.tensor(features.to_numpy(), dtype=torch.float64)  # (n_rows, n_features)
     target = sheet.dataset.target
-    y = torch.tensor(target.sheet_numbers(sheet.frame[target.column]) / target.divisor, dtype=torch.float64)
+    y = torch.tensor(target.learned(target.sheet_numbers(sheet.frame[target.column])), dtype=torch.float64)
     out = {name: features[name].to_numpy() for name in sheet.features}
     blocks = sheet_columns(sheet.spec, tensors(sheet.params), X)
     for prefix, values in blocks:
@@ -99,7 +99,7 @@ def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
             out[header] = values[:, u].numpy()
     preds = blocks[-1][1] if sheet.spec.outputs > 1 else blocks[-1][1][:, 0]  # (n_rows, n_classes) or (n_rows,)
     if target.record.scaled:
-        out[PREDICTION] = (preds * target.divisor).numpy()
+        out[PREDICTION] = target.in_units(preds.numpy())
     rows = preds.unsqueeze(-2) if sheet.spec.outputs > 1 else preds.unsqueeze(-1)  # one-row batches: per-row loss
     loss = LOSSES[sheet.loss](rows, y.unsqueeze(-1)).numpy()
     out[LOSS] = loss

@@ -76,11 +76,11 @@ def check_features(features: pd.DataFrame, where: object) -> None:
 
 
 def check_target(y: np.ndarray, column: str, divisor: float, where: object) -> None:
-    """Refuse a target that, as learned (``target / scale``), is not finite or beyond :data:`MAX_MAGNITUDE`."""
+    """Refuse a target that, as learned (``(target - offset) / scale``), is not finite or beyond :data:`MAX_MAGNITUDE`."""
     bad = _bad(np.asarray(y, dtype=float))
     if bad.any():
         first = int(bad.argmax())
-        raise DataError(where, f"target {column} divided by its scale {divisor:g} is {_show(y[first])} in row {first + 1} of "
+        raise DataError(where, f"target {column} as learned (divided by its scale {divisor:g}) is {_show(y[first])} in row {first + 1} of "
                                "the rows used; give [target] scale nearer the target's size")
 
 

@@ -192,15 +192,15 @@ def batchnorm(ref: str, mean: str, var: str, gamma: str, beta: str, eps: float =
     return f"({ref}-{mean})/SQRT({var}+{eps:.0E})*{gamma}+{beta}"
 
 
-def times(ref: str, factor_ref: str) -> str:
-    """``ref*factor``: a model's output in the target's units (``B4*$X$2``)."""
-    return f"{ref}*{factor_ref}"
+def times(ref: str, factor_ref: str, offset_ref: str | None = None) -> str:
+    """``ref*factor`` or ``ref*factor+offset``: a model's output in the target's units (``B4*$X$2+$Y$2``)."""
+    return f"{ref}*{factor_ref}" + (f"+{offset_ref}" if offset_ref else "")
 
 
-def divided(ref: str, divisor_ref: str) -> str:
-    """``(ref/divisor)``: the target as a regression model learns it, in parentheses so that any
-    loss formula can take it as one term."""
-    return f"({ref}/{divisor_ref})"
+def divided(ref: str, divisor_ref: str, offset_ref: str | None = None) -> str:
+    """``(ref/divisor)`` or ``((ref-offset)/divisor)``: the target as a regression model learns it, in
+    parentheses so that any loss formula can take it as one term."""
+    return f"({ref}/{divisor_ref})" if not offset_ref else f"(({ref}-{offset_ref})/{divisor_ref})"
 
 
 def average(rng: str) -> str:

@@ -235,7 +235,7 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     dataset : DatasetSpec, optional
         Any CSV's description: its feature steps, fitted on ``train`` only
         (:class:`~titanic_lab.preprocessing.TabularPreprocessor`), and its target (a
-        regression target is learned as ``target / scale``, the scale learned from ``train``).
+        regression target is learned as ``(target - min) / scale``, both learned from ``train``).
         None: Titanic, with ``entry``'s preset.
     """
     known = registry.builtin(dataset) if dataset is not None else registry.default()
@@ -247,16 +247,16 @@ def fit_predict(entry: Entry, train: pd.DataFrame, test: pd.DataFrame, seed: int
     X_train, X_test = pre.transform(train), pre.transform(test)
     check_features(X_train, "the fold's training rows")
     check_features(X_test, "the fold's held-out rows")
-    y_train = target.values(train[target.column]) / target.divisor
+    y_train = target.learned(target.values(train[target.column]))
     if not entry.own:
         classes = target.n_outputs if target.record.per_class else 0
-        return _baseline(entry.model, seed, X_train, y_train, X_test, not target.record.classifies, classes) * target.divisor, True
+        return target.in_units(_baseline(entry.model, seed, X_train, y_train, X_test, not target.record.classifies, classes)), True
     config = entry_config(entry, dataset, seed)
     ((spec, settings),) = model_settings(config, target.n_outputs, X_train.shape[1]).values()
     X, y = torch.tensor(X_train.to_numpy()), torch.tensor(y_train)
     result = fit(spec, penalised(config, spec, settings, X, y)[0], X, y, classify=target.record.classifies)
     with torch.no_grad():
-        return forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy() * target.divisor, result.converged
+        return target.in_units(forward(spec, result.params, torch.tensor(X_test.to_numpy())).numpy()), result.converged
 
 
 def entry_config(entry: Entry, dataset: DatasetSpec | None = None, seed: int = RunConfig.seed) -> RunConfig:

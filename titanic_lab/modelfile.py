@@ -3,7 +3,7 @@
 Format ``titanic-lab/run-v1``::
 
     {"format": "titanic-lab/run-v1", "version": "...", "data": "...", "rows": ..., "target": "Survived",
-     "task": "binary", "target_scale": 1.0, "spec": "...the table's description as TOML...", "config": {...RunConfig...},
+     "task": "binary", "target_scale": 1.0, "target_offset": 0.0, "spec": "...the table's description as TOML...", "config": {...RunConfig...},
      "preprocessing": {"preset": "spreadsheet", "features": [...], "fill_values": {...},
                        "levels": {...}, "scales": {"Age_N": [offset, divisor]},
                        "group_sizes": {"log_FarePP": {"ticket": passengers}}},
@@ -45,6 +45,7 @@ def run_to_dict(run: Run) -> dict:
         "target": summary["target"],
         "task": summary["task"],
         "target_scale": run.dataset.target.divisor,
+        "target_offset": run.dataset.target.shift,
         "spec": spec_to_toml(run.dataset),
         "config": summary["config"],
         "preprocessing": {

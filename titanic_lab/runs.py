@@ -234,7 +234,7 @@ class Prepared:
     preprocessor: TabularPreprocessor
     features: pd.DataFrame
     X: torch.Tensor  # (n_rows, n_features)
-    y: torch.Tensor  # (n_rows,): the target as learned, target / scale
+    y: torch.Tensor  # (n_rows,): the target as learned, (target - mean) / scale
     train_idx: torch.Tensor
     valid_idx: torch.Tensor
     excluded: int = 0
@@ -323,8 +323,8 @@ class Run(Prepared):
 
     @property
     def target(self) -> np.ndarray:
-        """The target as the model learns it, (n_rows,): 0/1, or target / scale for regression."""
-        return self.target_values / self.dataset.target.divisor
+        """The target as the model learns it, (n_rows,): 0/1, or (target - mean) / scale for regression."""
+        return self.dataset.target.learned(self.target_values)
 
     @property
     def target_values(self) -> np.ndarray:
@@ -421,8 +421,8 @@ def prepare(config: RunConfig) -> Prepared:
                               f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
-    check_target(y_values / dataset.target.divisor, target.column, dataset.target.divisor, path)
-    y = torch.tensor(y_values / dataset.target.divisor, dtype=dtype)
+    check_target(dataset.target.learned(y_values), target.column, dataset.target.divisor, path)
+    y = torch.tensor(dataset.target.learned(y_values), dtype=dtype)
     return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset, models)
 
 
@@ -492,7 +492,7 @@ def train_run(
         # The sheets' features and target in float64, not a float32 run's rounded X and y.
         target = p.dataset.target
         X = torch.tensor(p.features.to_numpy(), dtype=torch.float64)
-        y = torch.tensor(target.values(p.frame[target.column]) / target.divisor, dtype=torch.float64)
+        y = torch.tensor(target.learned(target.values(p.frame[target.column])), dtype=torch.float64)
         gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss) for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
                chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores, refit_valid_confusion=valid_confusion)
@@ -505,7 +505,7 @@ def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
         params = {k: v.to(torch.float64) for k, v in result.params.items()}
         outputs = forward(result.spec, params, p.X[rows].to(torch.float64)).numpy()
     target = p.dataset.target
-    return which, confusion(outputs, target.values(p.frame[target.column])[rows.numpy()] / target.divisor, target.n_outputs)
+    return which, confusion(outputs, target.learned(target.values(p.frame[target.column])[rows.numpy()]), target.n_outputs)
 
 
 def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> bool:
@@ -562,7 +562,7 @@ def _valid_losses(p: Prepared, result: TrainResult) -> np.ndarray:
 def _scores(p: Prepared, result: TrainResult) -> dict[str, float | None]:
     """``result``'s scores (accuracy, or RMSE and R^2) on the training and the validation rows, as ``train_*`` and ``valid_*``."""
     outputs, target = _outputs(p, result), p.dataset.target
-    y = target.values(p.frame[target.column]) / target.divisor
+    y = target.learned(target.values(p.frame[target.column]))
     out = {}
     for part, idx in (("train", p.train_idx.numpy()), ("valid", p.valid_idx.numpy())):
         out.update({f"{part}_{k}": v for k, v in target.scores(outputs[idx], y[idx]).items()})

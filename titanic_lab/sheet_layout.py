@@ -38,7 +38,7 @@ FILL = "Fill:"
 MAX = "Max:"
 SCALE = "Scale:"
 #: A z-score's offset and divisor, and a date column's fill (shown as a date): the formats' labels.
-MEAN, SD, FILL_DATE = "Mean:", "SD:", "Fill: date"
+MEAN, SD, MIN, FILL_DATE = "Mean:", "SD:", "Min:", "Fill: date"
 #: The label of a params row: the weights of a unit (``Lin1 weights``), and the note over the bias's weight.
 WEIGHTS = "weights"
 CONSTANT = "constant"
@@ -86,8 +86,11 @@ SINGLE_BLOCKS = (LINEAR, OUT, PREDS)
 
 #: The sheet holding the run's table description (:mod:`titanic_lab.dataset`) as TOML, one line a row.
 SPEC_SHEET = "spec"
-#: Regression sheets: the target's divisor (the model learns target / scale) and the prediction in target units.
+#: Regression sheets: the target's divisor (the model learns (target - min) / scale) and the prediction in target units.
 TARGET_SCALE = "Target scale:"
+#: A regression target's offset, its smallest training value (:attr:`titanic_lab.datasets.spec.Target.offset`): on a
+#: model sheet the cell right of the scale's, shown as ``Min: 601.5``; on the backprop and gradient descent sheets a fact of its own.
+TARGET_MIN = "Target min:"
 PREDICTION = "Prediction"
 #: Cells a reader looks for by their text: a data column must not be named like one of them.
 _RESERVED = {DATA, FILL, MAX, SCALE, PARAMS, MODEL, LOSS, TOTAL_LOSS, TORCH, MAX_DIFF, VALID, TRAIN_LOSS, VALID_LOSS,

@@ -87,7 +87,7 @@ def _line(text: str, offset: int) -> int:
 # ---- the parsed document ------------------------------------------------------------------
 
 _TOP = {"format", "name", "preset", "id", "target", "features", "left_out"}
-_TARGET = {"column", "task", "labels", "scale", "classes"}
+_TARGET = {"column", "task", "labels", "scale", "offset", "classes"}
 #: Each kind that reads raw columns by Titanic's names (the ``groups`` preset's kinds): the
 #: ``column`` and ``other`` it must name, the columns the table must have, and whether it learns
 #: from a binary target.
@@ -139,6 +139,9 @@ def check_document(doc: dict, where: object, kinds: dict, fields: set[str]) -> N
     scale = target.get("scale")
     if scale is not None and not (_is_number(scale) and 1 / MAX_MAGNITUDE <= scale <= MAX_MAGNITUDE):
         raise SpecError(where, f"[target] scale = {scale!r}: write a number from {1 / MAX_MAGNITUDE:g} to {MAX_MAGNITUDE:g}")
+    offset = target.get("offset")
+    if offset is not None and not (_is_number(offset) and abs(offset) <= MAX_MAGNITUDE):
+        raise SpecError(where, f"[target] offset = {offset!r}: write a number from {-MAX_MAGNITUDE:g} to {MAX_MAGNITUDE:g}")
     if doc.get("id") is not None and doc.get("id") == target.get("column"):
         raise SpecError(where, f"id = {doc['id']!r} is the target's column; the id names rows, the target is learned")
     left_out = doc.get("left_out", {})

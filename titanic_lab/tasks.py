@@ -36,9 +36,12 @@ class Target(Protocol):
     column: str
     labels: tuple | None
     scale: float | None
+    offset: float | None
 
     @property
     def divisor(self) -> float: ...
+
+    def in_units(self, outputs: np.ndarray) -> np.ndarray: ...
 
 #: The most classes a multiclass target may have: a score column, a parameter block and a
 #: probability column per class, and a confusion matrix of classes x classes.
@@ -137,7 +140,11 @@ def _regression_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> di
 
 
 def _regression_words(target: Target) -> str:
-    return "regression" + ("" if target.scale is None else f", learned as {target.column} / {target.scale:g}")
+    if target.scale is None:
+        return "regression"
+    if target.offset:
+        return f"regression, learned as ({target.column} - {target.offset:g}) / {target.scale:g}"
+    return f"regression, learned as {target.column} / {target.scale:g}"
 
 
 def _range(target: Target, predicted: pd.Series) -> str:
@@ -282,7 +289,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          _zero_one, _binary_decode, _binary_scores, ("train_accuracy", "valid_accuracy"), ("accuracy", "log_loss"), _positives,
          _binary_words, classifies=True, per_class=False, scaled=False, metric_title="accuracy"),
     Task("regression", None, None, ("rmse", "r2"), ("mean", "linear regression", "gradient boosting"),
-         _numbers, lambda target, outputs: np.asarray(outputs, dtype=float) * target.divisor, _regression_scores,
+         _numbers, lambda target, outputs: target.in_units(np.asarray(outputs, dtype=float)), _regression_scores,
          ("train_rmse", "valid_rmse", "valid_r2"), ("rmse",), _range,
          _regression_words, classifies=False, per_class=False, scaled=True, metric_title="RMSE"),
     Task("multiclass", "softmax", "ce", ("accuracy", "log_loss"),

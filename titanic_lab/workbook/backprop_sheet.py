@@ -232,8 +232,12 @@ def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: Pa
     return PassColumns(sheet, first_row, len(bp.loss), plan.inputs, delta_cols, loss_col, {h: c_ for c_, h in heads.items()})
 
 
-def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, target_scale: str | None) -> tuple[list[int], int, str]:
+def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int,
+                 target_scale: tuple[str, str | None] | None) -> tuple[list[int], int, str]:
     """The target (``y``) and feature columns, each cell a reference to the model sheet's cell of its row.
+
+    ``target_scale``: a regression target's scale cell and min cell (None without an offset), as the model learns
+    ``(target - min) / scale``; None for a target learned as it is.
 
     Returns the feature columns, the target's column, and the model sheet's name.
     """
@@ -243,7 +247,8 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, tar
     target = run.dataset.target.column
     features = table.feature_names
     cells.text(ws, first_row - 1, 0, Y, cells.header)
-    cells.text(ws, first_row - 2, 0, f"{Y} = {target}" + (" / target scale" if target_scale else "") + f" (sheet {source})",
+    learned = "" if not target_scale else " / target scale" if target_scale[1] is None else " - target min, / target scale"
+    cells.text(ws, first_row - 2, 0, f"{Y} = {target}{learned} (sheet {source})",
                cells.wrap)
     for j, f in enumerate(features, start=1):
         cells.text(ws, first_row - 1, j, f, cells.header)
@@ -254,7 +259,7 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int, tar
     def rule(w, r: int, row: int) -> None:
         src = FIRST_ROW + row
         ref = fx.sheet_area(source, fx.cell(src, table.col[target]))
-        w.write_formula(r, 0, "=" + (fx.divided(ref, target_scale) if target_scale else ref), book.cells.num, float(y[row]))
+        w.write_formula(r, 0, "=" + (fx.divided(ref, *target_scale) if target_scale else ref), book.cells.num, float(y[row]))
         for j, f in enumerate(features):
             w.write_formula(r, 1 + j, "=" + table.feature_cell(f, src), book.cells.num, float(X[row, j]))
 
@@ -337,11 +342,14 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
         target_scale = None
         if run.dataset.target.is_regression:
             facts.append((sl.TARGET_SCALE, run.dataset.target.divisor))
-            target_scale = fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True)
+            target_scale = (fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True), None)
+            if run.dataset.target.offset is not None:
+                facts.append((sl.TARGET_MIN, run.dataset.target.shift))
+                target_scale = (target_scale[0], fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True))
         x_cols, y_col, _ = data_columns(book, ws, spec, first, target_scale)
         for k, (label, value) in enumerate(facts):
             cells.text(ws, 1, fact_cells(k)[0], label, cells.bold)
-            cells.value(ws, 1, fact_cells(k)[1], value, cells.constant if label == sl.TARGET_SCALE else None)
+            cells.value(ws, 1, fact_cells(k)[1], value, cells.constant if label in (sl.TARGET_SCALE, sl.TARGET_MIN) else None)
         layout = write_pass(book, ws, spec, loss, param_cells, bp, first, x_cols[-1] + 1, x_cols, y_col)
         # The gradients, each a formula over the rows' columns.
         row = PARAMS_ROW

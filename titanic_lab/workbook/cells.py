@@ -19,7 +19,7 @@ from xlsxwriter.worksheet import CellFormulaTuple, CellNumberTuple, re_dynamic_f
 
 from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
-from ..sheet_layout import FILL, FILL_DATE, FIRST_ROW, MAX, MEAN, SD
+from ..sheet_layout import FILL, FILL_DATE, FIRST_ROW, MAX, MEAN, MIN, SD
 from .columns import BLANK, FORMULA_START, SLOW, Column, FormulaColumn, NumberColumn, NumberTexts, ValueColumn
 
 #: Rows a data column gives at a time to :meth:`_Worksheet.write_rows` (its memory: a chunk's cells).
@@ -299,7 +299,7 @@ class Cells:
         # Fitted preprocessing, each value with its label in its own cell's format: "Fill: 28", "Max: 80".
         self.labelled = {label: add({"bg_color": "#FFF2CC", "num_format": labelled_format(label.split()[0], number),
                                      "align": "right"})
-                         for label, number in ((FILL, "General"), (MAX, "General"), (MEAN, "General"), (SD, "General"),
+                         for label, number in ((FILL, "General"), (MAX, "General"), (MEAN, "General"), (SD, "General"), (MIN, "General"),
                                                (FILL_DATE, DATE_FORMAT))}
         self.torch = add({"num_format": "0.0000", "font_color": "#7F7F7F"})
         self.diff = add({"num_format": "0.00E+00", "bold": True})

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import formulas as fx
 from .. import gradient_formulas as gx
+from .. import sheet_layout as sl
 from ..backprop import CONSTANTS
 from ..gradient_layout import (ACTIVATION, BETA1, BETA2, EPOCH, EPOCH_LOSS, EPOCH_TORCH_LOSS, EPS, GD_EPOCH_ROW, GD_FIRST_ROW,
                                GD_ROWS_PREFIX, GD_SHEET, L1, L2, LOSS, LR, MAX_LOSS_DIFF, MAX_PARAM_DIFF, MODEL, MOMENTUM,
@@ -139,8 +140,10 @@ def _section(book: Book, ws: RowWriter, top: int, spec: ModelSpec, path: GDPath)
                                 "one group of columns per epoch.") as rows_ws:
         cells.text(rows_ws, 0, 0, f"{spec.name}: every epoch's pass over every row at that epoch's params (row "
                                   f"epoch + {first + 1} of '{GD_SHEET}')", cells.title)
-        x_cols, y_col, _ = data_columns(book, rows_ws, spec, GD_FIRST_ROW, _target_scale(book, rows_ws))
-        col, layouts = x_cols[-1] + 2, []
+        target_cells = _target_scale(book, rows_ws)
+        x_cols, y_col, _ = data_columns(book, rows_ws, spec, GD_FIRST_ROW, target_cells)
+        # the epochs' labels share row GD_EPOCH_ROW with the target's cells: right of the min's (D2) when there is one
+        col, layouts = max(x_cols[-1] + 2, 5 if target_cells and target_cells[1] else 0), []
         for e, bp in enumerate(descent.passes):
             cells.text(rows_ws, GD_EPOCH_ROW, col, f"epoch {e}", cells.bold)
             layout: PassColumns = write_pass(book, rows_ws, spec, path.loss, params_at(e), bp, GD_FIRST_ROW, col, x_cols, y_col,
@@ -204,11 +207,16 @@ def _section(book: Book, ws: RowWriter, top: int, spec: ModelSpec, path: GDPath)
     return last
 
 
-def _target_scale(book: Book, ws: RowWriter) -> str | None:
-    """A regression target's scale as a cell of the sheet (the model learns target / scale); None for 0/1."""
+def _target_scale(book: Book, ws: RowWriter) -> tuple[str, str | None] | None:
+    """A regression target's scale and smallest value as cells of the sheet (the model learns (target - min) / scale;
+    the min's cell None without an offset); None for 0/1."""
     target = book.run.dataset.target
     if not target.is_regression:
         return None
-    book.cells.text(ws, 1, 0, "Target scale:", book.cells.bold)
+    book.cells.text(ws, 1, 0, sl.TARGET_SCALE, book.cells.bold)
     ws.write_number(1, 1, target.divisor, book.cells.constant)
-    return fx.cell(1, 1, absolute=True)
+    if target.offset is None:
+        return fx.cell(1, 1, absolute=True), None
+    book.cells.text(ws, 1, 2, sl.TARGET_MIN, book.cells.bold)
+    ws.write_number(1, 3, target.shift, book.cells.constant)
+    return fx.cell(1, 1, absolute=True), fx.cell(1, 3, absolute=True)

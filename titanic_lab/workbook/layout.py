@@ -368,7 +368,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         scale = label_value(rows, 0, sl.TARGET_SCALE)
         if scale is None or scale == 0:
             raise LayoutError(f"{where}: a regression sheet needs a non-zero number right of the label {sl.TARGET_SCALE!r}")
-        dataset = replace(dataset, target=replace(dataset.target, scale=scale))
+        dataset = replace(dataset, target=replace(dataset.target, scale=scale, offset=_target_offset(rows, where)))
     _check_cached(rows, formulas, name)
     return ModelSheet(
         name=name, header_row=header_row, n_rows=n_rows, preset=dataset.features.name, features=list(features),
@@ -611,6 +611,22 @@ def label_value(rows: list[list[object]], start_row: int, label: str) -> float |
     """The number right of the first cell holding ``label`` from ``start_row`` on; None when no cell holds it."""
     values = _find_label_values(rows, start_row, label, 1)
     return None if values is None else values[0]
+
+
+def _target_offset(rows: list[list[object]], where: str) -> float | None:
+    """A regression target's offset, the cell right of its scale (``Target scale:`` | scale | ``Min: 601.5``); None
+    where that cell is blank (a workbook written before the mean, or a spec's scale given alone: the target is
+    learned as target / scale)."""
+    for r, row in enumerate(rows):
+        if sl.TARGET_SCALE in row:
+            c = row.index(sl.TARGET_SCALE) + 2
+            value = value_at(rows, r, c)
+            if value is None or value == "":
+                return None
+            if not _is_number(value):
+                raise LayoutError(f"{where}: the target's min at {cell(r, c)} (right of its scale) is {value!r}, not a number")
+            return float(value)
+    return None
 
 
 def _loss_kind(formulas: dict[tuple[int, int], str], row: int, col: int | None) -> str:

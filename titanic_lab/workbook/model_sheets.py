@@ -150,8 +150,9 @@ class _ModelSheet:
     def loss_and_checks(self, pred_col: int, total_at: tuple[int, int]) -> None:
         """Loss column, total loss (label at ``total_at``), torch's prediction, the largest difference, the split.
 
-        A regression target is learned as target / scale: the scale is a cell (``Target scale:``),
-        the loss divides the target by it, and a ``Prediction`` column multiplies Preds by it.
+        A regression target is learned as (target - min) / scale: the scale is a cell (``Target scale:``),
+        its smallest training value the cell right of it (``Min: 601.5``), the loss takes the target as
+        learned, and a ``Prediction`` column multiplies Preds by the scale and adds the min.
         """
         ws, cells, table, result, book = self.ws, self.book.cells, self.table, self.result, self.book
         kind, target = result.settings.loss, book.run.dataset.target
@@ -165,11 +166,14 @@ class _ModelSheet:
         if target.is_regression:
             cells.text(ws, sl.FILL_ROW, pred_col, sl.TARGET_SCALE, cells.bold)
             ws.write_number(sl.FILL_ROW, pred_col + 1, target.divisor, cells.constant)
-            scale_ref = fx.cell(sl.FILL_ROW, pred_col + 1, absolute=True)
+            scale_ref, min_ref = fx.cell(sl.FILL_ROW, pred_col + 1, absolute=True), None
+            if target.offset is not None:
+                ws.write_number(sl.FILL_ROW, pred_col + 2, target.shift, cells.labelled[sl.MIN])
+                min_ref = fx.cell(sl.FILL_ROW, pred_col + 2, absolute=True)
             cells.text(ws, HEADER_ROW, pred_col + 1, sl.PREDICTION, cells.header)
-            cells.column_formulas(ws, pred_col + 1, lambda r: fx.times(fx.cell(r, pred_col), scale_ref),
-                                  preds.numpy() * target.divisor, cells.num)
-            target_ref = lambda r: fx.divided(table.refs.this_row(target.column, r), scale_ref)  # noqa: E731
+            cells.column_formulas(ws, pred_col + 1, lambda r: fx.times(fx.cell(r, pred_col), scale_ref, min_ref),
+                                  target.in_units(preds.numpy()), cells.num)
+            target_ref = lambda r: fx.divided(table.refs.this_row(target.column, r), scale_ref, min_ref)  # noqa: E731
             loss_col += 1
         torch_col = loss_col + 1
         cells.text(ws, HEADER_ROW, loss_col, sl.LOSS, cells.header)
