@@ -276,10 +276,10 @@ def models_for(task: str, models: Sequence[str]) -> list[str]:
 
 
 def _trained_target(ms) -> np.ndarray:
-    """The target the sheet's loss compares with: 0/1, or target / the sheet's ``Target scale:`` cell."""
+    """The target the sheet's loss compares with: 0/1, or (target - the ``Min:`` cell) / the ``Target scale:`` cell."""
     target = ms.dataset.target
     y = ms.column_values(target.column)
-    return y / target.scale if target.is_regression else y
+    return target.learned(y) if target.is_regression else y
 
 
 def run_dataset(ds: Dataset, models: Sequence[str] = ("linear", "nnet"), invoke: Invoke = subprocess_invoke,

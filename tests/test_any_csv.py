@@ -242,7 +242,9 @@ def test_linear_reaches_least_squares_on_a_regression_target(files):
     optimum = torch.linalg.lstsq(X, y.unsqueeze(1), driver="gelsd").solution
     best = float(((X @ optimum).squeeze(1) - y).pow(2).mean())
     assert run.results["linear"].train_loss == pytest.approx(best, rel=1e-6)
-    assert run.dataset.target.scale == pytest.approx(float(np.sqrt((pd.read_csv(files / "train.csv")["price"] ** 2).mean())))
+    price = pd.read_csv(files / "train.csv")["price"]
+    assert run.dataset.target.offset == price.min()
+    assert run.dataset.target.scale == pytest.approx(float(np.sqrt(((price - price.min()) ** 2).mean())))
 
 
 def test_regression_end_to_end(files, tmp_path):
