@@ -67,8 +67,9 @@ def test_the_sheet_learns_the_target_above_its_smallest_value(tmp_path):
 
 
 def test_a_blank_min_cell_is_a_workbook_from_before_the_offset(tmp_path):
-    """A sheet without the min (written before it, or edited away) learns target / scale, its formulas
-    reading the blank as 0: compare and predict read it so; text there is one line naming the cell."""
+    """A sheet without the min, and a spec without the offset (a workbook from before it), learns target / scale,
+    its formulas reading the blank as 0: predict reads it so. Text there, or a blank where the spec gives an
+    offset, is one line naming the cell."""
     frame = county_table(120, 2)
     frame.to_csv(tmp_path / "train.csv", index=False)
     book = tmp_path / "s.xlsx"
@@ -83,7 +84,13 @@ def test_a_blank_min_cell_is_a_workbook_from_before_the_offset(tmp_path):
     wb.save(tmp_path / "text.xlsx")
     result = runner.invoke(app, ["compare", str(tmp_path / "text.xlsx")])
     assert result.exit_code == 2 and f"{smallest.coordinate}" in result.output and "not a number" in result.output, result.output
-    smallest.value = None
+    smallest.value = None  # blank beside a spec that gives the offset: an error value or an uncalculated formula reads so
+    wb.save(tmp_path / "blank.xlsx")
+    result = runner.invoke(app, ["predict", "--model", str(tmp_path / "blank.xlsx"), "--data", str(tmp_path / "train.csv"),
+                                 "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and f"{smallest.coordinate}" in result.output and "offset = " in result.output, result.output
+    (line,) = [c for row in wb[sl.SPEC_SHEET].iter_rows() for c in row if str(c.value or "").startswith("offset = ")]
+    line.value = None  # and the spec without it: a workbook from before the offset
     wb.save(tmp_path / "blank.xlsx")
     result = runner.invoke(app, ["predict", "--model", str(tmp_path / "blank.xlsx"), "--data", str(tmp_path / "train.csv"),
                                  "--out", str(tmp_path / "p.csv")])
@@ -136,3 +143,25 @@ def test_the_penalty_chosen_on_a_table_of_many_levels_holds_ridgecv(tmp_path):
     ridge = make_pipeline(prep, RidgeCV(alphas=np.logspace(-3, 3, 13))).fit(train.drop(columns="score"), train["score"])
     reference = float(np.sqrt(np.mean((ridge.predict(test.drop(columns="score")) - test["score"].to_numpy()) ** 2)))
     assert ours <= 1.05 * reference, (ours, reference)
+
+
+def test_an_offset_far_from_the_target_is_refused(tmp_path):
+    """A spec's offset 1e20 for scores near 650: minus it every row is the same number (the RMSE printed was 0.00);
+    one line naming the offset, exit 2, nothing written. One near the values trains."""
+    frame = county_table(80, 5)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    spec = tmp_path / "spec.toml"
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "train.csv"), "--target", "score", "-m", "linear",
+                                 "--out", str(tmp_path / "a.xlsx"), "--spec-out", str(spec)])
+    assert result.exit_code == 0, result.output
+    text = spec.read_text()
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("offset = ")]
+    for offset, code in (("1e20", 2), ("-3e12", 2), ("600.0", 0)):
+        spec.write_text(text.replace(line, f"offset = {offset}"))
+        out = tmp_path / f"b{offset}.xlsx"
+        result = runner.invoke(app, ["train", "--data", str(tmp_path / "train.csv"), "--spec", str(spec), "-m", "linear",
+                                     "--out", str(out)])
+        assert result.exit_code == code, result.output
+        if code:
+            assert f"[target] offset = {float(offset):g} lies" in result.output and "Traceback" not in result.output
+            assert not out.exists()

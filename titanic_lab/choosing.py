@@ -42,7 +42,7 @@ class Metric:
     """One validation metric: its name, its sheet label, which way is better, how it is computed.
 
     ``compute(outputs, y, divisor)`` takes the model's outputs and what it learned (both
-    ``target / scale``) and the target's scale; ``words`` names it in a sentence.
+    ``(target - min) / scale``) and the target's scale; ``words`` names it in a sentence.
     """
 
     name: str
@@ -84,7 +84,7 @@ VALIDATION: dict[str, tuple[Metric, ...]] = {name: tuple(METRICS[m] for m in tas
 
 
 def validation_metrics(task: str, outputs: np.ndarray, y: np.ndarray, divisor: float = 1.0) -> dict[str, float]:
-    """The task's validation metrics of ``outputs`` against ``y`` (both ``target / scale``); {} without rows."""
+    """The task's validation metrics of ``outputs`` against ``y`` (both ``(target - min) / scale``); {} without rows."""
     outputs, y = np.asarray(outputs, dtype=float), np.asarray(y, dtype=float)
     if not len(y):
         return {}

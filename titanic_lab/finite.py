@@ -75,13 +75,30 @@ def check_features(features: pd.DataFrame, where: object) -> None:
                                "base); fix the column's values or give the step another scale")
 
 
-def check_target(y: np.ndarray, column: str, divisor: float, where: object) -> None:
-    """Refuse a target that, as learned (``(target - offset) / scale``), is not finite or beyond :data:`MAX_MAGNITUDE`."""
+#: A target's offset may lie at most this many times its values' spread from the nearest of them: farther, and
+#: ``target - offset`` keeps fewer than about 7 of float64's 16 significant digits of the differences between rows.
+OFFSET_DISTANCE = 1e9
+
+
+def check_target(y: np.ndarray, column: str, divisor: float, where: object, raw: np.ndarray | None = None,
+                 offset: float = 0.0) -> None:
+    """Refuse a target that, as learned (``(target - offset) / scale``), is not finite or beyond :data:`MAX_MAGNITUDE`,
+    or whose ``offset`` (a spec's) lies more than :data:`OFFSET_DISTANCE` spreads of its ``raw`` values from them:
+    ``target - 1e20`` is the same number in every row."""
     bad = _bad(np.asarray(y, dtype=float))
     if bad.any():
         first = int(bad.argmax())
         raise DataError(where, f"target {column} as learned (divided by its scale {divisor:g}) is {_show(y[first])} in row {first + 1} of "
                                "the rows used; give [target] scale nearer the target's size")
+    values = np.asarray(raw, dtype=float) if raw is not None else np.empty(0)
+    values = values[np.isfinite(values)]
+    if offset and len(values) and values.max() > values.min():
+        spread = float(values.max() - values.min())
+        distance = float(max(values.min() - offset, offset - values.max(), 0.0))
+        if distance > OFFSET_DISTANCE * spread:
+            raise DataError(where, f"[target] offset = {offset:g} lies {distance:.3g} from target {column}'s values, which span "
+                                   f"{spread:.3g}: minus it, every row is nearly the same number; give an offset near the values "
+                                   "(train learns their smallest), or leave offset and scale out")
 
 
 def check_sheet(sheet, path: object) -> None:

@@ -234,7 +234,7 @@ class Prepared:
     preprocessor: TabularPreprocessor
     features: pd.DataFrame
     X: torch.Tensor  # (n_rows, n_features)
-    y: torch.Tensor  # (n_rows,): the target as learned, (target - mean) / scale
+    y: torch.Tensor  # (n_rows,): the target as learned, (target - min) / scale
     train_idx: torch.Tensor
     valid_idx: torch.Tensor
     excluded: int = 0
@@ -323,7 +323,7 @@ class Run(Prepared):
 
     @property
     def target(self) -> np.ndarray:
-        """The target as the model learns it, (n_rows,): 0/1, or (target - mean) / scale for regression."""
+        """The target as the model learns it, (n_rows,): 0/1, or (target - min) / scale for regression."""
         return self.dataset.target.learned(self.target_values)
 
     @property
@@ -421,7 +421,7 @@ def prepare(config: RunConfig) -> Prepared:
                               f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
-    check_target(dataset.target.learned(y_values), target.column, dataset.target.divisor, path)
+    check_target(dataset.target.learned(y_values), target.column, dataset.target.divisor, path, y_values, dataset.target.shift)
     y = torch.tensor(dataset.target.learned(y_values), dtype=dtype)
     return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset, models)
 

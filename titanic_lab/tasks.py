@@ -9,7 +9,7 @@ here, so a new task is one entry in :data:`TASKS`.
 ===========  =============================  ==================  ===========================  ==========================
 task         the model learns               predictions         metrics                      leaderboard baselines
 ===========  =============================  ==================  ===========================  ==========================
-regression   target / scale                 outputs * scale     RMSE, R^2                    mean, linear regression
+regression   (target - min) / scale         outputs*scale+min   RMSE, R^2                    mean, linear regression
 binary       0/1 (labels mapped)            > 0.5 -> positive   accuracy                     majority, logistic regr.
 multiclass   the class's number 0..K-1      the likeliest class accuracy, log loss           majority, multinomial LR,
                                                                                              gradient boosting
@@ -92,8 +92,9 @@ class Task:
         A model ends in a column per class (the softmax), a sheet's target column holds the class
         as the file writes it, and the run reports a confusion matrix.
     scaled : bool
-        The model learns ``target / scale`` (the scale learned from the training rows), and its
-        outputs times the scale are predictions in the target's units.
+        The model learns ``(target - offset) / scale`` (both learned from the training rows: the offset
+        their smallest target), and its outputs times the scale plus the offset are predictions in the
+        target's units.
     metric_title : str
         How a table heads the task's first metric (``RMSE``, ``accuracy``).
     """

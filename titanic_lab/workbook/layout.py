@@ -368,7 +368,8 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         scale = label_value(rows, 0, sl.TARGET_SCALE)
         if scale is None or scale == 0:
             raise LayoutError(f"{where}: a regression sheet needs a non-zero number right of the label {sl.TARGET_SCALE!r}")
-        dataset = replace(dataset, target=replace(dataset.target, scale=scale, offset=_target_offset(rows, where)))
+        offset = _target_offset(rows, where, dataset.target.offset)
+        dataset = replace(dataset, target=replace(dataset.target, scale=scale, offset=offset))
     _check_cached(rows, formulas, name)
     return ModelSheet(
         name=name, header_row=header_row, n_rows=n_rows, preset=dataset.features.name, features=list(features),
@@ -613,14 +614,19 @@ def label_value(rows: list[list[object]], start_row: int, label: str) -> float |
     return None if values is None else values[0]
 
 
-def _target_offset(rows: list[list[object]], where: str) -> float | None:
+def _target_offset(rows: list[list[object]], where: str, stored: float | None) -> float | None:
     """A regression target's offset, the cell right of its scale (``Target scale:`` | scale | ``Min: 601.5``); None
-    where that cell is blank (a workbook written before the mean, or a spec's scale given alone: the target is
-    learned as target / scale)."""
+    where that cell is blank and the stored spec gives no offset either (a workbook written before the offset, or
+    a spec's scale given alone: the target is learned as target / scale). Blank where the spec gives one (``stored``)
+    is refused: an error value or a formula without a cached value reads as blank too, and would silently move
+    every prediction by the offset."""
     for r, row in enumerate(rows):
         if sl.TARGET_SCALE in row:
             c = row.index(sl.TARGET_SCALE) + 2
             value = value_at(rows, r, c)
+            if (value is None or value == "") and stored is not None:
+                raise LayoutError(f"{where}: the target's min at {cell(r, c)} (right of its scale) is blank or not "
+                                  f"calculated, where the spec sheet gives offset = {stored:g}; write the number there")
             if value is None or value == "":
                 return None
             if not _is_number(value):
