@@ -165,3 +165,24 @@ def test_an_offset_far_from_the_target_is_refused(tmp_path):
         if code:
             assert f"[target] offset = {float(offset):g} lies" in result.output and "Traceback" not in result.output
             assert not out.exists()
+
+
+def test_init_from_a_sheet_that_learned_the_target_otherwise_warns(tmp_path):
+    """Parameters from a sheet that learned the target as target / scale (a workbook written before the offset, or a
+    spec giving a scale alone) start a run that learns (target - min) / scale: the run says they are a start only;
+    from its own kind of workbook it says nothing."""
+    frame = county_table(120, 6)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    book, spec = tmp_path / "s.xlsx", tmp_path / "s.toml"
+    args = ["train", "--data", str(tmp_path / "train.csv"), "-m", "linear", "--no-refit"]
+    result = runner.invoke(app, [*args, "--target", "score", "--out", str(book), "--spec-out", str(spec)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, [*args, "--target", "score", "--init-from", str(book), "--out", str(tmp_path / "again.xlsx")])
+    assert result.exit_code == 0 and "a start only" not in result.output, result.output
+    spec.write_text("\n".join(ln for ln in spec.read_text().splitlines() if not ln.startswith("offset = ")) + "\n")
+    result = runner.invoke(app, [*args, "--spec", str(spec), "--out", str(tmp_path / "old.xlsx")])  # learns score / scale
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, [*args, "--target", "score", "--init-from", str(tmp_path / "old.xlsx"), "--out",
+                                 str(tmp_path / "b.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert "learned score as (score - 0) / " in result.output and "a start only" in result.output, result.output

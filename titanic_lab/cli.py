@@ -228,7 +228,7 @@ def train(
         if init_from is not None and init_epoch is None:
             from .workbook.layout import params_for_run
 
-            init = params_for_run(init_from, specs, list(prepared.features.columns))
+            init = params_for_run(init_from, specs, list(prepared.features.columns), prepared.dataset.target)
             _info(f"starting from the parameters in {init_from}", as_json)
         elif init_from is not None:
             from .gradient_compare import params_from_gd_sheet

@@ -23,6 +23,7 @@ read the same way:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +35,7 @@ from .. import sheet_layout as sl
 from ..choosing import PAIRED_SE, VALIDATION
 from ..datasets import registry
 from ..datasets.registry import parse_spec
-from ..datasets.spec import DatasetSpec
+from ..datasets.spec import DatasetSpec, Target
 from ..errors import TitanicLabError
 from ..finite import MAX_MAGNITUDE, NUMERIC_KINDS, check_sheet
 from ..formulas import cell
@@ -661,11 +662,15 @@ def _check_cached(rows, formulas, name) -> None:
         )
 
 
-def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: list[str]) -> dict[str, Params]:
+def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: list[str],
+                   target: Target | None = None) -> dict[str, Params]:
     """Starting parameters for each model of a run, read from a workbook's model sheets, as float64 tensors.
 
     A model takes the params of a sheet holding the same model (kind and sizes); a sheet
-    named like the model kind (``linear``, ``nnet``) is preferred over others (``mmult``).
+    named like the model kind (``linear``, ``nnet``) is preferred over others (``mmult``). A sheet
+    whose regression target is learned otherwise than the run's ``target`` (another scale or offset: a
+    workbook written before the offset, or from other rows) gives its parameters with a warning saying
+    so: they start the run, but do not predict this run's target as they did the sheet's.
 
     Raises
     ------
@@ -685,7 +690,15 @@ def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: lis
         if list(sheet.features) != list(features):
             raise LayoutError(
                 f"{path}: sheet {sheet.name!r} has features {', '.join(sheet.features)}, the run has "
-                f"{', '.join(features)}; use the same --preset"
+                f"{', '.join(features)}; use the same --preset, or the same --spec"
             )
+        learned = sheet.dataset.target
+        same = target is None or not target.is_regression or (  # the sheet's cells hold 15-16 figures
+            math.isclose(learned.divisor, target.divisor, rel_tol=1e-12)
+            and math.isclose(learned.shift, target.shift, rel_tol=1e-12, abs_tol=1e-12 * target.divisor))
+        if not same:
+            warnings.warn(f"{path}: sheet {sheet.name!r} learned {target.column} as ({target.column} - {learned.shift:g}) / "
+                          f"{learned.divisor:g}, this run as ({target.column} - {target.shift:g}) / {target.divisor:g}: its "
+                          "parameters are a start only, not the sheet's predictions", UserWarning, stacklevel=2)
         out[name] = tensors(sheet.params)
     return out
