@@ -233,10 +233,10 @@ def write_pass(book: Book, ws: RowWriter, spec: ModelSpec, loss: str, params: Pa
 
 
 def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int,
-                 target_scale: tuple[str, str | None] | None) -> tuple[list[int], int, str]:
+                 target_cells: tuple[str, str | None] | None) -> tuple[list[int], int, str]:
     """The target (``y``) and feature columns, each cell a reference to the model sheet's cell of its row.
 
-    ``target_scale``: a regression target's scale cell and min cell (None without an offset), as the model learns
+    ``target_cells``: a regression target's scale cell and min cell (None without an offset), as the model learns
     ``(target - min) / scale``; None for a target learned as it is.
 
     Returns the feature columns, the target's column, and the model sheet's name.
@@ -247,7 +247,7 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int,
     target = run.dataset.target.column
     features = table.feature_names
     cells.text(ws, first_row - 1, 0, Y, cells.header)
-    learned = "" if not target_scale else " / target scale" if target_scale[1] is None else " - target min, / target scale"
+    learned = "" if not target_cells else " / target scale" if target_cells[1] is None else " - target min, / target scale"
     cells.text(ws, first_row - 2, 0, f"{Y} = {target}{learned} (sheet {source})",
                cells.wrap)
     for j, f in enumerate(features, start=1):
@@ -259,7 +259,7 @@ def data_columns(book: Book, ws: RowWriter, spec: ModelSpec, first_row: int,
     def rule(w, r: int, row: int) -> None:
         src = FIRST_ROW + row
         ref = fx.sheet_area(source, fx.cell(src, table.col[target]))
-        w.write_formula(r, 0, "=" + (fx.divided(ref, *target_scale) if target_scale else ref), book.cells.num, float(y[row]))
+        w.write_formula(r, 0, "=" + (fx.divided(ref, *target_cells) if target_cells else ref), book.cells.num, float(y[row]))
         for j, f in enumerate(features):
             w.write_formula(r, 1 + j, "=" + table.feature_cell(f, src), book.cells.num, float(X[row, j]))
 
@@ -339,14 +339,14 @@ def _backprop_sheet(book: Book, spec: ModelSpec, loss: str, params: Params) -> N
         param_cells = ParamCells(lambda i, u: unit_rows[i][u], lambda i, u, j: weight_cells[i](u, j), lambda i: const_cells[i])
         first = row + 2  # the how row, the headers, then the data rows
         facts.append((DATA_SHEET, sheet_name(spec.model_kind.sheets[0].base, spec)))
-        target_scale = None
+        target_cells = None
         if run.dataset.target.is_regression:
             facts.append((sl.TARGET_SCALE, run.dataset.target.divisor))
-            target_scale = (fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True), None)
+            target_cells = (fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True), None)
             if run.dataset.target.offset is not None:
                 facts.append((sl.TARGET_MIN, run.dataset.target.shift))
-                target_scale = (target_scale[0], fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True))
-        x_cols, y_col, _ = data_columns(book, ws, spec, first, target_scale)
+                target_cells = (target_cells[0], fx.cell(1, fact_cells(len(facts) - 1)[1], absolute=True))
+        x_cols, y_col, _ = data_columns(book, ws, spec, first, target_cells)
         for k, (label, value) in enumerate(facts):
             cells.text(ws, 1, fact_cells(k)[0], label, cells.bold)
             cells.value(ws, 1, fact_cells(k)[1], value, cells.constant if label in (sl.TARGET_SCALE, sl.TARGET_MIN) else None)

@@ -140,7 +140,7 @@ def _section(book: Book, ws: RowWriter, top: int, spec: ModelSpec, path: GDPath)
                                 "one group of columns per epoch.") as rows_ws:
         cells.text(rows_ws, 0, 0, f"{spec.name}: every epoch's pass over every row at that epoch's params (row "
                                   f"epoch + {first + 1} of '{GD_SHEET}')", cells.title)
-        target_cells = _target_scale(book, rows_ws)
+        target_cells = _target_cells(book, rows_ws)
         x_cols, y_col, _ = data_columns(book, rows_ws, spec, GD_FIRST_ROW, target_cells)
         # the epochs' labels share row GD_EPOCH_ROW with the target's cells: right of the min's (D2) when there is one
         col, layouts = max(x_cols[-1] + 2, 5 if target_cells and target_cells[1] else 0), []
@@ -207,7 +207,7 @@ def _section(book: Book, ws: RowWriter, top: int, spec: ModelSpec, path: GDPath)
     return last
 
 
-def _target_scale(book: Book, ws: RowWriter) -> tuple[str, str | None] | None:
+def _target_cells(book: Book, ws: RowWriter) -> tuple[str, str | None] | None:
     """A regression target's scale and smallest value as cells of the sheet (the model learns (target - min) / scale;
     the min's cell None without an offset); None for 0/1."""
     target = book.run.dataset.target

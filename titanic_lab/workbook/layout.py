@@ -625,10 +625,10 @@ def _target_offset(rows: list[list[object]], where: str, stored: float | None) -
         if sl.TARGET_SCALE in row:
             c = row.index(sl.TARGET_SCALE) + 2
             value = value_at(rows, r, c)
-            if (value is None or value == "") and stored is not None:
-                raise LayoutError(f"{where}: the target's min at {cell(r, c)} (right of its scale) is blank or not "
-                                  f"calculated, where the spec sheet gives offset = {stored:g}; write the number there")
             if value is None or value == "":
+                if stored is not None:
+                    raise LayoutError(f"{where}: the target's min at {cell(r, c)} (right of its scale) is blank or not "
+                                      f"calculated, where the spec sheet gives offset = {stored:g}; write the number there")
                 return None
             if not _is_number(value):
                 raise LayoutError(f"{where}: the target's min at {cell(r, c)} (right of its scale) is {value!r}, not a number")
