@@ -101,6 +101,12 @@ def check_target(y: np.ndarray, column: str, divisor: float, where: object, raw:
                                    "(train learns their smallest), or leave offset and scale out")
 
 
+def text_fill(fills: dict[str, object], dataset) -> str | None:
+    """The first column of numbers (a numeric feature's) whose ``Fill:`` cell in ``fills`` holds no number, or None."""
+    numeric = {f.column for f in dataset.features.features if f.kind in NUMERIC_KINDS}
+    return next((c for c, v in fills.items() if c in numeric and (isinstance(v, bool) or not isinstance(v, (int, float)))), None)
+
+
 def check_sheet(sheet, path: object) -> None:
     """Refuse a model sheet whose cells the reader takes are not finite numbers within :data:`MAX_MAGNITUDE`:
     every number cell of the sheet, the parameters, the target's scale and the ``Fill:`` cells
@@ -127,11 +133,11 @@ def check_sheet(sheet, path: object) -> None:
     if scale is not None and (_bad(np.array([scale])).any() or abs(scale) < 1 / MAX_MAGNITUDE):
         r, c = _find(sheet.values, scale)
         raise refuse(r, c, scale, f" ({sl.TARGET_SCALE} of the target)")
-    numeric = {f.column for f in sheet.dataset.features.features if f.kind in NUMERIC_KINDS}
     fill_row = sheet.header_row - (sl.HEADER_ROW - sl.FILL_ROW)
+    text = text_fill(sheet.fills, sheet.dataset)  # the first; a bad number in a column before it is met first
     for column, value in sheet.fills.items():
         at = f" ({sl.FILL} of column {column})"
-        if column in numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        if column == text:
             raise DataError(path, f"sheet {sheet.name!r} cell {cell(fill_row, sheet.columns[column])}{at}: "
                                   f"{_show(value) if isinstance(value, str) else repr(value)} is not a number; the column "
                                   "holds numbers, so write one (or clear the cell)")

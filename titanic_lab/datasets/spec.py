@@ -135,7 +135,7 @@ class Target:
 
     def learned(self, values: np.ndarray) -> np.ndarray:
         """The target's numbers (:meth:`values`) as the model learns them: ``(values - offset) / scale``."""
-        return (values - self.shift) / self.divisor if self.shift else values / self.divisor
+        return (values - self.shift) / self.divisor
 
     def in_units(self, outputs: np.ndarray) -> np.ndarray:
         """The model's outputs in the target's units: ``outputs * scale + offset``."""

@@ -37,7 +37,7 @@ from ..datasets import registry
 from ..datasets.registry import parse_spec
 from ..datasets.spec import DatasetSpec, Target
 from ..errors import TitanicLabError
-from ..finite import MAX_MAGNITUDE, NUMERIC_KINDS, check_sheet
+from ..finite import MAX_MAGNITUDE, check_sheet, text_fill
 from ..formulas import cell
 from ..gradient_layout import is_gradient_sheet
 from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
@@ -245,8 +245,7 @@ def _head_fills_and_scales(head: list[list[object]], sheet: ModelSheet) -> tuple
                 raise LayoutError(f"whose cell {cell(r, c)} holds {value!r}, not a finite number of at most {MAX_MAGNITUDE:g}")
     raw = [c for c in sheet.frame.columns if c != sheet.dataset.target.column]
     fills = _fills(head, header_row, columns, raw)
-    numeric = {f.column for f in sheet.dataset.features.features if f.kind in NUMERIC_KINDS}
-    text = next((c for c, v in fills.items() if c in numeric and (isinstance(v, bool) or not isinstance(v, (int, float)))), None)
+    text = text_fill(fills, sheet.dataset)
     if text is not None:
         fill_at = cell(header_row - (sl.HEADER_ROW - sl.FILL_ROW), columns[text])
         raise LayoutError(f"whose cell {fill_at} ({sl.FILL} of column {text}) holds {fills[text]!r}, not a number")
