@@ -51,13 +51,14 @@ def test_choose_by_accuracy_not_by_losses_of_different_kinds():
 
 @pytest.fixture(scope="module")
 def penguin_run(tmp_path_factory):
-    """Any table (--target): linear and sigmoid, validation rows, refit by default."""
+    """Any table (--target): linear and sigmoid, chosen on one validation split (tests/test_choose_folds.py: by folds),
+    refit by default."""
     folder = tmp_path_factory.mktemp("choosing")
     data = pd.read_csv(PENGUINS).dropna(subset=["sex"]).sample(frac=1, random_state=0)
     train = folder / "train.csv"
     data.iloc[:260].to_csv(train, index=False)
     data.iloc[260:].drop(columns="sex").to_csv(folder / "test.csv", index=False)
-    run = train_run(RunConfig(data=str(train), target="sex", models=("linear", "sigmoid")))
+    run = train_run(RunConfig(data=str(train), target="sex", models=("linear", "sigmoid"), choose_folds=1))  # one split
     return run, write_workbook(run, folder / "p.xlsx"), folder
 
 
@@ -193,7 +194,7 @@ def test_a_multiclass_table_chooses_by_accuracy_and_refits(tmp_path):
     frame = pd.DataFrame({"a": a, "b": rng.normal(size=240), "cls": np.where(a > 0.5, "hi", np.where(a < -0.5, "lo", "mid"))})
     frame.to_csv(tmp_path / "mc.csv", index=False)
     run = train_run(RunConfig(data=str(tmp_path / "mc.csv"), target="cls", models=("linear", "hidden:4")))
-    assert set(run.results["linear"].validation) == {"accuracy", "log_loss", PAIRED_SE}
+    assert set(run.results["linear"].validation) == {"accuracy", "log_loss", PAIRED_SE}  # a class target: one split
     assert "cross-validated log loss" in run.results["linear"].penalty  # multinomial logistic regression's, by k-fold
     assert run.chosen_why.startswith("one-standard-error rule on validation accuracy") and run.results[run.chosen].refit
     book = write_workbook(run, tmp_path / "mc.xlsx")

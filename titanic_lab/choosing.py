@@ -94,6 +94,9 @@ def validation_metrics(task: str, outputs: np.ndarray, y: np.ndarray, divisor: f
 #: The key of a model's validation metrics holding the paired standard error of its mean loss per row
 #: minus the best model's (:func:`paired_standard_errors`; 0 for the best itself).
 PAIRED_SE = "paired_se"
+#: The key of a model's validation metrics holding how many folds they are of, when more than one
+#: (:func:`titanic_lab.runs.choice_folds`: every row scored by a fit that had not seen it); absent: one split.
+FOLDS = "folds"
 #: How many paired standard errors a more complex model must beat a simpler one by to be chosen.
 SE_MULTIPLE = 1.0
 
@@ -131,7 +134,7 @@ def paired_standard_errors(task: str, losses: dict[str, np.ndarray]) -> dict[str
     return out
 
 
-def _one_se(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
+def _one_se(task: str, scored: dict[str, dict[str, float]], where: str) -> tuple[str, str]:
     """The one-standard-error rule (see the module's docstring)."""
     first = VALIDATION[task][0]
     losses = {name: mean_loss(task, values) for name, values in scored.items()}
@@ -148,7 +151,7 @@ def _one_se(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     else:
         reason = (f"{chosen} is within one paired standard error ({scored[chosen][PAIRED_SE]:.3g}) of the best, {best}, "
                   f"in {loss_words}, and simpler")
-    return chosen, f"one-standard-error rule on validation {first.words} ({shown}): {reason}"
+    return chosen, f"one-standard-error rule on {where} {first.words} ({shown}): {reason}"
 
 
 def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
@@ -158,7 +161,8 @@ def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     ----------
     scored : dict
         Model (or sheet) name -> its validation metrics (:func:`validation_metrics`); every one
-        must hold the task's metrics.
+        must hold the task's metrics, and :data:`FOLDS` where they are of several folds (the reason then
+        says ``5-fold cross-validated`` where it says ``validation``).
 
     Returns
     -------
@@ -170,8 +174,10 @@ def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     rule chooses (models listed simplest first): the simplest model whose mean loss per row is
     within :data:`SE_MULTIPLE` paired standard errors of the best's, and ``why`` says so.
     """
+    folds = {int(values.get(FOLDS, 1)) for values in scored.values()}
+    where = f"{folds.pop()}-fold cross-validated" if len(folds) == 1 and max(folds) > 1 else "validation"
     if scored and all(PAIRED_SE in values for values in scored.values()):
-        return _one_se(task, scored)
+        return _one_se(task, scored, where)
     metrics = VALIDATION[task]
 
     def key(name: str) -> tuple[float, ...]:
@@ -180,7 +186,7 @@ def choose(task: str, scored: dict[str, dict[str, float]]) -> tuple[str, str]:
     best = min(scored, key=key)
     first = metrics[0]
     shown = ", ".join(f"{name} {values[first.name]:.4g}" for name, values in scored.items())
-    why = f"{'highest' if first.higher_is_better else 'lowest'} validation {first.words} ({shown})"
+    why = f"{'highest' if first.higher_is_better else 'lowest'} {where} {first.words} ({shown})"
     # Another sheet of the same model (nnet and mmult) has the same metrics: that is no tie.
     tied = [n for n in scored if scored[n][first.name] == scored[best][first.name] and scored[n] != scored[best]]
     if tied and len(metrics) > 1:

@@ -90,6 +90,9 @@ def print_summary(run, out: Path) -> None:
             console.print(f"{name}: {r.penalty}")
     if run.chosen is not None:
         console.print(f"chosen: {run.chosen}, by the {run.chosen_why}")
+        if run.choice_folds > 1:
+            console.print(f"folds: each model also trained {run.choice_folds - 1} more times, each without one fold of "
+                          f"the training rows, so that every row is scored by a fit that had not seen it (--choose-folds)")
         if run.results[run.chosen].refit:
             console.print(f"refit: {run.chosen} trained again with its settings on every row ({len(run.frame)}); its train "
                           "figures are on every row, its valid figures the estimate from before the refit")

@@ -27,7 +27,7 @@ from .errors import DataError, OptionError, TitanicLabError
 from .finite import check_features, check_target
 from .limits import human, max_memory
 from .backprop import Descent, descend, refusal
-from .choosing import PAIRED_SE, choose, paired_standard_errors, row_losses, validation_metrics
+from .choosing import FOLDS, PAIRED_SE, choose, paired_standard_errors, row_losses, validation_metrics
 from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
 from .penalty import choose_penalty
@@ -320,6 +320,9 @@ class Run(Prepared):
     refit_valid_scores: dict = field(default_factory=dict)
     #: Multiclass: the chosen model's validation confusion matrix before it was refit (None otherwise).
     refit_valid_confusion: np.ndarray | None = None
+    #: How many folds the models' validation metrics (``TrainResult.validation``) and the choice are of
+    #: (:func:`choice_folds`): 1, the validation rows alone; more, every row, each from a fit without it.
+    choice_folds: int = 1
 
     @property
     def target(self) -> np.ndarray:
@@ -457,26 +460,26 @@ def train_run(
         Called as ``on_epoch(model_name, epoch)`` after every epoch.
     """
     p = config if isinstance(config, Prepared) else prepare(config)
-    X_train, y_train = p.X[p.train_idx], p.y[p.train_idx]
-    X_valid, y_valid = p.X[p.valid_idx], p.y[p.valid_idx]
-    results, classify = {}, p.dataset.target.record.classifies
+    results, classify, task = {}, p.dataset.target.record.classifies, p.dataset.target.task
     for name, (spec, settings) in p.models.items():
         callback = (lambda epoch, params, name=name: on_epoch(name, epoch)) if on_epoch else None
-        settings, penalty = penalised(p.config, spec, settings, X_train, y_train)
-        results[name] = fit(spec, settings, X_train, y_train, X_valid, y_valid, init=(init or {}).get(name), on_epoch=callback,
-                            classify=classify)
-        results[name].penalty = penalty
-        if _decay_by_data(p, spec, settings):
-            results[name] = choose_decay(results[name], X_train, y_train, X_valid, y_valid,
-                                         lambda r, X, y: _metrics_on(p, r, X, y), p.dataset.target.task)
-        results[name].validation = _validation(p, results[name])
+        results[name] = _train_model(p, spec, settings, p.train_idx, p.valid_idx, init=(init or {}).get(name), on_epoch=callback)
+    folds = choice_folds(p) if len(results) > 1 else [(p.train_idx, p.valid_idx)]
+    # Each row's outputs from the model trained without it: the validation rows' alone, or (folds) every row's.
+    outputs = _out_of_fold(p, results, folds)
+    scored = folds[0][1] if len(folds) == 1 else torch.arange(len(p.frame))
+    y, divisor = p.y.to(torch.float64).numpy()[scored.numpy()], p.dataset.target.divisor
+    for name, result in results.items():
+        result.validation = validation_metrics(task, outputs[name], y, divisor)
+        if len(folds) > 1:
+            result.validation[FOLDS] = len(folds)
     if (p.config.target or p.config.spec) and len(p.valid_idx) and results:  # any table: the one-standard-error rule
-        losses = {name: _valid_losses(p, r) for name, r in results.items()}
-        for name, se in paired_standard_errors(p.dataset.target.task, losses).items():
+        losses = {name: row_losses(task, outputs[name], y, divisor) for name in results}
+        for name, se in paired_standard_errors(task, losses).items():
             results[name].validation[PAIRED_SE] = se
     chosen = why = None
     if len(p.valid_idx) and len(results):
-        chosen, why = choose(p.dataset.target.task, {name: r.validation for name, r in results.items()})
+        chosen, why = choose(task, {name: r.validation for name, r in results.items()})
     valid_scores, valid_confusion = {}, None
     if chosen is not None and p.config.refits:  # the chosen settings again, on every row
         before = results[chosen]
@@ -495,7 +498,53 @@ def train_run(
         y = torch.tensor(target.learned(target.values(p.frame[target.column])), dtype=torch.float64)
         gd_paths = {name: gd_path(r.spec, X, y, p.config, r.settings.loss) for name, r in results.items()}
     return Run(**{f.name: getattr(p, f.name) for f in fields(Prepared)}, results=results, gd_paths=gd_paths,
-               chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores, refit_valid_confusion=valid_confusion)
+               chosen=chosen, chosen_why=why, refit_valid_scores=valid_scores, refit_valid_confusion=valid_confusion,
+               choice_folds=len(folds))
+
+
+def _train_model(p: Prepared, spec: ModelSpec, settings: TrainSettings, train_idx: torch.Tensor, valid_idx: torch.Tensor,
+                 *, init: Params | None = None, on_epoch: Callable[[int, Params], None] | None = None) -> TrainResult:
+    """``spec`` trained as ``train`` trains it on the rows ``train_idx`` (``valid_idx`` evaluated each epoch): its l2
+    chosen by data on those rows (:func:`penalised`), and the nnet's weight decay on rows held out of them."""
+    X_train, y_train, X_valid, y_valid = p.X[train_idx], p.y[train_idx], p.X[valid_idx], p.y[valid_idx]
+    settings, penalty = penalised(p.config, spec, settings, X_train, y_train)
+    result = fit(spec, settings, X_train, y_train, X_valid, y_valid, init=init, on_epoch=on_epoch,
+                 classify=p.dataset.target.record.classifies)
+    result.penalty = penalty
+    if _decay_by_data(p, spec, settings):
+        result = choose_decay(result, X_train, y_train, X_valid, y_valid, lambda r, X, y: _metrics_on(p, r, X, y),
+                              p.dataset.target.task)
+    return result
+
+
+def choice_folds(p: Prepared) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The (training rows, validation rows) the models are chosen on: the run's split first, then
+    (``config.folds_for``: a small table's regression target) its training rows cut into folds of about the same size, in the
+    split's own random order, so that every row is held out once."""
+    k = p.config.folds_for(len(p.frame), p.dataset.target.task)
+    folds = [(p.train_idx, p.valid_idx)]
+    if k > 1 and len(p.valid_idx):
+        every = torch.cat([p.valid_idx, p.train_idx])  # the split's random order
+        for held in np.array_split(p.train_idx.numpy(), k - 1):
+            held = torch.as_tensor(held)
+            if len(held):
+                folds.append((every[~torch.isin(every, held)], held))
+    return folds
+
+
+def _out_of_fold(p: Prepared, results: dict[str, TrainResult], folds: list) -> dict[str, np.ndarray]:
+    """Each model's outputs on the rows the first fold holds out (``results``, trained without them), or with
+    several folds on every row: each further fold's rows from the model trained again without them as the refit
+    trains it (:func:`~titanic_lab.training.refit_settings`: the settings its first fit ended with, its l2 or
+    weight decay, from the start of the restart it kept)."""
+    out, classify = {}, p.dataset.target.record.classifies
+    for name, result in results.items():
+        outputs = _outputs(p, result)
+        for train_idx, valid_idx in folds[1:]:
+            fold = fit(result.spec, refit_settings(result), p.X[train_idx], p.y[train_idx], classify=classify)
+            outputs[valid_idx.numpy()] = _outputs(p, fold)[valid_idx.numpy()]
+        out[name] = outputs if len(folds) > 1 else outputs[folds[0][1].numpy()]
+    return out
 
 
 def _confusion(p: Prepared, result: TrainResult) -> tuple[str, np.ndarray]:
@@ -543,20 +592,6 @@ def _metrics_on(p: Prepared, result: TrainResult, X: torch.Tensor, y: torch.Tens
         params = {k: v.to(torch.float64) for k, v in result.params.items()}
         outputs = forward(result.spec, params, X.to(torch.float64)).numpy()
     return validation_metrics(p.dataset.target.task, outputs, y.to(torch.float64).numpy(), p.dataset.target.divisor)
-
-
-def _validation(p: Prepared, result: TrainResult) -> dict[str, float]:
-    """The task's validation metrics (:mod:`titanic_lab.choosing`) of ``result`` on the run's validation rows."""
-    valid = p.valid_idx.numpy()
-    y = p.y.to(torch.float64).numpy()
-    return validation_metrics(p.dataset.target.task, _outputs(p, result)[valid], y[valid], p.dataset.target.divisor)
-
-
-def _valid_losses(p: Prepared, result: TrainResult) -> np.ndarray:
-    """``result``'s loss on each of the run's validation rows (:func:`titanic_lab.choosing.row_losses`)."""
-    valid = p.valid_idx.numpy()
-    y = p.y.to(torch.float64).numpy()
-    return row_losses(p.dataset.target.task, _outputs(p, result)[valid], y[valid], p.dataset.target.divisor)
 
 
 def _scores(p: Prepared, result: TrainResult) -> dict[str, float | None]:

@@ -59,6 +59,8 @@ VALID_RMSE = "Valid RMSE:"
 #: Any table: the paired standard error of the model's validation loss per row minus the best model's (the
 #: one-standard-error rule, :mod:`titanic_lab.choosing`).
 VALID_PAIRED_SE = "Valid paired SE:"
+#: Any table chosen by folds (``--choose-folds``): how many; the Valid figures are then every row's, each from a fit without it.
+VALID_FOLDS = "Valid folds:"
 FITTED_ON = "Fitted on:"
 #: The params header over the bias column (the feature ``Ones``), as in the lesson.
 ONES, CONST = "Ones", "Const"
@@ -94,7 +96,7 @@ TARGET_MIN = "Target min:"
 PREDICTION = "Prediction"
 #: Cells a reader looks for by their text: a data column must not be named like one of them.
 _RESERVED = {DATA, FILL, MAX, SCALE, PARAMS, MODEL, LOSS, TOTAL_LOSS, TORCH, MAX_DIFF, VALID, TRAIN_LOSS, VALID_LOSS,
-             VALID_ACCURACY, VALID_LOG_LOSS, VALID_RMSE, VALID_PAIRED_SE, FITTED_ON,
+             VALID_ACCURACY, VALID_LOG_LOSS, VALID_RMSE, VALID_PAIRED_SE, VALID_FOLDS, FITTED_ON,
              CONST, COLUMN, LINEAR, OUT, PREDS, TARGET_SCALE, PREDICTION, CLASSES, PREDICTED}
 
 

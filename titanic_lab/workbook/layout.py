@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import sheet_layout as sl
-from ..choosing import PAIRED_SE, VALIDATION
+from ..choosing import FOLDS, PAIRED_SE, VALIDATION
 from ..datasets import registry
 from ..datasets.registry import parse_spec
 from ..datasets.spec import DatasetSpec, Target
@@ -295,6 +295,7 @@ def recorded_validation(rows: list[list[object]], task: str) -> dict[str, float]
     """The validation metrics a sheet's first rows record (:mod:`titanic_lab.choosing`), by name; those it lacks are left out."""
     found = {m.name: label_value(rows[:sl.HEADER_ROW], 0, m.label) for m in VALIDATION.get(task, ())}
     found[PAIRED_SE] = label_value(rows[:sl.HEADER_ROW], 0, sl.VALID_PAIRED_SE)
+    found[FOLDS] = label_value(rows[:sl.HEADER_ROW], 0, sl.VALID_FOLDS)
     return {k: v for k, v in found.items() if v is not None}
 
 

@@ -18,7 +18,7 @@ import torch
 
 from .. import formulas as fx
 from .. import sheet_layout as sl
-from ..choosing import PAIRED_SE, VALIDATION
+from ..choosing import FOLDS, PAIRED_SE, VALIDATION
 from ..model_kinds import MMULT, ROW, UNITS
 from ..models import BN_PARTS, ModelSpec, forward, layers, sheet_columns
 from ..ops import ACTIVATIONS, LOSSES
@@ -207,11 +207,18 @@ class _ModelSheet:
         if PAIRED_SE in result.validation:  # any table: what the one-standard-error rule chose by, under "Fitted on:"
             cells.text(ws, 1, col + 2, sl.VALID_PAIRED_SE, cells.bold)
             ws.write_number(1, col + 3, result.validation[PAIRED_SE], cells.num)
+        if FOLDS in result.validation:  # the Valid figures are every row's, each from a fit without it
+            cells.text(ws, 1, col + 4, sl.VALID_FOLDS, cells.bold)
+            ws.write_number(1, col + 5, result.validation[FOLDS], cells.num)
         fitted = (f"every row ({len(run.frame)}), refit after choosing on {len(run.valid_idx)} validation rows"
                   if result.refit else f"the {len(run.train_idx)} training rows")
+        if run.choice_folds > 1:
+            fitted = (f"{fitted}; its Valid figures are {run.choice_folds}-fold cross-validated: every row's "
+                      "from a fit that had not seen it")
         cells.text(ws, 0, col + 2, sl.FITTED_ON, cells.bold)
         cells.text(ws, 0, col + 3, fitted)
-        for offset, chars in enumerate((15, 10, 11)):  # label, value, label: none runs into the next
+        folds = (10, 12, 4) if FOLDS in result.validation else ()  # the paired SE, "Valid folds:" and its count
+        for offset, chars in enumerate((15, 10, 11, *folds)):  # label, value, label...: none runs into the next
             ws.set_column(col + offset, col + offset, chars)
 
     def split_cells(self, col: int, loss_area: str, per_row: np.ndarray) -> None:

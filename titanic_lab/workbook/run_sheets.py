@@ -96,7 +96,9 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gradient_lines
         *([] if run.chosen is None else [
             ("chosen (predict's default)", f"{run.chosen}: {run.chosen_why}"),
             ("final parameters", f"{run.chosen}'s saw every row: refit with its settings after choosing; its validation "
-                                 "figures are the estimate of the fit that had not seen the validation rows"
+                                 "figures are the estimate of " + ("the fit that had not seen the validation rows"
+                                 if run.choice_folds == 1 else f"{run.choice_folds} folds, each row's from a fit that "
+                                 "had not seen it")
              if run.results[run.chosen].refit else "every model's saw the training rows only (no refit)")]),
         *[(f"l2 penalty of {name} (by data)", r.penalty) for name, r in run.results.items() if r.penalty],
         ("when training stops", "after --epochs N exactly when given; otherwise " + CONVERGENCE_RULE),
