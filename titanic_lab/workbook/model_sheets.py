@@ -209,7 +209,7 @@ class _ModelSheet:
             ws.write_number(1, col + 3, result.validation[PAIRED_SE], cells.num)
         if FOLDS in result.validation:  # the Valid figures are every row's, each from a fit without it
             cells.text(ws, 1, col + 4, sl.VALID_FOLDS, cells.bold)
-            ws.write_number(1, col + 5, result.validation[FOLDS], cells.num)
+            ws.write_number(1, col + 5, result.validation[FOLDS])  # a count: no decimals
         fitted = (f"every row ({len(run.frame)}), refit after choosing on {len(run.valid_idx)} validation rows"
                   if result.refit else f"the {len(run.train_idx)} training rows")
         if run.choice_folds > 1:
@@ -217,8 +217,9 @@ class _ModelSheet:
                       "from a fit that had not seen it")
         cells.text(ws, 0, col + 2, sl.FITTED_ON, cells.bold)
         cells.text(ws, 0, col + 3, fitted)
-        folds = (10, 12, 4) if FOLDS in result.validation else ()  # the paired SE, "Valid folds:" and its count
-        for offset, chars in enumerate((15, 10, 11, *folds)):  # label, value, label...: none runs into the next
+        # label, value, label ("Fitted on:"; any table's "Valid paired SE:"), its value, "Valid folds:", its count
+        widths = (15, 10, 16, 10, 12, 4) if PAIRED_SE in result.validation else (15, 10, 11)
+        for offset, chars in enumerate(widths if FOLDS in result.validation else widths[:4]):  # none runs into the next
             ws.set_column(col + offset, col + offset, chars)
 
     def split_cells(self, col: int, loss_area: str, per_row: np.ndarray) -> None:
