@@ -144,3 +144,24 @@ def test_folds_on_titanic_lesson_runs_are_refused(tmp_path):
     result = runner.invoke(app, ["train", "--choose-folds", "5", "--out", str(tmp_path / "w.xlsx")])
     assert result.exit_code == 2, result.output
     assert "--choose-folds is for a table given with --target or --spec" in result.output
+
+
+@pytest.mark.parametrize("edited", [0.5, -3.0, 1e300, "five"])  # text: one line naming the cell, exit 2
+def test_an_edited_folds_cell_that_is_no_count_is_read_as_one_split(mass_run, tmp_path, edited):
+    import openpyxl
+
+    run, book, folder = mass_run
+    wb = openpyxl.load_workbook(book)
+    for name in run.results:
+        ws = wb[name]
+        label = next(c for row in ws.iter_rows(max_row=2) for c in row if c.value == "Valid folds:")
+        ws.cell(label.row, label.column + 1).value = edited
+    wb.save(tmp_path / "edited.xlsx")
+    if isinstance(edited, str):
+        result = runner.invoke(app, ["predict", "--model", str(tmp_path / "edited.xlsx"), "--data", str(folder / "train.csv"),
+                                     "--allow-overlap", "--out", str(tmp_path / "p.csv")])
+        assert result.exit_code == 2 and "Valid folds: at " in result.output and "not a number" in result.output
+        assert "Traceback" not in result.output and not (tmp_path / "p.csv").exists()
+        return
+    chosen, why = choose_sheet(tmp_path / "edited.xlsx")
+    assert chosen == run.chosen and why.startswith("one-standard-error rule on validation RMSE")

@@ -28,7 +28,7 @@ MAX_EPOCHS = 1_000_000
 #: Rows of one Excel sheet: the gradient descent sheet's epochs must fit in it.
 SHEET_ROWS = 1_048_576
 SHEET_COLUMNS = 16_384
-#: Folds the model is chosen by on any table of at most :data:`CHOOSE_FOLDS_MAX_ROWS` rows (``choose_folds``). On
+#: Folds a regression target is chosen by on any table of at most :data:`CHOOSE_FOLDS_MAX_ROWS` rows (``choose_folds``). On
 #: ggplot2's mpg (187 rows, 37 to validate on) the nnet won the default split by 1.037 to 1.261 RMSE and lost on 7
 #: other split seeds of 8; held out it scored 1.499 against linear's 1.265 (session 18, BENCHMARKS.md). A class
 #: target keeps one split by default: on the binary tables of benchmarks/chosen.md folds changed two choices

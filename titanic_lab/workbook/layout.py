@@ -295,7 +295,8 @@ def recorded_validation(rows: list[list[object]], task: str) -> dict[str, float]
     """The validation metrics a sheet's first rows record (:mod:`titanic_lab.choosing`), by name; those it lacks are left out."""
     found = {m.name: label_value(rows[:sl.HEADER_ROW], 0, m.label) for m in VALIDATION.get(task, ())}
     found[PAIRED_SE] = label_value(rows[:sl.HEADER_ROW], 0, sl.VALID_PAIRED_SE)
-    found[FOLDS] = label_value(rows[:sl.HEADER_ROW], 0, sl.VALID_FOLDS)
+    folds = label_value(rows[:sl.HEADER_ROW], 0, sl.VALID_FOLDS)  # a count; an edited cell that is none is left out
+    found[FOLDS] = folds if folds is not None and math.isfinite(folds) and folds == int(folds) and 2 <= folds <= 1000 else None
     return {k: v for k, v in found.items() if v is not None}
 
 
