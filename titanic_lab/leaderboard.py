@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,7 +32,7 @@ from .errors import DataError, OptionError
 from .files import check_outputs
 from .finite import check_features
 from .models import KINDS, forward, multiclass_model, parse_model
-from .preprocessing import TabularPreprocessor
+from .preprocessing import TabularPreprocessor, choose_logs
 from .runs import data_path, describe_data, load_rows, model_settings, penalised
 from .tasks import get_task
 from .training import fit
@@ -313,6 +313,16 @@ def _sklearn(kind: str, seed: int, regression: bool = False):
     return GradientBoostingClassifier(random_state=seed)
 
 
+def _fold_spec(rows: pd.DataFrame, dataset: DatasetSpec, target: Target) -> DatasetSpec:
+    """The table's description inferred from a fold's training ``rows``, as ``train`` infers it from its own
+    (a skewed column's log then chosen by the leave-one-out error, :func:`~titanic_lab.preprocessing.choose_logs`)."""
+    spec = infer_spec(rows, target.column, dataset.id_column, name=dataset.name, known=target)
+    if target.record.per_class:
+        return spec
+    answers = pd.Series(target.values(rows[target.column]), index=rows.index)
+    return replace(spec, features=choose_logs(spec.features, rows, answers))
+
+
 def cross_validate(
     df: pd.DataFrame,
     entries: list[Entry],
@@ -369,8 +379,7 @@ def cross_validate(
     grouped_splits = group_splits(df, folds, repeats, seed) if grouped else []
     fold_specs = [dataset] * len(splits)
     if dataset is not None and infer_per_fold:
-        fold_specs = [infer_spec(df.iloc[train_idx], target.column, dataset.id_column, name=dataset.name, known=target)
-                      for train_idx, _ in splits]
+        fold_specs = [_fold_spec(df.iloc[train_idx], dataset, target) for train_idx, _ in splits]
     scores = []
     for entry in entries:
         score = Score(entry.name, entry.own, [], [], [], [], log_loss="log_loss" in target.record.metrics)

@@ -31,7 +31,7 @@ from .choosing import FOLDS, PAIRED_SE, choose, paired_standard_errors, row_loss
 from .models import ModelSpec, Params, forward, hidden_sizes, init_params, multiclass_model, parse_model
 from .optim import OPTIMIZERS
 from .penalty import choose_penalty
-from .preprocessing import TabularPreprocessor
+from .preprocessing import TabularPreprocessor, choose_logs
 from .tasks import confusion
 from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
                        exact_refusal,
@@ -410,6 +410,9 @@ def prepare(config: RunConfig) -> Prepared:
         hidden = frame.assign(**{target.column: frame[target.column].where(~frame.index.isin(valid_idx.numpy()))})
         steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path, known=target).features
         dataset = replace(dataset, features=steps)
+    if known is None and config.spec is None and not target.record.per_class:  # a number the linear model fits
+        answers = pd.Series(target.values(frame[target.column]), index=frame.index).where(~frame.index.isin(valid_idx.numpy()))
+        dataset = replace(dataset, features=choose_logs(dataset.features, frame, answers))
     pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
     check_matrix(len(frame), len(pre.feature_names_out_), path)
     features = pre.transform(frame)
