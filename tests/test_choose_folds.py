@@ -165,3 +165,30 @@ def test_an_edited_folds_cell_that_is_no_count_is_read_as_one_split(mass_run, tm
         return
     chosen, why = choose_sheet(tmp_path / "edited.xlsx")
     assert chosen == run.chosen and why.startswith("one-standard-error rule on validation RMSE")
+
+
+def test_folds_without_validation_rows_are_refused(tmp_path):
+    data = tmp_path / "t.csv"
+    pd.read_csv(PENGUINS).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "body_mass_g", "--valid-pct", "0",
+                                 "--choose-folds", "5", "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 2 and "--choose-folds needs validation rows" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "w.xlsx").exists()
+
+
+def test_the_tables_valid_column_says_it_is_the_splits(tmp_path):
+    data = tmp_path / "t.csv"
+    pd.read_csv(PENGUINS).dropna(subset=["body_mass_g"]).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "body_mass_g", "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "split RMSE" in flat and "valid RMSE" not in flat and "5-fold cross-validated RMSE" in flat
+
+
+def test_a_five_row_regression_table_trains(tmp_path):
+    # One validation row and four training rows: no row to hold out of them for the nnet's weight decay.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5)
+    pd.DataFrame({"x": x, "y": 3 * x + rng.normal(size=5)}).to_csv(tmp_path / "t.csv", index=False)
+    run = train_run(RunConfig(data=str(tmp_path / "t.csv"), target="y"))
+    assert run.chosen in ("linear", "nnet") and run.choice_folds == 5

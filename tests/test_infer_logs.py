@@ -47,3 +47,14 @@ def test_the_error_compared_is_ridgecvs_best_leave_one_out():
     ref = RidgeCV(alphas=ALPHAS[1:], fit_intercept=False, store_cv_results=True).fit(X, y)
     best = min(min(ref.cv_results_.mean(axis=0)), best_loo_error(X, y))  # alpha 0 is ours only
     assert best_loo_error(X, y) == pytest.approx(best, rel=1e-8)
+
+
+def test_choices_that_would_cost_too_much_are_left_to_the_correlation(monkeypatch):
+    import titanic_lab.preprocessing as preprocessing
+
+    df = _table(False)
+    logged = log1p("x", "log_x", base=10.0, scale="max", fill="median")
+    preset = Preset("t", (logged, number("z", "z_Z", scale="zscore", fill="median"), ones("Ones")))
+    assert choose_logs(preset, df, df["y"]).features[0] != logged  # the truth is x itself: the log turned over
+    monkeypatch.setattr(preprocessing, "LOG_CHOICE_WORK", 10.0)
+    assert choose_logs(preset, df, df["y"]) == preset

@@ -171,8 +171,9 @@ class RunConfig:
         "validation estimate. Default: yes for any table "
         "(--target, --spec), no for Titanic's lesson runs (their 80/20 layout).", "--refit/--no-refit", show_default=False)
     choose_folds: int | None = _option(
-        None, "Folds the model is chosen by on any table: the --valid-pct split, then the other rows cut into folds "
-        "the same size, each scored by every model trained without it; 1 chooses on the --valid-pct split alone. "
+        None, "Folds the models (two or more) are chosen by on any table: the --valid-pct split, then the other rows "
+        "cut into N-1 folds the same size as each other, each scored by every model trained without it; 1 chooses "
+        "on the --valid-pct split alone. "
         "Default: 5 for a regression target on a table of at most 1,000 rows (there one split's validation rows "
         "are few, and folds are quick), else 1.", show_default=False)
     complete_rows: bool | None = _option(
@@ -285,6 +286,9 @@ class RunConfig:
             raise OptionError(f"--valid-pct must be in [0, 1), got {self.valid_pct}")
         if self.choose_folds is not None and not 1 <= self.choose_folds <= MAX_CHOOSE_FOLDS:
             raise OptionError(f"--choose-folds must be from 1 to {MAX_CHOOSE_FOLDS}, got {self.choose_folds}")
+        if self.choose_folds is not None and self.choose_folds > 1 and self.valid_pct == 0:
+            raise OptionError("--choose-folds needs validation rows to start from; --valid-pct 0 trains on every row "
+                              "and chooses nothing")
         if self.choose_folds is not None and not (self.target or self.spec):
             raise OptionError("--choose-folds is for a table given with --target or --spec (Titanic's lesson runs choose "
                               "on their 80/20 split)")

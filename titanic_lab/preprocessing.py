@@ -410,6 +410,10 @@ def _warn_unseen(filled: pd.Series, feat: Feature, kind: FeatureKind, levels: Se
 #: Computers (4,800 rows) the pass changed columns the nnet, chosen there, then fitted worse (held-out RMSE
 #: 231 -> 246; benchmarks/r_tables.py, session 18).
 LOG_CHOICE_MAX_ROWS = 1_000
+#: Multiply-adds :func:`choose_logs` may spend, estimated as one singular value decomposition (rows x features x
+#: min(rows, features)) per skewed column and one more; above it the correlation's choices stand. A reviewer's
+#: 1,000 rows of 400 skewed columns took 21 s to 300 s without it; AER's Journals costs some 3 million.
+LOG_CHOICE_WORK = 2e9
 
 
 def choose_logs(preset: Preset, df: pd.DataFrame, target: pd.Series) -> Preset:
@@ -420,7 +424,8 @@ def choose_logs(preset: Preset, df: pd.DataFrame, target: pd.Series) -> Preset:
     Inference chose each log by one column's correlation with the target, a weak guide on a few rows: on
     AER's Journals (144 rows) it logged pages and charpp on 116 of them and not on all 144, and the logs
     cost the linear model 205 against 186 held out. Rows whose ``target`` is missing (a run's validation
-    rows, hidden) are not scored; a table of more than :data:`LOG_CHOICE_MAX_ROWS` such rows is left as it is.
+    rows, hidden) are not scored; a table of more than :data:`LOG_CHOICE_MAX_ROWS` such rows, or whose choices
+    would cost more than :data:`LOG_CHOICE_WORK`, is left as it is.
 
     Parameters
     ----------
@@ -440,6 +445,8 @@ def choose_logs(preset: Preset, df: pd.DataFrame, target: pd.Series) -> Preset:
     steps = list(preset.features)
     fitted = TabularPreprocessor(preset).fit(df)
     X = fitted.transform(df).to_numpy()[rows]
+    if (len(alternatives) + 1) * X.shape[0] * X.shape[1] * min(X.shape) > LOG_CHOICE_WORK:
+        return preset
     at = {i: list(fitted.feature_names_out_).index(steps[i].output_name) for i in alternatives}  # its column of X
     best = best_loo_error(X, y)
     for i, (logged, plain) in alternatives.items():

@@ -64,6 +64,8 @@ def print_summary(run, out: Path) -> None:
     scores = run.dataset.target.record.shown
     headers = {"train_rmse": "train RMSE", "valid_rmse": "valid RMSE", "valid_r2": "valid R²",
                "train_accuracy": "train acc", "valid_accuracy": "valid acc", "valid_log_loss": "valid log loss"}
+    if run.choice_folds > 1:  # the table's valid figures are the split's; the choice's are every row's (see "chosen:")
+        headers = {k: v.replace("valid", "split") for k, v in headers.items()}
     for column in ("epochs", "lr", "train loss", "valid loss", *(headers[k] for k in scores), "seconds"):
         table.add_column(column, justify="right", min_width=6)
     for name, r in run.results.items():

@@ -33,7 +33,7 @@ from .optim import OPTIMIZERS
 from .penalty import choose_penalty
 from .preprocessing import TabularPreprocessor, choose_logs
 from .tasks import confusion
-from .training import (DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
+from .training import (DECAY_HOLDOUT, DTYPES, TABLE_TOL, LRFind, TrainResult, TrainSettings, choose_decay, default_settings, fit, lr_find,
                        exact_refusal,
                        refit_settings, refit_start, split_indices, table_choices, with_overrides)
 
@@ -537,9 +537,10 @@ def choice_folds(p: Prepared) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def _out_of_fold(p: Prepared, results: dict[str, TrainResult], folds: list) -> dict[str, np.ndarray]:
     """Each model's outputs on the rows the first fold holds out (``results``, trained without them), or with
-    several folds on every row: each further fold's rows from the model trained again without them as the refit
-    trains it (:func:`~titanic_lab.training.refit_settings`: the settings its first fit ended with, its l2 or
-    weight decay, from the start of the restart it kept)."""
+    several folds on every row: each further fold's rows from the model trained again without them with the
+    settings its first fit ended with (:func:`~titanic_lab.training.refit_settings`: its l2 or weight decay,
+    early stopping's epoch), from the seeded start of the restart it kept: never from parameters that saw the
+    fold (``--init-from``'s, or lbfgs's learned ones, where the refit on every row starts)."""
     out, classify = {}, p.dataset.target.record.classifies
     for name, result in results.items():
         outputs = _outputs(p, result)
@@ -565,7 +566,8 @@ def _decay_by_data(p: Prepared, spec: ModelSpec, settings: TrainSettings) -> boo
     (:func:`titanic_lab.training.choose_decay`): on any table with validation rows, no ``--l2`` given,
     a model with hidden layers trained by newton or lbfgs (their fast paths)."""
     return bool(p.config.target or p.config.spec) and p.config.l2 is None and len(p.valid_idx) > 0 \
-        and settings.optimizer in ("newton", "lbfgs") and spec.has_hidden
+        and settings.optimizer in ("newton", "lbfgs") and spec.has_hidden \
+        and int(DECAY_HOLDOUT * len(p.train_idx)) > 0  # a row to hold out of the training rows (a tiny table has none)
 
 
 

@@ -118,8 +118,10 @@ def readme_sheet(book: Book, ws: RowWriter, series: list[Series], gradient_lines
         row += 1
     row += 1
     score = f"valid {dataset.target.record.metric_title}"
+    # Chosen on folds, the sheets' Valid figures are every row's; this column stays the split's (its first fold).
+    shown = f"{score} (the split; the sheets' are {run.choice_folds}-fold)" if run.choice_folds > 1 else score
     headers = ["model", "sheets", "loss", "optimizer", "lr", "epochs run", "restarts", "train loss", "valid loss",
-               score, "seconds", "stopped", "training only (not in the formulas)"]
+               shown, "seconds", "stopped", "training only (not in the formulas)"]
     for j, h in enumerate(headers):
         cells.text(ws, row, j, h, cells.header_wrap)
     ws.set_row(row, 15 * max(_lines(h, README_WIDTHS[j]) for j, h in enumerate(headers)))
