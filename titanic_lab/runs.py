@@ -404,14 +404,15 @@ def prepare(config: RunConfig) -> Prepared:
     check_training(models.values(), n_train, width)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
     known = registry.builtin(dataset)
+    seen = ~frame.index.isin(valid_idx.numpy())  # the rows whose answers a target-led choice may see
     if known is None and config.spec is None and len(valid_idx):
         # Inferred again with the validation rows' answers hidden: the one target-led choice (a skewed column's
         # log) then sees the training rows only, as each leaderboard fold does.
-        hidden = frame.assign(**{target.column: frame[target.column].where(~frame.index.isin(valid_idx.numpy()))})
+        hidden = frame.assign(**{target.column: frame[target.column].where(seen)})
         steps = infer_spec(hidden, target.column, dataset.id_column, name=dataset.name, where=path, known=target).features
         dataset = replace(dataset, features=steps)
     if known is None and config.spec is None and not target.record.per_class:  # a number the linear model fits
-        answers = pd.Series(target.values(frame[target.column]), index=frame.index).where(~frame.index.isin(valid_idx.numpy()))
+        answers = pd.Series(target.values(frame[target.column]), index=frame.index).where(seen)
         dataset = replace(dataset, features=choose_logs(dataset.features, frame, answers))
     pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
     check_matrix(len(frame), len(pre.feature_names_out_), path)

@@ -141,9 +141,9 @@ def infer_features(df: pd.DataFrame, exclude: tuple = (), *, name: str = "inferr
             if low < 0 or low > high / 2:
                 steps.append(number(column, new_name(f"{column}_Z"), scale="zscore", fill="median"))
             elif _skewed_positive(present) and _log_fits(present, target):
-                steps.append(log1p(column, new_name(f"log_{column}"), base=10.0, scale="max", fill="median"))
+                steps.append(_as_log(column, new_name(f"log_{column}")))
             else:
-                steps.append(number(column, new_name(f"{column}_N"), scale="max", fill="median"))
+                steps.append(_as_number(column, new_name(f"{column}_N")))
         else:
             counted = spellings(present)  # the most common first
             kept = tuple(sorted(counted))
@@ -177,6 +177,16 @@ def _log_fits(present: pd.Series, target: pd.Series | None) -> bool:
     return bool(np.nan_to_num(logged) >= np.nan_to_num(raw))
 
 
+def _as_log(column: str, name: str) -> Feature:
+    """A column from 0 up as ``log10(x + 1)`` over its maximum, blanks the median: one of a skewed column's two steps."""
+    return log1p(column, name, base=10.0, scale="max", fill="median")
+
+
+def _as_number(column: str, name: str) -> Feature:
+    """A column from 0 up over its maximum, blanks the median: a skewed column's other step, and any other such column."""
+    return number(column, name, scale="max", fill="median")
+
+
 def _skewed_positive(present: pd.Series) -> bool:
     """A numeric column from 0 up (not one for a z-score) whose skewness is above :data:`SKEWED`: its log is a choice."""
     low, high = float(present.min()), float(present.max())
@@ -195,8 +205,7 @@ def log_alternatives(preset: Preset, df: pd.DataFrame) -> dict[int, tuple[Featur
         present = df[feat.column].dropna()
         if not pd.api.types.is_numeric_dtype(present) or present.empty or not _skewed_positive(present):
             continue
-        logged = log1p(feat.column, f"log_{feat.column}", base=10.0, scale="max", fill="median")
-        plain_step = number(feat.column, f"{feat.column}_N", scale="max", fill="median")
+        logged, plain_step = _as_log(feat.column, f"log_{feat.column}"), _as_number(feat.column, f"{feat.column}_N")
         if feat not in (logged, plain_step) or (plain_step if feat == logged else logged).output_name.lower() in taken:
             continue
         out[i] = (logged, plain_step)
