@@ -17,7 +17,7 @@ from openpyxl.formula.translate import Translator
 
 from titanic_lab import RunConfig, reading, train_run
 from titanic_lab.reading import _member_chunks, _open_zip, _parse_formulas, formula_cells, sheet_parts
-from titanic_lab.workbook import cells, write_workbook
+from titanic_lab.workbook import cells, columns, write_workbook
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +186,40 @@ def test_the_fast_cell_writer_leaves_other_cells_to_xlsxwriter(tmp_path):
     assert formula_cells(book)["s"] == {(0, 1): "#NUM!", (1, 0): 'A1&"<b>"', (1, 1): "A1*2", (1, 2): "{SUM(A1:B1)"}
     values = reading.sheet_values(book)["s"]
     assert values[0][0] == 1.5 and values[0][2] == 3.0 and values[1][0] == "1.5<b>" and values[1][1] == 3.0
+
+
+def test_a_formula_of_other_functions_is_written_as_xlsxwriter_writes_it(tmp_path):
+    """Only :data:`~titanic_lab.workbook.columns.PLAIN_FUNCTIONS` skip XlsxWriter's formula scan: a future or
+    dynamic-array function elsewhere gets its prefix and spill as XlsxWriter writes it (whatever its release),
+    and a text literal naming one stays as written (XlsxWriter 3.3.1 itself prefixed and spilled it)."""
+    formulas = ["=XLOOKUP(1,A1:C1,A1:C1)", "=STDEV.S(A1:B1)", "=_xlfn.IFS(A1>0,1)", "=SUM(A1:B1)+xlookup(1,A1:C1,A1:C1)",
+                "=MAX(A1,2)"]
+    literal = '=IF(A1>0,"SORT(","x")'
+    xml = {}
+    for name, worksheet_class in (("fast", cells._Worksheet), ("stock", xlsxwriter.worksheet.Worksheet)):
+        book = tmp_path / f"{name}.xlsx"
+        wb = xlsxwriter.Workbook(str(book), {"constant_memory": True})
+        ws = wb.add_worksheet("s", worksheet_class=worksheet_class)
+        ws.write_number(0, 0, 1.0)
+        for row, formula in enumerate(formulas, start=1):
+            ws.write_formula(row, 0, formula, None, 1.0)
+        if name == "fast":
+            wb.add_worksheet("t", worksheet_class=worksheet_class).write_formula(0, 0, literal, None, 1.0)
+        wb.close()
+        xml[name] = _members(book)["xl/worksheets/sheet1.xml"]
+        if name == "fast":
+            assert b'<c r="A1"><f>IF(A1&gt;0,"SORT(","x")</f><v>1.0</v></c>' in _members(book)["xl/worksheets/sheet2.xml"]
+    assert xml["fast"] == xml["stock"]
+    assert b"_xlfn.XLOOKUP(" in xml["fast"]
+    assert [columns.plain_formula(f) for f in (*formulas, literal)] == [False, False, False, False, True, True]
+
+
+def test_every_function_a_workbook_uses_is_a_plain_one(default_book):
+    """The formulas titanic-lab writes all take the fast path: each function they name is in PLAIN_FUNCTIONS."""
+    names = {m.group(1).upper() for sheet in formula_cells(default_book).values() for text in sheet.values()
+             for m in re.finditer(r'"[^"]*"|\b([A-Za-z_][A-Za-z0-9._]*)\(', text) if m.group(1)}
+    assert {"SUMPRODUCT", "MMULT", "IF", "MAX"} <= names
+    assert names <= columns.PLAIN_FUNCTIONS
 
 
 def test_each_sheet_is_bounded_once_until_the_file_changes(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence, overload
 
 import numpy as np
 from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet, _preserve_whitespace, re_dynamic_function
+from xlsxwriter.worksheet import Worksheet, _preserve_whitespace
 from xlsxwriter.xmlwriter import XMLwriter
 
 #: A row with no cell in this column.
@@ -33,6 +33,22 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MAX_TEXT = 32767
 #: Cached formula texts that XlsxWriter writes as an error value (``t="e"``).
 _ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"})
+#: The functions titanic-lab's formulas use, all in Excel 2007: none needs XlsxWriter's ``_xlfn.`` prefix or
+#: makes a formula a dynamic array. A formula naming any other function is written by XlsxWriter itself.
+PLAIN_FUNCTIONS = frozenset({
+    "ABS", "AND", "AVERAGE", "AVERAGEIF", "DATE", "EXP", "FIND", "IF", "IFERROR", "INDEX", "ISBLANK", "LEFT", "LN",
+    "LOG10", "MATCH", "MAX", "MID", "MIN", "MMULT", "MONTH", "OR", "ROW", "SIGN", "SQRT", "SUM", "SUMPRODUCT", "TANH",
+    "WEEKDAY", "YEAR"})
+#: A text literal (skipped: data's text may name a function) or a function's name before its bracket.
+_FUNCTION_NAME = re.compile(r'"[^"]*"|\b([A-Za-z_][A-Za-z0-9._]*)\(')
+
+
+def plain_formula(formula: str) -> bool:
+    """Does the formula use :data:`PLAIN_FUNCTIONS` only, outside array braces? Its text is then stored as
+    written (``=`` dropped): XlsxWriter would not change it."""
+    if formula.startswith("{") and formula.endswith("}"):
+        return False
+    return all(m.group(1) is None or m.group(1).upper() in PLAIN_FUNCTIONS for m in _FUNCTION_NAME.finditer(formula))
 
 
 def escape(text: str) -> str:
@@ -298,8 +314,8 @@ class FormulaColumn(Column):
     @staticmethod
     def _prepare(formula: str, ws: Any) -> str | None:
         """The formula's text in its cell (escaped), as ``ws.write_formula`` stores it; None for a formula
-        XlsxWriter writes another way (a dynamic array function, an array formula in braces)."""
-        if re_dynamic_function.search(formula) or (formula.startswith("{") and formula.endswith("}")):
+        XlsxWriter writes another way (a function outside :data:`PLAIN_FUNCTIONS`, an array formula in braces)."""
+        if not plain_formula(formula):
             return None
         return escape(ws._prepare_formula(formula))
 
