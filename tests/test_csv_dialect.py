@@ -127,6 +127,9 @@ def test_option_values():
     assert csv_dialect.parse_encoding("UTF8") == "utf-8" and csv_dialect.parse_encoding("latin-1") == "iso8859-1"
     with pytest.raises(OptionError, match="--encoding 'klingon'"):
         csv_dialect.parse_encoding("klingon")
+    for codec in ("hex", "rot13"):  # codecs Python knows, of bytes to bytes or text to text
+        with pytest.raises(OptionError, match=f"--encoding '{codec}' is not a text encoding"):
+            csv_dialect.parse_encoding(codec)
     with pytest.raises(OptionError, match="--decimal"):
         csv_dialect.parse_decimal(";")
 
@@ -191,6 +194,8 @@ def test_train_end_to_end_without_options(tmp_path, kind):
     ("--sep", "tab", "read with separator tab it is one column"),
     ("--decimal", ".", "column width is read as text, but its values are numbers with a decimal comma"),
     ("--encoding", "utf-8", "is not UTF-8 text (byte 0xf6"),
+    ("--encoding", "utf-16", "cannot be read as utf-16 text (UTF-16 stream does not start with BOM)"),
+    ("--encoding", "hex", "--encoding 'hex' is not a text encoding"),
 ])
 def test_a_wrong_option_is_one_line(tmp_path, option, value, message):
     path = write(tmp_path, table(), "csv-europe")
@@ -200,6 +205,28 @@ def test_a_wrong_option_is_one_line(tmp_path, option, value, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_utf_32_with_its_mark_is_not_read_as_utf_16(tmp_path):
+    """UTF-32 LE's byte-order mark starts with UTF-16 LE's: the longer mark is looked for first."""
+    text = table().to_csv(index=False)
+    assert detect(codecs.BOM_UTF32_LE + text.encode("utf-32-le")).encoding == "utf-32"
+    path = tmp_path / "wide.csv"
+    path.write_bytes(codecs.BOM_UTF32_LE + text.encode("utf-32-le"))
+    pd.testing.assert_frame_equal(read_table(path, "price"), read_table(write(tmp_path, table(), "pipes", "plain.csv"), "price"))
+
+
+def test_thousands_commas_in_a_comma_separated_file(tmp_path):
+    """Quoted "9,479" in a comma-separated file is 9479 (Excel's CSV of a number formatted with thousands
+    commas); before, the advice was --decimal ',', which read it as 9.479. A decimal comma ("9,5") is not one."""
+    path = tmp_path / "grouped.csv"
+    path.write_text('big,x,y\n"9,479",1.5,1\n"1,024,000.5",2.5,2\n"12",3.5,3\n', encoding="utf-8")
+    assert detect(path.read_bytes()).thousands == ","
+    assert read_table(path, "y")["big"].tolist() == [9479.0, 1024000.5, 12.0]
+    path.write_text('big,x,y\n"9,479",1.5,1\n"9,5",2.5,2\n', encoding="utf-8")
+    assert detect(path.read_bytes()).thousands is None
+    with pytest.raises(DataError, match="decimal comma"):
+        read_table(path, "y")
 
 
 def test_predict_reads_a_european_file(tmp_path):

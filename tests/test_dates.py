@@ -54,6 +54,17 @@ def test_serials_are_the_spreadsheets_day_numbers():
     assert date_formula("2019-12-30") == "DATE(2019,12,30)"
 
 
+def test_dates_beyond_pandas_nanosecond_range_are_read():
+    """Years 1 to 9999 are dates (pandas' nanosecond timestamps stop at 1677-2262, which crashed train):
+    9999-12-31 is Excel's last day, 2958465; one before 1900-03-01 leaves the column out, as any early date does."""
+    assert serials(pd.Series(["9999-12-31", "2300-01-01", None])).tolist()[:2] == [2958465.0, 146099.0]
+    assert serials(pd.Series([dt.date(9999, 12, 31)])).tolist() == [2958465.0]
+    late, early = series(), series()
+    late.loc[0, "date"], early.loc[0, "date"] = "9999-12-31", "1600-05-05"
+    assert {f.kind for f in infer_spec(late, "sales").features.features if f.column == "date"} >= {"year", "days"}
+    assert "before 1900-03-01" in infer_spec(early.assign(x=np.arange(len(early)) % 7), "sales").left_out["date"]
+
+
 def test_inferred_steps_and_their_values():
     df = series()
     spec = infer_spec(df, "sales", name="shop")

@@ -36,11 +36,16 @@ HEAD_BYTES = 1 << 16
 #: Of the rows read, the share that must have the header's number of fields for a separator to count.
 CONSISTENT = 0.9
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Byte-order marks, UTF-32's first: its little-endian mark starts with UTF-16's.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _COMMA_NUMBER = re.compile(r"^[-+]?(\d+|\d{1,3}(\.\d{3})+),\d+$")
 _POINT_NUMBER = re.compile(r"^[-+]?(\d+|\d{1,3}(,\d{3})+)\.\d+$")
 _THOUSANDS_POINT = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+,\d+$")
-_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16 with BOM", "utf-16-le": "UTF-16 LE",
+#: A number with thousands commas (``9,479``, ``1,234,567.5``): in a comma-separated file, a quoted field as Excel
+#: writes a number formatted with them.
+_THOUSANDS_COMMA = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16 with BOM", "utf-32": "UTF-32 with BOM", "utf-16-le": "UTF-16 LE",
                    "utf-16-be": "UTF-16 BE", "cp1252": "Windows-1252", "iso8859-1": "Latin-1"}
 
 
@@ -114,6 +119,11 @@ def parse_encoding(text: str) -> str:
     except LookupError:
         raise OptionError(f"--encoding {text!r} is not an encoding Python knows; write for example utf-8, utf-16, "
                           "cp1252 (Windows' Western European) or latin-1") from None
+    try:
+        "a".encode(text)  # a codec of text to bytes, not hex or rot13 (LookupError: not a text encoding)
+    except LookupError:
+        raise OptionError(f"--encoding {text!r} is not a text encoding; write for example utf-8, utf-16, "
+                          "cp1252 (Windows' Western European) or latin-1") from None
     return codecs.lookup(text).name
 
 
@@ -185,10 +195,15 @@ def detect_decimal(text: str, sep: str) -> tuple[str, str | None]:
 
     A comma can be the decimal mark only when it is not the separator. The mark is the comma
     when more fields are numbers with a decimal comma (``22,5``, ``1.234,5``) than with a decimal
-    point; the thousands mark is ``.`` when a number such as ``1.234,5`` is seen.
+    point; the thousands mark is ``.`` when a number such as ``1.234,5`` is seen. In a comma-separated
+    file, the thousands mark is ``,`` when quoted numbers such as ``"9,479"`` are seen and no number
+    with a decimal comma (``"9,5"``) is.
     """
     if sep == ",":
-        return ".", None
+        fields = [f.strip() for row in _records(text, sep)[1:] for f in row if "," in f]
+        grouped = [f for f in fields if _THOUSANDS_COMMA.match(f)]
+        decimal_commas = [f for f in fields if _COMMA_NUMBER.match(f) and not _THOUSANDS_COMMA.match(f)]
+        return ".", "," if grouped and not decimal_commas else None
     fields = [f.strip() for row in _records(text, sep)[1:] for f in row]
     commas = [f for f in fields if _COMMA_NUMBER.match(f)]
     points = sum(1 for f in fields if _POINT_NUMBER.match(f))

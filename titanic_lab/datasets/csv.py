@@ -52,7 +52,12 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     if head[:4] == ZIP_MAGIC:
         raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
     refuse_compressed(path, head)
-    dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
+    try:
+        dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
+    except UnicodeError as exc:  # a codec that refuses the first bytes (UTF-16 without its byte-order mark...)
+        given = csv_dialect.current().get("encoding")
+        raise DataError(path, f"cannot be read as {given or 'its detected encoding'} text ({exc}); pass the file's "
+                              "encoding with --encoding (utf-8, utf-16-le, cp1252...)") from None
     try:
         try:
             df, caught = _parse_csv(path, dialect, text_columns)
@@ -66,6 +71,9 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
         what = "neither UTF-8 nor Windows-1252" if guessed else f"not {csv_dialect.encoding_name(dialect.encoding)}"
         raise DataError(path, f"is {what} text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
                               "pass the file's encoding with --encoding (utf-8, utf-16, cp1252...)") from exc
+    except UnicodeError as exc:  # a codec's own refusal (UTF-16 without a byte-order mark)
+        raise DataError(path, f"cannot be read as {csv_dialect.encoding_name(dialect.encoding)} text ({exc}); "
+                              "pass the file's encoding with --encoding (utf-8, utf-16-le, cp1252...)") from None
     if df.empty:
         raise DataError(path, "has a header but no data rows")
     text = {c: df[c].dropna().head(1000).tolist() for c in df.columns

@@ -60,13 +60,14 @@ def serials(values: pd.Series) -> pd.Series:
     rest = present[~numbers]
     stamps = rest.map(lambda v: pd.Timestamp(v) if isinstance(v, (dt.date, dt.datetime, pd.Timestamp)) else None)
     text = rest[stamps.isna()].astype(str).str.strip()
-    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    # Second resolution: any year 1 to 9999 (nanoseconds stop at 1677-2262)
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
     for fmt in FORMATS:
         left = parsed.isna()
         if not left.any():
             break
-        parsed[left] = pd.to_datetime(text[left], format=fmt, errors="coerce")
-    when = pd.concat([stamps.dropna().astype("datetime64[ns]"), parsed])
+        parsed[left] = pd.to_datetime(text[left], format=fmt, errors="coerce").astype("datetime64[s]")
+    when = pd.concat([stamps.dropna().astype("datetime64[s]"), parsed])
     out[when.index] = (when - EPOCH) / pd.Timedelta(days=1)
     return out
 
