@@ -124,11 +124,44 @@ def work(book, tmp_path):
      "column a has value 1e+308 on line 5, beyond +-1e+100"),
     (lambda df: df.assign(y=np.where(df.index == 7, 1e308, df["y"])), "column y has value 1e+308 on line 9, beyond +-1e+100"),
     (lambda df: df.assign(y=np.where(df.index % 2 == 0, 1e308, -1e308)), "column y has value 1e+308 on line 2"),
+    (lambda df: df.assign(y=df["y"] * 1e-200), "target y varies by only"),  # its workbook's scale could not be read back
 ])
 def test_a_value_that_overflows_is_refused_before_training(work, tmpdir_env, edit, needle):
     data = work / "bad.csv"
     edit(_table()).to_csv(data, index=False)
     _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")], needle)
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda df: df.assign(c=df["c"].where(df.index != 3, "y\x0bs")), "column c has the control character U+000B on line 5"),
+    (lambda df: df.assign(c=df["c"].where(df.index != 0, "\x00")), "column c has the control character U+0000 on line 2"),
+    (lambda df: df.assign(c=df["c"].where(df.index != 1, "z\ufffe")), "column c has the control character U+FFFE on line 3"),
+    (lambda df: df.rename(columns={"a": "a\x1bb"}), "the header 'a\\x1bb' holds the control character U+001B"),
+])
+def test_a_control_character_is_refused_before_it_breaks_a_workbook(work, tmpdir_env, edit, needle):
+    """XML 1.0 cannot hold them: a level in a formula's text (IF(C4="y\x0bs",1,0)), a header in a table's
+    column names, a cached text; the workbook written was not well-formed (no reader opened it)."""
+    data = work / "bad.csv"
+    edit(_table()).to_csv(data, index=False)
+    _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")], needle)
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda df: df.assign(y=df["y"].round(3).astype(object).where(df.index != 5, "abc")),
+     "target y has value 'abc' on line 7 where its other values are numbers (1 of 60 are not)"),
+    (lambda df: pd.concat([df.iloc[:19], pd.DataFrame([df.columns], columns=df.columns), df.iloc[19:]]).round(3),
+     "target y has value 'y' on line 21 where its other values are numbers"),  # a header pasted again mid-file
+])
+def test_a_stray_text_in_a_numeric_target_is_named(work, tmpdir_env, edit, needle):
+    """Before, the target was read as classes and the error said a number was a class of one row."""
+    data = work / "bad.csv"
+    edit(_table()).to_csv(data, index=False)
+    _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")], needle)
+
+
+def test_the_id_cannot_be_the_target(work, tmpdir_env):
+    _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--target", "y", "--id", "y",
+                                "--out", str(work / "o.xlsx")], "--id 'y' is also the --target")
 
 
 def test_rows_to_predict_with_an_infinite_value_are_refused(work, tmpdir_env):

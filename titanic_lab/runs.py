@@ -24,7 +24,7 @@ from .datasets.csv import read_table
 from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .errors import DataError, OptionError, TitanicLabError
-from .finite import check_features, check_target
+from .finite import MAX_MAGNITUDE, check_features, check_target
 from .limits import human, max_memory
 from .backprop import Descent, descend, refusal
 from .choosing import FOLDS, PAIRED_SE, choose, paired_standard_errors, row_losses, validation_metrics
@@ -420,7 +420,12 @@ def prepare(config: RunConfig) -> Prepared:
     check_features(features, path)
     if known is None:
         check_headers([target.column, *dataset.raw_columns, *features.columns], path)
-    dataset = resolved(dataset, pre.levels_, target.learn_scale(frame[target.column]))
+    learned = target.learn_scale(frame[target.column])
+    if learned.scale is not None and learned.scale < 1 / MAX_MAGNITUDE:  # its workbook's spec could not be read back
+        raise DataError(path, f"target {target.column} varies by only {learned.scale:.3g} (the root mean square above its "
+                              f"smallest value), less than the {1 / MAX_MAGNITUDE:g} a workbook records; multiply it by a "
+                              "power of ten")
+    dataset = resolved(dataset, pre.levels_, learned)
     y_values = dataset.target.values(frame[target.column])
     if np.isnan(y_values).any():
         first = int(np.isnan(y_values).argmax())

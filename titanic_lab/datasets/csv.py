@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 
 from .. import csv_dialect
 from ..compressed import refuse_compressed
-from ..errors import DataError
+from ..errors import DataError, OptionError
 from ..finite import check_table
 from ..limits import human, max_csv_bytes
 
@@ -133,8 +134,19 @@ def line_of(df: pd.DataFrame, index: object) -> int:
     return int(df.index.get_loc(index)) + 2
 
 
+#: Characters XML 1.0 cannot hold (control characters but tab, line feed and carriage return; U+FFFE, U+FFFF):
+#: a workbook's formulas, cached texts and table names would not be well-formed with one.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def check_text(df: pd.DataFrame, path: Path) -> None:
-    """Refuse text longer than an Excel cell holds, rather than cut it in a workbook."""
+    """Refuse text longer than an Excel cell holds, rather than cut it in a workbook, and a control character
+    (:data:`CONTROL`) in a header or a cell, which a workbook cannot hold."""
+    for column in df.columns:
+        found = CONTROL.search(str(column))
+        if found:
+            raise DataError(path, f"the header {str(column)!r} holds the control character U+{ord(found.group()):04X}, "
+                                  "which a workbook cannot hold; remove it")
     for column in df.columns:
         try:
             lengths = df[column].str.len()
@@ -144,6 +156,12 @@ def check_text(df: pd.DataFrame, path: Path) -> None:
             first = (lengths > MAX_TEXT).idxmax()
             raise DataError(path, f"column {column} has text of {int(lengths[first]):,} characters on line {line_of(df, first)}, "
                                   f"more than the {MAX_TEXT:,} an Excel cell holds; shorten it")
+        control = df[column].str.contains(CONTROL, na=False)
+        if control.any():
+            first = control.idxmax()
+            char = CONTROL.search(df[column][first]).group()
+            raise DataError(path, f"column {column} has the control character U+{ord(char):04X} on line {line_of(df, first)} "
+                                  f"({df[column][first]!r}), which a workbook cannot hold; remove it")
 
 
 def check_fields(path: Path, width: int, dialect: csv_dialect.Dialect | None = None) -> None:
@@ -200,6 +218,9 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
         Naming the file, the column and, for a bad value, the line.
     """
     path = Path(path)
+    if id_column is not None and id_column == target:
+        raise OptionError(f"--id {id_column!r} is also the --target; the id names rows, the target is learned: "
+                          "give the id column, or leave --id out")
     df = read_csv(path, (id_column,) if id_column else ())  # ids as written: 0001 is not 1
     df.columns = [str(c).strip() for c in df.columns]
     seen: dict[str, int] = {}

@@ -46,6 +46,8 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data", task
     values = df[column].dropna()
     levels = sorted(values.unique(), key=lambda v: (str(type(v)), v))
     numeric = pd.api.types.is_numeric_dtype(values)
+    if task is None and not numeric and len(levels) > 2:
+        _refuse_stray_text(values, column, where)
     if task == "multiclass" or (task is None and not numeric and len(levels) > 2):
         return Target(column, "multiclass", check_classes(df[column], column, where))
     if task == "regression" and not numeric:
@@ -69,6 +71,25 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data", task
     raise DataError(where, f"target {column} has {len(levels)} text values ({shown}): titanic-lab learns a two-valued target "
                            "(binary classification) or a numeric one (regression); choose another --target, or "
                            "make it two-valued (for example one class against the rest)")
+
+
+#: A text target whose values are all numbers but this share (at most) is a numeric target with stray text.
+STRAY_TEXT = 0.05
+#: ... when its numbers have more distinct values than this (fewer: codes of classes, as "1", "2", "3", "other").
+STRAY_TEXT_LEVELS = 10
+
+
+def _refuse_stray_text(values: pd.Series, column: str, where: object) -> None:
+    """Refuse a target read as text because a few of its values are not numbers (``abc``, a repeated header):
+    learned as classes, each number would be a class of one row."""
+    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+    stray = numbers.isna()
+    if stray.any() and stray.mean() <= STRAY_TEXT and numbers.nunique() > STRAY_TEXT_LEVELS:
+        first = stray.idxmax()
+        line = f"on line {first + 2} " if isinstance(first, (int, np.integer)) else ""
+        raise DataError(where, f"target {column} has value {values[first]!r} {line}where its other values are numbers "
+                               f"({int(stray.sum())} of {len(values)} are not); fix or blank it, or pass --task multiclass "
+                               "if its values are classes")
 
 
 def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, name: str = "data",
