@@ -159,6 +159,32 @@ def test_a_stray_text_in_a_numeric_target_is_named(work, tmpdir_env, edit, needl
     _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")], needle)
 
 
+def test_a_text_in_a_numeric_column_to_predict_is_named_by_its_line(work, tmpdir_env):
+    rows = work / "bad_rows.csv"
+    _table().drop(columns=["y"]).assign(a=lambda d: d["a"].astype(object).where(d.index != 2, "abc")).to_csv(rows, index=False)
+    _refused(work, tmpdir_env, ["predict", "--model", str(work / "w.xlsx"), "--data", str(rows), "--out", str(work / "p.csv")],
+             "column a has non-numeric value 'abc' in data row 3 (line 4 of a CSV)")
+
+
+def test_lr_find_with_an_exact_step_names_the_optimizers_it_is_for(work, tmpdir_env):
+    _refused(work, tmpdir_env, ["lr-find", "--data", str(work / "data.csv"), "--target", "y", "--optimizer", "newton"],
+             "--optimizer newton: its step needs no learning rate to be found", "lr-find is for sgd")
+
+
+def test_init_from_a_workbook_of_other_features_lists_a_few(work, tmpdir_env):
+    """A workbook of 500 features once gave a line of 3,000 characters: now the counts and the first few."""
+    wide = work / "wide.csv"
+    rng = np.random.default_rng(1)
+    pd.DataFrame(rng.normal(size=(30, 12)), columns=[f"v{j}" for j in range(11)] + ["y"]).to_csv(wide, index=False)
+    book = work / "wide.xlsx"
+    assert runner.invoke(app, ["train", "--data", str(wide), "--target", "y", "-m", "linear", "--epochs", "2",
+                               "--out", str(book)]).exit_code == 0
+    error = _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--target", "y", "-m", "linear",
+                                        "--init-from", str(book), "--out", str(work / "o.xlsx")],
+                     "sheet 'linear' has 12 features, the run", "only the sheet has v0_Z, v1_Z, v2_Z, v3_Z, v4_Z and 6 more")
+    assert len(error) < 400
+
+
 def test_the_id_cannot_be_the_target(work, tmpdir_env):
     _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--target", "y", "--id", "y",
                                 "--out", str(work / "o.xlsx")], "--id 'y' is also the --target")

@@ -10,7 +10,9 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -136,6 +138,32 @@ def test_formulas_without_cached_values(tmp_path):
     openpyxl.load_workbook(book).save(resaved)  # openpyxl keeps formulas, drops every cached value
     result = runner.invoke(app, ["compare", str(resaved)])
     assert result.exit_code == 2 and "store no cached values" in result.stderr and "--recalc" in result.stderr
+    assert result.stderr.startswith(f"error: {resaved}: sheet ")  # the file named, as every error names it
+
+
+def test_a_workbook_without_a_formula_is_refused_by_verify(tmp_path):
+    """Nothing to recalculate: exit 2 (not the 1 of a cell that differs), one line naming the file."""
+    book = tmp_path / "plain.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["a", 1.5])
+    wb.save(book)
+    result = runner.invoke(app, ["verify", str(book)])
+    assert result.exit_code == 2 and result.stderr == f"error: {book}: holds no formula cell; there is nothing to recalculate and compare\n"
+
+
+def test_an_any_table_workbook_without_its_spec_sheet_says_so(tmp_path):
+    """Without the spec sheet the reader looks for Titanic's target; the message says what is missing."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "t.csv"
+    pd.DataFrame({"x": rng.normal(size=40), "y": rng.normal(size=40)}).to_csv(data, index=False)
+    book = tmp_path / "w.xlsx"
+    assert runner.invoke(app, ["train", "--data", str(data), "--target", "y", "-m", "linear", "--epochs", "2",
+                               "--out", str(book)]).exit_code == 0
+    wb = openpyxl.load_workbook(book)
+    del wb["spec"]
+    wb.save(book)
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(data), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "which this one lacks" in result.stderr and "'spec' sheet" in result.stderr
 
 
 def test_too_many_rows_for_a_workbook_are_refused_before_training(tmp_path):

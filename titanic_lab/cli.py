@@ -385,7 +385,7 @@ def verify(
     """Recalculate WORKBOOK in a spreadsheet engine and compare every formula cell with its cached value.
 
     Exit 0 when every cell is within --tol, 1 when one is not, 2 when the file is not a
-    workbook or the engine is missing.
+    workbook, holds no formula, or the engine is missing.
     """
     with _errors_to_exit():
         from .config import check_real

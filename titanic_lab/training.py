@@ -1253,7 +1253,8 @@ def lr_find(
     if not 0 < start_lr < end_lr or steps < 3:
         raise OptionError(f"lr-find needs 0 < start_lr < end_lr and 3 or more steps, got {start_lr}, {end_lr}, {steps}")
     if OPTIMIZERS[settings.optimizer].exact:
-        raise OptionError(f"{settings.optimizer}'s step needs no learning rate to be found: at lr 1 it is exact; leave --lr out")
+        raise OptionError(f"--optimizer {settings.optimizer}: its step needs no learning rate to be found (at lr 1 it "
+                          f"is exact); lr-find is for {', '.join(n for n, o in OPTIMIZERS.items() if not o.exact)}")
     dtype = DTYPES[settings.dtype]
     X, y = X.to(dtype), y.to(dtype)
     params = _initial(spec, settings, X.shape[1], dtype, init)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .engines import DEFAULT_ENGINE, AskedValues, Engine, Values, Wanted, select_engines
 from .formulas import cell, col_letter
-from .reading import checked_sheets, sheet_formula_cells, sheet_values
+from .reading import WorkbookError, checked_sheets, sheet_formula_cells, sheet_values
 from .sheet_layout import is_label
 
 @dataclass
@@ -356,6 +356,8 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
         found.put(_FAILED)  # the engine asks for the cells, is told there are none, and is stopped
         raise
     found.put(None)
+    if not any(formulas.values()):
+        raise WorkbookError(f"{path}: holds no formula cell; there is nothing to recalculate and compare")
     cached_values = {}  # only the sheets with formulas are compared
     for sheet in [sheet for sheet, cells in formulas.items() if cells]:
         cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))

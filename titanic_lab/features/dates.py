@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TitanicLabError
-from .kind import FeatureKind, named
+from .kind import FeatureKind, named, row_named
 
 if TYPE_CHECKING:
     from .steps import Feature
@@ -81,7 +81,7 @@ def dates(df: pd.DataFrame, feat: Feature) -> pd.Series:
     if bad.any() or early.any():
         first = (bad | early).idxmax()
         why = "is not a date" if bad[first] else "is before 1900-03-01, which spreadsheets number differently"
-        raise TitanicLabError(f"column {feat.column} has value {raw[first]!r} in the row with index {first!r}, which {why}; "
+        raise TitanicLabError(f"column {feat.column} has value {raw[first]!r} in {row_named(raw, first)}, which {why}; "
                               "write dates as YYYY-MM-DD (or drop the column's date features from the spec)")
     return values
 

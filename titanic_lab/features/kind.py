@@ -192,3 +192,13 @@ class FeatureKind:
         if float(largest[0]) != divisor:
             return None
         return self.formula(feat, fx.column_max(column), Cell(fx.TableRefs("", {}, 0, 0), 0))
+
+
+def row_named(values: pd.Series, label: object) -> str:
+    """Where a bad value is: ``data row 4 (line 5 of a CSV)`` for a frame numbered from 0 as read from a
+    file, else ``the row with index 'x'``."""
+    index = values.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        position = int(index.get_loc(label))
+        return f"data row {position + 1} (line {position + 2} of a CSV)"
+    return f"the row with index {label!r}"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import formulas as fx
 from ..errors import TitanicLabError
-from .kind import FeatureKind, kind_of, named
+from .kind import FeatureKind, kind_of, named, row_named
 
 if TYPE_CHECKING:
     from .steps import Feature
@@ -29,7 +29,7 @@ def numbers(df: pd.DataFrame, feat: Feature) -> pd.Series:
     if bad.any():
         first = bad.idxmax()
         raise TitanicLabError(
-            f"column {feat.column} has non-numeric value {raw[first]!r} in the row with index {first!r}; "
+            f"column {feat.column} has non-numeric value {raw[first]!r} in {row_named(raw, first)}; "
             "the feature reads numbers, so clean the value (or make the column's step another kind)"
         )
     values = values.astype(float)

@@ -181,6 +181,8 @@ def read_model_sheets(
     for name, rows in values.items():
         try:
             sheet = _read_sheet(name, rows, cells.get(name, {}), stored)
+        except NoCachedValuesError as exc:
+            raise NoCachedValuesError(f"{path}: {exc}") from None
         except LayoutError as exc:
             problems.append(str(exc) if str(exc).startswith("sheet ") else f"sheet {name!r}: {exc}")
             continue
@@ -191,8 +193,11 @@ def read_model_sheets(
     if found and problems:  # a model sheet that cannot be read is an error, not a sheet to skip
         raise LayoutError(f"{path}: {'; '.join(problems)}; fix it, or remove the sheet")
     if not found:
-        detail = "; ".join(problems) if problems else \
-            f"no sheet has a {_FALLBACK.default_spec().target.column!r} header in its first rows"
+        detail = "; ".join(problems) if problems else (
+            f"no sheet has the {stored.target.column!r} header its spec names" if stored is not None else
+            f"no sheet has a {_FALLBACK.default_spec().target.column!r} header in its first rows; a workbook "
+            f"titanic-lab wrote for another table keeps that table's description in its {sl.SPEC_SHEET!r} sheet, "
+            "which this one lacks")
         raise LayoutError(f"{path}: no sheet in the lesson layout ({detail})")
     return found
 
@@ -663,6 +668,12 @@ def _check_cached(rows, formulas, name) -> None:
         )
 
 
+def _some(names: list[str], shown: int = 5) -> str:
+    """The first names of a list, and how many more: ``a, b, c and 497 more``."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
 def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: list[str],
                    target: Target | None = None) -> dict[str, Params]:
     """Starting parameters for each model of a run, read from a workbook's model sheets, as float64 tensors.
@@ -689,10 +700,13 @@ def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: lis
             raise LayoutError(f"{path}: no sheet holds a {spec.name} model (sheets: {held})")
         sheet = candidates[0]
         if list(sheet.features) != list(features):
-            raise LayoutError(
-                f"{path}: sheet {sheet.name!r} has features {', '.join(sheet.features)}, the run has "
-                f"{', '.join(features)}; use the same --preset, or the same --spec"
-            )
+            only_sheet = [f for f in sheet.features if f not in features]
+            only_run = [f for f in features if f not in sheet.features]
+            differ = (f"{len(sheet.features)} features, the run {len(features)}" + (
+                f"; only the sheet has {_some(only_sheet)}" if only_sheet else "") + (
+                f"; only the run has {_some(only_run)}" if only_run else "") if only_sheet or only_run
+                else "the run's features in another order")
+            raise LayoutError(f"{path}: sheet {sheet.name!r} has {differ}; use the same --preset, or the same --spec")
         learned = sheet.dataset.target
         same = target is None or not target.is_regression or (  # the sheet's cells hold 15-16 figures
             math.isclose(learned.divisor, target.divisor, rel_tol=1e-12)
