@@ -93,7 +93,7 @@ def test_every_poisoned_cell_is_recomputed(name, kind, books, tmp_path):
 
 @pytest.mark.parametrize("name", list(ENGINES))
 def test_a_tampered_cell_exits_1_naming_it(name, books, tmp_path):
-    engine = _engine(name)
+    _engine(name)  # skips the test when the engine is not installed
     tampered = tmp_path / "tampered.xlsx"
     assert _poison(books[True, "spreadsheet"], tampered, only="linear!AC10") == ["linear!AC10"]
     result = runner.invoke(app, ["verify", str(tampered), "--engine", name, "--json"])

@@ -159,13 +159,6 @@ def test_a_stray_text_in_a_numeric_target_is_named(work, tmpdir_env, edit, needl
     _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")], needle)
 
 
-def test_a_text_in_a_numeric_column_to_predict_is_named_by_its_line(work, tmpdir_env):
-    rows = work / "bad_rows.csv"
-    _table().drop(columns=["y"]).assign(a=lambda d: d["a"].astype(object).where(d.index != 2, "abc")).to_csv(rows, index=False)
-    _refused(work, tmpdir_env, ["predict", "--model", str(work / "w.xlsx"), "--data", str(rows), "--out", str(work / "p.csv")],
-             "column a has non-numeric value 'abc' in data row 3 (line 4 of a CSV)")
-
-
 def test_lr_find_with_an_exact_step_names_the_optimizers_it_is_for(work, tmpdir_env):
     _refused(work, tmpdir_env, ["lr-find", "--data", str(work / "data.csv"), "--target", "y", "--optimizer", "newton"],
              "--optimizer newton: its step needs no learning rate to be found", "lr-find is for sgd")
@@ -190,11 +183,16 @@ def test_the_id_cannot_be_the_target(work, tmpdir_env):
                                 "--out", str(work / "o.xlsx")], "--id 'y' is also the --target")
 
 
-def test_rows_to_predict_with_an_infinite_value_are_refused(work, tmpdir_env):
+@pytest.mark.parametrize("column, row, value, needle", [
+    ("b", 1, "inf", "bad_rows.csv: column b has non-finite value inf on line 3"),
+    ("a", 2, "abc", "bad_rows.csv: column a has non-numeric value 'abc' in data row 3 (line 4 of a CSV)"),
+])
+def test_rows_to_predict_with_a_bad_value_are_refused_naming_its_line(work, tmpdir_env, column, row, value, needle):
     rows = work / "bad_rows.csv"
-    _table().drop(columns=["y"]).assign(b=lambda d: d["b"].astype(object).where(d.index != 1, "inf")).to_csv(rows, index=False)
+    _table().drop(columns=["y"]).assign(**{column: lambda d: d[column].astype(object).where(d.index != row, value)}).to_csv(
+        rows, index=False)
     _refused(work, tmpdir_env, ["predict", "--model", str(work / "w.xlsx"), "--data", str(rows), "--out", str(work / "p.csv")],
-             "bad_rows.csv: column b has non-finite value inf on line 3")
+             needle)
 
 
 def test_a_feature_step_that_leaves_the_range_is_refused(work, tmpdir_env):
