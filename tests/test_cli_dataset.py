@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -84,3 +85,20 @@ def test_unknown_dataset_is_one_line(command, tmp_path):
     result = runner.invoke(app, [*command, "--dataset", "nope"])
     assert result.exit_code == 2
     assert result.stderr == f"error: --dataset: unknown built-in dataset 'nope'; choose from {', '.join(registry.DATASETS)}\n"
+
+
+@pytest.mark.parametrize("extra, codes, hinted", [
+    ([], [0, 1, 2], True),  # a few whole numbers: classes, perhaps
+    (["--task", "multiclass"], [0, 1, 2], False),  # asked for: classes, no hint
+    ([], [0.5, 1.5, 2.5], False),  # not whole numbers
+])
+def test_a_target_of_a_few_whole_numbers_gets_a_hint(tmp_path, extra, codes, hinted):
+    """R's pbc codes a patient's status 0/1/2: inferred as a regression, its accuracy as classes was 0."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "t.csv"
+    pd.DataFrame({"x": rng.normal(size=60), "status": np.resize(codes, 60)}).to_csv(data, index=False)
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "status", "-m", "linear", "--epochs", "2",
+                                 "--out", str(tmp_path / "w.xlsx"), *extra])
+    assert result.exit_code == 0, result.output
+    hint = "  hint: status holds 3 whole numbers (0, 1, 2), learned as a regression; if they name classes, pass --task multiclass"
+    assert (hint in result.stdout.splitlines()) == hinted, result.stdout

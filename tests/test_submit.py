@@ -44,6 +44,17 @@ def test_submit_needs_passenger_ids(bundled, tmp_path):
     assert not (tmp_path / "s.csv").exists()
 
 
+def test_submit_with_the_training_file_as_test_says_so(bundled, tmp_path):
+    """Every training row is then a passenger to predict and is left out; the error said 5 folds needed survivors."""
+    train = tmp_path / "train.csv"
+    bundled.head(100).assign(PassengerId=range(1, 101)).to_csv(train, index=False)
+    result = runner.invoke(app, ["submit", "--data", str(train), "--test", str(train), "--model", "linear",
+                                 "--out", str(tmp_path / "s.csv")])
+    assert result.exit_code == 2, result.output
+    assert "every training row of" in result.stderr and "--test names the rows to predict, not the training file" in result.stderr
+    assert result.stderr.count("error:") == 1 and not (tmp_path / "s.csv").exists()
+
+
 def test_train_plot(tmp_path):
     plot = tmp_path / "curves.png"
     result = runner.invoke(app, ["train", "-m", "linear", "--epochs", "20", "--plot", str(plot), "--out", str(tmp_path / "r.json")])

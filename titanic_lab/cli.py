@@ -211,8 +211,15 @@ def train(
         prepared = prepare(config)
         _info(f"data: {describe_data(config, prepared.data_path)}", as_json)
         if registry.builtin(prepared.dataset) is None:
+            target, hint = prepared.dataset.target, None
+            if target.is_regression and config.task is None and config.spec is None:
+                from .datasets.infer import class_codes_hint
+
+                hint = class_codes_hint(prepared.frame[target.column], target.column)
             for line in prepared.dataset.describe():
                 _info(f"  {line}", as_json)
+                if hint and line.startswith("target: "):  # beside the target's line
+                    _info(f"  {hint}", as_json)
 
         if exclude_from is not None:
             _info(f"left out {prepared.excluded} training rows that are passengers of {exclude_from}", as_json)

@@ -128,6 +128,9 @@ def prepare_submission(config: RunConfig, test: Path, out: Path, workbook: Path 
         raise DataError(test, f"has no {id_column} column, which a submission needs")
     overlap = known.same_rows(rows, to_predict)  # never train, choose or score on the answers
     rows, dropped = rows[~overlap].reset_index(drop=True), int(overlap.sum())
+    if rows.empty:
+        raise DataError(test, f"every training row of {known.describe_source(path)} is one of its {known.row_word} "
+                              f"({known.same_rows_key}): --test names the rows to predict, not the training file")
     notes = [f"left out {dropped} of {dropped + len(rows)} training rows of {known.describe_source(path)}: they are "
              f"{known.row_word} of {test} ({known.same_rows_key})"] if dropped else []
     if model is None:

@@ -73,6 +73,22 @@ def infer_target(df: pd.DataFrame, column: str, where: object = "the data", task
                            "make it two-valued (for example one class against the rest)")
 
 
+#: A regression target of whole numbers with at most this many values may be codes of classes: train says so.
+CODE_LEVELS = 10
+
+
+def class_codes_hint(values: pd.Series, column: str) -> str | None:
+    """A hint for a numeric target inferred as regression whose values are a few whole numbers (``0, 1, 2``):
+    codes of classes, perhaps, which ``--task multiclass`` learns as such; None otherwise."""
+    present = pd.to_numeric(values, errors="coerce").dropna()
+    levels = np.unique(present.to_numpy(dtype=float))
+    if not 2 < len(levels) <= CODE_LEVELS or not np.all(levels == np.round(levels)):
+        return None
+    shown = ", ".join(str(plain(v)) for v in levels)
+    return (f"hint: {column} holds {len(levels)} whole numbers ({shown}), learned as a regression; if they name "
+            "classes, pass --task multiclass")
+
+
 #: A text target whose values are all numbers but this share (at most) is a numeric target with stray text.
 STRAY_TEXT = 0.05
 #: ... when its numbers have more distinct values than this (fewer: codes of classes, as "1", "2", "3", "other").
