@@ -178,6 +178,14 @@ def test_init_from_a_workbook_of_other_features_lists_a_few(work, tmpdir_env):
     assert len(error) < 400
 
 
+def test_a_header_named_twice_is_refused(work, tmpdir_env):
+    """pandas renames the second 'a' to 'a.1' (or 'a.2' when 'a.1' is taken): a name the file does not hold."""
+    data = work / "twice.csv"
+    data.write_text("a,a,a.1,y\n" + "".join(f"{i},{i % 3},{i % 5},{i * 1.5}\n" for i in range(30)), encoding="utf-8")
+    _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")],
+             "columns 1 and 2 of the header are both named 'a'")
+
+
 def test_the_id_cannot_be_the_target(work, tmpdir_env):
     _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--target", "y", "--id", "y",
                                 "--out", str(work / "o.xlsx")], "--id 'y' is also the --target")

@@ -224,9 +224,10 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     df = read_csv(path, (id_column,) if id_column else ())  # ids as written: 0001 is not 1
     df.columns = [str(c).strip() for c in df.columns]
     seen: dict[str, int] = {}
-    for i, name in enumerate(df.columns):
+    written = [h.strip() for h in header_of(path, df.attrs.get("dialect"))]  # pandas renames a repeated name a.1
+    for i, name in enumerate(written if len(written) == len(df.columns) else df.columns):
         key = name.lower()
-        if key in seen:
+        if key in seen and name:
             raise DataError(path, f"columns {seen[key] + 1} and {i + 1} of the header are both named {name!r} (compared "
                                   "without case, as a spreadsheet table compares them); rename one")
         seen[key] = i
