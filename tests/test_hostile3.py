@@ -159,6 +159,15 @@ def test_a_stray_text_in_a_numeric_target_is_named(work, tmpdir_env, edit, needl
     _refused(work, tmpdir_env, ["train", "--data", str(data), "--target", "y", "--out", str(work / "o.xlsx")], needle)
 
 
+def test_a_numeric_column_with_a_stray_text_says_why_it_is_left_out():
+    """It was left out as 'free text or an id (40 different values in 40 rows)'."""
+    from titanic_lab.dataset import infer_spec
+
+    df = _table().assign(a=lambda d: d["a"].round(4).astype(object).where(d.index != 1, "abc"))
+    assert infer_spec(df, "y").left_out["a"] == ("numbers but for 'abc' on line 3 (1 not a number), so read as text; "
+                                                 "fix or blank it to use the column")
+
+
 def test_lr_find_with_an_exact_step_names_the_optimizers_it_is_for(work, tmpdir_env):
     _refused(work, tmpdir_env, ["lr-find", "--data", str(work / "data.csv"), "--target", "y", "--optimizer", "newton"],
              "--optimizer newton: its step needs no learning rate to be found", "lr-find is for sgd")

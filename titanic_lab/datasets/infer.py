@@ -95,17 +95,27 @@ STRAY_TEXT = 0.05
 STRAY_TEXT_LEVELS = 10
 
 
-def _refuse_stray_text(values: pd.Series, column: str, where: object) -> None:
-    """Refuse a target read as text because a few of its values are not numbers (``abc``, a repeated header):
-    learned as classes, each number would be a class of one row."""
-    numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+def _stray_text(values: pd.Series) -> tuple[str, int] | None:
+    """For numbers read as text because a few values are not numbers (``abc``, a header pasted again): the first
+    such value with where it is (``'abc' on line 7``), and how many there are; None for any other column."""
+    present = values.dropna()
+    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
     stray = numbers.isna()
-    if stray.any() and stray.mean() <= STRAY_TEXT and numbers.nunique() > STRAY_TEXT_LEVELS:
-        first = stray.idxmax()
-        line = f"on line {first + 2} " if isinstance(first, (int, np.integer)) else ""
-        raise DataError(where, f"target {column} has value {values[first]!r} {line}where its other values are numbers "
-                               f"({int(stray.sum())} of {len(values)} are not); fix or blank it, or pass --task multiclass "
-                               "if its values are classes")
+    if not stray.any() or stray.mean() > STRAY_TEXT or numbers.nunique() <= STRAY_TEXT_LEVELS:
+        return None
+    first = stray.idxmax()
+    line = f" on line {first + 2}" if isinstance(first, (int, np.integer)) else ""
+    return f"{present[first]!r}{line}", int(stray.sum())
+
+
+def _refuse_stray_text(values: pd.Series, column: str, where: object) -> None:
+    """Refuse a target read as text because a few of its values are not numbers: learned as classes, each
+    number would be a class of one row."""
+    stray = _stray_text(values)
+    if stray is not None:
+        raise DataError(where, f"target {column} has value {stray[0]} where its other values are numbers "
+                               f"({stray[1]} of {len(values.dropna())} are not); fix or blank it, or pass --task "
+                               "multiclass if its values are classes")
 
 
 def infer_spec(df: pd.DataFrame, target: str, id_column: str | None = None, *, name: str = "data",
@@ -275,6 +285,9 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
         return None
     if distinct == 2:
         return None
+    stray = _stray_text(present)
+    if stray is not None:
+        return f"numbers but for {stray[0]} ({stray[1]} not a number), so read as text; fix or blank it to use the column"
     if unique_per_row or distinct > FREE_TEXT_SHARE * len(present):
         return f"free text or an id ({distinct} different values in {len(present)} rows)"
     if distinct > MAX_LEVELS:
