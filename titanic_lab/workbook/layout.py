@@ -361,6 +361,11 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         n_rows += 1
     if n_rows == 0:
         raise LayoutError(f"{where}: no data rows under the headers")
+    gap = header_row + 1 + n_rows  # the first row that is no data row: a blank one with data rows below it was
+    below = [_is_number(value_at(rows, gap + k, columns[target])) for k in (1, 2)]  # inserted or emptied by hand
+    if value_at(rows, gap, columns[target]) in ("", None) and all(below):
+        raise LayoutError(f"sheet {name!r}: row {gap + 1} is blank in the {target} column between data rows (rows "
+                          f"{header_row + 2}-{gap} above it, more below); remove the row, or train again")
     known = registry.builtin(dataset)
     raw_columns = (target, *dict.fromkeys((*(known.raw_columns if known else ()), *dataset.raw_columns)))
     missing_raw = [c for c in raw_columns if c not in columns]
