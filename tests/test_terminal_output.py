@@ -91,27 +91,38 @@ def test_text_from_data_in_a_printed_table_is_never_markup(tmp_path):
 
 
 def test_control_characters_from_data_reach_the_terminal_escaped(tmp_path):
-    """A header holding an escape sequence or a bell is printed with each control character escaped (``\\x1b``),
-    never as itself: in train's lines, verify's and compare's tables, and an error listing the columns. A class
-    holding one is refused (a formula's text cannot hold it in the sheet's XML), named escaped."""
+    """A header or a class holding an escape sequence or a bell is refused (a workbook's XML cannot hold it: its
+    table's column names, a formula's text), named with each control character escaped (``\\x1b``), never as
+    itself; verify's table escapes one in the headers of a workbook another program wrote (XlsxWriter's
+    ``_x001B_``)."""
     import numpy as np
     import pandas as pd
+    import xlsxwriter
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=90)
     classes = np.where(x < -0.5, "a", np.where(x < 0.5, "b", "c"))
-    frame = pd.DataFrame({"x\x1b[31mred": x, "z\x07": rng.normal(size=90), "k": classes})
+    frame = pd.DataFrame({"x\x1b[31mred": x, "z": rng.normal(size=90), "k": classes})
     frame.to_csv(tmp_path / "c.csv", index=False)
-    frame.assign(k=np.where(classes == "b", "b\x07", classes)).to_csv(tmp_path / "bell.csv", index=False)
-    book = tmp_path / "c.xlsx"
-    runs = [runner.invoke(app, ["train", "--data", str(tmp_path / "c.csv"), "--target", "k", "--out", str(book)])]
-    runs += [runner.invoke(app, ["verify", str(book)]), runner.invoke(app, ["compare", str(book)])]
-    runs.append(runner.invoke(app, ["train", "--data", str(tmp_path / "c.csv"), "--target", "q", "--out", str(tmp_path / "d.xlsx")]))
-    runs.append(runner.invoke(app, ["train", "--data", str(tmp_path / "bell.csv"), "--target", "k", "--out", str(tmp_path / "e.xlsx")]))
-    for done, code in zip(runs, (0, 0, 0, 2, 2)):
+    frame.rename(columns={"x\x1b[31mred": "x"}).assign(k=np.where(classes == "b", "b\x07", classes)).to_csv(
+        tmp_path / "bell.csv", index=False)
+    book = tmp_path / "other.xlsx"
+    wb = xlsxwriter.Workbook(str(book))
+    ws = wb.add_worksheet("s")
+    ws.write_string(0, 0, "x\x1b[31mred")
+    ws.write_string(0, 1, "z\x07")
+    for r in range(1, 4):
+        ws.write_number(r, 0, r)
+        ws.write_formula(r, 1, f"=A{r + 1}*2", None, 2.0 * r)
+    wb.close()
+    runs = [runner.invoke(app, ["train", "--data", str(tmp_path / "c.csv"), "--target", "k", "--out", str(tmp_path / "d.xlsx")]),
+            runner.invoke(app, ["train", "--data", str(tmp_path / "bell.csv"), "--target", "k", "--out", str(tmp_path / "e.xlsx")]),
+            runner.invoke(app, ["verify", str(book)])]
+    for done, code in zip(runs, (2, 2, 0)):
         assert done.exit_code == code, done.output
         assert "\x1b" not in done.output and "\x07" not in done.output, repr(done.output)
-    assert "x\\x1b[31mred" in runs[1].stdout and "z\\x07" in runs[1].stdout and "x\\x1b[31mred" in runs[0].stdout
-    assert "x\\x1b[31mred" in runs[3].output  # the error lists the columns
-    assert "class 'b\\x07' holds a control character" in runs[4].output and len(runs[4].output.splitlines()) == 1
-    assert not (tmp_path / "e.xlsx").exists()
+    assert "the header 'x\\x1b[31mred' holds the control character U+001B" in runs[0].output
+    assert "column k has the control character U+0007" in runs[1].output and "'b\\x07'" in runs[1].output
+    assert all(len(done.output.splitlines()) == 1 for done in runs[:2])
+    assert "z\\x07" in runs[2].stdout
+    assert not (tmp_path / "d.xlsx").exists() and not (tmp_path / "e.xlsx").exists()
