@@ -302,6 +302,17 @@ def test_the_bias_without_a_column_is_read(work):
     assert result.exit_code == 0, result.output
 
 
+def test_a_binary_step_with_a_number_for_positive_on_a_text_column_trains(work):
+    """``positive = 1`` on a column of text (x, y, z): no value gives 1; fit sorted the number among the texts
+    and raised TypeError."""
+    spec = work / "positive.toml"
+    spec.write_text((work / "spec.toml").read_text() + '\n[[features]]\ncolumn = "c"\nkind = "binary"\nname = "c_one"\n'
+                    "positive = 1\n")
+    result = runner.invoke(app, ["train", "--data", str(work / "data.csv"), "--spec", str(spec), "-m", "linear", "--epochs", "2",
+                                 "--out", str(work / "o.xlsx")])
+    assert result.exit_code == 0, result.output
+
+
 # ---- spec nesting and size ---------------------------------------------------------------------
 
 def _deep(kind: str, depth: int) -> str:

@@ -33,7 +33,7 @@ def loo_errors(X: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] = ALPHAS)
     Uy, U2, s2 = U.T @ y, U * U, s * s
     out = {}
     for alpha in alphas:
-        d = np.where(kept, s2 / (s2 + alpha), 0.0)
+        d = np.divide(s2, s2 + alpha, out=np.zeros_like(s2), where=kept)  # a constant column's 0/0 never computed
         fitted, leverage = U @ (d * Uy), U2 @ d
         free = 1 - leverage
         if (free <= 1e-12).any():  # a row only it explains: its leave-one-out error is unbounded

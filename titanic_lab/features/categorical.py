@@ -81,6 +81,11 @@ def level_words(feat: Feature, source: str) -> str:
     return f"{feat.name}<level> = 1 where {source} is the level, for {levels}{baseline}"
 
 
+def _type_then_value(value: object) -> tuple[str, object]:
+    """A sort key for values of mixed types (a spec's ``positive = 1`` on a column of text): by type, then value."""
+    return type(value).__name__, value
+
+
 NEEDS_PREFIX = (("name", 'dummies need name = "PREFIX_" (the start of each column\'s name)'),)
 
 KINDS = (
@@ -88,7 +93,8 @@ KINDS = (
     FeatureKind("binary", lambda f, source: named(f, f"1 where {source} is {f.positive!r}, else 0"),
                 lambda f, ref, at: fx.indicator(ref, f.positive), values=lambda f, filled, df, fitted: level_columns(filled, [f.positive])[0],
                 source=lambda df, f: as_written(df[f.column]) if isinstance(f.positive, str) else df[f.column],
-                levels=lambda f, filled: tuple(sorted({f.positive, *filled.dropna().unique()})), scalable=False,
+                levels=lambda f, filled: tuple(sorted({f.positive, *filled.dropna().unique()}, key=_type_then_value)),
+                scalable=False,
                 needs=(("positive", "a binary feature needs positive = VALUE (the value that gives 1)"),)),
     # One 0/1 column per level, less the baseline's.
     FeatureKind("dummies", level_words, lambda f, ref, at: fx.indicator(ref, at.level), values=None, source=_dummy_source,
