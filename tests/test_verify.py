@@ -80,6 +80,31 @@ def test_formulas_without_cached_values_are_reported(engine, tmp_path):
     assert "store no cached value" in result.stdout
 
 
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_a_formula_cell_without_its_value_element_is_reported(engine, tmp_path):
+    """``<c r="C1"><f>A1*B1</f></c>``: IronCalc prints "Unexpected type (empty) in s!C1" on its standard output,
+    which once corrupted the result its process sends back ("IronCalc stopped while recalculating it", exit 2)."""
+    import zipfile
+
+    _need(engine)
+    made, book = tmp_path / "made.xlsx", tmp_path / "edited.xlsx"
+    wb = xlsxwriter.Workbook(str(made))
+    ws = wb.add_worksheet("s")
+    ws.write_number(0, 0, 2)
+    ws.write_number(0, 1, 3)
+    ws.write_formula(0, 2, "=A1*B1", None, 6)
+    ws.write_formula(1, 2, "=A1+B1", None, 5)
+    wb.close()
+    with zipfile.ZipFile(made) as zin, zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            zout.writestr(info, data.replace(b"<f>A1*B1</f><v>6</v>", b"<f>A1*B1</f>") if info.filename.endswith("sheet1.xml")
+                          else data)
+    result = runner.invoke(app, ["verify", str(book), "--engine", engine])
+    assert result.exit_code == 1, result.output
+    assert "1 formula cells store no cached value" in result.stdout
+
+
 def test_missing_libreoffice_exits_2(tmp_path, monkeypatch):
     book = tmp_path / "b.xlsx"
     openpyxl.Workbook().save(book)

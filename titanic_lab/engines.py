@@ -111,7 +111,9 @@ def _ironcalc_found() -> bool:
 #: on stdout: for wanted cells, per sheet a list of their values in the order asked (None for an empty cell); else
 #: ``{sheet: {(row, col): value}}``.
 _IRONCALC_CHILD = """
-import pickle, sys
+import os, pickle, sys
+result_out = os.fdopen(os.dup(1), "wb")  # the result's own channel: what IronCalc prints on fd 1 goes to fd 2
+os.dup2(2, 1)  # ("Unexpected type (empty) in linear!P4" once corrupted the result)
 try:
     try:
         import resource
@@ -144,7 +146,8 @@ try:
 except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
     reason = str(exc).strip().splitlines()
     result = (False, reason[0] if reason else type(exc).__name__)
-sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+result_out.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+result_out.flush()
 """
 
 
