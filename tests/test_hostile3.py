@@ -313,6 +313,25 @@ def test_a_binary_step_with_a_number_for_positive_on_a_text_column_trains(work):
     assert result.exit_code == 0, result.output
 
 
+def test_a_true_false_target_with_a_blank_writes_a_spec_its_readers_take(work):
+    """With a blank, pandas reads Python bools among NaN: the spec said labels = [false, true], which compare,
+    predict and train --spec refused."""
+    data = work / "tf.csv"
+    frame = _table().assign(y=lambda d: (d["a"] > 0).map({True: "TRUE", False: "FALSE"}), t=lambda d: (d["b"] > 5).astype(object))
+    frame.loc[3, "y"] = None
+    frame.loc[4, "t"] = None
+    frame.to_csv(data, index=False)
+    book, spec = work / "tf.xlsx", work / "tf.toml"
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "y", "-m", "linear", "--epochs", "2",
+                                 "--out", str(book), "--spec-out", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert 'labels = ["False", "True"]' in spec.read_text()
+    for args in (["compare", str(book)], ["train", "--data", str(data), "--spec", str(spec), "-m", "linear", "--epochs", "2",
+                                          "--out", str(work / "again.xlsx")]):
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output
+
+
 # ---- spec nesting and size ---------------------------------------------------------------------
 
 def _deep(kind: str, depth: int) -> str:

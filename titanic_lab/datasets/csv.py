@@ -234,8 +234,11 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     check_text(df, path)
     for column in df.columns:
         values = df[column]
-        if values.dtype == bool:  # a True/False feature is 1/0; a True/False target keeps its words for predictions
-            df[column] = values.astype(str) if column == target else values.astype(int)
+        present = values.dropna()
+        if values.dtype == bool or (values.dtype == object and len(present) and all(isinstance(v, bool) for v in present)):
+            # A True/False feature is 1/0; a True/False target keeps its words for predictions (with blanks, pandas
+            # reads Python bools among NaN: a spec written with false/true labels could not be read back).
+            df[column] = values.map(str, na_action="ignore") if column == target else values.map(int, na_action="ignore")
         elif values.dtype == object:
             stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in values.dropna().unique()}
             df[column] = values.map(stripped)
