@@ -413,6 +413,11 @@ BOOK_EDITS = {
     "Fill: 1e308": ("C2", '<c r="C2"><v>1e308</v></c>', "sheet 'linear' cell C2: value 1e+308, beyond +-1e+100"),
     "Scale: 1e308": ("E1", '<c r="E1"><v>1e308</v></c>', "sheet 'linear' cell E1: value 1e+308, beyond"),
     "Scale: nan": ("E1", '<c r="E1"><v>nan</v></c>', "sheet 'linear' cell E1: non-finite value nan"),
+    # Once silently replaced by the rows' maximum: predict and compare exited 0 where the sheet divides by it.
+    "Scale: 0": ("E1", '<c r="E1"><v>0</v></c>', "no sheet in the lesson layout (sheet 'linear': cell E1 (above a_Z) holds 0.0, "
+                 "which its formulas cannot divide by"),
+    "Scale: text": ("E1", _inline("E1", "nine"), "no sheet in the lesson layout (sheet 'linear': cell E1 (above a_Z) holds "
+                    "'nine', which its formulas cannot divide by"),
     "a parameter 1e309": ("N4", '<c r="N4"><v>1e309</v></c>', "sheet 'linear' cell N4: non-finite value inf"),
     "a parameter text": ("N4", _inline("N4", "abc"),
                          "no sheet in the lesson layout (sheet 'linear' row 3: param b_N of unit 1 at N4 is not a number)"),

@@ -408,6 +408,11 @@ def _held_scales(rows, formulas, header_row, columns, dataset: DatasetSpec) -> d
             continue
         divisor = value_at(rows, scale_row, col)
         offset = value_at(rows, offset_row, col) if feat.scale == "zscore" else 0.0
+        for r, value in ((scale_row, divisor), (offset_row, offset)):  # an edited cell the formulas could not use
+            if value not in ("", None) and (not _is_number(value) or (r == scale_row and value == 0)):
+                raise LayoutError(f"cell {cell(r, col)} (above {feat.output_name}) holds {value!r}, which its formulas "
+                                  f"cannot {'divide by' if r == scale_row else 'subtract'}; write a number"
+                                  f"{' other than 0' if r == scale_row else ''}, or train again")
         if _is_number(divisor) and _is_number(offset) and divisor != 0:
             out[feat.output_name] = (float(offset), float(divisor))
     return out
