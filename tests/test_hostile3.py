@@ -332,6 +332,16 @@ def test_a_true_false_target_with_a_blank_writes_a_spec_its_readers_take(work):
         assert done.exit_code == 0, done.output
 
 
+def test_a_log_step_on_a_column_with_negative_values_is_refused(work, tmpdir_env):
+    """The preprocessing counts a negative value as 0, the sheet's LOG10(a+1) cannot: verify failed (inf)."""
+    spec = work / "log.toml"
+    spec.write_text((work / "spec.toml").read_text() + '\n[[features]]\ncolumn = "a"\nkind = "log"\nname = "a_L"\n')
+    first = _table()["a"].lt(0).idxmax()
+    _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--spec", str(spec), "-m", "linear", "--epochs", "2",
+                                "--out", str(work / "o.xlsx")],
+             f"data.csv: column a has value {_table()['a'][first]:g} on line {first + 2}; its feature a_L is a log")
+
+
 # ---- spec nesting and size ---------------------------------------------------------------------
 
 def _deep(kind: str, depth: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from .datasets import registry
 from .datasets.csv import read_table
 from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
+from .features.steps import Feature
 from .errors import DataError, OptionError, TitanicLabError
 from .finite import MAX_MAGNITUDE, check_features, check_target
 from .limits import human, max_memory
@@ -383,6 +384,21 @@ class Run(Prepared):
         }
 
 
+def check_logged(steps: Sequence[Feature], frame: pd.DataFrame, path: object) -> None:
+    """Refuse a negative value in a column a log step reads (``LOG10(x+1)``): the preprocessing counts it as 0,
+    the sheet's formula cannot (no logarithm below -1, another value between -1 and 0), and verify would fail."""
+    for feat in steps:
+        if feat.kind not in ("log", "per_ticket") or feat.column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[feat.column], errors="coerce")
+        negative = values < 0
+        if negative.any():
+            first = negative.idxmax()
+            raise DataError(path, f"column {feat.column} has value {values[first]:g} on line {frame.index.get_loc(first) + 2}; "
+                                  f"its feature {feat.output_name} is a log of the value + 1, which needs values of 0 or "
+                                  'more: make it a number feature (kind = "number" in a spec)')
+
+
 def prepare(config: RunConfig) -> Prepared:
     """Validate the options, read the data, fit the preprocessing, build tensors and the split."""
     model_settings(config)  # validates every option before any work
@@ -414,9 +430,15 @@ def prepare(config: RunConfig) -> Prepared:
     if known is None and config.spec is None and not target.record.per_class:  # a number the linear model fits
         answers = pd.Series(target.values(frame[target.column]), index=frame.index).where(seen)
         dataset = replace(dataset, features=choose_logs(dataset.features, frame, answers))
-    pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
-    check_matrix(len(frame), len(pre.feature_names_out_), path)
-    features = pre.transform(frame)
+    try:
+        pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
+        check_matrix(len(frame), len(pre.feature_names_out_), path)
+        features = pre.transform(frame)
+    except TitanicLabError as exc:  # a value a feature cannot read: named with the file
+        if isinstance(exc, (DataError, OptionError)):
+            raise
+        raise DataError(path, str(exc)) from None
+    check_logged(dataset.features.features, frame, path)
     check_features(features, path)
     if known is None:
         check_headers([target.column, *dataset.raw_columns, *features.columns], path)
