@@ -431,6 +431,9 @@ BOOK_EDITS = {
     "a parameter 1e309": ("N4", '<c r="N4"><v>1e309</v></c>', "sheet 'linear' cell N4: non-finite value inf"),
     "a parameter text": ("N4", _inline("N4", "abc"),
                          "no sheet in the lesson layout (sheet 'linear' row 3: param b_N of unit 1 at N4 is not a number)"),
+    # Named as a CSV's line once (the sheet's rows fit the features): the workbook's cell now.
+    "a raw number text": ("B4", _inline("B4", "oops"),
+                          "sheet 'linear' cell B4: 'oops' is not a number; column a's feature reads numbers"),
     # A feature far down: predict checks the whole sheet, not only the raw columns and the params it reads.
     "a feature 1e309 far down": ("E62", '<c r="E62"><v>1e309</v></c>', "sheet 'linear' cell E62: non-finite value inf"),
 }

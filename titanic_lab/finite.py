@@ -143,6 +143,15 @@ def check_sheet(sheet, path: object) -> None:
                                   "holds numbers, so write one (or clear the cell)")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and _bad(np.array([float(value)])).any():
             raise refuse(fill_row, sheet.columns[column], value, at)
+    numeric = dict.fromkeys(f.column for f in sheet.dataset.features.features if f.kind in NUMERIC_KINDS)
+    for column in (c for c in numeric if c in sheet.frame.columns and c in sheet.columns):  # raw cells its features read
+        values = sheet.frame[column]
+        text = values.map(lambda v: isinstance(v, str) or isinstance(v, bool), na_action="ignore").fillna(False).astype(bool)
+        if text.any():
+            first = int(text.to_numpy().argmax())
+            raise DataError(path, f"sheet {sheet.name!r} cell {cell(sheet.first_row + first, sheet.columns[column])}: "
+                                  f"{values.iloc[first]!r} is not a number; column {column}'s feature reads numbers, so "
+                                  "write one (or clear the cell)")
 
 
 def _find(rows: list[list[object]], value: float) -> tuple[int, int]:
