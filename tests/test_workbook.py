@@ -165,3 +165,22 @@ def test_export_streams_one_row_at_a_time(spreadsheet_book, tmp_path, monkeypatc
     # Every row written once: a flush per row, or in a chunk (the model sheets' data rows).
     written = flushes.count("linear") + sum(n for name, n in chunks if name == "linear")
     assert written >= len(run.frame) and flushes.count("all_rows") + sum(n for name, n in chunks if name == "all_rows") >= len(run.source)
+
+
+def test_write_workbook_never_writes_over_the_runs_data(tmp_path):
+    """A notebook's write_workbook(run, 'data.csv') replaced the CSV with a workbook and raised nothing."""
+    import numpy as np
+    import pandas as pd
+
+    from titanic_lab import RunConfig, train_run
+    from titanic_lab.files import OutputError
+    from titanic_lab.workbook import write_workbook
+
+    data = tmp_path / "data.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=30), "y": rng.normal(size=30)}).to_csv(data, index=False)
+    before = data.read_bytes()
+    run = train_run(RunConfig(data=str(data), target="y", models=["linear"], epochs=2))
+    with pytest.raises(OutputError, match="the workbook would overwrite the input data"):
+        write_workbook(run, data)
+    assert data.read_bytes() == before

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import xlsxwriter.exceptions
 
-from ..files import atomic_output, scratch_folder
+from ..files import atomic_output, check_outputs, scratch_folder
 from ..rowwriter import RowWriter
 from ..runs import Run
 from .backprop_sheet import backprop_sheets
@@ -28,8 +28,14 @@ def write_workbook(run: Run, path: str | Path) -> Path:
     -------
     pathlib.Path
         ``path``.
+
+    Raises
+    ------
+    titanic_lab.files.OutputError
+        When ``path`` is the CSV the run was trained on, a folder, or cannot be written.
     """
     path = Path(path)
+    check_outputs({"data": run.data_path}, {"the workbook": path})  # never over the CSV it was trained on
     with atomic_output(path) as tmp, scratch_folder(path) as scratch:
         book = Book(run, tmp, scratch)
         readme = RowWriter(book.wb.add_worksheet("README"))  # first in the workbook, written last
