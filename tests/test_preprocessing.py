@@ -16,6 +16,7 @@ from titanic_lab.preprocessing import (
     SPREADSHEET,
     NotFittedError,
     Preset,
+    TabularPreprocessor,
     TitanicPreprocessor,
     UnseenCategoryWarning,
     dummies,
@@ -165,3 +166,32 @@ def test_extended_preset(kaggle_train, kaggle_test):
     # Fare per person: the training data's ticket groups only; a test ticket seen nowhere counts 1.
     assert pre.group_sizes_["log_FarePP"]["ca. 2343"] == 7  # tickets compared without case, as the sheet does
     assert [title_group(n) for n in ["Smith, Mlle. A", "X, Dr. Y", "no comma", "A, Master. B"]] == ["Miss", "rare", "rare", "Master"]
+
+
+def test_frames_a_notebook_may_pass_get_clear_errors_or_work():
+    """Int column names, a column named twice, a target that is no column: one clear ValueError each (they raised
+    AttributeError deep inside, or took the real target as a feature); a datetime64 column is a date."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b", "c"], 40), "y": rng.normal(size=40)})
+    with pytest.raises(ValueError, match=r"column 0 \(int\); name them"):
+        TabularPreprocessor(target=2).fit(df.set_axis([0, 1, 2], axis=1))
+    with pytest.raises(ValueError, match="two columns named 'x'"):
+        TabularPreprocessor(target="y").fit(df.set_axis(["x", "x", "y"], axis=1))
+    with pytest.raises(ValueError, match="target 'nope' is not a column of the frame"):
+        TabularPreprocessor(target="nope").fit(df)
+    when = df.assign(when=pd.date_range("2020-01-01", periods=40, freq="14D"))  # 2020 and 2021
+    out = TabularPreprocessor(target="y").fit(when).transform(when)
+    assert {"when_year", "when_month", "when_days"} <= set(out.columns) and out.notna().all().all()
+
+
+def test_run_config_names_what_a_notebook_got_wrong():
+    from titanic_lab import RunConfig
+    from titanic_lab.errors import OptionError
+
+    with pytest.raises(OptionError, match="--data is the path of a CSV file, not a DataFrame"):
+        RunConfig(data=pd.DataFrame({"a": [1]}))
+    with pytest.raises(OptionError, match="--lr must be a number, got 'fast'"):
+        RunConfig(lr="fast")
+    assert RunConfig(models="linear").models == ("linear",)

@@ -10,6 +10,7 @@ hidden layers only. The command line (:mod:`titanic_lab.cli`), the training over
 from __future__ import annotations
 
 import math
+import os
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -111,6 +112,8 @@ def check_seed(option: str, seed: int, span: int = 1, upper: int = SEED_MAX) -> 
 
 def check_real(option: str, value: float, *, positive: bool = False) -> None:
     """Refuse a NaN or infinite value, and a negative one (or 0 when ``positive``), naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # a notebook's RunConfig(lr="fast")
+        raise OptionError(f"{option} must be a number, got {value!r}")
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         raise OptionError(f"{option} must be a {'positive' if positive else 'non-negative'} finite number, got {value}")
 
@@ -255,6 +258,11 @@ class RunConfig:
         parse=parse_encoding, show_default=False)
 
     def __post_init__(self) -> None:
+        if self.data is not None and not isinstance(self.data, (str, os.PathLike)):  # a notebook's RunConfig(data=df)
+            raise OptionError(f"--data is the path of a CSV file, not a {type(self.data).__name__}: save a DataFrame with "
+                              "df.to_csv('data.csv', index=False) and pass that path")
+        if isinstance(self.models, str):  # RunConfig(models="linear"): one model, not five letters
+            object.__setattr__(self, "models", (self.models,))
         if self.dataset is not None:
             from .datasets import registry  # lazy: --help imports this module, and must not import pandas
 

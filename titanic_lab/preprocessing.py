@@ -136,6 +136,17 @@ class TabularPreprocessor:
             return get_preset(self.features)
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"{type(self).__name__} needs a pandas DataFrame")
+        names = list(X.columns)
+        odd = next((c for c in names if not isinstance(c, str)), None)
+        if odd is not None:  # a feature's name is its column's, then its sheet header's: text
+            raise ValueError(f"{type(self).__name__} infers features from columns named by text, and the frame has "
+                             f"column {odd!r} ({type(odd).__name__}); name them, e.g. df.columns = [str(c) for c in df.columns]")
+        twice = next((c for c in names if names.count(c) > 1), None)
+        if twice is not None:
+            raise ValueError(f"the frame has two columns named {twice!r}; rename one")
+        if self.target is not None and self.target not in names:
+            raise ValueError(f"target {self.target!r} is not a column of the frame (columns: {', '.join(names[:10])}"
+                             f"{', ...' if len(names) > 10 else ''})")
         preset, self.left_out_ = infer_features(X, exclude=(self.target,) if self.target else ())
         return preset
 

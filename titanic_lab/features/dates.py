@@ -53,6 +53,9 @@ def serials(values: pd.Series) -> pd.Series:
     dates and datetimes (a workbook's date cells), or serial numbers already."""
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(float)
+    if pd.api.types.is_datetime64_any_dtype(values):  # a frame's datetime64 column (a notebook's parse_dates)
+        stamps = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        return (stamps.astype("datetime64[s]") - EPOCH) / pd.Timedelta(days=1)
     out = pd.Series(np.nan, index=values.index, dtype=float)
     present = values.dropna()
     numbers = present.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
