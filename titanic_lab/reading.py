@@ -82,7 +82,11 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     suspicious = [m for m in members if m.file_size > LARGE_MEMBER and m.file_size > MAX_RATIO * max(m.compress_size, 1)]
     if total > 4 * LARGE_MEMBER and total > MAX_RATIO * max(packed, 1):  # many members, each just under the limit
         suspicious = members
-    if len(members) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or suspicious:
+    if len(members) > MAX_MEMBERS:
+        zf.close()
+        raise WorkbookError(f"{path}: refused, it holds {len(members):,} files, more than the {MAX_MEMBERS:,} a workbook "
+                            "this tool reads may hold (a sheet is one)")
+    if total > MAX_UNPACKED_BYTES or suspicious:
         zf.close()
         worst = max(members, key=lambda m: m.file_size)
         raise WorkbookError(

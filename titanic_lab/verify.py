@@ -314,6 +314,10 @@ def verify_workbook(path: str | Path, tol: float = 1e-9, engine: str = DEFAULT_E
     return report
 
 
+#: Sheets read one at a time by verify (each read opens the workbook again: 1,000 sheets took 21 s, 2,000 94 s).
+MANY_SHEETS = 20
+
+
 def verify_with(path: str | Path, engines: list[Engine], tol: float = 1e-9) -> list[VerifyReport]:
     """:func:`verify_workbook` with each of ``engines`` in turn (the workbook is read once); a report per engine.
 
@@ -337,8 +341,16 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
     """:func:`verify_with`, the engine's thread ``pool`` and the sheets' ``reader`` given."""
     # python-calamine reads each sheet that may hold formulas (their cached values) in the reader's thread, as soon
     # as that sheet is checked, while this one checks the next and then finds the formula cells.
-    reading = {name: reader.submit(sheet_values, path, [name]) for name, may_hold_formulas in checked_sheets(path)
-               if may_hold_formulas}
+    # A sheet at a time up to MANY_SHEETS (each read opens the workbook again); the rest in one read.
+    reading, rest = {}, []
+    for name, may_hold_formulas in checked_sheets(path):
+        if may_hold_formulas and len(reading) < MANY_SHEETS:
+            reading[name] = reader.submit(sheet_values, path, [name])
+        elif may_hold_formulas:
+            rest.append(name)
+    if rest:
+        together = reader.submit(sheet_values, path, rest)
+        reading.update(dict.fromkeys(rest, together))
     # Every sheet is checked before any engine starts: a file that is not a workbook, or a hostile one, fails fast.
     for engine in engines:
         engine.require()
@@ -360,7 +372,8 @@ def _verify(path: Path, engines: list[Engine], tol: float, pool: ThreadPoolExecu
         raise WorkbookError(f"{path}: holds no formula cell; there is nothing to recalculate and compare")
     cached_values = {}  # only the sheets with formulas are compared
     for sheet in [sheet for sheet, cells in formulas.items() if cells]:
-        cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
+        if sheet not in cached_values:
+            cached_values.update(reading[sheet].result() if sheet in reading else sheet_values(path, [sheet]))
     comparison = _Comparison(formulas, cached_values)  # while the first engine finishes
     reports = []
     for i, engine in enumerate(engines):
