@@ -257,6 +257,12 @@ SPEC_CASES = {
                         "levels[0] is a date or time"),
     "levels as tables": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', 'levels = [{a = 1}, "y"]'), "levels[0] is a table"),
     "levels given twice": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', 'levels = ["x", "x"]'), "levels gives 'x' twice"),
+    # Once "column c has no values to learn a mode from; every row is missing", without the spec's name.
+    "levels empty": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', "levels = []"), "entry 4 (dummies): levels = [] lists no level"),
+    # Once "write it as text in quotes, such as scale = \"x\"".
+    "a feature's scale a number": (lambda s: _spec_edit(s, 'name = "a_Z"\nfill = "median"\nscale = "zscore"',
+                                                        'name = "a_Z"\nfill = "median"\nscale = 0'),
+                                   'entry 1 (number): scale = 0; write one of max, zscore or none, in quotes (scale = "max")'),
     "20,000 levels": (lambda s: _spec_edit(s, 'levels = ["x", "y", "z"]', "levels = [" + ", ".join(f'"l{i}"' for i in range(20_000)) + "]"),
                       "levels lists 20,000 values, more than 10,000"),
     "20,000 steps": (lambda s: s + "".join(f'\n[[features]]\ncolumn = "a"\nname = "a{i}"\n' for i in range(20_000)),
@@ -291,6 +297,15 @@ def test_a_spec_that_is_toml_but_not_a_spec_is_refused_naming_the_key(work, tmpd
     spec.write_text(edit((work / "spec.toml").read_text()))
     _refused(work, tmpdir_env, ["train", "--data", str(work / "data.csv"), "--spec", str(spec), "--out", str(work / "o.xlsx")],
              needle)
+
+
+def test_a_spec_with_a_byte_order_mark_is_read(work):
+    """Windows Notepad saves UTF-8 with a byte-order mark: it was 'not valid TOML (Invalid statement)'."""
+    spec = work / "bom.toml"
+    spec.write_bytes(b"\xef\xbb\xbf" + (work / "spec.toml").read_bytes())
+    result = runner.invoke(app, ["train", "--data", str(work / "data.csv"), "--spec", str(spec), "-m", "linear", "--epochs", "2",
+                                 "--out", str(work / "o.xlsx")])
+    assert result.exit_code == 0, result.output
 
 
 def test_the_bias_without_a_column_is_read(work):

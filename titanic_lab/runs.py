@@ -20,7 +20,7 @@ from . import __version__, csv_dialect
 from .config import DEFAULT_MODELS, SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .cost import check_matrix, check_training, feature_count
 from .datasets import registry
-from .datasets.csv import read_table
+from .datasets.csv import read_table, show
 from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .features.steps import Feature
@@ -451,7 +451,7 @@ def prepare(config: RunConfig) -> Prepared:
     y_values = dataset.target.values(frame[target.column])
     if np.isnan(y_values).any():
         first = int(np.isnan(y_values).argmax())
-        raise DataError(path, f"target {target.column} has value {frame[target.column].iloc[first]!r} in row {first + 1} of the "
+        raise DataError(path, f"target {target.column} has value {show(frame[target.column].iloc[first])} in row {first + 1} of the "
                               f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)

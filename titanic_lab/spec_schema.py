@@ -182,7 +182,10 @@ def _entry(entry: object, at: str, where: object, kinds: dict, fields: set[str])
         if entry.get("column") != column or (other and entry.get("other") != other):
             wanted = f"column = \"{column}\"" + (f" and other = \"{other}\"" if other else "")
             raise SpecError(where, f"{at}: reads Titanic's columns by name; write {wanted}")
-    for key in ("fill", "scale"):
+    for key, choices in (("fill", "median, mode, constant or none"), ("scale", "max, zscore or none")):
+        if key in entry and not isinstance(entry[key], str):
+            raise SpecError(where, f"{at}: {key} = {_show(entry[key])}; write one of {choices}, in quotes "
+                                   f"({key} = \"{choices.split(',')[0]}\")")
         _text(entry, key, where, at, required=False)
     if "fill_value" in entry:
         value = entry["fill_value"]
@@ -201,6 +204,8 @@ def _entry(entry: object, at: str, where: object, kinds: dict, fields: set[str])
         levels = entry["levels"]
         if not isinstance(levels, list):
             raise SpecError(where, f"{at}: levels must be a list such as [\"a\", \"b\"]")
+        if not levels:
+            raise SpecError(where, f"{at}: levels = [] lists no level; list them, or leave levels out for every level seen")
         if len(levels) > MAX_LEVELS:
             raise SpecError(where, f"{at}: levels lists {len(levels):,} values, more than {MAX_LEVELS:,}; a column with "
                                    "that many levels is free text or an id, not a category")

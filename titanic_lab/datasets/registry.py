@@ -68,7 +68,7 @@ def read_spec(path: str | os.PathLike[str]) -> DatasetSpec:
         raise SpecError(path, "no such file" if not path.exists() else "is not a regular file")
     check_size(path.stat().st_size, path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad) is not a TOML statement
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(path, f"cannot be read as UTF-8 text ({exc})") from None
     return parse_spec(text, path)
