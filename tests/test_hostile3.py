@@ -446,6 +446,9 @@ BOOK_EDITS = {
     "a parameter 1e309": ("N4", '<c r="N4"><v>1e309</v></c>', "sheet 'linear' cell N4: non-finite value inf"),
     "a parameter text": ("N4", _inline("N4", "abc"),
                          "no sheet in the lesson layout (sheet 'linear' row 3: param b_N of unit 1 at N4 is not a number)"),
+    # Once "no data rows under the headers".
+    "the first row's target text": ("A4", _inline("A4", "maybe"),
+                                    "no sheet in the lesson layout (sheet 'linear' cell A4 (y): 'maybe' is not a number"),
     # Named as a CSV's line once (the sheet's rows fit the features): the workbook's cell now.
     "a raw number text": ("B4", _inline("B4", "oops"),
                           "sheet 'linear' cell B4: 'oops' is not a number; column a's feature reads numbers"),
@@ -465,6 +468,17 @@ def test_a_hand_edited_cell_is_refused_naming_sheet_and_cell(work, tmpdir_env, c
             "init-from": ["train", "--data", str(work / "data.csv"), "--target", "y", "-m", "linear", "--init-from", str(edited),
                           "--out", str(work / "o.xlsx")]}
     _refused(work, tmpdir_env, args[command], f"edited.xlsx: {needle}")
+
+
+def test_a_sheet_listed_but_missing_from_the_zip_is_named(work, tmpdir_env):
+    """Once "cannot read the workbook (spec)": calamine's words for a part the workbook lists and the zip lacks."""
+    damaged = work / "damaged.xlsx"
+    with zipfile.ZipFile(work / "w.xlsx") as zin, zipfile.ZipFile(damaged, "w", zipfile.ZIP_DEFLATED) as zout:
+        last = max(i.filename for i in zin.infolist() if i.filename.startswith("xl/worksheets/sheet"))
+        for info in zin.infolist():
+            if info.filename != last:
+                zout.writestr(info, zin.read(info))
+    _refused(work, tmpdir_env, ["compare", str(damaged)], f"but its part {last} is missing from the file; the file is damaged")
 
 
 @pytest.mark.parametrize("command", ["predict", "compare"])

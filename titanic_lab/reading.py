@@ -477,7 +477,10 @@ def checked_sheets(path: str | Path, sheets: list[str] | None = None) -> Iterato
             _CHECKED[(file, None)] = True
         for name, part in wanted:
             if (file, name) not in _CHECKED:
-                extent = sheet_extent(path, zf, part) if part in present else Extent(0, 0, 0, formulas=False)
+                if part not in present:  # listed in the workbook, missing from the zip: no reader opens it
+                    raise WorkbookError(f"{path}: sheet {name!r} is listed in the workbook, but its part {part} is "
+                                        "missing from the file; the file is damaged")
+                extent = sheet_extent(path, zf, part)
                 _check_extent(path, name, extent)
                 _CHECKED[(file, name)] = extent.formulas
             yield name, _CHECKED[(file, name)]

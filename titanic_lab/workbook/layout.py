@@ -360,6 +360,10 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
     while _is_number(held := value_at(rows, header_row + 1 + n_rows, columns[target])) or classes and held not in ("", None):
         n_rows += 1
     if n_rows == 0:
+        first = value_at(rows, header_row + 1, columns[target])
+        if first not in ("", None):  # a text typed over the first row's target
+            raise LayoutError(f"sheet {name!r} cell {cell(header_row + 1, columns[target])} ({target}): {first!r} is not a "
+                              "number; write the row's target")
         raise LayoutError(f"{where}: no data rows under the headers")
     gap = header_row + 1 + n_rows  # the first row that is no data row: a blank one with data rows below it was
     below = [_is_number(value_at(rows, gap + k, columns[target])) for k in (1, 2)]  # inserted or emptied by hand
