@@ -200,6 +200,22 @@ def test_the_id_cannot_be_the_target(work, tmpdir_env):
                                 "--out", str(work / "o.xlsx")], "--id 'y' is also the --target")
 
 
+def test_a_control_character_in_a_column_left_out_is_written_as_text(work):
+    """FileMaker writes a line break in a cell as U+000B: a free-text column left out is text cells, which XlsxWriter
+    escapes (_x000B_); the workbook opens in openpyxl and verifies."""
+    import openpyxl
+
+    data = work / "notes.csv"
+    _table().assign(notes=[f"note {i}\x0bsecond line" for i in range(60)]).to_csv(data, index=False)
+    book = work / "notes.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(data), "--target", "y", "-m", "linear", "--epochs", "2",
+                                 "--out", str(book)])
+    assert result.exit_code == 0, result.output
+    assert "left out notes: free text or an id" in result.stdout
+    openpyxl.load_workbook(book)
+    assert runner.invoke(app, ["verify", str(book)]).exit_code == 0
+
+
 @pytest.mark.parametrize("column, row, value, needle", [
     ("b", 1, "inf", "bad_rows.csv: column b has non-finite value inf on line 3"),
     ("a", 2, "abc", "bad_rows.csv: column a has non-numeric value 'abc' in data row 3 (line 4 of a CSV)"),

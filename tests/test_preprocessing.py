@@ -169,8 +169,8 @@ def test_extended_preset(kaggle_train, kaggle_test):
 
 
 def test_frames_a_notebook_may_pass_get_clear_errors_or_work():
-    """Int column names, a column named twice, a target that is no column: one clear ValueError each (they raised
-    AttributeError deep inside, or took the real target as a feature); a datetime64 column is a date."""
+    """Int column names, a column named twice: one clear ValueError each (they raised AttributeError deep inside); a
+    target that is no column warns (the real target became a feature unsaid); a datetime64 column is a date."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -179,14 +179,16 @@ def test_frames_a_notebook_may_pass_get_clear_errors_or_work():
         TabularPreprocessor(target=2).fit(df.set_axis([0, 1, 2], axis=1))
     with pytest.raises(ValueError, match="two columns named 'x'"):
         TabularPreprocessor(target="y").fit(df.set_axis(["x", "x", "y"], axis=1))
-    with pytest.raises(ValueError, match="target 'nope' is not a column of the frame"):
-        TabularPreprocessor(target="nope").fit(df)
+    with pytest.warns(UserWarning, match="target 'nope' is not a column of the frame: every column becomes a feature"):
+        TabularPreprocessor(target="nope").fit(df)  # a warning: scikit-learn's fit(X, y) passes X without the target
     when = df.assign(when=pd.date_range("2020-01-01", periods=40, freq="14D"))  # 2020 and 2021
     out = TabularPreprocessor(target="y").fit(when).transform(when)
     assert {"when_year", "when_month", "when_days"} <= set(out.columns) and out.notna().all().all()
 
 
 def test_run_config_names_what_a_notebook_got_wrong():
+    import numpy as np
+
     from titanic_lab import RunConfig
     from titanic_lab.errors import OptionError
 
@@ -194,4 +196,5 @@ def test_run_config_names_what_a_notebook_got_wrong():
         RunConfig(data=pd.DataFrame({"a": [1]}))
     with pytest.raises(OptionError, match="--lr must be a number, got 'fast'"):
         RunConfig(lr="fast")
+    assert RunConfig(lr=np.float32(0.5)).lr == np.float32(0.5)  # a numpy number is a number
     assert RunConfig(models="linear").models == ("linear",)

@@ -242,15 +242,16 @@ def test_ctrl_c_leaves_the_previous_workbook(tmp_path, bundled, moment):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "book.xlsx"]  # no temporary file left
 
 
-def test_a_blank_row_inserted_among_the_data_rows_is_named(tmp_path):
+@pytest.mark.parametrize("target", ["y", "k"])
+def test_a_blank_row_inserted_among_the_data_rows_is_named(tmp_path, target):
     """The reader stopped at the blank row: predict fitted the features on the rows above it (6 of 40) and
     wrote other predictions, with exit 0."""
     rng = np.random.default_rng(0)
     data = tmp_path / "t.csv"
-    pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b", "c"], 40), "y": rng.normal(size=40)}).to_csv(
-        data, index=False)
+    pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b", "c"], 40), "y": rng.normal(size=40),
+                  "k": rng.choice(["p", "q", "r"], 40)}).to_csv(data, index=False)  # k: classes, written as text
     book = tmp_path / "w.xlsx"
-    assert runner.invoke(app, ["train", "--data", str(data), "--target", "y", "-m", "linear", "--epochs", "2",
+    assert runner.invoke(app, ["train", "--data", str(data), "--target", target, "-m", "linear", "--epochs", "2",
                                "--out", str(book)]).exit_code == 0
     wb = openpyxl.load_workbook(book)
     wb["linear"].insert_rows(10)
@@ -258,5 +259,5 @@ def test_a_blank_row_inserted_among_the_data_rows_is_named(tmp_path):
     result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(data), "--out", str(tmp_path / "p.csv"),
                                  "--allow-overlap"])
     assert result.exit_code == 2, result.output
-    assert "sheet 'linear': row 10 is blank in the y column between data rows" in result.stderr
+    assert f"sheet 'linear': row 10 is blank in the {target} column between data rows" in result.stderr
     assert not (tmp_path / "p.csv").exists()

@@ -10,6 +10,7 @@ hidden layers only. The command line (:mod:`titanic_lab.cli`), the training over
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -112,7 +113,7 @@ def check_seed(option: str, seed: int, span: int = 1, upper: int = SEED_MAX) -> 
 
 def check_real(option: str, value: float, *, positive: bool = False) -> None:
     """Refuse a NaN or infinite value, and a negative one (or 0 when ``positive``), naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):  # a notebook's RunConfig(lr="fast")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # a notebook's RunConfig(lr="fast")
         raise OptionError(f"{option} must be a number, got {value!r}")
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         raise OptionError(f"{option} must be a {'positive' if positive else 'non-negative'} finite number, got {value}")

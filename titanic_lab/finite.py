@@ -146,6 +146,8 @@ def check_sheet(sheet, path: object) -> None:
     numeric = dict.fromkeys(f.column for f in sheet.dataset.features.features if f.kind in NUMERIC_KINDS)
     for column in (c for c in numeric if c in sheet.frame.columns and c in sheet.columns):  # raw cells its features read
         values = sheet.frame[column]
+        if values.dtype != object:  # numbers (and blanks) only
+            continue
         text = values.map(lambda v: isinstance(v, str) or isinstance(v, bool), na_action="ignore").fillna(False).astype(bool)
         if text.any():
             first = int(text.to_numpy().argmax())

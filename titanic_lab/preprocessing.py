@@ -141,12 +141,11 @@ class TabularPreprocessor:
         if odd is not None:  # a feature's name is its column's, then its sheet header's: text
             raise ValueError(f"{type(self).__name__} infers features from columns named by text, and the frame has "
                              f"column {odd!r} ({type(odd).__name__}); name them, e.g. df.columns = [str(c) for c in df.columns]")
-        twice = next((c for c in names if names.count(c) > 1), None)
-        if twice is not None:
-            raise ValueError(f"the frame has two columns named {twice!r}; rename one")
-        if self.target is not None and self.target not in names:
-            raise ValueError(f"target {self.target!r} is not a column of the frame (columns: {', '.join(names[:10])}"
-                             f"{', ...' if len(names) > 10 else ''})")
+        if X.columns.duplicated().any():
+            raise ValueError(f"the frame has two columns named {X.columns[X.columns.duplicated()][0]!r}; rename one")
+        if self.target is not None and self.target not in names:  # scikit-learn's fit(X, y) passes X without it
+            warnings.warn(f"target {self.target!r} is not a column of the frame: every column becomes a feature "
+                          f"(columns: {', '.join(names[:10])}{', ...' if len(names) > 10 else ''})", UserWarning, stacklevel=3)
         preset, self.left_out_ = infer_features(X, exclude=(self.target,) if self.target else ())
         return preset
 

@@ -20,7 +20,7 @@ from . import __version__, csv_dialect
 from .config import DEFAULT_MODELS, SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .cost import check_matrix, check_training, feature_count
 from .datasets import registry
-from .datasets.csv import read_table, show
+from .datasets.csv import check_control, read_table, show
 from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .features.steps import Feature
@@ -430,6 +430,7 @@ def prepare(config: RunConfig) -> Prepared:
     if known is None and config.spec is None and not target.record.per_class:  # a number the linear model fits
         answers = pd.Series(target.values(frame[target.column]), index=frame.index).where(seen)
         dataset = replace(dataset, features=choose_logs(dataset.features, frame, answers))
+    check_control(frame, [target.column, *dataset.raw_columns], path)
     try:
         pre = TabularPreprocessor(dataset.features, target.column).fit(frame)
         check_matrix(len(frame), len(pre.feature_names_out_), path)

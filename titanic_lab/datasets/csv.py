@@ -55,9 +55,8 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     refuse_compressed(path, head)
     try:
         dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
-    except UnicodeError as exc:  # a codec that refuses the first bytes (UTF-16 without its byte-order mark...)
-        given = csv_dialect.current().get("encoding")
-        raise DataError(path, f"cannot be read as {given or 'its detected encoding'} text ({exc}); pass the file's "
+    except UnicodeError as exc:  # a given codec that refuses the first bytes (UTF-16 without its byte-order mark...)
+        raise DataError(path, f"cannot be read as {csv_dialect.current().get('encoding')} text ({exc}); pass the file's "
                               "encoding with --encoding (utf-8, utf-16-le, cp1252...)") from None
     try:
         try:
@@ -141,7 +140,7 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def check_text(df: pd.DataFrame, path: Path) -> None:
     """Refuse text longer than an Excel cell holds, rather than cut it in a workbook, and a control character
-    (:data:`CONTROL`) in a header or a cell, which a workbook cannot hold."""
+    (:data:`CONTROL`) in a header, which a workbook's table cannot name a column with."""
     for column in df.columns:
         found = CONTROL.search(str(column))
         if found:
@@ -156,12 +155,23 @@ def check_text(df: pd.DataFrame, path: Path) -> None:
             first = (lengths > MAX_TEXT).idxmax()
             raise DataError(path, f"column {column} has text of {int(lengths[first]):,} characters on line {line_of(df, first)}, "
                                   f"more than the {MAX_TEXT:,} an Excel cell holds; shorten it")
-        control = df[column].str.contains(CONTROL, na=False)
-        if control.any():
-            first = control.idxmax()
-            char = CONTROL.search(df[column][first]).group()
-            raise DataError(path, f"column {column} has the control character U+{ord(char):04X} on line {line_of(df, first)} "
-                                  f"({df[column][first]!r}), which a workbook cannot hold; remove it")
+
+
+def check_control(df: pd.DataFrame, columns: list[str], path: object) -> None:
+    """Refuse a control character (:data:`CONTROL`) in a cell of ``columns``, those whose text reaches a formula or
+    a cached text (a level in ``IF(C4="y",1,0)``, a class, a name the groups preset cuts): XML 1.0 cannot hold it.
+    A column left out is written as text cells, which XlsxWriter escapes (FileMaker's U+000B line breaks)."""
+    for column in dict.fromkeys(c for c in columns if c in df.columns):
+        values = df[column]
+        if values.dtype.kind in "biufcmM":
+            continue
+        distinct = [v for v in values.dropna().unique() if isinstance(v, str)]
+        if not CONTROL.search("\n".join(distinct)):  # one search over each distinct text
+            continue
+        first = values.map(lambda v: isinstance(v, str) and CONTROL.search(v) is not None, na_action="ignore").fillna(False).astype(bool).idxmax()
+        char = CONTROL.search(values[first]).group()
+        raise DataError(path, f"column {column} has the control character U+{ord(char):04X} on line {line_of(df, first)} "
+                              f"({values[first]!r}), which a workbook cannot hold; remove it")
 
 
 def check_fields(path: Path, width: int, dialect: csv_dialect.Dialect | None = None) -> None:
@@ -216,6 +226,8 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     ------
     DataError
         Naming the file, the column and, for a bad value, the line.
+    OptionError
+        When the id column is the target.
     """
     path = Path(path)
     if id_column is not None and id_column == target:

@@ -99,9 +99,12 @@ def _stray_text(values: pd.Series) -> tuple[str, int] | None:
     """For numbers read as text because a few values are not numbers (``abc``, a header pasted again): the first
     such value with where it is (``'abc' on line 7``), and how many there are; None for any other column."""
     present = values.dropna()
-    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
-    stray = numbers.isna()
-    if not stray.any() or stray.mean() > STRAY_TEXT or numbers.nunique() <= STRAY_TEXT_LEVELS:
+    distinct = pd.Series(present.unique())  # each distinct value once: a category of 4 levels is 4 conversions
+    numbers = pd.to_numeric(distinct.astype(str).str.strip(), errors="coerce")
+    if numbers.notna().sum() <= STRAY_TEXT_LEVELS or numbers.isna().sum() > STRAY_TEXT * len(present):
+        return None
+    stray = present.isin(set(distinct[numbers.isna()]))
+    if not stray.any() or stray.mean() > STRAY_TEXT:
         return None
     first = stray.idxmax()
     line = f" on line {first + 2}" if isinstance(first, (int, np.integer)) else ""

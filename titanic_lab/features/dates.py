@@ -55,7 +55,7 @@ def serials(values: pd.Series) -> pd.Series:
         return values.astype(float)
     if pd.api.types.is_datetime64_any_dtype(values):  # a frame's datetime64 column (a notebook's parse_dates)
         stamps = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
-        return (stamps.astype("datetime64[s]") - EPOCH) / pd.Timedelta(days=1)
+        return (stamps.astype("datetime64[s]") - EPOCH) / np.timedelta64(1, "D")
     out = pd.Series(np.nan, index=values.index, dtype=float)
     present = values.dropna()
     numbers = present.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
@@ -71,7 +71,7 @@ def serials(values: pd.Series) -> pd.Series:
             break
         parsed[left] = pd.to_datetime(text[left], format=fmt, errors="coerce").astype("datetime64[s]")
     when = pd.concat([stamps.dropna().astype("datetime64[s]"), parsed])
-    out[when.index] = (when - EPOCH) / pd.Timedelta(days=1)
+    out[when.index] = (when - EPOCH) / np.timedelta64(1, "D")  # a pd.Timedelta (ns) overflows seconds on pandas 2
     return out
 
 

@@ -21,7 +21,7 @@ from ..features.dates import DATE_FORMAT
 from ..rowwriter import RowWriter
 from ..sheet_layout import FILL, FILL_DATE, FIRST_ROW, MAX, MEAN, MIN, SD
 from .columns import (BLANK, FORMULA_START, SLOW, Column, FormulaColumn, NumberColumn, NumberTexts, ValueColumn,
-                      plain_formula)
+                      plain_formula, stripped_formula)
 
 #: Rows a data column gives at a time to :meth:`_Worksheet.write_rows` (its memory: a chunk's cells).
 CHUNK = 1024
@@ -31,7 +31,8 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
     """A worksheet that writes formulas verbatim.
 
     XlsxWriter scans every formula to add ``_xlfn.`` prefixes to functions newer than Excel 2007
-    (in releases before 3.3.4, with ~30 regular expressions: two thirds of the export time).
+    (before 3.3.4 with ~30 regular expressions, two thirds of the export time; since, with one, as
+    :func:`.columns.plain_formula` does, once per distinct formula text here).
     ``titanic_lab.formulas`` uses none of those, so a formula of :data:`.columns.PLAIN_FUNCTIONS`
     skips the scan; only the ``=`` and array braces are removed. Any other goes to XlsxWriter.
     """
@@ -39,9 +40,7 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
         if not plain_formula(formula):
             return super()._prepare_formula(formula, expand_future_functions)
-        formula = formula[1:] if formula.startswith("{") else formula
-        formula = formula[1:] if formula.startswith("=") else formula
-        return formula[:-1] if formula.endswith("}") else formula
+        return stripped_formula(formula)
 
     # The writer's inner loop, cell by cell, for the two cells a sheet is made of: a number, and a
     # formula with a number cached. Each stores and writes exactly what XlsxWriter's own methods
@@ -72,7 +71,7 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):
                 return super().write_formula(row, *args)
             if len(self._prepared) > 4096:  # portable references change every row: keep the cache small
                 self._prepared.clear()
-            prepared = self._prepared[formula] = self._prepare_formula(formula)
+            prepared = self._prepared[formula] = stripped_formula(formula)  # plain: checked just above
         if col.__class__ is not int or value.__class__ is not float:
             return super().write_formula(row, *args)
         if self._check_dimensions(row, col):

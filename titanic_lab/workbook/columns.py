@@ -43,6 +43,13 @@ PLAIN_FUNCTIONS = frozenset({
 _FUNCTION_NAME = re.compile(r'"[^"]*"|\b([A-Za-z_][A-Za-z0-9._]*)\(')
 
 
+def stripped_formula(formula: str) -> str:
+    """A plain formula's text as XlsxWriter stores it: the ``=`` and array braces removed."""
+    formula = formula[1:] if formula.startswith("{") else formula
+    formula = formula[1:] if formula.startswith("=") else formula
+    return formula[:-1] if formula.endswith("}") else formula
+
+
 def plain_formula(formula: str) -> bool:
     """Does the formula use :data:`PLAIN_FUNCTIONS` only, outside array braces? Its text is then stored as
     written (``=`` dropped): XlsxWriter would not change it."""
@@ -317,7 +324,7 @@ class FormulaColumn(Column):
         XlsxWriter writes another way (a function outside :data:`PLAIN_FUNCTIONS`, an array formula in braces)."""
         if not plain_formula(formula):
             return None
-        return escape(ws._prepare_formula(formula))
+        return escape(stripped_formula(formula))
 
 
 class RowFormulas(Sequence):

@@ -366,8 +366,8 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
                               "number; write the row's target")
         raise LayoutError(f"{where}: no data rows under the headers")
     gap = header_row + 1 + n_rows  # the first row that is no data row: a blank one with data rows below it was
-    below = [_is_number(value_at(rows, gap + k, columns[target])) for k in (1, 2)]  # inserted or emptied by hand
-    if value_at(rows, gap, columns[target]) in ("", None) and all(below):
+    below = value_at(rows, gap + 1, columns[target])  # inserted or emptied by hand
+    if value_at(rows, gap, columns[target]) in ("", None) and (_is_number(below) or classes and below not in ("", None)):
         raise LayoutError(f"sheet {name!r}: row {gap + 1} is blank in the {target} column between data rows (rows "
                           f"{header_row + 2}-{gap} above it, more below); remove the row, or train again")
     known = registry.builtin(dataset)
