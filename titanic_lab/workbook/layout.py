@@ -346,8 +346,7 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
             columns = {h: c for h, c in columns.items() if h not in features or h in stored.raw_columns}
         missing = [n for n in features if n not in columns] if features_on is None else []
         if missing:
-            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
-            raise LayoutError(f"{where}: missing feature header(s) {shown} of the workbook's spec")
+            raise LayoutError(f"{where}: missing feature header(s) {_some(missing, 10)} of the workbook's spec")
     else:
         if features_on is not None:
             raise LayoutError(f"{where}: its features are on sheet {features_on!r}, and the workbook has no "
@@ -685,7 +684,7 @@ def _check_cached(rows, formulas, name) -> None:
 def _some(names: list[str], shown: int = 5) -> str:
     """The first names of a list, and how many more: ``a, b, c and 497 more``."""
     more = len(names) - shown
-    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(names[:shown]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def params_for_run(path: str | Path, models: dict[str, ModelSpec], features: list[str],
