@@ -25,6 +25,7 @@ from titanic_lab.dataset import (
     infer_spec,
     infer_target,
     read_spec,
+    read_table,
     spec_from_toml,
     spec_to_toml,
 )
@@ -492,3 +493,116 @@ def test_target_scale_of_extreme_magnitudes_is_finite():
 def test_lr_find_on_any_table_shows_adams_rate(files):
     result = runner.invoke(app, ["lr-find", "--data", str(files / "train.csv"), "--target", "price"])
     assert result.exit_code == 0 and "linear (adam, mse): suggested lr" in result.output, result.output
+
+
+# ---- rows left out keep their lines; headers after blank lines; text cells of any dtype -------------
+
+
+def _lines_table(n: int = 30) -> pd.DataFrame:
+    """An id, a number, a skewed positive number, a two-level text and a numeric target of many values."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"id": [f"r{i}" for i in range(n)], "a": rng.normal(0, 1, n).round(3),
+                         "b": rng.lognormal(2, 1, n).round(2), "c": rng.choice(["x", "z"], n),
+                         "y": rng.normal(50, 10, n).round(2)}).astype(object)
+
+
+def test_rows_left_out_for_a_blank_target_keep_their_places_in_the_file(tmp_path):
+    """read_table leaves out rows whose target is blank; the rows kept are still named by their lines of the file."""
+    from titanic_lab.datasets.csv import line_of
+    from titanic_lab.features.kind import row_named
+
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,c,y\n1,x,1\n2,x,\n3,y,\n4,y,2\n5,x,3\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"left out 2 row\(s\) whose target y is blank \(first on line 3\)"):
+        rows = read_table(path, "y")
+    assert rows["a"].tolist() == [1, 4, 5] and rows.index.tolist() == [0, 3, 4]
+    assert [line_of(rows, label) for label in rows.index] == [2, 5, 6]
+    assert row_named(rows["a"], 3) == "data row 4 (line 5 of a CSV)"
+    kept = rows[rows["a"] > 1]  # a frame's own selection keeps the places too
+    assert row_named(kept["c"], kept.index[0]) == "data row 4 (line 5 of a CSV)"
+    # A notebook's frame numbered 0, 1, 2... is named by position; another index by its label.
+    assert row_named(pd.Series([1, 2]), 1) == "data row 2 (line 3 of a CSV)"
+    assert row_named(pd.Series([1, 2], index=[7, 9]), 9) == "the row with index 9"
+
+
+@pytest.mark.parametrize("case", ["control character", "number spec", "stray target", "log spec", "excluded ids"])
+def test_messages_after_blank_target_rows_name_the_true_line(tmp_path, case):
+    """Data rows 2-4 (lines 3-5) have a blank target and are left out; the bad value is on data row 11, line 12 of
+    the file, and every message says so (they said line 9: the rows were numbered again after the blanks)."""
+    df = _lines_table()
+    spec = tmp_path / "spec.toml"
+    spec.write_text(spec_to_toml(infer_spec(df.infer_objects(), "y", "id")))
+    df.loc[[1, 2, 3], "y"] = None
+    args = ["--target", "y", "--id", "id"]
+    if case == "control character":
+        df.loc[10, "c"] = "x\x0bz"
+        needle = "column c has the control character U+000B on line 12"
+    elif case == "number spec":
+        df.loc[10, "a"] = "abc"
+        args, needle = ["--spec", str(spec)], "column a has non-numeric value 'abc' in data row 11 (line 12 of a CSV)"
+    elif case == "stray target":
+        df.loc[10, "y"] = "abc"
+        needle = "target y has value 'abc' on line 12 where its other values are numbers"
+    elif case == "log spec":
+        spec.write_text(spec.read_text().replace('column = "b"\nkind = "number"', 'column = "b"\nkind = "log"'))
+        df.loc[10, "b"] = -1.5
+        args, needle = ["--spec", str(spec)], "column b has value -1.5 on line 12"
+    else:  # the rows of --exclude-from leave out the first rows too
+        df.loc[10, "c"] = "x\x0bz"
+        pd.DataFrame({"id": ["r0", "r5", "r6"]}).to_csv(tmp_path / "other.csv", index=False)
+        args += ["--exclude-from", str(tmp_path / "other.csv")]
+        needle = "column c has the control character U+000B on line 12"
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    out = tmp_path / "w.xlsx"
+    result = runner.invoke(app, ["train", "--data", str(data), *args, "-m", "linear", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("error: ") == 1 and needle in result.stderr, result.stderr
+    assert "left out 3 row(s) whose target y is blank (first on line 3)" in result.stderr
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_target_value_not_among_the_specs_labels_is_named_by_its_line(tmp_path):
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "y": ["yes", None, None, "no", "maybe", "yes"]})
+    data, spec = tmp_path / "data.csv", tmp_path / "spec.toml"
+    df.to_csv(data, index=False)
+    spec.write_text(spec_to_toml(infer_spec(df.iloc[[0, 3]], "y")))
+    result = runner.invoke(app, ["train", "--data", str(data), "--spec", str(spec), "-m", "linear", "--epochs", "1",
+                                 "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 2, result.output
+    assert "target y has value 'maybe' on line 6, which is not one of its" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("blank", ["\n", "\n\n", "  \r\n\t\n"])
+def test_a_repeated_header_after_blank_lines_is_refused(tmp_path, blank):
+    """pandas skips blank lines above the header; the check of the header as written skips them too (it read the
+    blank line as an empty header, and let pandas' renamed 'a.1' through)."""
+    path = tmp_path / "blank.csv"
+    path.write_text(blank + "a,b,a,y\n1,2,3,1\n4,5,6,2\n7,8,9,3\n", encoding="utf-8")
+    with pytest.raises(DataError, match="columns 1 and 3 of the header are both named 'a'"):
+        read_table(path, "y")
+    result = runner.invoke(app, ["train", "--data", str(path), "--target", "y", "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "both named 'a'" in result.stderr
+    path.write_text(blank + "a,b,c,y\n1,2,3,1\n4,5,6,2\n7,8,9,3\n", encoding="utf-8")
+    assert list(read_table(path, "y").columns) == ["a", "b", "c", "y"]  # a header once is read as before
+
+
+@pytest.mark.parametrize("infer_string", [True, False])
+def test_text_cells_are_stripped_whatever_their_dtype(tmp_path, infer_string):
+    """pandas 3 reads text as its "str" dtype, not object: its cells lost no spaces, so "x " and "x" were two levels.
+    Without pandas' string inference (pandas 2's default) text is object, stripped as before."""
+    path = tmp_path / "spaces.csv"
+    path.write_text('name,c,id,y\n  Ann  ,  x ,  a1 ,1\nBob,x  , b2,0\nCy," y ",c3,1\nDi,   ,d4,0\n', encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 deprecates the option (pandas 4 drops it: infer_string=False is then skipped)
+        try:
+            with pd.option_context("future.infer_string", infer_string):
+                rows = read_table(path, "y", "id")
+        except (KeyError, pd.errors.OptionError):
+            pytest.skip("this pandas always infers str")
+    assert (rows["c"].dtype == object) != infer_string
+    assert rows["name"].tolist() == ["Ann", "Bob", "Cy", "Di"]
+    assert rows["c"].tolist()[:3] == ["x", "x", "y"] and pd.isna(rows["c"].iloc[3])  # blank once stripped
+    assert rows["id"].tolist() == ["a1", "b2", "c3", "d4"]
+    spec = infer_spec(rows, "y", "id")
+    assert "c" not in [f.column for f in spec.features.features if f.kind == "dummies"]  # two levels x, y: binary

@@ -155,3 +155,25 @@ def test_an_edited_number_under_a_z_score_is_compared_as_the_sheet_computes_it(t
     assert result.exit_code == 0, result.output
     a_z = next(c for s in report["sheets"] if s["sheet"] == "linear" for c in s["columns"] if c["column"] == "a_Z")
     assert a_z["ok"] and a_z["max_abs_diff"] < 1e-9
+
+
+@pytest.mark.parametrize("model", ["nnet", "deep:3,2"])
+def test_data_values_named_like_the_params_labels_are_not_read_as_them(tmp_path, model):
+    """A text column whose levels are ``Column``, ``c1``, ``W2``, ``mean1`` holds them in its data cells, above the
+    params' own labels: the reader looks for the params' corners and labels outside the data table's cells (and a
+    chain's in its params' column). The nnet's sheet was refused (a ``Column`` block of the wrong labels), a hidden or
+    deep one read with a constant of the data (compare disagreed, predict silently used another model)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    a, g = rng.normal(0, 1, 80), rng.choice(["Column", "c1", "W2", "mean1"], 80)
+    data, book, out = tmp_path / "g.csv", tmp_path / "g.xlsx", tmp_path / "p.csv"
+    pd.DataFrame({"a": a, "g": g, "y": (a + (g == "c1") > 0.3).astype(int)}).to_csv(data, index=False)
+    trained = runner.invoke(app, ["train", "--data", str(data), "--target", "y", "-m", model, "--batchnorm",
+                                  "--epochs", "5", "--out", str(book)])
+    assert trained.exit_code == 0, trained.output
+    result, report = _compare(str(book))
+    assert result.exit_code == 0 and report and all(s["ok"] for s in report["sheets"]), result.output
+    predicted = runner.invoke(app, ["predict", "--model", str(book), "--data", str(data), "--out", str(out)])
+    assert predicted.exit_code == 0 and f", {model}, " in predicted.stdout, predicted.output

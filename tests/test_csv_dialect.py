@@ -9,6 +9,7 @@ with a byte-order mark); and pipes. Every line ends in CRLF, as Excel's do.
 from __future__ import annotations
 
 import codecs
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from titanic_lab import csv_dialect
 from titanic_lab.cli import app
+from titanic_lab.config import RunConfig
 from titanic_lab.csv_dialect import Dialect, detect, wrong_guess
 from titanic_lab.dataset import read_table
 from titanic_lab.errors import DataError, OptionError
@@ -253,3 +255,90 @@ def test_a_dialect_is_not_copied_with_the_frame_it_describes():
     frame = pd.DataFrame({"a": [1.0]})
     frame.attrs["dialect"] = dialect
     assert copy.deepcopy(dialect) is dialect and frame["a"].attrs["dialect"] is dialect
+
+
+# ---- thousands marks: detected, given (--thousands), and a guess the file leaves open --------------------------
+
+
+def _features(tmp_path, path, *options: str):
+    out = tmp_path / "features.csv"
+    result = runner.invoke(app, ["features", "--data", str(path), "--target", "y", "--out", str(out), *options])
+    return result, (pd.read_csv(out) if result.exit_code == 0 else None)
+
+
+def test_quoted_commas_that_read_as_decimals_too_are_thousands_with_a_warning(tmp_path):
+    """Every quoted "1,250" reads as 1250 (a thousands comma, as Excel writes a formatted number in a comma-separated
+    file) or as 1.25 (a decimal comma with three decimals): read as thousands, as before, but one warning line names
+    the column and the option that settles it; --decimal ',' reads them as decimals, --thousands ',' confirms."""
+    path = tmp_path / "three.csv"
+    path.write_text('big,n,y\n"1,250",1,1\n"2,500",2,2\n"13,125",3,3\n"-4,750",4,4\n', encoding="utf-8")
+    found = detect(path.read_bytes())
+    assert (found.decimal, found.thousands, found.ambiguous) == (".", ",", (("big", "1,250"),))
+    with pytest.warns(UserWarning, match=r"three.csv: column big: quoted numbers such as '1,250' are read with a "
+                                         r"thousands comma \(1250\); with a decimal comma they would be 1.25.*--decimal ','"):
+        assert read_table(path, "y")["big"].tolist() == [1250, 2500, 13125, -4750]
+    result, table = _features(tmp_path, path)
+    assert result.exit_code == 0 and result.stderr.count("warning: ") == 1 and "column big: quoted" in result.stderr
+    assert "thousands mark ','" in result.stdout and "to override: --sep, --decimal, --thousands, --encoding" in result.stdout
+    for option, value, read in (("--decimal", ",", [1.25, 2.5, 13.125, -4.75]), ("--thousands", ",", [1250, 2500, 13125, -4750])):
+        result, _ = _features(tmp_path, path, option, value)
+        assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no warning: the option settles it
+            with csv_dialect.reading(**{option[2:]: value}):
+                assert read_table(path, "y")["big"].tolist() == read
+
+
+def test_a_number_a_thousands_comma_cannot_read_settles_the_guess(tmp_path):
+    """One number with two groups, a point after one or another count of decimals tells which mark the comma is."""
+    for grouped in ('"1,024,000"', '"1,024.5"'):
+        assert detect(f'big,y\n"1,250",1\n{grouped},2\n'.encode()).ambiguous == ()
+        assert detect(f'big,y\n"1,250",1\n{grouped},2\n'.encode()).thousands == ","
+    for decimal in ('"0,125"', '"2,5"', '"-0,750"'):  # no thousands group starts with 0
+        found = detect(f'big,y\n"1,250",1\n{decimal},2\n'.encode())
+        assert (found.thousands, found.ambiguous) == (None, ())
+    path = tmp_path / "zero.csv"
+    path.write_text('big,y\n"0,125",1\n"0,250",2\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"column big is read as text, but its values are numbers with a decimal comma "
+                                        r"\('0,125'\); pass --decimal ','"):
+        read_table(path, "y")
+
+
+def test_the_thousands_option(tmp_path):
+    assert [csv_dialect.parse_thousands(t) for t in (",", ".", " ", "none", "NONE", "comma", "point", "space")] == \
+        [",", ".", " ", "none", "none", ",", ".", " "]
+    for bad in (";", "'", "x", ""):
+        with pytest.raises(OptionError, match="--thousands must be ',', '.', ' ' \\(space\\) or none"):
+            csv_dialect.parse_thousands(bad)
+    with pytest.raises(OptionError, match="--thousands ',' and --decimal ',' are the same mark"):
+        RunConfig(thousands=",", decimal=",")
+    # A semicolon file of thousands points and no decimals: read as decimal points, unless --thousands '.' says so.
+    path = tmp_path / "points.csv"
+    path.write_text("big;y\n1.250;1\n22.500;2\n3.125;3\n", encoding="cp1252")
+    assert read_table(path, "y")["big"].tolist() == [1.25, 22.5, 3.125]
+    result, _ = _features(tmp_path, path, "--thousands", ".")
+    assert result.exit_code == 0, result.output
+    assert "decimal mark ',', thousands mark '.'" in result.stdout
+    with csv_dialect.reading(thousands="."):
+        assert read_table(path, "y")["big"].tolist() == [1250, 22500, 3125]
+    # none: quoted commas are no thousands marks; a space: "1 250,5".
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('big,y\n"1,250",1\n"2,500",2\n', encoding="utf-8")
+    result, _ = _features(tmp_path, quoted, "--thousands", "none")
+    assert result.exit_code == 2 and result.stderr.count("error: ") == 1
+    assert "column big is read as text, but its values are numbers with a decimal comma ('1,250'); pass --decimal ','" in result.stderr
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("big;y\n1 250,5;1\n22 500;2\n3,5;3\n", encoding="utf-8")
+    with csv_dialect.reading(thousands=" "):
+        assert read_table(spaced, "y")["big"].tolist() == [1250.5, 22500, 3.5]
+    for options, needle in ((["--thousands", ",", "--decimal", ","], "--thousands ',' and --decimal ',' are the same mark"),
+                            (["--thousands", "x"], "--thousands must be"), (["--sep", " ", "--thousands", " "], "is also the --sep")):
+        result, _ = _features(tmp_path, path, *options)
+        assert result.exit_code == 2 and result.stderr.count("error: ") == 1 and needle in result.stderr, result.output
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["train", "features", "predict", "leaderboard", "lr-find", "submit"])
+def test_every_command_that_reads_a_csv_takes_thousands(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--thousands" in result.output

@@ -89,3 +89,15 @@ def test_excel_dialects_read_as_kaggle_rows(tmp_path):
     assert rows["Name"].str.contains("Laïna").any()
 
 
+
+
+@pytest.mark.parametrize("blank, line", [("\n", 2), ("\n\r\n", 3), ("  \n\t\n\n", 4)])
+@pytest.mark.parametrize("twice", [",Age,", ",age ,"])
+def test_a_header_named_twice_after_blank_lines_is_refused(tmp_path, blank, line, twice):
+    """pandas skips blank lines above the header; the check of the header as written skips them too, and names the
+    header's line (it read the blank line as an empty header: two Age columns went through)."""
+    path = write_csv(tmp_path, blank + (KAGGLE_HEADER + KAGGLE_ROWS).replace(",Ticket,", twice, 1))
+    with pytest.raises(DataError, match=f"columns 6 and 9 of the header \\(line {line}\\) are both named 'Age'"):
+        read_titanic(path)
+    path = write_csv(tmp_path, blank + KAGGLE_HEADER + KAGGLE_ROWS)
+    pd.testing.assert_frame_equal(read_titanic(path), read_titanic(write_csv(tmp_path, KAGGLE_HEADER + KAGGLE_ROWS, "plain.csv")))

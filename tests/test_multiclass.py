@@ -396,3 +396,28 @@ def test_classes_that_read_as_conditions_are_counted_as_values(tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["verify", str(book)])
     assert result.exit_code == 0 and "formula cells within" in result.output, result.output
+
+
+@pytest.mark.parametrize("classes", [("label", "x", "y"), ("a", "label", "Ones"), ("Loss", "c1", "label")])
+@pytest.mark.parametrize("model", ["linear", "hidden"])
+def test_a_class_named_like_a_header_is_read_back(tmp_path, model, classes):
+    """A class named like the target's column (or like another header, or a label of the params: ``c1``) is written
+    right of ``Classes:`` above the headers, over the confusion matrix in the header row and down the data rows: the
+    header row and the params are found where no value can stand in for them. predict refused the fresh workbook
+    ("no sheet has the 'label' header its spec names"), or read a hidden model as deep (a ``c1`` constant)."""
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0, 1, 90), rng.normal(0, 1, 90)
+    table = pd.DataFrame({"a": a, "b": b, "label": np.where(a > 0.3, classes[0], np.where(b > 0, classes[1], classes[2]))})
+    data, book, out = tmp_path / "x.csv", tmp_path / "out.xlsx", tmp_path / "predictions.csv"
+    table.to_csv(data, index=False)
+    trained = runner.invoke(app, ["train", "--data", str(data), "--target", "label", "-m", model, "--epochs", "40",
+                                  "--out", str(book), "--json"])
+    assert trained.exit_code == 0, trained.output
+    result = runner.invoke(app, ["predict", "--model", str(book), "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"sheet '{model}', {model}," in result.stdout  # the model it was, not another kind
+    predicted = pd.read_csv(out, keep_default_na=False)["label"]
+    accuracy = json.loads(trained.stdout)["models"][model]["train_accuracy"]
+    assert (predicted == table["label"]).mean() == pytest.approx(accuracy)  # the parameters trained, read back
+    compared = runner.invoke(app, ["compare", str(book)])
+    assert compared.exit_code == 0 and "agree with torch" in compared.output, compared.output

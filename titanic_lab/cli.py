@@ -161,6 +161,7 @@ def _with_run_options(*names: str):
             run = {o.name: values.pop(o.name) for o in declared}
             with _errors_to_exit():  # every CSV the command reads, in the dialect given (or detected), said in one line
                 dialect = {name: OPTIONS[name].from_cli(run[name]) for name in DIALECT_OPTIONS if name in run}
+                csv_dialect.check_marks(dialect.get("sep"), dialect.get("decimal"), dialect.get("thousands"))
             with csv_dialect.reading(**dialect, report=lambda line: _info(line, values.get("as_json", False))):
                 return body(run=run, **values)
 
@@ -173,7 +174,7 @@ def _with_run_options(*names: str):
 
 
 #: The options of how a CSV is written, given to every command that reads one.
-DIALECT_OPTIONS = ("sep", "decimal", "encoding")
+DIALECT_OPTIONS = ("sep", "decimal", "thousands", "encoding")
 DataOpt = _typer_option(OPTIONS["data"])
 PresetOpt = _typer_option(OPTIONS["preset"])
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 
 from .choices import (ACTIVATION_NAMES, DATASET_NAMES, GD_OPTIMIZER_NAMES, LOSS_NAMES, MODEL_KINDS, OPTIMIZER_NAMES,
                       PRESET_NAMES, TASK_NAMES, one_of)
-from .csv_dialect import parse_decimal, parse_encoding, parse_sep
+from .csv_dialect import check_marks, parse_decimal, parse_encoding, parse_sep, parse_thousands
 from .errors import OptionError
 
 DEFAULT_MODELS = ("linear", "nnet")
@@ -251,8 +251,14 @@ class RunConfig:
         None, "The CSV's separator: , ; | or tab. Default: detected from the file (a one-line note says what, unless "
         "commas).", parse=parse_sep, show_default=False)
     decimal: str | None = _option(
-        None, "The CSV's decimal mark: . or , (Excel's CSV in most of Europe). Default: detected from the file.",
+        None, "The CSV's decimal mark: . or , (Excel's CSV in most of Europe). Default: detected from the file; given as "
+        ", every quoted comma of a comma-separated file is a decimal comma (\"1,250\" is 1.25).",
         parse=parse_decimal, show_default=False)
+    thousands: str | None = _option(
+        None, "The CSV's thousands mark: , . or ' ' (a space), or none (numbers written without one: \"1,250\" is then "
+        "text, or 1.25 with --decimal ,). Default: detected from the file: a point before a decimal comma (1.234,5), or "
+        "in a comma-separated file quoted numbers such as \"9,479\" (a warning names the columns when every one could be "
+        "a decimal comma too).", parse=parse_thousands, show_default=False)
     encoding: str | None = _option(
         None, "The CSV's encoding: utf-8, utf-16 (Excel's Unicode Text), cp1252 (Windows, Western Europe), latin-1... "
         "Default: detected from the file (a byte-order mark, else UTF-8, else Windows-1252).",
@@ -319,9 +325,11 @@ class RunConfig:
         check_real("--l1", self.l1)
         if self.l2 is not None:
             check_real("--l2", self.l2)
-        for value, parse in ((self.sep, parse_sep), (self.decimal, parse_decimal), (self.encoding, parse_encoding)):
+        for value, parse in ((self.sep, parse_sep), (self.decimal, parse_decimal), (self.thousands, parse_thousands),
+                             (self.encoding, parse_encoding)):
             if value is not None:
                 parse(value)
+        check_marks(self.sep, self.decimal, self.thousands)
 
     @property
     def gd_l2(self) -> float:

@@ -4,9 +4,10 @@ Excel saves a table as CSV in several dialects: ``CSV UTF-8`` (commas, a byte-or
 ``CSV`` in the machine's code page (Windows-1252 in Western Europe, so ``é`` is one byte
 ``0xe9``), ``CSV`` where the decimal mark is a comma (most of Europe: ``;`` separators,
 ``22,5``), and ``Unicode Text`` (tabs, UTF-16 little-endian with a byte-order mark).
-:func:`detect` finds which from a file's first bytes; each of separator, decimal mark and
-encoding can be given instead (``--sep``, ``--decimal``, ``--encoding``), and
-:func:`wrong_guess` names a reading that went wrong (one column, or numbers read as text).
+:func:`detect` finds which from a file's first bytes; each of separator, decimal mark, thousands
+mark and encoding can be given instead (``--sep``, ``--decimal``, ``--thousands``, ``--encoding``),
+:func:`wrong_guess` names a reading that went wrong (one column, or numbers read as text), and
+:func:`ambiguities` a guess the file leaves open (``"1,250"``: 1250 or 1.25).
 
 Pure functions on bytes and text, except :func:`reading`, which sets what the command line
 gave for every CSV read inside it (the readers call :func:`current`), and :func:`announce`,
@@ -31,6 +32,9 @@ from .errors import OptionError
 SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMALS: tuple[str, ...] = (".", ",")
+#: The thousands marks ``--thousands`` takes (``none``: no mark; numbers are read without one).
+THOUSANDS: tuple[str, ...] = (",", ".", " ")
+NO_THOUSANDS = "none"
 #: How much of a file the guess reads.
 HEAD_BYTES = 1 << 16
 #: Of the rows read, the share that must have the header's number of fields for a separator to count.
@@ -43,8 +47,10 @@ _COMMA_NUMBER = re.compile(r"^[-+]?(\d+|\d{1,3}(\.\d{3})+),\d+$")
 _POINT_NUMBER = re.compile(r"^[-+]?(\d+|\d{1,3}(,\d{3})+)\.\d+$")
 _THOUSANDS_POINT = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+,\d+$")
 #: A number with thousands commas (``9,479``, ``1,234,567.5``): in a comma-separated file, a quoted field as Excel
-#: writes a number formatted with them.
-_THOUSANDS_COMMA = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: writes a number formatted with them. Its first group has no leading zero: ``0,125`` is a decimal comma.
+_THOUSANDS_COMMA = re.compile(r"^[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+#: ... of which these read as a decimal comma too (``1,250``: 1250, or 1.25 with three decimals).
+_AMBIGUOUS_COMMA = re.compile(r"^[-+]?[1-9]\d{0,2},\d{3}$")
 _ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16 with BOM", "utf-32": "UTF-32 with BOM", "utf-16-le": "UTF-16 LE",
                    "utf-16-be": "UTF-16 BE", "cp1252": "Windows-1252", "iso8859-1": "Latin-1"}
 
@@ -53,7 +59,9 @@ _ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "U
 class Dialect:
     """A CSV's separator, decimal mark, thousands mark (or None) and Python encoding name.
 
-    ``given`` holds the names (``sep``, ``decimal``, ``encoding``) that were given rather than detected.
+    ``given`` holds the names (``sep``, ``decimal``, ``thousands``, ``encoding``) that were given rather than
+    detected. ``ambiguous`` names the columns whose quoted numbers were read with the thousands mark detected
+    where a decimal mark would read them too (``"1,250"``), when no number of the file decided it.
     """
 
     sep: str = ","
@@ -61,6 +69,7 @@ class Dialect:
     encoding: str = "utf-8"
     thousands: str | None = None
     given: frozenset[str] = frozenset()
+    ambiguous: tuple[tuple[str, str], ...] = ()
 
     def __deepcopy__(self, memo: dict) -> Dialect:
         """Itself: every field is immutable. pandas deep-copies a frame's ``attrs``, where :func:`read_table`
@@ -77,7 +86,8 @@ class Dialect:
         parts = [f"separator {show_sep(self.sep)}", f"decimal mark {self.decimal!r}", f"encoding {encoding_name(self.encoding)}"]
         if self.thousands:
             parts.insert(2, f"thousands mark {self.thousands!r}")
-        detected = [o for o in ("sep", "decimal", "encoding") if o not in self.given]
+        options = ("sep", "decimal", "thousands", "encoding") if self.thousands else ("sep", "decimal", "encoding")
+        detected = [o for o in options if o not in self.given]
         how = "as given" if not detected else f"detected; to override: {', '.join('--' + o for o in detected)}"
         return ", ".join(parts) + f" ({how})"
 
@@ -108,6 +118,27 @@ def parse_decimal(text: str) -> str:
     if text not in DECIMALS:
         raise OptionError(f"--decimal must be '.' or ',', got {text!r}")
     return text
+
+
+def parse_thousands(text: str) -> str:
+    """``--thousands``: ``,`` ``.`` or a space (``comma``, ``point``, ``space``), or ``none`` for numbers written
+    without one."""
+    value = {"comma": ",", "point": ".", "dot": ".", "space": " ", "none": NO_THOUSANDS}.get(text.strip().lower(), text)
+    if value not in (*THOUSANDS, NO_THOUSANDS):
+        raise OptionError(f"--thousands must be ',', '.', ' ' (space) or none, got {text!r}")
+    return value
+
+
+def check_marks(sep: str | None = None, decimal: str | None = None, thousands: str | None = None) -> None:
+    """Refuse given marks that cannot be told apart: a thousands mark that is the decimal mark, or the separator
+    (a comma separator takes thousands commas inside quoted fields only, as Excel writes them)."""
+    if thousands in (None, NO_THOUSANDS):
+        return
+    if thousands == decimal:
+        raise OptionError(f"--thousands {thousands!r} and --decimal {decimal!r} are the same mark; a number has one of "
+                          "each (1,234.5 or 1.234,5): give them different marks")
+    if thousands == sep and sep != ",":
+        raise OptionError(f"--thousands {thousands!r} is also the --sep; give them different marks")
 
 
 def parse_encoding(text: str) -> str:
@@ -197,23 +228,63 @@ def detect_decimal(text: str, sep: str) -> tuple[str, str | None]:
     when more fields are numbers with a decimal comma (``22,5``, ``1.234,5``) than with a decimal
     point; the thousands mark is ``.`` when a number such as ``1.234,5`` is seen. In a comma-separated
     file, the thousands mark is ``,`` when quoted numbers such as ``"9,479"`` are seen and no number
-    with a decimal comma (``"9,5"``) is.
+    with a decimal comma (``"9,5"``, ``"0,125"``) is.
     """
+    decimal, thousands, _ = _marks(text, sep)
+    return decimal, thousands
+
+
+def _marks(text: str, sep: str, decimal: str | None = None,
+           thousands: str | None = None) -> tuple[str, str | None, tuple[tuple[str, str], ...]]:
+    """The decimal mark, the thousands mark (or None) and the ambiguous columns (:class:`Dialect`) of ``text`` split
+    by ``sep``; ``decimal`` and ``thousands`` (:data:`NO_THOUSANDS`: none) as given, or None to detect them
+    (see :func:`detect_decimal`). A given mark decides the other: ``--decimal ','`` makes every quoted comma of a
+    comma-separated file a decimal comma (a point before one a thousands point), ``--thousands '.'`` the
+    decimal mark a comma."""
+    records = _records(text, sep)
+    header, rows = (records[0] if records else []), records[1:]
+    if thousands is not None:
+        mark = None if thousands == NO_THOUSANDS else thousands
+        if decimal is None:
+            found = _marks(text, sep)[0]
+            decimal = found if found != mark else ("." if mark == "," else ",")
+        return decimal, mark, ()
     if sep == ",":
-        fields = [f.strip() for row in _records(text, sep)[1:] for f in row if "," in f]
-        grouped = [f for f in fields if _THOUSANDS_COMMA.match(f)]
-        decimal_commas = [f for f in fields if _COMMA_NUMBER.match(f) and not _THOUSANDS_COMMA.match(f)]
-        return ".", "," if grouped and not decimal_commas else None
-    fields = [f.strip() for row in _records(text, sep)[1:] for f in row]
+        fields = [(i, f.strip()) for row in rows for i, f in enumerate(row) if "," in f]
+        if decimal == ",":  # given: a quoted comma is the decimal mark
+            return ",", "." if any(_THOUSANDS_POINT.match(f) for _, f in fields) else None, ()
+        grouped = [(i, f) for i, f in fields if _THOUSANDS_COMMA.match(f)]
+        if not grouped or any(_COMMA_NUMBER.match(f) and not _THOUSANDS_COMMA.match(f) for _, f in fields):
+            return ".", None, ()
+        ambiguous: dict[str, str] = {}
+        if decimal is None and all(_AMBIGUOUS_COMMA.match(f) for _, f in grouped):  # every one reads as a decimal too
+            for i, f in grouped:
+                ambiguous.setdefault(header[i].strip() if i < len(header) else f"{i + 1}", f)
+        return ".", ",", tuple(ambiguous.items())
+    fields = [f.strip() for row in rows for f in row]
     commas = [f for f in fields if _COMMA_NUMBER.match(f)]
     points = sum(1 for f in fields if _POINT_NUMBER.match(f))
-    if len(commas) > points:
-        return ",", "." if any(_THOUSANDS_POINT.match(f) for f in commas) else None
-    return ".", None
+    if (decimal or ("," if len(commas) > points else ".")) == ",":
+        return ",", "." if any(_THOUSANDS_POINT.match(f) for f in commas) else None, ()
+    return ".", None, ()
+
+
+def ambiguities(dialect: Dialect) -> list[str]:
+    """One line (a warning's) when quoted numbers were read with a thousands comma that a decimal comma would read
+    too (``"1,250"``: 1250 or 1.25), naming the columns and the option that settles it; else none."""
+    if not dialect.ambiguous:
+        return []
+    names = [name for name, _ in dialect.ambiguous]
+    example = dialect.ambiguous[0][1]
+    as_thousands, as_decimal = float(example.replace(",", "")), float(example.replace(",", "."))
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return [f"column{'s' if len(names) > 1 else ''} {shown}: quoted numbers such as {example!r} are read with a thousands "
+            f"comma ({as_thousands:g}); with a decimal comma they would be {as_decimal:g}, and no number of the file tells "
+            "which; if the comma is their decimal mark, pass --decimal ',' (--thousands ',' says the reading is right)"]
 
 
 def detect(head: bytes, complete: bool = True, *, sep: str | None = None, decimal: str | None = None,
-           encoding: str | None = None) -> Dialect:
+           encoding: str | None = None, thousands: str | None = None) -> Dialect:
     """The dialect of a CSV whose first bytes are ``head`` (all of it when ``complete``); what is given is kept.
 
     Parameters
@@ -222,23 +293,23 @@ def detect(head: bytes, complete: bool = True, *, sep: str | None = None, decima
         The file's first :data:`HEAD_BYTES` bytes (or all of them).
     complete : bool
         Whether ``head`` is the whole file.
-    sep, decimal, encoding : str, optional
-        Given values (``--sep``...), used as they are.
+    sep, decimal, encoding, thousands : str, optional
+        Given values (``--sep``...), used as they are (``thousands``: :data:`NO_THOUSANDS` for none).
 
     Returns
     -------
     Dialect
     """
-    given = frozenset(k for k, v in (("sep", sep), ("decimal", decimal), ("encoding", encoding)) if v is not None)
+    given = frozenset(k for k, v in (("sep", sep), ("decimal", decimal), ("thousands", thousands), ("encoding", encoding))
+                      if v is not None)
+    check_marks(sep, decimal, thousands)
     encoding = encoding or detect_encoding(head)
     text = decode_head(head, encoding)
     if not complete and "\n" in text:
         text = text[: text.rfind("\n") + 1]
     sep = sep or detect_sep(text, complete)
-    found_decimal, thousands = detect_decimal(text, sep)
-    if decimal is not None and decimal != found_decimal:
-        thousands = None
-    return Dialect(sep, decimal or found_decimal, encoding, thousands, given)
+    decimal, mark, ambiguous = _marks(text, sep, decimal, thousands)
+    return Dialect(sep, decimal, encoding, mark, given, ambiguous)
 
 
 # ---- a wrong guess --------------------------------------------------------------------------
@@ -290,6 +361,7 @@ class _Reading:
     decimal: str | None = None
     encoding: str | None = None
     report: Callable[[str], None] | None = None
+    thousands: str | None = None
 
 
 _CURRENT: contextvars.ContextVar[_Reading] = contextvars.ContextVar("titanic_lab_csv_dialect", default=_Reading())
@@ -297,15 +369,17 @@ _CURRENT: contextvars.ContextVar[_Reading] = contextvars.ContextVar("titanic_lab
 
 @contextlib.contextmanager
 def reading(sep: str | None = None, decimal: str | None = None, encoding: str | None = None,
-            report: Callable[[str], None] | None = None) -> Iterator[None]:
+            report: Callable[[str], None] | None = None, thousands: str | None = None) -> Iterator[None]:
     """Inside: every CSV is read with these values (None: detected), and ``report`` receives the
     line describing a dialect other than plain comma/UTF-8 (:func:`announce`). What is None
     here is the enclosing ``reading``'s.
 
-    ``with reading(sep=";", decimal=","): read_table("prices.csv", "price")``.
+    ``with reading(sep=";", decimal=","): read_table("prices.csv", "price")``; ``thousands`` is ``,`` ``.`` ``' '``
+    or :data:`NO_THOUSANDS` (``none``).
     """
     outer = _CURRENT.get()  # what is not given here is the enclosing reading's
-    token = _CURRENT.set(_Reading(sep or outer.sep, decimal or outer.decimal, encoding or outer.encoding, report or outer.report))
+    token = _CURRENT.set(_Reading(sep or outer.sep, decimal or outer.decimal, encoding or outer.encoding, report or outer.report,
+                                  thousands or outer.thousands))
     try:
         yield
     finally:
@@ -313,9 +387,9 @@ def reading(sep: str | None = None, decimal: str | None = None, encoding: str | 
 
 
 def current() -> dict[str, str | None]:
-    """The ``sep``, ``decimal`` and ``encoding`` given to the innermost :func:`reading` (None: detect)."""
+    """The ``sep``, ``decimal``, ``thousands`` and ``encoding`` given to the innermost :func:`reading` (None: detect)."""
     now = _CURRENT.get()
-    return {"sep": now.sep, "decimal": now.decimal, "encoding": now.encoding}
+    return {"sep": now.sep, "decimal": now.decimal, "thousands": now.thousands, "encoding": now.encoding}
 
 
 def announce(path: object, dialect: Dialect) -> None:

@@ -68,7 +68,7 @@ def _dataset_rows(config: RunConfig, path: Path, fit_on: Path | None, complete_r
     fit_rows = df if fit_on is None else known.read(fit_on, require_target=False)
     if fit_on is not None and known.same_rows is not None:  # the rows to transform never lend their own labels to the fit
         overlap = known.same_rows(fit_rows, df)
-        fit_rows, dropped = fit_rows[~overlap].reset_index(drop=True), int(overlap.sum())
+        fit_rows, dropped = fit_rows[~overlap], int(overlap.sum())  # rows keep their places in the file, for messages
         if dropped:
             note(f"left out of the fit {dropped} rows of {fit_on} that are {known.row_word} of {path}")
     if complete_rows and fit_on is not None:
@@ -83,7 +83,7 @@ def _table_rows(config: RunConfig, path: Path, fit_on: Path | None, complete_row
     fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec, task=config.task)
     df = fit_rows if fit_on is None else read_table(path, dataset.target.column, dataset.id_column, require_target=False)
     if complete_rows:
-        df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)).reset_index(drop=True) for rows in (df, fit_rows))
+        df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)) for rows in (df, fit_rows))  # rows keep their lines
     for line in dataset.describe():
         note(f"  {line}")
     keep = [c for c in (dataset.id_column, dataset.target.column) if c and c in df.columns]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .file_rows import data_row, line_at
 
 #: The largest size of a number read from a table, a spec or a workbook's cells.
 MAX_MAGNITUDE = 1e100
@@ -59,19 +60,21 @@ def check_table(df: pd.DataFrame, path: object) -> None:
         bad = _bad(numbers) & ~np.isnan(numbers)
         if bad.any():
             first = int(bad.argmax())
-            raise DataError(path, f"column {column} has {_problem(numbers[first], f' on line {first + 2}')}; "
+            raise DataError(path, f"column {column} has {_problem(numbers[first], f' on line {line_at(values, first)}')}; "
                                   "fix it, or rescale the column")
 
 
 def check_features(features: pd.DataFrame, where: object) -> None:
     """Refuse a feature value that is not finite or beyond :data:`MAX_MAGNITUDE` (after its step),
-    naming the feature, the row of the rows used (1-based) and the value."""
+    naming the feature, the row of the rows used (1-based), its line in the file when known, and the value."""
     values = features.to_numpy(dtype=float)
     bad = _bad(values)
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
+        in_file = data_row(features, features.index[row])
+        line = f" (line {in_file + 2} of the file)" if in_file is not None else ""
         raise DataError(where, f"feature {features.columns[col]} is {_show(values[row, col])} in row {row + 1} of the rows "
-                               f"used: its step overflows (a z-score of values near +-{MAX_MAGNITUDE:g}, a log of an odd "
+                               f"used{line}: its step overflows (a z-score of values near +-{MAX_MAGNITUDE:g}, a log of an odd "
                                "base); fix the column's values or give the step another scale")
 
 

@@ -29,6 +29,7 @@ from .datasets import registry
 from .datasets.infer import infer_spec
 from .datasets.spec import DatasetSpec, Entry, Target
 from .errors import DataError, OptionError
+from .file_rows import line_at
 from .files import check_outputs
 from .finite import check_features
 from .models import KINDS, forward, multiclass_model, parse_model
@@ -438,8 +439,8 @@ def any_csv_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, int, DatasetSpe
     target = dataset.target
     unknown = np.isnan(target.values(rows[target.column]))
     if unknown.any():
-        raise DataError(path, f"target {target.column} has value {rows[target.column][unknown.argmax()]!r} in row "
-                              f"{unknown.argmax() + 1}, which is not one of its {target.describe().split(': ', 1)[1]} values")
+        raise DataError(path, f"target {target.column} has value {rows[target.column].iloc[unknown.argmax()]!r} on line "
+                              f"{line_at(rows, int(unknown.argmax()))}, which is not one of its {target.describe().split(': ', 1)[1]} values")
     return path, rows, excluded, dataset
 
 

@@ -20,7 +20,7 @@ from . import __version__, csv_dialect
 from .config import DEFAULT_MODELS, SHEET_COLUMNS, SHEET_ROWS, RunConfig
 from .cost import check_matrix, check_training, feature_count
 from .datasets import registry
-from .datasets.csv import check_control, read_table, show
+from .datasets.csv import check_control, line_of, read_table, show
 from .datasets.infer import infer_spec, open_table
 from .datasets.spec import DatasetSpec, check_headers, resolved
 from .features.steps import Feature
@@ -166,7 +166,7 @@ def load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int,
     read from the spec. Every CSV is read in ``config``'s dialect (:mod:`titanic_lab.csv_dialect`;
     None: detected).
     """
-    with csv_dialect.reading(config.sep, config.decimal, config.encoding):
+    with csv_dialect.reading(config.sep, config.decimal, config.encoding, thousands=config.thousands):
         return _load_rows(config)
 
 
@@ -192,7 +192,7 @@ def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int
     if config.exclude_from is not None:
         if known is not None and known.same_rows is not None:
             overlap = known.same_rows(source, known.read(config.exclude_from, require_target=False))
-            source, excluded = source[~overlap].reset_index(drop=True), int(overlap.sum())
+            source, excluded = source[~overlap], int(overlap.sum())
         else:
             source, excluded = _drop_ids(source, dataset, config.exclude_from)
         if source.empty:
@@ -212,7 +212,7 @@ def _load_rows(config: RunConfig) -> tuple[Path, pd.DataFrame, pd.DataFrame, int
             raise DataError(path, "no row has a value in every column the features read; keep every row (--all-rows)")
     if config.sample is not None and config.sample < len(used):
         used = used.sample(n=config.sample, random_state=config.split_seed).sort_index()
-    return path, source, used.reset_index(drop=True), excluded, dataset
+    return path, source, used, excluded, dataset  # each row labelled by its place in the file (file_rows), for messages
 
 
 def _drop_ids(source: pd.DataFrame, dataset: DatasetSpec, other: str) -> tuple[pd.DataFrame, int]:
@@ -221,7 +221,7 @@ def _drop_ids(source: pd.DataFrame, dataset: DatasetSpec, other: str) -> tuple[p
         raise OptionError("--exclude-from compares rows by their id: give the id column with --id")
     ids = read_table(other, None, dataset.id_column, require_target=False)[dataset.id_column]
     overlap = source[dataset.id_column].isin(set(ids)).to_numpy()
-    return source[~overlap].reset_index(drop=True), int(overlap.sum())
+    return source[~overlap], int(overlap.sum())
 
 
 @dataclass
@@ -394,7 +394,7 @@ def check_logged(steps: Sequence[Feature], frame: pd.DataFrame, path: object) ->
         negative = values < 0
         if negative.any():
             first = negative.idxmax()
-            raise DataError(path, f"column {feat.column} has value {values[first]:g} on line {frame.index.get_loc(first) + 2}; "
+            raise DataError(path, f"column {feat.column} has value {values[first]:g} on line {line_of(frame, first)}; "
                                   f"its feature {feat.output_name} is a log of the value + 1, which needs values of 0 or "
                                   'more: make it a number feature (kind = "number" in a spec)')
 
@@ -420,7 +420,7 @@ def prepare(config: RunConfig) -> Prepared:
     check_training(models.values(), n_train, width)
     train_idx, valid_idx = split_indices(len(frame), config.valid_pct, config.split_seed)
     known = registry.builtin(dataset)
-    seen = ~frame.index.isin(valid_idx.numpy())  # the rows whose answers a target-led choice may see
+    seen = ~np.isin(np.arange(len(frame)), valid_idx.numpy())  # the rows whose answers a target-led choice may see
     if known is None and config.spec is None and len(valid_idx):
         # Inferred again with the validation rows' answers hidden: the one target-led choice (a skewed column's
         # log) then sees the training rows only, as each leaderboard fold does.
@@ -452,12 +452,14 @@ def prepare(config: RunConfig) -> Prepared:
     y_values = dataset.target.values(frame[target.column])
     if np.isnan(y_values).any():
         first = int(np.isnan(y_values).argmax())
-        raise DataError(path, f"target {target.column} has value {show(frame[target.column].iloc[first])} in row {first + 1} of the "
-                              f"rows used, which is not one of its {target.describe().split(': ', 1)[1]} values")
+        raise DataError(path, f"target {target.column} has value {show(frame[target.column].iloc[first])} on line "
+                              f"{line_of(frame, frame.index[first])}, which is not one of its {target.describe().split(': ', 1)[1]} values")
     dtype = DTYPES[config.dtype]
     X = torch.tensor(features.to_numpy(), dtype=dtype)
     check_target(dataset.target.learned(y_values), target.column, dataset.target.divisor, path, y_values, dataset.target.shift)
     y = torch.tensor(dataset.target.learned(y_values), dtype=dtype)
+    # The rows were labelled by their places in the file, for the messages above; the run numbers them 0, 1, 2...
+    frame, features = frame.reset_index(drop=True), features.reset_index(drop=True)
     return Prepared(config, path, source, frame, pre, features, X, y, train_idx, valid_idx, excluded, dataset, models)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .file_rows import line_at
 
 
 class Target(Protocol):
@@ -271,7 +272,7 @@ def check_known_classes(target: Target, column: pd.Series, where: object) -> Non
     unknown = column.notna().to_numpy() & np.isnan(_class_numbers(target, column))
     if unknown.any():
         first = int(unknown.argmax())
-        raise DataError(where, f"target {target.column} holds class {plain(column.iloc[first])!r} (line {first + 2}), "
+        raise DataError(where, f"target {target.column} holds class {plain(column.iloc[first])!r} (line {line_at(column, first)}), "
                                f"which the model never learned: its classes are {', '.join(map(str, target.labels))}")
 
 

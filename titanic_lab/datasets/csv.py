@@ -10,6 +10,7 @@ uses the same :func:`read_csv` and adds its raw-column checks.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 import warnings
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import csv_dialect
+from .. import csv_dialect, file_rows
 from ..compressed import refuse_compressed
 from ..errors import DataError, OptionError
 from ..finite import check_table
@@ -82,7 +83,10 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     if wrong:
         raise DataError(path, wrong)
     csv_dialect.announce(path, dialect)
+    for line in csv_dialect.ambiguities(dialect):
+        warnings.warn(f"{path}: {line}", UserWarning, stacklevel=3)
     df.attrs["dialect"] = dialect
+    file_rows.mark(df)  # each row's place in the file, kept through the rows left out later
     # A row shorter than the header is padded with blanks, so it leaves the last column blank;
     # pandas warns when one is longer. Only then is every row's length counted.
     if caught or df.iloc[:, -1].isna().any():
@@ -112,11 +116,24 @@ def _python_encoding(dialect: csv_dialect.Dialect) -> str:
     return "utf-8-sig" if dialect.encoding == "utf-8" else dialect.encoding
 
 
+#: The characters of a line pandas skips as blank (``skip_blank_lines``): nothing but spaces and tabs.
+_BLANK = " \t\r\n"
+
+
 def header_of(path: Path, dialect: csv_dialect.Dialect | None = None) -> list[str]:
     """The header's fields as written (pandas renames a repeated name ``Age.1``), in ``dialect`` (default: commas, UTF-8)."""
+    return header_line(path, dialect)[1]
+
+
+def header_line(path: Path, dialect: csv_dialect.Dialect | None = None) -> tuple[int, list[str]]:
+    """The header's line (1-based) and its fields as written, in ``dialect`` (default: commas, UTF-8): the first
+    line that is not blank, as pandas takes it (blank lines above it are skipped, not read as an empty header)."""
     dialect = dialect or csv_dialect.Dialect()
     with path.open(encoding=_python_encoding(dialect), newline="") as fh:
-        return next(csv.reader(fh, delimiter=dialect.sep, skipinitialspace=True), [])
+        for number, line in enumerate(fh, start=1):
+            if line.strip(_BLANK):  # the header record starts here (its quoted fields may span lines)
+                return number, next(csv.reader(itertools.chain([line], fh), delimiter=dialect.sep, skipinitialspace=True), [])
+    return 1, []
 
 
 def show(value: object) -> str:
@@ -128,9 +145,10 @@ def show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def line_of(df: pd.DataFrame, index: object) -> int:
-    """The 1-based line of the file that holds a row (line 1 is the header)."""
-    return int(df.index.get_loc(index)) + 2
+def line_of(df: pd.DataFrame | pd.Series, index: object) -> int:
+    """The 1-based line of the file that holds a row (line 1 is the header), by its place in the file
+    (:mod:`titanic_lab.file_rows`): the same after rows were left out."""
+    return file_rows.line_of(df, index)
 
 
 #: Characters XML 1.0 cannot hold (control characters but tab, line feed and carriage return; U+FFFE, U+FFFF):
@@ -211,6 +229,8 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
     cannot hold both); text cells lose surrounding spaces and an empty one is blank; True/False
     columns become 1/0. The target, when present, must have a value in every row that is kept:
     rows whose target is blank are left out with a warning (they have nothing to learn from).
+    Each row keeps its label, its place among the file's data rows (:mod:`titanic_lab.file_rows`), so
+    that a message about a row kept names its line in the file; the rows left out leave gaps.
 
     Parameters
     ----------
@@ -251,7 +271,10 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
             # A True/False feature is 1/0; a True/False target keeps its words for predictions (with blanks, pandas
             # reads Python bools among NaN: a spec written with false/true labels could not be read back).
             df[column] = values.map(str, na_action="ignore") if column == target else values.map(int, na_action="ignore")
-        elif values.dtype == object:
+        elif isinstance(values.dtype, pd.StringDtype):  # pandas 3's default "str" (or "string"): in one vectorised pass
+            stripped = values.str.strip()
+            df[column] = stripped.mask(stripped.eq("").fillna(False).astype(bool))
+        elif values.dtype == object:  # each distinct value once (a category of 3 levels is 3 strips)
             stripped = {v: (v.strip() or np.nan) if isinstance(v, str) else v for v in values.dropna().unique()}
             df[column] = values.map(stripped)
     check_table(df, path)  # every number finite and within +-1e100, named by column and line
@@ -272,8 +295,8 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
                 raise DataError(path, f"target {target} is blank in every row; nothing to learn from")
             warnings.warn(f"{path}: left out {int(blank.sum())} row(s) whose target {target} is blank (first on line "
                           f"{line_of(df, blank.idxmax())})", UserWarning, stacklevel=2)
-            df = df[~blank]
-    return df.reset_index(drop=True)
+            df = df[~blank]  # the rows kept keep their places in the file (file_rows): later messages name their lines
+    return df
 
 
 def check_ids(df: pd.DataFrame, id_column: str, path: object) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, OptionError
+from ..file_rows import data_row
 from ..features.dates import EPOCH, FIRST_DATE, date_format, first_date, serials
 from ..features.preset import Preset
 from ..features.categorical import spellings
@@ -107,7 +108,8 @@ def _stray_text(values: pd.Series) -> tuple[str, int] | None:
     if not stray.any() or stray.mean() > STRAY_TEXT:
         return None
     first = stray.idxmax()
-    line = f" on line {first + 2}" if isinstance(first, (int, np.integer)) else ""
+    row = data_row(values, first)  # the row's place in the file, whatever rows were left out before
+    line = f" on line {row + 2}" if row is not None else ""
     return f"{present[first]!r}{line}", int(stray.sum())
 
 

@@ -31,7 +31,7 @@ from ..features.preset import Preset
 from ..features.steps import Feature, binary, dummies, log1p, number, ones
 from ..features.numeric import group_key
 from ..features.titanic import passenger_keys
-from .csv import as_text, check_text, header_of, line_of, read_csv, show
+from .csv import as_text, check_text, header_line, line_of, read_csv, show
 from .spec import Dataset, DatasetSpec, Entry, Target
 
 #: Raw columns every preset reads.
@@ -152,11 +152,11 @@ def _to_kaggle_schema(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     left empty is missing.
     """
     known = {c.lower(): c for c in KAGGLE_COLUMNS}
-    header = [h.strip() for h in header_of(path, df.attrs.get("dialect"))]
+    line, header = header_line(path, df.attrs.get("dialect"))  # after any blank lines, which pandas skips
     seen: dict[str, int] = {}
-    for i, name in enumerate(known.get(h.lower(), h) for h in header):
+    for i, name in enumerate(known.get(h.strip().lower(), h.strip()) for h in header):
         if name and name in seen:
-            raise DataError(path, f"columns {seen[name] + 1} and {i + 1} of the header (line 1) are both named {name!r}; "
+            raise DataError(path, f"columns {seen[name] + 1} and {i + 1} of the header (line {line}) are both named {name!r}; "
                                   "rename or remove one")
         seen[name] = i
     df.columns = [known.get(str(c).strip().lower(), str(c).strip()) for c in df.columns]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
+from .. import file_rows
 from .. import formulas as fx
 
 if TYPE_CHECKING:
@@ -195,10 +196,7 @@ class FeatureKind:
 
 
 def row_named(values: pd.Series, label: object) -> str:
-    """Where a bad value is: ``data row 4 (line 5 of a CSV)`` for a frame numbered from 0 as read from a
-    file, else ``the row with index 'x'``."""
-    index = values.index
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
-        position = int(index.get_loc(label))
-        return f"data row {position + 1} (line {position + 2} of a CSV)"
-    return f"the row with index {label!r}"
+    """Where a bad value is: ``data row 4 (line 5 of a CSV)`` for a frame read from a file (its rows' places in
+    the file kept through the rows left out, :mod:`titanic_lab.file_rows`) or numbered from 0, else ``the row
+    with index 'x'``."""
+    return file_rows.row_named(values, label)

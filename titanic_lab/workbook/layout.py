@@ -4,9 +4,12 @@ Everything is found by header names, not fixed addresses, so the lesson's own wo
 workbook titanic-lab writes, and either after a person edited it in Excel or LibreOffice are
 read the same way:
 
-* the header row is the first of a sheet's first rows with a cell holding the target's name:
-  the target of the spec the workbook stores (its ``spec`` sheet), else, for a workbook without
-  one (the lesson's own), the default dataset's (Titanic's ``Survived``); data rows follow while
+* the header row is, of a sheet's first rows with a cell holding the target's name, the one
+  holding the most of the table's other headers (its raw columns and features; the first of
+  equals): the target of the spec the workbook stores (its ``spec`` sheet), else, for a workbook
+  without one (the lesson's own), the default dataset's (Titanic's ``Survived``). A value that
+  is the target's name (a class named like its column, listed right of ``Classes:`` above the
+  headers, or labelling a row of params) is not taken for the headers; data rows follow while
   the target's column holds a number (a multiclass target: any class); a header's first
   occurrence is its data column;
 * the features are the stored spec's; without one, the default dataset's preset is recognised
@@ -234,7 +237,7 @@ def _data_from_features_sheet(found: list[ModelSheet], problems: list[str], head
 
 def _head_fills_and_scales(head: list[list[object]], sheet: ModelSheet) -> tuple[dict[str, object], dict[str, tuple[float, float]]]:
     """The ``Fill:`` cells and held scales of the features' sheet whose first rows are ``head``, for ``sheet``."""
-    header_row = _header_row(head, sheet.dataset.target.column)
+    header_row = _header_row(head, *_headers_of(sheet.dataset))
     if header_row is None or any(sl.FEATURES_ON in row for row in head[:header_row]):
         raise LayoutError(f"which is no model sheet holding them (the cell right of {sl.FEATURES_ON!r})")
     columns: dict[str, int] = {}
@@ -305,13 +308,38 @@ def recorded_validation(rows: list[list[object]], task: str) -> dict[str, float]
     return {k: v for k, v in found.items() if v is not None}
 
 
-def _header_row(rows: list[list[object]], target: str) -> int | None:
-    return next((r for r in range(min(SEARCH_ROWS, len(rows))) if target in rows[r]), None)
+def _header_row(rows: list[list[object]], target: str, others: tuple[str, ...] = ()) -> int | None:
+    """The data table's header row among a sheet's first :data:`SEARCH_ROWS` rows: of those holding the ``target``'s
+    name, the one holding the most of the table's ``others`` headers (:func:`_headers_of`), the first of equals; None
+    when no row holds the target's name.
+
+    The first row holding the target's name is not enough: a class named like the target's column is listed right of
+    ``Classes:`` above the headers, labels a row of a multiclass model's params and fills the target's cells below
+    them; a text column's fill (above) or values (below) may be any header. Such a row holds the name but not the
+    table's other headers in the same row."""
+    wanted = set(others) - {target}
+    best, most = None, -1
+    for r in range(min(SEARCH_ROWS, len(rows))):
+        if target in rows[r]:
+            held = len(wanted.intersection(v for v in rows[r] if isinstance(v, str)))
+            if held > most:
+                best, most = r, held
+    return best
+
+
+def _headers_of(dataset: DatasetSpec | None) -> tuple[str, tuple[str, ...]]:
+    """The target's header and the other headers a model sheet's data table holds (raw columns and features): the
+    stored spec's, else (the lesson's workbook) the default dataset's raw columns and every preset's features."""
+    if dataset is not None:
+        return dataset.target.column, (*dataset.raw_columns, *(dataset.features.feature_names or ()))
+    presets = _FALLBACK.presets.values()
+    return (_FALLBACK.default_spec().target.column,
+            (*_FALLBACK.raw_columns, *dict.fromkeys(n for p in presets for n in p.feature_names or ())))
 
 
 def _may_be_model(name: str, head: list[list[object]], stored: DatasetSpec | None) -> bool:
     """Whether a sheet's first rows hold the target's header and the features' headers (or most of them)."""
-    header_row = _header_row(head, stored.target.column if stored else _FALLBACK.default_spec().target.column)
+    header_row = _header_row(head, *_headers_of(stored))
     if header_row is None:
         return False
     columns = {h: c for c, h in reversed(list(enumerate(head[header_row]))) if isinstance(h, str) and h}
@@ -329,8 +357,8 @@ def _may_be_model(name: str, head: list[list[object]], stored: DatasetSpec | Non
 
 def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, int], str],
                 stored: DatasetSpec | None) -> ModelSheet | None:
-    target = stored.target.column if stored else _FALLBACK.default_spec().target.column
-    header_row = _header_row(rows, target)
+    target, others = _headers_of(stored)
+    header_row = _header_row(rows, target, others)
     if header_row is None:
         return None  # not a data sheet at all (README, history...)
     headers = rows[header_row]
@@ -375,12 +403,13 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
     if missing_raw:
         raise LayoutError(f"{where}: missing raw column header(s) {', '.join(missing_raw)}")
     frame = pd.DataFrame({c: [_raw(v) for v in column_at(rows, header_row + 1, n_rows, columns[c])] for c in raw_columns})
+    data = _data_cells(header_row, headers)
     spec, params, params_at = _read_model(rows, header_row, headers, columns, features, where)
     loss = _loss_kind(formulas, header_row + 1, columns.get(sl.LOSS))
     if sl.LOSS not in columns:
         raise LayoutError(f"{where}: missing header {sl.LOSS!r}")
     if dataset.target.is_regression:
-        scale = label_value(rows, 0, sl.TARGET_SCALE)
+        scale = label_value(rows, 0, sl.TARGET_SCALE, data=data)
         if scale is None or scale == 0:
             raise LayoutError(f"{where}: a regression sheet needs a non-zero number right of the label {sl.TARGET_SCALE!r}")
         offset = _target_offset(rows, where, dataset.target.offset)
@@ -389,9 +418,9 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
     return ModelSheet(
         name=name, header_row=header_row, n_rows=n_rows, preset=dataset.features.name, features=list(features),
         dataset=dataset, spec=spec, params=params, params_at=params_at, loss=loss, frame=frame, columns=columns, values=rows,
-        total=_total_loss(rows, header_row + 1 + n_rows),
+        total=_total_loss(rows, header_row + 1 + n_rows, data),
         fills=_fills(rows, header_row, columns, raw_columns[1:]),
-        valid_loss=label_value(rows, 0, sl.VALID_LOSS),
+        valid_loss=label_value(rows, 0, sl.VALID_LOSS, data=data),
         validation=recorded_validation(rows[:header_row], dataset.target.task),
         features_on=features_on,
         scales=_held_scales(rows, formulas, header_row, columns, dataset),
@@ -467,24 +496,60 @@ def _units(columns: dict[str, int], prefix: str) -> int:
     return k
 
 
+def _data_cells(header_row: int, headers: list[object]) -> tuple[int, int]:
+    """Where a model sheet's data values are: the rows under ``header_row`` in the data table's columns (those left of
+    the first blank header cell). A label the reader looks for (a params block's corner ``W2``, a constant's ``c1``,
+    ``Total loss:``...) found there is a value of the data (a text column's level ``c1``), not the label: see
+    :func:`_is_data`."""
+    end = next((c for c, h in enumerate(headers) if h in ("", None)), len(headers))
+    return header_row, end
+
+
+def _is_data(data: tuple[int, int] | None, r: int, c: int) -> bool:
+    """Whether cell (``r``, ``c``) holds a value of the data (:func:`_data_cells`), not a label."""
+    return data is not None and r > data[0] and c < data[1]
+
+
+def _label_at(rows, start_row: int, label: str, *, column: int | None = None,
+              data: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """The first cell from ``start_row`` on holding ``label``: in ``column`` only when given, and never a data value
+    (``data``, :func:`_data_cells`); None when there is none."""
+    for r in range(start_row, len(rows)):
+        row = rows[r]
+        if column is not None:
+            if column < len(row) and row[column] == label:
+                return r, column
+            continue
+        if label not in row:  # a search in C: a sheet has thousands of rows
+            continue
+        c = row.index(label)
+        if not _is_data(data, r, c):
+            return r, c
+        found = next((c for c in range(data[1], len(row)) if row[c] == label), None)  # right of the data table
+        if found is not None:
+            return r, found
+    return None
+
+
 def _read_model(rows, header_row, headers, columns, features, where) -> tuple[ModelSpec, ArrayParams, str]:
     nnet_first, chain_first = sl.unit_header(sl.LIN, 0), sl.unit_header(sl.hidden_blocks(1, "").layer, 0)
+    data = _data_cells(header_row, headers)
     if nnet_first in columns:
         k = _units(columns, sl.LIN)
         activation, blocks = _activation(columns, None)
         if _units(columns, blocks.activation) != k or sl.PREDS not in columns:
             first, last = sl.unit_header(blocks.activation, 0), sl.unit_header(blocks.activation, k - 1)
             raise LayoutError(f"{where}: {nnet_first}..{sl.unit_header(sl.LIN, k - 1)} need {first}..{last} and {sl.PREDS}")
-        block = _find_block(rows, header_row, sl.COLUMN, features)
+        block = _find_block(rows, header_row, sl.COLUMN, features, data=data)
         if block is not None:
             W, at = block
         else:
             W, at = _param_rows(rows, header_row, headers, columns, features, k, where)
         batchnorm = sl.unit_header(blocks.batchnorm, 0) in columns
         spec, params = _model_of(UNITS, [W], [None], columns, activation.name, batchnorm, where)
-        return spec, {**params, **_bn_params(rows, header_row, 1, k, batchnorm, where)}, at
+        return spec, {**params, **_bn_params(rows, header_row, 1, k, batchnorm, where, data=data)}, at
     if chain_first in columns:
-        return _read_chain(rows, header_row, columns, features, where)
+        return _read_chain(rows, header_row, columns, features, where, data)
     if sl.LINEAR in columns or f"{sl.LINEAR}1" in columns:  # one column, or one per class
         w, at = _param_rows(rows, header_row, headers, columns, features, max(1, _units(columns, sl.PROBS)), where)
         spec, params = _model_of(ROW, [w], [None], columns, "relu", False, where)
@@ -512,13 +577,12 @@ def _param_rows(rows, header_row, headers, columns, features, k, where) -> tuple
     return W, f"{cell(header_row + 1, start)}:{cell(header_row + k, start + len(features) - 1)}"
 
 
-def _find_block(rows, start_row, corner, labels) -> tuple[np.ndarray, str] | None:
-    """A params block: ``corner`` then unit headers on one row, ``labels`` down its first column."""
-    for r in range(start_row, len(rows)):
-        row = rows[r]
-        if corner in row:  # the row's first cell holding it (a search in C: a sheet has thousands of rows)
-            return _block_at(rows, r, row.index(corner), labels, corner)
-    return None
+def _find_block(rows, start_row, corner, labels, *, column: int | None = None,
+                data: tuple[int, int] | None = None) -> tuple[np.ndarray, str] | None:
+    """A params block: ``corner`` then unit headers on one row, ``labels`` down its first column; the corner in
+    ``column`` only when given, and never a data value (:func:`_label_at`)."""
+    found = _label_at(rows, start_row, corner, column=column, data=data)
+    return None if found is None else _block_at(rows, *found, labels, corner)
 
 
 def _block_at(rows, r, c, labels, corner) -> tuple[np.ndarray, str]:
@@ -538,27 +602,31 @@ def _block_at(rows, r, c, labels, corner) -> tuple[np.ndarray, str]:
     return W, f"{cell(r + 1, c + 1)}:{cell(r + len(labels), c + width)}"
 
 
-def _read_chain(rows, header_row, columns, features, where) -> tuple[ModelSpec, ArrayParams, str]:
-    """``W1``, ``c1``, ``W2``... blocks: hidden (no c1) or deep."""
+def _read_chain(rows, header_row, columns, features, where, data=None) -> tuple[ModelSpec, ArrayParams, str]:
+    """``W1``, ``c1``, ``W2``... blocks: hidden (no c1) or deep. Every label after the first corner (``W1``) is in its
+    column: a text value, a class (the confusion block's headers) elsewhere may be named ``c1`` or ``W2`` too."""
     activation, blocks = _activation(columns, 1)
     batchnorm = sl.unit_header(blocks.batchnorm, 0) in columns
     weights, consts, labels, first_at = [], [], list(features), ""
+    first = _label_at(rows, header_row, sl.weights_corner(1), data=data)
+    column = None if first is None else first[1]
     i = 1
     while True:
-        found = _find_block(rows, header_row, sl.weights_corner(i), labels)
+        found = _find_block(rows, header_row, sl.weights_corner(i), labels, column=column, data=data)
         if found is None:
             break
         W, at = found
         first_at = first_at or at
         weights.append(W)
-        consts.append(label_value(rows, header_row, sl.const_label(i)))
+        const = _find_label_values(rows, header_row, sl.const_label(i), 1, column=column, data=data)
+        consts.append(None if const is None else const[0])
         labels = sl.block_headers(sl.hidden_blocks(i, activation.header).activation, W.shape[1])
         i += 1
     if len(weights) < 2:
         raise LayoutError(f"{where}: {sl.unit_header(blocks.layer, 0)} columns need params blocks {sl.weights_corner(1)} and {sl.weights_corner(2)}")
     bn: ArrayParams = {}
     for n, W in enumerate(weights[:-1], start=1):
-        bn.update(_bn_params(rows, header_row, n, W.shape[1], batchnorm, where))
+        bn.update(_bn_params(rows, header_row, n, W.shape[1], batchnorm, where, column=column, data=data))
     spec, params = _model_of(CHAIN, weights, consts, columns, activation.name, batchnorm, where)
     return spec, {**params, **bn}, first_at
 
@@ -583,31 +651,35 @@ def _model_of(style: str, weights: list[np.ndarray], consts: list[float | None],
     return ModelSpec(kind.name, sizes, activation, batchnorm, outputs), params
 
 
-def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str) -> ArrayParams:
-    """Batch norm's ``mean{i}``, ``var{i}``, ``gamma{i}``, ``beta{i}`` rows (label, then a value per unit)."""
+def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: str, *, column: int | None = None,
+               data: tuple[int, int] | None = None) -> ArrayParams:
+    """Batch norm's ``mean{i}``, ``var{i}``, ``gamma{i}``, ``beta{i}`` rows (label, then a value per unit), the labels
+    in ``column`` when given, never a data value (:func:`_label_at`)."""
     if not present:
         return {}
     params = {}
     for part in BN_PARTS:
         label = sl.bn_label(part, layer)
-        values = _find_label_values(rows, header_row, label, width)
+        values = _find_label_values(rows, header_row, label, width, column=column, data=data)
         if values is None:
             raise LayoutError(f"{where}: batch norm columns need a row labelled {label} with {width} numbers")
         params[f"bn{layer}_{part}"] = np.array(values, dtype=np.float64)
     return params
 
 
-def _find_label_values(rows, start_row, label, width) -> list[float] | None:
-    """The ``width`` numbers right of the cell holding ``label``; None when no cell holds it."""
-    for r in range(start_row, len(rows)):
-        if label in rows[r]:
-            c = rows[r].index(label)
-            values = [value_at(rows, r, c + 1 + u) for u in range(width)]
-            bad = next((u for u, x in enumerate(values) if not _is_number(x)), None)
-            if bad is not None:
-                raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
-            return [float(x) for x in values]
-    return None
+def _find_label_values(rows, start_row, label, width, *, column: int | None = None,
+                       data: tuple[int, int] | None = None) -> list[float] | None:
+    """The ``width`` numbers right of the cell holding ``label`` (in ``column`` when given, never a data value:
+    :func:`_label_at`); None when no cell holds it."""
+    found = _label_at(rows, start_row, label, column=column, data=data)
+    if found is None:
+        return None
+    r, c = found
+    values = [value_at(rows, r, c + 1 + u) for u in range(width)]
+    bad = next((u for u, x in enumerate(values) if not _is_number(x)), None)
+    if bad is not None:
+        raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
+    return [float(x) for x in values]
 
 
 def label_text(rows: list[list[object]], label: str) -> str | None:
@@ -628,9 +700,10 @@ def label_text(rows: list[list[object]], label: str) -> str | None:
     return None
 
 
-def label_value(rows: list[list[object]], start_row: int, label: str) -> float | None:
-    """The number right of the first cell holding ``label`` from ``start_row`` on; None when no cell holds it."""
-    values = _find_label_values(rows, start_row, label, 1)
+def label_value(rows: list[list[object]], start_row: int, label: str, *, data: tuple[int, int] | None = None) -> float | None:
+    """The number right of the first cell holding ``label`` from ``start_row`` on (never a value of the data, when
+    ``data`` says where they are: :func:`_data_cells`); None when no cell holds it."""
+    values = _find_label_values(rows, start_row, label, 1, data=data)
     return None if values is None else values[0]
 
 
@@ -660,12 +733,12 @@ def _loss_kind(formulas: dict[tuple[int, int], str], row: int, col: int | None) 
     return loss_of_formula(formulas.get((row, col), "") if col is not None else "")
 
 
-def _total_loss(rows, last_row) -> tuple[str, float] | None:
+def _total_loss(rows, last_row, data: tuple[int, int] | None = None) -> tuple[str, float] | None:
     for r in range(min(len(rows), last_row)):
         if sl.TOTAL_LOSS not in rows[r]:
             continue
         for c, v in enumerate(rows[r]):
-            if v == sl.TOTAL_LOSS and _is_number(value_at(rows, r, c + 1)):
+            if v == sl.TOTAL_LOSS and not _is_data(data, r, c) and _is_number(value_at(rows, r, c + 1)):
                 return cell(r, c + 1), float(value_at(rows, r, c + 1))
     return None
 
