@@ -63,3 +63,28 @@ def test_train_takes_the_registered_optimizer(rmsprop, tmp_path):
     assert ["linear", "rmsprop"] == [next(r for r in readme if r and r[0] == "linear")[k] for k in (0, 3)]
     unknown = CliRunner().invoke(app, ["train", "-m", "linear", "--optimizer", "rmsprop2", "--out", str(tmp_path / "x.xlsx")])
     assert unknown.exit_code == 2 and "rmsprop" in unknown.output and "unknown optimizer 'rmsprop2'" in unknown.output
+
+
+@pytest.mark.parametrize("model, outputs, loss", [("linear", 3, "ce"), ("sigmoid", 1, "bce"), ("linear", 1, "mse")])
+def test_newton_on_a_convex_loss_stops_where_its_step_promises_nothing_and_lands_where_the_window_does(
+        monkeypatch, model, outputs, loss):
+    from titanic_lab import training
+    from titanic_lab.model_spec import multiclass_model
+    from titanic_lab.training import default_settings
+
+    g = torch.Generator().manual_seed(3)
+    X = torch.cat([torch.randn(400, 5, generator=g, dtype=torch.float64), torch.ones(400, 1, dtype=torch.float64)], 1)
+    scores = X @ torch.randn(6, max(outputs, 1), generator=g, dtype=torch.float64) + torch.randn(400, max(outputs, 1), generator=g,
+                                                                                                 dtype=torch.float64)
+    y = scores.argmax(1).double() if outputs > 1 else (scores[:, 0] > 0).double() if loss == "bce" else scores[:, 0]
+    spec = multiclass_model(parse_model(model), outputs)
+    settings = default_settings(spec, "newton", loss)
+    promised = fit(spec, settings, X, y, classify=loss != "mse")
+    monkeypatch.setattr(training, "NEWTON_PROMISE", 0.0)  # the window's rule alone, as before the promise
+    windowed = fit(spec, settings, X, y, classify=loss != "mse")
+    assert promised.converged and windowed.converged
+    assert len(promised.history) < len(windowed.history) - settings.window / 2  # most of the window's idle epochs saved
+    assert len(promised.history) <= (2 if loss == "mse" else 12)  # least squares: one exact step, then the promise of 0
+    assert promised.train_loss == pytest.approx(windowed.train_loss, rel=1e-12)
+    for name, p in promised.params.items():
+        assert (p - windowed.params[name]).abs().max() <= 1e-8 * windowed.params[name].abs().max()

@@ -90,15 +90,25 @@ def _newton_state(learned: dict[str, Tensor], loss_at: LossAt) -> dict[str, dict
     start = p.detach()[0]
     size = start.numel()
     hessian = torch.autograd.functional.hessian(lambda v: loss_at(name, v), start).reshape(size, size)
-    return {name: {"inverse": torch.linalg.pinv(hessian, hermitian=True)}}
+    return {name: {"inverse": torch.linalg.pinv(hessian, hermitian=True), "convex": True}}
 
 
 def _newton(grad: Tensor, state: dict) -> Tensor:
     if "curvature" in state:  # a softmax's or the nnet's: each restart's gradient (1, n) times its Hessian's pseudo-inverse, now
         direction = (grad.reshape(grad.shape[0], 1, -1) @ state["curvature"]()).reshape(grad.shape)
-        return state["search"](direction) if "search" in state else direction  # the nnet's: a share of the step
-    # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
-    return (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
+    else:  # grad (..., n) times the pseudo-inverse of the (constant) Hessian (n, n)
+        direction = (grad.reshape(*grad.shape[:-1], -1) @ state["inverse"]).reshape(grad.shape)
+    if state.get("convex"):
+        state["promised"] = newton_promise(grad, direction)
+    return state["search"](direction) if "search" in state else direction  # the nnet's and a softmax's: a share of the step
+
+
+def newton_promise(grad: Tensor, direction: Tensor) -> Tensor:
+    """What a full Newton step promises to take off the objective, per restart: half the Newton decrement
+    ``grad . H^-1 grad`` (``direction`` is ``H^-1 grad``), the quadratic model's fall. On a convex objective
+    it also measures how far the objective is above its minimum (Boyd and Vandenberghe, section 9.5.1), so
+    training may stop once it is a negligible share of the objective (``training._Convergence``)."""
+    return (grad.reshape(grad.shape[0], -1) * direction.reshape(grad.shape[0], -1)).sum(-1) / 2
 
 
 #: The pairs of steps and gradient changes L-BFGS keeps (torch.optim.LBFGS's ``history_size`` is 100, scipy's 10).

@@ -26,6 +26,12 @@ from .optim import LBFGS_MEMORY, OPTIMIZERS, two_loop
 
 #: The convergence rule's window for ``newton``: after its first step nothing is left to improve.
 NEWTON_WINDOW = 10
+#: On a convex loss newton stops once its full step promises to take at most this share of the objective off
+#: (:func:`titanic_lab.optim.newton_promise`). The promise is quadratic in the parameters' distance from their
+#: optimum, so they are then within about 1e-10 of it (relative), and the steps converge quadratically: the step
+#: before promised about 1e-10. Before, the window's 10 epochs of no fall followed, each computing a softmax's
+#: curvature again.
+NEWTON_PROMISE = 1e-20
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
@@ -35,7 +41,9 @@ CONVERGENCE_RULE = (
     "a plateau is when the lowest training loss so far has improved by less than tol (relative) over the last "
     "window epochs; at the first two plateaus the learning rate is divided by 10, at the third training stops "
     "(converged; newton at a rate of at most 1 stops at the first: its steps are exact or searched along their line, "
-    "so a smaller rate finds nothing), and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
+    "so a smaller rate finds nothing; on a convex loss (least squares, a sigmoid's or softmax's log loss) newton also "
+    "stops once its full step promises to take at most 1e-20 of the objective off, half the Newton decrement), "
+    "and at max_epochs in any case; the parameters of the epoch with the lowest training loss are kept"
 )
 #: Plateaus at which the convergence rule divides the learning rate by 10 before it stops at the next.
 LR_DROPS = 2
@@ -394,7 +402,8 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
             on_epoch(epoch, params)
         if stopper is not None and stopper.step(epoch, valid_loss, params):
             break
-        if convergence is not None and convergence.step(epoch, epoch_loss + _penalty(at_start, settings), at_start):
+        if convergence is not None and convergence.step(epoch, epoch_loss + _penalty(at_start, settings), at_start,
+                                                        _promised(states)):
             break
         if epoch == prune_at:  # the best few restarts train on; the others stop where they are
             keep = convergence.loss.argsort()[:KEPT_RESTARTS].sort().values
@@ -413,6 +422,13 @@ def _descend(spec, settings, X, y, X_valid, y_valid, init, on_epoch, classify=Tr
     if stopper is not None:
         result.best_epoch = stopper.epoch[result.restart].item()
     return result
+
+
+def _promised(states: dict[str, dict]) -> torch.Tensor | None:
+    """What this epoch's newton steps promised to take off the objective on a convex loss (their one parameter's
+    :func:`titanic_lab.optim.newton_promise`), else None: any other optimizer or loss."""
+    promised = [state["promised"] for state in states.values() if "promised" in state]
+    return promised[0] if len(promised) == len(states) == 1 else None
 
 
 def _kept_states(states: dict[str, dict], fresh: dict[str, dict], restarts: torch.Tensor) -> dict[str, dict]:
@@ -717,7 +733,8 @@ def _states(spec: ModelSpec, settings: TrainSettings, X: torch.Tensor, y: torch.
             ((name, p),) = learned.items()
             # far from its optimum a cross-entropy's full Newton step can overshoot (weak l2, nearly separable classes)
             return {name: {"curvature": lambda: torch.linalg.pinv(curvature(X, p.detach(), settings.l2), hermitian=True),
-                           "search": lambda direction: _backtrack(spec, settings, X, y, name, p.detach(), direction)}}
+                           "search": lambda direction: _backtrack(spec, settings, X, y, name, p.detach(), direction),
+                           "convex": True}}
 
     def loss_at(name: str, v: torch.Tensor) -> torch.Tensor:
         return LOSSES[settings.loss](forward(spec, {name: v}, X), y) + settings.l2 / 2 * v.pow(2).sum()
@@ -1074,15 +1091,19 @@ class _Convergence(_Best):
     def snapshot(params: Params) -> Params:
         return {k: v.detach().clone() for k, v in params.items()}
 
-    def step(self, epoch: int, objective: torch.Tensor, params: Params) -> bool:
-        """Record an epoch's objective (n_restarts,) and the parameters it belongs to; True once converged."""
+    def step(self, epoch: int, objective: torch.Tensor, params: Params, promised: torch.Tensor | None = None) -> bool:
+        """Record an epoch's objective (n_restarts,) and the parameters it belongs to; True once converged.
+        ``promised`` (n_restarts,) is what a convex newton's full step from those parameters promised to take off
+        the objective (:func:`titanic_lab.optim.newton_promise`): at most :data:`NEWTON_PROMISE` of it on every
+        restart, the parameters are at the minimum to about 1e-10 (relative), and training stops there."""
         super().step(epoch, objective, params)
         self.lowest.append(self.loss.min().item())
         if epoch - self.since > self.window:
             before, now = self.lowest[-1 - self.window], self.lowest[-1]
             if before - now <= self.tol * abs(now):
                 self.plateaus, self.since = self.plateaus + 1, epoch
-        self.converged = self.plateaus > self.drops
+        optimal = promised is not None and bool((promised <= NEWTON_PROMISE * objective.detach().abs()).all())
+        self.converged = self.plateaus > self.drops or optimal
         return self.converged
 
 
