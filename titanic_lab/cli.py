@@ -19,13 +19,48 @@ from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
 import typer
+import typer.core
 
 from . import csv_dialect, report
 from .choices import MODEL_KINDS, PRESET_NAMES, one_of
 from .config import OPTIONS, Option
 from .errors import TitanicLabError
 
+#: click's usage error (typer's own copy of click, or click itself), for :class:`_Commands`.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class _OneLineUsageError(_UsageError):
+    """An unknown option or a value of the wrong type (``--seed 1.5``) in one line, as every other error: click
+    prints the usage, a hint and its message on four."""
+
+    def show(self, file=None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "titanic-lab"
+        typer.echo(f"error: {' '.join(self.format_message().split())} (see {where} --help)", file=file, err=file is None)
+
+
+class _Commands(typer.core.TyperGroup):
+    """titanic-lab's commands, whose options' usage errors are one line (:class:`_OneLineUsageError`)."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except _UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:
+            raise _one_line(exc) from None
+
+
+def _one_line(exc: Exception) -> Exception:
+    return exc if isinstance(exc, _OneLineUsageError) else _OneLineUsageError(exc.format_message(), exc.ctx)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Learn and check tabular deep learning against a spreadsheet: the fast.ai Titanic lesson, "
     "trained by hand-written gradient descent and exported as a live Excel workbook.",
     no_args_is_help=True,

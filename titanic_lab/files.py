@@ -56,12 +56,20 @@ def _short(name: str, limit: int = 64) -> str:
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: equal once resolved, or the same inode (hard links)."""
-    if a.resolve() == b.resolve():
+    if _resolved(a) == _resolved(b):
         return True
     try:
         return os.path.samefile(a, b)
     except OSError:  # one of them does not exist yet
         return False
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its symbolic links followed; :class:`OutputError` for a loop of them (Python's RuntimeError)."""
+    try:
+        return path.resolve()
+    except RuntimeError:
+        raise OutputError(f"{path}: a loop of symbolic links (one points back to another); point it at a file") from None
 
 
 def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -> None:
@@ -79,10 +87,17 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
         With one line naming the file and the options: an output that is one of the inputs
         (compared resolved, and as the same file through hard or symbolic links), two outputs
         that are one file, an output that is a folder, a read-only or immutable file, or that
-        lies in a folder that cannot be created or written.
+        lies in a folder that cannot be created or written, a device, pipe or socket (replacing it by a file
+        would break it: ``--out /dev/null`` run as root), a path ending in a slash (a folder's), and a loop of
+        symbolic links, given as an input or an output.
     """
     ins = {name: Path(p) for name, p in inputs.items() if p is not None}
     outs = {name: Path(p) for name, p in outputs.items() if p is not None}
+    for name, p in outputs.items():
+        if isinstance(p, str) and p.endswith(("/", os.sep)):
+            raise OutputError(f"{p}: {name} ends in a slash, so names a folder; give a file path (in it, or elsewhere)")
+    for path in (*ins.values(), *outs.values()):
+        _resolved(path)
     seen: dict[str, Path] = {}
     for name, out in outs.items():
         try:
@@ -105,6 +120,9 @@ def _check_output(name: str, out: Path, ins: dict[str, Path], seen: dict[str, Pa
 def _check_writable(name: str, out: Path) -> None:
     if out.is_dir():
         raise OutputError(f"{out}: {name} is a folder, not a file; give a file path (in it, or elsewhere)")
+    if out.exists() and not out.is_file():
+        raise OutputError(f"{out}: {name} is not a regular file (a device, a pipe or a socket), which a written file would "
+                          "replace; give a file path")
     if out.exists() and not os.access(out, os.W_OK):
         raise OutputError(f"{out}: cannot write there ({name} is read-only or immutable)")
     folder = out.parent

@@ -94,7 +94,11 @@ def parse_model(text: str, activation: str = "relu", batchnorm: bool = False) ->
     ------
     OptionError
         For an unknown kind or sizes that are not positive integers.
+    TypeError
+        When ``text`` is not a string.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"a model is named by text such as 'linear', 'nnet:3' or 'deep:10,10', not {text!r}")
     name, _, sizes_text = text.strip().partition(":")
     if name not in KINDS:
         raise OptionError(f"unknown model {text!r}; choose from {', '.join(KINDS)} (sizes as nnet:3, hidden:20, deep:10,10)")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from .datasets.spec import spec_to_toml
 from .files import atomic_output
 from .runs import Run
@@ -63,5 +65,12 @@ def run_to_dict(run: Run) -> dict:
 def write_json(run: Run, path: str | Path) -> Path:
     """Write :func:`run_to_dict` to ``path`` atomically."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(run_to_dict(run), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(run_to_dict(run), indent=2, default=_plain) + "\n", encoding="utf-8")
     return Path(path)
+
+
+def _plain(value: object) -> object:
+    """A numpy number as JSON's (a binary feature's levels from a numeric column are numpy's 0 and 1)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} {value!r} has no JSON form")

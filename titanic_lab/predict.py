@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -107,7 +107,13 @@ def predict_from_workbook(
         ``allow_overlap``) when the workbook was trained on rows that ``data`` holds (the same
         passengers, or the same ids): predicting them would score the model on its own
         training answers.
+    TypeError
+        When ``model`` or ``data`` is not a path (a DataFrame: write it with ``to_csv`` first).
     """
+    for name, value in (("model", model), ("data", data)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"predict_from_workbook: {name} must be a path to a file, not a {type(value).__name__}"
+                            + ("; write the rows with df.to_csv(path, index=False) and pass the path" if name == "data" else ""))
     first = first_rows(model)  # read once, to choose the sheet and to read it
     chosen_name, why = choose_sheet(model, sheet, first=first)
     # That sheet's values only, no formula parsed.

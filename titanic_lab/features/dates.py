@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 EPOCH = pd.Timestamp("1899-12-30")
 #: The first date every engine numbers alike (Excel counts a 29 February 1900 that never was).
 FIRST_DATE = pd.Timestamp("1900-03-01")
+#: The serial number of the last date spreadsheets have, 9999-12-31 (its day runs to the next serial).
+LAST_SERIAL = (dt.date(9999, 12, 31) - EPOCH.date()).days
 #: How a date column's text may be written: ISO (dates, date and time), year/month/day, day.month.year.
 FORMATS: tuple[str, ...] = ("ISO8601", "%Y/%m/%d", "%d.%m.%Y")
 _LOOKS_LIKE_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}\.\d{1,2}\.\d{4})$")
@@ -81,10 +83,13 @@ def dates(df: pd.DataFrame, feat: Feature) -> pd.Series:
     values = serials(raw)
     bad = values.isna() & raw.notna()
     early = values < (FIRST_DATE - EPOCH).days
-    if bad.any() or early.any():
-        first = (bad | early).idxmax()
-        why = "is not a date" if bad[first] else "is before 1900-03-01, which spreadsheets number differently"
-        raise TitanicLabError(f"column {feat.column} has value {raw[first]!r} in {row_named(raw, first)}, which {why}; "
+    late = values >= LAST_SERIAL + 1  # a number such as 20200101 (a date written YYYYMMDD) read as a serial
+    if bad.any() or early.any() or late.any():
+        first = (bad | early | late).idxmax()
+        why = ("is not a date" if bad[first] else "is before 1900-03-01, which spreadsheets number differently"
+               if early[first] else "is past 9999-12-31 as a spreadsheet's date number, the last date there is")
+        value = raw[first].item() if isinstance(raw[first], np.generic) else raw[first]  # 20200101, not np.int64(20200101)
+        raise TitanicLabError(f"column {feat.column} has value {value!r} in {row_named(raw, first)}, which {why}; "
                               "write dates as YYYY-MM-DD (or drop the column's date features from the spec)")
     return values
 
