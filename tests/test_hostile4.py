@@ -115,3 +115,70 @@ def test_a_date_written_as_a_number_past_9999_is_refused(dated, tmp_path, tmpdir
     rows.to_csv(work / "rows.csv", index=False)
     _refused(work, tmpdir_env, ["predict", "--model", str(work / "w.xlsx"), "--data", str(work / "rows.csv"),
                                 "--out", str(work / "p.csv")], "rows.csv", "column sold", "20200101", "9999-12-31")
+
+
+def test_true_false_where_a_number_feature_reads_numbers_is_refused(dated, tmp_path, tmpdir_env):
+    work = _work(dated, tmp_path / "w")
+    rows = pd.read_csv(work / "rows.csv")
+    rows["b"] = rows["b"] > 5  # a number step's column written True/False: pandas' 1/0 changed every prediction
+    rows.to_csv(work / "rows.csv", index=False)
+    _refused(work, tmpdir_env, ["predict", "--model", str(work / "w.xlsx"), "--data", str(work / "rows.csv"),
+                                "--out", str(work / "p.csv")], "rows.csv", "column b", "True/False", "line 2")
+
+
+def test_a_blank_answer_column_in_titanic_rows_to_predict_counts_as_absent(tmp_path):
+    from conftest import KAGGLE_HEADER, KAGGLE_ROWS, write_csv
+
+    result = runner.invoke(app, ["train", "-m", "linear", "--epochs", "3", "--out", str(tmp_path / "w.xlsx")])
+    assert result.exit_code == 0, result.output
+    rows = write_csv(tmp_path, KAGGLE_HEADER + KAGGLE_ROWS, "rows.csv")
+    pd.read_csv(rows).assign(Survived=np.nan).to_csv(rows, index=False)  # a submission template's empty column
+    result = runner.invoke(app, ["predict", "--model", str(tmp_path / "w.xlsx"), "--data", str(rows), "--allow-overlap",
+                                 "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output  # before: "column Survived must be 0 or 1, found blank on line 2"
+    assert list(pd.read_csv(tmp_path / "p.csv")["PassengerId"]) == list(pd.read_csv(rows)["PassengerId"])
+
+
+def test_columns_of_python_objects_or_complex_numbers_are_left_out_with_the_reason():
+    from titanic_lab.preprocessing import TabularPreprocessor
+
+    df = pd.DataFrame({"a": np.arange(8.0) % 5, "y": np.arange(8.0)})
+    for column, values, reason in (("l", [[1, 2]] * 8, "Python lists"), ("d", [{"k": 1}] * 8, "Python dicts"),
+                                   ("z", np.arange(8) + 1j, "complex numbers")):
+        pre = TabularPreprocessor(target="y")
+        assert list(pre.fit_transform(df.assign(**{column: values})).columns) == ["a_N", "Ones"]
+        assert reason in pre.left_out_[column]
+
+
+def test_an_old_xls_workbook_as_data_is_named(tmp_path, tmpdir_env):
+    xls = tmp_path / "h.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000))  # an OLE2 compound file's first bytes
+    _refused(tmp_path, tmpdir_env, ["train", "--data", str(xls), "--target", "y", "--out", str(tmp_path / "w.xlsx")],
+             "h.xls", "old Excel .xls workbook", "save it as CSV")
+
+
+def test_compare_checks_a_max_cell_whose_cached_value_is_stale(dated, tmp_path):
+    import re
+    import zipfile
+
+    from titanic_lab.reading import sheet_heads
+
+    work = _work(dated, tmp_path / "w")
+    result = runner.invoke(app, ["compare", str(work / "w.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert "b_N divisor" in result.output
+    # H1-style Max: cell of b_N keeps its formula, its cached value halved, as a program that does not recalculate leaves it
+    with zipfile.ZipFile(work / "w.xlsx") as zf:
+        members = {m: zf.read(m) for m in zf.namelist()}
+    sheet, match = next((m, found) for m in sorted(members) if m.startswith("xl/worksheets/sheet")
+                        for found in [re.search(r'<c r="([A-Z]+1)"[^>]*><f>MAX\([^<]*\)</f><v>([^<]+)</v>',
+                                                members[m].decode("utf-8"))] if found)
+    text = members[sheet].decode("utf-8")
+    text = text.replace(match.group(0), match.group(0).replace(f"<v>{match.group(2)}</v>", f"<v>{float(match.group(2)) / 2!r}</v>"))
+    members[sheet] = text.encode("utf-8")
+    with zipfile.ZipFile(work / "w.xlsx", "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    result = runner.invoke(app, ["compare", str(work / "w.xlsx")])
+    assert result.exit_code == 1, result.output  # before: every sheet agreed, and predict scaled by the stale value
+    assert "divisor" in result.output and "DIFFERS" in result.output and match.group(1) in result.output

@@ -72,11 +72,32 @@ def sheet_features(sheet: ModelSheet) -> pd.DataFrame:
     ``Fill:`` value where it has one; otherwise it is what a spreadsheet makes of a blank:
     0 in arithmetic (``LOG10(blank+1) = 0``), and equal to no category in ``IF(x="S",1,0)``.
     """
-    blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in sheet.frame.columns if sheet.frame[c].isna().any()}
-    pre = sheet.preprocessor(blank)
+    pre = _sheet_preprocessor(sheet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnseenCategoryWarning)  # a blank category matches no dummy, as in the sheet
         return pre.transform(sheet.frame)[sheet.features]
+
+
+def _sheet_preprocessor(sheet: ModelSheet):
+    """:meth:`ModelSheet.preprocessor` with a blank raw cell as a spreadsheet reads it (see :func:`sheet_features`)."""
+    blank = {c: 0.0 if is_numeric_dtype(sheet.frame[c]) else "" for c in sheet.frame.columns if sheet.frame[c].isna().any()}
+    return sheet.preprocessor(blank)
+
+
+def scale_diffs(sheet: ModelSheet, tol: float) -> list[ColumnDiff]:
+    """Each divisor the sheet computes by a formula (``Max:`` = ``MAX(...)``), its cached value against the same
+    statistic of the sheet's rows: predict divides by the cached value, so a stale one (written by a program that
+    does not recalculate) would scale every prediction's feature wrongly while the feature cells still agree."""
+    if not sheet.computed_scales:
+        return []
+    fitted = _sheet_preprocessor(sheet).scales_
+    out = []
+    for name, (address, cached) in sheet.computed_scales.items():
+        expected = fitted[name][1]
+        held = float(cached) if isinstance(cached, (int, float)) and not isinstance(cached, bool) else np.nan
+        diff = abs(held - expected) if np.isfinite(held) else np.inf
+        out.append(ColumnDiff(f"{name} divisor", 1, float(diff), address, within(diff, expected, tol)))
+    return out
 
 
 def recompute(sheet: ModelSheet) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -119,6 +140,7 @@ def compare_sheet(sheet: ModelSheet, tol: float) -> SheetDiff:
         ok = all(within(d, v, tol) for d, v in zip(diffs, held))
         address = cell(sheet.first_row + worst, sheet.columns[header])
         columns.append(ColumnDiff(header, len(values), float(diffs[worst]), address, ok))
+    columns += scale_diffs(sheet, tol)
     total = float(loss.mean())
     total_cell, total_workbook = sheet.total if sheet.total else (None, None)
     total_ok = total_workbook is None or within(total - total_workbook, total_workbook, tol)

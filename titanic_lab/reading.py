@@ -58,7 +58,7 @@ MAX_RATIO = 200  # unpacked / packed size of one large member, or of all members
 LARGE_MEMBER = 16 << 20
 #: An Excel sheet's size: a cell beyond it is not a workbook's.
 MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
-_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -69,10 +69,10 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise WorkbookError(f"{path}: not an .xlsx workbook (a folder, device or pipe, not a file)")
     try:
         with path.open("rb") as fh:
-            magic = fh.read(len(_OLE2_MAGIC))
+            magic = fh.read(len(OLE2_MAGIC))
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        if magic == _OLE2_MAGIC:
+        if magic == OLE2_MAGIC:
             raise WorkbookError(f"{path}: is password-protected (encrypted), or an old .xls workbook, not an .xlsx; "
                                 "open it in Excel or LibreOffice and save it as .xlsx without a password") from exc
         raise WorkbookError(f"{path}: not an .xlsx workbook (not a zip file, or a truncated one)") from exc

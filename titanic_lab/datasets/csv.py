@@ -25,6 +25,7 @@ from ..compressed import refuse_compressed
 from ..errors import DataError, OptionError
 from ..finite import check_table
 from ..limits import human, max_csv_bytes
+from ..reading import OLE2_MAGIC
 
 #: The most characters one Excel cell holds: longer text is refused rather than cut.
 MAX_TEXT = 32_767
@@ -53,6 +54,8 @@ def read_csv(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
         raise DataError(path, "the file is empty")
     if head[:4] == ZIP_MAGIC:
         raise DataError(path, "looks like an Excel workbook or other zip file, not a CSV")
+    if head.startswith(OLE2_MAGIC):
+        raise DataError(path, "is an old Excel .xls workbook (or another Office file), not a CSV; save it as CSV (UTF-8) and pass that")
     refuse_compressed(path, head)
     try:
         dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
@@ -221,6 +224,10 @@ def as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.isna(), values.astype(str)).astype(object)
 
 
+#: ``DataFrame.attrs`` key of the columns :func:`read_table` read as True/False and turned into 1/0.
+TRUE_FALSE = "titanic_lab true/false columns"
+
+
 def read_table(path: str | os.PathLike[str], target: str | None, id_column: str | None = None, *,
                require_target: bool = True) -> pd.DataFrame:
     """Read any CSV for the general path, with the same checks as the Titanic reader.
@@ -271,6 +278,7 @@ def read_table(path: str | os.PathLike[str], target: str | None, id_column: str 
             # A True/False feature is 1/0; a True/False target keeps its words for predictions (with blanks, pandas
             # reads Python bools among NaN: a spec written with false/true labels could not be read back).
             df[column] = values.map(str, na_action="ignore") if column == target else values.map(int, na_action="ignore")
+            df.attrs.setdefault(TRUE_FALSE, []).append(column)  # a number step refuses it (features.numeric.numbers)
         elif isinstance(values.dtype, pd.StringDtype):  # pandas 3's default "str" (or "string"): in one vectorised pass
             stripped = values.str.strip()
             df[column] = stripped.mask(stripped.eq("").fillna(False).astype(bool))

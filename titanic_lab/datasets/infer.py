@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
 
@@ -278,7 +279,13 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
     present = values.dropna()
     if present.empty:
         return "blank in every row"
-    distinct = present.astype(str).str.lower().nunique() if _all_text(present) else present.nunique()
+    if pd.api.types.is_complex_dtype(present):
+        return "complex numbers, which no spreadsheet cell holds"
+    try:
+        distinct = present.astype(str).str.lower().nunique() if _all_text(present) else present.nunique()
+    except TypeError:  # values pandas cannot hash: lists, dicts, sets
+        odd = next(v for v in present if not isinstance(v, Hashable))
+        return f"Python {type(odd).__name__}s (such as {str(odd)[:40]}), not numbers or text"
     if distinct == 1:
         return f"the same value ({plain(present.iloc[0])}) in every row"
     unique_per_row = distinct == len(values) and len(values) > 2

@@ -115,7 +115,7 @@ def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -
         The CSV file.
     require_target : bool, default True
         Whether the ``Survived`` column must be present (training data) or may be absent
-        (a test set). When present it is always validated.
+        (a test set; a blank ``Survived`` column then counts as absent). When present it is always validated.
 
     Returns
     -------
@@ -132,6 +132,8 @@ def read_titanic(path: str | os.PathLike[str], *, require_target: bool = True) -
     path = Path(path)
     raw = read_csv(path)
     df = _to_kaggle_schema(raw, path)
+    if not require_target and TARGET in df.columns and df[TARGET].isna().all():
+        df = df.drop(columns=[TARGET])  # a blank answer column (a submission template's) is no answer
     required = RAW_COLUMNS + ((TARGET,) if require_target else ())
     missing = [c for c in required if c not in df.columns]
     if missing:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import formulas as fx
+from ..datasets.csv import TRUE_FALSE
 from ..errors import TitanicLabError
 from .kind import FeatureKind, kind_of, named, row_named
 
@@ -25,15 +26,28 @@ def numbers(df: pd.DataFrame, feat: Feature) -> pd.Series:
     """The raw column as floats, an infinite value as missing; text that is not a number is refused."""
     raw = df[feat.column]
     values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
+    truth = _truth_values(df, feat.column)  # True/False is no number, though pandas reads 1/0
+    bad = values.isna() & raw.notna() | truth
     if bad.any():
         first = bad.idxmax()
+        shown = "True/False" if truth[first] else repr(raw[first])
         raise TitanicLabError(
-            f"column {feat.column} has non-numeric value {raw[first]!r} in {row_named(raw, first)}; "
+            f"column {feat.column} has non-numeric value {shown} in {row_named(raw, first)}; "
             "the feature reads numbers, so clean the value (or make the column's step another kind)"
         )
     values = values.astype(float)
     return values.where(np.isfinite(values))  # an infinite value is treated as missing, then filled
+
+
+def _truth_values(df: pd.DataFrame, column: str) -> pd.Series:
+    """Where ``df[column]`` holds True or False: a bool column, bools among objects, or a column of a CSV written
+    True/False (:func:`titanic_lab.datasets.csv.read_table` makes it 1/0 for a binary step)."""
+    raw = df[column]
+    if pd.api.types.is_bool_dtype(raw) or column in df.attrs.get(TRUE_FALSE, ()):
+        return raw.notna()
+    if raw.dtype == object:
+        return raw.map(lambda v: isinstance(v, (bool, np.bool_))).astype(bool)
+    return pd.Series(False, index=raw.index)
 
 
 def _numeric(df: pd.DataFrame, column: str) -> pd.Series:

@@ -29,7 +29,7 @@ import math
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ from ..model_kinds import CHAIN, KINDS, ROW, UNITS, kind_of_sheet
 from ..model_spec import BN_PARTS, ModelSpec
 
 if TYPE_CHECKING:
+    from ..features.steps import Feature
     from ..models import Params
 from ..ops import ACTIVATIONS, Activation, loss_of_formula
 from ..preprocessing import TabularPreprocessor
@@ -110,6 +111,9 @@ class ModelSheet:
     #: its formulas read these, not statistics of its rows. Read with the formulas (compare), a divisor that is a
     #: formula (``MAX(...)``) is not here: it is recomputed from the rows.
     scales: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Scaled feature -> (cell, cached value) of a divisor the sheet computes by a formula (``MAX(...)``), read with the
+    #: formulas (compare): predict takes that cached value, so compare checks it against the rows' own statistic.
+    computed_scales: dict[str, tuple[str, object]] = field(default_factory=dict)
 
     @property
     def first_row(self) -> int:
@@ -424,7 +428,18 @@ def _read_sheet(name: str, rows: list[list[object]], formulas: dict[tuple[int, i
         validation=recorded_validation(rows[:header_row], dataset.target.task),
         features_on=features_on,
         scales=_held_scales(rows, formulas, header_row, columns, dataset),
+        computed_scales={feat.output_name: (cell(r, col), value_at(rows, r, col))
+                         for feat, r, col in _scale_cells(header_row, columns, dataset) if (r, col) in formulas},
     )
+
+
+def _scale_cells(header_row, columns, dataset: DatasetSpec) -> Iterator[tuple[Feature, int, int]]:
+    """Each scaled feature with the row and column of its divisor's cell (:data:`~.sheet_layout.SCALE_ROW`)."""
+    scale_row = header_row - (sl.HEADER_ROW - sl.SCALE_ROW)
+    for feat in dataset.features.features:
+        col = columns.get(feat.output_name)
+        if feat.scale is not None and col is not None and scale_row >= 0:
+            yield feat, scale_row, col
 
 
 def _held_scales(rows, formulas, header_row, columns, dataset: DatasetSpec) -> dict[str, tuple[float, float]]:
@@ -432,11 +447,10 @@ def _held_scales(rows, formulas, header_row, columns, dataset: DatasetSpec) -> d
     z-score's mean in :data:`~.sheet_layout.FILL_ROW`); a feature whose cells hold no number is left out. With the
     formulas known (compare), a divisor that is a formula (``MAX(...)``) is left out too, to be recomputed from
     the rows; without (predict), its cached value is what the sheet computed."""
-    scale_row, offset_row = (header_row - (sl.HEADER_ROW - r) for r in (sl.SCALE_ROW, sl.FILL_ROW))
+    offset_row = header_row - (sl.HEADER_ROW - sl.FILL_ROW)
     out = {}
-    for feat in dataset.features.features:
-        col = columns.get(feat.output_name)
-        if feat.scale is None or col is None or scale_row < 0 or (scale_row, col) in formulas:
+    for feat, scale_row, col in _scale_cells(header_row, columns, dataset):
+        if (scale_row, col) in formulas:
             continue
         divisor = value_at(rows, scale_row, col)
         offset = value_at(rows, offset_row, col) if feat.scale == "zscore" else 0.0
