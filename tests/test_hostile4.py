@@ -16,21 +16,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from test_hostile3 import _refused, _table
+from test_hostile3 import _refused, _table, tmpdir_env  # noqa: F401  (tmpdir_env: a fixture)
 from titanic_lab.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def tmpdir_env(tmp_path, monkeypatch):
-    import tempfile
-
-    private = tmp_path / "tmpdir"
-    private.mkdir()
-    monkeypatch.setenv("TMPDIR", str(private))
-    monkeypatch.setattr(tempfile, "tempdir", str(private))
-    return private
 
 
 @pytest.fixture(scope="module")
