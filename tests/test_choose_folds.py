@@ -160,7 +160,8 @@ def test_an_edited_folds_cell_that_is_no_count_is_read_as_one_split(mass_run, tm
     if isinstance(edited, str):
         result = runner.invoke(app, ["predict", "--model", str(tmp_path / "edited.xlsx"), "--data", str(folder / "train.csv"),
                                      "--allow-overlap", "--out", str(tmp_path / "p.csv")])
-        assert result.exit_code == 2 and "Valid folds: at " in result.output and "not a number" in result.output
+        assert result.exit_code == 2 and "(Valid folds:): 'five' is not a number" in result.output, result.output
+        assert "edited.xlsx: sheet 'linear' cell " in result.output  # the workbook, the sheet and the cell
         assert "Traceback" not in result.output and not (tmp_path / "p.csv").exists()
         return
     chosen, why = choose_sheet(tmp_path / "edited.xlsx")

@@ -16,8 +16,8 @@ import pandas as pd
 from .config import RunConfig
 from .cost import check_matrix
 from .datasets import registry
-from .datasets.infer import open_table
-from .datasets.csv import read_table
+from .datasets.infer import open_table, read_rows
+from .datasets.spec import check_columns
 from .files import atomic_output, check_outputs
 from .finite import check_features
 from .preprocessing import TabularPreprocessor
@@ -42,15 +42,18 @@ def write_design_matrix(config: RunConfig, out: Path, fit_on: Path | None = None
     """
     path = data_path(config)
     check_outputs({"--data": path, "--fit-on": fit_on, "--spec": config.spec}, {"--out": out})
+    said: list[str] = []  # told once the rows are read and checked: a refusal is one line, with nothing before it
     fitted = "" if fit_on is None else f"; fitted on: {describe_data(config, fit_on)}"
-    note(f"data: {describe_data(config, path)}{fitted}")
+    said.append(f"data: {describe_data(config, path)}{fitted}")
     if config.target or config.spec:
-        df, pre, keep = _table_rows(config, path, fit_on, complete_rows, note)
+        df, pre, keep = _table_rows(config, path, fit_on, complete_rows, said.append)
     else:
-        df, pre, keep = _dataset_rows(config, path, fit_on, complete_rows, note)
+        df, pre, keep = _dataset_rows(config, path, fit_on, complete_rows, said.append)
     check_matrix(len(df), len(pre.feature_names_out_), path)
     matrix = pre.transform(df)
     check_features(matrix, path)
+    for line in said:
+        note(line)
     table = df[keep].join(matrix)
     with atomic_output(out) as tmp:
         table.to_csv(tmp, index=False)
@@ -81,10 +84,18 @@ def _table_rows(config: RunConfig, path: Path, fit_on: Path | None, complete_row
     """Any CSV: its spec (inferred from the rows the fit uses, or --spec), the preprocessing fitted on
     ``fit_on`` or on the rows themselves, and the id and target columns kept beside the features."""
     fit_rows, dataset = open_table(fit_on or path, config.target, config.id_column, config.spec, task=config.task)
-    df = fit_rows if fit_on is None else read_table(path, dataset.target.column, dataset.id_column, require_target=False)
+    df = fit_rows if fit_on is None else _rows_to_transform(path, dataset, fit_on)
     if complete_rows:
         df, fit_rows = (rows.dropna(subset=list(dataset.raw_columns)) for rows in (df, fit_rows))  # rows keep their lines
     for line in dataset.describe():
         note(f"  {line}")
     keep = [c for c in (dataset.id_column, dataset.target.column) if c and c in df.columns]
     return df, TabularPreprocessor(dataset.features).fit(fit_rows), keep
+
+
+def _rows_to_transform(path: Path, dataset, fit_on: Path) -> pd.DataFrame:
+    """The rows of ``path`` for the spec fitted on ``fit_on``: headers matched to its names without case, every column
+    its features read present (named with both files), its id column read as written when the file has it."""
+    df = read_rows(path, dataset, with_id=False)
+    check_columns(dataset, df, path, reader=f"the features fitted on {fit_on}")
+    return read_rows(path, dataset) if dataset.id_column is not None and dataset.id_column in df.columns else df

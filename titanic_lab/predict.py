@@ -13,7 +13,7 @@ from . import sheet_layout as sl
 from .array_forward import predict_array
 from .choosing import VALIDATION, choose
 from .datasets import registry
-from .datasets.csv import read_table
+from .datasets.infer import read_rows
 from .datasets.spec import check_columns
 from .errors import DataError, TitanicLabError, UnseenCategoryWarning
 from .files import atomic_output
@@ -26,6 +26,8 @@ from .tasks import check_known_classes
 
 #: The id column of predictions for a table without one: each row's 1-based data row in the file.
 ROW_COLUMN = "row"
+#: The sheet of a titanic-lab workbook that keeps the identity columns of every row it was trained from.
+ALL_ROWS = "all_rows"
 
 
 def _id_text(value: object) -> str:
@@ -54,15 +56,22 @@ def choose_sheet(model: str | Path, name: str | None = None, *, first: FirstRows
     if not names:
         read_model_sheets(model, first=(heads, stored))  # raises the reader's error, naming what is missing
     task = stored.target.task if stored is not None else "binary"
-    recorded = {n: recorded_validation(heads[n], task) for n in names}
+
+    def cells_of(name: str, read):  # a labelled cell that holds no number, named with the workbook and the sheet
+        try:
+            return read(heads[name])
+        except LayoutError as exc:
+            raise LayoutError(f"{model}: sheet {name!r} {exc}; write a number there, or remove the sheet") from None
+
+    recorded = {n: cells_of(n, lambda rows: recorded_validation(rows, task)) for n in names}
     scored = {n: v for n, v in recorded.items() if v and all(m.name in v for m in VALIDATION.get(task, ()))}
     if scored:
         return choose(task, scored)
-    valid = {n: label_value(heads[n], 0, sl.VALID_LOSS) for n in names}
+    valid = {n: cells_of(n, lambda rows: label_value(rows, 0, sl.VALID_LOSS)) for n in names}
     if all(v is not None for v in valid.values()):
         best = min(valid, key=valid.get)
         return best, f"lowest Valid loss: ({best} {valid[best]:.4g}; the workbook records no validation metrics)"
-    totals = {n: label_value(heads[n], 0, sl.TOTAL_LOSS) for n in names}
+    totals = {n: cells_of(n, lambda rows: label_value(rows, 0, sl.TOTAL_LOSS)) for n in names}
     totals = {n: v for n, v in totals.items() if v is not None}
     if totals:
         best = min(totals, key=totals.get)
@@ -75,10 +84,24 @@ def training_passengers(model: str | Path, columns: tuple[str, ...] | None = Non
     titanic-lab workbook was trained from, read from its ``all_rows`` sheet; empty when the
     workbook has none (the lesson's). Default: the flagship dataset's identity columns."""
     columns = registry.default().identity_columns if columns is None else columns
-    rows = sheet_values(model, ["all_rows"]).get("all_rows") or [[]]  # that sheet only
+    rows = sheet_values(model, [ALL_ROWS]).get(ALL_ROWS) or [[]]  # that sheet only
     header = [str(h) for h in rows[0]]
     keep = [c for c in columns if c in header]
     return pd.DataFrame([[r[header.index(c)] if header.index(c) < len(r) else None for c in keep] for r in rows[1:]], columns=keep)
+
+
+def _unchecked_overlap(heads: dict[str, list[list[object]]], identity: tuple[str, ...]) -> str | None:
+    """Why a workbook titanic-lab wrote (its sheets' first rows, ``heads``) cannot tell which rows it was trained on, by
+    the ``identity`` columns its :data:`ALL_ROWS` sheet keeps (Titanic's PassengerId, Name, Ticket; a table's id); None
+    when it can, and for the lesson's own workbook (no spec sheet), which was never trained on a file of ours."""
+    if ALL_ROWS not in heads:
+        if sl.SPEC_SHEET not in heads:
+            return None
+        return f"has no {ALL_ROWS} sheet (titanic-lab writes one beside its spec sheet; it was deleted)"
+    header = [str(h) for h in (heads[ALL_ROWS][0] if heads[ALL_ROWS] else [])]
+    if not any(c in header for c in identity):
+        return f"its {ALL_ROWS} sheet has no {' or '.join(identity)} column in its first row"
+    return None
 
 
 def predict_from_workbook(
@@ -126,21 +149,28 @@ def predict_from_workbook(
         rows = known.read(data, require_target=False)
         if id_column not in rows.columns:
             raise DataError(data, f"has no {id_column} column, which a submission needs")
-        overlap = int(known.same_rows(training_passengers(model, known.identity_columns), rows).sum())
+        identity = known.identity_columns
+        overlap = int(known.same_rows(training_passengers(model, identity), rows).sum())
         what = known.same_rows_words
     else:
-        rows = read_table(data, dataset.target.column, None, require_target=False)
+        rows = read_rows(data, dataset, with_id=False)  # headers matched to the spec's names without case
         check_columns(dataset, rows, data)
         if dataset.target.task == "multiclass" and dataset.target.column in rows.columns:
             check_known_classes(dataset.target, rows[dataset.target.column], data)
         if id_column is not None and id_column not in rows.columns:
             raise DataError(data, f"has no id column {id_column}, which the predictions are written with")
         if id_column is not None:
-            rows = read_table(data, dataset.target.column, id_column, require_target=False)  # ids as written, checked
+            rows = read_rows(data, dataset)  # ids as written, checked
+        identity = (id_column,) if id_column else ()
         trained = training_passengers(model, (id_column,)) if id_column else pd.DataFrame()
         trained_ids = set(trained[id_column].map(_id_text)) if id_column in trained.columns else set()
         overlap = int(rows[id_column].map(_id_text).isin(trained_ids).sum()) if trained_ids else 0
         what = f"rows have the {id_column} of a row {{model}} was trained on"
+    if identity and not allow_overlap:
+        unchecked = _unchecked_overlap(first[0], identity)
+        if unchecked:
+            warnings.warn(f"{model}: {unchecked}, so predict cannot check that the rows of {data} are not rows it was "
+                          "trained on (pass --allow-overlap to say that it does not matter)", UserWarning, stacklevel=2)
     if overlap and not allow_overlap:
         raise DataError(
             data,

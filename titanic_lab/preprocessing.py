@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .datasets.csv import TRUE_FALSE
 from .datasets.infer import infer_features, log_alternatives
 from .datasets.titanic import (  # noqa: F401  (the presets and row selection, public here too)
     EXTENDED,
@@ -297,7 +298,7 @@ class TabularPreprocessor:
                 "does not fill it; select complete rows first or give the feature a fill"
             )
         if kind.levels is not None:
-            _warn_unseen(filled, feat, kind, self.levels_[feat.name])
+            _warn_unseen(filled, feat, kind, self.levels_[feat.name], truth=feat.column in df.attrs.get(TRUE_FALSE, ()))
         return filled
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -403,9 +404,12 @@ def _learn_scale(values: np.ndarray, feat: Feature) -> tuple[float, float]:
     return mean, std if std != 0 else 1.0
 
 
-def _warn_unseen(filled: pd.Series, feat: Feature, kind: FeatureKind, levels: Sequence) -> None:
+def _warn_unseen(filled: pd.Series, feat: Feature, kind: FeatureKind, levels: Sequence, truth: bool = False) -> None:
+    """Warn of the values of ``filled`` that are none of ``levels``, named as the file writes them (``truth``: a column
+    the CSV wrote True/False, which the reader made 1/0: ``'True'``, not ``'1'``)."""
     known = {text_key(v) for v in levels} | ({text_key(feat.baseline)} if feat.baseline is not None else set())
-    unseen = sorted({str(v) for v in filled.unique() if text_key(v) not in known})
+    written = {"1": "True", "0": "False"} if truth else {}  # the step's text of the reader's 1/0
+    unseen = sorted({written.get(str(v), str(v)) for v in filled.unique() if text_key(v) not in known})
     if unseen:
         effect = f"their {feat.name}* dummy columns are all 0" if kind.per_level else f"they map to 0 in {feat.name}"
         warnings.warn(

@@ -118,10 +118,14 @@ class Task:
     metric_title: str
 
 
-def same(column: pd.Series, value: object) -> np.ndarray:
-    """Where ``column`` equals ``value``, numbers compared as numbers and text as text."""
+def same(column: pd.Series, value: object, *, without_case: bool = False) -> np.ndarray:
+    """Where ``column`` equals ``value``, numbers compared as numbers and text as text (``without_case``: as a
+    spreadsheet's ``=`` and ``MATCH`` compare it, ``ADELIE`` equal to ``Adelie``)."""
     if isinstance(value, str):
-        return (column.astype(object).where(column.notna(), None).astype(str) == value).to_numpy() & column.notna().to_numpy()
+        text = column.astype(object).where(column.notna(), None).astype(str)
+        if without_case:
+            return (text.str.lower() == value.lower()).to_numpy() & column.notna().to_numpy()
+        return (text == value).to_numpy() & column.notna().to_numpy()
     return (pd.to_numeric(column, errors="coerce") == value).to_numpy()
 
 
@@ -191,10 +195,11 @@ def _binary_scores(target: Target, outputs: np.ndarray, y: np.ndarray) -> dict[s
 
 
 def _class_numbers(target: Target, column: pd.Series) -> np.ndarray:
-    """Each row's class as its number in ``target.labels`` (0, 1, ...), NaN for another value."""
+    """Each row's class as its number in ``target.labels`` (0, 1, ...), NaN for another value; text compared without
+    case, as the sheet's ``MATCH`` compares it (:func:`check_classes` refuses classes that differ only in case)."""
     out = np.full(len(column), np.nan)
     for k, label in enumerate(target.labels or ()):
-        out[same(column, label)] = k
+        out[same(column, label, without_case=True)] = k
     return out
 
 
@@ -268,7 +273,8 @@ def check_classes(column: pd.Series, name: str, where: object) -> tuple:
 
 
 def check_known_classes(target: Target, column: pd.Series, where: object) -> None:
-    """Refuse a multiclass target column that holds a class the model never learned, naming it and its line."""
+    """Refuse a multiclass target column that holds a class the model never learned, naming it and its line (a known
+    class written in another case, ``ADELIE`` for ``Adelie``, is that class)."""
     unknown = column.notna().to_numpy() & np.isnan(_class_numbers(target, column))
     if unknown.any():
         first = int(unknown.argmax())

@@ -6,6 +6,8 @@ from a spec file when one is given, else inferred (:func:`infer_spec`).
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 from collections.abc import Hashable
@@ -15,16 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, OptionError
+from ..errors import DataError, OptionError, TitanicLabError
 from ..file_rows import data_row
 from ..features.dates import EPOCH, FIRST_DATE, date_format, first_date, serials
 from ..features.preset import Preset
 from ..features.categorical import spellings
 from ..features.steps import Feature, binary, dummies, log1p, number, ones
-from .csv import read_table
+from .. import csv_dialect
+from .csv import TRUE_FALSE, read_table
 from .registry import read_spec
 from ..tasks import check_classes
-from .spec import DatasetSpec, Target, check_columns, plain
+from .spec import DatasetSpec, Target, check_columns, matched_columns, plain
 
 #: A text column with at most this many levels becomes dummies; more, and it is left out. US states (56
 #: levels in vega's airports) are a table's usual many-valued column: at 20 they were left out and the
@@ -363,14 +366,62 @@ def open_table(path: str | os.PathLike[str], target: str | None, id_column: str 
         raise OptionError("give the column to learn with --target (or a spec with --spec)")
     target = target or given.target.column
     id_column = id_column or (given.id_column if given else None)
-    rows = read_table(path, target, id_column, require_target=require_target)
     if given is None:
+        rows = read_table(path, target, id_column, require_target=require_target)
         return rows, infer_spec(rows, target, id_column, name=path.stem, where=path, task=task)
-    check_columns(given, rows, path)
     found = replace(given, id_column=id_column)
+    rows = read_rows(path, found, require_target=require_target)  # headers matched to the spec's names without case
+    check_columns(given, rows, path)
     if task is not None and task != given.target.task and target in rows.columns:
         found = replace(found, target=infer_target(rows, target, path, task))
     elif given.target.task in ("binary", "multiclass") and given.target.labels is None and target in rows.columns:
         inferred = infer_target(rows, target, path, "multiclass" if given.target.task == "multiclass" else None)
         found = replace(found, target=inferred) if inferred.task == given.target.task else found
     return rows, found
+
+
+def read_rows(path: str | os.PathLike[str], spec: DatasetSpec, *, with_id: bool = True,
+              require_target: bool = False) -> pd.DataFrame:
+    """The rows of a CSV for an existing ``spec`` (``predict``, ``features --fit-on``, ``--spec``): read as any CSV is
+    (:func:`~.csv.read_table`, the spec's target and, ``with_id``, its id column checked), each header that names one of
+    the spec's columns without case or surrounding spaces (``SIZE`` for ``size``) renamed to the spec's name, as
+    Titanic's reader and a spreadsheet's table match headers.
+
+    Raises
+    ------
+    DataError
+        As :func:`~.csv.read_table`; two headers that both name one of the spec's columns (``SIZE`` and ``size``).
+    """
+    path = Path(path)
+    target, id_column = spec.target.column, spec.id_column if with_id else None
+    # The file's own names for the target and the id, which the reader checks: from its header, read first.
+    written = {name: header for header, name in matched_columns(spec, _header(path), path).items()}
+    rows = read_table(path, written.get(target, target), written.get(id_column, id_column) if id_column else None,
+                      require_target=require_target)
+    renames = matched_columns(spec, rows.columns, path)
+    if not renames:
+        return rows
+    out = rows.rename(columns=renames)
+    out.attrs = {**rows.attrs}
+    if TRUE_FALSE in rows.attrs:  # the columns read as True/False, by their new names (a number step refuses them)
+        out.attrs[TRUE_FALSE] = [renames.get(c, c) for c in rows.attrs[TRUE_FALSE]]
+    return out
+
+
+def _header(path: Path) -> list[str]:
+    """The header of a CSV as written (spaces around names removed), from its first bytes in their detected dialect;
+    empty when it cannot be read here (:func:`~.csv.read_table` then says why)."""
+    try:
+        if not path.is_file():  # a device or a pipe is never read here
+            return []
+        with path.open("rb") as fh:
+            head = fh.read(csv_dialect.HEAD_BYTES)
+            complete = not fh.read(1)
+        dialect = csv_dialect.detect(head, complete, **csv_dialect.current())
+        text = csv_dialect.decode_head(head, dialect.encoding).lstrip("\ufeff")
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=dialect.sep, skipinitialspace=True):
+            if any(field.strip() for field in row):  # the first line that is not blank, as pandas takes it
+                return [field.strip() for field in row]
+    except (OSError, UnicodeError, ValueError, LookupError, csv.Error, TitanicLabError):
+        pass
+    return []

@@ -468,12 +468,48 @@ def check_headers(names: list[str], where: object) -> None:
                                    f"(for example {name}_x), or leave it out")
 
 
-def check_columns(spec: DatasetSpec, df: pd.DataFrame, where: object) -> None:
-    """Refuse data that lacks a column the spec reads, naming them (and a spec that cannot run on it)."""
+def spec_columns(spec: DatasetSpec) -> tuple[str, ...]:
+    """Every column of a table that ``spec`` names: the columns its features read, its target and its id."""
+    return tuple(dict.fromkeys((*spec.raw_columns, spec.target.column, *([spec.id_column] if spec.id_column else []))))
+
+
+def _header_key(name: object) -> str:
+    return str(name).strip().lower()
+
+
+def matched_columns(spec: DatasetSpec, columns, where: object) -> dict[str, str]:
+    """The headers of ``columns`` that name a column of ``spec`` (:func:`spec_columns`) without case and surrounding
+    spaces but are not written as it is, each with the spec's name: ``{"SIZE": "size"}``. Headers are matched as a
+    spreadsheet's table and Titanic's reader match them, and as ``read_table`` refuses two headers equal without case.
+
+    Raises
+    ------
+    DataError
+        Two headers both match one of the spec's names (``SIZE`` and ``size``): which one is meant is unknown.
+    """
+    names = spec_columns(spec)
+    exact = {str(c) for c in columns}
+    by_key: dict[str, list[str]] = {}
+    for column in columns:
+        by_key.setdefault(_header_key(column), []).append(str(column))
+    found: dict[str, str] = {}
+    for name in names:
+        same = by_key.get(_header_key(name), [])
+        if len(same) > 1:
+            raise DataError(where, f"headers {same[0]!r} and {same[1]!r} both name column {name!r} of the spec (headers are "
+                                   "compared without case, as a spreadsheet table compares them); rename or remove one")
+        if same and same[0] != name and name not in exact and same[0] not in names:
+            found[same[0]] = name
+    return found
+
+
+def check_columns(spec: DatasetSpec, df: pd.DataFrame, where: object, reader: str = "the spec's features") -> None:
+    """Refuse data that lacks a column the spec reads, naming them (and a spec that cannot run on it); ``reader`` says
+    whose features read them (``the features fitted on train.csv``)."""
     check_spec_table(spec, df.columns, where)  # first: a Titanic kind's missing columns are named with its step
     missing = [c for c in spec.raw_columns if c not in df.columns]
     if missing:
-        raise DataError(where, f"missing column(s) {', '.join(missing)} that the spec's features read")
+        raise DataError(where, f"missing column(s) {', '.join(missing)} that {reader} read")
     answer = next((f for f in spec.features.features if spec.target.column in (f.column, f.other)), None)
     if answer is not None:
         raise DataError(where, f"feature {answer.output_name} reads the target column {spec.target.column}: the model would "

@@ -40,6 +40,8 @@ def date_format(values: pd.Series) -> str | None:
     present = values.dropna()
     if present.empty or pd.api.types.is_numeric_dtype(present):
         return None
+    if pd.api.types.is_datetime64_any_dtype(present):  # a frame's datetime64 column, with a time zone or without: its
+        return "ISO8601"                                # local wall time is the date (serials drops the zone)
     text = present.astype(str).str.strip()
     if not text.str.match(_LOOKS_LIKE_DATE).all():
         return None

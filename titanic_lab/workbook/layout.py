@@ -39,7 +39,8 @@ from ..choosing import FOLDS, PAIRED_SE, VALIDATION
 from ..datasets import registry
 from ..datasets.registry import parse_spec
 from ..datasets.spec import DatasetSpec, Target
-from ..errors import TitanicLabError
+from ..errors import DataError, TitanicLabError
+from ..file_rows import mark_sheet, sheet_rows
 from ..finite import MAX_MAGNITUDE, check_sheet, text_fill
 from ..formulas import cell
 from ..gradient_layout import is_gradient_sheet
@@ -127,7 +128,15 @@ class ModelSheet:
         """The sheet's features as its formulas compute them: the table's spec fitted on the sheet's rows, its
         ``Fill:`` cells (over ``blanks``, raw column -> what a blank counts as where the sheet has no fill) and the
         offsets and divisors it holds as values (:attr:`scales`)."""
-        pre = TabularPreprocessor(self.dataset.features, self.dataset.target.column).fit(self.frame)
+        try:
+            pre = TabularPreprocessor(self.dataset.features, self.dataset.target.column).fit(self.frame)
+        except DataError:
+            raise
+        except TitanicLabError as exc:  # a cell the features cannot read (a date cell holding text): named with its workbook
+            where = sheet_rows(self.frame)
+            if where is None:
+                raise
+            raise DataError(where.book, str(exc)) from None
         given = {**(blanks or {}), **self.fills}
         pre.set_fills({c: v for c, v in given.items() if c in pre.fill_values_})
         pre.scales_.update({name: held for name, held in self.scales.items() if name in pre.scales_})
@@ -194,6 +203,8 @@ def read_model_sheets(
             problems.append(str(exc) if str(exc).startswith("sheet ") else f"sheet {name!r}: {exc}")
             continue
         if sheet is not None:
+            # Each row of its raw columns knows its cells: a message about one names the sheet and cell (file_rows).
+            mark_sheet(sheet.frame, path, name, sheet.first_row, {c: sheet.columns[c] for c in sheet.frame.columns})
             check_sheet(sheet, path)  # the cells the reader takes: finite numbers, a number for a numeric Fill:
             found.append(sheet)
     _data_from_features_sheet(found, problems, head_rows)
@@ -682,9 +693,11 @@ def _bn_params(rows, header_row, layer: int, width: int, present: bool, where: s
 
 
 def _find_label_values(rows, start_row, label, width, *, column: int | None = None,
-                       data: tuple[int, int] | None = None) -> list[float] | None:
+                       data: tuple[int, int] | None = None, param: bool = True) -> list[float] | None:
     """The ``width`` numbers right of the cell holding ``label`` (in ``column`` when given, never a data value:
-    :func:`_label_at`); None when no cell holds it."""
+    :func:`_label_at`); None when no cell holds it. A cell that is no number is refused naming it: ``param mean1
+    at R4 ...`` (``param``), else by its label, ``cell AN1 (Valid RMSE:): '' is not a number``, which a caller
+    that knows the sheet prefixes with it."""
     found = _label_at(rows, start_row, label, column=column, data=data)
     if found is None:
         return None
@@ -692,7 +705,9 @@ def _find_label_values(rows, start_row, label, width, *, column: int | None = No
     values = [value_at(rows, r, c + 1 + u) for u in range(width)]
     bad = next((u for u, x in enumerate(values) if not _is_number(x)), None)
     if bad is not None:
-        raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
+        if param:
+            raise LayoutError(f"param {label} at {cell(r, c + 1 + bad)} is {values[bad]!r}, not a number")
+        raise LayoutError(f"cell {cell(r, c + 1 + bad)} ({label}): {values[bad]!r} is not a number")
     return [float(x) for x in values]
 
 
@@ -716,8 +731,14 @@ def label_text(rows: list[list[object]], label: str) -> str | None:
 
 def label_value(rows: list[list[object]], start_row: int, label: str, *, data: tuple[int, int] | None = None) -> float | None:
     """The number right of the first cell holding ``label`` from ``start_row`` on (never a value of the data, when
-    ``data`` says where they are: :func:`_data_cells`); None when no cell holds it."""
-    values = _find_label_values(rows, start_row, label, 1, data=data)
+    ``data`` says where they are: :func:`_data_cells`); None when no cell holds it.
+
+    Raises
+    ------
+    LayoutError
+        ``cell AN1 (Valid RMSE:): '' is not a number``: the cell right of the label holds no number (the caller
+        names the workbook and the sheet)."""
+    values = _find_label_values(rows, start_row, label, 1, data=data, param=False)
     return None if values is None else values[0]
 
 
