@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import test_hostile3
 from test_hostile3 import _refused, _table
+from test_hostile4 import _work  # a copy of the fixture's data.csv, rows.csv and w.xlsx
 from titanic_lab.cli import app
 
 runner = CliRunner()
@@ -38,13 +39,6 @@ def house(tmp_path_factory):
     result = runner.invoke(app, ["predict", "--model", str(folder / "w.xlsx"), "--data", str(folder / "rows.csv"),
                                  "--out", str(folder / "p.csv")])
     assert result.exit_code == 0 and "warning" not in result.output, result.output
-    return folder
-
-
-def _work(house, folder):
-    folder.mkdir()
-    for name in ("data.csv", "rows.csv", "w.xlsx"):
-        (folder / name).write_bytes((house / name).read_bytes())
     return folder
 
 
