@@ -171,3 +171,16 @@ def test_compare_checks_a_max_cell_whose_cached_value_is_stale(dated, tmp_path):
     result = runner.invoke(app, ["compare", str(work / "w.xlsx")])
     assert result.exit_code == 1, result.output  # before: every sheet agreed, and predict scaled by the stale value
     assert "divisor" in result.output and "DIFFERS" in result.output and match.group(1) in result.output
+
+
+def test_the_bare_command_still_prints_its_help():
+    result = runner.invoke(app, [])  # click 8.2 raises its help as a usage error, which stays several lines
+    assert "Usage:" in result.output and "Commands" in result.output and not result.output.startswith("error:")
+
+
+def test_a_column_of_tuples_holding_lists_is_left_out_with_the_reason():
+    from titanic_lab.preprocessing import TabularPreprocessor
+
+    pre = TabularPreprocessor(target="y")
+    pre.fit_transform(pd.DataFrame({"a": np.arange(8.0) % 5, "y": np.arange(8.0), "t": [(i, [i]) for i in range(8)]}))
+    assert "Python tuples" in pre.left_out_["t"]  # a Hashable that cannot be hashed: StopIteration before

@@ -56,7 +56,9 @@ class _Commands(typer.core.TyperGroup):
 
 
 def _one_line(exc: Exception) -> Exception:
-    return exc if isinstance(exc, _OneLineUsageError) else _OneLineUsageError(exc.format_message(), exc.ctx)
+    if isinstance(exc, _OneLineUsageError) or type(exc).__name__ == "NoArgsIsHelpError":  # click 8.2's bare command: its help
+        return exc
+    return _OneLineUsageError(exc.format_message(), exc.ctx)
 
 
 app = typer.Typer(

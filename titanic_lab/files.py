@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -65,11 +66,18 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _resolved(path: Path) -> Path:
-    """``path`` with its symbolic links followed; :class:`OutputError` for a loop of them (Python's RuntimeError)."""
+    """``path`` with its symbolic links followed; :class:`OutputError` for a loop of them (Python 3.11's resolve raises
+    RuntimeError, 3.13's returns a path: the loop is found by ``os.stat``'s ELOOP)."""
+    loop = OutputError(f"{path}: a loop of symbolic links (one points back to another); point it at a file")
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise loop from None
     try:
         return path.resolve()
     except RuntimeError:
-        raise OutputError(f"{path}: a loop of symbolic links (one points back to another); point it at a file") from None
+        raise loop from None
 
 
 def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -> None:
@@ -88,8 +96,8 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
         (compared resolved, and as the same file through hard or symbolic links), two outputs
         that are one file, an output that is a folder, a read-only or immutable file, or that
         lies in a folder that cannot be created or written, a device, pipe or socket (replacing it by a file
-        would break it: ``--out /dev/null`` run as root), a path ending in a slash (a folder's), and a loop of
-        symbolic links, given as an input or an output.
+        would break it: ``--out /dev/null`` run as root), a path given as text ending in a slash (a folder's; the
+        command line's paths arrive without it), and a loop of symbolic links, given as an input or an output.
     """
     ins = {name: Path(p) for name, p in inputs.items() if p is not None}
     outs = {name: Path(p) for name, p in outputs.items() if p is not None}

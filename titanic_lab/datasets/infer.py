@@ -10,7 +10,6 @@ import csv
 import io
 import os
 import re
-from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
 
@@ -268,6 +267,15 @@ def log_alternatives(preset: Preset, df: pd.DataFrame) -> dict[int, tuple[Featur
     return out
 
 
+def _hashable(value: object) -> bool:
+    """Whether pandas can hash ``value`` (a tuple holding a list is a Hashable that cannot)."""
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _all_text(present: pd.Series) -> bool:
     return pd.api.types.infer_dtype(present, skipna=True) == "string"
 
@@ -287,7 +295,7 @@ def _left_out_reason(values: pd.Series, column: str) -> str | None:
     try:
         distinct = present.astype(str).str.lower().nunique() if _all_text(present) else present.nunique()
     except TypeError:  # values pandas cannot hash: lists, dicts, sets
-        odd = next(v for v in present if not isinstance(v, Hashable))
+        odd = next((v for v in present if not _hashable(v)), present.iloc[0])
         return f"Python {type(odd).__name__}s (such as {str(odd)[:40]}), not numbers or text"
     if distinct == 1:
         return f"the same value ({plain(present.iloc[0])}) in every row"
